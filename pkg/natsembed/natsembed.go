@@ -1,0 +1,89 @@
+// Package natsembed runs a NATS server with JetStream inside the process, for
+// `sipbus up` and for tests. It is the nats-server Go module (2.11 or newer),
+// not a stand-in: clients talk to it over TCP exactly as to a cluster.
+package natsembed
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config of an embedded server.
+type Config struct {
+	// Listen is host:port for clients; default 127.0.0.1:4222. Port 0 picks a free port.
+	Listen string
+	// StoreDir holds JetStream data; required.
+	StoreDir string
+	// ServerName names the server in logs and monitoring; default "sipbus".
+	ServerName string
+	// MaxMemory and MaxStore cap JetStream (bytes); 0 = server defaults.
+	MaxMemory, MaxStore int64
+}
+
+// ErrNoStoreDir is returned when Config.StoreDir is empty.
+var ErrNoStoreDir = errors.New("natsembed: StoreDir is required")
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns *server.Server
+}
+
+// Start starts the server and waits until it accepts clients.
+func Start(cfg Config) (*Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, ErrNoStoreDir
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:4222"
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "sipbus"
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: listen %q: %w", cfg.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: listen %q: bad port", cfg.Listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName:         cfg.ServerName,
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           cfg.StoreDir,
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxStore,
+		NoSigs:             true,
+		NoLog:              true,
+		MaxPayload:         4 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("natsembed: server on %s not ready within 10s", cfg.Listen)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// ClientURL is the nats:// URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Shutdown stops the server and waits for it to finish.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}

@@ -1,0 +1,7 @@
+module github.com/sipbus/sipbus/services/notifier
+
+go 1.26.0
+
+require github.com/sipbus/sipbus/pkg v0.0.0
+
+replace github.com/sipbus/sipbus/pkg => ../../pkg
