@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/sipbus/sipbus/pkg v0.0.0
+	github.com/sipbus/sipbus/schemas v0.0.0
 	github.com/sipbus/sipbus/services/edge v0.0.0
 )
 
@@ -11,3 +12,5 @@ replace (
 	github.com/sipbus/sipbus/pkg => ../../pkg
 	github.com/sipbus/sipbus/services/edge => ../../services/edge
 )
+
+replace github.com/sipbus/sipbus/schemas => ../../schemas

@@ -2,6 +2,12 @@ module github.com/sipbus/sipbus/services/edge
 
 go 1.26.0
 
-require github.com/sipbus/sipbus/pkg v0.0.0
+require (
+	github.com/sipbus/sipbus/pkg v0.0.0
+	github.com/sipbus/sipbus/schemas v0.0.0
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 replace github.com/sipbus/sipbus/pkg => ../../pkg
+
+replace github.com/sipbus/sipbus/schemas => ../../schemas

@@ -1,0 +1,205 @@
+// Package config is the configuration of the SIP edge: what it listens on,
+// what it advertises, and the limits that keep bad peers from hurting it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config configures one edge instance. Zero values take the defaults named
+// in each field's comment (see Defaults).
+type Config struct {
+	// ID names this edge instance in events, flow ids and the per-edge send
+	// subject (sipbus.edge.<id>.send). [A-Za-z0-9_-], at most 32 chars.
+	// Default: "edge-" + host name.
+	ID string `yaml:"id" env:"SIPBUS_EDGE_ID"`
+
+	// UDP and TCP are the listen addresses (host:port). Default
+	// 127.0.0.1:5060 for both. "-" disables a transport.
+	UDP string `yaml:"udp" env:"SIPBUS_EDGE_UDP"`
+	TCP string `yaml:"tcp" env:"SIPBUS_EDGE_TCP"`
+
+	// Advertise is the host:port put in Via and Record-Route by services
+	// that send through this edge (for example a NAT or load-balancer
+	// address). Default: the UDP listen address.
+	Advertise string `yaml:"advertise" env:"SIPBUS_EDGE_ADVERTISE"`
+
+	// Workers is the number of goroutines processing UDP datagrams; each
+	// spends most of its time waiting for the store. Default 64.
+	Workers int `yaml:"workers" env:"SIPBUS_EDGE_WORKERS"`
+
+	// Queue is how many datagrams may wait for a worker before new ones are
+	// dropped (and counted). Default 4096.
+	Queue int `yaml:"queue" env:"SIPBUS_EDGE_QUEUE"`
+
+	// MaxMessage is the largest message accepted, in bytes, on any
+	// transport. Default 65535.
+	MaxMessage int `yaml:"max_message" env:"SIPBUS_EDGE_MAX_MESSAGE"`
+
+	// TCPIdle closes a TCP connection that received nothing for this long.
+	// Default 5m. TCPMaxConns bounds open connections; default 10000.
+	TCPIdle     time.Duration `yaml:"tcp_idle" env:"SIPBUS_EDGE_TCP_IDLE"`
+	TCPMaxConns int           `yaml:"tcp_max_conns" env:"SIPBUS_EDGE_TCP_MAX_CONNS"`
+
+	// TxTTL is how long a server transaction stays in the store: long enough
+	// for the slowest retransmission (64*T1 = 32s for non-INVITE) plus margin.
+	// Default 40s. InviteTxTTL for INVITE transactions; default 5m (tm
+	// refreshes it while the call rings).
+	TxTTL       time.Duration `yaml:"tx_ttl" env:"SIPBUS_EDGE_TX_TTL"`
+	InviteTxTTL time.Duration `yaml:"invite_tx_ttl" env:"SIPBUS_EDGE_INVITE_TX_TTL"`
+
+	// StoreTimeout bounds one store call; past it the edge answers 503 with
+	// Retry-After instead of hanging. Default 500ms.
+	StoreTimeout time.Duration `yaml:"store_timeout" env:"SIPBUS_EDGE_STORE_TIMEOUT"`
+
+	// SLSecret keys the to-tags of stateless replies so that any edge with
+	// the same secret recognises the ACK to them. Set the same value on
+	// every edge of a deployment. Default: random per process. Never logged.
+	SLSecret string `yaml:"sl_secret" env:"SIPBUS_SL_SECRET"`
+
+	// Server is the Server header of replies the edge sends itself.
+	// Default "sipbus".
+	Server string `yaml:"server" env:"SIPBUS_EDGE_SERVER"`
+
+	// Supported option tags; a Proxy-Require outside this list gets 420.
+	// Default: ["path"].
+	Supported []string `yaml:"supported" env:"SIPBUS_EDGE_SUPPORTED"`
+}
+
+// Defaults returns cfg with every zero field set to its default.
+func (c Config) Defaults() Config {
+	if c.ID == "" {
+		h, _ := os.Hostname()
+		c.ID = "edge-" + sanitizeID(h)
+	}
+	if c.UDP == "" {
+		c.UDP = "127.0.0.1:5060"
+	}
+	if c.TCP == "" {
+		c.TCP = "127.0.0.1:5060"
+	}
+	if c.Advertise == "" {
+		if c.UDP != "-" {
+			c.Advertise = c.UDP
+		} else {
+			c.Advertise = c.TCP
+		}
+	}
+	if c.Workers == 0 {
+		c.Workers = 64
+	}
+	if c.Queue == 0 {
+		c.Queue = 4096
+	}
+	if c.MaxMessage == 0 {
+		c.MaxMessage = 65535
+	}
+	if c.TCPIdle == 0 {
+		c.TCPIdle = 5 * time.Minute
+	}
+	if c.TCPMaxConns == 0 {
+		c.TCPMaxConns = 10000
+	}
+	if c.TxTTL == 0 {
+		c.TxTTL = 40 * time.Second
+	}
+	if c.InviteTxTTL == 0 {
+		c.InviteTxTTL = 5 * time.Minute
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = 500 * time.Millisecond
+	}
+	if c.Server == "" {
+		c.Server = "sipbus"
+	}
+	if c.Supported == nil {
+		c.Supported = []string{"path"}
+	}
+	return c
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// Validate reports every problem of c, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	if !idRE.MatchString(c.ID) {
+		errs = append(errs, fmt.Errorf("id: %q must be 1-32 characters of [A-Za-z0-9_-]", c.ID))
+	}
+	if c.UDP == "-" && c.TCP == "-" {
+		errs = append(errs, errors.New("udp, tcp: at least one transport must be enabled"))
+	}
+	for _, a := range []struct{ key, v string }{{"udp", c.UDP}, {"tcp", c.TCP}} {
+		if a.v == "-" {
+			continue
+		}
+		if _, err := netip.ParseAddrPort(a.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not ip:port: %v", a.key, a.v, err))
+		}
+	}
+	if _, p, err := net.SplitHostPort(c.Advertise); err != nil {
+		errs = append(errs, fmt.Errorf("advertise: %q is not host:port: %v", c.Advertise, err))
+	} else if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("advertise: %q needs a port 1-65535", c.Advertise))
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"workers", int64(c.Workers)}, {"queue", int64(c.Queue)}, {"max_message", int64(c.MaxMessage)},
+		{"tcp_idle", int64(c.TCPIdle)}, {"tcp_max_conns", int64(c.TCPMaxConns)},
+		{"tx_ttl", int64(c.TxTTL)}, {"invite_tx_ttl", int64(c.InviteTxTTL)},
+		{"store_timeout", int64(c.StoreTimeout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", p.key))
+		}
+	}
+	if c.MaxMessage > 1<<20 {
+		errs = append(errs, fmt.Errorf("max_message: %d is over the 1 MiB limit", c.MaxMessage))
+	}
+	return errors.Join(errs...)
+}
+
+// Load decodes a YAML file strictly: an unknown key is an error with its line.
+func Load(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func sanitizeID(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(out) < 26; i++ {
+		ch := s[i]
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
+			out = append(out, ch)
+		default:
+			out = append(out, '-')
+		}
+	}
+	if len(out) == 0 {
+		return "local"
+	}
+	return string(out)
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsValidate(t *testing.T) {
+	c := Config{}.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if c.UDP != "127.0.0.1:5060" || c.Advertise != "127.0.0.1:5060" || c.TxTTL != 40*time.Second {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestValidateNamesEveryKey(t *testing.T) {
+	c := Config{ID: "bad id!", UDP: "nope", TCP: "-", Advertise: "x", Workers: -1}.Defaults()
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("invalid config validated")
+	}
+	for _, key := range []string{"id:", "udp:", "advertise:", "workers:"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}
+
+func TestLoadStrict(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("id: e1\nudp: 127.0.0.1:5070\ntcp_idle: 30s\n"), 0o600)
+	c, err := Load(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != "e1" || c.UDP != "127.0.0.1:5070" || c.TCPIdle != 30*time.Second {
+		t.Fatalf("decoded %+v", c)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("id: e1\nudpp: 127.0.0.1:5070\n"), 0o600)
+	_, err = Load(bad)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "udpp") {
+		t.Fatalf("unknown key not reported with its line: %v", err)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	env := map[string]string{"SIPBUS_EDGE_WORKERS": "8", "SIPBUS_EDGE_TCP_IDLE": "10s", "SIPBUS_EDGE_SUPPORTED": "path, gruu"}
+	var c Config
+	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 8 || c.TCPIdle != 10*time.Second || len(c.Supported) != 2 || c.Supported[1] != "gruu" {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	env["SIPBUS_EDGE_WORKERS"] = "many"
+	err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "SIPBUS_EDGE_WORKERS") {
+		t.Fatalf("bad env value not named: %v", err)
+	}
+}
