@@ -1,0 +1,203 @@
+package sipmsg
+
+// This file is the agreed public surface of package sipmsg. Bodies marked
+// "stub" are replaced by the implementation; signatures do not change without
+// updating every caller.
+
+import (
+	"errors"
+)
+
+// Span is a byte range of Msg.Raw. The zero Span is empty.
+type Span struct {
+	Off uint32 `json:"off"`
+	Len uint32 `json:"len"`
+}
+
+// HeaderID identifies a header the model knows by name; HUnknown otherwise.
+type HeaderID uint8
+
+// Known headers. Compact forms (RFC 3261 §7.3.3 and extensions) map to these.
+const (
+	HUnknown HeaderID = iota
+	HVia
+	HFrom
+	HTo
+	HCallID
+	HCSeq
+	HContact
+	HMaxForwards
+	HContentLength
+	HContentType
+	HContentEncoding
+	HRoute
+	HRecordRoute
+	HRequire
+	HProxyRequire
+	HSupported
+	HUnsupported
+	HExpires
+	HMinExpires
+	HAllow
+	HAuthorization
+	HProxyAuthorization
+	HWWWAuthenticate
+	HProxyAuthenticate
+	HPath
+	HDate
+	HSubject
+	HEvent
+	HAllowEvents
+	HReferTo
+	HReferredBy
+	HUserAgent
+	HServer
+	HAccept
+	HTimestamp
+	HRetryAfter
+	HSessionExpires
+	HAcceptContact
+	HRejectContact
+	HRequestDisposition
+	HIdentity
+	HIdentityInfo
+	numHeaderIDs
+)
+
+// Header is one header line (a header field row; a comma-separated list in one
+// row is one Header). Value excludes leading and trailing LWS but may contain
+// line folding (CRLF followed by SP/HTAB), which typed views unfold.
+type Header struct {
+	ID      HeaderID
+	Compact bool // written in compact form ("v", "m", "i", ...)
+	Name    Span
+	Value   Span
+}
+
+// InlineHeaders is how many header lines an Index holds without allocating.
+const InlineHeaders = 48
+
+// Index locates the parts of one message inside its raw bytes.
+type Index struct {
+	Request    bool
+	Method     Span // request: method token
+	MethodID   Method
+	RequestURI Span // request: Request-URI as written
+	Version    Span // "SIP/2.0" (either side of the start line)
+	StatusCode int  // response: status code
+	Reason     Span // response: reason phrase (may be empty)
+	Headers    []Header
+	Body       Span
+	// Terminated is false when the header section had no empty line.
+	Terminated bool
+	// ContentLength is the parsed Content-Length, or -1 when absent.
+	ContentLength int
+
+	inline [InlineHeaders]Header
+}
+
+// Msg is one SIP message: raw bytes plus their index. Raw is not copied.
+type Msg struct {
+	Raw []byte
+	Index
+}
+
+// Method is a request method known to the model; MethodUnknown otherwise.
+type Method uint8
+
+const (
+	MethodUnknown Method = iota
+	INVITE
+	ACK
+	BYE
+	CANCEL
+	REGISTER
+	OPTIONS
+	PRACK
+	SUBSCRIBE
+	NOTIFY
+	PUBLISH
+	INFO
+	REFER
+	MESSAGE
+	UPDATE
+)
+
+// Transport framing modes for Parse.
+type Framing uint8
+
+const (
+	// Datagram: the message is the whole datagram; a body longer than
+	// Content-Length is truncated, no Content-Length means the rest.
+	Datagram Framing = iota
+	// Stream: the message was framed by Content-Length (see Framer).
+	Stream
+)
+
+// Errors returned by Parse when a message cannot be indexed at all (drop it).
+var (
+	ErrEmpty          = errors.New("sipmsg: empty message")
+	ErrBadStartLine   = errors.New("sipmsg: malformed start line")
+	ErrBadHeaderLine  = errors.New("sipmsg: malformed header line")
+	ErrTooManyHeaders = errors.New("sipmsg: too many header lines")
+	ErrTooLarge       = errors.New("sipmsg: message too large")
+)
+
+// Fault says what is wrong with a parseable message and how a server answers
+// it. Status 0 means: drop silently (e.g. a response that cannot be routed).
+type Fault struct {
+	Status      int      // 400, 416, 420, 481, 483, 501, 505, 513 ...
+	Reason      string   // reason phrase naming the problem, e.g. "Missing Call-ID"
+	Unsupported []string // option tags for a 420 Unsupported header
+	Header      HeaderID // the header at fault, when one is
+}
+
+func (f *Fault) Error() string { return "sipmsg: " + f.Reason } // stub
+
+// Parse indexes raw into m, reusing m's storage. An error means the message
+// cannot even be indexed (garbage, no start line): drop and count it. A
+// message that indexes but is not acceptable is reported by Check instead.
+func (m *Msg) Parse(raw []byte, f Framing) error { panic("stub") }
+
+// Parse indexes raw into a new Msg.
+func Parse(raw []byte, f Framing) (*Msg, error) {
+	m := new(Msg)
+	return m, m.Parse(raw, f)
+}
+
+// Bytes returns the bytes of s.
+func (m *Msg) Bytes(s Span) []byte { return m.Raw[s.Off : s.Off+s.Len] }
+
+// Str returns the bytes of s as a string (allocates).
+func (m *Msg) Str(s Span) string { return string(m.Bytes(s)) }
+
+// Get returns the first header with id, or false.
+func (m *Msg) Get(id HeaderID) (Header, bool) { panic("stub") }
+
+// Value returns the unfolded value of the first header with id ("" when absent).
+func (m *Msg) Value(id HeaderID) string { panic("stub") }
+
+// Values returns the unfolded values of every header row with id, in order.
+func (m *Msg) Values(id HeaderID) []string { panic("stub") }
+
+// Name returns the canonical long header name ("Via", "Call-ID", ...); "" for HUnknown.
+func (id HeaderID) Name() string { panic("stub") }
+
+// LookupHeader maps a header name as written (any case, compact or long) to its ID.
+func LookupHeader(name []byte) (id HeaderID, compact bool) { panic("stub") }
+
+// String is the method token ("INVITE"); "" for MethodUnknown.
+func (m Method) String() string { panic("stub") }
+
+// CheckOptions tune Check to the role of the element doing the check.
+type CheckOptions struct {
+	Framing Framing
+	// Supported option tags; a Require / Proxy-Require tag outside it gives 420.
+	Supported []string
+	// Proxy: the element is a proxy (Proxy-Require is checked, Require is not).
+	Proxy bool
+}
+
+// Check applies the sanity checks (RFC 3261 §8.2, §16.3, RFC 4475, RFC 5118)
+// to an indexed message and returns the first fault, or nil.
+func Check(m *Msg, opt CheckOptions) *Fault { panic("stub") }
