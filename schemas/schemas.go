@@ -7,7 +7,8 @@ package schemas
 
 import "embed"
 
-// FS holds every schema file, by file name (e.g. "sip.request.received.v1.json").
+// FS holds every schema file, by file name: the CloudEvent type (or command
+// name) plus ".json", e.g. "sipbus.sip.request.received.v1.json".
 //
 //go:embed *.json
 var FS embed.FS

@@ -11,6 +11,75 @@
 //     grows without bound;
 //   - all keys of one call share the hash tag {callkey}, so multi-key scripts
 //     work on Redis Cluster.
+//
+// # Choosing an engine
+//
+// [Open] picks the engine from a URL (the REDIS_URL setting):
+//
+//	""  or  memory://                     in-process memory engine
+//	redis://[user:pass@]host:port/db      one Redis node (TCP)
+//	rediss://...                          the same over TLS
+//	unix://[user:pass@]/path/redis.sock?db=N
+//	redis://h1:6379,h2:6379,h3:6379       Redis Cluster (comma-separated seeds;
+//	                                      ?addr=h2:6379 works too)
+//	redis://s1:26379,s2:26379/0?master_name=mymaster
+//	                                      Sentinel: the hosts are sentinels,
+//	                                      master_name selects the master
+//
+// Query parameters are go-redis's ([redis.ParseURL]: dial_timeout,
+// read_timeout, pool_size, ...), plus two of our own that are removed before
+// the URL reaches go-redis: prefix (key prefix, default "sipbus") and
+// op_timeout (deadline of each operation, default 1s, Go duration syntax).
+// Open pings the server before returning. Errors and logs never carry the
+// URL's password: [RedactURL] replaces it with "xxxxx".
+//
+// # Redis key layout
+//
+// One transaction is one HASH:
+//
+//	<prefix>:tx:{<callkey>}:<txkey>
+//
+// The callkey is the hash tag, so all keys of a call live in one Cluster
+// slot; it must be non-empty and must not contain '{' or '}'. The txkey may
+// hold any bytes. Fields:
+//
+//	kind    KindServer / KindClient
+//	method  method of the request that created the transaction
+//	state   FSM state name
+//	edge    id of the edge that created it
+//	src     source of the request ("udp:ip:port", "tcp:flowid")
+//	lst     status of the last response (0 when none)
+//	lr      raw bytes of the last response (binary-safe)
+//	ld      destination of the last response
+//	rtx     retransmissions absorbed
+//	ct, ut  created / updated, unix milliseconds
+//
+// # TTL rules
+//
+// The caller derives every TTL from the SIP timers. CreateOrGet needs
+// ttl > 0 and sets it on the new key; a retransmission (existing key) keeps
+// the key's remaining life. SetResponse and UpdateState replace the remaining
+// life when ttl > 0 and keep it when ttl <= 0. Expire(0) deletes the key
+// (absent is fine); Expire(d > 0) sets the remaining life (absent is
+// ErrNotFound). Every Redis write is followed by PEXPIRE in the same script,
+// so no key ever lives without a TTL. Times have millisecond precision.
+//
+// # Errors
+//
+//   - [ErrNotFound]: no such transaction (redis.Nil and the scripts' own
+//     not-found reply map to it);
+//   - [ErrUnavailable]: the engine cannot answer now: connection refused or
+//     reset, timeouts (the per-operation deadline included), pool exhausted,
+//     client closed, and the server replies LOADING, CLUSTERDOWN, TRYAGAIN,
+//     MASTERDOWN, READONLY, NOREPLICAS, BUSY, max clients, OOM and
+//     authentication failures. The edge answers 503 with Retry-After.
+//     A deadline error also matches context.DeadlineExceeded;
+//   - [ErrInvalid]: a bad argument (empty key, braces in the callkey, ttl <= 0
+//     on create, status outside 100..699); a bug in the caller;
+//   - a context canceled by the caller is returned wrapped (context.Canceled),
+//     not as ErrUnavailable;
+//   - any other server reply (WRONGTYPE, script error) is returned wrapped as
+//     it is: it is a bug, not an outage.
 package store
 
 import (
@@ -23,6 +92,9 @@ import (
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrInvalid reports a bad argument: empty callkey or key, '{' or '}' in
+	// the callkey, ttl <= 0 on create, a status outside 100..699.
+	ErrInvalid = errors.New("store: invalid argument")
 )
 
 // Transaction kinds.
@@ -91,5 +163,5 @@ type Response struct {
 	Status int
 	Raw    []byte
 	Dest   string // "udp:ip:port" or "tcp:flowid"
-	State  string // transaction state after sending it
+	State  string // transaction state after sending it; "" keeps the current one
 }

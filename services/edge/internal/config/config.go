@@ -31,7 +31,7 @@ type Config struct {
 
 	// Advertise is the host:port put in Via and Record-Route by services
 	// that send through this edge (for example a NAT or load-balancer
-	// address). Default: the UDP listen address.
+	// address). Default: the bound UDP (else TCP) listen address.
 	Advertise string `yaml:"advertise" env:"SIPBUS_EDGE_ADVERTISE"`
 
 	// Workers is the number of goroutines processing UDP datagrams; each
@@ -88,13 +88,6 @@ func (c Config) Defaults() Config {
 	if c.TCP == "" {
 		c.TCP = "127.0.0.1:5060"
 	}
-	if c.Advertise == "" {
-		if c.UDP != "-" {
-			c.Advertise = c.UDP
-		} else {
-			c.Advertise = c.TCP
-		}
-	}
 	if c.Workers == 0 {
 		c.Workers = 64
 	}
@@ -147,7 +140,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not ip:port: %v", a.key, a.v, err))
 		}
 	}
-	if _, p, err := net.SplitHostPort(c.Advertise); err != nil {
+	if c.Advertise == "" {
+		// filled in from the bound address
+	} else if _, p, err := net.SplitHostPort(c.Advertise); err != nil {
 		errs = append(errs, fmt.Errorf("advertise: %q is not host:port: %v", c.Advertise, err))
 	} else if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("advertise: %q needs a port 1-65535", c.Advertise))

@@ -18,7 +18,7 @@ import (
 
 // Errors of the TCP transport.
 var (
-	ErrNoFlow     = errors.New("edge: no such tcp flow")
+	ErrNoFlow     = app.ErrNoFlow
 	ErrTooManyTCP = errors.New("edge: too many tcp connections")
 )
 

@@ -1,8 +1,8 @@
 package sipmsg
 
-// This file is the agreed public surface of package sipmsg. Bodies marked
-// "stub" are replaced by the implementation; signatures do not change without
-// updating every caller.
+// This file holds the message model: spans, the header index, errors and the
+// accessors. Parsing is in parse.go, header names in headers.go, checks in
+// check.go.
 
 import (
 	"errors"
@@ -90,11 +90,19 @@ type Index struct {
 	Body       Span
 	// Terminated is false when the header section had no empty line.
 	Terminated bool
-	// ContentLength is the parsed Content-Length, or -1 when absent.
+	// ContentLength is the parsed Content-Length, CLAbsent (-1) when there
+	// is none, or CLInvalid (-2) when it is negative, not a number, too
+	// large, or given twice with different values (Check reports it).
 	ContentLength int
 
 	inline [InlineHeaders]Header
 }
+
+// Content-Length states other than a value (see Index.ContentLength).
+const (
+	CLAbsent  = -1
+	CLInvalid = -2
+)
 
 // Msg is one SIP message: raw bytes plus their index. Raw is not copied.
 type Msg struct {
@@ -105,6 +113,7 @@ type Msg struct {
 // Method is a request method known to the model; MethodUnknown otherwise.
 type Method uint8
 
+// Methods of RFC 3261 and its extensions.
 const (
 	MethodUnknown Method = iota
 	INVITE
@@ -123,9 +132,10 @@ const (
 	UPDATE
 )
 
-// Transport framing modes for Parse.
+// Framing is the transport framing a message arrived with (see Parse).
 type Framing uint8
 
+// Framing modes.
 const (
 	// Datagram: the message is the whole datagram; a body longer than
 	// Content-Length is truncated, no Content-Length means the rest.
@@ -152,12 +162,8 @@ type Fault struct {
 	Header      HeaderID // the header at fault, when one is
 }
 
-func (f *Fault) Error() string { return "sipmsg: " + f.Reason } // stub
-
-// Parse indexes raw into m, reusing m's storage. An error means the message
-// cannot even be indexed (garbage, no start line): drop and count it. A
-// message that indexes but is not acceptable is reported by Check instead.
-func (m *Msg) Parse(raw []byte, f Framing) error { panic("stub") }
+// Error makes a Fault usable as an error.
+func (f *Fault) Error() string { return "sipmsg: " + f.Reason }
 
 // Parse indexes raw into a new Msg.
 func Parse(raw []byte, f Framing) (*Msg, error) {
@@ -171,33 +177,3 @@ func (m *Msg) Bytes(s Span) []byte { return m.Raw[s.Off : s.Off+s.Len] }
 // Str returns the bytes of s as a string (allocates).
 func (m *Msg) Str(s Span) string { return string(m.Bytes(s)) }
 
-// Get returns the first header with id, or false.
-func (m *Msg) Get(id HeaderID) (Header, bool) { panic("stub") }
-
-// Value returns the unfolded value of the first header with id ("" when absent).
-func (m *Msg) Value(id HeaderID) string { panic("stub") }
-
-// Values returns the unfolded values of every header row with id, in order.
-func (m *Msg) Values(id HeaderID) []string { panic("stub") }
-
-// Name returns the canonical long header name ("Via", "Call-ID", ...); "" for HUnknown.
-func (id HeaderID) Name() string { panic("stub") }
-
-// LookupHeader maps a header name as written (any case, compact or long) to its ID.
-func LookupHeader(name []byte) (id HeaderID, compact bool) { panic("stub") }
-
-// String is the method token ("INVITE"); "" for MethodUnknown.
-func (m Method) String() string { panic("stub") }
-
-// CheckOptions tune Check to the role of the element doing the check.
-type CheckOptions struct {
-	Framing Framing
-	// Supported option tags; a Require / Proxy-Require tag outside it gives 420.
-	Supported []string
-	// Proxy: the element is a proxy (Proxy-Require is checked, Require is not).
-	Proxy bool
-}
-
-// Check applies the sanity checks (RFC 3261 §8.2, §16.3, RFC 4475, RFC 5118)
-// to an indexed message and returns the first fault, or nil.
-func Check(m *Msg, opt CheckOptions) *Fault { panic("stub") }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/natsembed"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/edge"
+)
+
+// cmdUp runs everything in one process: an embedded NATS server with
+// JetStream, the in-memory store (or Redis), and the services. It prints what
+// it listens on, then "ready", and stops cleanly on Ctrl-C or SIGTERM.
+func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("up", stderr)
+	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
+	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
+	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL for SIP state (default $REDIS_URL; empty = in-memory store)")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens for other sipbus commands and subscribers")
+	edgeID := fs.String("edge-id", "", "edge id (default edge-<hostname>)")
+	maxAge := fs.Duration("retention", 24*time.Hour, "how long the stream keeps events")
+	maxBytes := fs.Int64("retention-bytes", 1<<30, "size cap of the stream in bytes; oldest events go first")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Errorf("up: unexpected argument %q", fs.Arg(0))}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return errUsage{fmt.Errorf("--log-level: %v", err)}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *maxAge <= 0 {
+		return errUsage{fmt.Errorf("--retention: must be positive")}
+	}
+	if *maxBytes <= 0 {
+		return errUsage{fmt.Errorf("--retention-bytes: must be positive")}
+	}
+	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+
+	ns, err := natsembed.Start(natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream")})
+	if err != nil {
+		return fmt.Errorf("--nats-listen %s: %w", *natsListen, err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up"))
+	if err != nil {
+		return fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{MaxAge: *maxAge, MaxBytes: *maxBytes}); err != nil {
+		return fmt.Errorf("stream %s: %w", bus.DefaultStream, err)
+	}
+
+	storeURL := *redisURL
+	if storeURL == "" {
+		storeURL = "memory://"
+	}
+	st, err := store.Open(ctx, storeURL)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	defer st.Close()
+
+	e, err := edge.New(edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
+	if err != nil {
+		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
+	}
+
+	fmt.Fprintf(stdout, "sipbus up\n")
+	fmt.Fprintf(stdout, "  sip    udp %s, tcp %s (edge %s)\n", e.UDPAddr(), e.TCPAddr(), e.ID())
+	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
+	fmt.Fprintf(stdout, "  store  %s\n", redact(storeURL))
+	fmt.Fprintf(stdout, "ready\n")
+
+	err = e.Run(ctx)
+	fmt.Fprintf(stdout, "stopped\n")
+	return err
+}
+
+// defaultDataDir is $XDG_DATA_HOME/sipbus, else ~/.local/share/sipbus, else
+// ./sipbus-data.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "sipbus")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "sipbus")
+	}
+	return "sipbus-data"
+}
+
+// redact removes the password from a URL so it can be printed.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if i := strings.LastIndex(s, "@"); i >= 0 {
+			return "***" + s[i:]
+		}
+		return s
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,104 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultStream is the JetStream stream every sipbus event lands in.
+const DefaultStream = "SIPBUS"
+
+// StreamSubjects are the subjects the stream captures (commands are not events
+// and live under "sipbus.>", outside the stream).
+var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "notify.>", "dead.>"}
+
+// Stream defaults.
+const (
+	DefaultMaxAge          = 24 * time.Hour
+	DefaultMaxBytes        = 1 << 30
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+// StreamConfig configures the event stream.
+type StreamConfig struct {
+	Name            string        // default DefaultStream
+	MaxAge          time.Duration // retention window; default 24h
+	MaxBytes        int64         // size cap; default 1 GiB; oldest events go first
+	Replicas        int           // default 1
+	Memory          bool          // memory storage instead of file
+	DuplicateWindow time.Duration // Nats-Msg-Id dedupe window; default 2m
+}
+
+func (c StreamConfig) withDefaults() StreamConfig {
+	if c.Name == "" {
+		c.Name = DefaultStream
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	return c
+}
+
+// Validate reports every invalid field of c (after defaults).
+func (c StreamConfig) Validate() error {
+	var errs []error
+	if c.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("bus: stream MaxAge %v is negative", c.MaxAge))
+	}
+	if c.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("bus: stream MaxBytes %d is negative", c.MaxBytes))
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("bus: stream Replicas %d not in 1..5", c.Replicas))
+	}
+	if c.DuplicateWindow < 0 || c.MaxAge > 0 && c.DuplicateWindow > c.MaxAge {
+		errs = append(errs, fmt.Errorf("bus: stream DuplicateWindow %v must be within 0..MaxAge", c.DuplicateWindow))
+	}
+	if c.Name != "" && !validName(c.Name) {
+		errs = append(errs, fmt.Errorf("bus: stream Name %q must match [A-Za-z0-9_-]+", c.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureStream creates the stream or updates it to cfg (zero fields take the
+// defaults). Storage type cannot change on an existing stream; the server's
+// error is returned.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sc := jetstream.StreamConfig{
+		Name:        cfg.Name,
+		Description: "sipbus events",
+		Subjects:    StreamSubjects,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Duplicates:  cfg.DuplicateWindow,
+	}
+	if cfg.Memory {
+		sc.Storage = jetstream.MemoryStorage
+	}
+	s, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("bus: ensure stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}

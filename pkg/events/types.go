@@ -1,0 +1,42 @@
+package events
+
+// CloudEvent types and command names: one constant per file in schemas/ (the
+// file is the name plus ".json"). Explicit wire names, never derived from Go
+// type names.
+const (
+	TypeRequestReceived  = "sipbus.sip.request.received.v1"
+	TypeResponseReceived = "sipbus.sip.response.received.v1"
+	TypeMessageSent      = "sipbus.sip.message.sent.v1"
+	TypeMessageRejected  = "sipbus.sip.message.rejected.v1"
+	TypeTxCreated        = "sipbus.tx.created.v1"
+	TypeTxAbsorbed       = "sipbus.tx.retransmission.absorbed.v1"
+
+	// CommandEdgeSend is the edge's send command (NATS request/reply, not a
+	// stream event). Its schema file holds the request at the top level and
+	// the reply under #/$defs/response.
+	CommandEdgeSend = "sipbus.edge.send.v1"
+)
+
+// SchemaBase is the prefix of every schema $id and dataschema attribute.
+const SchemaBase = "https://sipbus.dev/schemas/"
+
+// SchemaURL is the $id (and dataschema) of the schema of type typ.
+func SchemaURL(typ string) string { return SchemaBase + typ + ".json" }
+
+// Schema URLs of the two halves of the edge send command.
+var (
+	SchemaEdgeSendRequest = SchemaURL(CommandEdgeSend)
+	SchemaEdgeSendReply   = SchemaURL(CommandEdgeSend) + "#/$defs/response"
+)
+
+// ByType maps every event type and command name to a constructor of its Go
+// type (a pointer, ready for json.Unmarshal).
+var ByType = map[string]func() any{
+	TypeRequestReceived:  func() any { return new(RequestReceived) },
+	TypeResponseReceived: func() any { return new(ResponseReceived) },
+	TypeMessageSent:      func() any { return new(MessageSent) },
+	TypeMessageRejected:  func() any { return new(MessageRejected) },
+	TypeTxCreated:        func() any { return new(TxCreated) },
+	TypeTxAbsorbed:       func() any { return new(TxAbsorbed) },
+	CommandEdgeSend:      func() any { return new(EdgeSendRequest) },
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// unavailablePrefixes are server replies that mean "cannot serve now, try
+// again later" rather than "your request is wrong".
+var unavailablePrefixes = []string{
+	"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY",
+	"NOREPLICAS", "BUSY", "OOM", "NOAUTH", "WRONGPASS", "MOVED", "ASK",
+	"ERR max number of clients reached",
+}
+
+// mapErr turns a go-redis error into the package's errors (see the package
+// doc): redis.Nil and the scripts' not-found reply are ErrNotFound; transport
+// failures, deadlines and transient server replies wrap ErrUnavailable; a
+// context canceled by the caller and other server replies are wrapped as
+// they are. ctx is the operation's context.
+func mapErr(ctx context.Context, op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w: redis did not answer in time: %w", op, ErrUnavailable, err)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w: redis did not answer in time: %w (%w)", op, ErrUnavailable, ctx.Err(), err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: store: %w", op, err)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("%s: store: %w (%w)", op, ctx.Err(), err)
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+		if strings.HasPrefix(msg, notFoundReply) || strings.Contains(msg, notFoundReply) {
+			return fmt.Errorf("%s: %w", op, ErrNotFound)
+		}
+		for _, p := range unavailablePrefixes {
+			if strings.HasPrefix(rerr.Error(), p) || strings.HasPrefix(msg, p) {
+				return fmt.Errorf("%s: %w: redis: %w", op, ErrUnavailable, err)
+			}
+		}
+		return fmt.Errorf("%s: store: redis: %w", op, err)
+	}
+	// Not a server reply: the client could not get an answer (dial refused,
+	// connection reset, i/o timeout, pool timeout, client closed, ...).
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}

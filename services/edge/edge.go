@@ -1,0 +1,205 @@
+// Package edge is the sipbus SIP edge: UDP and TCP listeners that index every
+// message, absorb retransmissions against the shared transaction store, answer
+// bad requests statelessly, and publish the rest as CloudEvents; plus the
+// `send` command other services use to transmit SIP (see pkg/edgeapi).
+//
+// The edge keeps no state of its own beyond open TCP connections: every
+// transaction lives in the store (Redis in a cluster), so any edge replica
+// can absorb the retransmission of a request another replica received.
+//
+// Decisions worth knowing:
+//   - The edge checks messages in the proxy role (Proxy-Require, not
+//     Require; unknown methods and content types pass on to tm).
+//   - Responses to UDP requests go to the source address, to the source port
+//     when the Via asks for rport (RFC 3581) or cannot be read, else to the
+//     sent-by port (RFC 3261 §18.2.2). TCP responses use the same connection.
+//   - The event for a new request has an id derived from its transaction key,
+//     so a re-publish after an edge crash is deduplicated by JetStream.
+//   - When the store or the bus fails, a new request is answered 503 with
+//     Retry-After (never a hang), and the edge recovers on its own.
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/edge/internal/app"
+	"github.com/sipbus/sipbus/services/edge/internal/config"
+	"github.com/sipbus/sipbus/services/edge/internal/ports"
+)
+
+// Config configures an edge; see the field docs. Zero values take defaults.
+type Config = config.Config
+
+// Counters is a snapshot of the edge's traffic counters.
+type Counters = app.Snapshot
+
+// LoadConfig reads a YAML config file (unknown keys are errors).
+func LoadConfig(path string) (Config, error) { return config.Load(path) }
+
+// ApplyEnv overrides cfg from SIPBUS_EDGE_* environment variables.
+func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	return config.ApplyEnv(cfg, lookup)
+}
+
+// Deps are what an edge runs on.
+type Deps struct {
+	NC    *nats.Conn          // for the send command endpoint
+	JS    jetstream.JetStream // for publishing events
+	Store store.TxStore       // transaction state
+	Log   *slog.Logger
+}
+
+// Edge is a running edge.
+type Edge struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	counters *app.Counters
+	core     *app.Edge
+	pub      *bus.Publisher
+	udp      *ports.UDP
+	tcp      *ports.TCP
+}
+
+// New validates cfg and binds the listeners. Serve with Run.
+func New(cfg Config, d Deps) (*Edge, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.NC == nil || d.JS == nil || d.Store == nil {
+		return nil, errors.New("edge: Deps.NC, Deps.JS and Deps.Store are required")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", "edge", "edge_id", cfg.ID)
+	e := &Edge{cfg: cfg, deps: d, log: log, counters: new(app.Counters)}
+	var err error
+	if cfg.UDP != "-" {
+		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
+			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TCP != "-" {
+		addr := cfg.TCP
+		// With both on port 0, put TCP on the port UDP got, as SIP expects.
+		if e.udp != nil && cfg.UDP == cfg.TCP {
+			if ap, _ := netip.ParseAddrPort(addr); ap.Port() == 0 {
+				addr = e.udp.Addr().String()
+			}
+		}
+		e.tcp, err = ports.ListenTCP(addr, cfg.ID, ports.TCPOptions{
+			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+		})
+		if err != nil {
+			if e.udp != nil {
+				_ = e.udp.Close()
+			}
+			return nil, err
+		}
+	}
+	if e.cfg.Advertise == "" {
+		if e.udp != nil {
+			e.cfg.Advertise = e.udp.Addr().String()
+		} else {
+			e.cfg.Advertise = e.tcp.Addr().String()
+		}
+	}
+	secret := []byte(cfg.SLSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	source := "sipbus/edge/" + cfg.ID
+	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{})
+	e.core = app.New(app.Options{
+		ID: cfg.ID, Source: source, TxTTL: cfg.TxTTL, InviteTxTTL: cfg.InviteTxTTL,
+		StoreTimeout: cfg.StoreTimeout, Server: cfg.Server, Supported: cfg.Supported,
+		Signer: sipmsg.NewSigner(secret), Log: log,
+	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, d.Store, e.counters)
+	return e, nil
+}
+
+// ID is the edge's id.
+func (e *Edge) ID() string { return e.cfg.ID }
+
+// UDPAddr and TCPAddr are the bound listen addresses (invalid when disabled).
+func (e *Edge) UDPAddr() netip.AddrPort {
+	if e.udp == nil {
+		return netip.AddrPort{}
+	}
+	return e.udp.Addr()
+}
+
+// TCPAddr is the bound TCP listen address.
+func (e *Edge) TCPAddr() netip.AddrPort {
+	if e.tcp == nil {
+		return netip.AddrPort{}
+	}
+	return e.tcp.Addr()
+}
+
+// Advertise is the address other services put in Via for this edge.
+func (e *Edge) Advertise() string { return e.cfg.Advertise }
+
+// Counters reads the traffic counters.
+func (e *Edge) Counters() Counters { return e.counters.Snapshot() }
+
+// Run serves until ctx ends, then stops cleanly: the send endpoint first,
+// then the listeners (messages in progress finish), then pending publishes
+// are flushed.
+func (e *Edge) Run(ctx context.Context) error {
+	cmds, err := ports.StartCommands(ctx, e.deps.NC, e.core, ports.CommandsOptions{Counters: e.counters, Log: e.log})
+	if err != nil {
+		e.closeListeners()
+		return fmt.Errorf("edge: send endpoint: %w", err)
+	}
+	serveCtx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	if e.udp != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.udp.Serve(serveCtx, e.core) }()
+	}
+	if e.tcp != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.tcp.Serve(serveCtx, e.core) }()
+	}
+	e.log.Info("edge up", "udp", e.UDPAddr(), "tcp", e.TCPAddr(), "advertise", e.cfg.Advertise)
+	<-ctx.Done()
+	_ = cmds.Stop()
+	e.closeListeners()
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), 5e9)
+	defer cancel()
+	if err := e.pub.Flush(fctx); err != nil {
+		e.log.Warn("flush events on shutdown", "err", err)
+	}
+	e.log.Info("edge stopped", "counters", e.counters.Snapshot())
+	return nil
+}
+
+func (e *Edge) closeListeners() {
+	if e.udp != nil {
+		_ = e.udp.Close()
+	}
+	if e.tcp != nil {
+		_ = e.tcp.Close()
+	}
+}
