@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +39,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return errUsage{fmt.Errorf("up: unexpected argument %q", fs.Arg(0))}
+	}
+	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
+		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
+	}
+	if _, err := netip.ParseAddrPort(*natsListen); err != nil {
+		return errUsage{fmt.Errorf("--nats-listen: want ip:port: %v", err)}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/events"
 )
 
 // Subjects and names.
@@ -50,42 +52,17 @@ func FlowEdge(flow string) string {
 	return e
 }
 
-// SendRequest asks an edge to transmit one SIP message.
-type SendRequest struct {
-	// Transport is "udp" or "tcp".
-	Transport string `json:"transport"`
-	// Dest is the peer "ip:port" (IPv6 in brackets). For TCP it may be
-	// empty when Flow is given.
-	Dest string `json:"dest,omitempty"`
-	// Flow is the TCP flow to send on (from the event of the request being
-	// answered); when it is gone and Dest is set, the edge connects anew.
-	Flow string `json:"flow,omitempty"`
-	// Raw is the complete SIP message (base64 in JSON).
-	Raw []byte `json:"raw_b64"`
-	// TxKey and CallKey name the transaction the message belongs to. For a
-	// response they name the server transaction: a final response is stored
-	// as its last response, so the edge answers retransmissions itself. For
-	// a request (not ACK) they name the client transaction it starts, so
-	// retransmitted responses are absorbed.
-	TxKey   string `json:"tx_key,omitempty"`
-	CallKey string `json:"call_key,omitempty"`
-	// TxState is the transaction state after sending; default derived from
-	// the message (proceeding, completed, accepted, terminated).
-	TxState string `json:"tx_state,omitempty"`
-	// TxTTLms replaces the transaction's remaining life; default from the
-	// edge's configuration.
-	TxTTLms int64 `json:"tx_ttl_ms,omitempty"`
-	// RequestedBy names the service asking (for the message.sent event).
-	RequestedBy string `json:"requested_by,omitempty"`
-}
+// SendRequest asks an edge to transmit one SIP message; the wire form is
+// schemas/sipbus.edge.send.v1.json. Dest is the peer "ip:port" (for TCP it
+// may be empty when Flow names a live connection). TxKey and CallKey name
+// the transaction the message belongs to: a response's final status is
+// stored as the server transaction's last response, so the edge answers
+// retransmissions itself; a request (not ACK) creates the client
+// transaction, so retransmitted responses are absorbed.
+type SendRequest = events.EdgeSendRequest
 
 // SendReply is an edge's answer.
-type SendReply struct {
-	Status int    `json:"status"`
-	Reason string `json:"reason"`
-	Edge   string `json:"edge,omitempty"`
-	Flow   string `json:"flow,omitempty"`
-}
+type SendReply = events.EdgeSendReply
 
 // Error is a non-2xx SendReply as an error.
 type Error struct{ SendReply }

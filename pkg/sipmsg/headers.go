@@ -48,7 +48,7 @@ var headerNames = [numHeaderIDs]string{
 	HIdentityInfo:       "Identity-Info",
 }
 
-// compactForms maps a lower-case compact letter to its header (RFC 3261
+// compactForms maps a lowerByte-case compact letter to its header (RFC 3261
 // §7.3.3 and the IANA registry: RFC 3515 r, RFC 3892 b, RFC 6665 o/u,
 // RFC 4028 x, RFC 3841 a/j/d, RFC 8224 y, RFC 4474 n).
 var compactForms = [26]HeaderID{
@@ -97,7 +97,7 @@ func (id HeaderID) Name() string {
 // LookupHeader maps a header name as written (any case, compact or long) to its ID.
 func LookupHeader(name []byte) (id HeaderID, compact bool) {
 	if len(name) == 1 {
-		c := lower(name[0])
+		c := lowerByte(name[0])
 		if c >= 'a' && c <= 'z' {
 			id = compactForms[c-'a']
 			return id, id != HUnknown
@@ -108,41 +108,41 @@ func LookupHeader(name []byte) (id HeaderID, compact bool) {
 		return HUnknown, false
 	}
 	for _, id := range namesByLen[len(name)] {
-		if equalFold(name, headerNames[id]) {
+		if foldEq(name, headerNames[id]) {
 			return id, false
 		}
 	}
 	return HUnknown, false
 }
 
-// lower folds an ASCII letter to lower case.
-func lower(c byte) byte {
+// lowerByte folds an ASCII letter to lowerByte case.
+func lowerByte(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + ('a' - 'A')
 	}
 	return c
 }
 
-// equalFold compares b with s ignoring ASCII case.
-func equalFold(b []byte, s string) bool {
+// foldEq compares b with s ignoring ASCII case.
+func foldEq(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
+		if lowerByte(b[i]) != lowerByte(s[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// equalFoldStr compares two strings ignoring ASCII case.
-func equalFoldStr(a, b string) bool {
+// foldEqStr compares two strings ignoring ASCII case.
+func foldEqStr(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
 			return false
 		}
 	}
@@ -203,7 +203,7 @@ func (m *Msg) Value(id HeaderID) string {
 	if !ok {
 		return ""
 	}
-	return unfold(m.Bytes(h.Value))
+	return unfoldBytes(m.Bytes(h.Value))
 }
 
 // Values returns the unfolded values of every header row with id, in order.
@@ -211,7 +211,7 @@ func (m *Msg) Values(id HeaderID) []string {
 	var out []string
 	for _, h := range m.Headers {
 		if h.ID == id {
-			out = append(out, unfold(m.Bytes(h.Value)))
+			out = append(out, unfoldBytes(m.Bytes(h.Value)))
 		}
 	}
 	return out
@@ -222,11 +222,11 @@ func (m *Msg) HeaderValue(h Header) string {
 	if int(h.Value.Off)+int(h.Value.Len) > len(m.Raw) {
 		return ""
 	}
-	return unfold(m.Bytes(h.Value))
+	return unfoldBytes(m.Bytes(h.Value))
 }
 
-// unfold turns line folding (optional WSP, CRLF or LF, WSP) into one SP.
-func unfold(b []byte) string {
+// unfoldBytes turns line folding (optional WSP, CRLF or LF, WSP) into one SP.
+func unfoldBytes(b []byte) string {
 	fold := false
 	for _, c := range b {
 		if c == '\r' || c == '\n' {
@@ -244,10 +244,10 @@ func unfold(b []byte) string {
 			out = append(out, c)
 			continue
 		}
-		for len(out) > 0 && isWSP(out[len(out)-1]) {
+		for len(out) > 0 && wspByte(out[len(out)-1]) {
 			out = out[:len(out)-1]
 		}
-		for i+1 < len(b) && (b[i+1] == '\r' || b[i+1] == '\n' || isWSP(b[i+1])) {
+		for i+1 < len(b) && (b[i+1] == '\r' || b[i+1] == '\n' || wspByte(b[i+1])) {
 			i++
 		}
 		out = append(out, ' ')
@@ -255,5 +255,5 @@ func unfold(b []byte) string {
 	return string(out)
 }
 
-// isWSP reports SP or HTAB.
-func isWSP(c byte) bool { return c == ' ' || c == '\t' }
+// wspByte reports SP or HTAB.
+func wspByte(c byte) bool { return c == ' ' || c == '\t' }

@@ -30,13 +30,13 @@ func fault(kind error, reason string, input string) error {
 	return fmt.Errorf("%w: %s in %q", kind, reason, input)
 }
 
-func isWSP(c byte) bool { return c == ' ' || c == '\t' }
+func isSPHT(c byte) bool { return c == ' ' || c == '\t' }
 
 // isLWSByte is true for the bytes that may appear in linear white space.
 func isLWSByte(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// tokenChars marks the bytes of RFC 3261 token.
-var tokenChars = func() (t [256]bool) {
+// tokenBytes marks the bytes of RFC 3261 token.
+var tokenBytes = func() (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] = true
 	}
@@ -57,7 +57,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !tokenChars[s[i]] {
+		if !tokenBytes[s[i]] {
 			return false
 		}
 	}
@@ -76,10 +76,10 @@ func trimLWS(s string) string {
 	return s[i:j]
 }
 
-// unfold returns b as a string with every line fold (optional WSP, CRLF or
+// unfoldValue returns b as a string with every line fold (optional WSP, CRLF or
 // LF, then WSP) replaced by one space (RFC 3261 §7.3.1). Values without a
 // fold cost one allocation, the string conversion.
-func unfold(b []byte) string {
+func unfoldValue(b []byte) string {
 	fold := false
 	for _, c := range b {
 		if c == '\r' || c == '\n' {
@@ -101,7 +101,7 @@ func appendUnfolded(dst, b []byte) []byte {
 		c := b[i]
 		if c == '\r' || c == '\n' {
 			// Drop WSP written before the fold, and the fold itself.
-			for len(dst) > 0 && isWSP(dst[len(dst)-1]) {
+			for len(dst) > 0 && isSPHT(dst[len(dst)-1]) {
 				dst = dst[:len(dst)-1]
 			}
 			for i+1 < len(b) && isLWSByte(b[i+1]) {
@@ -168,7 +168,7 @@ func parseParams(s string, kind error) (Params, error) {
 			break // tolerate a trailing ';'
 		}
 		i := 0
-		for i < len(s) && tokenChars[s[i]] {
+		for i < len(s) && tokenBytes[s[i]] {
 			i++
 		}
 		if i == 0 {

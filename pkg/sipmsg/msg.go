@@ -176,4 +176,3 @@ func (m *Msg) Bytes(s Span) []byte { return m.Raw[s.Off : s.Off+s.Len] }
 
 // Str returns the bytes of s as a string (allocates).
 func (m *Msg) Str(s Span) string { return string(m.Bytes(s)) }
-

@@ -33,7 +33,7 @@ func (m *Msg) Parse(raw []byte, f Framing) error {
 	if pos == len(raw) {
 		return ErrEmpty
 	}
-	end, next := lineEnd(raw, pos)
+	end, next := nextLine(raw, pos)
 	if err := m.parseStartLine(raw, pos, end); err != nil {
 		return err
 	}
@@ -62,9 +62,9 @@ func (m *Msg) reset(raw []byte) {
 	m.ContentLength = CLAbsent
 }
 
-// lineEnd returns the end of the line starting at pos (excluding CR LF or
+// nextLine returns the end of the line starting at pos (excluding CR LF or
 // LF) and the start of the next line.
-func lineEnd(raw []byte, pos int) (end, next int) {
+func nextLine(raw []byte, pos int) (end, next int) {
 	i := bytes.IndexByte(raw[pos:], '\n')
 	if i < 0 {
 		end = len(raw)
@@ -82,49 +82,49 @@ func lineEnd(raw []byte, pos int) (end, next int) {
 }
 
 // span makes a Span of raw[a:b].
-func span(a, b int) Span { return Span{Off: uint32(a), Len: uint32(b - a)} }
+func mkSpan(a, b int) Span { return Span{Off: uint32(a), Len: uint32(b - a)} }
 
 // parseStartLine indexes a request line or a status line.
 func (m *Msg) parseStartLine(raw []byte, a, b int) error {
 	line := raw[a:b]
-	if len(line) >= 4 && equalFold(line[:4], "SIP/") {
+	if len(line) >= 4 && foldEq(line[:4], "SIP/") {
 		return m.parseStatusLine(raw, a, b)
 	}
 	// Request-Line = Method SP Request-URI SP SIP-Version
 	i := a
-	for i < b && isTokenChar(raw[i]) {
+	for i < b && isTokenByte(raw[i]) {
 		i++
 	}
 	if i == a || i == b || raw[i] != ' ' {
 		return ErrBadStartLine
 	}
 	m.Request = true
-	m.Method = span(a, i)
+	m.Method = mkSpan(a, i)
 	m.MethodID = LookupMethod(raw[a:i])
 	// trailing SP/HTAB after the version is tolerated (RFC 4475 trws)
 	e := b
-	for e > i && isWSP(raw[e-1]) {
+	for e > i && wspByte(raw[e-1]) {
 		e--
 	}
 	v := e
-	for v > i && !isWSP(raw[v-1]) {
+	for v > i && !wspByte(raw[v-1]) {
 		v--
 	}
-	if v-1 <= i || !(e-v >= 4 && equalFold(raw[v:v+4], "SIP/")) {
+	if v-1 <= i || !(e-v >= 4 && foldEq(raw[v:v+4], "SIP/")) {
 		return ErrBadStartLine
 	}
-	m.Version = span(v, e)
+	m.Version = mkSpan(v, e)
 	u, ue := i, v
-	for u < ue && isWSP(raw[u]) {
+	for u < ue && wspByte(raw[u]) {
 		u++
 	}
-	for ue > u && isWSP(raw[ue-1]) {
+	for ue > u && wspByte(raw[ue-1]) {
 		ue--
 	}
 	if u == ue {
 		return ErrBadStartLine
 	}
-	m.RequestURI = span(u, ue)
+	m.RequestURI = mkSpan(u, ue)
 	return nil
 }
 
@@ -134,8 +134,8 @@ func (m *Msg) parseStatusLine(raw []byte, a, b int) error {
 	for i < b && raw[i] != ' ' && raw[i] != '\t' {
 		i++
 	}
-	m.Version = span(a, i)
-	for i < b && isWSP(raw[i]) {
+	m.Version = mkSpan(a, i)
+	for i < b && wspByte(raw[i]) {
 		i++
 	}
 	d := i
@@ -146,14 +146,14 @@ func (m *Msg) parseStatusLine(raw []byte, a, b int) error {
 		}
 		i++
 	}
-	if i == d || (i < b && !isWSP(raw[i])) {
+	if i == d || (i < b && !wspByte(raw[i])) {
 		return ErrBadStartLine
 	}
 	m.StatusCode = code
 	if i < b {
 		i++ // the SP before the reason phrase
 	}
-	m.Reason = span(i, b)
+	m.Reason = mkSpan(i, b)
 	return nil
 }
 
@@ -162,27 +162,27 @@ func (m *Msg) parseStatusLine(raw []byte, a, b int) error {
 func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 	cur := -1 // index of the header being continued
 	for pos < len(raw) {
-		end, next := lineEnd(raw, pos)
+		end, next := nextLine(raw, pos)
 		if end == pos {
 			m.Terminated = true
 			return next, nil
 		}
-		if isWSP(raw[pos]) { // folded continuation of the previous value
+		if wspByte(raw[pos]) { // folded continuation of the previous value
 			if cur < 0 {
 				return 0, ErrBadHeaderLine
 			}
 			e := end
-			for e > pos && isWSP(raw[e-1]) {
+			for e > pos && wspByte(raw[e-1]) {
 				e--
 			}
 			h := &m.Headers[cur]
 			if e > pos {
 				if h.Value.Len == 0 {
 					s := pos
-					for isWSP(raw[s]) {
+					for wspByte(raw[s]) {
 						s++
 					}
-					h.Value = span(s, e)
+					h.Value = mkSpan(s, e)
 				} else {
 					h.Value.Len = uint32(e) - h.Value.Off
 				}
@@ -195,11 +195,11 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 			return 0, ErrBadHeaderLine
 		}
 		ne := pos + c
-		for ne > pos && isWSP(raw[ne-1]) {
+		for ne > pos && wspByte(raw[ne-1]) {
 			ne--
 		}
 		for j := pos; j < ne; j++ {
-			if !isTokenChar(raw[j]) {
+			if !isTokenByte(raw[j]) {
 				return 0, ErrBadHeaderLine
 			}
 		}
@@ -207,15 +207,15 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 			return 0, ErrTooManyHeaders
 		}
 		vs := pos + c + 1
-		for vs < end && isWSP(raw[vs]) {
+		for vs < end && wspByte(raw[vs]) {
 			vs++
 		}
 		ve := end
-		for ve > vs && isWSP(raw[ve-1]) {
+		for ve > vs && wspByte(raw[ve-1]) {
 			ve--
 		}
 		id, compact := LookupHeader(raw[pos:ne])
-		m.Headers = append(m.Headers, Header{ID: id, Compact: compact, Name: span(pos, ne), Value: span(vs, ve)})
+		m.Headers = append(m.Headers, Header{ID: id, Compact: compact, Name: mkSpan(pos, ne), Value: mkSpan(vs, ve)})
 		cur = len(m.Headers) - 1
 		pos = next
 	}
@@ -247,7 +247,7 @@ func (m *Msg) contentLength() int {
 		if h.ID != HContentLength {
 			continue
 		}
-		v, ok := parseUint(m.Bytes(h.Value), MaxMessageSize)
+		v, ok := parseUintBytes(m.Bytes(h.Value), MaxMessageSize)
 		if !ok || (cl != CLAbsent && cl != int(v)) {
 			return CLInvalid
 		}
@@ -256,8 +256,8 @@ func (m *Msg) contentLength() int {
 	return cl
 }
 
-// parseUint parses 1*DIGIT no larger than max.
-func parseUint(b []byte, max uint64) (uint64, bool) {
+// parseUintBytes parses 1*DIGIT no larger than max.
+func parseUintBytes(b []byte, max uint64) (uint64, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
@@ -274,8 +274,8 @@ func parseUint(b []byte, max uint64) (uint64, bool) {
 	return v, true
 }
 
-// tokenChars marks the characters of RFC 3261 token.
-var tokenChars = func() (t [256]bool) {
+// tokenTable marks the characters of RFC 3261 token.
+var tokenTable = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -289,5 +289,5 @@ var tokenChars = func() (t [256]bool) {
 	return t
 }()
 
-// isTokenChar reports whether c may appear in an RFC 3261 token.
-func isTokenChar(c byte) bool { return tokenChars[c] }
+// isTokenByte reports whether c may appear in an RFC 3261 token.
+func isTokenByte(c byte) bool { return tokenTable[c] }

@@ -136,7 +136,7 @@ func appendHeader(b []byte, name string, v []byte) []byte {
 // appendToken appends only the token bytes of s (a tag must be a token).
 func appendToken(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if tokenChars[s[i]] {
+		if tokenBytes[s[i]] {
 			b = append(b, s[i])
 		}
 	}

@@ -55,7 +55,7 @@ func ParseVia(s string) (Via, error) {
 			s = trimLWS(s[1:])
 		}
 		i := 0
-		for i < len(s) && tokenChars[s[i]] {
+		for i < len(s) && tokenBytes[s[i]] {
 			i++
 		}
 		if i == 0 {
@@ -123,7 +123,7 @@ func ParseVia(s string) (Via, error) {
 func stripWSP(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if !isWSP(s[i]) {
+		if !isSPHT(s[i]) {
 			b = append(b, s[i])
 		}
 	}

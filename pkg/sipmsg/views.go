@@ -54,7 +54,7 @@ func (m *Msg) firstValue(id HeaderID) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return trimLWS(unfold(b)), true
+	return trimLWS(unfoldValue(b)), true
 }
 
 func missing(name string) error {
@@ -80,7 +80,7 @@ func (m *Msg) Vias() ([]Via, error) {
 			vias = make([]Via, 0, 4)
 		}
 		var err error
-		vias, err = parseViaList(vias, unfold(m.Bytes(m.Headers[i].Value)))
+		vias, err = parseViaList(vias, unfoldValue(m.Bytes(m.Headers[i].Value)))
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +97,7 @@ func (m *Msg) TopVia() (Via, error) {
 		if m.Headers[i].ID != HVia {
 			continue
 		}
-		s := unfold(m.Bytes(m.Headers[i].Value))
+		s := unfoldValue(m.Bytes(m.Headers[i].Value))
 		for {
 			elem, rest, ok := nextElem(s)
 			if !ok {
@@ -150,7 +150,7 @@ func (m *Msg) Contacts() ([]Contact, error) {
 		if m.Headers[i].ID != HContact {
 			continue
 		}
-		s := unfold(m.Bytes(m.Headers[i].Value))
+		s := unfoldValue(m.Bytes(m.Headers[i].Value))
 		for {
 			elem, rest, ok := nextElem(s)
 			if !ok {
@@ -187,7 +187,7 @@ func (m *Msg) nameAddrs(id HeaderID) ([]NameAddr, error) {
 			continue
 		}
 		var err error
-		if out, err = parseNameAddrList(out, unfold(m.Bytes(m.Headers[i].Value))); err != nil {
+		if out, err = parseNameAddrList(out, unfoldValue(m.Bytes(m.Headers[i].Value))); err != nil {
 			return nil, err
 		}
 	}
@@ -238,7 +238,7 @@ func (m *Msg) tokenList(id HeaderID) []string {
 		if m.Headers[i].ID != id {
 			continue
 		}
-		s := unfold(m.Bytes(m.Headers[i].Value))
+		s := unfoldValue(m.Bytes(m.Headers[i].Value))
 		for {
 			elem, rest, ok := nextElem(s)
 			if !ok {

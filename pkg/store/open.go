@@ -52,13 +52,44 @@ func Open(ctx context.Context, rawURL string) (TxStore, error) {
 	return s, nil
 }
 
+// redisConfig is a parsed redis://, rediss:// or unix:// URL: exactly one
+// of simple, cluster and failover is set.
+type redisConfig struct {
+	simple   *redis.Options
+	cluster  *redis.ClusterOptions
+	failover *redis.FailoverOptions
+	store    RedisOptions
+}
+
+func (c redisConfig) client() redis.UniversalClient {
+	switch {
+	case c.cluster != nil:
+		return redis.NewClusterClient(c.cluster)
+	case c.failover != nil:
+		return redis.NewFailoverClient(c.failover)
+	default:
+		return redis.NewClient(c.simple)
+	}
+}
+
 // newRedisClient builds the go-redis client and the engine options for a
 // redis://, rediss:// or unix:// URL without connecting.
 func newRedisClient(rawURL string) (redis.UniversalClient, RedisOptions, error) {
-	var opt RedisOptions
+	cfg, err := parseRedisURL(rawURL)
+	if err != nil {
+		return nil, RedisOptions{}, err
+	}
+	return cfg.client(), cfg.store, nil
+}
+
+// parseRedisURL parses a redis://, rediss:// or unix:// URL; see the package
+// doc. Every client honours context deadlines (ContextTimeoutEnabled), so
+// OpTimeout bounds each operation.
+func parseRedisURL(rawURL string) (redisConfig, error) {
+	var cfg redisConfig
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, opt, fmt.Errorf("%w: no scheme: want memory://, redis://, rediss:// or unix://", ErrInvalid)
+		return cfg, fmt.Errorf("%w: no scheme: want memory://, redis://, rediss:// or unix://", ErrInvalid)
 	}
 	scheme = strings.ToLower(scheme)
 	authority, tail := rest, ""
@@ -69,10 +100,10 @@ func newRedisClient(rawURL string) (redis.UniversalClient, RedisOptions, error) 
 	path, rawQuery, _ := strings.Cut(tail, "?")
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, opt, fmt.Errorf("%w: query: %w", ErrInvalid, urlErr(err))
+		return cfg, fmt.Errorf("%w: query: %w", ErrInvalid, urlErr(err))
 	}
-	if opt, err = takeOwnParams(q); err != nil {
-		return nil, opt, err
+	if cfg.store, err = takeOwnParams(q); err != nil {
+		return cfg, err
 	}
 	cluster := q.Get(paramCluster)
 	q.Del(paramCluster)
@@ -81,13 +112,14 @@ func newRedisClient(rawURL string) (redis.UniversalClient, RedisOptions, error) 
 	case "unix":
 		o, err := redis.ParseURL(rebuild(scheme, authority, path, q))
 		if err != nil {
-			return nil, opt, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
+			return cfg, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
-		return redis.NewClient(o), opt, nil
+		cfg.simple = o
+		return cfg, nil
 	case "redis", "rediss":
 	default:
-		return nil, opt, fmt.Errorf("%w: scheme %q: want memory://, redis://, rediss:// or unix://", ErrInvalid, scheme)
+		return cfg, fmt.Errorf("%w: scheme %q: want memory://, redis://, rediss:// or unix://", ErrInvalid, scheme)
 	}
 
 	userinfo, hostlist := "", authority
@@ -106,34 +138,34 @@ func newRedisClient(rawURL string) (redis.UniversalClient, RedisOptions, error) 
 	for _, h := range hosts[1:] {
 		q.Add("addr", h)
 	}
-	u := rebuild(scheme, userinfo+hosts[0], path, q)
 
 	switch {
 	case q.Get(paramMaster) != "":
-		o, err := redis.ParseFailoverURL(u)
+		o, err := redis.ParseFailoverURL(rebuild(scheme, userinfo+hosts[0], path, q))
 		if err != nil {
-			return nil, opt, fmt.Errorf("%w: sentinel: %w", ErrInvalid, urlErr(err))
+			return cfg, fmt.Errorf("%w: sentinel: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
-		return redis.NewFailoverClient(o), opt, nil
+		cfg.failover = o
 	case len(q["addr"]) > 0 || cluster == "true" || cluster == "1":
 		if p := strings.Trim(path, "/"); p != "" && p != "0" {
-			return nil, opt, fmt.Errorf("%w: cluster: database %q: Redis Cluster has only database 0", ErrInvalid, p)
+			return cfg, fmt.Errorf("%w: cluster: database %q: Redis Cluster has only database 0", ErrInvalid, p)
 		}
 		o, err := redis.ParseClusterURL(rebuild(scheme, userinfo+hosts[0], "", q))
 		if err != nil {
-			return nil, opt, fmt.Errorf("%w: cluster: %w", ErrInvalid, urlErr(err))
+			return cfg, fmt.Errorf("%w: cluster: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
-		return redis.NewClusterClient(o), opt, nil
+		cfg.cluster = o
 	default:
-		o, err := redis.ParseURL(u)
+		o, err := redis.ParseURL(rebuild(scheme, userinfo+hosts[0], path, q))
 		if err != nil {
-			return nil, opt, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
+			return cfg, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
-		return redis.NewClient(o), opt, nil
+		cfg.simple = o
 	}
+	return cfg, nil
 }
 
 // takeOwnParams removes prefix and op_timeout from q into RedisOptions.

@@ -93,7 +93,7 @@ func (e *Edge) storeResponse(ctx context.Context, m *sipmsg.Msg, ck string, req 
 	cs, _ := m.CSeq()
 	invite := cs.Method == "INVITE"
 	state := req.TxState
-	ttl := time.Duration(req.TxTTLms) * time.Millisecond
+	ttl := time.Duration(req.TxTTLMillis) * time.Millisecond
 	switch {
 	case m.StatusCode < 200:
 		if state == "" {
@@ -134,7 +134,7 @@ func (e *Edge) storeResponse(ctx context.Context, m *sipmsg.Msg, ck string, req 
 }
 
 func (e *Edge) createClientTx(ctx context.Context, m *sipmsg.Msg, ck string, req *edgeapi.SendRequest, d Dest) string {
-	ttl := time.Duration(req.TxTTLms) * time.Millisecond
+	ttl := time.Duration(req.TxTTLMillis) * time.Millisecond
 	state := req.TxState
 	if state == "" {
 		state = StateTrying

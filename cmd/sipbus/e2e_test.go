@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// sipbusBinary builds the command once per test run.
+func sipbusBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sipbus-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sipbus")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc is a running sipbus command whose stdout lines arrive on lines.
+type proc struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *strings.Builder
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(sipbusBinary(t), args...)
+	cmd.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 1000), stderr: new(strings.Builder)}
+	cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 4<<20)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("sipbus %s did not stop within 10s of SIGINT", args[0])
+		}
+	})
+	return p
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// waitLine returns the first line containing s.
+func (p *proc) waitLine(t *testing.T, s string, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("output ended before %q; stderr:\n%s", s, p.stderr.String())
+			}
+			if strings.Contains(l, s) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no line with %q within %v; stderr:\n%s", s, d, p.stderr.String())
+		}
+	}
+}
+
+// TestUpTailOPTIONS runs `sipbus up` and `sipbus tail --json` as a user
+// would and checks the issue's acceptance points end to end: the same
+// OPTIONS twice yields one request event; a request without Call-ID gets a
+// 400 naming Call-ID; an answer through the send endpoint is resent by the
+// edge for the retransmission, with no new event; every event tail prints
+// is CloudEvent JSON the SDK reads and validates against its schema.
+func TestUpTailOPTIONS(t *testing.T) {
+	sipPort := testenv.FreePort(t, "udp")
+	natsPort := testenv.FreePort(t, "tcp")
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	up := start(t, "up", "--sip", fmt.Sprintf("127.0.0.1:%d", sipPort),
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--data", t.TempDir(), "--edge-id", "e2e")
+	up.waitLine(t, "ready", 30*time.Second)
+
+	tail := start(t, "tail", "--json", "--nats", natsURL, "--type", "sipbus.")
+	time.Sleep(500 * time.Millisecond) // the ordered consumer starts at new events
+
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	edgeAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sipPort}
+	myPort := c.LocalAddr().(*net.UDPAddr).Port
+	send := func(s string) {
+		if _, err := c.WriteToUDP([]byte(s), edgeAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func() string {
+		buf := make([]byte, 65536)
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			return ""
+		}
+		return string(buf[:n])
+	}
+	options := func(branch, callID string) string {
+		cid := ""
+		if callID != "" {
+			cid = "Call-ID: " + callID + "\r\n"
+		}
+		return "OPTIONS sip:127.0.0.1 SIP/2.0\r\n" +
+			fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n", myPort, branch) +
+			"Max-Forwards: 70\r\nFrom: <sip:e2e@127.0.0.1>;tag=f1\r\nTo: <sip:127.0.0.1>\r\n" + cid +
+			"CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	}
+
+	// 1. The same OPTIONS twice: one request event.
+	callID := "e2e-options@127.0.0.1"
+	msg := options("z9hG4bK-e2e-1", callID)
+	send(msg)
+	first := tail.waitLine(t, events.TypeRequestReceived, 10*time.Second)
+	send(msg)
+	tail.waitLine(t, events.TypeTxAbsorbed, 10*time.Second)
+
+	// 2. No Call-ID: 400 naming Call-ID.
+	send(options("z9hG4bK-e2e-2", ""))
+	raw := recv()
+	r, err := sipmsg.Parse([]byte(raw), sipmsg.Datagram)
+	if err != nil || r.StatusCode != 400 || !strings.Contains(r.Str(r.Reason), "Call-ID") {
+		t.Fatalf("reply to a request without Call-ID: %q (%v); want 400 naming Call-ID", raw, err)
+	}
+
+	// 3. Answer through the send endpoint; the retransmission is answered by the edge.
+	ce := cloudevents.NewEvent()
+	if err := json.Unmarshal([]byte(first), &ce); err != nil {
+		t.Fatalf("tail --json line is not CloudEvent JSON: %v\n%s", err, first)
+	}
+	var rr events.RequestReceived
+	if err := ce.DataAs(&rr); err != nil {
+		t.Fatal(err)
+	}
+	req, err := rr.Msg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := sipmsg.Reply(req, 200, "OK", sipmsg.ReplyOptions{ToTag: sipmsg.NewTag()})
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cl := edgeapi.Client{NC: nc}
+	ck, _ := ce.Extensions()["callkey"].(string)
+	if _, err := cl.Send(context.Background(), &edgeapi.SendRequest{
+		Transport: "udp", Dest: rr.Network.Remote, Raw: resp, TxKey: rr.TxKey, CallKey: ck, RequestedBy: "e2e",
+	}); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if got := recv(); got != string(resp) {
+		t.Fatalf("got %q, want the 200", got)
+	}
+	send(msg)
+	if got := recv(); got != string(resp) {
+		t.Fatalf("retransmission answered %q, want the stored 200", got)
+	}
+
+	// Give tail time to print anything late, then stop it and count.
+	time.Sleep(time.Second)
+	_ = tail.cmd.Process.Signal(os.Interrupt)
+	all := []string{first}
+	for l := range tail.lines {
+		all = append(all, l)
+	}
+	requests, absorbed := 0, 0
+	for _, l := range all {
+		ev := cloudevents.NewEvent()
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("not CloudEvent JSON: %v\n%s", err, l)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Errorf("CloudEvent invalid: %v", err)
+		}
+		be := &bus.Event{ID: ev.ID(), Type: ev.Type(), Source: ev.Source(), Data: ev.Data()}
+		if err := events.Validate(be); err != nil {
+			t.Errorf("%s does not validate against its schema: %v", ev.Type(), err)
+		}
+		if ev.Type() == events.TypeRequestReceived && ev.Subject() == callID {
+			requests++
+		}
+		if ev.Type() == events.TypeTxAbsorbed && ev.Subject() == callID {
+			absorbed++
+		}
+	}
+	if requests != 1 {
+		t.Fatalf("%d request events for %s, want exactly 1:\n%s", requests, callID, strings.Join(all, "\n"))
+	}
+	if absorbed != 2 {
+		t.Fatalf("%d absorbed events for %s, want 2 (one per retransmission)", absorbed, callID)
+	}
+}
+
+func TestMsgCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.sip")
+	bad := filepath.Join(dir, "nocallid.sip")
+	_ = os.WriteFile(good, []byte("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"), 0o644)
+	_ = os.WriteFile(bad, []byte("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"), 0o644)
+	out, err := exec.Command(sipbusBinary(t), "msg", "check", good, bad).Output()
+	if err != nil {
+		t.Fatalf("msg check on readable files must exit 0: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines, got %q", out)
+	}
+	var r1, r2 checkResult
+	_ = json.Unmarshal([]byte(lines[0]), &r1)
+	_ = json.Unmarshal([]byte(lines[1]), &r2)
+	if !r1.Valid || r1.Status != 0 || r1.File != good {
+		t.Errorf("good file: %+v", r1)
+	}
+	if r2.Valid || r2.Status != 400 || !strings.Contains(r2.Reason, "Call-ID") {
+		t.Errorf("file without Call-ID: %+v", r2)
+	}
+	cmd := exec.Command(sipbusBinary(t), "msg", "check", good, filepath.Join(dir, "missing.sip"))
+	out, err = cmd.Output()
+	if err == nil {
+		t.Fatalf("an unreadable file must give a non-zero exit")
+	}
+	if !strings.Contains(string(out), `"valid":true`) {
+		t.Errorf("readable files are still checked: %q", out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || !strings.Contains(string(ee.Stderr), "missing.sip") {
+		t.Errorf("error must name the file: %v", err)
+	}
+}
+
+func TestUsageErrorsNameTheFlag(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "--sip", "nonsense"}, "--sip"},
+		{[]string{"up", "--retention", "-1s"}, "--retention"},
+		{[]string{"msg", "check", "--role", "router", "x"}, "--role"},
+		{[]string{"tail", "--nats", "nats://127.0.0.1:1"}, "--nats"},
+		{[]string{"frobnicate"}, "frobnicate"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(sipbusBinary(t), c.args...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: exit 0, want an error", c.args)
+			continue
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: error %q does not name %s", c.args, out, c.want)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+// Package bus carries sipbus events: CloudEvents 1.0 on NATS JetStream.
+//
+// # Encoding
+//
+// Events use the binary content mode of the CloudEvents NATS protocol
+// binding: attributes in lower-case "ce-" headers (ce-specversion, ce-id,
+// ce-source, ce-type, ce-subject, ce-time in RFC 3339 with nanoseconds,
+// ce-dataschema, and the extensions ce-callkey and ce-traceparent),
+// "content-type: application/json", and the JSON data as the payload. The
+// event id is also the Nats-Msg-Id header, so a re-published event is dropped
+// by the stream's duplicate window. Any CloudEvents SDK with a NATS binding
+// reads these messages, and bus.Decode reads what such an SDK writes in binary
+// mode (tests prove both directions against sdk-go).
+//
+// # Subjects
+//
+// The call key (sipmsg.CallKey: 16 hex digits of FNV-1a 64 of the Call-ID) is
+// always the last token, so one call replays with CallFilter's filters:
+//
+//	sip.in.req.<METHOD>.<callkey>    request received        (SubjectRequestIn)
+//	sip.in.res.<N>xx.<callkey>       response received       (SubjectResponseIn)
+//	sip.in.bad.<callkey>             request rejected        (SubjectRejected)
+//	sip.out.req.<METHOD>.<callkey>   request sent            (SubjectRequestOut)
+//	sip.out.res.<N>xx.<callkey>      response sent           (SubjectResponseOut)
+//	tx.<event>.<callkey>             transaction event       (SubjectTx: created, absorbed)
+//	call.<event>.<callkey>           call lifecycle event    (SubjectCall)
+//	reg.<event>.<aorkey>             registrar events
+//	ctd.<event>.<id>                 click-to-dial events
+//	notify.<event>.<id>              notifier events
+//	dead.<consumer>.<subject>        dead letters            (SubjectDead)
+//
+// <N>xx is the status class (1xx ... 6xx). Method names are tokens as
+// written, passed through SafeToken: a method with characters outside
+// [A-Za-z0-9_-] (RFC 4475 "intmeth") becomes those characters replaced by '_'
+// plus "-" and 8 hex digits of its FNV-1a 32 hash, so distinct methods stay
+// distinct. All of these live in one stream (DefaultStream, StreamSubjects)
+// with a retention window and a size cap (EnsureStream). Commands are NATS
+// request/reply services under "sipbus.>", outside the stream.
+//
+// # Publishing
+//
+// Publisher.Publish is asynchronous with bounded pending acks: it blocks while
+// MaxPending publishes are unacknowledged (back-pressure), until its context
+// ends. Failed acks are counted and logged; Flush waits for all of them.
+// PublishSync waits for the ack. PublishData builds the event from an
+// events.* value (type and dataschema from its CEType/CESchema).
+//
+// # Subscribing
+//
+// Subscribe runs a Handler on a durable pull consumer named after the
+// handler (its stable name), with at most Concurrency handlers at once
+// (MaxAckPending is the same number). A handler returns nil (ack), an error
+// (nak with the delay Backoff[delivery-1], capped at the last entry) or
+// Permanent(err) (term). A permanent error, a message that is not a
+// CloudEvent, or a failure on the last delivery (MaxDeliver) copies the
+// message with its headers, plus sipbus-dead-reason and sipbus-dead-consumer,
+// to dead.<consumer>.<original subject> and terminates it. Recover (a panic is
+// a permanent error, stack logged) and Timeout are always applied; Metrics
+// and any other Middleware are opt-in. Handlers must be idempotent: delivery
+// is at least once. Stop drains: no new fetches, buffered and in-flight
+// messages finish, until its context ends.
+package bus

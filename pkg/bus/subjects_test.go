@@ -1,0 +1,138 @@
+package bus_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+)
+
+func TestSubjects(t *testing.T) {
+	const ck = "0123456789abcdef"
+	tests := []struct {
+		name, got, want string
+	}{
+		{"request in", bus.SubjectRequestIn("INVITE", ck), "sip.in.req.INVITE." + ck},
+		{"response in 1xx", bus.SubjectResponseIn(180, ck), "sip.in.res.1xx." + ck},
+		{"response in 6xx", bus.SubjectResponseIn(603, ck), "sip.in.res.6xx." + ck},
+		{"response out of range", bus.SubjectResponseIn(99, ck), "sip.in.res.xxx." + ck},
+		{"request out", bus.SubjectRequestOut("BYE", ck), "sip.out.req.BYE." + ck},
+		{"response out", bus.SubjectResponseOut(200, ck), "sip.out.res.2xx." + ck},
+		{"rejected", bus.SubjectRejected(ck), "sip.in.bad." + ck},
+		{"tx created", bus.SubjectTx(bus.TxEventCreated, ck), "tx.created." + ck},
+		{"tx absorbed", bus.SubjectTx(bus.TxEventAbsorbed, ck), "tx.absorbed." + ck},
+		{"call", bus.SubjectCall("missed", ck), "call.missed." + ck},
+		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER." + ck), "dead.registrar.sip.in.req.REGISTER." + ck},
+		{"empty call key", bus.SubjectRejected(""), "sip.in.bad._"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSafeToken(t *testing.T) {
+	intmeth := "!interesting-Method0123456789_*+`.%indeed'~"
+	long := strings.Repeat("A", 80)
+	tests := []struct {
+		name, in string
+		want     string // "" = only check the invariants
+		same     bool   // returned unchanged
+	}{
+		{"plain", "INVITE", "INVITE", true},
+		{"dash underscore", "X-Foo_1", "X-Foo_1", true},
+		{"empty", "", "_", false},
+		{"intmeth", intmeth, "", false},
+		{"dot", "IN.VITE", "", false},
+		{"wildcards", "*>", "", false},
+		{"space", "A B", "", false},
+		{"utf8", "INVITÉ", "", false},
+		{"too long", long, "", false},
+		{"exactly 64", strings.Repeat("B", 64), strings.Repeat("B", 64), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := bus.SafeToken(tc.in)
+			if tc.want != "" && got != tc.want {
+				t.Fatalf("SafeToken(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if (got == tc.in) != tc.same {
+				t.Fatalf("SafeToken(%q) = %q, unchanged=%v, want %v", tc.in, got, got == tc.in, tc.same)
+			}
+			if len(got) == 0 || len(got) > 64 {
+				t.Fatalf("SafeToken(%q) = %q: length %d", tc.in, got, len(got))
+			}
+			for _, c := range []byte(got) {
+				if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+					t.Fatalf("SafeToken(%q) = %q holds %q", tc.in, got, c)
+				}
+			}
+		})
+	}
+	// Distinct methods that map to the same characters stay distinct.
+	a, b := bus.SafeToken("A*B"), bus.SafeToken("A%B")
+	if a == b || a == "A_B" {
+		t.Errorf("SafeToken collisions: %q %q", a, b)
+	}
+	if got := bus.SafeToken(intmeth); !strings.HasPrefix(got, "_interesting-Method0123456789______indeed__-") {
+		t.Errorf("intmeth -> %q", got)
+	}
+}
+
+func TestSafeTokenNoAlloc(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = bus.SafeToken("INVITE") }); n != 0 {
+		t.Errorf("SafeToken of a safe token allocates %v times", n)
+	}
+}
+
+func TestCallFilter(t *testing.T) {
+	const ck = "0123456789abcdef"
+	f := bus.CallFilter(ck)
+	match := func(subject string) int {
+		n := 0
+		for _, flt := range f {
+			if subjectMatch(flt, subject) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, s := range []string{
+		bus.SubjectRequestIn("INVITE", ck), bus.SubjectResponseIn(200, ck),
+		bus.SubjectRequestOut("ACK", ck), bus.SubjectResponseOut(487, ck),
+		bus.SubjectRejected(ck), bus.SubjectTx(bus.TxEventCreated, ck), bus.SubjectCall("ended", ck),
+	} {
+		if n := match(s); n != 1 {
+			t.Errorf("%s matched by %d filters of %v, want exactly 1", s, n, f)
+		}
+	}
+	for _, s := range []string{bus.SubjectRequestIn("INVITE", "fedcba9876543210"), "reg.added." + ck[:15]} {
+		if n := match(s); n != 0 {
+			t.Errorf("%s matched by %v", s, f)
+		}
+	}
+}
+
+// subjectMatch is NATS wildcard matching for '*' tokens.
+func subjectMatch(filter, subject string) bool {
+	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	if len(ft) != len(st) {
+		return false
+	}
+	for i := range ft {
+		if ft[i] != "*" && ft[i] != st[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func BenchmarkSubjectRequestIn(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = bus.SubjectRequestIn("INVITE", "0123456789abcdef")
+	}
+}

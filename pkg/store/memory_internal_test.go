@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestMemoryJanitorRemovesExpired(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1700000000, 0)}
+	s := newMemory(MemoryOptions{Now: clock.Now, JanitorInterval: 5 * time.Millisecond})
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	for i, ttl := range []time.Duration{time.Second, time.Second, time.Hour} {
+		tx := &Tx{CallKey: "c", Key: string(rune('a' + i))}
+		if _, _, err := s.CreateOrGet(ctx, tx, ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.size(); n != 3 {
+		t.Fatalf("size = %d, want 3", n)
+	}
+	clock.advance(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.size() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("janitor left %d transactions after 5s, want 1", s.size())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMemoryCloseStopsJanitor(t *testing.T) {
+	s := newMemory(MemoryOptions{JanitorInterval: time.Millisecond})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	default:
+		t.Fatal("janitor still running after Close")
+	}
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// serverErr stands for an error reply from Redis (go-redis's redis.Error).
+type serverErr string
+
+func (e serverErr) Error() string { return string(e) }
+func (serverErr) RedisError()     {}
+
+func TestMapErr(t *testing.T) {
+	expired, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	bg := context.Background()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want []error // every one must match with errors.Is
+		not  []error // none may match
+	}{
+		{"nil reply", bg, redis.Nil, []error{ErrNotFound}, []error{ErrUnavailable}},
+		{"script not found", bg, serverErr(notFoundReply), []error{ErrNotFound}, []error{ErrUnavailable}},
+		{"dial refused", bg, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, []error{ErrUnavailable}, []error{ErrNotFound}},
+		{"connection reset", bg, fmt.Errorf("read: %w", syscall.ECONNRESET), []error{ErrUnavailable}, nil},
+		{"eof", bg, io.EOF, []error{ErrUnavailable}, nil},
+		{"client closed", bg, redis.ErrClosed, []error{ErrUnavailable}, nil},
+		{"pool timeout", bg, redis.ErrPoolTimeout, []error{ErrUnavailable}, nil},
+		{"deadline", bg, context.DeadlineExceeded, []error{ErrUnavailable, context.DeadlineExceeded}, nil},
+		{"op deadline passed", expired, errors.New("i/o timeout"), []error{ErrUnavailable, context.DeadlineExceeded}, nil},
+		{"caller canceled", bg, context.Canceled, []error{context.Canceled}, []error{ErrUnavailable}},
+		{"caller canceled, net error", canceled, errors.New("use of closed network connection"), []error{context.Canceled}, []error{ErrUnavailable}},
+		{"loading", bg, serverErr("LOADING Redis is loading the dataset in memory"), []error{ErrUnavailable}, nil},
+		{"cluster down", bg, serverErr("CLUSTERDOWN The cluster is down"), []error{ErrUnavailable}, nil},
+		{"try again", bg, serverErr("TRYAGAIN Multiple keys request during rehashing of slot"), []error{ErrUnavailable}, nil},
+		{"master down", bg, serverErr("MASTERDOWN Link with MASTER is down"), []error{ErrUnavailable}, nil},
+		{"read only replica", bg, serverErr("READONLY You can't write against a read only replica."), []error{ErrUnavailable}, nil},
+		{"busy script", bg, serverErr("BUSY Redis is busy running a script."), []error{ErrUnavailable}, nil},
+		{"max clients", bg, serverErr("ERR max number of clients reached"), []error{ErrUnavailable}, nil},
+		{"auth", bg, serverErr("NOAUTH Authentication required."), []error{ErrUnavailable}, nil},
+		{"wrong type is a bug", bg, serverErr("WRONGTYPE Operation against a key holding the wrong kind of value"), nil, []error{ErrUnavailable, ErrNotFound}},
+		{"script error is a bug", bg, serverErr("ERR user_script:1: Script attempted to access nonexistent global variable"), nil, []error{ErrUnavailable, ErrNotFound}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mapErr(tc.ctx, "op", tc.err)
+			if got == nil {
+				t.Fatal("mapErr returned nil")
+			}
+			for _, w := range tc.want {
+				if !errors.Is(got, w) {
+					t.Errorf("mapErr(%v) = %v; does not match %v", tc.err, got, w)
+				}
+			}
+			for _, n := range tc.not {
+				if errors.Is(got, n) {
+					t.Errorf("mapErr(%v) = %v; matches %v", tc.err, got, n)
+				}
+			}
+		})
+	}
+	if mapErr(bg, "op", nil) != nil {
+		t.Error("mapErr(nil) != nil")
+	}
+}

@@ -1,0 +1,364 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/pkg/store/storetest"
+	"github.com/sipbus/sipbus/pkg/testenv"
+)
+
+// rawClient connects to url for inspecting what the engine wrote.
+func rawClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRedisConformance(t *testing.T) {
+	url := testenv.RedisURL(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) (store.TxStore, func(time.Duration)) {
+		// One server for the suite; a fresh prefix per test keeps them apart.
+		s, err := store.Open(testenv.Context(t, 10*time.Second), fmt.Sprintf("%s?prefix=t%d", url, n.Add(1)))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s, time.Sleep
+	})
+}
+
+func TestRedisKeyLayout(t *testing.T) {
+	url := testenv.RedisURL(t)
+	ctx := testenv.Context(t, 10*time.Second)
+	raw := rawClient(t, url)
+	s := store.NewRedis(raw, store.RedisOptions{Prefix: "lay"})
+
+	txs := []*store.Tx{
+		{CallKey: "a1b2c3", Key: "z9hG4bK-1|INVITE", Kind: store.KindServer, Method: "INVITE", State: "proceeding"},
+		{CallKey: "a1b2c3", Key: "z9hG4bK-2|BYE", Kind: store.KindClient, Method: "BYE", State: "trying"},
+		{CallKey: "d4e5f6", Key: "{odd}:key", Kind: store.KindServer, Method: "OPTIONS"},
+	}
+	var want []string
+	for i, tx := range txs {
+		if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		// Every kind of write, so each is checked for leaving a TTL.
+		if _, err := s.SetResponse(ctx, tx.CallKey, tx.Key, store.Response{Status: 200, Raw: []byte("SIP/2.0 200 OK\r\n\r\n")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateState(ctx, tx.CallKey, tx.Key, nil, "completed", 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		k := "lay:tx:{" + tx.CallKey + "}:" + tx.Key
+		if got := store.TxKey("lay", tx.CallKey, tx.Key); got != k {
+			t.Errorf("TxKey #%d = %q, want %q", i, got, k)
+		}
+		want = append(want, k)
+	}
+	keys, err := raw.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys = %q, want %q", keys, want)
+	}
+	fields := []string{"ct", "edge", "kind", "ld", "lr", "lst", "method", "rtx", "src", "state", "ut"}
+	for i, k := range keys {
+		if typ := raw.Type(ctx, k).Val(); typ != "hash" {
+			t.Errorf("%s: type %s, want hash", k, typ)
+		}
+		if pttl := raw.PTTL(ctx, k).Val(); pttl <= 0 {
+			t.Errorf("%s: PTTL %v, want > 0", k, pttl)
+		}
+		// The hash tag is the callkey: the text between the first { and the next }.
+		open := strings.IndexByte(k, '{')
+		closing := open + strings.IndexByte(k[open:], '}')
+		if tag := k[open+1 : closing]; !strings.HasPrefix(k, "lay:tx:{") || (tag != "a1b2c3" && tag != "d4e5f6") {
+			t.Errorf("%s: hash tag %q, want the callkey", k, tag)
+		}
+		h := raw.HGetAll(ctx, k).Val()
+		var got []string
+		for f := range h {
+			got = append(got, f)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, fields) {
+			t.Errorf("key #%d %s: fields %q, want %q", i, k, got, fields)
+		}
+		if h["lst"] != "200" || h["lr"] != "SIP/2.0 200 OK\r\n\r\n" || h["state"] != "completed" || h["rtx"] != "1" {
+			t.Errorf("%s: hash %q", k, h)
+		}
+	}
+}
+
+func TestRedisScriptCacheFlushed(t *testing.T) {
+	url := testenv.RedisURL(t)
+	ctx := testenv.Context(t, 10*time.Second)
+	raw := rawClient(t, url)
+	s := store.NewRedis(raw, store.RedisOptions{})
+	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
+	if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// EVALSHA fails with NOSCRIPT; the engine falls back to EVAL.
+	if _, created, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil || created {
+		t.Fatalf("CreateOrGet after SCRIPT FLUSH = %v, %v", created, err)
+	}
+	if ok, err := s.SetResponse(ctx, "c", "k", store.Response{Status: 100}, 0); err != nil || !ok {
+		t.Fatalf("SetResponse after SCRIPT FLUSH = %v, %v", ok, err)
+	}
+}
+
+func TestRedisBadPrefix(t *testing.T) {
+	raw := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer raw.Close()
+	s := store.NewRedis(raw, store.RedisOptions{Prefix: "a{b}"})
+	if err := s.Ping(context.Background()); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Ping with prefix a{b}: %v, want ErrInvalid", err)
+	}
+}
+
+// allOps runs every operation of s and returns each one's error and time.
+func allOps(ctx context.Context, s store.TxStore) map[string]error {
+	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
+	errs := map[string]error{}
+	_, _, errs["CreateOrGet"] = s.CreateOrGet(ctx, tx, time.Minute)
+	_, errs["Get"] = s.Get(ctx, "c", "k")
+	_, errs["SetResponse"] = s.SetResponse(ctx, "c", "k", store.Response{Status: 200}, time.Minute)
+	_, errs["UpdateState"] = s.UpdateState(ctx, "c", "k", nil, "x", time.Minute)
+	errs["Expire"] = s.Expire(ctx, "c", "k", time.Minute)
+	errs["Expire0"] = s.Expire(ctx, "c", "k", 0)
+	errs["Ping"] = s.Ping(ctx)
+	return errs
+}
+
+func TestRedisUnavailableClosedPort(t *testing.T) {
+	c := redis.NewClient(&redis.Options{
+		Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond,
+		ContextTimeoutEnabled: true, MaxRetries: -1,
+	})
+	s := store.NewRedis(c, store.RedisOptions{OpTimeout: 300 * time.Millisecond, CloseClient: true})
+	defer s.Close()
+	for op, err := range allOps(context.Background(), s) {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", op, err)
+		}
+	}
+	// With go-redis's default retries the deadline still holds.
+	c2 := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	s2 := store.NewRedis(c2, store.RedisOptions{OpTimeout: 300 * time.Millisecond, CloseClient: true})
+	defer s2.Close()
+	start := time.Now()
+	_, _, err := s2.CreateOrGet(context.Background(), &store.Tx{CallKey: "c", Key: "k"}, time.Minute)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("with retries: err = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("with retries: took %v, want about the 300ms op timeout", d)
+	}
+}
+
+// TestRedisUnavailableSilentServer points the engine at a server that
+// accepts connections and never answers: the op timeout must end each call.
+func TestRedisUnavailableSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, Protocol: 2})
+	const opTimeout = 200 * time.Millisecond
+	s := store.NewRedis(c, store.RedisOptions{OpTimeout: opTimeout, CloseClient: true})
+	defer s.Close()
+	tx := &store.Tx{CallKey: "c", Key: "k"}
+	for _, op := range []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"CreateOrGet", func(ctx context.Context) error { _, _, err := s.CreateOrGet(ctx, tx, time.Minute); return err }},
+		{"Get", func(ctx context.Context) error { _, err := s.Get(ctx, "c", "k"); return err }},
+		{"Expire", func(ctx context.Context) error { return s.Expire(ctx, "c", "k", time.Minute) }},
+	} {
+		start := time.Now()
+		err := op.call(context.Background())
+		d := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: err = %v, want ErrUnavailable and DeadlineExceeded", op.name, err)
+		}
+		if d > opTimeout+500*time.Millisecond {
+			t.Errorf("%s: took %v, want about %v", op.name, d, opTimeout)
+		}
+	}
+}
+
+// TestRedisRecovers checks that the engine answers again once the server is
+// back, without being rebuilt.
+func TestRedisRecovers(t *testing.T) {
+	url := testenv.RedisURL(t)
+	ctx := testenv.Context(t, 20*time.Second)
+	raw := rawClient(t, url)
+	s := store.NewRedis(raw, store.RedisOptions{OpTimeout: 500 * time.Millisecond})
+	tx := &store.Tx{CallKey: "c", Key: "k"}
+	if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// CLIENT PAUSE, sent on another connection, stands for a server that
+	// stops answering for a while.
+	if err := rawClient(t, url).Do(ctx, "CLIENT", "PAUSE", "1500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "c", "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Get while paused: %v, want ErrUnavailable", err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		_, err := s.Get(ctx, "c", "k")
+		return err == nil
+	}, "store did not recover after the pause")
+}
+
+func TestOpenRedis(t *testing.T) {
+	url := testenv.RedisURL(t)
+	ctx := testenv.Context(t, 10*time.Second)
+	s, err := store.Open(ctx, url+"?prefix=open&op_timeout=2s")
+	if err != nil {
+		t.Fatalf("Open(%s): %v", url, err)
+	}
+	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
+	if _, created, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil || !created {
+		t.Fatalf("CreateOrGet = %v, %v", created, err)
+	}
+	if n := rawClient(t, url).Exists(ctx, "open:tx:{c}:k").Val(); n != 1 {
+		t.Errorf("key open:tx:{c}:k missing (prefix param ignored?)")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Open's store owns its client: after Close it is unavailable.
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Ping after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpenMemory(t *testing.T) {
+	for _, url := range []string{"", "memory://", "  memory://  "} {
+		s, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", url, err)
+		}
+		if err := s.Ping(context.Background()); err != nil {
+			t.Errorf("Open(%q).Ping: %v", url, err)
+		}
+		_ = s.Close()
+	}
+}
+
+func TestOpenErrorsHidePassword(t *testing.T) {
+	cases := []struct {
+		name string
+		url  string
+		want error
+	}{
+		{"unreachable", "redis://user:s3cret@127.0.0.1:1/0?dial_timeout=100ms", store.ErrUnavailable},
+		{"unreachable cluster", "redis://user:s3cret@127.0.0.1:1,127.0.0.1:2?dial_timeout=100ms", store.ErrUnavailable},
+		{"bad port", "redis://user:s3cret@127.0.0.1:port/0", store.ErrInvalid},
+		{"bad db", "redis://user:s3cret@127.0.0.1:6379/x", store.ErrInvalid},
+		{"unknown param", "redis://user:s3cret@127.0.0.1:6379/0?bogus=1", store.ErrInvalid},
+		{"bad scheme", "http://user:s3cret@127.0.0.1:6379/0", store.ErrInvalid},
+		{"no scheme", "user:s3cret@127.0.0.1:6379", store.ErrInvalid},
+		{"sentinel password param", "redis://127.0.0.1:1/0?master_name=m&password=s3cret&bogus=1", store.ErrInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testenv.Context(t, 10*time.Second)
+			s, err := store.Open(ctx, tc.url)
+			if err == nil {
+				_ = s.Close()
+				t.Fatalf("Open(%s) succeeded", store.RedactURL(tc.url))
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"redis://user:pw@h:1/0", "redis://user:xxxxx@h:1/0"},
+		{"redis://:pw@h:1", "redis://:xxxxx@h:1"},
+		{"redis://user@h:1", "redis://user@h:1"},
+		{"rediss://u:p%40ss@h1:1,h2:2/0?dial_timeout=1s", "rediss://u:xxxxx@h1:1,h2:2/0?dial_timeout=1s"},
+		{"redis://s1:26379?master_name=m&password=pw&sentinel_password=pw2", "redis://s1:26379?master_name=m&password=xxxxx&sentinel_password=xxxxx"},
+		{"unix://u:pw@/run/redis.sock?db=1", "unix://u:xxxxx@/run/redis.sock?db=1"},
+		{"u:pw@h:1", "u:xxxxx@h:1"},
+		{"memory://", "memory://"},
+		{"", ""},
+	}
+	for _, tc := range cases {
+		if got := store.RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkRedisCreateOrGet(b *testing.B) {
+	url := testenv.RedisURL(b)
+	s, err := store.Open(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchCreateOrGet(b, s)
+}
