@@ -56,6 +56,7 @@ func sipbusBinary(t *testing.T) string {
 type proc struct {
 	cmd    *exec.Cmd
 	lines  chan string
+	seen   []string // every line waitLine consumed
 	stderr *strings.Builder
 }
 
@@ -116,6 +117,7 @@ func (p *proc) waitLine(t *testing.T, s string, d time.Duration) string {
 			if !ok {
 				t.Fatalf("output ended before %q; stderr:\n%s", s, p.stderr.String())
 			}
+			p.seen = append(p.seen, l)
 			if strings.Contains(l, s) {
 				return l
 			}
@@ -227,7 +229,7 @@ func TestUpTailOPTIONS(t *testing.T) {
 	// Give tail time to print anything late, then stop it and count.
 	time.Sleep(time.Second)
 	_ = tail.cmd.Process.Signal(os.Interrupt)
-	all := []string{first}
+	all := tail.seen
 	for l := range tail.lines {
 		all = append(all, l)
 	}
@@ -255,7 +257,7 @@ func TestUpTailOPTIONS(t *testing.T) {
 		t.Fatalf("%d request events for %s, want exactly 1:\n%s", requests, callID, strings.Join(all, "\n"))
 	}
 	if absorbed != 2 {
-		t.Fatalf("%d absorbed events for %s, want 2 (one per retransmission)", absorbed, callID)
+		t.Fatalf("%d absorbed events for %s, want 2 (one per retransmission):\n%s", absorbed, callID, strings.Join(all, "\n"))
 	}
 }
 

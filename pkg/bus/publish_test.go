@@ -97,7 +97,7 @@ func TestPublishBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	p := bus.NewPublisher(e.js, "sipbus/test/bp", bus.PublisherOptions{MaxPending: 1, AckTimeout: 500 * time.Millisecond})
+	p := bus.NewPublisher(e.js, "sipbus/test/bp", bus.PublisherOptions{MaxPending: 1, AckTimeout: 500 * time.Millisecond, Logger: quiet})
 	if err := p.Publish(ctx(t), "stall.a", sampleEvent("bp-1", 1)); err != nil {
 		t.Fatalf("first publish: %v", err)
 	}

@@ -9,10 +9,14 @@ import (
 	"testing"
 )
 
-// mustParse indexes a message written with "\n" line ends (converted to CRLF).
+// mustParse indexes a message; one written with bare "\n" line ends is
+// converted to CRLF first.
 func mustParse(t testing.TB, s string) *Msg {
 	t.Helper()
-	raw := []byte(strings.ReplaceAll(s, "\n", "\r\n"))
+	if !strings.Contains(s, "\r\n") {
+		s = strings.ReplaceAll(s, "\n", "\r\n")
+	}
+	raw := []byte(s)
 	m, err := Parse(raw, Datagram)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -152,7 +156,7 @@ func TestParseVia(t *testing.T) {
 
 func TestParseViaErrors(t *testing.T) {
 	for _, tt := range []struct{ name, in, fault string }{
-		{"no protocol", "pc33.atlanta.com", "missing sent-by"},
+		{"no protocol", "pc33.atlanta.com", "malformed sent-protocol"},
 		{"not SIP", "HTTP/1.1/TCP host", "protocol is not SIP"},
 		{"missing transport", "SIP/2.0 host", "malformed sent-protocol"},
 		{"missing sent-by", "SIP/2.0/UDP", "missing sent-by"},
@@ -482,7 +486,8 @@ func TestRFC5118Views(t *testing.T) {
 }
 
 func TestSipgo(t *testing.T) {
-	m := mustParse(t, torture)
+	// sipgo rejects LWS inside the Via sent-protocol, so not the torture message.
+	m := mustParse(t, inviteMsg)
 	sm, err := m.Sipgo()
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ func rawClient(t testing.TB, url string) *redis.Client {
 	if err != nil {
 		t.Fatalf("parse %s: %v", url, err)
 	}
+	o.ContextTimeoutEnabled = true // RedisOptions.OpTimeout needs it
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -144,18 +145,33 @@ func TestRedisBadPrefix(t *testing.T) {
 	}
 }
 
+type opResult struct {
+	err  error
+	took time.Duration
+}
+
 // allOps runs every operation of s and returns each one's error and time.
-func allOps(ctx context.Context, s store.TxStore) map[string]error {
+func allOps(ctx context.Context, s store.TxStore) map[string]opResult {
 	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
-	errs := map[string]error{}
-	_, _, errs["CreateOrGet"] = s.CreateOrGet(ctx, tx, time.Minute)
-	_, errs["Get"] = s.Get(ctx, "c", "k")
-	_, errs["SetResponse"] = s.SetResponse(ctx, "c", "k", store.Response{Status: 200}, time.Minute)
-	_, errs["UpdateState"] = s.UpdateState(ctx, "c", "k", nil, "x", time.Minute)
-	errs["Expire"] = s.Expire(ctx, "c", "k", time.Minute)
-	errs["Expire0"] = s.Expire(ctx, "c", "k", 0)
-	errs["Ping"] = s.Ping(ctx)
-	return errs
+	ops := map[string]func() error{
+		"CreateOrGet": func() error { _, _, err := s.CreateOrGet(ctx, tx, time.Minute); return err },
+		"Get":         func() error { _, err := s.Get(ctx, "c", "k"); return err },
+		"SetResponse": func() error {
+			_, err := s.SetResponse(ctx, "c", "k", store.Response{Status: 200}, time.Minute)
+			return err
+		},
+		"UpdateState": func() error { _, err := s.UpdateState(ctx, "c", "k", nil, "x", time.Minute); return err },
+		"Expire":      func() error { return s.Expire(ctx, "c", "k", time.Minute) },
+		"Expire0":     func() error { return s.Expire(ctx, "c", "k", 0) },
+		"Ping":        func() error { return s.Ping(ctx) },
+	}
+	res := map[string]opResult{}
+	for name, op := range ops {
+		start := time.Now()
+		err := op()
+		res[name] = opResult{err, time.Since(start)}
+	}
+	return res
 }
 
 func TestRedisUnavailableClosedPort(t *testing.T) {
@@ -163,11 +179,15 @@ func TestRedisUnavailableClosedPort(t *testing.T) {
 		Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond,
 		ContextTimeoutEnabled: true, MaxRetries: -1,
 	})
-	s := store.NewRedis(c, store.RedisOptions{OpTimeout: 300 * time.Millisecond, CloseClient: true})
+	const opTimeout = 300 * time.Millisecond
+	s := store.NewRedis(c, store.RedisOptions{OpTimeout: opTimeout, CloseClient: true})
 	defer s.Close()
-	for op, err := range allOps(context.Background(), s) {
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s: err = %v, want ErrUnavailable", op, err)
+	for op, res := range allOps(context.Background(), s) {
+		if !errors.Is(res.err, store.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", op, res.err)
+		}
+		if res.took > opTimeout+300*time.Millisecond {
+			t.Errorf("%s: took %v, want at most about the %v op timeout", op, res.took, opTimeout)
 		}
 	}
 	// With go-redis's default retries the deadline still holds.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"fmt"
 	"net"
 	"strings"
@@ -76,7 +77,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if cfg.UDP == "" {
 		cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
 	}
-	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Store: st})
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
 	if err != nil {
 		t.Fatalf("edge: %v", err)
 	}
@@ -500,3 +502,12 @@ func TestStoreDownAnswers503(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// testWriter sends log lines to t.Log: shown only when a test fails or -v.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

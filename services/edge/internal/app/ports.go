@@ -7,9 +7,10 @@ import (
 )
 
 // Sender transmits bytes to a destination over one of the edge's transports
-// and returns the TCP flow used ("" for UDP).
+// and returns the destination as used: for TCP with the flow it went on and
+// that flow's peer address.
 type Sender interface {
-	Send(ctx context.Context, d Dest, b []byte) (flow string, err error)
+	Send(ctx context.Context, d Dest, b []byte) (Dest, error)
 }
 
 // Publisher hands events to the bus; *bus.Publisher implements it. id is the

@@ -67,15 +67,15 @@ func (e *Edge) Send(ctx context.Context, req *edgeapi.SendRequest) edgeapi.SendR
 	if req.TxKey != "" && !m.Request {
 		stored = e.storeResponse(ctx, m, ck, req, d)
 	}
-	flow, err := e.send.Send(ctx, d, req.Raw)
+	used, err := e.send.Send(ctx, d, req.Raw)
 	if err != nil {
 		if errors.Is(err, ErrNoFlow) {
 			return fail(404, "flow: %s is gone and no dest was given", req.Flow)
 		}
 		return fail(502, "send to %s: %v", d.String(), err)
 	}
-	d.Flow = flow
-	rep.Flow = flow
+	d = used
+	rep.Flow = d.Flow
 	if req.TxKey != "" && m.Request && m.MethodID != sipmsg.ACK {
 		stored = e.createClientTx(ctx, m, ck, req, d)
 	}

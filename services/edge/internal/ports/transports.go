@@ -15,33 +15,40 @@ type Transports struct {
 
 var _ app.Sender = (*Transports)(nil)
 
-// Send transmits b to d. A TCP Dest without a live flow reuses an open
-// connection to the address or dials one; the flow used is returned.
-func (t *Transports) Send(ctx context.Context, d app.Dest, b []byte) (string, error) {
+// Send transmits b to d. A TCP Dest whose flow is gone (or has none) reuses
+// an open connection to the address or dials one; the Dest returned names
+// the flow used and its peer.
+func (t *Transports) Send(ctx context.Context, d app.Dest, b []byte) (app.Dest, error) {
 	switch d.Transport {
 	case app.UDP:
 		if t.UDP == nil {
-			return "", fmt.Errorf("edge: udp is disabled on this edge")
+			return d, fmt.Errorf("edge: udp is disabled on this edge")
 		}
-		return "", t.UDP.Send(d.Addr, b)
+		return d, t.UDP.Send(d.Addr, b)
 	case app.TCP:
 		if t.TCP == nil {
-			return "", fmt.Errorf("edge: tcp is disabled on this edge")
+			return d, fmt.Errorf("edge: tcp is disabled on this edge")
 		}
-		flow := d.Flow
-		if flow != "" {
-			if err := t.TCP.Send(flow, b); err == nil || !d.Addr.IsValid() {
-				return flow, err
+		if d.Flow != "" {
+			err := t.TCP.Send(d.Flow, b)
+			if err == nil {
+				if ra, ok := t.TCP.Remote(d.Flow); ok {
+					d.Addr = ra
+				}
+				return d, nil
+			}
+			if !d.Addr.IsValid() {
+				return d, err
 			}
 		}
-		if flow = t.TCP.FlowTo(d.Addr); flow == "" {
+		if d.Flow = t.TCP.FlowTo(d.Addr); d.Flow == "" {
 			var err error
-			if flow, err = t.TCP.Dial(ctx, d.Addr); err != nil {
-				return "", err
+			if d.Flow, err = t.TCP.Dial(ctx, d.Addr); err != nil {
+				return d, err
 			}
 		}
-		return flow, t.TCP.Send(flow, b)
+		return d, t.TCP.Send(d.Flow, b)
 	default:
-		return "", fmt.Errorf("edge: unknown transport %q", d.Transport)
+		return d, fmt.Errorf("edge: unknown transport %q", d.Transport)
 	}
 }
