@@ -22,7 +22,7 @@ func TestSubjects(t *testing.T) {
 		{"tx created", bus.SubjectTx(bus.TxEventCreated, ck), "tx.created." + ck},
 		{"tx absorbed", bus.SubjectTx(bus.TxEventAbsorbed, ck), "tx.absorbed." + ck},
 		{"call", bus.SubjectCall("missed", ck), "call.missed." + ck},
-		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER." + ck), "dead.registrar.sip.in.req.REGISTER." + ck},
+		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER."+ck), "dead.registrar.sip.in.req.REGISTER." + ck},
 		{"empty call key", bus.SubjectRejected(""), "sip.in.bad._"},
 	}
 	for _, tc := range tests {

@@ -79,6 +79,13 @@ func (noLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("events: schema %s is not embedded (no remote loading)", url)
 }
 
+// LoadSchemas compiles every embedded schema (once) and reports the first
+// problem; Validate does it on first use. Services may call it at start-up.
+func LoadSchemas() error {
+	_, err := compiled()
+	return err
+}
+
 // Validate checks ev.Data against the schema of ev.Type. An event whose
 // dataschema is set must name that schema.
 func Validate(ev *bus.Event) error {

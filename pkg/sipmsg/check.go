@@ -198,6 +198,11 @@ func checkHeadersCommon(m *Msg) *Fault {
 	for _, h := range m.Headers {
 		var why string
 		switch h.ID {
+		case HUnknown:
+			if !isTokenBytes(m.Bytes(h.Name)) {
+				return badf(HUnknown, "Bad header name: %s", printable(m.Bytes(h.Name), 32))
+			}
+			continue
 		case HVia:
 			why = checkViaList(m.Bytes(h.Value))
 		case HFrom, HTo:
@@ -214,6 +219,16 @@ func checkHeadersCommon(m *Msg) *Fault {
 		}
 	}
 	return nil
+}
+
+// isTokenBytes reports whether b is a non-empty RFC 3261 token.
+func isTokenBytes(b []byte) bool {
+	for _, c := range b {
+		if !isTokenByte(c) {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // first returns the first header with id (the zero Header when absent).
@@ -343,16 +358,16 @@ func checkContentType(m *Msg, opt CheckOptions) *Fault {
 	if !ok {
 		return badf(HContentType, "Missing Content-Type for a message body")
 	}
-	mt := mediaType(m.Bytes(h.Value))
+	ct := m.Bytes(h.Value)
 	for _, a := range opt.Accept {
-		if foldEqStr(mt, a) {
+		if mediaTypeIs(ct, a) {
 			if enc, ok := m.Get(HContentEncoding); ok && !foldEq(trimLWSB(m.Bytes(enc.Value)), "identity") {
 				return &Fault{Status: 415, Reason: "Unsupported Media Type: Content-Encoding " + printable(m.Bytes(enc.Value), 32), Header: HContentEncoding}
 			}
 			return nil
 		}
 	}
-	return &Fault{Status: 415, Reason: "Unsupported Media Type: " + printable([]byte(mt), 64), Header: HContentType}
+	return &Fault{Status: 415, Reason: "Unsupported Media Type: " + printable([]byte(mediaType(ct)), 64), Header: HContentType}
 }
 
 // checkAcceptable gives 406 when an INVITE's Accept header rules out every
@@ -425,10 +440,13 @@ func checkResponse(m *Msg, opt CheckOptions) *Fault {
 		if h.ID != HVia {
 			continue
 		}
-		for _, v := range splitCommaList(m.Bytes(h.Value)) {
+		v := m.Bytes(h.Value)
+		for i := 0; i >= 0; {
+			var e []byte
+			e, i = nextListElem(v, i)
 			vias++
 			if vias == 2 {
-				second = v
+				second = e
 			}
 		}
 	}

@@ -64,6 +64,7 @@ func TestCheckRequest(t *testing.T) {
 		{name: "token display name", raw: mkReq(map[string]string{"To: <sip:bob@example.com>": `To: Bob Smith<sip:bob@example.com>`}, ""), opt: ep},
 		{name: "addr-spec params belong to header", raw: mkReq(map[string]string{"To: <sip:bob@example.com>": `To: sip:bob@example.com;foo`}, ""), opt: ep},
 		{name: "contact star", raw: mkReq(map[string]string{"Contact": "Contact: *\n"}, ""), opt: px},
+		{name: "bad header name", raw: mkReq(map[string]string{"Bad Name": "Bad Name: x\n"}, ""), status: 400, reason: "Bad header name: Bad Name"},
 		{name: "bad via", raw: mkReq(map[string]string{"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1": "Via: SIP/2.0/UDP"}, ""), status: 400},
 		{name: "folded via", raw: mkReq(map[string]string{"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK1": "Via: SIP / 2.0 / UDP\n  host.example.com : 5060 ;\n branch = z9hG4bK1"}, ""), opt: ep},
 		{name: "unsupported body", raw: pcrlf(strings.Replace(basicReq, "Content-Length: 0\n\n", "Content-Type: text/html\nContent-Length: 2\n\nhi", 1)), opt: ep, status: 415},

@@ -67,11 +67,11 @@ func splitCSeq(v []byte) (seq, method []byte, ok bool) {
 	return seq, v[j:k], true
 }
 
-// splitCommaList splits a header value at commas outside quotes and <>.
-func splitCommaList(v []byte) [][]byte {
-	var out [][]byte
-	start, inQ, inA := 0, false, false
-	for i := 0; i < len(v); i++ {
+// nextListElem returns the element of a comma list starting at i (commas inside
+// quotes and <> do not split) and where the next one starts (-1: last).
+func nextListElem(v []byte, i int) (elem []byte, next int) {
+	start, inQ, inA := i, false, false
+	for ; i < len(v); i++ {
 		c := v[i]
 		switch {
 		case inQ && c == '\\':
@@ -83,11 +83,43 @@ func splitCommaList(v []byte) [][]byte {
 		case !inQ && c == '>':
 			inA = false
 		case !inQ && !inA && c == ',':
-			out = append(out, v[start:i])
-			start = i + 1
+			return v[start:i], i + 1
 		}
 	}
-	return append(out, v[start:])
+	if i > len(v) {
+		i = len(v)
+	}
+	return v[start:i], -1
+}
+
+// splitCommaList splits a header value at commas outside quotes and <>.
+func splitCommaList(v []byte) [][]byte {
+	var out [][]byte
+	for i := 0; i >= 0; {
+		var e []byte
+		e, i = nextListElem(v, i)
+		out = append(out, e)
+	}
+	return out
+}
+
+// mediaTypeIs compares the type/subtype of a Content-Type or Accept element
+// (LWS ignored, parameters cut) with t, ignoring case.
+func mediaTypeIs(v []byte, t string) bool {
+	j := 0
+	for _, c := range v {
+		if c == ';' {
+			break
+		}
+		if isLWSB(c) {
+			continue
+		}
+		if j >= len(t) || lowerByte(c) != lowerByte(t[j]) {
+			return false
+		}
+		j++
+	}
+	return j == len(t)
 }
 
 // splitList returns the trimmed, non-empty elements of a comma list.
@@ -257,7 +289,9 @@ func isAlnum(c byte) bool {
 
 // checkViaList checks every via-parm of one Via row (RFC 3261 §20.42).
 func checkViaList(v []byte) string {
-	for _, e := range splitCommaList(v) {
+	for i := 0; i >= 0; {
+		var e []byte
+		e, i = nextListElem(v, i)
 		if why := checkVia(e); why != "" {
 			return why
 		}
@@ -391,11 +425,12 @@ func checkNameAddrList(v []byte, allowStar, single bool) string {
 	if allowStar && bytes.Equal(trimLWSB(v), []byte("*")) {
 		return ""
 	}
-	elems := splitCommaList(v)
-	if single && len(elems) > 1 {
-		return "more than one value, or an unquoted display name with a comma"
-	}
-	for _, e := range elems {
+	for i := 0; i >= 0; {
+		var e []byte
+		e, i = nextListElem(v, i)
+		if single && i >= 0 {
+			return "more than one value, or an unquoted display name with a comma"
+		}
 		if why := checkNameAddr(e); why != "" {
 			return why
 		}

@@ -49,7 +49,10 @@ func (f *Framer) Next(buf []byte) (skip, n int, err error) {
 	}
 	hdrEnd, bodyStart := findHeaderEnd(msg)
 	if hdrEnd < 0 {
-		if len(msg) > maxHeader {
+		// a header section within the limit is visible once maxHeader+2
+		// bytes are in (its empty line is at most CRLF), so chunked and
+		// whole reads fail alike
+		if len(msg) >= maxHeader+2 {
 			return skip, 0, ErrFrameTooLarge
 		}
 		return skip, 0, nil

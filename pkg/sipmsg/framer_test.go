@@ -22,7 +22,7 @@ func TestFramerNext(t *testing.T) {
 		{name: "partial header", buf: "OPTIONS sip:a SIP/2.0\r\nl: 3\r\n", n: 0},
 		{name: "partial body", buf: msg[:len(msg)-1], n: 0},
 		{name: "no CL is empty body", buf: "OPTIONS sip:a SIP/2.0\r\n\r\nNEXT", n: 25},
-		{name: "LF LF", buf: "OPTIONS sip:a SIP/2.0\nContent-Length: 1\n\nxy", n: 41},
+		{name: "LF LF", buf: "OPTIONS sip:a SIP/2.0\nContent-Length: 1\n\nxy", n: 42},
 		{name: "long name any case", buf: "OPTIONS sip:a SIP/2.0\r\ncontent-LENGTH : 1\r\n\r\nx", n: 46},
 		{name: "negative CL", buf: "OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n", err: ErrFrameBad},
 		{name: "garbage CL", buf: "OPTIONS sip:a SIP/2.0\r\nl: x\r\n\r\n", err: ErrFrameBad},

@@ -187,7 +187,7 @@ func parseParams(s string, kind error) (Params, error) {
 			s = trimLWS(s[j:])
 		}
 		if ps == nil {
-			ps = make(Params, 0, 4)
+			ps = make(Params, 0, countByte(s, ';')+1)
 		}
 		ps = append(ps, Param{Name: name, Value: value})
 	}
@@ -312,4 +312,15 @@ func parseDigits(s string, max uint64) (uint64, bool) {
 		}
 	}
 	return n, true
+}
+
+// countByte counts c in s (an upper bound for list sizes).
+func countByte(s string, c byte) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+		}
+	}
+	return n
 }

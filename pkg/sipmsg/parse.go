@@ -198,11 +198,6 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 		for ne > pos && wspByte(raw[ne-1]) {
 			ne--
 		}
-		for j := pos; j < ne; j++ {
-			if !isTokenByte(raw[j]) {
-				return 0, ErrBadHeaderLine
-			}
-		}
 		if len(m.Headers) >= MaxHeaderLines {
 			return 0, ErrTooManyHeaders
 		}
@@ -214,6 +209,8 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 		for ve > vs && wspByte(raw[ve-1]) {
 			ve--
 		}
+		// a name that is not a token still indexes (as HUnknown; Check
+		// answers 400) so the element can reply instead of dropping
 		id, compact := LookupHeader(raw[pos:ne])
 		m.Headers = append(m.Headers, Header{ID: id, Compact: compact, Name: mkSpan(pos, ne), Value: mkSpan(vs, ve)})
 		cur = len(m.Headers) - 1

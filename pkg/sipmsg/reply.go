@@ -34,8 +34,8 @@ const maxReasonLen = 128
 // Copied values are unfolded and stripped of control characters; a header the
 // request lacks is left out, so even a bad request can be answered. A status
 // outside 100-699 becomes 500; an empty reason becomes StatusText(status).
-// Extra header lines are sanitised the same way and a Content-Length among
-// them is dropped. The result is built in one buffer.
+// Extra header lines are sanitised the same way; a line that is not
+// "name: value" and a Content-Length among them are dropped. The result is built in one buffer.
 func Reply(req *Msg, status int, reason string, opt ReplyOptions) []byte {
 	if status < 100 || status > 699 {
 		status = 500
@@ -104,7 +104,7 @@ func Reply(req *Msg, status int, reason string, opt ReplyOptions) []byte {
 		b = append(b, "\r\n"...)
 	}
 	for _, h := range opt.Headers {
-		if h == "" || isContentLengthLine(h) {
+		if !isHeaderLine(h) || isContentLengthLine(h) {
 			continue
 		}
 		b = appendUnfolded(b, []byte(h))
@@ -141,6 +141,22 @@ func appendToken(b []byte, s string) []byte {
 		}
 	}
 	return b
+}
+
+// isHeaderLine reports whether h starts with a header name (a token)
+// followed by optional WSP and a colon.
+func isHeaderLine(h string) bool {
+	i := 0
+	for i < len(h) && tokenBytes[h[i]] {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(h) && isSPHT(h[i]) {
+		i++
+	}
+	return i < len(h) && h[i] == ':'
 }
 
 func isContentLengthLine(h string) bool {
@@ -190,36 +206,38 @@ func appendReason(b []byte, reason string, status int) []byte {
 
 // hasTagParam reports whether a To/From value has a tag header parameter.
 func hasTagParam(v []byte) bool {
-	// Find where the header parameters start: after '>' of a name-addr, or
-	// at the first ';' of a bare addr-spec.
-	i := 0
-	inQuote := false
+	_, ok := tagParam(v)
+	return ok
+}
+
+// tagParam returns the value of the tag header parameter of a To/From value
+// without allocating: the parameters start after the '>' of a name-addr or
+// at the first ';' of a bare addr-spec (RFC 3261 §20.10).
+func tagParam(v []byte) ([]byte, bool) {
 	params := -1
-	for ; i < len(v); i++ {
+	inQuote := false
+	for i := 0; i < len(v) && params < 0; i++ {
 		c := v[i]
-		if inQuote {
+		switch {
+		case inQuote:
 			if c == '\\' {
 				i++
 			} else if c == '"' {
 				inQuote = false
 			}
-			continue
-		}
-		if c == '"' {
+		case c == '"':
 			inQuote = true
-		} else if c == '<' {
+		case c == '<':
 			for i < len(v) && v[i] != '>' {
 				i++
 			}
 			params = i + 1
-			break
-		} else if c == ';' {
+		case c == ';':
 			params = i
-			break
 		}
 	}
 	if params < 0 || params >= len(v) {
-		return false
+		return nil, false
 	}
 	v = v[params:]
 	inQuote = false
@@ -244,12 +262,47 @@ func hasTagParam(v []byte) bool {
 		for j < len(v) && isLWSByte(v[j]) {
 			j++
 		}
-		if j+3 <= len(v) && strings.EqualFold(string(v[j:j+3]), "tag") &&
-			(j+3 == len(v) || v[j+3] == '=' || isLWSByte(v[j+3])) {
-			return true
+		if j+3 > len(v) || !equalFoldASCII(v[j:j+3], "tag") {
+			continue
+		}
+		j += 3
+		for j < len(v) && isLWSByte(v[j]) {
+			j++
+		}
+		if j == len(v) || v[j] == ';' {
+			return v[j:j], true
+		}
+		if v[j] != '=' {
+			continue
+		}
+		j++
+		for j < len(v) && isLWSByte(v[j]) {
+			j++
+		}
+		k := j
+		for k < len(v) && tokenBytes[v[k]] {
+			k++
+		}
+		return v[j:k], true
+	}
+	return nil, false
+}
+
+// equalFoldASCII compares b with the lower-case ASCII string s, ignoring case.
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // appendTopVia copies the first Via row with the top via-parm's received

@@ -193,3 +193,25 @@ func TestStatusText(t *testing.T) {
 		}
 	}
 }
+
+func TestTagParam(t *testing.T) {
+	for _, tt := range []struct {
+		in, tag string
+		ok      bool
+	}{
+		{"<sip:a@b>;tag=abc", "abc", true},
+		{"<sip:a@b;tag=uri>", "", false},
+		{"sip:a@b;tag=x1;foo", "x1", true},
+		{`"x;tag=no" <sip:a@b>`, "", false},
+		{`"x\";tag=no" <sip:a@b> ; TAG = Yz`, "Yz", true},
+		{"<sip:a@b>;tagx=1", "", false},
+		{"<sip:a@b>;tag", "", true},
+		{"<sip:a@b>;foo=\"a;tag=b\"", "", false},
+		{"sip:a@b", "", false},
+	} {
+		tag, ok := tagParam([]byte(tt.in))
+		if string(tag) != tt.tag || ok != tt.ok {
+			t.Errorf("tagParam(%q) = %q, %v; want %q, %v", tt.in, tag, ok, tt.tag, tt.ok)
+		}
+	}
+}

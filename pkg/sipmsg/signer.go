@@ -3,8 +3,10 @@ package sipmsg
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Signer makes and recognises the to-tags of stateless replies (the `sl` idea):
@@ -21,7 +23,10 @@ import (
 // key: tags are still stable and recognised, but anyone can forge one. The
 // only thing a forged tag buys is having an ACK absorbed, so that is safe for
 // a single edge or a test; deployments share a random secret.
-type Signer struct{ secret []byte }
+type Signer struct {
+	secret []byte
+	pool   sync.Pool // of hash.Hash (HMAC-SHA256 keyed with secret)
+}
 
 // NewSigner returns a Signer keyed with secret (not copied).
 func NewSigner(secret []byte) *Signer { return &Signer{secret: secret} }
@@ -41,26 +46,25 @@ func (s *Signer) IsStatelessACK(ack *Msg) bool {
 	if !ack.Request || string(ack.Bytes(ack.Method)) != "ACK" {
 		return false
 	}
-	to, err := ack.To()
-	if err != nil {
+	to, ok := ack.headerRow(HTo)
+	if !ok {
 		return false
 	}
-	tag := to.Tag()
-	if len(tag) != len(signedTagPrefix)+20 || !strings.HasPrefix(tag, signedTagPrefix) {
+	tag, _ := tagParam(to)
+	if len(tag) != len(signedTagPrefix)+20 || !strings.HasPrefix(string(tag), signedTagPrefix) {
 		return false
 	}
 	var out [len(signedTagPrefix) + 20]byte
-	return hmac.Equal(s.appendTag(out[:0], ack), []byte(tag))
+	return hmac.Equal(s.appendTag(out[:0], ack), tag)
 }
 
 func (s *Signer) appendTag(dst []byte, m *Msg) []byte {
-	var key []byte
-	if s != nil {
-		key = s.secret
+	var callID, fromTag []byte
+	if b, ok := m.headerRow(HCallID); ok {
+		callID = trimLWSBytes(b)
 	}
-	fromTag := ""
-	if f, err := m.From(); err == nil {
-		fromTag = f.Tag()
+	if b, ok := m.headerRow(HFrom); ok {
+		fromTag, _ = tagParam(b)
 	}
 	var seq uint32
 	if c, err := m.CSeq(); err == nil {
@@ -70,21 +74,36 @@ func (s *Signer) appendTag(dst []byte, m *Msg) []byte {
 	if v, err := m.TopVia(); err == nil {
 		branch = v.Branch
 	}
-	mac := hmac.New(sha256.New, key)
+	mac := s.mac()
 	var buf [sha256.Size]byte
 	field := func(b []byte) {
 		mac.Write(b)
 		mac.Write([]byte{0})
 	}
-	field([]byte(m.CallID()))
-	field([]byte(fromTag))
+	field(callID)
+	field(fromTag)
 	field(strconv.AppendUint(buf[:0], uint64(seq), 10))
 	field([]byte(branch))
 	sum := mac.Sum(buf[:0])
+	if s != nil {
+		s.pool.Put(mac)
+	}
 	const hex = "0123456789abcdef"
 	dst = append(dst, signedTagPrefix...)
 	for _, c := range sum[:10] {
 		dst = append(dst, hex[c>>4], hex[c&15])
 	}
 	return dst
+}
+
+// mac returns a reset HMAC keyed with the secret, pooled per Signer.
+func (s *Signer) mac() hash.Hash {
+	if s == nil {
+		return hmac.New(sha256.New, nil)
+	}
+	if h, ok := s.pool.Get().(hash.Hash); ok {
+		h.Reset()
+		return h
+	}
+	return hmac.New(sha256.New, s.secret)
 }

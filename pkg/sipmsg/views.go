@@ -132,13 +132,65 @@ func (m *Msg) CallID() string {
 	return v
 }
 
-// CSeq parses the CSeq header.
+// CSeq parses the CSeq header. It allocates nothing for the methods of the
+// model (the Method string is shared).
 func (m *Msg) CSeq() (CSeq, error) {
-	v, ok := m.firstValue(HCSeq)
+	b, ok := m.headerRow(HCSeq)
 	if !ok {
 		return CSeq{}, missing("CSeq")
 	}
-	return ParseCSeq(v)
+	// Fast path: digits, SP, a known method, nothing else.
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i > 0 && i < 11 && i+1 < len(b) && b[i] == ' ' {
+		if method := knownMethod(b[i+1:]); method != "" {
+			var n uint64
+			for _, c := range b[:i] {
+				n = n*10 + uint64(c-'0')
+			}
+			if n <= maxCSeq {
+				return CSeq{Seq: uint32(n), Method: method}, nil
+			}
+		}
+	}
+	return ParseCSeq(unfoldValue(b))
+}
+
+// knownMethod returns the shared string of a method the model knows, or "".
+func knownMethod(b []byte) string {
+	switch string(b) {
+	case "INVITE":
+		return "INVITE"
+	case "ACK":
+		return "ACK"
+	case "BYE":
+		return "BYE"
+	case "CANCEL":
+		return "CANCEL"
+	case "REGISTER":
+		return "REGISTER"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "PRACK":
+		return "PRACK"
+	case "SUBSCRIBE":
+		return "SUBSCRIBE"
+	case "NOTIFY":
+		return "NOTIFY"
+	case "PUBLISH":
+		return "PUBLISH"
+	case "INFO":
+		return "INFO"
+	case "REFER":
+		return "REFER"
+	case "MESSAGE":
+		return "MESSAGE"
+	case "UPDATE":
+		return "UPDATE"
+	}
+	return ""
 }
 
 // Contacts returns every Contact value of every row. A "*" Contact is
@@ -201,12 +253,21 @@ func (m *Msg) MaxForwards() (int, error) {
 	if !ok {
 		return -1, nil
 	}
-	s := trimLWS(string(b))
-	n, ok := parseDigits(s, 255)
-	if !ok {
-		return -1, fault(ErrBadMaxForwards, "not a number 0-255", s)
+	b = trimLWSBytes(b)
+	if len(b) == 0 || len(b) > 3 {
+		return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
 	}
-	return int(n), nil
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 255 {
+		return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
+	}
+	return n, nil
 }
 
 // Expires returns the Expires header in seconds, or -1 when absent. Values

@@ -26,12 +26,22 @@
 //	                                      Sentinel: the hosts are sentinels,
 //	                                      master_name selects the master
 //
-// Query parameters are go-redis's ([redis.ParseURL]: dial_timeout,
-// read_timeout, pool_size, ...), plus two of our own that are removed before
-// the URL reaches go-redis: prefix (key prefix, default "sipbus") and
-// op_timeout (deadline of each operation, default 1s, Go duration syntax).
-// Open pings the server before returning. Errors and logs never carry the
-// URL's password: [RedactURL] replaces it with "xxxxx".
+// Query parameters are go-redis's (see redis.ParseURL: dial_timeout,
+// read_timeout, pool_size, ...; for Sentinel the userinfo authenticates to
+// the sentinels and password= to the master), plus three of our own that are
+// removed before the URL reaches go-redis:
+//
+//	prefix=sipbus     key prefix (RedisOptions.Prefix)
+//	op_timeout=1s     deadline of each operation (RedisOptions.OpTimeout);
+//	                  a bare number is milliseconds, 0 leaves only the
+//	                  caller's context
+//	cluster=true      Cluster mode with a single seed host (a Kubernetes
+//	                  service name, say)
+//
+// Open always enables go-redis's ContextTimeoutEnabled, so op_timeout bounds
+// reads and writes, and pings the server (at most [OpenPingTimeout]) before
+// returning. Errors and logs never carry the URL's password: [RedactURL]
+// replaces it (and password= parameters) with "xxxxx".
 //
 // # Redis key layout
 //
@@ -73,7 +83,8 @@
 //     client closed, and the server replies LOADING, CLUSTERDOWN, TRYAGAIN,
 //     MASTERDOWN, READONLY, NOREPLICAS, BUSY, max clients, OOM and
 //     authentication failures. The edge answers 503 with Retry-After.
-//     A deadline error also matches context.DeadlineExceeded;
+//     A deadline error also matches context.DeadlineExceeded. The memory
+//     engine fails with ErrUnavailable only after Close;
 //   - [ErrInvalid]: a bad argument (empty key, braces in the callkey, ttl <= 0
 //     on create, status outside 100..699); a bug in the caller;
 //   - a context canceled by the caller is returned wrapped (context.Canceled),

@@ -511,3 +511,61 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+func TestUnparseableInputDroppedAndCounted(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	u := newUAC(t, s)
+	for _, junk := range []string{"\x00\x01\x02", "hello world\r\n\r\n", "SIP/2.0\r\n", "\r\n\r\n"} {
+		u.send(junk)
+	}
+	testenv.Eventually(t, 3*time.Second, func() bool { return s.edge.Counters().Dropped >= 3 },
+		"junk not counted as dropped: %+v", s.edge.Counters())
+	if got := u.recv(300 * time.Millisecond); got != "" {
+		t.Fatalf("junk was answered: %q", got)
+	}
+	s.settle()
+	if len(s.events) != 0 {
+		t.Fatalf("junk produced %d events", len(s.events))
+	}
+	// The edge still works afterwards.
+	u.send(request("OPTIONS", "z9hG4bK-after-junk", "after-junk@test", u.port()))
+	s.waitType(events.TypeRequestReceived, 1)
+}
+
+func TestTCPLimits(t *testing.T) {
+	s := newStack(t, stackOptions{cfg: edge.Config{MaxMessage: 2048, TCPIdle: 300 * time.Millisecond}})
+	closed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil
+	}
+	t.Run("oversized Content-Length closes the connection", func(t *testing.T) {
+		c, err := net.Dial("tcp", s.edge.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		big := strings.Replace(request("OPTIONS", "z9hG4bK-big", "big@test", 1), "Content-Length: 0", "Content-Length: 100000", 1)
+		_, _ = c.Write([]byte(big))
+		if !closed(c) {
+			t.Fatal("connection still open after a frame over max_message")
+		}
+	})
+	t.Run("idle connection is closed", func(t *testing.T) {
+		c, err := net.Dial("tcp", s.edge.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if !closed(c) {
+			t.Fatal("idle connection not closed")
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("closed after %v, want about tcp_idle=300ms", d)
+		}
+	})
+	if c := s.edge.Counters(); c.Dropped < 1 {
+		t.Fatalf("oversized frame not counted: %+v", c)
+	}
+}
