@@ -57,4 +57,27 @@
 // The RFC 4475 and RFC 5118 torture messages and their expected outcomes
 // per role live in testdata/ (manifest.json per folder); TestTortureManifests
 // holds the package to them.
+//
+// # Typed views, keys and replies
+//
+// Views (Vias, From, To, CSeq, Contacts, Routes, ...) parse on each call
+// from the index: values are unfolded first, comma lists are split outside
+// quoted strings, <...> and [...], and errors wrap an Err... sentinel
+// (ErrBadURI, ErrBadVia, ...) with a text naming the fault; absent headers
+// give ErrMissingHeader or the documented -1 / "" / nil. Host names and
+// parameter names are lower-cased, parameter values kept as written. A SIP
+// URI host must put IPv6 in brackets (RFC 5118 §4.2: "sip:2001:db8::10" is
+// an error); the inside of the brackets is checked leniently so the
+// three-colon form of §4.10 is accepted; received=[v6] loses its brackets
+// (§4.5). In a bare addr-spec every ;param is a header parameter (RFC 3261
+// §20.10). Msg.Sipgo hands the message to sipgo for services that want its
+// API; sipgo is stricter in places (it rejects LWS inside the Via
+// sent-protocol), so it can fail where the views succeed.
+//
+// Server transaction keys are RFC 3261 §17.2.3 (branch, sent-by, method with
+// ACK as INVITE; CANCEL has its own key, ServerTxKeyFor finds the INVITE it
+// targets) or, without the magic cookie, a hash of the RFC 2543 fields that
+// leaves out the To tag for INVITE/ACK (see txkey.go). Signer signs the
+// to-tags of stateless replies; Reply builds an RFC 3261 §8.2.6 response in
+// one buffer and can never be made to carry an injected header line.
 package sipmsg
