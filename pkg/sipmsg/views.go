@@ -254,17 +254,18 @@ func (m *Msg) MaxForwards() (int, error) {
 		return -1, nil
 	}
 	b = trimLWSBytes(b)
-	if len(b) == 0 || len(b) > 3 {
-		return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
-	}
+	// 1*DIGIT (leading zeros allowed: RFC 4475 wsinv has "0068").
 	n := 0
 	for _, c := range b {
 		if c < '0' || c > '9' {
-			return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
+			n = -1
+			break
 		}
-		n = n*10 + int(c-'0')
+		if n = n*10 + int(c-'0'); n > 255 {
+			break
+		}
 	}
-	if n > 255 {
+	if len(b) == 0 || n < 0 || n > 255 {
 		return -1, fault(ErrBadMaxForwards, "not a number 0-255", string(b))
 	}
 	return n, nil

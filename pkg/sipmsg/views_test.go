@@ -353,6 +353,9 @@ func TestViewsAbsentAndBad(t *testing.T) {
 	if n, err := m.MaxForwards(); n != -1 || err != nil {
 		t.Errorf("MaxForwards = %d, %v", n, err)
 	}
+	if n, err := mustParse(t, "OPTIONS sip:a@b SIP/2.0\nMax-Forwards: 0068\n\n").MaxForwards(); n != 68 || err != nil {
+		t.Errorf("MaxForwards 0068 = %d, %v", n, err)
+	}
 	if n, err := m.Expires(); n != -1 || err != nil {
 		t.Errorf("Expires = %d, %v", n, err)
 	}
@@ -369,7 +372,7 @@ func TestViewsAbsentAndBad(t *testing.T) {
 		kind      error
 	}{
 		{"Max-Forwards not a number", "Max-Forwards: seventy", func(m *Msg) error { _, err := m.MaxForwards(); return err }, ErrBadMaxForwards},
-		{"Max-Forwards above 255", "Max-Forwards: 256", func(m *Msg) error { _, err := m.MaxForwards(); return err }, ErrBadMaxForwards},
+		{"Max-Forwards above 255 with zeros", "Max-Forwards: 000256", func(m *Msg) error { _, err := m.MaxForwards(); return err }, ErrBadMaxForwards},
 		{"Expires a date", "Expires: Thu, 01 Dec 1994 16:00:00 GMT", func(m *Msg) error { _, err := m.Expires(); return err }, ErrBadExpires},
 		{"star mixed", "Contact: *, <sip:a@b>", func(m *Msg) error { _, err := m.Contacts(); return err }, ErrBadContact},
 		{"bad q", "Contact: <sip:a@b>;q=1.5", func(m *Msg) error { _, err := m.Contacts(); return err }, ErrBadContact},
