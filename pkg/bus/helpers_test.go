@@ -48,7 +48,7 @@ func sampleEvent(id string, n int) *bus.Event {
 	}
 }
 
-// streamMsgs returns how many messages the stream holds on subject filter.
+// lastMsg returns the last message stored on subject, or nil.
 func lastMsg(t *testing.T, e *env, subject string) *jetstream.RawStreamMsg {
 	t.Helper()
 	s, err := e.js.Stream(ctx(t), bus.DefaultStream)

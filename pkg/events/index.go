@@ -58,42 +58,33 @@ func NewSIPMessage(m *sipmsg.Msg, n Network) SIPMessage {
 		s.Status = m.StatusCode
 		s.Reason = m.Str(m.Reason)
 	}
-	safely(func() { s.CallID = m.CallID() })
-	safely(func() {
-		if c, err := m.CSeq(); err == nil {
-			s.CSeq = &CSeq{Seq: c.Seq, Method: c.Method}
-			if !m.Request {
-				s.Method = c.Method
-			}
+	// Summary fields are best effort: a view that fails (a header the
+	// sanity checks did not require) leaves its field empty.
+	s.CallID = m.CallID()
+	if c, err := m.CSeq(); err == nil {
+		s.CSeq = &CSeq{Seq: c.Seq, Method: c.Method}
+		if !m.Request {
+			s.Method = c.Method
 		}
-	})
-	safely(func() {
-		if f, err := m.From(); err == nil {
-			s.FromTag = f.Tag()
-		}
-	})
-	safely(func() {
-		if t, err := m.To(); err == nil {
-			s.ToTag = t.Tag()
-		}
-	})
-	safely(func() {
-		if v, err := m.TopVia(); err == nil {
-			s.Branch = v.Branch
-		}
-	})
-	safely(func() {
-		var key string
-		var err error
-		if m.Request {
-			key, err = sipmsg.ServerTxKey(m)
-		} else {
-			key, err = sipmsg.ClientTxKey(m)
-		}
-		if err == nil {
-			s.TxKey = key
-		}
-	})
+	}
+	if f, err := m.From(); err == nil {
+		s.FromTag = f.Tag()
+	}
+	if t, err := m.To(); err == nil {
+		s.ToTag = t.Tag()
+	}
+	if v, err := m.TopVia(); err == nil {
+		s.Branch = v.Branch
+	}
+	var err error
+	if m.Request {
+		s.TxKey, err = sipmsg.ServerTxKey(m)
+	} else {
+		s.TxKey, err = sipmsg.ClientTxKey(m)
+	}
+	if err != nil {
+		s.TxKey = ""
+	}
 	return s
 }
 
@@ -113,10 +104,7 @@ func indexOf(m *sipmsg.Msg) Index {
 		x.Status = m.StatusCode
 	}
 	for i, h := range m.Headers {
-		name := ""
-		if h.ID != sipmsg.HUnknown {
-			safely(func() { name = h.ID.Name() })
-		}
+		name := h.ID.Name()
 		if name == "" {
 			name = m.Str(h.Name)
 		}
@@ -151,19 +139,14 @@ func (s *SIPMessage) Msg() (*sipmsg.Msg, error) {
 	m.ContentLength = x.ContentLength
 	if x.Request {
 		m.StatusCode = 0
-		if err := safelyErr(func() { m.MethodID = methodID(m.Str(m.Method)) }); err != nil {
-			return nil, err
-		}
+		m.MethodID = sipmsg.LookupMethod(m.Bytes(m.Method))
 	}
 	m.Headers = make([]sipmsg.Header, len(x.Headers))
 	for i, h := range x.Headers {
 		if uint64(h.NameOff)+uint64(h.NameLen) > n || uint64(h.ValueOff)+uint64(h.ValueLen) > n {
 			return nil, fmt.Errorf("%w: header %d (%q) beyond %d bytes", ErrBadIndex, i, h.Name, n)
 		}
-		var id sipmsg.HeaderID
-		if err := safelyErr(func() { id, _ = sipmsg.LookupHeader([]byte(h.Name)) }); err != nil {
-			return nil, err
-		}
+		id, _ := sipmsg.LookupHeader([]byte(h.Name))
 		m.Headers[i] = sipmsg.Header{
 			ID: id, Compact: h.Compact,
 			Name:  Span{Off: h.NameOff, Len: h.NameLen},
@@ -171,29 +154,4 @@ func (s *SIPMessage) Msg() (*sipmsg.Msg, error) {
 		}
 	}
 	return m, nil
-}
-
-// methodID maps a method token to sipmsg's Method (MethodUnknown when the
-// model does not know it). Method names are case-sensitive (RFC 3261 §7.1).
-func methodID(tok string) sipmsg.Method {
-	for id := sipmsg.INVITE; id <= sipmsg.UPDATE; id++ {
-		if id.String() == tok {
-			return id
-		}
-	}
-	return sipmsg.MethodUnknown
-}
-
-// safely runs f, turning a panic (a sipmsg view not implemented yet, or a
-// view failing on odd input) into a no-op: summary fields are best effort.
-func safely(f func()) { _ = safelyErr(f) }
-
-func safelyErr(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: sipmsg: %v", ErrBadIndex, r)
-		}
-	}()
-	f()
-	return nil
 }

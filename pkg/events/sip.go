@@ -105,14 +105,14 @@ type TxAbsorbed struct {
 // EdgeSendRequest is the request of CommandEdgeSend.
 type EdgeSendRequest struct {
 	Transport   string `json:"transport"`
-	Dest        string `json:"dest"`
+	Dest        string `json:"dest,omitempty"`
 	Flow        string `json:"flow,omitempty"`
 	Raw         []byte `json:"raw_b64"`
 	TxKey       string `json:"tx_key,omitempty"`
 	CallKey     string `json:"call_key,omitempty"`
 	TxState     string `json:"tx_state,omitempty"`
 	TxTTLMillis int64  `json:"tx_ttl_ms,omitempty"`
-	RequestedBy string `json:"requested_by"`
+	RequestedBy string `json:"requested_by,omitempty"`
 }
 
 // EdgeSendReply is the reply of CommandEdgeSend.

@@ -97,8 +97,13 @@ func unfoldValue(b []byte) string {
 // other CR, LF, NUL or control byte (except HTAB) replaced by a space, so the
 // result is always safe inside one header line.
 func appendUnfolded(dst, b []byte) []byte {
+	start := 0
 	for i := 0; i < len(b); i++ {
 		c := b[i]
+		if c >= 0x20 && c != 0x7f || c == '\t' {
+			continue
+		}
+		dst = append(dst, b[start:i]...)
 		if c == '\r' || c == '\n' {
 			// Drop WSP written before the fold, and the fold itself.
 			for len(dst) > 0 && isSPHT(dst[len(dst)-1]) {
@@ -107,15 +112,11 @@ func appendUnfolded(dst, b []byte) []byte {
 			for i+1 < len(b) && isLWSByte(b[i+1]) {
 				i++
 			}
-			dst = append(dst, ' ')
-			continue
 		}
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			c = ' '
-		}
-		dst = append(dst, c)
+		dst = append(dst, ' ')
+		start = i + 1
 	}
-	return dst
+	return append(dst, b[start:]...)
 }
 
 // nextElem returns the first element of a comma-separated header value and

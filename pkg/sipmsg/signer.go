@@ -23,6 +23,8 @@ import (
 // key: tags are still stable and recognised, but anyone can forge one. The
 // only thing a forged tag buys is having an ACK absorbed, so that is safe for
 // a single edge or a test; deployments share a random secret.
+//
+// A Signer is safe for concurrent use; do not copy one after first use.
 type Signer struct {
 	secret []byte
 	pool   sync.Pool // of hash.Hash (HMAC-SHA256 keyed with secret)

@@ -44,6 +44,11 @@ const maxKeyLen = 100
 // branch + sent-by + method, ACK matching its INVITE, or the RFC 2543 fallback
 // (Request-URI, To tag, From tag, Call-ID, CSeq number, top Via) when the
 // branch lacks the magic cookie. Keys are opaque, printable and compact.
+//
+// An ACK gets the key of the INVITE it acknowledges, so a lookup finds the
+// INVITE transaction when the ACK is for a non-2xx final response. An ACK
+// for a 2xx has a new branch and finds nothing: it is end-to-end, not part
+// of a transaction, and must never create one.
 func ServerTxKey(m *Msg) (string, error) {
 	if !m.Request {
 		return "", ErrNotRequest

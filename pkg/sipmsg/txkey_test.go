@@ -262,3 +262,28 @@ func TestSigner(t *testing.T) {
 		t.Error("no tag for a bare request")
 	}
 }
+
+// TestSignerConcurrent exercises the pooled HMACs from many goroutines
+// (run with -race).
+func TestSignerConcurrent(t *testing.T) {
+	s := NewSigner([]byte("k"))
+	m := mustParse(t, inviteMsg)
+	want := s.ToTag(m)
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				if got := s.ToTag(m); got != want {
+					errs <- got
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if got := <-errs; got != "" {
+			t.Errorf("concurrent ToTag = %q, want %q", got, want)
+		}
+	}
+}

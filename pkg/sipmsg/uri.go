@@ -187,6 +187,7 @@ func splitHostPort(s string) (host string, port int, err error) {
 		if !validIPv6(host) {
 			return "", 0, hostError("malformed IPv6 reference")
 		}
+		host = lowerASCII(host)
 		rest := s[end+1:]
 		if rest != "" {
 			if rest[0] != ':' {
