@@ -74,6 +74,11 @@ func ParseURI(s string) (URI, error) {
 	}
 	u.Scheme = lowerASCII(scheme)
 	rest := s[colon+1:]
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' {
+			return URI{}, fault(ErrBadURI, "bad byte in URI", s)
+		}
+	}
 	switch u.Scheme {
 	case "sip", "sips":
 		if err := parseSIPURI(&u, rest); err != nil {
@@ -101,11 +106,6 @@ func ParseURI(s string) (URI, error) {
 		if rest == "" {
 			return URI{}, fault(ErrBadURI, "empty URI after scheme", s)
 		}
-		for i := 0; i < len(rest); i++ {
-			if c := rest[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' {
-				return URI{}, fault(ErrBadURI, "bad byte in URI", s)
-			}
-		}
 		u.Opaque = rest
 	}
 	return u, nil
@@ -114,11 +114,6 @@ func ParseURI(s string) (URI, error) {
 // parseSIPURI parses what follows "sip:" / "sips:" (RFC 3261 §25.1).
 func parseSIPURI(u *URI, s string) error {
 	full := u.Raw
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' {
-			return fault(ErrBadURI, "bad byte in URI", full)
-		}
-	}
 	// user-info ends at the first '@' (an '@' elsewhere must be escaped).
 	if at := strings.IndexByte(s, '@'); at >= 0 {
 		userinfo := s[:at]

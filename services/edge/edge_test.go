@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -567,5 +568,50 @@ func TestTCPLimits(t *testing.T) {
 	})
 	if c := s.edge.Counters(); c.Dropped < 1 {
 		t.Fatalf("oversized frame not counted: %+v", c)
+	}
+}
+
+// TestSendFlowGone: a send for a TCP flow whose edge is gone falls back to
+// any edge, which connects to the peer anew (RFC 3261 §18.2.2); without a
+// dest it is a 404 naming the flow.
+func TestSendFlowGone(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		got <- string(b[:n])
+	}()
+	msg := []byte(request("OPTIONS", "z9hG4bK-out-1", "out-1@test", 5060))
+	cl := edgeapi.Client{NC: s.nc}
+	rep, err := cl.Send(testenv.Context(t, 5*time.Second), &edgeapi.SendRequest{
+		Transport: "tcp", Flow: "gone-edge~42", Dest: ln.Addr().String(), Raw: msg, RequestedBy: "test",
+	})
+	if err != nil || rep.Status != 200 || !strings.HasPrefix(rep.Flow, "e1~") {
+		t.Fatalf("send: %v %+v; want 200 on a new flow of e1", err, rep)
+	}
+	select {
+	case g := <-got:
+		if g != string(msg) {
+			t.Fatalf("peer got %q", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer got nothing")
+	}
+	_, err = cl.Send(testenv.Context(t, 5*time.Second), &edgeapi.SendRequest{Transport: "tcp", Flow: "e1~999", Raw: msg})
+	var ee *edgeapi.Error
+	if !errors.As(err, &ee) || ee.Status != 404 || !strings.Contains(ee.Reason, "flow") {
+		t.Fatalf("send on a closed flow without dest: %v; want 404 naming the flow", err)
 	}
 }

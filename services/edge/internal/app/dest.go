@@ -59,11 +59,3 @@ func ParseDest(s string) (Dest, error) {
 	}
 	return Dest{Transport: tr, Addr: ap, Flow: flow}, nil
 }
-
-// FlowEdge returns the id of the edge that owns a TCP flow ("<edge>~<n>").
-// A flow id embeds its edge id so any service can route a send to the edge
-// holding the connection without a lookup.
-func FlowEdge(flow string) string {
-	e, _, _ := strings.Cut(flow, "~")
-	return e
-}
