@@ -9,14 +9,13 @@ import (
 // (no allocation on the success path) and return a short reason ("" = ok).
 
 // isLWSB reports SP, HTAB, CR or LF (LWS, folding included).
-func isLWSB(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // trimLWSB trims LWS on both ends.
 func trimLWSB(b []byte) []byte {
-	for len(b) > 0 && isLWSB(b[0]) {
+	for len(b) > 0 && isLWSByte(b[0]) {
 		b = b[1:]
 	}
-	for len(b) > 0 && isLWSB(b[len(b)-1]) {
+	for len(b) > 0 && isLWSByte(b[len(b)-1]) {
 		b = b[:len(b)-1]
 	}
 	return b
@@ -24,7 +23,7 @@ func trimLWSB(b []byte) []byte {
 
 // skipLWS returns the index of the first non-LWS byte at or after i.
 func skipLWS(b []byte, i int) int {
-	for i < len(b) && isLWSB(b[i]) {
+	for i < len(b) && isLWSByte(b[i]) {
 		i++
 	}
 	return i
@@ -52,7 +51,7 @@ func splitCSeq(v []byte) (seq, method []byte, ok bool) {
 	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
 		i++
 	}
-	if i == 0 || i == len(v) || !isLWSB(v[i]) {
+	if i == 0 || i == len(v) || !isLWSByte(v[i]) {
 		return nil, nil, false
 	}
 	seq = v[:i]
@@ -111,7 +110,7 @@ func mediaTypeIs(v []byte, t string) bool {
 		if c == ';' {
 			break
 		}
-		if isLWSB(c) {
+		if isLWSByte(c) {
 			continue
 		}
 		if j >= len(t) || lowerByte(c) != lowerByte(t[j]) {
@@ -160,7 +159,7 @@ func mediaType(v []byte) string {
 	}
 	var b strings.Builder
 	for _, c := range v {
-		if !isLWSB(c) {
+		if !isLWSByte(c) {
 			b.WriteByte(lowerByte(c))
 		}
 	}
@@ -326,12 +325,12 @@ func checkVia(e []byte) string {
 	if !foldEq(parts[0], "SIP") || !foldEq(parts[1], "2.0") {
 		return "unsupported protocol " + printable(parts[0], 16) + "/" + printable(parts[1], 16)
 	}
-	if i == len(e) || !isLWSB(e[i]) {
+	if i == len(e) || !isLWSByte(e[i]) {
 		return "missing sent-by"
 	}
 	i = skipLWS(e, i)
 	s := i
-	for i < len(e) && e[i] != ';' && !isLWSB(e[i]) {
+	for i < len(e) && e[i] != ';' && !isLWSByte(e[i]) {
 		if e[i] == '[' {
 			for i < len(e) && e[i] != ']' {
 				i++
@@ -461,7 +460,7 @@ func checkNameAddr(e []byte) string {
 		pre := e[i : i+k]
 		if bytes.IndexByte(pre, ':') < 0 {
 			for _, c := range pre {
-				if !isTokenByte(c) && !isLWSB(c) {
+				if !isTokenByte(c) && !isLWSByte(c) {
 					return "display name must be a quoted string or tokens"
 				}
 			}
@@ -482,7 +481,7 @@ func checkNameAddr(e []byte) string {
 	// addr-spec: the URI ends at the first ';' (RFC 3261 §20: its
 	// parameters are header parameters) and may not hold ',', '?' or LWS
 	s := i
-	for i < len(e) && e[i] != ';' && !isLWSB(e[i]) {
+	for i < len(e) && e[i] != ';' && !isLWSByte(e[i]) {
 		i++
 	}
 	uri := e[s:i]
@@ -501,7 +500,7 @@ func checkAddrURI(u []byte) string {
 		return "empty URI"
 	}
 	for _, c := range u {
-		if isLWSB(c) {
+		if isLWSByte(c) {
 			return "whitespace inside the URI"
 		}
 	}
@@ -534,7 +533,7 @@ func isBroadcastSentBy(e []byte) bool {
 	}
 	i = skipLWS(e, i)
 	s := i
-	for i < len(e) && e[i] != ':' && e[i] != ';' && !isLWSB(e[i]) {
+	for i < len(e) && e[i] != ':' && e[i] != ';' && !isLWSByte(e[i]) {
 		i++
 	}
 	return string(e[s:i]) == "255.255.255.255"

@@ -106,21 +106,21 @@ func frameContentLength(h []byte) (int, error) {
 		line := h[pos:end]
 		pos = next
 		c := bytes.IndexByte(line, ':')
-		if c <= 0 || wspByte(line[0]) {
+		if c <= 0 || isSPHT(line[0]) {
 			continue
 		}
 		name := line[:c]
-		for len(name) > 0 && wspByte(name[len(name)-1]) {
+		for len(name) > 0 && isSPHT(name[len(name)-1]) {
 			name = name[:len(name)-1]
 		}
 		if !(len(name) == 1 && lowerByte(name[0]) == 'l') && !foldEq(name, "content-length") {
 			continue
 		}
 		v := line[c+1:]
-		for len(v) > 0 && wspByte(v[0]) {
+		for len(v) > 0 && isSPHT(v[0]) {
 			v = v[1:]
 		}
-		for len(v) > 0 && wspByte(v[len(v)-1]) {
+		for len(v) > 0 && isSPHT(v[len(v)-1]) {
 			v = v[:len(v)-1]
 		}
 		n, ok := parseUintBytes(v, MaxMessageSize)

@@ -203,7 +203,7 @@ func (m *Msg) Value(id HeaderID) string {
 	if !ok {
 		return ""
 	}
-	return unfoldBytes(m.Bytes(h.Value))
+	return unfoldValue(m.Bytes(h.Value))
 }
 
 // Values returns the unfolded values of every header row with id, in order.
@@ -211,7 +211,7 @@ func (m *Msg) Values(id HeaderID) []string {
 	var out []string
 	for _, h := range m.Headers {
 		if h.ID == id {
-			out = append(out, unfoldBytes(m.Bytes(h.Value)))
+			out = append(out, unfoldValue(m.Bytes(h.Value)))
 		}
 	}
 	return out
@@ -222,38 +222,5 @@ func (m *Msg) HeaderValue(h Header) string {
 	if int(h.Value.Off)+int(h.Value.Len) > len(m.Raw) {
 		return ""
 	}
-	return unfoldBytes(m.Bytes(h.Value))
+	return unfoldValue(m.Bytes(h.Value))
 }
-
-// unfoldBytes turns line folding (optional WSP, CRLF or LF, WSP) into one SP.
-func unfoldBytes(b []byte) string {
-	fold := false
-	for _, c := range b {
-		if c == '\r' || c == '\n' {
-			fold = true
-			break
-		}
-	}
-	if !fold {
-		return string(b)
-	}
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '\r' && c != '\n' {
-			out = append(out, c)
-			continue
-		}
-		for len(out) > 0 && wspByte(out[len(out)-1]) {
-			out = out[:len(out)-1]
-		}
-		for i+1 < len(b) && (b[i+1] == '\r' || b[i+1] == '\n' || wspByte(b[i+1])) {
-			i++
-		}
-		out = append(out, ' ')
-	}
-	return string(out)
-}
-
-// wspByte reports SP or HTAB.
-func wspByte(c byte) bool { return c == ' ' || c == '\t' }

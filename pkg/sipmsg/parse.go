@@ -103,11 +103,11 @@ func (m *Msg) parseStartLine(raw []byte, a, b int) error {
 	m.MethodID = LookupMethod(raw[a:i])
 	// trailing SP/HTAB after the version is tolerated (RFC 4475 trws)
 	e := b
-	for e > i && wspByte(raw[e-1]) {
+	for e > i && isSPHT(raw[e-1]) {
 		e--
 	}
 	v := e
-	for v > i && !wspByte(raw[v-1]) {
+	for v > i && !isSPHT(raw[v-1]) {
 		v--
 	}
 	if v-1 <= i || !(e-v >= 4 && foldEq(raw[v:v+4], "SIP/")) {
@@ -115,10 +115,10 @@ func (m *Msg) parseStartLine(raw []byte, a, b int) error {
 	}
 	m.Version = mkSpan(v, e)
 	u, ue := i, v
-	for u < ue && wspByte(raw[u]) {
+	for u < ue && isSPHT(raw[u]) {
 		u++
 	}
-	for ue > u && wspByte(raw[ue-1]) {
+	for ue > u && isSPHT(raw[ue-1]) {
 		ue--
 	}
 	if u == ue {
@@ -135,7 +135,7 @@ func (m *Msg) parseStatusLine(raw []byte, a, b int) error {
 		i++
 	}
 	m.Version = mkSpan(a, i)
-	for i < b && wspByte(raw[i]) {
+	for i < b && isSPHT(raw[i]) {
 		i++
 	}
 	d := i
@@ -146,7 +146,7 @@ func (m *Msg) parseStatusLine(raw []byte, a, b int) error {
 		}
 		i++
 	}
-	if i == d || (i < b && !wspByte(raw[i])) {
+	if i == d || (i < b && !isSPHT(raw[i])) {
 		return ErrBadStartLine
 	}
 	m.StatusCode = code
@@ -167,19 +167,19 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 			m.Terminated = true
 			return next, nil
 		}
-		if wspByte(raw[pos]) { // folded continuation of the previous value
+		if isSPHT(raw[pos]) { // folded continuation of the previous value
 			if cur < 0 {
 				return 0, ErrBadHeaderLine
 			}
 			e := end
-			for e > pos && wspByte(raw[e-1]) {
+			for e > pos && isSPHT(raw[e-1]) {
 				e--
 			}
 			h := &m.Headers[cur]
 			if e > pos {
 				if h.Value.Len == 0 {
 					s := pos
-					for wspByte(raw[s]) {
+					for isSPHT(raw[s]) {
 						s++
 					}
 					h.Value = mkSpan(s, e)
@@ -195,18 +195,18 @@ func (m *Msg) parseHeaders(raw []byte, pos int) (int, error) {
 			return 0, ErrBadHeaderLine
 		}
 		ne := pos + c
-		for ne > pos && wspByte(raw[ne-1]) {
+		for ne > pos && isSPHT(raw[ne-1]) {
 			ne--
 		}
 		if len(m.Headers) >= MaxHeaderLines {
 			return 0, ErrTooManyHeaders
 		}
 		vs := pos + c + 1
-		for vs < end && wspByte(raw[vs]) {
+		for vs < end && isSPHT(raw[vs]) {
 			vs++
 		}
 		ve := end
-		for ve > vs && wspByte(raw[ve-1]) {
+		for ve > vs && isSPHT(raw[ve-1]) {
 			ve--
 		}
 		// a name that is not a token still indexes (as HUnknown; Check
@@ -271,20 +271,6 @@ func parseUintBytes(b []byte, max uint64) (uint64, bool) {
 	return v, true
 }
 
-// tokenTable marks the characters of RFC 3261 token.
-var tokenTable = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "-.!%*_+`'~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // isTokenByte reports whether c may appear in an RFC 3261 token.
-func isTokenByte(c byte) bool { return tokenTable[c] }
+func isTokenByte(c byte) bool { return tokenBytes[c] }

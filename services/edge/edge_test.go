@@ -287,8 +287,8 @@ func TestMissingCallIDGets400NamingCallID(t *testing.T) {
 		t.Fatalf("stateless reply needs a to-tag: %v %+v", err, to)
 	}
 	v, err := r.TopVia()
-	if err != nil || v.RPort != u.port() || v.Received != "" {
-		t.Fatalf("top Via of reply %+v (%v): want rport=%d and no received", v, err, u.port())
+	if err != nil || v.RPort != u.port() || v.Received != "127.0.0.1" {
+		t.Fatalf("top Via of reply %+v (%v): want rport=%d and received=127.0.0.1 (RFC 3581)", v, err, u.port())
 	}
 	rej := s.waitType(events.TypeMessageRejected, 1)
 	var mr events.MessageRejected
