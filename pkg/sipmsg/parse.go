@@ -271,6 +271,5 @@ func parseUintBytes(b []byte, max uint64) (uint64, bool) {
 	return v, true
 }
 
-
 // isTokenByte reports whether c may appear in an RFC 3261 token.
 func isTokenByte(c byte) bool { return tokenBytes[c] }

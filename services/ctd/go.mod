@@ -2,11 +2,6 @@ module github.com/sipbus/sipbus/services/ctd
 
 go 1.26.0
 
-require (
-	github.com/sipbus/sipbus/pkg v0.0.0
-	github.com/sipbus/sipbus/schemas v0.0.0
-)
-
 replace github.com/sipbus/sipbus/pkg => ../../pkg
 
 replace github.com/sipbus/sipbus/schemas => ../../schemas
