@@ -6,10 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,7 +95,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "sipbus up\n")
 	fmt.Fprintf(stdout, "  sip    udp %s, tcp %s (edge %s)\n", e.UDPAddr(), e.TCPAddr(), e.ID())
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
-	fmt.Fprintf(stdout, "  store  %s\n", redact(storeURL))
+	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)
@@ -117,14 +115,10 @@ func defaultDataDir() string {
 	return "sipbus-data"
 }
 
-// redact removes the password from a URL so it can be printed.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		if i := strings.LastIndex(s, "@"); i >= 0 {
-			return "***" + s[i:]
-		}
-		return s
+// redactStore prints a store URL without its password.
+func redactStore(s string) string {
+	if s == "memory://" {
+		return "memory (in this process; state is lost on exit)"
 	}
-	return u.Redacted()
+	return store.RedactURL(s)
 }
