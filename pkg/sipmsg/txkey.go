@@ -121,6 +121,40 @@ func rfc2543Key(m *Msg, via *Via, method []byte) (string, error) {
 	return hashKey("s2:", h.Sum(buf[:0])), nil
 }
 
+// ResponseServerTxKey is the key of the server transaction a response
+// answers, from its top Via and CSeq method: what a proxy computes after
+// removing its own Via (RFC 3261 §16.7 step 3) to find the transaction the
+// response goes upstream on. It works for RFC 3261 branches only; an RFC 2543
+// key needs the request itself.
+func ResponseServerTxKey(m *Msg) (string, error) {
+	if m.Request {
+		return "", ErrNotResponse
+	}
+	via, err := m.TopVia()
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(via.Branch, MagicCookie) {
+		return "", fault(ErrBadVia, "no RFC 3261 branch in top Via", via.Branch)
+	}
+	cseq, err := m.CSeq()
+	if err != nil {
+		return "", err
+	}
+	method := cseq.Method
+	if method == "ACK" {
+		method = "INVITE"
+	}
+	var buf [128]byte
+	b := append(buf[:0], "s:"...)
+	b = append(b, via.Branch...)
+	b = append(b, '|')
+	b = via.appendSentBy(b)
+	b = append(b, '|')
+	b = append(b, method...)
+	return finishKey(b, "sh:"), nil
+}
+
 // ClientTxKey is the client-transaction key of a response (RFC 3261 §17.1.3):
 // top Via branch + CSeq method, the key a request sent with that branch has.
 func ClientTxKey(m *Msg) (string, error) {
