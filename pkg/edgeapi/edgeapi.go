@@ -125,3 +125,14 @@ func (c *Client) request(ctx context.Context, subject string, req *SendRequest) 
 	}
 	return &rep, nil
 }
+
+// SplitDest splits the destination form the edge stores in a transaction's
+// Source and LastDest ("udp:ip:port", "tcp:ip:port" or "tcp:ip:port/flow").
+func SplitDest(s string) (transport, addr, flow string, err error) {
+	transport, rest, ok := strings.Cut(s, ":")
+	if !ok || (transport != "udp" && transport != "tcp") || rest == "" {
+		return "", "", "", fmt.Errorf("edgeapi: destination %q: want udp:ip:port or tcp:ip:port[/flow]", s)
+	}
+	addr, flow, _ = strings.Cut(rest, "/")
+	return transport, addr, flow, nil
+}
