@@ -12,6 +12,25 @@ const (
 	TxEventAbsorbed = "absorbed"
 )
 
+// Call lifecycle event names used in call.<event>.<callkey> subjects (one
+// per sipbus.call.<event>.v1 type).
+const (
+	CallEventStarted  = "started"
+	CallEventRinging  = "ringing"
+	CallEventAnswered = "answered"
+	CallEventEnded    = "ended"
+	CallEventMissed   = "missed"
+)
+
+// Registrar binding event names used in reg.contact.<event>.<aorkey> subjects
+// (one per sipbus.reg.contact.<event>.v1 type).
+const (
+	RegEventAdded     = "added"
+	RegEventRefreshed = "refreshed"
+	RegEventRemoved   = "removed"
+	RegEventExpired   = "expired"
+)
+
 // maxToken caps the length of a token made by SafeToken.
 const maxToken = 64
 
@@ -49,6 +68,12 @@ func SubjectTx(event, callKey string) string {
 // SubjectCall is the subject of a call lifecycle event: call.<event>.<callkey>.
 func SubjectCall(event, callKey string) string {
 	return "call." + SafeToken(event) + "." + SafeToken(callKey)
+}
+
+// SubjectReg is the subject of a registrar binding event:
+// reg.contact.<event>.<aorkey> (RegEventAdded, ...; aorKey = events.AORKey).
+func SubjectReg(event, aorKey string) string {
+	return "reg.contact." + SafeToken(event) + "." + SafeToken(aorKey)
 }
 
 // SubjectDead is the dead-letter subject of an event that consumer gave up

@@ -26,6 +26,12 @@ type SubscribeOptions struct {
 	Middleware  []Middleware    // outermost first; Recover is always applied
 	Timeout     time.Duration   // per-handler deadline; default AckWait/2
 	Logger      *slog.Logger    // default slog.Default()
+	// Ordered handles the events of one call one at a time, in stream
+	// order, within this process: events are spread over Concurrency
+	// workers by the last token of their subject (the call key, see
+	// subjects.go). Across processes sharing the durable consumer the
+	// order is not guaranteed; handlers must stay correct without it.
+	Ordered bool
 }
 
 // DefaultBackoff is the nak delay by delivery when SubscribeOptions.Backoff is empty.
@@ -85,6 +91,7 @@ type Subscription struct {
 	base   context.Context // values of Subscribe's ctx, cancelled by a late Stop
 	cancel context.CancelFunc
 	slots  chan struct{}
+	lanes  []chan jetstream.Msg // Ordered: one worker per lane
 	wg     sync.WaitGroup
 
 	acked, naked, dead, deadFailed, ackFailed atomic.Uint64
@@ -131,7 +138,12 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, name string, h Handl
 	mw = append(mw, Timeout(opt.Timeout))
 	s.h = Chain(h, mw...)
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.cc, err = cons.Consume(s.dispatch,
+	dispatch := s.dispatch
+	if opt.Ordered {
+		s.startLanes()
+		dispatch = s.dispatchOrdered
+	}
+	s.cc, err = cons.Consume(dispatch,
 		jetstream.PullMaxMessages(opt.Concurrency),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			s.log.Debug("bus: consume", "err", err)
@@ -152,6 +164,36 @@ func (s *Subscription) dispatch(msg jetstream.Msg) {
 		defer func() { <-s.slots; s.wg.Done() }()
 		s.handle(msg)
 	}()
+}
+
+// startLanes starts one worker per lane; each lane holds at most
+// Concurrency messages, which is all the server lets us have.
+func (s *Subscription) startLanes() {
+	s.lanes = make([]chan jetstream.Msg, s.opt.Concurrency)
+	for i := range s.lanes {
+		ch := make(chan jetstream.Msg, s.opt.Concurrency)
+		s.lanes[i] = ch
+		go func() {
+			for msg := range ch {
+				s.handle(msg)
+				<-s.slots
+				s.wg.Done()
+			}
+		}()
+	}
+}
+
+// dispatchOrdered sends a message to the lane of its call key.
+func (s *Subscription) dispatchOrdered(msg jetstream.Msg) {
+	subj := msg.Subject()
+	key := subj[strings.LastIndexByte(subj, '.')+1:]
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	s.slots <- struct{}{}
+	s.wg.Add(1)
+	s.lanes[h%uint32(len(s.lanes))] <- msg
 }
 
 func (s *Subscription) handle(msg jetstream.Msg) {
@@ -295,6 +337,9 @@ func (s *Subscription) Stop(ctx context.Context) error {
 	go func() {
 		<-s.cc.Closed()
 		s.wg.Wait()
+		for _, ch := range s.lanes {
+			close(ch) // the consumer is closed: nothing dispatches any more
+		}
 		close(done)
 	}()
 	select {

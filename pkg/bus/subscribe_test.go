@@ -414,3 +414,47 @@ func TestTypedFunc(t *testing.T) {
 		t.Errorf("wrong type: %v, want permanent", err)
 	}
 }
+
+// TestSubscribeOrdered: with Ordered, the events of one call key are handled
+// one at a time in stream order, while different call keys run in parallel.
+func TestSubscribeOrdered(t *testing.T) {
+	e := newEnv(t)
+	const calls, per = 8, 25
+	for i := range per {
+		for c := range calls {
+			publish(t, e, fmt.Sprintf("sip.in.req.INVITE.ck%d", c), sampleEvent(fmt.Sprintf("c%d-%d", c, i), i))
+		}
+	}
+	var (
+		mu      sync.Mutex
+		next    = map[string]int{}
+		running = map[string]int{}
+		bad     []string
+	)
+	h := func(_ context.Context, ev *bus.Event) error {
+		key := ev.NATSSubject[strings.LastIndexByte(ev.NATSSubject, '.')+1:]
+		mu.Lock()
+		running[key]++
+		if running[key] > 1 {
+			bad = append(bad, "two handlers at once for "+key)
+		}
+		want := fmt.Sprintf("%s-%d", strings.TrimPrefix(key, "ck"), next[key])
+		if ev.ID != "c"+want {
+			bad = append(bad, fmt.Sprintf("%s: got %s, want c%s", key, ev.ID, want))
+		}
+		next[key]++
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		running[key]--
+		mu.Unlock()
+		return nil
+	}
+	s := subscribe(t, e, "ordered", h, bus.SubscribeOptions{Ordered: true, Concurrency: 4})
+	testenv.Eventually(t, 10*time.Second, func() bool { return s.Stats().Acked == calls*per }, "acked: %+v", s.Stats())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("order violations: %v", bad[:min(5, len(bad))])
+	}
+}

@@ -15,6 +15,16 @@
 // builds it from a parsed sipmsg.Msg; SIPMessage.Msg rebuilds the sipmsg.Msg
 // from raw bytes and index without parsing again.
 //
+// Call lifecycle events (subject call.<event>.<callkey>, CloudEvent subject =
+// Call-ID): CallStarted, CallRinging, CallAnswered, then exactly one terminal
+// event, CallEnded (answered) or CallMissed (not answered; MissedReason maps
+// the final status to its Reason). Caller and callee are Party values.
+//
+// Registrar events (subject reg.contact.<event>.<aorkey>, CloudEvent subject =
+// AOR): RegContactAdded, RegContactRefreshed, RegContactRemoved and
+// RegContactExpired, four types over one RegContact. AORKey is the AOR's
+// subject token and Redis hash tag, built like sipmsg.CallKey.
+//
 // Validate checks an event's data against the embedded schema of its type
 // (schemas are compiled once, formats and base64 content asserted); services
 // call it in their tests on every event they emit.

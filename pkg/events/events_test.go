@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -78,7 +79,7 @@ func samples(t *testing.T) map[string]bus.Typed {
 	res.ReceivedAt = when
 	odd := events.NewSIPMessage(parse(t, "intmeth.sip"), udp)
 	odd.ReceivedAt = when
-	return map[string]bus.Typed{
+	m := map[string]bus.Typed{
 		"request":  &events.RequestReceived{SIPMessage: inv},
 		"response": &events.ResponseReceived{SIPMessage: res},
 		"intmeth":  &events.RequestReceived{SIPMessage: odd},
@@ -94,6 +95,9 @@ func samples(t *testing.T) map[string]bus.Typed {
 			TxKey: "k1", CallKey: sipmsg.CallKey("c@h"), TxState: "completed", TxTTLMillis: 32000, RequestedBy: "sipbus/tm/1"},
 		"send reply": &events.EdgeSendReply{Status: 503, Reason: "flow gone", Edge: "edge-2", Flow: "f-1"},
 	}
+	maps.Copy(m, callSamples())
+	maps.Copy(m, regSamples())
+	return m
 }
 
 // TestRoundTripAndValidate: every sample validates against its schema, and

@@ -11,6 +11,20 @@ const (
 	TypeTxCreated        = "sipbus.tx.created.v1"
 	TypeTxAbsorbed       = "sipbus.tx.retransmission.absorbed.v1"
 
+	// Call lifecycle (call.<event>.<callkey>, CloudEvent subject = Call-ID).
+	TypeCallStarted  = "sipbus.call.started.v1"
+	TypeCallRinging  = "sipbus.call.ringing.v1"
+	TypeCallAnswered = "sipbus.call.answered.v1"
+	TypeCallEnded    = "sipbus.call.ended.v1"  // terminal
+	TypeCallMissed   = "sipbus.call.missed.v1" // terminal
+
+	// Registrar bindings (reg.contact.<event>.<aorkey>, CloudEvent subject =
+	// AOR); all four carry a RegContact.
+	TypeRegContactAdded     = "sipbus.reg.contact.added.v1"
+	TypeRegContactRefreshed = "sipbus.reg.contact.refreshed.v1"
+	TypeRegContactRemoved   = "sipbus.reg.contact.removed.v1"
+	TypeRegContactExpired   = "sipbus.reg.contact.expired.v1"
+
 	// CommandEdgeSend is the edge's send command (NATS request/reply, not a
 	// stream event). Its schema file holds the request at the top level and
 	// the reply under #/$defs/response.
@@ -39,4 +53,15 @@ var ByType = map[string]func() any{
 	TypeTxCreated:        func() any { return new(TxCreated) },
 	TypeTxAbsorbed:       func() any { return new(TxAbsorbed) },
 	CommandEdgeSend:      func() any { return new(EdgeSendRequest) },
+
+	TypeCallStarted:  func() any { return new(CallStarted) },
+	TypeCallRinging:  func() any { return new(CallRinging) },
+	TypeCallAnswered: func() any { return new(CallAnswered) },
+	TypeCallEnded:    func() any { return new(CallEnded) },
+	TypeCallMissed:   func() any { return new(CallMissed) },
+
+	TypeRegContactAdded:     func() any { return new(RegContactAdded) },
+	TypeRegContactRefreshed: func() any { return new(RegContactRefreshed) },
+	TypeRegContactRemoved:   func() any { return new(RegContactRemoved) },
+	TypeRegContactExpired:   func() any { return new(RegContactExpired) },
 }
