@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
+	"github.com/sipbus/sipbus/services/tm"
 )
 
 // cmdUp runs everything in one process: an embedded NATS server with
@@ -32,6 +34,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxAge := fs.Duration("retention", 24*time.Hour, "how long the stream keeps events")
 	maxBytes := fs.Int64("retention-bytes", 1<<30, "size cap of the stream in bytes; oldest events go first")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tmf := addTMFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,11 +94,33 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
 	}
+	tcfg := tm.DefaultConfig()
+	tcfg.ID = "tm-" + e.ID()
+	adv := e.UDPAddr().String()
+	if len(tmf.domains) == 0 {
+		tcfg.Domains = []string{"localhost", e.UDPAddr().Addr().String()}
+	}
+	if err := tmf.apply(&tcfg, adv); err != nil {
+		return err
+	}
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := t.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = t.Shutdown(sctx)
+	}()
 
 	fmt.Fprintf(stdout, "sipbus up\n")
 	fmt.Fprintf(stdout, "  sip    udp %s, tcp %s (edge %s)\n", e.UDPAddr(), e.TCPAddr(), e.ID())
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
+	fmt.Fprintf(stdout, "  tm     domains %s, routes %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"))
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)
@@ -121,4 +146,11 @@ func redactStore(s string) string {
 		return "memory (in this process; state is lost on exit)"
 	}
 	return store.RedactURL(s)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }

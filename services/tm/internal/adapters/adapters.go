@@ -1,0 +1,93 @@
+// Package adapters connects tm's decision core to NATS (edge commands,
+// call events) and to the location sources.
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/services/tm/internal/app"
+)
+
+// Edges sends through the edges' command endpoint.
+type Edges struct{ Client *edgeapi.Client }
+
+var _ app.Sender = (*Edges)(nil)
+
+// Send implements app.Sender. An edge that answers but refuses (4xx: bad
+// message or a gone flow; 502: the network refused) is final, reported but
+// not retried; no edge at all is an error the caller retries.
+func (s *Edges) Send(ctx context.Context, req *edgeapi.SendRequest) error {
+	_, err := s.Client.Send(ctx, req)
+	return err
+}
+
+// Events publishes call events on the bus.
+type Events struct {
+	Pub *bus.Publisher
+}
+
+var _ app.Emitter = (*Events)(nil)
+
+// Emit implements app.Emitter.
+func (p *Events) Emit(ctx context.Context, em app.Emission) error {
+	data, err := json.Marshal(em.Data)
+	if err != nil {
+		return err
+	}
+	return p.Pub.Publish(ctx, em.Subject, &bus.Event{
+		ID: em.ID, Type: em.Data.CEType(), Subject: em.CallID, CallKey: em.CallKey,
+		DataSchema: em.Data.CESchema(), Data: data,
+	})
+}
+
+// Static is a location source from configuration: AOR ("user@domain") →
+// contact URIs. A listed AOR with no contacts exists but is unreachable (480).
+type Static map[string][]string
+
+var _ app.Locator = Static(nil)
+
+// Lookup implements app.Locator.
+func (s Static) Lookup(_ context.Context, aor string) ([]app.Target, bool, error) {
+	cs, ok := s[normAOR(aor)]
+	if !ok {
+		return nil, false, nil
+	}
+	ts := make([]app.Target, 0, len(cs))
+	for _, c := range cs {
+		ts = append(ts, app.Target{URI: c, Q: 1})
+	}
+	return ts, true, nil
+}
+
+func normAOR(aor string) string {
+	aor = strings.TrimPrefix(strings.TrimPrefix(aor, "sip:"), "sips:")
+	user, host, ok := strings.Cut(aor, "@")
+	if !ok {
+		return strings.ToLower(aor)
+	}
+	return user + "@" + strings.ToLower(host)
+}
+
+// Chain asks each locator in turn; the first that knows the AOR answers.
+type Chain []app.Locator
+
+// Lookup implements app.Locator.
+func (c Chain) Lookup(ctx context.Context, aor string) ([]app.Target, bool, error) {
+	var errs []error
+	for _, l := range c {
+		ts, known, err := l.Lookup(ctx, aor)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if known {
+			return ts, true, nil
+		}
+	}
+	return nil, false, errors.Join(errs...)
+}

@@ -1,0 +1,222 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+)
+
+// Branch ids. A branch this proxy creates is
+//
+//	z9hG4bK sb <16 hex: hash of the server transaction key> . <branch index>
+//
+// so a response names the proxy transaction (record "p:<hash>") and the
+// branch without any lookup, and a redelivered request event produces the
+// same branches on every replica. Stateless forwards (ACK for 2xx) use the
+// prefix "sl".
+const (
+	branchPrefix    = sipmsg.MagicCookie + "sb"
+	statelessPrefix = sipmsg.MagicCookie + "sl"
+)
+
+// ptxID is the id of the proxy transaction of a server transaction key.
+func ptxID(serverKey string) string {
+	sum := sha256.Sum256([]byte(serverKey))
+	return hex.EncodeToString(sum[:8])
+}
+
+func branchID(ptx string, i int) string { return branchPrefix + ptx + "." + strconv.Itoa(i) }
+
+// parseBranch splits a branch this proxy created; ok is false otherwise.
+func parseBranch(b string) (ptx string, i int, ok bool) {
+	rest, found := strings.CutPrefix(b, branchPrefix)
+	if !found {
+		return "", 0, false
+	}
+	id, idx, found := strings.Cut(rest, ".")
+	if !found || len(id) != 16 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(idx)
+	if err != nil || n < 0 || n > 1024 {
+		return "", 0, false
+	}
+	return id, n, true
+}
+
+func statelessBranch(key string) string {
+	sum := sha256.Sum256([]byte("sl|" + key))
+	return statelessPrefix + hex.EncodeToString(sum[:10])
+}
+
+// tagFor derives the To tag of a reply tm generates for a transaction.
+func tagFor(serverKey string) string {
+	sum := sha256.Sum256([]byte("tag|" + serverKey))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Target is one place to relay a request to.
+type Target struct {
+	URI      string   `json:"uri"`                // new Request-URI
+	Q        float64  `json:"q,omitempty"`        // 0..1 (location); serial forking by q
+	Path     []string `json:"path,omitempty"`     // Path of the binding (RFC 3327): Route headers
+	Received string   `json:"received,omitempty"` // "udp:ip:port": reach a contact behind NAT there
+	NextHop  string   `json:"next_hop,omitempty"` // relay: a fixed next hop; the Request-URI stays
+}
+
+// hop is where a branch request goes.
+type hop struct {
+	Transport, Dest, Flow string
+}
+
+// resolve picks the next hop of a request: the first Route when there is one
+// (loose routing), else the Request-URI; a binding's received address wins
+// (NAT). Hosts must be IP addresses (RFC 3263 DNS is not done yet).
+func resolve(routeURI, ruri string, received string) (hop, error) {
+	if received != "" && routeURI == "" {
+		t, a, flow, ok := splitSource(received)
+		if ok {
+			return hop{Transport: t, Dest: a, Flow: flow}, nil
+		}
+	}
+	target := ruri
+	if routeURI != "" {
+		target = routeURI
+	}
+	u, err := sipmsg.ParseURI(target)
+	if err != nil {
+		return hop{}, fmt.Errorf("next hop %q: %w", target, err)
+	}
+	if u.Scheme != "sip" && u.Scheme != "sips" {
+		return hop{}, fmt.Errorf("next hop %q: scheme %q not supported", target, u.Scheme)
+	}
+	transport := "udp"
+	if t, ok := u.Params.Get("transport"); ok {
+		transport = strings.ToLower(t)
+	}
+	if transport != "udp" && transport != "tcp" {
+		return hop{}, fmt.Errorf("next hop %q: transport %q not supported", target, transport)
+	}
+	host := u.Host
+	if m, ok := u.Params.Get("maddr"); ok && m != "" {
+		host = m
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return hop{}, fmt.Errorf("next hop %q is not an IP address (DNS resolution is not supported yet)", host)
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return hop{Transport: transport, Dest: netip.AddrPortFrom(a, uint16(port)).String()}, nil
+}
+
+// splitSource splits "udp:ip:port" / "tcp:ip:port" / "tcp:flow".
+func splitSource(s string) (transport, addr, flow string, ok bool) {
+	t, rest, found := strings.Cut(s, ":")
+	if !found || (t != "udp" && t != "tcp") {
+		return "", "", "", false
+	}
+	if _, err := netip.ParseAddrPort(rest); err == nil {
+		return t, rest, "", true
+	}
+	if t == "tcp" && rest != "" {
+		return t, "", rest, true
+	}
+	return "", "", "", false
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + strconv.Itoa(port)
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+func headerIndex(m *sipmsg.Msg, id sipmsg.HeaderID) int {
+	for i, h := range m.Headers {
+		if h.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasToTag(m *sipmsg.Msg) bool {
+	to, err := m.To()
+	return err == nil && to.Tag() != ""
+}
+
+func dialogCreating(m *sipmsg.Msg) bool {
+	switch m.MethodID {
+	case sipmsg.INVITE, sipmsg.SUBSCRIBE, sipmsg.REFER, sipmsg.NOTIFY:
+		return true
+	}
+	return false
+}
+
+// buildCancel builds the CANCEL of a branch request (RFC 3261 §9.1): same
+// Request-URI, the top Via only, the same Call-ID, From, To and Route, CSeq
+// number with method CANCEL.
+func buildCancel(req *sipmsg.Msg) []byte {
+	return buildHopRequest(req, "CANCEL", "")
+}
+
+// buildACK builds the ACK for a non-2xx final response to a branch INVITE
+// (RFC 3261 §17.1.1.3): like CANCEL, with the To of the response.
+func buildACK(req *sipmsg.Msg, resp *sipmsg.Msg) []byte {
+	return buildHopRequest(req, "ACK", resp.Value(sipmsg.HTo))
+}
+
+func buildHopRequest(req *sipmsg.Msg, method, to string) []byte {
+	var b strings.Builder
+	b.WriteString(method)
+	b.WriteByte(' ')
+	b.Write(req.Bytes(req.RequestURI))
+	b.WriteString(" SIP/2.0\r\n")
+	wroteVia := false
+	for _, h := range req.Headers {
+		switch h.ID {
+		case sipmsg.HVia:
+			if wroteVia {
+				continue
+			}
+			wroteVia = true
+			vals := req.Values(sipmsg.HVia)
+			if len(vals) > 0 {
+				b.WriteString("Via: " + vals[0] + "\r\n")
+			}
+		case sipmsg.HRoute, sipmsg.HFrom, sipmsg.HCallID:
+			b.WriteString(canonicalName(h.ID) + ": " + req.HeaderValue(h) + "\r\n")
+		case sipmsg.HTo:
+			if to == "" {
+				to = req.HeaderValue(h)
+			}
+			b.WriteString("To: " + to + "\r\n")
+		}
+	}
+	cs, _ := req.CSeq()
+	b.WriteString("CSeq: " + strconv.FormatUint(uint64(cs.Seq), 10) + " " + method + "\r\n")
+	b.WriteString("Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
+
+func canonicalName(id sipmsg.HeaderID) string {
+	switch id {
+	case sipmsg.HRoute:
+		return "Route"
+	case sipmsg.HFrom:
+		return "From"
+	case sipmsg.HCallID:
+		return "Call-ID"
+	case sipmsg.HTo:
+		return "To"
+	}
+	return ""
+}

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/sipfsm"
+	"github.com/sipbus/sipbus/services/tm/internal/routes"
+)
+
+// ptx is the shared state of one proxy transaction (RFC 3261 §16: a server
+// transaction and its client transactions), stored as one versioned record
+// "p:<id>" under the call's hash tag. Every change is a compare-and-set, so
+// any tm replica may handle any event of the call.
+type ptx struct {
+	ID        string    `json:"id"`
+	ServerKey string    `json:"sk"`
+	Method    string    `json:"m"`
+	CallID    string    `json:"cid"`
+	Req       []byte    `json:"req"` // the request as received
+	Src       Source    `json:"src"`
+	Branches  []*branch `json:"b,omitempty"`
+	// Groups are the targets not tried yet, one group per q value, best
+	// first (RFC 3261 §16.6: parallel within a group, serial across).
+	Groups    [][]Target     `json:"g,omitempty"`
+	OnFailure *routes.Action `json:"of,omitempty"`
+	Failover  bool           `json:"fo,omitempty"` // on_failure already used
+	Final     int            `json:"fin,omitempty"`
+	Cancelled bool           `json:"cx,omitempty"`
+	TimedOut  bool           `json:"to,omitempty"`
+	Ringing   bool           `json:"rg,omitempty"` // timer C armed (first provisional seen)
+	Call      *callInfo      `json:"call,omitempty"` // initial INVITE only
+	Created   time.Time      `json:"ct"`
+}
+
+// branch is one client transaction of a proxy transaction.
+type branch struct {
+	I         int          `json:"i"`
+	Branch    string       `json:"br"`
+	Target    string       `json:"t"`
+	Hop       hop          `json:"hop"`
+	Req       []byte       `json:"req"` // exactly what was sent
+	State     sipfsm.State `json:"s"`
+	Attempt   int          `json:"n,omitempty"` // Timer A/E firings
+	Status    int          `json:"st,omitempty"`
+	Local     bool         `json:"lo,omitempty"` // Status generated locally (timeout)
+	Resp      []byte       `json:"r,omitempty"`  // final non-2xx response as received
+	Prov      bool         `json:"pv,omitempty"` // a provisional arrived
+	CancelOut bool         `json:"cs,omitempty"` // CANCEL sent
+}
+
+// callInfo follows the call an initial INVITE starts, for call events.
+type callInfo struct {
+	Caller    party     `json:"caller"`
+	Callee    party     `json:"callee"`
+	CallerTag string    `json:"ctag"`
+	LocalUser bool      `json:"local,omitempty"`
+	Started   time.Time `json:"start"`
+	Ringing   bool      `json:"ring,omitempty"`
+	Answered  time.Time `json:"ans,omitzero"`
+}
+
+type party struct {
+	Display string `json:"d,omitempty"`
+	URI     string `json:"u"`
+}
+
+// dialog is what tm keeps of an answered call, to report its end: record
+// "dlg" under the call's key (the first answered dialog of a Call-ID).
+type dialog struct {
+	PTx    string   `json:"p"`
+	CallID  string   `json:"cid"`
+	CallKey string   `json:"ck"`
+	Call callInfo `json:"call"`
+}
+
+func (p *ptx) invite() bool { return p.Method == "INVITE" }
+
+func (p *ptx) kind() sipfsm.Kind {
+	if p.invite() {
+		return sipfsm.ClientInvite
+	}
+	return sipfsm.ClientNonInvite
+}
+
+func (p *ptx) branch(i int) *branch {
+	if i < 0 || i >= len(p.Branches) {
+		return nil
+	}
+	return p.Branches[i]
+}
+
+// pending reports whether a branch still waits for its final response.
+func (b *branch) pending() bool { return b.Status == 0 }
+
+func (p *ptx) allDone() bool {
+	for _, b := range p.Branches {
+		if b.pending() {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *ptx) marshal() []byte {
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// best selects the response to send upstream when every branch failed
+// (RFC 3261 §16.7 step 6): a 6xx if any; else the lowest class, first
+// received; 503 becomes 500. It returns the branch (nil: none).
+func (p *ptx) best() *branch {
+	var pick *branch
+	for _, b := range p.Branches {
+		if b.Status < 300 {
+			continue
+		}
+		if b.Status >= 600 {
+			if pick == nil || pick.Status < 600 {
+				pick = b
+			}
+			continue
+		}
+		if pick == nil || (pick.Status < 600 && b.Status/100 < pick.Status/100) {
+			pick = b
+		}
+	}
+	return pick
+}

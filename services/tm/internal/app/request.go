@@ -1,0 +1,447 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/sipfsm"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/tm/internal/routes"
+)
+
+// Inbound is one received message as the edge published it.
+type Inbound struct {
+	Msg     *sipmsg.Msg
+	Src     Source
+	TxKey   string // server tx key (request) / client tx key (response)
+	CallKey string
+}
+
+// allowed is the Allow value of OPTIONS answered by the proxy itself.
+const allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, REFER, NOTIFY, SUBSCRIBE, INFO, PRACK, UPDATE"
+
+// Request handles a request the edge received.
+func (e *Engine) Request(ctx context.Context, in *Inbound) error {
+	m := in.Msg
+	switch m.MethodID {
+	case sipmsg.ACK:
+		return e.forwardACK(ctx, in)
+	case sipmsg.CANCEL:
+		return e.cancel(ctx, in)
+	}
+	mf, err := m.MaxForwards()
+	if err != nil {
+		return e.reply(ctx, in, 400, "Bad Max-Forwards", nil)
+	}
+	loop := e.loopHash(m)
+	if e.looped(m, loop) {
+		return e.reject(ctx, in, 482, "Loop Detected")
+	}
+
+	// Loose routing (RFC 3261 §16.4): a top Route naming us is removed; a
+	// remaining Route is the next hop and the Request-URI stays.
+	routeSet, _ := m.Routes()
+	pop := -1
+	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
+		pop = headerIndex(m, sipmsg.HRoute)
+		routeSet = routeSet[1:]
+	}
+	fw := forward{pop: pop, loop: loop}
+	if len(routeSet) > 0 {
+		fw.route = routeSet[0].URI.String()
+	}
+	if len(routeSet) > 0 || hasToTag(m) {
+		// In-dialog (or pre-routed): follow the route, keep the Request-URI.
+		if mf == 0 {
+			return e.reject(ctx, in, 483, "Too Many Hops")
+		}
+		if m.MethodID == sipmsg.BYE {
+			if err := e.byeEnded(ctx, in); err != nil {
+				return err
+			}
+		}
+		return e.relay(ctx, in, fw, [][]Target{{{}}}, nil, nil)
+	}
+
+	ruri, err := m.RequestURIParsed()
+	if err != nil || (ruri.Scheme != "sip" && ruri.Scheme != "sips") {
+		return e.reject(ctx, in, 416, "Unsupported URI Scheme")
+	}
+	toSelf := ruri.User == "" && e.isSelfURI(ruri)
+	if mf == 0 && !(m.MethodID == sipmsg.OPTIONS && toSelf) {
+		return e.reject(ctx, in, 483, "Too Many Hops")
+	}
+	rule, ok := e.d.Routes.Match(routes.Request{
+		Method: m.Str(m.Method), User: ruri.User, Host: strings.ToLower(ruri.Host),
+		Source: addrOf(in.Src.Remote), HasHeader: func(name string) bool { return hasHeader(m, name) },
+		LocalDomain: e.local(ruri.Host), ToSelf: toSelf,
+	})
+	if !ok {
+		return e.reject(ctx, in, 403, "Relaying denied")
+	}
+	act := rule.Action
+	switch act.Kind {
+	case routes.Registrar:
+		return nil // the registrar consumes REGISTER itself
+	case routes.OptionsReply:
+		return e.reply(ctx, in, 200, "OK", []string{"Allow: " + allowed, "Accept: application/sdp", "Supported: path"})
+	case routes.Reply:
+		return e.reject(ctx, in, act.Code, act.Reason)
+	case routes.Relay:
+		return e.relay(ctx, in, fw, [][]Target{{{NextHop: act.URI}}}, rule.OnFailure, e.newCall(in, false))
+	case routes.Location:
+		aor := ruri.User + "@" + strings.ToLower(ruri.Host)
+		targets, known, err := e.d.Locate.Lookup(ctx, aor)
+		if err != nil {
+			return err
+		}
+		call := e.newCall(in, true)
+		if !known {
+			return e.rejectCall(ctx, in, 404, "Not Found", call)
+		}
+		if len(targets) == 0 {
+			if rule.OnFailure != nil {
+				return e.relay(ctx, in, fw, nil, rule.OnFailure, call)
+			}
+			return e.rejectCall(ctx, in, 480, "Temporarily Unavailable", call)
+		}
+		return e.relay(ctx, in, fw, groupByQ(targets), rule.OnFailure, call)
+	case routes.App:
+		return e.handOver(ctx, in, act.App)
+	}
+	return e.reject(ctx, in, 500, "Unknown route action")
+}
+
+// forward is how a request is rewritten for every branch.
+type forward struct {
+	pop   int    // index of the Route row naming us (-1: none)
+	route string // remaining top Route: the next hop
+	loop  string // loop-detection hash (§16.3 step 4)
+}
+
+// relay creates the proxy transaction and starts the first group.
+func (e *Engine) relay(ctx context.Context, in *Inbound, fw forward, groups [][]Target, onFailure *routes.Action, call *callInfo) error {
+	m := in.Msg
+	p := &ptx{
+		ID: ptxID(in.TxKey), ServerKey: in.TxKey, Method: m.Str(m.Method), CallID: m.CallID(),
+		Req: m.Raw, Src: in.Src, Groups: groups, OnFailure: onFailure, Call: call,
+		Created: e.d.Now(),
+	}
+	fx := &effects{}
+	if p.invite() && call != nil {
+		fx.emits = append(fx.emits, e.callStarted(in.CallKey, p))
+	}
+	e.next(p, in.CallKey, fw, fx)
+	created, err := e.create(ctx, in.CallKey, p, fx)
+	if err != nil || created {
+		return err
+	}
+	// It exists: a redelivered event. Retransmit what may not have left.
+	cur, _, err := e.load(ctx, in.CallKey, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, b := range cur.Branches {
+		if b.State == sipfsm.Calling || b.State == sipfsm.Trying {
+			_ = e.d.Send.Send(ctx, e.branchSend(in.CallKey, b, false))
+		}
+	}
+	return nil
+}
+
+// next starts the next group of targets, or on_failure, or sends the final
+// answer upstream when nothing is left.
+func (e *Engine) next(p *ptx, ck string, fw forward, fx *effects) {
+	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
+	if err != nil {
+		e.final(p, ck, 500, "Server Internal Error", nil, fx)
+		return
+	}
+	for len(p.Groups) > 0 && !p.Cancelled {
+		group := p.Groups[0]
+		p.Groups = p.Groups[1:]
+		started := 0
+		for _, t := range group {
+			if e.startBranch(p, ck, m, fw, t, fx) {
+				started++
+			}
+		}
+		if started > 0 {
+			return
+		}
+	}
+	e.complete(p, ck, fx)
+}
+
+// startBranch builds, records and sends one branch. It returns false when
+// the target cannot be reached at all (the branch is recorded as failed).
+func (e *Engine) startBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Target, fx *effects) bool {
+	i := len(p.Branches)
+	b := &branch{I: i, Branch: branchID(p.ID, i), Target: t.URI}
+	p.Branches = append(p.Branches, b)
+	raw, h, err := e.buildBranch(m, fw, t, b.Branch)
+	if err != nil {
+		e.d.Log.Info("tm: branch not started", "call_key", ck, "target", t.URI, "err", err)
+		b.Status, b.Local = 502, true
+		return false
+	}
+	b.Req, b.Hop = raw, h
+	e.step(p, ck, b, sipfsm.Start, nil, fx)
+	return true
+}
+
+// buildBranch rewrites the request for one target (RFC 3261 §16.6).
+func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]byte, hop, error) {
+	ed := m.Edit()
+	if fw.pop >= 0 {
+		ed.RemoveFirst(fw.pop)
+	}
+	ruri := m.Str(m.RequestURI)
+	if t.URI != "" {
+		ed.SetRequestURI(t.URI)
+		ruri = t.URI
+	}
+	next := fw.route
+	if len(t.Path) > 0 {
+		next = strings.Trim(t.Path[0], "<>")
+		if na, err := sipmsg.ParseNameAddr(t.Path[0]); err == nil {
+			next = na.URI.String()
+		}
+	}
+	if t.NextHop != "" {
+		next = t.NextHop
+	}
+	h, err := resolve(next, ruri, t.Received)
+	if err != nil {
+		return nil, hop{}, err
+	}
+	mf, _ := m.MaxForwards()
+	if i := headerIndex(m, sipmsg.HMaxForwards); i >= 0 {
+		ed.Replace(i, strconv.Itoa(mf-1))
+	} else {
+		ed.Prepend("Max-Forwards: 70")
+	}
+	// Our Via goes last in the block so it sits right above the previous
+	// hop's Via: peers that copy "the Via rows" as one block find them all.
+	var lines []string
+	if dialogCreating(m) && !hasToTag(m) {
+		lines = append(lines, "Record-Route: <sip:"+e.cfg.Advertise+";lr>")
+	}
+	for _, pth := range t.Path {
+		lines = append(lines, "Route: "+pth)
+	}
+	lines = append(lines, "Via: SIP/2.0/"+strings.ToUpper(h.Transport)+" "+e.cfg.Advertise+";branch="+br+";sbl="+fw.loop)
+	ed.Prepend(lines...)
+	return ed.Bytes(), h, nil
+}
+
+// branchSend is the edge command that sends (or resends) a branch request.
+func (e *Engine) branchSend(ck string, b *branch, first bool) *edgeapi.SendRequest {
+	s := &edgeapi.SendRequest{
+		Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow, Raw: b.Req,
+		CallKey: ck, RequestedBy: "tm",
+	}
+	if first {
+		m, err := sipmsg.Parse(b.Req, sipmsg.Datagram)
+		if err == nil {
+			s.TxKey = sipmsg.RequestClientTxKey(b.Branch, m.Str(m.Method))
+		}
+	}
+	return s
+}
+
+// reply answers a request upstream without a proxy transaction.
+func (e *Engine) reply(ctx context.Context, in *Inbound, status int, reason string, headers []string) error {
+	raw := sipmsg.Reply(in.Msg, status, reason, sipmsg.ReplyOptions{ToTag: tagFor(in.TxKey), Server: e.cfg.Name, Headers: headers})
+	return e.d.Send.Send(ctx, e.upstream(in.Src, raw, in.TxKey, in.CallKey))
+}
+
+// reject answers with an error; an initial INVITE also starts and misses a call.
+func (e *Engine) reject(ctx context.Context, in *Inbound, status int, reason string) error {
+	return e.rejectCall(ctx, in, status, reason, e.newCall(in, false))
+}
+
+func (e *Engine) rejectCall(ctx context.Context, in *Inbound, status int, reason string, call *callInfo) error {
+	if err := e.reply(ctx, in, status, reason, nil); err != nil {
+		return err
+	}
+	if call == nil {
+		return nil
+	}
+	p := &ptx{ID: ptxID(in.TxKey), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status}
+	now := e.d.Now()
+	return e.run(ctx, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)}})
+}
+
+func (e *Engine) upstream(src Source, raw []byte, txKey, callKey string) *edgeapi.SendRequest {
+	return &edgeapi.SendRequest{
+		Transport: src.Transport, Dest: src.Remote, Flow: src.Flow, Raw: raw,
+		TxKey: txKey, CallKey: callKey, RequestedBy: "tm",
+	}
+}
+
+// forwardACK forwards an ACK for a 2xx statelessly (RFC 3261 §16.11): it is
+// its own transaction end to end.
+func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
+	m := in.Msg
+	routeSet, _ := m.Routes()
+	fw := forward{pop: -1}
+	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
+		fw.pop = headerIndex(m, sipmsg.HRoute)
+		routeSet = routeSet[1:]
+	}
+	if len(routeSet) > 0 {
+		fw.route = routeSet[0].URI.String()
+	}
+	if mf, err := m.MaxForwards(); err != nil || mf == 0 {
+		return nil
+	}
+	fw.loop = e.loopHash(m)
+	raw, h, err := e.buildBranch(m, fw, Target{}, statelessBranch(in.TxKey))
+	if err != nil {
+		e.d.Log.Info("tm: ACK not forwarded", "call_key", in.CallKey, "err", err)
+		return nil
+	}
+	return e.d.Send.Send(ctx, &edgeapi.SendRequest{Transport: h.Transport, Dest: h.Dest, Flow: h.Flow, Raw: raw, CallKey: in.CallKey, RequestedBy: "tm"})
+}
+
+// cancel handles a CANCEL (RFC 3261 §16.10).
+func (e *Engine) cancel(ctx context.Context, in *Inbound) error {
+	key, err := sipmsg.ServerTxKeyFor(in.Msg, "INVITE")
+	if err != nil {
+		return e.reply(ctx, in, 400, "Bad Via", nil)
+	}
+	id := ptxID(key)
+	err = e.update(ctx, in.CallKey, id, func(p *ptx, fx *effects) error {
+		if p.Final != 0 || p.Cancelled {
+			return nil
+		}
+		p.Cancelled = true
+		fx.cancel = append(fx.cancel, timerID(in.CallKey, p.ID, -1, "C"))
+		for _, b := range p.Branches {
+			e.cancelBranch(p, in.CallKey, b, fx)
+		}
+		e.complete(p, in.CallKey, fx)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return e.reply(ctx, in, 481, "Call/Transaction Does Not Exist", nil)
+	}
+	if err != nil {
+		return err
+	}
+	return e.reply(ctx, in, 200, "OK", nil)
+}
+
+// cancelBranch sends CANCEL on a pending branch that had a provisional
+// response (RFC 3261 §9.1: not before); a branch still calling is cancelled
+// when its first provisional arrives.
+func (e *Engine) cancelBranch(p *ptx, ck string, b *branch, fx *effects) {
+	if !b.pending() && !b.Local || b.CancelOut || !b.Prov || !p.invite() {
+		return
+	}
+	req, err := sipmsg.Parse(b.Req, sipmsg.Datagram)
+	if err != nil {
+		return
+	}
+	b.CancelOut = true
+	fx.send(&edgeapi.SendRequest{
+		Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow, Raw: buildCancel(req),
+		CallKey: ck, RequestedBy: "tm", TxKey: sipmsg.RequestClientTxKey(b.Branch, "CANCEL"),
+	})
+}
+
+// loopHash is the value of this proxy's loop-detection parameter for a
+// request (RFC 3261 §16.3 step 4): the fields a spiral changes.
+func (e *Engine) loopHash(m *sipmsg.Msg) string {
+	h := sha256.New()
+	h.Write(m.Bytes(m.RequestURI))
+	from, _ := m.From()
+	to, _ := m.To()
+	cs, _ := m.CSeq()
+	h.Write([]byte("|" + from.Tag() + "|" + to.Tag() + "|" + m.CallID() + "|" + strconv.FormatUint(uint64(cs.Seq), 10) + "|" + m.Value(sipmsg.HProxyRequire)))
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// looped reports a Via of ours with the same loop hash: the request came
+// back unchanged.
+func (e *Engine) looped(m *sipmsg.Msg, loop string) bool {
+	vias, err := m.Vias()
+	if err != nil {
+		return false
+	}
+	for _, v := range vias {
+		if l, ok := v.Params.Get("sbl"); ok && l == loop && e.isSelfHostPort(v.SentBy()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) local(host string) bool {
+	for _, d := range e.cfg.Domains {
+		if strings.EqualFold(d, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) isSelfURI(u sipmsg.URI) bool {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return e.isSelfHostPort(joinHostPort(u.Host, port)) || (u.User == "" && u.Port == 0 && e.isSelfHostPort(u.Host))
+}
+
+func (e *Engine) isSelfHostPort(hp string) bool {
+	if strings.EqualFold(hp, e.cfg.Advertise) {
+		return true
+	}
+	for _, s := range e.cfg.Self {
+		if strings.EqualFold(s, hp) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasHeader(m *sipmsg.Msg, name string) bool {
+	for _, h := range m.Headers {
+		if strings.EqualFold(m.Str(h.Name), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func addrOf(hp string) netip.Addr {
+	ap, err := netip.ParseAddrPort(hp)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
+// groupByQ orders targets by q, highest first, one group per q value.
+func groupByQ(ts []Target) [][]Target {
+	sorted := append([]Target(nil), ts...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Q > sorted[j].Q })
+	var groups [][]Target
+	for i, t := range sorted {
+		if i == 0 || t.Q != sorted[i-1].Q {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], t)
+	}
+	return groups
+}

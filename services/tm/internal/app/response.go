@@ -1,0 +1,300 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/sipfsm"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/store"
+)
+
+// Response handles a response the edge received.
+func (e *Engine) Response(ctx context.Context, in *Inbound) error {
+	m := in.Msg
+	v, err := m.TopVia()
+	if err != nil || !e.isSelfHostPort(v.SentBy()) {
+		return nil // not ours: nothing to do (a stray response is dropped)
+	}
+	id, i, ok := parseBranch(v.Branch)
+	if !ok {
+		return nil
+	}
+	cs, err := m.CSeq()
+	if err != nil || cs.Method == "CANCEL" {
+		return nil // the 200 to our CANCEL ends nothing: the 487 does
+	}
+	err = e.update(ctx, in.CallKey, id, func(p *ptx, fx *effects) error {
+		b := p.branch(i)
+		if b == nil || cs.Method != p.Method {
+			return nil
+		}
+		input := sipfsm.Recv3xx6xx
+		switch {
+		case m.StatusCode < 200:
+			input = sipfsm.Recv1xx
+		case m.StatusCode < 300:
+			input = sipfsm.Recv2xx
+		}
+		if e.step(p, in.CallKey, b, input, m, fx) {
+			e.onResponse(p, in.CallKey, b, m, fx)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		e.d.Log.Debug("tm: response for an unknown transaction", "call_key", in.CallKey)
+		return nil
+	}
+	return err
+}
+
+// step feeds one input to a branch's client transaction and executes the
+// machine's actions; it reports whether the input goes on to the proxy
+// (PassToTU). An input the machine does not expect (a stale timer, a
+// response in a state that ignores it) changes nothing.
+func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipmsg.Msg, fx *effects) (pass bool) {
+	env := sipfsm.Env{Reliable: b.Hop.Transport == "tcp", Timers: e.cfg.Timers, Attempt: b.Attempt}
+	st, acts, err := sipfsm.Next(p.kind(), b.State, in, env)
+	if err != nil {
+		return false
+	}
+	if in == sipfsm.TimerA || in == sipfsm.TimerE {
+		b.Attempt++
+	}
+	b.State = st
+	for _, a := range acts {
+		switch a.Kind {
+		case sipfsm.SendRequest:
+			fx.send(e.branchSend(ck, b, in == sipfsm.Start))
+		case sipfsm.SendACK:
+			if req, err := sipmsg.Parse(b.Req, sipmsg.Datagram); err == nil && resp != nil {
+				fx.send(&edgeapi.SendRequest{
+					Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow,
+					Raw: buildACK(req, resp), CallKey: ck, RequestedBy: "tm",
+				})
+			}
+		case sipfsm.PassToTU:
+			pass = true
+		case sipfsm.ArmTimer:
+			e.armBranch(p, ck, b, string(a.Timer), a.After, fx)
+		case sipfsm.CancelTimer:
+			fx.cancel = append(fx.cancel, timerID(ck, p.ID, b.I, string(a.Timer)))
+		case sipfsm.TimeoutToTU, sipfsm.TransportErrorToTU:
+			if b.pending() {
+				b.Status, b.Local = 408, true
+			}
+			e.complete(p, ck, fx)
+		}
+	}
+	return pass
+}
+
+// onResponse is the proxy's handling of a branch response (RFC 3261 §16.7).
+func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *effects) {
+	code := m.StatusCode
+	switch {
+	case code < 200:
+		b.Prov = true
+		if p.invite() && !p.Ringing && p.Final == 0 {
+			// Timer C runs from the first provisional (Kamailio's
+			// fr_inv_timer); before it, Timer B bounds each branch.
+			p.Ringing = true
+			e.armPTx(p, ck, "C", e.cfg.NoAnswer, fx)
+		}
+		if p.Cancelled || p.Final != 0 || b.Local {
+			e.cancelBranch(p, ck, b, fx) // §16.10 / §16.8: cancel once it can be
+		}
+		if code == 100 || p.Final != 0 {
+			return // 100 is hop by hop; nothing after a final
+		}
+		e.forwardUp(p, ck, m, "", fx)
+		if p.Call != nil && !p.Call.Ringing && (code == 180 || code == 183) {
+			p.Call.Ringing = true
+			fx.emits = append(fx.emits, e.callRinging(ck, p, code))
+		}
+	case code < 300:
+		if b.pending() {
+			b.Status = code
+		}
+		first := p.Final == 0
+		if first {
+			p.Final = code
+			fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+		}
+		e.forwardUp(p, ck, m, p.ServerKey, fx) // every 2xx goes up (§16.7 step 5)
+		if !first || !p.invite() {
+			return
+		}
+		for _, o := range p.Branches {
+			if o != b {
+				e.cancelBranch(p, ck, o, fx)
+			}
+		}
+		if p.Call != nil {
+			p.Call.Answered = e.d.Now()
+			contact := ""
+			if cs, err := m.Contacts(); err == nil && len(cs) > 0 {
+				contact = cs[0].URI.String()
+			}
+			fx.emits = append(fx.emits, e.callAnswered(ck, p, contact))
+			fx.dialog = &dialog{PTx: p.ID, CallID: p.CallID, CallKey: ck, Call: *p.Call}
+		}
+	default:
+		if b.pending() {
+			b.Status, b.Resp = code, append([]byte(nil), m.Raw...)
+		}
+		e.complete(p, ck, fx)
+	}
+}
+
+// complete decides what follows when a branch ended: wait for the others,
+// try the next group, run on_failure, or answer upstream.
+func (e *Engine) complete(p *ptx, ck string, fx *effects) {
+	if p.Final != 0 || !p.allDone() {
+		return
+	}
+	if !p.Cancelled && !p.TimedOut && len(p.Groups) > 0 {
+		e.next(p, ck, forward{pop: -1}, fx)
+		return
+	}
+	if of := p.OnFailure; of != nil && !p.Failover && !p.Cancelled {
+		p.Failover = true
+		switch of.Kind {
+		case "relay":
+			p.TimedOut, p.Ringing = false, false
+			p.Groups = [][]Target{{{NextHop: of.URI}}}
+			e.next(p, ck, e.failoverForward(p), fx)
+			return
+		case "reply":
+			e.final(p, ck, of.Code, of.Reason, nil, fx)
+			return
+		}
+	}
+	b := p.best()
+	switch {
+	case p.Cancelled:
+		if b != nil && b.Status == 487 && !b.Local {
+			e.final(p, ck, 487, "", b, fx)
+			return
+		}
+		e.final(p, ck, 487, "Request Terminated", nil, fx)
+	case b == nil:
+		e.final(p, ck, 480, "Temporarily Unavailable", nil, fx)
+	case b.Local:
+		e.final(p, ck, b.Status, localReason(b.Status), nil, fx)
+	case b.Status == 503:
+		e.final(p, ck, 500, "Server Internal Error", nil, fx) // §16.7 step 6
+	default:
+		e.final(p, ck, b.Status, "", b, fx)
+	}
+}
+
+// failoverForward recomputes the rewrite of the original request for an
+// on_failure relay (our own Route, if any, is popped again).
+func (e *Engine) failoverForward(p *ptx) forward {
+	fw := forward{pop: -1}
+	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
+	if err != nil {
+		return fw
+	}
+	fw.loop = e.loopHash(m)
+	if rs, _ := m.Routes(); len(rs) > 0 && e.isSelfURI(rs[0].URI) {
+		fw.pop = headerIndex(m, sipmsg.HRoute)
+	}
+	return fw
+}
+
+func localReason(code int) string {
+	switch code {
+	case 408:
+		return "Request Timeout"
+	case 502:
+		return "Bad Gateway"
+	}
+	return ""
+}
+
+// final sends the final response upstream: a branch's response (our Via
+// removed) or a local one.
+func (e *Engine) final(p *ptx, ck string, code int, reason string, from *branch, fx *effects) {
+	p.Final = code
+	fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+	var raw []byte
+	if from != nil {
+		if m, err := sipmsg.Parse(from.Resp, sipmsg.Datagram); err == nil {
+			raw = stripVia(m)
+		}
+	}
+	if raw == nil {
+		req, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
+		if err != nil {
+			return
+		}
+		raw = sipmsg.Reply(req, code, reason, sipmsg.ReplyOptions{ToTag: tagFor(p.ServerKey), Server: e.cfg.Name})
+	}
+	fx.send(e.upstream(p.Src, raw, p.ServerKey, ck))
+	if p.invite() && code >= 300 && p.Src.Transport == "udp" {
+		// Timer G retransmits the final until the edge sees the ACK; Timer
+		// H gives up (RFC 3261 §17.2.1).
+		e.armPTx(p, ck, "G", e.cfg.Timers.T1, fx)
+		e.armPTx(p, ck, "H", 64*e.cfg.Timers.T1, fx)
+	}
+	if p.Call != nil && code >= 300 {
+		fx.emits = append(fx.emits, e.callMissed(ck, p, e.d.Now()))
+	}
+}
+
+// forwardUp sends a branch response upstream without our Via.
+func (e *Engine) forwardUp(p *ptx, ck string, m *sipmsg.Msg, txKey string, fx *effects) {
+	raw := stripVia(m)
+	if raw == nil {
+		return
+	}
+	fx.send(e.upstream(p.Src, raw, txKey, ck))
+}
+
+func stripVia(m *sipmsg.Msg) []byte {
+	i := headerIndex(m, sipmsg.HVia)
+	if i < 0 {
+		return nil
+	}
+	return m.Edit().RemoveFirst(i).Bytes()
+}
+
+// timerPayload names a due timer.
+type timerPayload struct {
+	CallKey string `json:"c"`
+	PTx     string `json:"p"`
+	Branch  int    `json:"i"` // -1: the proxy transaction's own timers
+	Timer   string `json:"t"`
+	Attempt int    `json:"n,omitempty"`
+}
+
+func timerID(ck, ptx string, i int, t string) string {
+	return ck + "|" + ptx + "|" + itoa(i) + "|" + t
+}
+
+func itoa(i int) string {
+	if i < 0 {
+		return "-"
+	}
+	return strconv.Itoa(i)
+}
+
+func (e *Engine) armBranch(p *ptx, ck string, b *branch, t string, after time.Duration, fx *effects) {
+	pl, _ := json.Marshal(timerPayload{CallKey: ck, PTx: p.ID, Branch: b.I, Timer: t})
+	fx.arms = append(fx.arms, arm{id: timerID(ck, p.ID, b.I, t), due: e.d.Now().Add(after), payload: pl})
+}
+
+func (e *Engine) armPTx(p *ptx, ck, t string, after time.Duration, fx *effects) {
+	e.armPTxAttempt(p, ck, t, after, 0, fx)
+}
+
+func (e *Engine) armPTxAttempt(p *ptx, ck, t string, after time.Duration, n int, fx *effects) {
+	pl, _ := json.Marshal(timerPayload{CallKey: ck, PTx: p.ID, Branch: -1, Timer: t, Attempt: n})
+	fx.arms = append(fx.arms, arm{id: timerID(ck, p.ID, -1, t), due: e.d.Now().Add(after), payload: pl})
+}

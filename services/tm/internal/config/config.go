@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Config configures one tm instance. Default() holds the defaults named in
+// each field's comment; Load overlays a YAML file and the environment;
+// Validate completes, normalizes and checks the result.
+type Config struct {
+	// ID names this instance (in events, consumer names and logs):
+	// [A-Za-z0-9_-], at most 64 characters. Default: the host name, other
+	// bytes replaced by '-'.
+	ID string `yaml:"id" env:"SIPBUS_TM_ID"`
+
+	// NATS is the NATS server URL, or several separated by commas
+	// (nats://, tls://, ws:// or wss://). Default nats://127.0.0.1:4222.
+	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
+
+	// Redis is the transaction store URL (redis://, rediss://, unix://).
+	// Default "": memory://, which only a single process can use.
+	Redis string `yaml:"redis" env:"REDIS_URL"`
+
+	// Advertise is the host:port tm puts in Via and Record-Route: the
+	// address its edges are reached at. Required.
+	Advertise string `yaml:"advertise" env:"SIPBUS_ADVERTISE"`
+
+	// Domains are the local domains (request-URI hosts whose users are
+	// ours), lower case. Default: localhost and the host of Advertise
+	// (filled in by Validate).
+	Domains []string `yaml:"domains" env:"SIPBUS_DOMAINS"`
+
+	// Routes is the route table file (see package routes). Default "":
+	// routes.Default().
+	Routes string `yaml:"routes" env:"SIPBUS_ROUTES"`
+
+	// T1, T2 and T4 are the RFC 3261 §17 timers: round-trip estimate
+	// (default 500ms), cap of non-INVITE retransmission intervals (default
+	// 4s, at least T1) and how long a message stays in the network
+	// (default 5s).
+	T1 time.Duration `yaml:"t1" env:"SIPBUS_T1"`
+	T2 time.Duration `yaml:"t2" env:"SIPBUS_T2"`
+	T4 time.Duration `yaml:"t4" env:"SIPBUS_T4"`
+
+	// NoAnswer is how long a relayed INVITE may ring after its first
+	// provisional response before tm cancels it (Kamailio's fr_inv_timer).
+	// Default 60s.
+	NoAnswer time.Duration `yaml:"no_answer" env:"SIPBUS_NO_ANSWER"`
+
+	// Workers bounds the events handled concurrently. Default 64.
+	Workers int `yaml:"workers" env:"SIPBUS_TM_WORKERS"`
+
+	// Static maps an address of record "user@domain" to its contact URIs
+	// (sip: or sips:), used when no location service is configured. The
+	// domain must be one of Domains; Validate lower-cases it. Default none.
+	// Not settable from the environment.
+	Static map[string][]string `yaml:"static"`
+}
+
+// Defaults.
+const (
+	defaultNATS     = "nats://127.0.0.1:4222"
+	defaultT1       = 500 * time.Millisecond
+	defaultT2       = 4 * time.Second
+	defaultT4       = 5 * time.Second
+	defaultNoAnswer = 60 * time.Second
+	defaultWorkers  = 64
+)
+
+// Default returns the configuration without file or environment. It does
+// not validate: Advertise is required and has no default.
+func Default() Config {
+	return Config{
+		ID:       hostID(),
+		NATS:     defaultNATS,
+		T1:       defaultT1,
+		T2:       defaultT2,
+		T4:       defaultT4,
+		NoAnswer: defaultNoAnswer,
+		Workers:  defaultWorkers,
+	}
+}
+
+// hostID is the host name made a valid ID.
+func hostID() string {
+	h, _ := os.Hostname()
+	out := make([]byte, 0, len(h))
+	for i := 0; i < len(h) && len(out) < maxIDLen; i++ {
+		switch c := h[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			out = append(out, c)
+		default:
+			out = append(out, '-')
+		}
+	}
+	if len(out) == 0 {
+		return "tm"
+	}
+	return string(out)
+}

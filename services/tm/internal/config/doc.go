@@ -1,0 +1,40 @@
+// Package config is the configuration of tm, the transaction manager: where
+// NATS and the store are, the address it advertises, its local domains, its
+// route table file and its RFC 3261 timers.
+//
+// Load starts from Default, overlays a YAML file decoded strictly (an
+// unknown key is an error with its line; durations are Go durations such
+// as 500ms) and then the environment (FromEnv). Validate fills the defaults
+// that derive from other keys, normalizes and reports every problem, each
+// naming its key. A sample with every key is testdata/tm.yaml:
+//
+//	id: tm-1
+//	nats: nats://nats-1:4222,nats://nats-2:4222
+//	redis: redis://redis:6379/0
+//	advertise: proxy.example.com:5060
+//	domains: [example.com, example.org]
+//	routes: /etc/sipbus/routes.yaml
+//	t1: 500ms
+//	t2: 4s
+//	t4: 5s
+//	no_answer: 90s
+//	workers: 128
+//	static:
+//	  alice@example.com: [sip:alice@192.0.2.21:5060]
+//
+// Keys, environment variables and defaults:
+//
+//	key        environment        default
+//	id         SIPBUS_TM_ID       the host name
+//	nats       SIPBUS_NATS_URL    nats://127.0.0.1:4222
+//	redis      REDIS_URL          "" (memory://, one process only)
+//	advertise  SIPBUS_ADVERTISE   required
+//	domains    SIPBUS_DOMAINS     localhost and the host of advertise
+//	routes     SIPBUS_ROUTES      "" (routes.Default())
+//	t1         SIPBUS_T1          500ms
+//	t2         SIPBUS_T2          4s
+//	t4         SIPBUS_T4          5s
+//	no_answer  SIPBUS_NO_ANSWER   60s
+//	workers    SIPBUS_TM_WORKERS  64
+//	static     -                  none
+package config
