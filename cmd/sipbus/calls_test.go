@@ -88,7 +88,7 @@ func (s *sipp) logs() string {
 	var b strings.Builder
 	files, _ := filepath.Glob(filepath.Join(s.dir, "*"))
 	for _, f := range files {
-		if strings.HasSuffix(f, "_errors.log") || strings.HasSuffix(f, "stdout.txt") {
+		if strings.HasSuffix(f, "_errors.log") || strings.HasSuffix(f, "stdout.txt") || strings.HasSuffix(f, "_messages.log") {
 			data, _ := os.ReadFile(f)
 			if len(data) > 4000 {
 				data = data[len(data)-4000:]
@@ -196,7 +196,7 @@ func TestCallsThroughTM(t *testing.T) {
 		return runSIPp(t, "uac "+scenario, scenario, args...)
 	}
 	uas := func(t *testing.T, scenario, user string, n int) *sipp {
-		return runSIPp(t, "uas "+scenario, scenario, "-p", strconv.Itoa(ports[user]), "-m", strconv.Itoa(n))
+		return runSIPp(t, "uas "+scenario, scenario, "-p", strconv.Itoa(ports[user]), "-m", strconv.Itoa(n), "-trace_msg")
 	}
 	expect := func(t *testing.T, marker string, n int, want string) {
 		t.Helper()

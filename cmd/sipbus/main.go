@@ -1,5 +1,6 @@
 // Command sipbus is the one binary for people: run everything in one process
-// (`sipbus up`), watch the bus (`sipbus tail`), check SIP messages
+// (`sipbus up`), or the edge and the transaction manager as separate
+// processes sharing NATS and Redis (`sipbus edge`, `sipbus tm`), watch the bus (`sipbus tail`), check SIP messages
 // (`sipbus msg check`). Later issues add ps, ul, user, uac, im, ctd, replay.
 //
 // Every command that talks to the bus takes --nats URL (default $NATS_URL,
@@ -21,7 +22,9 @@ import (
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
 
 usage:
-  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222]
+  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]...
+  sipbus edge --redis URL [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
+  sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -54,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "up":
 		return cmdUp(ctx, args[1:], stdout, stderr)
+	case "edge":
+		return cmdEdge(ctx, args[1:], stdout, stderr)
+	case "tm":
+		return cmdTM(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
 	case "msg":

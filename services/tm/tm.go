@@ -108,7 +108,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 
 // selfNames are the host[:port] forms that address this proxy.
 func selfNames(cfg Config) []string {
-	names := []string{cfg.Advertise}
+	names := append([]string{cfg.Advertise}, cfg.Aliases...)
 	if host, port, err := net.SplitHostPort(cfg.Advertise); err == nil {
 		names = append(names, host)
 		if port == "5060" {

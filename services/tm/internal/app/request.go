@@ -445,3 +445,19 @@ func groupByQ(ts []Target) [][]Target {
 	}
 	return groups
 }
+
+// Rejected reports an initial INVITE the edge refused statelessly (a bad
+// request, Max-Forwards 0): the call starts and is missed at once, so every
+// INVITE has its terminal event. Nothing is sent: the edge answered.
+func (e *Engine) Rejected(ctx context.Context, in *Inbound, status int) error {
+	call := e.newCall(in, false)
+	if call == nil || status < 300 {
+		return nil
+	}
+	key := in.TxKey
+	if key == "" {
+		key = "raw|" + string(in.Msg.Raw)
+	}
+	p := &ptx{ID: ptxID(key), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status, Src: in.Src, Req: in.Msg.Raw}
+	return e.run(ctx, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, e.d.Now())}})
+}

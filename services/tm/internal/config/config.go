@@ -56,6 +56,11 @@ type Config struct {
 	// domain must be one of Domains; Validate lower-cases it. Default none.
 	// Not settable from the environment.
 	Static map[string][]string `yaml:"static"`
+
+	// Aliases are other host:port values that address this proxy: the
+	// address of every edge when several edges front one tm pool (a
+	// Route or Via naming any of them is ours). Default none.
+	Aliases []string `yaml:"aliases" env:"SIPBUS_ALIASES"`
 }
 
 // Defaults.

@@ -30,7 +30,7 @@ func clearEnv(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	want := []string{"SIPBUS_TM_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_ADVERTISE", "SIPBUS_DOMAINS", "SIPBUS_ROUTES",
-		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_WORKERS"}
+		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_WORKERS", "SIPBUS_ALIASES"}
 	if got := envNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("env tags %v\nwant      %v", got, want)
 	}

@@ -23,7 +23,7 @@ import (
 const Durable = "tm"
 
 // Filters are the subjects tm consumes.
-var Filters = []string{"sip.in.req.>", "sip.in.res.>"}
+var Filters = []string{"sip.in.req.>", "sip.in.res.>", "sip.in.bad.>"}
 
 // Consume subscribes the engine to SIP events.
 func Consume(ctx context.Context, js jetstream.JetStream, eng *app.Engine, workers int, log *slog.Logger) (*bus.Subscription, error) {
@@ -33,6 +33,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, eng *app.Engine, worke
 			return handle[events.RequestReceived](ctx, ev, func(d *events.RequestReceived) *events.SIPMessage { return &d.SIPMessage }, eng.Request)
 		case events.TypeResponseReceived:
 			return handle[events.ResponseReceived](ctx, ev, func(d *events.ResponseReceived) *events.SIPMessage { return &d.SIPMessage }, eng.Response)
+		case events.TypeMessageRejected:
+			var status int
+			return handle[events.MessageRejected](ctx, ev, func(d *events.MessageRejected) *events.SIPMessage {
+				status = d.Status
+				return &d.Request
+			}, func(ctx context.Context, in *app.Inbound) error { return eng.Rejected(ctx, in, status) })
 		}
 		return nil
 	}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/edge"
+	"github.com/sipbus/sipbus/services/tm"
+)
+
+// sharedFlags are what a service run as its own process needs: the shared
+// NATS and the shared Redis (the in-memory store cannot be shared, so it is
+// refused here).
+type sharedFlags struct {
+	nats, redis, logLevel *string
+}
+
+func addSharedFlags(fsNATS func(name, value, usage string) *string) *sharedFlags {
+	return &sharedFlags{
+		nats:     fsNATS("nats", defaultNATS(), "NATS server URL (JetStream enabled)"),
+		redis:    fsNATS("redis", os.Getenv("REDIS_URL"), "Redis URL shared by every edge and tm process (required; default $REDIS_URL)"),
+		logLevel: fsNATS("log-level", "info", "debug, info, warn or error"),
+	}
+}
+
+// connect validates the shared flags and connects to NATS, the stream and Redis.
+func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer) (*slog.Logger, *nats.Conn, jetstream.JetStream, store.Store, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*f.logLevel)); err != nil {
+		return nil, nil, nil, nil, errUsage{fmt.Errorf("--log-level: %v", err)}
+	}
+	if *f.redis == "" || *f.redis == "memory://" {
+		return nil, nil, nil, nil, errUsage{errors.New("--redis: required: separate edge and tm processes share state through Redis (use `sipbus up` for one process)")}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	nc, err := nats.Connect(*f.nats, nats.Name("sipbus-"+name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("--nats %s: %w", *f.nats, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, nil, err
+	}
+	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
+		nc.Close()
+		return nil, nil, nil, nil, fmt.Errorf("--nats %s: stream %s: %w", *f.nats, bus.DefaultStream, err)
+	}
+	st, err := store.Open(ctx, *f.redis)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, nil, fmt.Errorf("--redis: %w", err)
+	}
+	return log, nc, js, st, nil
+}
+
+// cmdEdge runs one edge as its own process.
+func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("edge", stderr)
+	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
+	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
+	sf := addSharedFlags(fs.String)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
+		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
+	}
+	log, nc, js, st, err := sf.connect(ctx, "edge", stderr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	defer st.Close()
+	e, err := edge.New(edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
+	if err != nil {
+		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
+	}
+	fmt.Fprintf(stdout, "edge %s: sip udp %s, tcp %s\nready\n", e.ID(), e.UDPAddr(), e.TCPAddr())
+	err = e.Run(ctx)
+	fmt.Fprintf(stdout, "stopped\n")
+	return err
+}
+
+// cmdTM runs one transaction manager as its own process.
+func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tm", stderr)
+	id := fs.String("id", "", "tm id (default the host name); unique per process")
+	advertise := fs.String("advertise", "", "host:port put in Via and Record-Route: where the edges are reached (required)")
+	var aliases listFlag
+	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
+	tmf := addTMFlags(fs)
+	sf := addSharedFlags(fs.String)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *advertise == "" {
+		return errUsage{errors.New("--advertise: required (the SIP address of the edges, host:port)")}
+	}
+	cfg := tm.DefaultConfig()
+	if *id != "" {
+		cfg.ID = *id
+	}
+	cfg.Aliases = aliases
+	if err := tmf.apply(&cfg, *advertise); err != nil {
+		return err
+	}
+	log, nc, js, st, err := sf.connect(ctx, "tm", stderr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	defer st.Close()
+	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := t.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tm %s: advertise %s, domains %v\nready\n", cfg.ID, cfg.Advertise, cfg.Domains)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = t.Shutdown(sctx)
+	fmt.Fprintf(stdout, "stopped\n")
+	return err
+}
