@@ -13,20 +13,22 @@ import (
 type MemoryOptions struct {
 	// Now is the clock; default time.Now. Tests inject a fake clock.
 	Now func() time.Time
-	// JanitorInterval is how often expired transactions are removed in the
-	// background (reads check expiry themselves); default 1s, < 0 disables
-	// the janitor.
+	// JanitorInterval is how often expired transactions, records and once
+	// markers are removed in the background (reads check expiry themselves);
+	// default 1s, < 0 disables the janitor. Timers never expire.
 	JanitorInterval time.Duration
 }
 
 const memoryShards = 32
 
-// memory is the in-memory engine: one process only (`sipbus up`, unit tests).
-// It is safe for concurrent use; transactions are sharded by callkey.
-type memory struct {
+// Memory is the in-memory engine: one process only (`sipbus up`, unit tests).
+// It is safe for concurrent use; transactions, records and once markers are
+// sharded by key, timers share one lock.
+type Memory struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [memoryShards]memShard
+	timers memTimers
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -35,8 +37,10 @@ type memory struct {
 }
 
 type memShard struct {
-	mu sync.Mutex
-	m  map[memKey]*memEntry
+	mu   sync.Mutex
+	m    map[memKey]*memEntry  // transactions
+	rec  map[memKey]*memRecord // records (RecordStore)
+	once map[string]time.Time  // once markers: key -> expiry (OnceStore)
 }
 
 type memKey struct{ callKey, key string }
@@ -46,31 +50,36 @@ type memEntry struct {
 	exp time.Time
 }
 
-var _ TxStore = (*memory)(nil)
+var _ Store = (*Memory)(nil)
 
 // NewMemory returns the in-memory engine: one process only (`sipbus up`, unit
 // tests). Expiry is checked on every read and a janitor goroutine removes
-// expired transactions in the background; Close stops it. LastResponse bytes
-// are copied in and out, so callers never alias the stored ones.
-func NewMemory(opt MemoryOptions) TxStore {
+// expired transactions, records and once markers in the background; Close
+// stops it. Byte slices (LastResponse, timer payloads, record values) are
+// copied in and out, so callers never alias the stored ones.
+func NewMemory(opt MemoryOptions) *Memory {
 	return newMemory(opt)
 }
 
-func newMemory(opt MemoryOptions) *memory {
+func newMemory(opt MemoryOptions) *Memory {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
 	if opt.JanitorInterval == 0 {
 		opt.JanitorInterval = time.Second
 	}
-	s := &memory{
+	s := &Memory{
 		now:    opt.Now,
 		seed:   maphash.MakeSeed(),
 		closed: make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[memKey]*memEntry)
+		sh := &s.shards[i]
+		sh.m = make(map[memKey]*memEntry)
+		sh.rec = make(map[memKey]*memRecord)
+		sh.once = make(map[string]time.Time)
 	}
+	s.timers.m = make(map[string]*memTimer)
 	if opt.JanitorInterval > 0 {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.janitor(opt.JanitorInterval)
@@ -78,7 +87,7 @@ func newMemory(opt MemoryOptions) *memory {
 	return s
 }
 
-func (s *memory) shard(callKey string) *memShard {
+func (s *Memory) shard(callKey string) *memShard {
 	return &s.shards[maphash.String(s.seed, callKey)%memoryShards]
 }
 
@@ -96,7 +105,7 @@ func (sh *memShard) lookup(k memKey, now time.Time) *memEntry {
 	return e
 }
 
-func (s *memory) check(ctx context.Context) error {
+func (s *Memory) check(ctx context.Context) error {
 	select {
 	case <-s.closed:
 		return fmt.Errorf("%w: memory store closed", ErrUnavailable)
@@ -109,7 +118,7 @@ func (s *memory) check(ctx context.Context) error {
 }
 
 // CreateOrGet implements TxStore.
-func (s *memory) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration) (*Tx, bool, error) {
+func (s *Memory) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration) (*Tx, bool, error) {
 	if err := validCreate(tx, ttl); err != nil {
 		return nil, false, err
 	}
@@ -133,7 +142,7 @@ func (s *memory) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration) (*T
 }
 
 // Get implements TxStore.
-func (s *memory) Get(ctx context.Context, callKey, key string) (*Tx, error) {
+func (s *Memory) Get(ctx context.Context, callKey, key string) (*Tx, error) {
 	if err := validKeys(callKey, key); err != nil {
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func (s *memory) Get(ctx context.Context, callKey, key string) (*Tx, error) {
 }
 
 // SetResponse implements TxStore.
-func (s *memory) SetResponse(ctx context.Context, callKey, key string, r Response, ttl time.Duration) (bool, error) {
+func (s *Memory) SetResponse(ctx context.Context, callKey, key string, r Response, ttl time.Duration) (bool, error) {
 	if err := validResponse(callKey, key, r); err != nil {
 		return false, err
 	}
@@ -183,7 +192,7 @@ func (s *memory) SetResponse(ctx context.Context, callKey, key string, r Respons
 }
 
 // UpdateState implements TxStore.
-func (s *memory) UpdateState(ctx context.Context, callKey, key string, from []string, to string, ttl time.Duration) (bool, error) {
+func (s *Memory) UpdateState(ctx context.Context, callKey, key string, from []string, to string, ttl time.Duration) (bool, error) {
 	if err := validKeys(callKey, key); err != nil {
 		return false, err
 	}
@@ -210,7 +219,7 @@ func (s *memory) UpdateState(ctx context.Context, callKey, key string, from []st
 }
 
 // Expire implements TxStore.
-func (s *memory) Expire(ctx context.Context, callKey, key string, ttl time.Duration) error {
+func (s *Memory) Expire(ctx context.Context, callKey, key string, ttl time.Duration) error {
 	if err := validExpire(callKey, key, ttl); err != nil {
 		return err
 	}
@@ -235,11 +244,11 @@ func (s *memory) Expire(ctx context.Context, callKey, key string, ttl time.Durat
 }
 
 // Ping implements TxStore: it fails only after Close.
-func (s *memory) Ping(ctx context.Context) error { return s.check(ctx) }
+func (s *Memory) Ping(ctx context.Context) error { return s.check(ctx) }
 
 // Close stops the janitor and makes every later operation fail with
 // ErrUnavailable. It is safe to call more than once.
-func (s *memory) Close() error {
+func (s *Memory) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		if s.stop != nil {
@@ -252,7 +261,7 @@ func (s *memory) Close() error {
 
 // size returns the number of transactions held, expired ones not yet removed
 // included.
-func (s *memory) size() int {
+func (s *Memory) size() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -263,7 +272,7 @@ func (s *memory) size() int {
 	return n
 }
 
-func (s *memory) janitor(every time.Duration) {
+func (s *Memory) janitor(every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -277,8 +286,9 @@ func (s *memory) janitor(every time.Duration) {
 	}
 }
 
-// sweep removes expired transactions, one shard lock at a time.
-func (s *memory) sweep() {
+// sweep removes expired transactions, records and once markers, one shard
+// lock at a time. Timers do not expire.
+func (s *Memory) sweep() {
 	now := s.now()
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -286,6 +296,16 @@ func (s *memory) sweep() {
 		for k, e := range sh.m {
 			if !now.Before(e.exp) {
 				delete(sh.m, k)
+			}
+		}
+		for k, r := range sh.rec {
+			if !now.Before(r.exp) {
+				delete(sh.rec, k)
+			}
+		}
+		for k, exp := range sh.once {
+			if !now.Before(exp) {
+				delete(sh.once, k)
 			}
 		}
 		sh.mu.Unlock()

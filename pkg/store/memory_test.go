@@ -11,7 +11,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/store/storetest"
 )
 
-func newMemory(t *testing.T) (store.TxStore, func(time.Duration)) {
+func newMemory(t *testing.T) (store.Store, func(time.Duration)) {
 	clock := storetest.NewClock()
 	s := store.NewMemory(store.MemoryOptions{Now: clock.Now, JanitorInterval: -1})
 	t.Cleanup(func() { _ = s.Close() })
@@ -19,7 +19,7 @@ func newMemory(t *testing.T) (store.TxStore, func(time.Duration)) {
 }
 
 func TestMemoryConformance(t *testing.T) {
-	storetest.Run(t, newMemory)
+	storetest.RunAll(t, newMemory)
 }
 
 func TestMemoryClosed(t *testing.T) {
@@ -38,6 +38,17 @@ func TestMemoryClosed(t *testing.T) {
 	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping after Close: %v, want ErrUnavailable", err)
 	}
+	for op, res := range allOps(ctx, s) {
+		if !errors.Is(res.err, store.ErrUnavailable) {
+			t.Errorf("%s after Close: %v, want ErrUnavailable", op, res.err)
+		}
+	}
+}
+
+func BenchmarkMemoryState(b *testing.B) {
+	s := store.NewMemory(store.MemoryOptions{})
+	defer s.Close()
+	benchState(b, s)
 }
 
 func BenchmarkMemoryCreateOrGet(b *testing.B) {

@@ -32,7 +32,7 @@ const (
 // set), ping it and return the Redis engine, which closes the client on
 // Close. Errors name the URL with its password redacted; a server that does
 // not answer is ErrUnavailable, a malformed URL ErrInvalid.
-func Open(ctx context.Context, rawURL string) (TxStore, error) {
+func Open(ctx context.Context, rawURL string) (Store, error) {
 	rawURL = strings.TrimSpace(rawURL)
 	if rawURL == "" || rawURL == "memory:" || strings.HasPrefix(rawURL, "memory://") {
 		return NewMemory(MemoryOptions{}), nil

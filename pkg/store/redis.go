@@ -21,7 +21,8 @@ type RedisOptions struct {
 	// Prefix starts every key; default "sipbus". It must not contain '{' or
 	// '}' (the hash tag is the callkey's).
 	Prefix string
-	// OpTimeout bounds each operation (one round trip); default 1s, < 0
+	// OpTimeout bounds each operation (one round trip; the up to 16 of one
+	// Claim together); default 1s, < 0
 	// means only the caller's context bounds it. Past it the operation fails
 	// with ErrUnavailable. The client must honour context deadlines
 	// (go-redis ContextTimeoutEnabled, which Open sets) or have read/write
@@ -32,29 +33,36 @@ type RedisOptions struct {
 	CloseClient bool
 }
 
-type redisStore struct {
+// Redis is the Redis engine: single node, Sentinel or Cluster alike. It is
+// safe for concurrent use.
+type Redis struct {
 	c         redis.UniversalClient
 	prefix    string
 	opTimeout time.Duration
 	owned     bool
 	badPrefix error
+	// timer shard keys, built once: tmrZ[i] is the ZSET, tmrH[i] the HASH.
+	tmrZ, tmrH [timerShards]string
 }
 
-var _ TxStore = (*redisStore)(nil)
+var _ Store = (*Redis)(nil)
 
 // NewRedis returns the Redis engine on c: single node, Sentinel or Cluster
 // alike. See the package doc for the key layout, TTL rules and error mapping.
 // An invalid Prefix makes every operation fail with ErrInvalid.
-func NewRedis(c redis.UniversalClient, opt RedisOptions) TxStore {
+func NewRedis(c redis.UniversalClient, opt RedisOptions) *Redis {
 	if opt.Prefix == "" {
 		opt.Prefix = DefaultPrefix
 	}
 	if opt.OpTimeout == 0 {
 		opt.OpTimeout = DefaultOpTimeout
 	}
-	s := &redisStore{c: c, prefix: opt.Prefix, opTimeout: opt.OpTimeout, owned: opt.CloseClient}
+	s := &Redis{c: c, prefix: opt.Prefix, opTimeout: opt.OpTimeout, owned: opt.CloseClient}
 	if strings.ContainsAny(opt.Prefix, "{}") {
 		s.badPrefix = fmt.Errorf("%w: redis key prefix %q contains '{' or '}'", ErrInvalid, opt.Prefix)
+	}
+	for i := range timerShards {
+		s.tmrZ[i], s.tmrH[i] = timerShardKeys(s.prefix, i)
 	}
 	return s
 }
@@ -67,10 +75,10 @@ func TxKey(prefix, callKey, key string) string {
 	return prefix + ":tx:{" + callKey + "}:" + key
 }
 
-func (s *redisStore) key(callKey, key string) string { return TxKey(s.prefix, callKey, key) }
+func (s *Redis) key(callKey, key string) string { return TxKey(s.prefix, callKey, key) }
 
 // opCtx applies the per-operation deadline.
-func (s *redisStore) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *Redis) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.opTimeout > 0 {
 		return context.WithTimeout(ctx, s.opTimeout)
 	}
@@ -78,7 +86,7 @@ func (s *redisStore) opCtx(ctx context.Context) (context.Context, context.Cancel
 }
 
 // CreateOrGet implements TxStore.
-func (s *redisStore) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration) (*Tx, bool, error) {
+func (s *Redis) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration) (*Tx, bool, error) {
 	if err := validCreate(tx, ttl); err != nil {
 		return nil, false, err
 	}
@@ -112,7 +120,7 @@ func (s *redisStore) CreateOrGet(ctx context.Context, tx *Tx, ttl time.Duration)
 }
 
 // Get implements TxStore.
-func (s *redisStore) Get(ctx context.Context, callKey, key string) (*Tx, error) {
+func (s *Redis) Get(ctx context.Context, callKey, key string) (*Tx, error) {
 	if err := validKeys(callKey, key); err != nil {
 		return nil, err
 	}
@@ -133,7 +141,7 @@ func (s *redisStore) Get(ctx context.Context, callKey, key string) (*Tx, error) 
 }
 
 // SetResponse implements TxStore.
-func (s *redisStore) SetResponse(ctx context.Context, callKey, key string, r Response, ttl time.Duration) (bool, error) {
+func (s *Redis) SetResponse(ctx context.Context, callKey, key string, r Response, ttl time.Duration) (bool, error) {
 	if err := validResponse(callKey, key, r); err != nil {
 		return false, err
 	}
@@ -151,7 +159,7 @@ func (s *redisStore) SetResponse(ctx context.Context, callKey, key string, r Res
 }
 
 // UpdateState implements TxStore.
-func (s *redisStore) UpdateState(ctx context.Context, callKey, key string, from []string, to string, ttl time.Duration) (bool, error) {
+func (s *Redis) UpdateState(ctx context.Context, callKey, key string, from []string, to string, ttl time.Duration) (bool, error) {
 	if err := validKeys(callKey, key); err != nil {
 		return false, err
 	}
@@ -173,7 +181,7 @@ func (s *redisStore) UpdateState(ctx context.Context, callKey, key string, from 
 }
 
 // Expire implements TxStore.
-func (s *redisStore) Expire(ctx context.Context, callKey, key string, ttl time.Duration) error {
+func (s *Redis) Expire(ctx context.Context, callKey, key string, ttl time.Duration) error {
 	if err := validExpire(callKey, key, ttl); err != nil {
 		return err
 	}
@@ -200,7 +208,7 @@ func (s *redisStore) Expire(ctx context.Context, callKey, key string, ttl time.D
 }
 
 // Ping implements TxStore.
-func (s *redisStore) Ping(ctx context.Context) error {
+func (s *Redis) Ping(ctx context.Context) error {
 	if s.badPrefix != nil {
 		return s.badPrefix
 	}
@@ -213,7 +221,7 @@ func (s *redisStore) Ping(ctx context.Context) error {
 }
 
 // Close closes the client when the store owns it (RedisOptions.CloseClient).
-func (s *redisStore) Close() error {
+func (s *Redis) Close() error {
 	if !s.owned {
 		return nil
 	}

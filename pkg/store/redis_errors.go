@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -32,6 +34,10 @@ func mapErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w: redis did not answer in time: %w", op, ErrUnavailable, err)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w: redis did not answer in time: %w (%w)", op, ErrUnavailable, ctx.Err(), err)
+	case isTimeout(err) && deadlinePassed(ctx):
+		// The connection's deadline is the context's: the read timed out
+		// at the deadline, before the context's own timer marked it done.
+		return fmt.Errorf("%s: %w: redis did not answer in time: %w (%w)", op, ErrUnavailable, context.DeadlineExceeded, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: store: %w", op, err)
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -53,4 +59,16 @@ func mapErr(ctx context.Context, op string, err error) error {
 	// Not a server reply: the client could not get an answer (dial refused,
 	// connection reset, i/o timeout, pool timeout, client closed, ...).
 	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// deadlinePassed reports whether ctx has a deadline that is now past.
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

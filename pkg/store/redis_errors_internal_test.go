@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,6 +19,13 @@ type serverErr string
 
 func (e serverErr) Error() string { return string(e) }
 func (serverErr) RedisError()     {}
+
+// pastDeadline is a context whose deadline has passed while its Err is
+// still nil: the instant between a connection's deadline and the context's
+// timer.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
 
 func TestMapErr(t *testing.T) {
 	expired, cancel := context.WithTimeout(context.Background(), 0)
@@ -40,6 +49,7 @@ func TestMapErr(t *testing.T) {
 		{"pool timeout", bg, redis.ErrPoolTimeout, []error{ErrUnavailable}, nil},
 		{"deadline", bg, context.DeadlineExceeded, []error{ErrUnavailable, context.DeadlineExceeded}, nil},
 		{"op deadline passed", expired, errors.New("i/o timeout"), []error{ErrUnavailable, context.DeadlineExceeded}, nil},
+		{"net timeout at the deadline, context timer not yet fired", pastDeadline{bg}, os.ErrDeadlineExceeded, []error{ErrUnavailable, context.DeadlineExceeded}, nil},
 		{"caller canceled", bg, context.Canceled, []error{context.Canceled}, []error{ErrUnavailable}},
 		{"caller canceled, net error", canceled, errors.New("use of closed network connection"), []error{context.Canceled}, []error{ErrUnavailable}},
 		{"loading", bg, serverErr("LOADING Redis is loading the dataset in memory"), []error{ErrUnavailable}, nil},

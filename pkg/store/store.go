@@ -1,16 +1,20 @@
-// Package store is the state-store contract of sipbus: SIP transaction state
-// (and, in later issues, dialogs and location) shared by every edge and tm
-// replica. It has two engines with one conformance suite (storetest): Redis,
-// for any deployment with more than one process, and memory, for `sipbus up`
-// in one process and fast unit tests.
+// Package store is the state-store contract of sipbus: the state shared by
+// every edge and tm replica. [Store] is all of it: SIP transactions
+// ([TxStore]), SIP timer deadlines any replica may fire ([TimerStore]),
+// idempotency markers ([OnceStore]) and small versioned documents such as a
+// proxy transaction's branches or a dialog ([RecordStore]). It has two
+// engines, [Redis] and [Memory], with one conformance suite (storetest):
+// Redis, for any deployment with more than one process, and memory, for
+// `sipbus up` in one process and fast unit tests.
 //
 // Semantics every engine guarantees:
-//   - every operation on one transaction is atomic (Redis: one Lua script or
-//     one command; memory: one mutex);
-//   - every key has a TTL derived from the SIP timers by the caller; nothing
+//   - every operation on one transaction, timer, marker or record is atomic
+//     (Redis: one Lua script or one command; memory: one mutex);
+//   - every key has a TTL derived from the SIP timers by the caller, or is a
+//     container bounded by its live entries (the timer shards); nothing
 //     grows without bound;
-//   - all keys of one call share the hash tag {callkey}, so multi-key scripts
-//     work on Redis Cluster.
+//   - every key has a hash tag, and all keys of one call share the hash tag
+//     {callkey}, so multi-key scripts work on Redis Cluster.
 //
 // # Choosing an engine
 //
@@ -64,6 +68,37 @@
 //	rtx     retransmissions absorbed
 //	ct, ut  created / updated, unix milliseconds
 //
+// A timer lives in one of 16 shards, chosen by a hash of its id (FNV-1a 32
+// finished with Murmur3's fmix32, mod 16; [TimerKeys] computes it):
+//
+//	<prefix>:tmr:{t<shard>}    ZSET  member id, score = due unix ms, or the
+//	                                 lease deadline while claimed
+//	<prefix>:tmrd:{t<shard>}   HASH  id -> "<due ms>|<claims>|<token>|<payload>"
+//
+// The id may hold any bytes; the payload is the rest of the value after the
+// third '|', any bytes. Arm, Cancel and Done are one script on the shard's
+// two keys. Claim asks the shards in a rotating order from a random one, one
+// script per shard (ZRANGEBYSCORE -inf now LIMIT 0 n; for each: a new
+// token, claims + 1, score = now + lease), until it holds max timers. These
+// two keys have no TTL: they are containers bounded by the live timers, as
+// Done and Cancel remove every entry (and Redis drops an empty key). A timer
+// nobody Done's keeps reappearing after each lease, so a caller must Done or
+// re-Arm every timer it claims.
+//
+// An idempotency marker is a string with a TTL (SET NX PX):
+//
+//	<prefix>:once:{<fnv>}:<key>
+//
+// where <fnv> is FNV-1a 32 of the key in 8 hex digits ([OnceKey]), so a key
+// of any bytes, braces included, has a well-formed hash tag.
+//
+// A record is a HASH with a TTL, in the call's slot ([RecordKey]):
+//
+//	<prefix>:rec:{<callkey>}:<key>    v  version (decimal)
+//	                                  d  value (binary-safe)
+//
+// SaveRecord is one script: compare v, HSET v and d, PEXPIRE.
+//
 // # TTL rules
 //
 // The caller derives every TTL from the SIP timers. CreateOrGet needs
@@ -72,12 +107,17 @@
 // life when ttl > 0 and keep it when ttl <= 0. Expire(0) deletes the key
 // (absent is fine); Expire(d > 0) sets the remaining life (absent is
 // ErrNotFound). Every Redis write is followed by PEXPIRE in the same script,
-// so no key ever lives without a TTL. Times have millisecond precision.
+// so no transaction lives without a TTL. Once and SaveRecord need ttl > 0;
+// SaveRecord replaces the record's remaining life. Timers have no TTL (see
+// the layout). Times have millisecond precision; the memory engine reads
+// TTLs against its clock (MemoryOptions.Now), and both engines compare
+// timers with Claim's now argument, never a clock of their own.
 //
 // # Errors
 //
-//   - [ErrNotFound]: no such transaction (redis.Nil and the scripts' own
-//     not-found reply map to it);
+//   - [ErrNotFound]: no such transaction or record (redis.Nil and the
+//     scripts' own not-found reply map to it); the timer and once operations
+//     report absence with false instead;
 //   - [ErrUnavailable]: the engine cannot answer now: connection refused or
 //     reset, timeouts (the per-operation deadline included), pool exhausted,
 //     client closed, and the server replies LOADING, CLUSTERDOWN, TRYAGAIN,
@@ -85,8 +125,10 @@
 //     authentication failures. The edge answers 503 with Retry-After.
 //     A deadline error also matches context.DeadlineExceeded. The memory
 //     engine fails with ErrUnavailable only after Close;
-//   - [ErrInvalid]: a bad argument (empty key, braces in the callkey, ttl <= 0
-//     on create, status outside 100..699); a bug in the caller;
+//   - [ErrInvalid]: a bad argument (empty key, id, token or callkey, braces
+//     in the callkey, ttl <= 0 on create, Once or SaveRecord, a negative
+//     record version, Claim's max or lease <= 0, status outside 100..699);
+//     a bug in the caller;
 //   - a context canceled by the caller is returned wrapped (context.Canceled),
 //     not as ErrUnavailable;
 //   - any other server reply (WRONGTYPE, script error) is returned wrapped as
@@ -103,8 +145,10 @@ import (
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
-	// ErrInvalid reports a bad argument: empty callkey or key, '{' or '}' in
-	// the callkey, ttl <= 0 on create, a status outside 100..699.
+	// ErrInvalid reports a bad argument: empty callkey, key, timer id or
+	// token, '{' or '}' in the callkey, ttl <= 0 where one is required, a
+	// negative record version, Claim's max or lease <= 0, a status outside
+	// 100..699.
 	ErrInvalid = errors.New("store: invalid argument")
 )
 

@@ -1,8 +1,10 @@
-// Package storetest is the conformance suite of store.TxStore: every engine
-// (memory, Redis) runs the same tests, so they cannot drift apart.
+// Package storetest is the conformance suite of the store interfaces: every
+// engine (memory, Redis) runs the same tests, so they cannot drift apart.
+// [Run] covers store.TxStore, [RunTimers], [RunOnce] and [RunRecords] the
+// other parts of store.Store, and [RunAll] all of them.
 //
 //	func TestMemory(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) (store.TxStore, func(time.Duration)) {
+//		storetest.RunAll(t, func(t *testing.T) (store.Store, func(time.Duration)) {
 //			clock := storetest.NewClock()
 //			s := store.NewMemory(store.MemoryOptions{Now: clock.Now})
 //			t.Cleanup(func() { s.Close() })
@@ -68,6 +70,37 @@ func Run(t *testing.T, newStore func(t *testing.T) (store.TxStore, func(d time.D
 			tc.fn(t, s, advance)
 		})
 	}
+}
+
+// NewStore makes a store.Store for one test; see [Run] for the contract.
+type NewStore func(t *testing.T) (store.Store, func(d time.Duration))
+
+// RunAll runs every suite of the package against the engine made by
+// newStore: Run, RunTimers, RunOnce and RunRecords, as subtests.
+func RunAll(t *testing.T, newStore NewStore) {
+	t.Helper()
+	t.Run("Tx", func(t *testing.T) {
+		Run(t, func(t *testing.T) (store.TxStore, func(time.Duration)) { return newStore(t) })
+	})
+	t.Run("Timers", func(t *testing.T) { RunTimers(t, newStore) })
+	t.Run("Once", func(t *testing.T) { RunOnce(t, newStore) })
+	t.Run("Records", func(t *testing.T) { RunRecords(t, newStore) })
+}
+
+// runCases runs each case in a subtest with a fresh store.
+func runCases(t *testing.T, newStore NewStore, cases []storeCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, advance := newStore(t)
+			tc.fn(t, s, advance)
+		})
+	}
+}
+
+type storeCase struct {
+	name string
+	fn   func(*testing.T, store.Store, func(time.Duration))
 }
 
 // Clock is a fake clock for engines that take one (store.MemoryOptions.Now).

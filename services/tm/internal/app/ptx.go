@@ -28,7 +28,7 @@ type ptx struct {
 	Final     int            `json:"fin,omitempty"`
 	Cancelled bool           `json:"cx,omitempty"`
 	TimedOut  bool           `json:"to,omitempty"`
-	Ringing   bool           `json:"rg,omitempty"` // timer C armed (first provisional seen)
+	Ringing   bool           `json:"rg,omitempty"`   // timer C armed (first provisional seen)
 	Call      *callInfo      `json:"call,omitempty"` // initial INVITE only
 	Created   time.Time      `json:"ct"`
 }
@@ -68,10 +68,10 @@ type party struct {
 // dialog is what tm keeps of an answered call, to report its end: record
 // "dlg" under the call's key (the first answered dialog of a Call-ID).
 type dialog struct {
-	PTx    string   `json:"p"`
+	PTx     string   `json:"p"`
 	CallID  string   `json:"cid"`
 	CallKey string   `json:"ck"`
-	Call callInfo `json:"call"`
+	Call    callInfo `json:"call"`
 }
 
 func (p *ptx) invite() bool { return p.Method == "INVITE" }

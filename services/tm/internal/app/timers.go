@@ -119,4 +119,3 @@ func (e *Engine) byeEnded(ctx context.Context, in *Inbound) error {
 	}
 	return e.run(ctx, &effects{emits: []Emission{e.callEnded(in.CallKey, &d, hangup, "bye")}})
 }
-
