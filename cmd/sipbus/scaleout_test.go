@@ -213,3 +213,13 @@ Content-Length: 0
 		t.Errorf("call events %v, want %v", types, want)
 	}
 }
+
+func callKeyOf(callID string) string { return sipmsg.CallKey(callID) }
+
+func hasLine(raw []byte, line string) bool {
+	return strings.Contains(string(raw), "\r\n"+line+"\r\n")
+}
+
+func replyTo(req *sipmsg.Msg, code int, reason string) []byte {
+	return sipmsg.Reply(req, code, reason, sipmsg.ReplyOptions{ToTag: "callee1"})
+}

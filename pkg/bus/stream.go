@@ -14,7 +14,7 @@ const DefaultStream = "SIPBUS"
 
 // StreamSubjects are the subjects the stream captures (commands are not events
 // and live under "sipbus.>", outside the stream).
-var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "notify.>", "dead.>"}
+var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "notify.>", "app.>", "dead.>"}
 
 // Stream defaults.
 const (

@@ -150,3 +150,9 @@ func isSafe(s string) bool {
 func safeByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
+
+// SubjectApp is where tm hands a transaction to application app (route
+// action `app: NAME`): app.<name>.<callkey>.
+func SubjectApp(app, callKey string) string {
+	return "app." + SafeToken(app) + "." + SafeToken(callKey)
+}

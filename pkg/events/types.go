@@ -29,6 +29,10 @@ const (
 	// stream event). Its schema file holds the request at the top level and
 	// the reply under #/$defs/response.
 	CommandEdgeSend = "sipbus.edge.send.v1"
+
+	// CommandTM is tm's application command (NATS request/reply): reply to
+	// or relay a transaction handed to an application.
+	CommandTM = "sipbus.tm.command.v1"
 )
 
 // SchemaBase is the prefix of every schema $id and dataschema attribute.
@@ -53,6 +57,7 @@ var ByType = map[string]func() any{
 	TypeTxCreated:        func() any { return new(TxCreated) },
 	TypeTxAbsorbed:       func() any { return new(TxAbsorbed) },
 	CommandEdgeSend:      func() any { return new(EdgeSendRequest) },
+	CommandTM:            func() any { return new(TMCommand) },
 
 	TypeCallStarted:  func() any { return new(CallStarted) },
 	TypeCallRinging:  func() any { return new(CallRinging) },

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
@@ -58,6 +59,7 @@ type TM struct {
 	eng  *app.Engine
 	pub  *bus.Publisher
 	sub  *bus.Subscription
+	svc  micro.Service
 	tmrs *ports.Timers
 
 	cancel context.CancelFunc
@@ -101,6 +103,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 		Records: d.Store, Timers: d.Store, Once: d.Store, Tx: d.Store,
 		Send:   &adapters.Edges{Client: &edgeapi.Client{NC: d.NC}},
 		Emit:   &adapters.Events{Pub: pub},
+		Apps:   &adapters.Apps{Pub: pub},
 		Locate: loc, Routes: table, Log: log,
 	})
 	return &TM{cfg: cfg, d: d, log: log, eng: eng, pub: pub}, nil
@@ -128,6 +131,10 @@ func (t *TM) Start(ctx context.Context) error {
 		return fmt.Errorf("tm: %w", err)
 	}
 	t.sub = sub
+	if t.svc, err = ports.Commands(t.d.NC, t.cfg.ID, t.eng); err != nil {
+		_ = sub.Stop(ctx)
+		return fmt.Errorf("tm: command endpoint: %w", err)
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.cancel = cancel
 	t.tmrs = &ports.Timers{Store: t.d.Store, Engine: t.eng, Log: t.log}
@@ -141,6 +148,9 @@ func (t *TM) Start(ctx context.Context) error {
 // stops the timer loop and flushes published events.
 func (t *TM) Shutdown(ctx context.Context) error {
 	var errs []error
+	if t.svc != nil {
+		errs = append(errs, t.svc.Stop())
+	}
 	if t.sub != nil {
 		errs = append(errs, t.sub.Stop(ctx))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
 )
 
@@ -90,4 +91,28 @@ func (c Chain) Lookup(ctx context.Context, aor string) ([]app.Target, bool, erro
 		}
 	}
 	return nil, false, errors.Join(errs...)
+}
+
+// Apps hands transactions to applications on the bus: the request event,
+// unchanged (type sipbus.sip.request.received.v1), on app.<name>.<callkey>.
+type Apps struct {
+	Pub *bus.Publisher
+}
+
+var _ app.Apps = (*Apps)(nil)
+
+// HandOver implements app.Apps. The event id derives from the transaction,
+// so a redelivered hand-over is dropped by the stream as a duplicate.
+func (a *Apps) HandOver(ctx context.Context, name string, in *app.Inbound) error {
+	if in.Event == nil {
+		return errors.New("tm: hand-over without the request event")
+	}
+	data, err := json.Marshal(events.RequestReceived{SIPMessage: *in.Event})
+	if err != nil {
+		return err
+	}
+	return a.Pub.Publish(ctx, bus.SubjectApp(name, in.CallKey), &bus.Event{
+		ID: "app." + name + "." + in.CallKey + "." + in.TxKey, Type: events.TypeRequestReceived,
+		Subject: in.Event.CallID, CallKey: in.CallKey, DataSchema: events.SchemaURL(events.TypeRequestReceived), Data: data,
+	})
 }

@@ -119,6 +119,7 @@ type Deps struct {
 	Send    Sender
 	Emit    Emitter
 	Locate  Locator
+	Apps    Apps
 	Routes  *routes.Table
 	Log     *slog.Logger
 	Now     func() time.Time

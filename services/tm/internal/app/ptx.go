@@ -30,6 +30,7 @@ type ptx struct {
 	TimedOut  bool           `json:"to,omitempty"`
 	Ringing   bool           `json:"rg,omitempty"`   // timer C armed (first provisional seen)
 	Call      *callInfo      `json:"call,omitempty"` // initial INVITE only
+	App       string         `json:"app,omitempty"`  // handed to this application
 	Created   time.Time      `json:"ct"`
 }
 

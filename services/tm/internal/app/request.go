@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
@@ -23,6 +24,8 @@ type Inbound struct {
 	Src     Source
 	TxKey   string // server tx key (request) / client tx key (response)
 	CallKey string
+	// Event is the event the edge published (data), for hand-over to apps.
+	Event *events.SIPMessage
 }
 
 // allowed is the Allow value of OPTIONS answered by the proxy itself.

@@ -63,7 +63,7 @@ func handle[T any](ctx context.Context, ev *bus.Event, msg func(*T) *events.SIPM
 			ck = sipmsg.CallKey(m.CallID())
 		}
 		err = fn(ctx, &app.Inbound{
-			Msg: m, TxKey: sm.TxKey, CallKey: ck,
+			Msg: m, TxKey: sm.TxKey, CallKey: ck, Event: sm,
 			Src: app.Source{Transport: sm.Network.Transport, Remote: sm.Network.Remote, Flow: sm.Network.Flow, Edge: sm.Network.Edge},
 		})
 		if errors.Is(err, store.ErrInvalid) {

@@ -1,0 +1,46 @@
+package ports
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/services/tm/internal/app"
+)
+
+// ServiceName is tm's nats.go/micro service (sipbus ps lists it).
+const ServiceName = "sipbus-tm"
+
+// Commands serves the application command endpoint (sipbus.tm.command,
+// queue group sipbus-tm: any replica answers).
+func Commands(nc *nats.Conn, id string, eng *app.Engine) (micro.Service, error) {
+	svc, err := micro.AddService(nc, micro.Config{
+		Name: ServiceName, Version: "0.1.0", Description: "sipbus transaction manager",
+		Metadata: map[string]string{"id": id},
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = svc.AddEndpoint("command", micro.HandlerFunc(func(r micro.Request) {
+		var c events.TMCommand
+		rep := events.TMCommandReply{Status: 400}
+		if err := json.Unmarshal(r.Data(), &c); err != nil {
+			rep.Reason = "not a sipbus.tm.command.v1 JSON object: " + err.Error()
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			rep = eng.Command(ctx, &c)
+			cancel()
+		}
+		b, _ := json.Marshal(rep)
+		_ = r.Respond(b)
+	}), micro.WithEndpointSubject(events.TMCommandSubject), micro.WithEndpointQueueGroup(events.TMQueue))
+	if err != nil {
+		_ = svc.Stop()
+		return nil, err
+	}
+	return svc, nil
+}
