@@ -19,14 +19,13 @@ const (
 // RedisOptions configures the Redis engine.
 type RedisOptions struct {
 	// Prefix starts every key; default "sipbus". It must not contain '{' or
-	// '}' (the hash tag is the callkey's).
+	// '}' (every key carries its own hash tag).
 	Prefix string
-	// OpTimeout bounds each operation (one round trip; the up to 16 of one
-	// Claim together); default 1s, < 0
-	// means only the caller's context bounds it. Past it the operation fails
-	// with ErrUnavailable. The client must honour context deadlines
-	// (go-redis ContextTimeoutEnabled, which Open sets) or have read/write
-	// timeouts no longer than this.
+	// OpTimeout bounds each operation (one round trip; all those of one
+	// Claim together); default 1s, < 0 means only the caller's context
+	// bounds it. Past it the operation fails with ErrUnavailable. The client
+	// must honour context deadlines (go-redis ContextTimeoutEnabled, which
+	// Open sets) or have read/write timeouts no longer than this.
 	OpTimeout time.Duration
 	// CloseClient makes Close close the client too; Open sets it. Otherwise
 	// the client belongs to the caller.

@@ -77,9 +77,11 @@
 //
 // The id may hold any bytes; the payload is the rest of the value after the
 // third '|', any bytes. Arm, Cancel and Done are one script on the shard's
-// two keys. Claim asks the shards in a rotating order from a random one, one
-// script per shard (ZRANGEBYSCORE -inf now LIMIT 0 n; for each: a new
-// token, claims + 1, score = now + lease), until it holds max timers. These
+// two keys. Claim first counts the due timers of every shard (one pipeline
+// of ZCOUNT, so an idle Claim is one round trip), then asks the shards with
+// due timers in a rotating order from a random one, one script per shard
+// (ZRANGEBYSCORE -inf now LIMIT 0 n; for each: a new token, claims + 1,
+// score = now + lease), until it holds max timers. These
 // two keys have no TTL: they are containers bounded by the live timers, as
 // Done and Cancel remove every entry (and Redis drops an empty key). A timer
 // nobody Done's keeps reappearing after each lease, so a caller must Done or
