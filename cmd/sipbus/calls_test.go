@@ -84,6 +84,29 @@ func (s *sipp) wait(t *testing.T, d time.Duration) {
 	}
 }
 
+// stopClean stops a callee SIPp (which runs until stopped) and fails the
+// test when it logged an error: an unexpected or duplicated message.
+func (s *sipp) stopClean(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		t.Errorf("sipp %s exited early: %v\n%s", s.name, err, s.logs())
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	err := <-s.done
+	s.done <- err
+	files, _ := filepath.Glob(filepath.Join(s.dir, "*_errors.log"))
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); len(strings.TrimSpace(string(data))) > 0 {
+			t.Errorf("sipp %s logged errors:\n%s", s.name, s.logs())
+			return
+		}
+	}
+}
+
 func (s *sipp) logs() string {
 	var b strings.Builder
 	files, _ := filepath.Glob(filepath.Join(s.dir, "*"))
@@ -196,7 +219,7 @@ func TestCallsThroughTM(t *testing.T) {
 		return runSIPp(t, "uac "+scenario, scenario, args...)
 	}
 	uas := func(t *testing.T, scenario, user string, n int) *sipp {
-		return runSIPp(t, "uas "+scenario, scenario, "-p", strconv.Itoa(ports[user]), "-m", strconv.Itoa(n), "-trace_msg")
+		return runSIPp(t, "uas "+scenario, scenario, "-p", strconv.Itoa(ports[user]))
 	}
 	expect := func(t *testing.T, marker string, n int, want string) {
 		t.Helper()
@@ -218,25 +241,25 @@ func TestCallsThroughTM(t *testing.T) {
 	t.Run("basic 200 calls", func(t *testing.T) {
 		s := uas(t, "uas.xml", "uas", 200)
 		uac(t, "uac.xml", "uas", "localhost", 200).wait(t, 60*time.Second)
-		s.wait(t, 10*time.Second)
+		s.stopClean(t)
 		expect(t, "uac.xml-", 200, "ended:caller")
 	})
 	t.Run("busy 486", func(t *testing.T) {
 		s := uas(t, "uas_busy.xml", "busy", 5)
 		uac(t, "uac_486.xml", "busy", "localhost", 5).wait(t, 30*time.Second)
-		s.wait(t, 10*time.Second)
+		s.stopClean(t)
 		expect(t, "uac_486.xml-", 5, "missed:busy:486")
 	})
 	t.Run("cancel while ringing", func(t *testing.T) {
 		s := uas(t, "uas_cancel.xml", "ring", 5)
 		uac(t, "uac_cancel.xml", "ring", "localhost", 5).wait(t, 30*time.Second)
-		s.wait(t, 10*time.Second)
+		s.stopClean(t)
 		expect(t, "uac_cancel.xml-", 5, "missed:cancelled:487")
 	})
 	t.Run("no answer", func(t *testing.T) {
 		s := uas(t, "uas_cancel.xml", "ring", 3)
 		uac(t, "uac_408.xml", "ring", "localhost", 3).wait(t, 30*time.Second)
-		s.wait(t, 10*time.Second)
+		s.stopClean(t)
 		expect(t, "uac_408.xml-", 3, "missed:no-answer:408")
 	})
 	t.Run("unknown user 404", func(t *testing.T) {
@@ -258,7 +281,7 @@ func TestCallsThroughTM(t *testing.T) {
 	t.Run("re-INVITE and BYE via Record-Route", func(t *testing.T) {
 		s := uas(t, "uas_reinvite.xml", "reinv", 5)
 		uac(t, "uac_reinvite.xml", "reinv", "localhost", 5).wait(t, 30*time.Second)
-		s.wait(t, 10*time.Second)
+		s.stopClean(t)
 		expect(t, "uac_reinvite.xml-", 5, "ended:caller")
 	})
 

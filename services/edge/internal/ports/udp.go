@@ -20,14 +20,17 @@ type Handler interface {
 	Handle(ctx context.Context, p *app.Packet)
 }
 
-// UDP is a SIP UDP listener: one reader goroutine feeding a bounded queue
-// served by a pool of workers. A full queue drops (and counts) datagrams, the
-// way a kernel socket buffer would, instead of growing without bound.
+// UDP is a SIP UDP listener: one reader goroutine feeding bounded queues,
+// one per worker. A datagram goes to the worker chosen by its Call-ID, so
+// the messages of one call are handled and published in the order they
+// arrived (an ACK is never overtaken by the re-INVITE sent right after it).
+// A full queue drops (and counts) datagrams, the way a kernel socket buffer
+// would, instead of growing without bound.
 type UDP struct {
 	conn     *net.UDPConn
 	local    netip.AddrPort
 	workers  int
-	queue    chan *datagram
+	queues   []chan *datagram
 	pool     sync.Pool
 	counters *app.Counters
 	log      *slog.Logger
@@ -63,8 +66,14 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 	_ = conn.SetWriteBuffer(4 << 20)
 	u := &UDP{
 		conn: conn, local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		workers: opt.Workers, queue: make(chan *datagram, opt.Queue),
-		counters: opt.Counters, log: opt.Log, maxSize: opt.MaxMessage,
+		workers: opt.Workers, counters: opt.Counters, log: opt.Log, maxSize: opt.MaxMessage,
+	}
+	if u.workers < 1 {
+		u.workers = 1
+	}
+	per := max(opt.Queue/u.workers, 16)
+	for range u.workers {
+		u.queues = append(u.queues, make(chan *datagram, per))
 	}
 	u.pool.New = func() any { return &datagram{buf: make([]byte, u.maxSize+1)} }
 	return u, nil
@@ -78,9 +87,10 @@ func (u *UDP) Addr() netip.AddrPort { return u.local }
 func (u *UDP) Serve(ctx context.Context, h Handler) {
 	for i := 0; i < u.workers; i++ {
 		u.wg.Add(1)
+		q := u.queues[i]
 		go func() {
 			defer u.wg.Done()
-			for d := range u.queue {
+			for d := range q {
 				p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at}
 				h.Handle(ctx, &p)
 				u.pool.Put(d)
@@ -88,7 +98,9 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		}()
 	}
 	defer func() {
-		close(u.queue)
+		for _, q := range u.queues {
+			close(q)
+		}
 		u.wg.Wait()
 	}()
 	for {
@@ -109,7 +121,7 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		}
 		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), time.Now()
 		select {
-		case u.queue <- d:
+		case u.queues[callIDHash(d.buf[:n], d.from)%uint32(len(u.queues))] <- d:
 		default:
 			u.counters.Dropped.Add(1)
 			u.pool.Put(d)
@@ -130,3 +142,72 @@ func (u *UDP) Send(to netip.AddrPort, b []byte) error {
 
 // Close stops reading; Serve returns once in-flight datagrams are handled.
 func (u *UDP) Close() error { return u.conn.Close() }
+
+// callIDHash hashes the Call-ID value of a raw message (long or compact
+// form, any case) without indexing it; a message without one hashes by its
+// source address. FNV-1a.
+func callIDHash(b []byte, from netip.AddrPort) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(b); {
+		end := i
+		for end < len(b) && b[end] != '\n' {
+			end++
+		}
+		line := b[i:end]
+		i = end + 1
+		if len(line) <= 1 { // the empty line ends the headers
+			if i > 2 {
+				break
+			}
+			continue
+		}
+		c := line[0] | 0x20
+		if c != 'c' && c != 'i' {
+			continue
+		}
+		name, rest := line, []byte(nil)
+		if k := indexColon(line); k > 0 {
+			name, rest = line[:k], line[k+1:]
+		} else {
+			continue
+		}
+		for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+			name = name[:len(name)-1]
+		}
+		if !(len(name) == 1 && c == 'i') && !equalFold(name, "call-id") {
+			continue
+		}
+		for _, x := range rest {
+			if x == ' ' || x == '\t' || x == '\r' {
+				continue
+			}
+			h = (h ^ uint32(x)) * 16777619
+		}
+		return h
+	}
+	for _, x := range from.Addr().AsSlice() {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	return (h ^ uint32(from.Port())) * 16777619
+}
+
+func indexColon(b []byte) int {
+	for i, c := range b {
+		if c == ':' {
+			return i
+		}
+	}
+	return -1
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if b[i]|0x20 != s[i]|0x20 {
+			return false
+		}
+	}
+	return true
+}
