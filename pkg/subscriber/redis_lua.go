@@ -1,0 +1,79 @@
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The scripts of the Redis engine. KEYS[1] is the subscriber's hash;
+// KEYS[2], the index, is given only on a single node (see the package doc),
+// where the script updates both atomically. Subscribers have no TTL.
+
+// addScript: ARGV = aor, ha1_md5, ha1_sha256, name, email, enabled,
+// created ms, updated ms. Returns 1 when it created the hash, 0 when it
+// exists (the index is still written: it repairs a missing entry).
+var addScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if KEYS[2] then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'aor', ARGV[1], 'ha1_md5', ARGV[2], 'ha1_sha256', ARGV[3],
+  'name', ARGV[4], 'email', ARGV[5], 'enabled', ARGV[6], 'created', ARGV[7], 'updated', ARGV[8])
+if KEYS[2] then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
+return 1
+`)
+
+// updateScript: ARGV = aor, ha1_md5, ha1_sha256, name, email, enabled,
+// updated ms. Returns 0 when the hash does not exist, else 1.
+var updateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'ha1_md5', ARGV[2], 'ha1_sha256', ARGV[3],
+  'name', ARGV[4], 'email', ARGV[5], 'enabled', ARGV[6], 'updated', ARGV[7])
+if KEYS[2] then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
+return 1
+`)
+
+// removeScript: ARGV = aor. Returns the number of hashes deleted (0 or 1);
+// the index entry is removed either way.
+var removeScript = redis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return n
+`)
+
+// unavailablePrefixes are server replies that mean "cannot serve now".
+var unavailablePrefixes = []string{
+	"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY",
+	"NOREPLICAS", "BUSY", "OOM", "NOAUTH", "WRONGPASS", "MOVED", "ASK",
+	"ERR max number of clients reached",
+}
+
+// mapErr maps a go-redis error as package store does: transport failures,
+// deadlines and transient server replies wrap ErrUnavailable; a context
+// canceled by the caller and other server replies (bugs such as WRONGTYPE)
+// are wrapped as they are.
+func mapErr(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w: redis did not answer in time: %w", op, ErrUnavailable, err)
+	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("%s: %w (%w)", op, context.Canceled, err)
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range unavailablePrefixes {
+			if strings.HasPrefix(msg, p) || strings.HasPrefix(strings.TrimPrefix(msg, "ERR "), p) {
+				return fmt.Errorf("%s: %w: redis: %w", op, ErrUnavailable, err)
+			}
+		}
+		return fmt.Errorf("%s: subscriber: redis: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
