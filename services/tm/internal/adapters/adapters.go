@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
 )
 
@@ -60,9 +62,29 @@ func (s Static) Lookup(_ context.Context, aor string) ([]app.Target, bool, error
 	}
 	ts := make([]app.Target, 0, len(cs))
 	for _, c := range cs {
-		ts = append(ts, app.Target{URI: c, Q: 1})
+		ts = append(ts, staticTarget(c))
 	}
 	return ts, true, nil
+}
+
+// staticTarget reads a static contact: a URI, or "<URI>;q=0.5" to give it
+// a q value (serial forking by q, like registered contacts).
+func staticTarget(c string) app.Target {
+	t := app.Target{URI: c, Q: 1}
+	if !strings.HasPrefix(c, "<") {
+		return t
+	}
+	na, err := sipmsg.ParseNameAddr(c)
+	if err != nil {
+		return t
+	}
+	t.URI = na.URI.String()
+	if q, ok := na.Params.Get("q"); ok {
+		if v, err := strconv.ParseFloat(q, 64); err == nil && v >= 0 && v <= 1 {
+			t.Q = v
+		}
+	}
+	return t
 }
 
 func normAOR(aor string) string {

@@ -241,7 +241,11 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]
 	for _, pth := range t.Path {
 		lines = append(lines, "Route: "+pth)
 	}
-	lines = append(lines, "Via: SIP/2.0/"+strings.ToUpper(h.Transport)+" "+e.cfg.Advertise+";branch="+br+";sbl="+fw.loop)
+	via := "Via: SIP/2.0/" + strings.ToUpper(h.Transport) + " " + e.cfg.Advertise + ";branch=" + br
+	if fw.loop != "" {
+		via += ";sbl=" + fw.loop
+	}
+	lines = append(lines, via)
 	ed.Prepend(lines...)
 	return ed.Bytes(), h, nil
 }

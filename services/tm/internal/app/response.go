@@ -158,7 +158,7 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 		return
 	}
 	if !p.Cancelled && !p.TimedOut && len(p.Groups) > 0 {
-		e.next(p, ck, forward{pop: -1}, fx)
+		e.next(p, ck, e.failoverForward(p), fx)
 		return
 	}
 	if of := p.OnFailure; of != nil && !p.Failover && !p.Cancelled {
@@ -193,8 +193,9 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 	}
 }
 
-// failoverForward recomputes the rewrite of the original request for an
-// on_failure relay (our own Route, if any, is popped again).
+// failoverForward recomputes the rewrite of the original request for a
+// later branch (serial forking, on_failure, an application's relay): our
+// own Route, if any, is popped again and the loop hash recomputed.
 func (e *Engine) failoverForward(p *ptx) forward {
 	fw := forward{pop: -1}
 	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)

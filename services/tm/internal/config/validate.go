@@ -174,7 +174,15 @@ func normalizeStatic(static map[string][]string, local []string) (map[string][]s
 			problems = append(problems, fmt.Sprintf("%q: repeats %q", aor, key))
 		}
 		for _, contact := range static[aor] {
-			u, err := sipmsg.ParseURI(contact)
+			var u sipmsg.URI
+			var err error
+			if strings.HasPrefix(contact, "<") { // "<URI>;q=0.5"
+				var na sipmsg.NameAddr
+				na, err = sipmsg.ParseNameAddr(contact)
+				u = na.URI
+			} else {
+				u, err = sipmsg.ParseURI(contact)
+			}
 			switch {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("%q: %v", aor, err))
