@@ -108,8 +108,8 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 		if p.Cancelled || p.Final != 0 || b.Local {
 			e.cancelBranch(p, ck, b, fx) // §16.10 / §16.8: cancel once it can be
 		}
-		if code == 100 || p.Final != 0 {
-			return // 100 is hop by hop; nothing after a final
+		if code == 100 || p.Final != 0 || p.Cancelled {
+			return // 100 is hop by hop; nothing after a final or a CANCEL
 		}
 		e.forwardUp(p, ck, m, "", fx)
 		if p.Call != nil && !p.Call.Ringing && (code == 180 || code == 183) {

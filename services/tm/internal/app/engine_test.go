@@ -1,0 +1,426 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/tm/internal/routes"
+)
+
+// harness runs the engine on the memory store with recording fakes for the
+// edges and the bus.
+type harness struct {
+	t     *testing.T
+	e     *Engine
+	st    *store.Memory
+	mu    sync.Mutex
+	sent     []*edgeapi.SendRequest
+	lastDest string
+	emits    []Emission
+	now      time.Time
+}
+
+type sender struct{ h *harness }
+
+func (s sender) Send(_ context.Context, r *edgeapi.SendRequest) error {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	s.h.sent = append(s.h.sent, r)
+	if r.Raw != nil && len(r.Raw) > 6 && string(r.Raw[:6]) == "INVITE" {
+		s.h.lastDest = r.Dest
+	}
+	return nil
+}
+
+type emitter struct{ h *harness }
+
+func (em emitter) Emit(_ context.Context, e Emission) error {
+	em.h.mu.Lock()
+	defer em.h.mu.Unlock()
+	em.h.emits = append(em.h.emits, e)
+	return nil
+}
+
+type locator map[string][]Target
+
+func (l locator) Lookup(_ context.Context, aor string) ([]Target, bool, error) {
+	ts, ok := l[aor]
+	return ts, ok, nil
+}
+
+const proxyAddr = "192.0.2.1:5060"
+
+func newHarness(t *testing.T, table string, loc locator) *harness {
+	t.Helper()
+	h := &harness{t: t, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	h.st = store.NewMemory(store.MemoryOptions{Now: func() time.Time { return h.now }, JanitorInterval: -1})
+	t.Cleanup(func() { _ = h.st.Close() })
+	rt := routes.Default()
+	if table != "" {
+		var err error
+		if rt, err = routes.Parse([]byte(table), "test.yaml"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.e = NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second}, Deps{
+		Records: h.st, Timers: h.st, Once: h.st, Tx: h.st, Send: sender{h}, Emit: emitter{h},
+		Locate: loc, Routes: rt, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
+	})
+	return h
+}
+
+// take returns and forgets what was sent.
+func (h *harness) take() []*sipmsg.Msg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*sipmsg.Msg
+	for _, s := range h.sent {
+		m, err := sipmsg.Parse(s.Raw, sipmsg.Datagram)
+		if err != nil {
+			h.t.Fatalf("tm sent an unparseable message: %v\n%s", err, s.Raw)
+		}
+		out = append(out, m)
+	}
+	h.sent = nil
+	return out
+}
+
+func (h *harness) ctx() context.Context { return context.Background() }
+
+func (h *harness) request(raw string) *Inbound {
+	h.t.Helper()
+	return h.requestRaw([]byte(strings.ReplaceAll(raw, "\n", "\r\n")))
+}
+
+func (h *harness) requestRaw(raw []byte) *Inbound {
+	h.t.Helper()
+	m, err := sipmsg.Parse(raw, sipmsg.Datagram)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	key, err := sipmsg.ServerTxKey(m)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	in := &Inbound{Msg: m, TxKey: key, CallKey: sipmsg.CallKey(m.CallID()), Src: Source{Transport: "udp", Remote: "198.51.100.7:5060"}}
+	if err := h.e.Request(h.ctx(), in); err != nil {
+		h.t.Fatalf("Request: %v", err)
+	}
+	return in
+}
+
+// respond feeds a response from a callee to the branch request req.
+func (h *harness) respond(req *sipmsg.Msg, code int, tag string) {
+	h.t.Helper()
+	raw := sipmsg.Reply(req, code, "", sipmsg.ReplyOptions{ToTag: tag})
+	m, err := sipmsg.Parse(raw, sipmsg.Datagram)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.e.Response(h.ctx(), &Inbound{Msg: m, CallKey: sipmsg.CallKey(m.CallID()), Src: Source{Transport: "udp", Remote: "203.0.113.5:5060"}}); err != nil {
+		h.t.Fatalf("Response: %v", err)
+	}
+}
+
+// fire runs every timer due by now+d (advancing the clock).
+func (h *harness) fire(d time.Duration) []string {
+	h.t.Helper()
+	h.now = h.now.Add(d)
+	due, err := h.st.Claim(h.ctx(), h.now, 100, time.Second)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var names []string
+	for _, tm := range due {
+		names = append(names, tm.ID[strings.LastIndexByte(tm.ID, '|')+1:])
+		if err := h.e.Timer(h.ctx(), tm.Payload); err != nil {
+			h.t.Fatalf("Timer %s: %v", tm.ID, err)
+		}
+		_, _ = h.st.Done(h.ctx(), tm.ID, tm.Token)
+	}
+	return names
+}
+
+func invite(n int, ruri string) string {
+	return fmt.Sprintf(`INVITE %s SIP/2.0
+Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-t%d;rport
+From: "Alice" <sip:alice@example.com>;tag=a%d
+To: <%s>
+Call-ID: call-%d@test
+CSeq: 1 INVITE
+Contact: <sip:alice@198.51.100.7>
+Max-Forwards: 70
+Content-Length: 0
+
+`, ruri, n, n, ruri, n)
+}
+
+var bob = locator{"bob@example.com": {{URI: "sip:bob@203.0.113.5:5060", Q: 1}}}
+
+func only(t *testing.T, ms []*sipmsg.Msg, what string) *sipmsg.Msg {
+	t.Helper()
+	if len(ms) != 1 {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "%s\n", m.Raw[:min(len(m.Raw), 60)])
+		}
+		t.Fatalf("%s: %d messages sent, want 1:\n%s", what, len(ms), b.String())
+	}
+	return ms[0]
+}
+
+func status(m *sipmsg.Msg) string {
+	if m.Request {
+		return m.Str(m.Method)
+	}
+	return fmt.Sprint(m.StatusCode)
+}
+
+func (h *harness) terminal() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, em := range h.emits {
+		switch d := em.Data.(type) {
+		case *events.CallMissed:
+			out = append(out, "missed:"+d.Reason+":"+fmt.Sprint(d.Status))
+		case *events.CallEnded:
+			out = append(out, "ended:"+d.HangupBy)
+		}
+	}
+	return out
+}
+
+// A redelivered INVITE event must not fork a second transaction: whatever
+// is sent again is the same branch request, byte for byte (a retransmission
+// the callee's transaction layer absorbs).
+func TestRedeliveredInviteIsNotForwardedTwice(t *testing.T) {
+	h := newHarness(t, "", bob)
+	in := h.request(invite(1, "sip:bob@example.com"))
+	first := only(t, h.take(), "first delivery")
+	if err := h.e.Request(h.ctx(), in); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h.take() {
+		if string(m.Raw) != string(first.Raw) {
+			t.Fatalf("redelivery sent something new:\n%s", m.Raw)
+		}
+	}
+	if v := mustTopVia(t, first); !strings.HasPrefix(v.Branch, branchPrefix) || v.SentBy() != proxyAddr {
+		t.Errorf("Via %+v", v)
+	}
+	if rr := first.Value(sipmsg.HRecordRoute); rr != "<sip:"+proxyAddr+";lr>" {
+		t.Errorf("Record-Route %q", rr)
+	}
+	if mf, _ := first.MaxForwards(); mf != 69 {
+		t.Errorf("Max-Forwards %d, want 69", mf)
+	}
+}
+
+func mustTopVia(t *testing.T, m *sipmsg.Msg) sipmsg.Via {
+	t.Helper()
+	v, err := m.TopVia()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Timer A retransmits the INVITE (RFC 3261 §17.1.1.2) until a provisional;
+// Timer B with no answer at all gives 408 upstream and a missed call.
+func TestTimersAAndB(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(invite(2, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	for i, d := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		if got := h.fire(d); strings.Join(got, ",") != "A" {
+			t.Fatalf("firing %d: timers %v, want A", i, got)
+		}
+		if m := only(t, h.take(), "retransmission"); string(m.Raw) != string(req.Raw) {
+			t.Fatalf("retransmission %d differs", i)
+		}
+	}
+	h.fire(29 * time.Second) // B = 64*T1 = 32s from the start
+	var up *sipmsg.Msg
+	for _, m := range h.take() {
+		if !m.Request {
+			up = m
+		}
+	}
+	if up == nil || up.StatusCode != 408 {
+		t.Fatalf("after Timer B: upstream %v, want 408", up)
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "missed:no-answer:408" {
+		t.Errorf("terminal events %v", got)
+	}
+}
+
+// Timer C (no answer after ringing): CANCEL downstream, 408 upstream; the
+// late 487 is ACKed and goes nowhere.
+func TestNoAnswerTimer(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(invite(3, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.respond(req, 180, "b3")
+	if m := only(t, h.take(), "180 upstream"); m.StatusCode != 180 {
+		t.Fatalf("sent %s", status(m))
+	}
+	h.fire(10 * time.Second)
+	var got []string
+	for _, m := range h.take() {
+		got = append(got, status(m))
+	}
+	if strings.Join(got, ",") != "CANCEL,408" {
+		t.Fatalf("after timer C sent %v, want CANCEL then 408", got)
+	}
+	h.respond(req, 487, "b3")
+	if m := only(t, h.take(), "after 487"); status(m) != "ACK" {
+		t.Errorf("sent %s for the 487, want ACK only", status(m))
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "missed:no-answer:408" {
+		t.Errorf("terminal events %v", got)
+	}
+}
+
+// A CANCEL before any provisional: 200 at once, the branch is cancelled
+// when its provisional arrives (RFC 3261 §9.1), 487 goes upstream.
+func TestCancelBeforeProvisional(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(invite(4, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.request(strings.Replace(strings.Replace(invite(4, "sip:bob@example.com"), "INVITE sip", "CANCEL sip", 1), "1 INVITE", "1 CANCEL", 1))
+	if m := only(t, h.take(), "answer to CANCEL"); m.StatusCode != 200 {
+		t.Fatalf("CANCEL answered %s", status(m))
+	}
+	h.respond(req, 180, "b4")
+	if m := only(t, h.take(), "on 180"); status(m) != "CANCEL" {
+		t.Fatalf("on the 180 tm sent %s, want CANCEL (and no 180 upstream)", status(m))
+	}
+	h.respond(req, 487, "b4")
+	var got []string
+	for _, m := range h.take() {
+		got = append(got, status(m))
+	}
+	if strings.Join(got, ",") != "ACK,487" {
+		t.Errorf("on the 487 sent %v, want ACK, 487", got)
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "missed:cancelled:487" {
+		t.Errorf("terminal events %v", got)
+	}
+}
+
+// on_failure relays to voicemail (a fixed next hop, the Request-URI stays)
+// when the callee is busy; when voicemail fails too (503), the best of all
+// responses goes upstream: the 486 (§16.7 step 6: lowest class).
+func TestOnFailureAnd503(t *testing.T) {
+	h := newHarness(t, `routes:
+  - match: {method: INVITE, local_domain: true}
+    location: {}
+    on_failure:
+      relay: sip:203.0.113.9:5070
+`, bob)
+	h.request(invite(5, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.respond(req, 486, "b5")
+	var vm *sipmsg.Msg
+	for _, m := range h.take() {
+		if status(m) == "INVITE" {
+			vm = m
+		} else if status(m) != "ACK" {
+			t.Errorf("sent %s upstream before on_failure", status(m))
+		}
+	}
+	if vm == nil {
+		t.Fatal("no INVITE to voicemail")
+	}
+	if got := vm.Str(vm.RequestURI); got != "sip:bob@example.com" {
+		t.Errorf("voicemail Request-URI %q, want the original", got)
+	}
+	if h.sentTo() != "203.0.113.9:5070" {
+		t.Errorf("voicemail INVITE went to %s", h.sentTo())
+	}
+	h.respond(vm, 503, "vm")
+	var got []string
+	for _, m := range h.take() {
+		got = append(got, status(m))
+	}
+	if strings.Join(got, ",") != "ACK,486" {
+		t.Errorf("after the voicemail's 503 sent %v, want ACK, 486", got)
+	}
+}
+
+// A lone 503 becomes 500 upstream (RFC 3261 §16.7 step 6): the caller must
+// not think the proxy itself is overloaded.
+func Test503Becomes500(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(invite(11, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.respond(req, 503, "b11")
+	var got []string
+	for _, m := range h.take() {
+		got = append(got, status(m))
+	}
+	if strings.Join(got, ",") != "ACK,500" {
+		t.Errorf("sent %v, want ACK, 500", got)
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "missed:error:500" {
+		t.Errorf("terminal events %v", got)
+	}
+}
+
+func (h *harness) sentTo() string { return h.lastDest }
+
+// A request that comes back with our Via and the same loop hash is a loop
+// (RFC 3261 §16.3 step 4): 482. A spiral (new Request-URI) is not.
+func TestLoopDetection(t *testing.T) {
+	h := newHarness(t, `routes:
+  - match: {user: bob}
+    relay: sip:`+proxyAddr+`
+  - location: {}
+`, locator{"carol@example.com": {{URI: "sip:bob@" + proxyAddr}}})
+	h.request(invite(6, "sip:bob@example.com"))
+	out := only(t, h.take(), "INVITE to ourselves")
+	h.requestRaw(out.Raw)
+	if r := only(t, h.take(), "looped INVITE"); r.StatusCode != 482 {
+		t.Errorf("looped INVITE answered %s, want 482", status(r))
+	}
+	// A spiral: carol's contact sends the request back to us with a new
+	// Request-URI; that pass is forwarded, not refused.
+	h.request(invite(12, "sip:carol@example.com"))
+	spiral := only(t, h.take(), "INVITE to carol's contact (us)")
+	h.requestRaw(spiral.Raw)
+	if m := only(t, h.take(), "spiral"); status(m) != "INVITE" {
+		t.Errorf("spiral answered %s, want it forwarded", status(m))
+	}
+}
+
+// OPTIONS to the proxy itself is answered 200 with Allow; a foreign domain
+// gets 403 (no open relay); Max-Forwards 0 gets 483.
+func TestLocalAnswers(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(strings.Replace(strings.Replace(invite(7, "sip:"+proxyAddr), "INVITE sip", "OPTIONS sip", 1), "1 INVITE", "1 OPTIONS", 1))
+	if m := only(t, h.take(), "OPTIONS"); m.StatusCode != 200 || !strings.Contains(m.Value(sipmsg.HAllow), "INVITE") {
+		t.Errorf("OPTIONS: %s Allow %q", status(m), m.Value(sipmsg.HAllow))
+	}
+	h.request(invite(8, "sip:bob@elsewhere.example"))
+	if m := only(t, h.take(), "foreign"); m.StatusCode != 403 || !strings.Contains(string(m.Raw), "Relaying denied") {
+		t.Errorf("foreign domain: %s", m.Raw)
+	}
+	h.request(strings.Replace(invite(9, "sip:bob@example.com"), "Max-Forwards: 70", "Max-Forwards: 0", 1))
+	if m := only(t, h.take(), "MF 0"); m.StatusCode != 483 {
+		t.Errorf("Max-Forwards 0: %s", status(m))
+	}
+	h.request(invite(10, "sip:carol@example.com"))
+	if m := only(t, h.take(), "unknown"); m.StatusCode != 404 {
+		t.Errorf("unknown user: %s", status(m))
+	}
+}
