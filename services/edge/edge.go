@@ -88,32 +88,18 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	}
 	log = log.With("service", "edge", "edge_id", cfg.ID)
 	e := &Edge{cfg: cfg, deps: d, log: log, counters: new(app.Counters)}
+	// With both on port 0, TCP takes the port UDP got, as SIP expects; that
+	// port may be taken for TCP (another socket's ephemeral port), so a few
+	// attempts are made.
 	var err error
-	if cfg.UDP != "-" {
-		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
-			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
-		})
-		if err != nil {
-			return nil, err
+	for attempt := 0; ; attempt++ {
+		err = e.listen(cfg, log)
+		if err == nil || attempt == 4 || !e.bothEphemeral(cfg) {
+			break
 		}
 	}
-	if cfg.TCP != "-" {
-		addr := cfg.TCP
-		// With both on port 0, put TCP on the port UDP got, as SIP expects.
-		if e.udp != nil && cfg.UDP == cfg.TCP {
-			if ap, _ := netip.ParseAddrPort(addr); ap.Port() == 0 {
-				addr = e.udp.Addr().String()
-			}
-		}
-		e.tcp, err = ports.ListenTCP(addr, cfg.ID, ports.TCPOptions{
-			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
-		})
-		if err != nil {
-			if e.udp != nil {
-				_ = e.udp.Close()
-			}
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	if e.cfg.Advertise == "" {
 		if e.udp != nil {
@@ -135,6 +121,44 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		Signer: sipmsg.NewSigner(secret), Log: log,
 	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, d.Store, e.counters)
 	return e, nil
+}
+
+func (e *Edge) bothEphemeral(cfg Config) bool {
+	ap, err := netip.ParseAddrPort(cfg.UDP)
+	return err == nil && cfg.UDP == cfg.TCP && ap.Port() == 0
+}
+
+// listen binds the UDP and TCP listeners the config asks for.
+func (e *Edge) listen(cfg Config, log *slog.Logger) error {
+	var err error
+	e.udp, e.tcp = nil, nil
+	if cfg.UDP != "-" {
+		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
+			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.TCP != "-" {
+		addr := cfg.TCP
+		// With both on port 0, put TCP on the port UDP got, as SIP expects.
+		if e.udp != nil && cfg.UDP == cfg.TCP {
+			if ap, _ := netip.ParseAddrPort(addr); ap.Port() == 0 {
+				addr = e.udp.Addr().String()
+			}
+		}
+		e.tcp, err = ports.ListenTCP(addr, cfg.ID, ports.TCPOptions{
+			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+		})
+		if err != nil {
+			if e.udp != nil {
+				_ = e.udp.Close()
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // ID is the edge's id.
