@@ -19,10 +19,10 @@ import (
 // harness runs the engine on the memory store with recording fakes for the
 // edges and the bus.
 type harness struct {
-	t     *testing.T
-	e     *Engine
-	st    *store.Memory
-	mu    sync.Mutex
+	t        *testing.T
+	e        *Engine
+	st       *store.Memory
+	mu       sync.Mutex
 	sent     []*edgeapi.SendRequest
 	lastDest string
 	emits    []Emission
