@@ -193,9 +193,15 @@ func (l *callLog) terminals(marker string) (calls int, terms map[string]int, per
 
 // TestCallsThroughTM runs `sipbus up` with the transaction manager between
 // SIPp callers and callees and checks each outcome the tm issue lists, with
-// the terminal call event of every call.
+// the terminal call event of every call: once on the in-memory store, once
+// on a real Redis.
 func TestCallsThroughTM(t *testing.T) {
 	sippPath(t)
+	t.Run("memory", func(t *testing.T) { testCalls(t, "") })
+	t.Run("redis", func(t *testing.T) { testCalls(t, testenv.RedisURL(t)) })
+}
+
+func testCalls(t *testing.T, redisURL string) {
 	sipPort := testenv.FreePort(t, "udp")
 	natsPort := testenv.FreePort(t, "tcp")
 	ports := map[string]int{}
@@ -208,7 +214,7 @@ func TestCallsThroughTM(t *testing.T) {
 	p := start(t, "up", "--sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "--data", t.TempDir(),
 		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--no-answer", "2s", "--log-level", "warn",
 		"--static", contact("uas"), "--static", contact("busy"), "--static", contact("ring"),
-		"--static", contact("reinv"), "--static", "nobody@localhost=")
+		"--static", contact("reinv"), "--static", "nobody@localhost=", "--redis", redisURL)
 	p.waitLine(t, "ready", 30*time.Second)
 	calls := watchCalls(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
 	target := fmt.Sprintf("127.0.0.1:%d", sipPort)

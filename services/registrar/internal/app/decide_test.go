@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
 // contacts lists "uri expires-in-seconds q" of an update's bindings.
@@ -294,5 +295,33 @@ func TestSplitList(t *testing.T) {
 		if got := splitList(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("splitList(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkDecide is a typical refresh: one Contact with expires, Path, an
+// RFC 5626 instance.
+func BenchmarkDecide(b *testing.B) {
+	m := register(b, `Contact: <sip:alice@198.51.100.7:49152;transport=tcp;ob>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1;expires=600`,
+		"Path: <sip:edge-1.example.com;lr;ob>", "User-Agent: Softphone/1.0")
+	opt := Options{Domains: []string{"example.com"}}
+	src := Source{Transport: "tcp", Received: "tcp:f-1", Edge: "edge-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Decide(m, src, now, opt); d.Update == nil {
+			b.Fatal(d)
+		}
+	}
+}
+
+// BenchmarkOK builds the 200 for two bindings.
+func BenchmarkOK(b *testing.B) {
+	m := register(b, "Contact: <sip:alice@192.0.2.4>", "Supported: path", "Path: <sip:edge-1.example.com;lr>")
+	bs := []location.Binding{
+		{Contact: "sip:alice@192.0.2.4", Q: 1, Expires: now.Add(time.Hour)},
+		{Contact: "sip:alice@198.51.100.7;ob", Q: 0.5, Expires: now.Add(time.Hour), InstanceID: "<urn:uuid:1>", RegID: 1},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = OK(m, bs, now, sipmsg.ReplyOptions{ToTag: "t"})
 	}
 }
