@@ -137,8 +137,14 @@ func TestUpTailOPTIONS(t *testing.T) {
 	sipPort := testenv.FreePort(t, "udp")
 	natsPort := testenv.FreePort(t, "tcp")
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	// OPTIONS goes to an application (this test), which answers through
+	// the edge's send endpoint; tm only hands it over.
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(routes, []byte("routes:\n  - match: {method: OPTIONS}\n    app: e2e\n  - reply: {code: 403}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	up := start(t, "up", "--sip", fmt.Sprintf("127.0.0.1:%d", sipPort),
-		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--data", t.TempDir(), "--edge-id", "e2e")
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--data", t.TempDir(), "--edge-id", "e2e", "--routes", routes)
 	up.waitLine(t, "ready", 30*time.Second)
 
 	tail := start(t, "tail", "--json", "--nats", natsURL, "--type", "sipbus.")
@@ -246,7 +252,7 @@ func TestUpTailOPTIONS(t *testing.T) {
 		if err := events.Validate(be); err != nil {
 			t.Errorf("%s does not validate against its schema: %v", ev.Type(), err)
 		}
-		if ev.Type() == events.TypeRequestReceived && ev.Subject() == callID {
+		if ev.Type() == events.TypeRequestReceived && ev.Subject() == callID && strings.HasPrefix(ev.Source(), "sipbus/edge/") {
 			requests++
 		}
 		if ev.Type() == events.TypeTxAbsorbed && ev.Subject() == callID {
