@@ -16,8 +16,10 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/tm/internal/adapters"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
 	"github.com/sipbus/sipbus/services/tm/internal/config"
@@ -177,4 +179,12 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return t.Shutdown(sctx)
+}
+
+// NewLocationLocator reads the registrar's location service: live bindings
+// (Path and the NAT received address honoured), and the subscriber
+// directory to tell a user without bindings (480) from no user (404).
+// dir may be nil.
+func NewLocationLocator(loc location.Store, dir subscriber.Directory) Locator {
+	return &adapters.Location{Store: loc, Directory: dir}
 }

@@ -78,16 +78,25 @@ type hop struct {
 // (loose routing), else the Request-URI; a binding's received address wins
 // (NAT). Hosts must be IP addresses (RFC 3263 DNS is not done yet).
 func resolve(routeURI, ruri string, received string) (hop, error) {
-	if received != "" && routeURI == "" {
-		t, a, flow, ok := splitSource(received)
-		if ok {
-			return hop{Transport: t, Dest: a, Flow: flow}, nil
-		}
-	}
 	target := ruri
 	if routeURI != "" {
 		target = routeURI
 	}
+	h, err := resolveURI(target)
+	if received != "" && routeURI == "" {
+		if t, a, flow, ok := splitSource(received); ok {
+			if flow != "" {
+				// The REGISTER's connection; the contact, when it resolves,
+				// is where a new connection goes if that one is gone.
+				return hop{Transport: t, Dest: h.Dest, Flow: flow}, nil
+			}
+			return hop{Transport: t, Dest: a}, nil
+		}
+	}
+	return h, err
+}
+
+func resolveURI(target string) (hop, error) {
 	u, err := sipmsg.ParseURI(target)
 	if err != nil {
 		return hop{}, fmt.Errorf("next hop %q: %w", target, err)
