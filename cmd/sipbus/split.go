@@ -97,7 +97,8 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tm", stderr)
 	id := fs.String("id", "", "tm id (default the host name); unique per process")
-	advertise := fs.String("advertise", "", "host:port put in Via and Record-Route: where the edges are reached (required)")
+	advertise := fs.String("advertise", os.Getenv("SIPBUS_ADVERTISE"), "host:port put in Via and Record-Route: where the edges are reached (required; default $SIPBUS_ADVERTISE)")
+	configFile := fs.String("config", "", "tm YAML config file (strict; SIPBUS_* variables override it, flags override both): t2, t4, workers, static, ...")
 	var aliases listFlag
 	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
 	tmf := addTMFlags(fs)
@@ -108,12 +109,17 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *advertise == "" {
 		return errUsage{errors.New("--advertise: required (the SIP address of the edges, host:port)")}
 	}
-	cfg := tm.DefaultConfig()
+	cfg, err := tm.LoadConfig(*configFile)
+	if err != nil {
+		return errUsage{fmt.Errorf("--config: %w", err)}
+	}
 	if *id != "" {
 		cfg.ID = *id
 	}
-	cfg.Aliases = aliases
-	if err := tmf.apply(&cfg, *advertise); err != nil {
+	if len(aliases) > 0 {
+		cfg.Aliases = aliases
+	}
+	if err := tmf.apply(fs, &cfg, *advertise); err != nil {
 		return err
 	}
 	log, nc, js, st, err := sf.connect(ctx, "tm", stderr)

@@ -34,8 +34,12 @@ func addTMFlags(fs *flag.FlagSet) *tmFlags {
 	return f
 }
 
-// apply fills cfg from the flags; advertise is the SIP listen address.
-func (f *tmFlags) apply(cfg *tm.Config, advertise string) error {
+// apply fills cfg from the flags that were given (fs.Visit), so a config
+// file's values stand unless a flag overrides them; advertise is the SIP
+// address.
+func (f *tmFlags) apply(fs *flag.FlagSet, cfg *tm.Config, advertise string) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	cfg.Advertise = advertise
 	if len(f.domains) > 0 {
 		cfg.Domains = nil
@@ -47,8 +51,15 @@ func (f *tmFlags) apply(cfg *tm.Config, advertise string) error {
 			}
 		}
 	}
-	cfg.Routes = *f.routes
-	cfg.NoAnswer, cfg.T1 = *f.noAnswer, *f.t1
+	if set["routes"] {
+		cfg.Routes = *f.routes
+	}
+	if set["no-answer"] {
+		cfg.NoAnswer = *f.noAnswer
+	}
+	if set["t1"] {
+		cfg.T1 = *f.t1
+	}
 	for _, s := range f.statics {
 		aor, contacts, ok := strings.Cut(s, "=")
 		if !ok || aor == "" {

@@ -100,7 +100,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(tmf.domains) == 0 {
 		tcfg.Domains = []string{"localhost", e.UDPAddr().Addr().String()}
 	}
-	if err := tmf.apply(&tcfg, adv); err != nil {
+	if err := tmf.apply(fs, &tcfg, adv); err != nil {
 		return err
 	}
 	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
