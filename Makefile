@@ -40,9 +40,21 @@ lint:
 fmt:
 	gofmt -w $(MODULES)
 
+# Every fuzz target, FUZZTIME each (module dir, package, target).
+FUZZ_TARGETS := \
+	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
+	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
+	pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
+	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
+	services/edge:./internal/app:FuzzParseDest services/tm:./internal/routes:FuzzParse \
+	services/tm:./internal/app:FuzzEngine \
+	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList
+
 fuzz:
-	cd pkg && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./sipmsg/
-	cd pkg && $(GO) test -run '^$$' -fuzz '^FuzzFramer$$' -fuzztime $(FUZZTIME) ./sipmsg/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		m=$${t%%:*}; rest=$${t#*:}; p=$${rest%%:*}; f=$${rest#*:}; \
+		echo "== fuzz $$m $$p $$f"; (cd $$m && $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p); \
+	done
 
 up:
 	$(GO) run ./cmd/sipbus up
