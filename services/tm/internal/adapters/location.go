@@ -103,4 +103,3 @@ func cutColon(s string) (string, string, bool) {
 	}
 	return "", "", false
 }
-
