@@ -21,6 +21,7 @@ build:
 	@set -e; for m in $(MODULES); do echo "== build $$m"; (cd $$m && $(GO) build ./...); done
 	$(GO) build -o bin/sipbus ./cmd/sipbus
 	$(GO) build -o bin/edge ./services/edge/cmd/edge
+	$(GO) build -o bin/tm ./services/tm/cmd/tm
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.
