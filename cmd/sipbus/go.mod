@@ -7,6 +7,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/sipbus/sipbus/pkg v0.0.0
 	github.com/sipbus/sipbus/services/edge v0.0.0
+	github.com/sipbus/sipbus/services/registrar v0.0.0
 	github.com/sipbus/sipbus/services/tm v0.0.0
 )
 
@@ -45,6 +46,7 @@ require (
 replace (
 	github.com/sipbus/sipbus/pkg => ../../pkg
 	github.com/sipbus/sipbus/services/edge => ../../services/edge
+	github.com/sipbus/sipbus/services/registrar => ../../services/registrar
 	github.com/sipbus/sipbus/services/tm => ../../services/tm
 )
 

@@ -25,6 +25,8 @@ usage:
   sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]...
   sipbus edge --redis URL [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
   sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE]
+  sipbus user add AOR --password P|- [--email E] [--name N] | list | rm AOR | passwd AOR --password P|-   [--json]
+  sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -61,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdEdge(ctx, args[1:], stdout, stderr)
 	case "tm":
 		return cmdTM(ctx, args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "ul":
+		return cmdUL(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
 	case "msg":

@@ -18,6 +18,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
+	"github.com/sipbus/sipbus/services/registrar"
 	"github.com/sipbus/sipbus/services/tm"
 )
 
@@ -35,6 +36,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxBytes := fs.Int64("retention-bytes", 1<<30, "size cap of the stream in bytes; oldest events go first")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tmf := addTMFlags(fs)
+	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
+	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order (RFC 8760: SHA-256 first; old clients take the first)")
+	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -103,7 +107,34 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := tmf.apply(fs, &tcfg, adv); err != nil {
 		return err
 	}
-	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
+	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, storeURL)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	defer closeState()
+	rcfg := registrar.DefaultConfig()
+	rcfg.ID = "registrar-" + e.ID()
+	rcfg.Domains = tcfg.Domains
+	rcfg.Auth = *authMode
+	rcfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
+	rcfg.MinExpires = *minExpires
+	rcfg.AuthAlgorithms = splitList(*authAlgs)
+	if err := rcfg.Validate(); err != nil {
+		return errUsage{fmt.Errorf("registrar: %w", err)}
+	}
+	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, Location: loc, Directory: dir, Nonces: nonces, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := reg.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = reg.Shutdown(sctx)
+	}()
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(loc, dir)})
 	if err != nil {
 		return err
 	}
@@ -121,6 +152,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"))
+	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)
@@ -153,4 +185,15 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -69,4 +69,13 @@ var ByType = map[string]func() any{
 	TypeRegContactRefreshed: func() any { return new(RegContactRefreshed) },
 	TypeRegContactRemoved:   func() any { return new(RegContactRemoved) },
 	TypeRegContactExpired:   func() any { return new(RegContactExpired) },
+
+	CommandRegistrarUserAdd:    func() any { return new(RegistrarUserAdd) },
+	CommandRegistrarUserList:   func() any { return new(RegistrarUserList) },
+	CommandRegistrarUserRemove: func() any { return new(RegistrarUserRemove) },
+	CommandRegistrarUserPasswd: func() any { return new(RegistrarUserPasswd) },
+	CommandRegistrarULShow:     func() any { return new(RegistrarULShow) },
+	CommandRegistrarULAdd:      func() any { return new(RegistrarULAdd) },
+	CommandRegistrarULRemove:   func() any { return new(RegistrarULRemove) },
+	CommandRegistrarULDump:     func() any { return new(RegistrarULDump) },
 }

@@ -1,6 +1,34 @@
-// Package registrar will be the sipbus service for REGISTER, digest authentication, subscriber directory and location, with ul_* management commands (issue 5).
+// Package registrar is the sipbus registrar service: REGISTER (RFC 3261
+// §10.3) with digest authentication (RFC 3261 §22, RFC 7616, RFC 8760)
+// against the subscriber directory, the location service (the heir of
+// Kamailio's usrloc) and the management commands that replace the FIFO's
+// ul_* and serctl's add/passwd/rm.
 //
-// Not built yet: this module exists so the workspace layout of
-// ARCHITECTURE.md is in place and `make build` covers it. It exports
-// nothing until its issue lands.
+// The registrar keeps no state in its process. It consumes the edges'
+// REGISTER events on the durable consumer "registrar" (every replica
+// shares it), decides with internal/app (pure), applies the result to the
+// location service (pkg/location, one atomic script per REGISTER on
+// Redis), answers through the edges' send command with the server
+// transaction's key (so the edge answers retransmissions), and publishes
+// reg.contact.added|refreshed|removed|expired.<aorkey> events
+// (schemas/sipbus.reg.contact.*.v1.json). Subscribers live in
+// pkg/subscriber, digest nonce-counts in pkg/digest's counter, all on one
+// Redis (OpenState). Management commands are a nats.go/micro service whose
+// contract is pkg/regapi.
+//
+// Wiring, as cmd/registrar and `sipbus up` do it:
+//
+//	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, cfg.Redis)
+//	...
+//	defer closeState()
+//	err = registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js,
+//		Location: loc, Directory: dir, Nonces: nonces, Log: log})
+//
+// The stream must exist (bus.EnsureStream). tm reads the same location
+// service and directory (tm.NewLocationLocator(loc, dir)).
+//
+// The decisions (403 for too many contacts, 200 with the current bindings
+// for an out-of-order REGISTER, what is told before and after
+// authentication, idempotence under redelivery) are listed in README.md;
+// the configuration keys in internal/config.
 package registrar

@@ -1,0 +1,220 @@
+package registrar
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/digest"
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/subscriber"
+	"github.com/sipbus/sipbus/services/registrar/internal/adapters"
+	"github.com/sipbus/sipbus/services/registrar/internal/app"
+	"github.com/sipbus/sipbus/services/registrar/internal/config"
+	"github.com/sipbus/sipbus/services/registrar/internal/ports"
+)
+
+// Config configures a registrar instance; see the field docs (package
+// internal/config). Zero values of durations and counts are invalid:
+// start from DefaultConfig.
+type Config = config.Config
+
+// Auth modes of Config.Auth.
+const (
+	AuthRequired = config.AuthRequired
+	AuthOff      = config.AuthOff
+)
+
+// DefaultConfig returns the defaults (auth required, which needs Domains).
+func DefaultConfig() Config { return config.Default() }
+
+// LoadConfig reads a YAML config file strictly (unknown keys are errors)
+// over the defaults, then the environment (SIPBUS_REGISTRAR_*, ...). It
+// does not validate; New does.
+func LoadConfig(path string) (Config, error) { return config.Load(path) }
+
+// Deps are what the registrar runs on. OpenState makes Location, Directory
+// and Nonces from one URL.
+type Deps struct {
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Location  location.Store
+	Directory subscriber.Directory
+	// Nonces is the digest nonce-count record shared by the replicas
+	// (replay protection). nil: an in-process record, right only for a
+	// single replica.
+	Nonces digest.NonceCounter
+	Log    *slog.Logger
+	// Now is the clock of REGISTER processing, nonces and expiry; nil
+	// means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Registrar is a running registrar.
+type Registrar struct {
+	cfg    Config
+	d      Deps
+	log    *slog.Logger
+	pub    *bus.Publisher
+	reg    *ports.Register
+	mg     *ports.Manager
+	expiry *ports.Expiry
+
+	sub    *bus.Subscription
+	svc    micro.Service
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stopMu sync.Mutex
+}
+
+// New validates cfg and builds the registrar: one digest Authenticator per
+// local domain (realm = domain, challenges in Config.AuthAlgorithms order)
+// when authentication is required. An empty
+// Config.AuthSecret is replaced by a random one, with a warning: the
+// replicas of a deployment must share it. Start runs it.
+func New(cfg Config, d Deps) (*Registrar, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("registrar: config: %w", err)
+	}
+	if d.NC == nil || d.JS == nil || d.Location == nil || d.Directory == nil {
+		return nil, errors.New("registrar: Deps.NC, Deps.JS, Deps.Location and Deps.Directory are required")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", "registrar", "registrar_id", cfg.ID)
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	opt := app.Options{
+		Domains: cfg.Domains, MinExpires: cfg.MinExpires, MaxExpires: cfg.MaxExpires,
+		DefaultExpires: cfg.DefaultExpires, MaxContacts: cfg.MaxContacts,
+	}
+	if cfg.MaxContacts == 0 {
+		opt.MaxContacts = -1 // unlimited
+	}
+	if err := opt.Validate(); err != nil {
+		return nil, fmt.Errorf("registrar: config: %w", err)
+	}
+	var auth *ports.Auth
+	if cfg.AuthOn() {
+		var err error
+		if auth, err = newAuth(cfg, d, now, log); err != nil {
+			return nil, err
+		}
+	}
+	source := "sipbus/registrar/" + cfg.ID
+	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
+	emit := &adapters.Events{Pub: pub}
+	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub}
+	r.reg = &ports.Register{
+		Location: d.Location, Auth: auth, Send: &edgeapi.Client{NC: d.NC}, Emit: emit,
+		Options: opt, Now: now, RequestedBy: source, Log: log,
+	}
+	r.mg = &ports.Manager{Directory: d.Directory, Location: d.Location, Domains: cfg.Domains, Emit: emit, Now: now, Log: log}
+	r.expiry = &ports.Expiry{Store: d.Location, Emit: emit, Every: cfg.ExpiryScan, Now: now, Log: log}
+	return r, nil
+}
+
+// newAuth builds one Authenticator per local domain.
+func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports.Auth, error) {
+	secret := []byte(cfg.AuthSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		log.Warn("registrar: auth_secret (SIPBUS_AUTH_SECRET) is not set: using a random nonce secret; " +
+			"every registrar replica must share one secret, or nonces minted by one are refused by the others")
+	}
+	nonces := d.Nonces
+	if nonces == nil {
+		nonces = digest.NewMemoryCounter(now)
+		log.Warn("registrar: no shared nonce counter: replay protection holds within this process only")
+	}
+	algs := make([]digest.Algorithm, len(cfg.AuthAlgorithms))
+	for i, a := range cfg.AuthAlgorithms {
+		algs[i] = digest.Algorithm(a)
+	}
+	auth := &ports.Auth{Realms: map[string]*digest.Authenticator{}, Algorithms: algs, Directory: d.Directory, Log: log}
+	for _, dom := range cfg.Domains {
+		a, err := digest.New(digest.Options{Realm: dom, Secret: secret, NonceTTL: cfg.NonceTTL, Algorithms: algs, Counter: nonces, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("registrar: digest for realm %s: %w", dom, err)
+		}
+		auth.Realms[dom] = a
+	}
+	return auth, nil
+}
+
+// Start subscribes to REGISTER events, serves the management commands and
+// starts the expiry loop. The stream must exist (bus.EnsureStream).
+func (r *Registrar) Start(ctx context.Context) error {
+	sub, err := ports.Consume(ctx, r.d.JS, r.reg, r.cfg.Workers, r.log)
+	if err != nil {
+		return fmt.Errorf("registrar: consume REGISTER: %w", err)
+	}
+	r.sub = sub
+	if r.svc, err = ports.Commands(r.d.NC, r.cfg.ID, r.mg); err != nil {
+		_ = sub.Stop(ctx)
+		return fmt.Errorf("registrar: command endpoints: %w", err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel = cancel
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.expiry.Run(rctx) }()
+	r.log.Info("registrar started", "domains", strings.Join(r.cfg.Domains, ","), "auth", r.cfg.Auth)
+	return nil
+}
+
+// Shutdown stops the command endpoints and the consumer (in-flight
+// REGISTERs finish until ctx ends), stops the expiry loop and flushes the
+// published events. A second call only flushes again.
+func (r *Registrar) Shutdown(ctx context.Context) error {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	var errs []error
+	if r.svc != nil {
+		errs = append(errs, r.svc.Stop())
+		r.svc = nil
+	}
+	if r.sub != nil {
+		errs = append(errs, r.sub.Stop(ctx))
+		r.sub = nil
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	errs = append(errs, r.pub.Flush(fctx))
+	return errors.Join(errs...)
+}
+
+// Run starts the registrar and runs until ctx ends, then shuts it down
+// (10 s to drain).
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	r, err := New(cfg, d)
+	if err != nil {
+		return err
+	}
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.Shutdown(sctx)
+}
