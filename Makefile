@@ -22,6 +22,7 @@ build:
 	$(GO) build -o bin/sipbus ./cmd/sipbus
 	$(GO) build -o bin/edge ./services/edge/cmd/edge
 	$(GO) build -o bin/tm ./services/tm/cmd/tm
+	$(GO) build -o bin/registrar ./services/registrar/cmd/registrar
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.

@@ -223,3 +223,49 @@ func hasLine(raw []byte, line string) bool {
 func replyTo(req *sipmsg.Msg, code int, reason string) []byte {
 	return sipmsg.Reply(req, code, reason, sipmsg.ReplyOptions{ToTag: "callee1"})
 }
+
+// TestSplitRegistrar runs the edge, tm and the registrar as three
+// processes on one NATS and one Redis: a REGISTER through the edge binds,
+// `sipbus ul show` sees it, and tm (a process of its own, reading the
+// location service in Redis) routes an INVITE to the registered contact.
+func TestSplitRegistrar(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	ns := testenv.NATS(t)
+	natsURL := ns.ClientURL()
+	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
+	shared := []string{"--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
+	for _, args := range [][]string{
+		{"edge", "--id", "e1", "--sip", edgeAddr},
+		{"tm", "--id", "tm1", "--advertise", edgeAddr, "--domain", "localhost"},
+		{"registrar", "--id", "reg1", "--domain", "localhost", "--auth", "off"},
+	} {
+		start(t, append(args, shared...)...).waitLine(t, "ready", 30*time.Second)
+	}
+	bob, uac := newUA(t), newUA(t)
+	register(bob, edgeAddr, "bob", "sip:bob@"+bob.addr, "")
+	if bob.recv(5*time.Second, isResponse(200, "REGISTER")) == nil {
+		t.Fatal("the REGISTER got no 200 from the registrar process")
+	}
+	if out := cli(t, natsURL, "ul", "show", "bob@localhost"); !strings.Contains(out, "sip:bob@"+bob.addr) {
+		t.Errorf("ul show bob@localhost:\n%s", out)
+	}
+	uac.send(edgeAddr, fmt.Sprintf(`INVITE sip:bob@localhost SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-split-1;rport
+From: <sip:alice@localhost>;tag=a1
+To: <sip:bob@localhost>
+Call-ID: split-1@test
+CSeq: 1 INVITE
+Contact: <sip:alice@%s>
+Max-Forwards: 70
+Content-Length: 0
+
+`, uac.addr, uac.addr))
+	inv := bob.recv(5*time.Second, isRequest("INVITE"))
+	if inv == nil {
+		t.Fatal("tm did not route the INVITE to bob's registered contact")
+	}
+	bob.sendRaw(edgeAddr, replyTo(inv, 486, "Busy Here"))
+	if uac.recv(5*time.Second, isResponse(486, "INVITE")) == nil {
+		t.Fatal("the 486 did not come back")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
+	"github.com/sipbus/sipbus/services/registrar"
 	"github.com/sipbus/sipbus/services/tm"
 )
 
@@ -128,7 +129,12 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer nc.Close()
 	defer st.Close()
-	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
+	locate, closeLoc, err := tm.OpenLocator(ctx, *sf.redis)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	defer closeLoc()
+	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
 	if err != nil {
 		return err
 	}
@@ -140,6 +146,59 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = t.Shutdown(sctx)
+	fmt.Fprintf(stdout, "stopped\n")
+	return err
+}
+
+// cmdRegistrar runs one registrar as its own process.
+func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("registrar", stderr)
+	id := fs.String("id", "", "registrar id (default the host name); unique per process")
+	var domains listFlag
+	fs.Var(&domains, "domain", "local SIP domain = digest realm (repeatable; required)")
+	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
+	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order")
+	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
+	sf := addSharedFlags(fs.String)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := registrar.DefaultConfig()
+	if *id != "" {
+		cfg.ID = *id
+	}
+	cfg.Domains = domains
+	cfg.Auth = *authMode
+	cfg.AuthAlgorithms = splitList(*authAlgs)
+	cfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
+	cfg.MinExpires = *minExpires
+	cfg.Redis = *sf.redis
+	if err := cfg.Validate(); err != nil {
+		return errUsage{fmt.Errorf("registrar: %w", err)}
+	}
+	log, nc, js, st, err := sf.connect(ctx, "registrar", stderr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	defer st.Close()
+	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, *sf.redis)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	defer closeState()
+	reg, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, Location: loc, Directory: dir, Nonces: nonces, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := reg.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "registrar %s: domains %v, auth %s\nready\n", cfg.ID, cfg.Domains, cfg.Auth)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = reg.Shutdown(sctx)
 	fmt.Fprintf(stdout, "stopped\n")
 	return err
 }

@@ -57,6 +57,11 @@ func run() error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	defer st.Close()
+	locate, closeLoc, err := tm.OpenLocator(ctx, cfg.Redis)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer closeLoc()
 	nc, err := nats.Connect(cfg.NATS, nats.Name("sipbus-tm-"+cfg.ID), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", cfg.NATS, err)
@@ -69,5 +74,5 @@ func run() error {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log})
+	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
 }
