@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/location"
@@ -17,9 +18,11 @@ import (
 // A user exists when it has live bindings or a subscriber entry: an
 // existing user without bindings gets 480, anybody else 404. A binding's
 // Path becomes the Route set (RFC 3327). NAT: when a UDP binding's contact
-// address is not where its REGISTER came from, the request goes to the
-// received address (the NAT's public side), the Request-URI staying the
-// contact (Kamailio's fix_nated_register + lookup); TCP bindings go back
+// address is private, shared or link-local and not where its REGISTER came
+// from, the request goes to the received address (the NAT's public side),
+// the Request-URI staying the contact (Kamailio's nat_uac_test +
+// fix_nated_register + lookup); a routable contact that is not the source
+// is a third-party registration and is used as it is; TCP bindings go back
 // on the REGISTER's connection, falling back to the contact when it is gone.
 type Location struct {
 	Store     location.Store
@@ -88,11 +91,27 @@ func behindNAT(b location.Binding) bool {
 	if port == 0 {
 		port = 5060
 	}
-	a, err := netip.ParseAddr(u.Host)
+	a, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
 	if err != nil {
 		return true // a host name the proxy cannot resolve: the source can be reached
 	}
+	if !unroutable(a.Unmap()) {
+		// A routable contact that is not the REGISTER's source is a
+		// third-party registration (RFC 3261 §10.2): the contact is
+		// where the user wants calls.
+		return false
+	}
 	return netip.AddrPortFrom(a.Unmap(), uint16(port)) != netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// unroutable reports an address a NAT hides: private (RFC 1918, RFC 4193),
+// shared (RFC 6598) or link-local; the signature of a contact behind NAT
+// (Kamailio's nat_uac_test flag 1).
+func unroutable(a netip.Addr) bool {
+	return a.IsPrivate() || a.IsLinkLocalUnicast() || cgnat.Contains(a)
 }
 
 func cutColon(s string) (string, string, bool) {

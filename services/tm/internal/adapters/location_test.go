@@ -24,6 +24,8 @@ func TestLocationLookup(t *testing.T) {
 	add(location.Binding{AOR: "nat@example.com", Contact: "sip:nat@10.0.0.5:5060", Q: 1, Received: "udp:203.0.113.7:40123", Transport: "udp",
 		Path: []string{"<sip:edge1.example.com;lr>"}})
 	add(location.Binding{AOR: "open@example.com", Contact: "sip:open@198.51.100.9:5070", Q: 0.5, Received: "udp:198.51.100.9:5070", Transport: "udp"})
+	add(location.Binding{AOR: "third@example.com", Contact: "sip:third@198.51.100.20:5090", Q: 1, Received: "udp:198.51.100.9:5081", Transport: "udp"})
+	add(location.Binding{AOR: "cgn@example.com", Contact: "sip:cgn@100.64.1.2", Q: 1, Received: "udp:203.0.113.8:5060", Transport: "udp"})
 	add(location.Binding{AOR: "tcp@example.com", Contact: "sip:tcp@10.0.0.6:5060;transport=tcp", Q: 1, Received: "tcp:edge-a~7", Transport: "tcp"})
 	s := subscriber.Subscriber{AOR: "carol@example.com", Enabled: true}
 	if err := s.SetPassword("secret-1"); err != nil {
@@ -43,6 +45,12 @@ func TestLocationLookup(t *testing.T) {
 	}
 	if ts, _, _ := l.Lookup(ctx, "open@example.com"); len(ts) != 1 || ts[0].Received != "" || ts[0].Q != 0.5 {
 		t.Errorf("reachable contact: %+v, want no received address, q 0.5", ts)
+	}
+	if ts, _, _ := l.Lookup(ctx, "third@example.com"); len(ts) != 1 || ts[0].Received != "" {
+		t.Errorf("third-party registration of a routable contact: %+v, want the contact", ts)
+	}
+	if ts, _, _ := l.Lookup(ctx, "cgn@example.com"); len(ts) != 1 || ts[0].Received != "udp:203.0.113.8:5060" {
+		t.Errorf("contact in the CGNAT range: %+v, want the received address", ts)
 	}
 	if ts, _, _ := l.Lookup(ctx, "tcp@example.com"); len(ts) != 1 || ts[0].Received != "tcp:edge-a~7" {
 		t.Errorf("TCP binding: %+v, want the connection", ts)
