@@ -3,7 +3,10 @@
 #   make test    every module alone (GOWORK=off): vet + tests against real
 #                NATS (embedded server module) and a real redis-server
 #   make up      run everything in one process (go run ./cmd/sipbus up)
-#   make bench   parser, store and bus benchmarks with allocations
+#   make bench   sipbus side by side with Kamailio (bench/bench.sh): REGISTER
+#                and call throughput, latency, per-call cost, micro-benchmarks;
+#                writes bench/RESULTS.md and ends with ratio_register= / ratio_calls=
+#   make bench-micro  parser, store and bus benchmarks with allocations
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 
@@ -13,7 +16,7 @@ TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-race bench lint fmt fuzz up clean
+.PHONY: all build test test-race bench bench-micro lint fmt fuzz up clean
 
 all: lint build test
 
@@ -33,6 +36,9 @@ test-race:
 	@set -e; for m in $(MODULES); do echo "== race $$m"; (cd $$m && $(GO) test -race $(TESTFLAGS) ./...); done
 
 bench:
+	bench/bench.sh
+
+bench-micro:
 	cd pkg && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./sipmsg/ ./store/ ./bus/
 
 lint:

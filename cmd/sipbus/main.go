@@ -25,6 +25,8 @@ usage:
   sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]...
   sipbus edge --redis URL [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
   sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE]
+  sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
+  sipbus stats [--nats URL] [--nats-monitor URL] [--redis URL] [--stream NAME]
   sipbus registrar --redis URL --domain D... [--nats URL] [--auth required|off] [--id ID]
   sipbus user add AOR --password P|- [--email E] [--name N] | list | rm AOR | passwd AOR --password P|-   [--json]
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdEdge(ctx, args[1:], stdout, stderr)
 	case "tm":
 		return cmdTM(ctx, args[1:], stdout, stderr)
+	case "nats":
+		return cmdNATS(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return cmdStats(ctx, args[1:], stdout, stderr)
 	case "registrar":
 		return cmdRegistrar(ctx, args[1:], stdout, stderr)
 	case "user":

@@ -72,9 +72,15 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
 	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
 	sf := addSharedFlags(fs.String)
+	debugAddr := addDebugFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(*debugAddr)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
 		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
 	}
@@ -104,9 +110,15 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
 	tmf := addTMFlags(fs)
 	sf := addSharedFlags(fs.String)
+	debugAddr := addDebugFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(*debugAddr)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	if *advertise == "" {
 		return errUsage{errors.New("--advertise: required (the SIP address of the edges, host:port)")}
 	}
@@ -160,9 +172,15 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order")
 	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
 	sf := addSharedFlags(fs.String)
+	debugAddr := addDebugFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(*debugAddr)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	cfg := registrar.DefaultConfig()
 	if *id != "" {
 		cfg.ID = *id

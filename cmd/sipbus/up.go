@@ -39,9 +39,16 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
 	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order (RFC 8760: SHA-256 first; old clients take the first)")
 	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
+	debugAddr := addDebugFlag(fs)
+	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stopDebug, err := startDebug(*debugAddr)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	if fs.NArg() > 0 {
 		return errUsage{fmt.Errorf("up: unexpected argument %q", fs.Arg(0))}
 	}
@@ -66,7 +73,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--data: %w", err)
 	}
 
-	ns, err := natsembed.Start(natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream")})
+	ns, err := natsembed.Start(natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *natsMonitor})
 	if err != nil {
 		return fmt.Errorf("--nats-listen %s: %w", *natsListen, err)
 	}

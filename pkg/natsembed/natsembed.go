@@ -23,6 +23,9 @@ type Config struct {
 	ServerName string
 	// MaxMemory and MaxStore cap JetStream (bytes); 0 = server defaults.
 	MaxMemory, MaxStore int64
+	// Monitor is host:port of the server's HTTP monitoring endpoints
+	// (/varz, /connz, /jsz); empty = off.
+	Monitor string
 }
 
 // ErrNoStoreDir is returned when Config.StoreDir is empty.
@@ -67,6 +70,16 @@ func Start(cfg Config) (*Server, error) {
 		NoLog:              true,
 		MaxPayload:         4 << 20,
 	}
+	if cfg.Monitor != "" {
+		mh, mp, err := net.SplitHostPort(cfg.Monitor)
+		if err != nil {
+			return nil, fmt.Errorf("natsembed: monitor %q: %w", cfg.Monitor, err)
+		}
+		if opts.HTTPPort, err = strconv.Atoi(mp); err != nil {
+			return nil, fmt.Errorf("natsembed: monitor %q: bad port", cfg.Monitor)
+		}
+		opts.HTTPHost = mh
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: %w", err)
@@ -81,6 +94,15 @@ func Start(cfg Config) (*Server, error) {
 
 // ClientURL is the nats:// URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// MonitorURL is the http:// URL of the monitoring endpoints ("" when off).
+func (s *Server) MonitorURL() string {
+	a := s.ns.MonitorAddr()
+	if a == nil {
+		return ""
+	}
+	return "http://" + a.String()
+}
 
 // Shutdown stops the server and waits for it to finish.
 func (s *Server) Shutdown() {

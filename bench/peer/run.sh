@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# SIP load driver (sipp 3.6): finds the highest sustained rate a SIP
+# registrar/proxy handles on this machine. Target-agnostic: it only needs a
+# UDP SIP endpoint on a loopback address that is registrar + record-routing
+# proxy for the domain $DOMAIN (default bench.local).
+#
+# usage:
+#   run.sh register HOST:PORT            max REGISTER/s (unique AoRs)
+#   run.sh calls    HOST:PORT UAS_PORT   max calls/s (INVITE..BYE via the proxy)
+#                                        with INVITE->200 p50/p99 at that rate
+#   run.sh smoke    HOST:PORT UAS_PORT   quick functional check, no ramp: REGISTER,
+#                                        call, CANCEL (callee on UAS_PORT+1), 404
+#
+# The last line on stdout is machine-readable, e.g.
+#   register_max_rps=8000 p50_ms=0.41 p99_ms=2.10 ...
+#   calls_max_cps=1500 p50_ms=1.90 p99_ms=6.20 ... ref_rate=1000 ref_p50_ms=..
+#   smoke=ok
+#
+# A step at rate R sends R*STEP_SECS calls at R/s. It passes when
+#   failed+incomplete < MAX_FAIL_PCT % of the calls (unexpected replies and
+#   timeouts count as failed), the completion rate >= MIN_RATE_RATIO*R, and
+#   sipp's UDP retransmissions <= MAX_RETRANS_PCT % of the calls (on loopback
+#   a retransmission means no answer within 500 ms: overload).
+# Ramp: the rates in RATES in turn until one fails, then REFINE bisection
+# steps between the last pass and the first fail. Reported max = highest
+# passing rate.
+#
+# Environment (defaults):
+#   RATES           register: "1000 2000 4000 8000 12000 16000 20000 24000 32000"
+#                   calls:    "250 500 1000 2000 3000 4000 5000 6000 8000"
+#                   (steps of at most x1.5 past the first few, so the first
+#                   failing step is not far past capacity: an overloaded
+#                   target collapses, and the backlog must drain first)
+#   STEP_SECS=15 REFINE=3 COOLDOWN_SECS=3 MAX_FAIL_PCT=0.1 MIN_RATE_RATIO=0.95
+#   STEP_TIMEOUT_EXTRA=STEP_SECS+20  seconds a step may run past STEP_SECS
+#                   before sipp gives up (an overloaded target drains slowly)
+#   MAX_RETRANS_PCT=1
+#   REF_RATE        register: 2000, calls: 1000 -- the final line also gives
+#                   p50/p99 of that step (ref_p50_ms, ref_p99_ms) if it passed
+#   QUIET_PCT=15 QUIET_WAIT_MAX=60  before each step wait (bounded) until the
+#                   machine (target included: it must have drained the previous
+#                   step) uses < QUIET_PCT % of a core; cpu_other reports what
+#                   other processes used during the step anyway
+#   DOMAIN=bench.local  CALLEE=uas  CALL_PAUSE_MS=0 (ACK -> BYE pause)
+#   LOCAL_IP=127.0.0.1  UAC_PORT=5080  REG_PORT=5081 (one-shot UAS REGISTER)
+#   USERS_CSV=<here>/users.csv (made by gen_users.sh, USERS_N=500000, if absent)
+#   REG_KEYSPACE=step  every step registers AoRs never seen before (prefix per
+#                   step; the registrar's table grows over the run). "run": one
+#                   prefix per run, the CSV wraps, so the table stays <= USERS_N
+#                   and later REGISTERs are refreshes of existing bindings
+#   TARGET_PID="pid ..." processes to account CPU for (each with its direct
+#                   children), e.g. "$(./kamailio.sh pids)"; optional
+#   BENCH_OUT=/tmp/bench-peer/runs   per-run folder with every sipp file
+#   FINE_CLOCK=1    LD_PRELOAD clockfix.so (sipp 3.6 rtd has 4 ms resolution
+#                   without it); needs gcc the first time
+#   RUN_TAG         user-name prefix unique to this run (default from time+pid)
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+MODE=${1:-}
+TARGET=${2:-}
+UAS_PORT=${3:-}
+
+usage() { sed -n '6,12p' "$0" >&2; exit 2; }
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+case "$MODE" in
+    register) [ -n "$TARGET" ] || usage ;;
+    calls|smoke) [ -n "$TARGET" ] && [ -n "$UAS_PORT" ] || usage ;;
+    *) usage ;;
+esac
+
+TARGET_HOST=${TARGET%:*}
+TARGET_PORT=${TARGET##*:}
+[ "$TARGET_HOST" = localhost ] && TARGET_HOST=127.0.0.1
+TARGET="$TARGET_HOST:$TARGET_PORT"
+is_loopback() { [[ "$1" =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; }
+is_port() { [[ "$1" =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+is_loopback "$TARGET_HOST" || die "target host must be a 127.x.x.x loopback address (got '$TARGET_HOST')"
+is_port "$TARGET_PORT" || die "bad target port '$TARGET_PORT'"
+
+DOMAIN=${DOMAIN:-bench.local}
+CALLEE=${CALLEE:-uas}
+CALL_PAUSE_MS=${CALL_PAUSE_MS:-0}
+LOCAL_IP=${LOCAL_IP:-127.0.0.1}
+UAC_PORT=${UAC_PORT:-5080}
+REG_PORT=${REG_PORT:-5081}
+STEP_SECS=${STEP_SECS:-15}
+STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-$((STEP_SECS + 20))}
+REFINE=${REFINE:-3}
+COOLDOWN_SECS=${COOLDOWN_SECS:-3}
+MAX_FAIL_PCT=${MAX_FAIL_PCT:-0.1}
+MIN_RATE_RATIO=${MIN_RATE_RATIO:-0.95}
+MAX_RETRANS_PCT=${MAX_RETRANS_PCT:-1}
+USERS_CSV=${USERS_CSV:-$HERE/users.csv}
+USERS_N=${USERS_N:-500000}
+REG_KEYSPACE=${REG_KEYSPACE:-step}
+TARGET_PID=${TARGET_PID:-}
+FINE_CLOCK=${FINE_CLOCK:-1}
+RUN_TAG=${RUN_TAG:-r$(date +%s)p$$}
+BUFF_SIZE=${BUFF_SIZE:-4194304}
+if [ "$MODE" = register ]; then RATES=${RATES:-"1000 2000 4000 8000 12000 16000 20000 24000 32000"}; REF_RATE=${REF_RATE:-2000}
+else RATES=${RATES:-"250 500 1000 2000 3000 4000 5000 6000 8000"}; REF_RATE=${REF_RATE:-1000}; fi
+
+is_loopback "$LOCAL_IP" || die "LOCAL_IP must be a 127.x.x.x loopback address"
+for p in "$UAC_PORT" "$REG_PORT" ${UAS_PORT:+"$UAS_PORT"}; do is_port "$p" || die "bad port '$p'"; done
+[ "$STEP_SECS" -ge 2 ] && [ "$STEP_SECS" -le 120 ] || die "STEP_SECS must be 2..120"
+[ "$REFINE" -ge 0 ] && [ "$REFINE" -le 6 ] || die "REFINE must be 0..6"
+case "$REG_KEYSPACE" in step|run) ;; *) die "REG_KEYSPACE must be step or run" ;; esac
+nrates=0; for r in $RATES; do
+    [[ "$r" =~ ^[0-9]+$ ]] && [ "$r" -ge 1 ] && [ "$r" -le 200000 ] || die "bad rate '$r' in RATES"
+    nrates=$((nrates + 1)); done
+[ "$nrates" -ge 1 ] && [ "$nrates" -le 12 ] || die "RATES must list 1..12 rates"
+command -v sipp >/dev/null || die "sipp not found (apt-get install sip-tester)"
+
+OUT=${BENCH_OUT:-/tmp/bench-peer/runs}/$(date +%Y%m%d-%H%M%S)-$MODE-$$
+mkdir -p "$OUT" || die "cannot create $OUT"
+SUMMARY=$OUT/steps.tsv
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---- processes we start; cleaned up on any exit ----------------------------
+STARTED=()
+cleanup() {
+    local p i
+    for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for ((i = 0; i < 50; i++)); do
+        local any=0
+        for p in "${STARTED[@]}"; do kill -0 "$p" 2>/dev/null && any=1; done
+        [ $any = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${STARTED[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    STARTED=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+forget() { local p keep=(); for p in "${STARTED[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done; STARTED=("${keep[@]}"); }
+
+# ---- sipp environment ------------------------------------------------------
+PRELOAD=
+if [ "$FINE_CLOCK" = 1 ]; then
+    SO=${BENCH_STATE:-/tmp/bench-peer/state}/clockfix.so
+    if [ ! -s "$SO" ] || [ "$HERE/clockfix.c" -nt "$SO" ]; then
+        mkdir -p "$(dirname "$SO")"
+        gcc -shared -fPIC -O2 -o "$SO" "$HERE/clockfix.c" -ldl 2>"$OUT/clockfix.err" || SO=
+    fi
+    if [ -n "$SO" ]; then PRELOAD=$SO
+    else echo "warning: could not build clockfix.so; response times have 4 ms resolution" >&2; fi
+fi
+# sipp is started directly (not through a function or subshell) so that $! is
+# sipp's own PID; LD_PRELOAD= (empty) when the shim is off.
+
+if [ "$MODE" = register ] && [ ! -s "$USERS_CSV" ]; then
+    "$HERE/gen_users.sh" "$USERS_N" "$USERS_CSV" || die "cannot create $USERS_CSV"
+fi
+
+# ---- CPU accounting --------------------------------------------------------
+TPIDS=()
+if [ -n "$TARGET_PID" ]; then
+    for p in ${TARGET_PID//,/ }; do
+        [[ "$p" =~ ^[0-9]+$ ]] && kill -0 "$p" 2>/dev/null || { echo "warning: TARGET_PID $p not running" >&2; continue; }
+        TPIDS+=("$p")
+        for c in $(ps -o pid= --ppid "$p"); do TPIDS+=("$c"); done
+    done
+fi
+# utime+stime (clock ticks) summed over the given pids (whole process, all threads)
+ticks() {
+    local f=() p
+    for p in "$@"; do [ -r "/proc/$p/stat" ] && f+=("/proc/$p/stat"); done
+    [ ${#f[@]} -eq 0 ] && { echo 0; return; }
+    cat "${f[@]}" 2>/dev/null | awk '{ sub(/^.*\) /, ""); s += $12 + $13 } END { print s + 0 }'
+}
+systicks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6; exit }' /proc/stat; }
+# sample every second while $1 lives (at most $2 samples): ns uac uas target sys_total sys_idle
+sampler() {
+    local watch=$1 max=$2 i
+    for ((i = 0; i < max; i++)); do
+        kill -0 "$watch" 2>/dev/null || break
+        echo "$(date +%s%N) $(ticks "$watch") $(ticks ${UAS_PID:-}) $(ticks "${TPIDS[@]}") $(systicks)"
+        sleep 1
+    done
+}
+# CPU % between the 2nd sample and the last one: uac uas target sys_busy(of 100*ncpu)
+cpu_summary() {
+    awk -v hz="$CLK_TCK" '
+        { n++; t[n] = $1; a[n] = $2; b[n] = $3; c[n] = $4; tot[n] = $5; idl[n] = $6 }
+        END {
+            if (n < 2) { print "na na na na"; exit }
+            f = (n >= 4) ? 2 : 1
+            dt = (t[n] - t[f]) / 1e9; if (dt <= 0) { print "na na na na"; exit }
+            dtot = tot[n] - tot[f]
+            busy = (dtot > 0) ? 100 * (dtot - (idl[n] - idl[f])) / dtot : 0
+            ncpu = 0; while (("nproc" | getline x) > 0) ncpu = x
+            ua = 100 * (a[n] - a[f]) / hz / dt; us = 100 * (b[n] - b[f]) / hz / dt
+            ta = 100 * (c[n] - c[f]) / hz / dt; bz = busy * ncpu
+            o = bz - ua - us - ta; if (o < 0) o = 0
+            printf "%.0f %.0f %.0f %.0f %.0f\n", ua, us, ta, bz, o
+        }' "$1"
+}
+# wait (at most QUIET_WAIT_MAX s) until the machine is quiet: busy CPU of
+# the whole machine, the target included, below QUIET_PCT (% of one core)
+# over one second. This lets the target drain the backlog of an overloaded
+# step before the next one, and waits out other sessions' load on the 2-core
+# box (it never touches other processes). Prints the seconds waited.
+QUIET_PCT=${QUIET_PCT:-15}
+QUIET_WAIT_MAX=${QUIET_WAIT_MAX:-60}
+wait_quiet() {
+    local i s0 s1 busy
+    for ((i = 0; i < QUIET_WAIT_MAX; i++)); do
+        s0=$(systicks)
+        sleep 1
+        s1=$(systicks)
+        busy=$(awk -v a="$s0" -v b="$s1" -v n="$(nproc)" 'BEGIN {
+            split(a, x, " "); split(b, y, " "); d = y[1] - x[1]
+            if (d <= 0) { print 0; exit }
+            print int(100 * n * (d - (y[2] - x[2])) / d) }')
+        [ "$busy" -lt "$QUIET_PCT" ] && { echo "$i"; return 0; }
+    done
+    echo "$i"; return 1
+}
+
+# ---- helpers ---------------------------------------------------------------
+# final cumulative counters from a sipp -trace_stat file
+stat_fields() {
+    awk -F';' '
+        NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+        { last = $0 }
+        END {
+            if (last == "") { print "0 0 0 0 0 0 0 0"; exit }
+            split(last, v, ";")
+            printf "%d %d %d %d %d %d %d %d\n", v[h["TotalCallCreated"]], v[h["SuccessfulCall(C)"]],
+                v[h["FailedCall(C)"]], v[h["FailedUnexpectedMessage(C)"]], v[h["Retransmissions(C)"]],
+                v[h["FailedMaxUDPRetrans(C)"]] + v[h["FailedTimeoutOnRecv(C)"]],
+                v[h["OutOfCallMsgs(C)"]] + v[h["DeadCallMsgs(C)"]], v[h["WatchdogMajor(C)"]]
+        }' "$1"
+}
+# percentiles (nearest rank) of rtd $2 in rtt csv $1, and completion rate of rtd $3
+# prints: n p50 p90 p99 max rate_per_s
+rtt_summary() {
+    local f=$1 rtd=$2 done_rtd=$3
+    [ -s "$f" ] || { echo "0 na na na na 0"; return; }
+    local rate
+    rate=$(awk -F';' -v r="$done_rtd" 'NR > 1 && $3 == r { n++; if (n == 1) a = $1; b = $1 }
+        END { if (n > 1 && b > a) printf "%.1f", (n - 1) * 1000 / (b - a); else print 0 }' "$f")
+    awk -F';' -v r="$rtd" 'NR > 1 && $3 == r { print $2 }' "$f" | sort -g | awk -v rate="$rate" '
+        { v[NR] = $1 }
+        function pct(p,  k) { k = int(NR * p); if (k < NR * p) k++; if (k < 1) k = 1; return v[k] }
+        END {
+            if (NR == 0) { print "0 na na na na", rate; exit }
+            printf "%d %.3f %.3f %.3f %.3f %s\n", NR, pct(0.5), pct(0.9), pct(0.99), v[NR], rate
+        }'
+}
+
+STEPNO=0
+declare -A RES_PASS RES_LINE RES_P50 RES_P99 RES_CPU
+run_step() {
+    local rate=$1 d total limit scen extra=() pid spid rc wall0 wall1
+    STEPNO=$((STEPNO + 1))
+    d=$OUT/$(printf 's%02d-r%d' "$STEPNO" "$rate")
+    mkdir -p "$d"
+    total=$((rate * STEP_SECS))
+    if [ "$MODE" = register ]; then
+        scen=$HERE/register.xml
+        if [ "$REG_KEYSPACE" = run ]; then extra=(-inf "$USERS_CSV" -key prefix "${RUN_TAG}_")
+        else extra=(-inf "$USERS_CSV" -key prefix "${RUN_TAG}s${STEPNO}_"); fi
+        limit=$((rate * 2)); [ $limit -lt 500 ] && limit=500
+    else
+        scen=$HERE/uac.xml
+        extra=(-s "$CALLEE" -d "$CALL_PAUSE_MS")
+        limit=$((rate * (2 + CALL_PAUSE_MS / 1000))); [ $limit -lt 500 ] && limit=500
+    fi
+    local waited quiet=yes
+    waited=$(wait_quiet) || quiet=no
+    wall0=$(date +%s%N)
+    cd "$d" || die "cd $d"
+    LD_PRELOAD=$PRELOAD sipp "$TARGET" -sf "$scen" "${extra[@]}" -key domain "$DOMAIN" \
+        -i "$LOCAL_IP" -p "$UAC_PORT" -t u1 -r "$rate" -rp 1000 -m "$total" -l "$limit" \
+        -timeout "$((STEP_SECS + STEP_TIMEOUT_EXTRA))s" -nostdin -buff_size "$BUFF_SIZE" \
+        -trace_stat -stf stats.csv -fd 1 -trace_rtt -rtt_freq 1 \
+        -trace_err -max_log_size 20000000 -trace_screen \
+        </dev/null >sipp.stdout 2>sipp.stderr &
+    pid=$!
+    STARTED+=("$pid")
+    cd "$HERE" || true
+    sampler "$pid" $((STEP_SECS * 2 + 30)) >"$d/cpu.samples" &
+    spid=$!
+    STARTED+=("$spid")
+    wait "$pid"; rc=$?
+    wall1=$(date +%s%N)
+    forget "$pid"
+    kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; forget "$spid"
+
+    local created ok failed unexp retrans tmo stray wdog lost failpct
+    read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$d/stats.csv")
+    lost=$((total - ok - failed)); [ $lost -lt 0 ] && lost=0
+    failpct=$(awk -v f=$((failed + lost)) -v t="$total" 'BEGIN { printf "%.3f", 100 * f / t }')
+    local rtt n p50 p90 p99 pmax achieved
+    rtt=$(ls "$d"/*_rtt.csv 2>/dev/null | head -1)
+    if [ "$MODE" = register ]; then read -r n p50 p90 p99 pmax achieved < <(rtt_summary "$rtt" 1 1)
+    else read -r n p50 p90 p99 pmax achieved < <(rtt_summary "$rtt" 1 2); fi
+    local cu cs ct cb co
+    read -r cu cs ct cb co < <(cpu_summary "$d/cpu.samples")
+    local pass=PASS why=
+    if awk -v f="$failpct" -v m="$MAX_FAIL_PCT" 'BEGIN { exit !(f >= m) }'; then pass=FAIL; why+="fail%;"; fi
+    if awk -v a="$achieved" -v r="$rate" -v m="$MIN_RATE_RATIO" 'BEGIN { exit !(a < r * m) }'; then pass=FAIL; why+="rate;"; fi
+    if awk -v x="$retrans" -v t="$total" -v m="$MAX_RETRANS_PCT" 'BEGIN { exit !(100 * x / t > m) }'; then pass=FAIL; why+="retrans;"; fi
+    [ "$created" -eq 0 ] && { pass=FAIL; why+="nocalls;"; }
+    local line
+    line=$(printf 'step=%d mode=%s rate=%d result=%s%s calls=%d ok=%d failed=%d incomplete=%d fail_pct=%s unexpected=%d timeouts=%d retrans=%d stray=%d achieved=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s cpu_uac=%s cpu_uas=%s cpu_target=%s cpu_sys=%s/%d cpu_other=%s quiet_wait_s=%s%s sipp_rc=%d wall_s=%s' \
+        "$STEPNO" "$MODE" "$rate" "$pass" "${why:+($why)}" "$total" "$ok" "$failed" "$lost" "$failpct" \
+        "$unexp" "$tmo" "$retrans" "$stray" "$achieved" "$p50" "$p90" "$p99" "$pmax" \
+        "$cu" "${UAS_PID:+$cs}" "${TPIDS:+$ct}" "$cb" "$(( $(nproc) * 100 ))" "$co" "$waited" \
+        "$([ $quiet = yes ] || echo '(not-quiet)')" "$rc" \
+        "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')")
+    echo "$line"
+    echo "$line" >>"$SUMMARY"
+    RES_PASS[$rate]=$pass; RES_LINE[$rate]=$line; RES_P50[$rate]=$p50; RES_P99[$rate]=$p99
+    RES_CPU[$rate]="cpu_uac=$cu${UAS_PID:+ cpu_uas=$cs}${TPIDS:+ cpu_target=$ct} cpu_sys=$cb cpu_other=$co"
+    sleep "$COOLDOWN_SECS"
+    [ "$pass" = PASS ]
+}
+
+# ---- one-shot REGISTER of the callee ---------------------------------------
+register_callee() {
+    local d=$OUT/register-$CALLEE
+    mkdir -p "$d"; cd "$d" || die "cd $d"
+    timeout 15 sipp "$TARGET" -sf "$HERE/register_one.xml" -key domain "$DOMAIN" \
+        -key user "$CALLEE" -key contact "$LOCAL_IP:$UAS_PORT" -i "$LOCAL_IP" -p "$REG_PORT" \
+        -m 1 -nostdin -timeout 10s -trace_err -trace_msg </dev/null >sipp.stdout 2>sipp.stderr
+    local rc=$?
+    cd "$HERE" || true
+    [ $rc -eq 0 ] || die "REGISTER of $CALLEE -> $LOCAL_IP:$UAS_PORT failed (sipp rc=$rc, see $d)"
+}
+
+UAS_PID=
+start_uas() {
+    local d=$OUT/uas i
+    mkdir -p "$d"; cd "$d" || die "cd $d"
+    LD_PRELOAD=$PRELOAD sipp -sf "$HERE/uas.xml" -i "$LOCAL_IP" -p "$UAS_PORT" -t u1 -nostdin \
+        -buff_size "$BUFF_SIZE" -timeout "$1s" -trace_stat -stf stats.csv -fd 5 \
+        -trace_err -max_log_size 20000000 </dev/null >sipp.stdout 2>sipp.stderr &
+    UAS_PID=$!
+    STARTED+=("$UAS_PID")
+    cd "$HERE" || true
+    for ((i = 0; i < 50; i++)); do
+        ss -Hlnu "src $LOCAL_IP:$UAS_PORT" 2>/dev/null | grep -q . && break
+        kill -0 "$UAS_PID" 2>/dev/null || die "UAS sipp exited (see $d)"
+        sleep 0.1
+    done
+    ss -Hlnu "src $LOCAL_IP:$UAS_PORT" 2>/dev/null | grep -q . || die "UAS did not bind $LOCAL_IP:$UAS_PORT"
+}
+stop_uas() {
+    [ -n "$UAS_PID" ] || return 0
+    # USR1 = sipp's smooth exit (final statistics are written); then TERM, KILL
+    local i sig
+    for sig in USR1 TERM KILL; do
+        kill -"$sig" "$UAS_PID" 2>/dev/null || break
+        for ((i = 0; i < 50; i++)); do kill -0 "$UAS_PID" 2>/dev/null || break 2; sleep 0.1; done
+    done
+    wait "$UAS_PID" 2>/dev/null
+    forget "$UAS_PID"
+    local created ok failed unexp retrans tmo stray wdog
+    read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$OUT/uas/stats.csv")
+    echo "uas calls=$created ok=$ok failed=$failed unexpected=$unexp timeouts=$tmo retrans=$retrans" | tee -a "$SUMMARY"
+    UAS_PID=
+}
+
+echo "# run.sh $MODE target=$TARGET domain=$DOMAIN step_secs=$STEP_SECS reg_keyspace=$REG_KEYSPACE out=$OUT sipp=$(sipp -v 2>&1 | awk '/SIPp v/ { print $2 }') fine_clock=$([ -n "$PRELOAD" ] && echo yes || echo no) target_pids=${#TPIDS[@]}"
+
+# one-shot functional scenario: NAME SCENARIO CALLS [sipp args]; 0 = all calls passed
+oneshot() {
+    local name=$1 scen=$2 calls=$3 d=$OUT/$1 rc
+    shift 3
+    mkdir -p "$d"; cd "$d" || die "cd $d"
+    timeout 30 sipp "$TARGET" -sf "$HERE/$scen" -key domain "$DOMAIN" -i "$LOCAL_IP" -p "$UAC_PORT" \
+        -m "$calls" -r 10 -nostdin -timeout 20s -trace_err -trace_msg -trace_stat -stf stats.csv "$@" \
+        </dev/null >sipp.stdout 2>sipp.stderr
+    rc=$?
+    cd "$HERE" || true
+    local created ok failed unexp retrans tmo stray wdog
+    read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$d/stats.csv")
+    echo "check=$name calls=$calls ok=$ok failed=$failed unexpected=$unexp timeouts=$tmo sipp_rc=$rc result=$([ $rc -eq 0 ] && [ "$ok" -eq "$calls" ] && echo PASS || echo FAIL)"
+    [ $rc -eq 0 ] && [ "$ok" -eq "$calls" ]
+}
+
+if [ "$MODE" = smoke ]; then
+    # functional checks at low rate: REGISTER, call through the proxy,
+    # CANCEL of a ringing call, 404 for an unregistered user
+    STEP_SECS=2; COOLDOWN_SECS=1
+    [ -s "$USERS_CSV" ] || "$HERE/gen_users.sh" "$USERS_N" "$USERS_CSV" || die "cannot create $USERS_CSV"
+    is_port $((UAS_PORT + 1)) || die "UAS_PORT+1 must be a valid port too"
+    register_callee
+    MODE=register; run_step 50; r1=$?
+    start_uas 60
+    MODE=calls; run_step 20; r2=$?
+    stop_uas
+    # a callee that rings and gets cancelled, on UAS_PORT+1
+    CALLEE_C=${CALLEE}-cancel
+    ( CALLEE=$CALLEE_C; UAS_PORT=$((UAS_PORT + 1)); register_callee ) || die "REGISTER of $CALLEE_C failed"
+    d=$OUT/uas-cancel; mkdir -p "$d"; cd "$d" || die "cd $d"
+    sipp -sf "$HERE/uas_cancel.xml" -i "$LOCAL_IP" -p $((UAS_PORT + 1)) -t u1 -nostdin -timeout 40s \
+        -trace_err -trace_msg </dev/null >sipp.stdout 2>sipp.stderr &
+    UASC_PID=$!; STARTED+=("$UASC_PID"); cd "$HERE" || true
+    sleep 0.5
+    oneshot cancel uac_cancel.xml 5 -s "$CALLEE_C"; r3=$?
+    kill -USR1 "$UASC_PID" 2>/dev/null
+    oneshot not-found uac_404.xml 5 -s "nobody-$RUN_TAG"; r4=$?
+    if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ] && [ $r4 -eq 0 ]; then echo "smoke=ok out=$OUT"; exit 0; fi
+    echo "smoke=fail out=$OUT"; exit 1
+fi
+
+if [ "$MODE" = calls ]; then
+    register_callee
+    # UAS lives for the whole ramp (bounded by its own global timeout)
+    start_uas $(((nrates + REFINE) * (STEP_SECS * 2 + 20 + COOLDOWN_SECS) + 60))
+fi
+
+# ---- ramp ------------------------------------------------------------------
+lo=0 hi=0
+for r in $RATES; do
+    if run_step "$r"; then lo=$r; else hi=$r; break; fi
+done
+if [ "$hi" -gt 0 ]; then
+    for ((k = 0; k < REFINE; k++)); do
+        step=$(( hi >= 4000 ? 250 : (hi >= 1000 ? 50 : 10) ))
+        mid=$(( ((lo + hi) / 2 + step / 2) / step * step ))
+        [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ] && break
+        if run_step "$mid"; then lo=$mid; else hi=$mid; fi
+    done
+fi
+[ "$MODE" = calls ] && stop_uas
+
+sat=yes; [ "$hi" -eq 0 ] && sat=no
+# latency at a fixed reference rate (same for every target; default is a
+# step of the default ramp), if that step ran and passed
+ref=
+if [ -n "${RES_PASS[$REF_RATE]:-}" ] && [ "${RES_PASS[$REF_RATE]}" = PASS ]; then
+    ref=" ref_rate=$REF_RATE ref_p50_ms=${RES_P50[$REF_RATE]} ref_p99_ms=${RES_P99[$REF_RATE]}"
+fi
+if [ "$lo" -gt 0 ]; then
+    tail="p50_ms=${RES_P50[$lo]} p99_ms=${RES_P99[$lo]} ${RES_CPU[$lo]} first_fail=$hi saturated=$sat$ref"
+else
+    tail="p50_ms=na p99_ms=na first_fail=$hi saturated=$sat$ref"
+fi
+echo "# steps: $SUMMARY"
+if [ "$MODE" = register ]; then echo "register_max_rps=$lo $tail"
+else echo "calls_max_cps=$lo $tail"; fi
