@@ -54,6 +54,36 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
+// ArmBatch implements TimerStore.
+func (s *Memory) ArmBatch(ctx context.Context, arms []TimerArm) error {
+	for _, a := range arms {
+		if err := validTimerID(a.ID); err != nil {
+			return err
+		}
+	}
+	for _, a := range arms {
+		if err := s.Arm(ctx, a.ID, a.Due, a.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CancelBatch implements TimerStore.
+func (s *Memory) CancelBatch(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if err := validTimerID(id); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if _, err := s.Cancel(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Arm implements TimerStore.
 func (s *Memory) Arm(ctx context.Context, id string, due time.Time, payload []byte) error {
 	if err := validTimerID(id); err != nil {

@@ -85,6 +85,90 @@ func (s *Redis) Cancel(ctx context.Context, id string) (bool, error) {
 	return n == 1, nil
 }
 
+// ArmBatch implements TimerStore: one pipeline of the arm script.
+func (s *Redis) ArmBatch(ctx context.Context, arms []TimerArm) error {
+	if len(arms) == 0 {
+		return nil
+	}
+	for _, a := range arms {
+		if err := validTimerID(a.ID); err != nil {
+			return err
+		}
+	}
+	if s.badPrefix != nil {
+		return s.badPrefix
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	err := s.pipelineScript(ctx, armScript, len(arms), func(i int) ([]string, []any) {
+		sh := timerShard(arms[i].ID)
+		return []string{s.tmrZ[sh], s.tmrH[sh]}, []any{arms[i].ID, arms[i].Due.UnixMilli(), arms[i].Payload}
+	})
+	if err != nil {
+		return mapErr(ctx, fmt.Sprintf("arm %d timers", len(arms)), err)
+	}
+	return nil
+}
+
+// CancelBatch implements TimerStore: one pipeline of the cancel script.
+func (s *Redis) CancelBatch(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if err := validTimerID(id); err != nil {
+			return err
+		}
+	}
+	if s.badPrefix != nil {
+		return s.badPrefix
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	err := s.pipelineScript(ctx, cancelScript, len(ids), func(i int) ([]string, []any) {
+		sh := timerShard(ids[i])
+		return []string{s.tmrZ[sh], s.tmrH[sh]}, []any{ids[i]}
+	})
+	if err != nil {
+		return mapErr(ctx, fmt.Sprintf("cancel %d timers", len(ids)), err)
+	}
+	return nil
+}
+
+// pipelineScript runs script n times in one pipeline, with the keys and
+// arguments of call i. EVALSHA first; when the server does not know the
+// script (a restart, SCRIPT FLUSH) the pipeline runs again with EVAL, which
+// also loads it.
+func (s *Redis) pipelineScript(ctx context.Context, script *redis.Script, n int, call func(i int) ([]string, []any)) error {
+	run := func(sha bool) error {
+		cmds, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := 0; i < n; i++ {
+				keys, args := call(i)
+				if sha {
+					script.EvalSha(ctx, p, keys, args...)
+				} else {
+					script.Eval(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range cmds {
+			if err := c.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := run(true)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = run(false)
+	}
+	return err
+}
+
 // Claim implements TimerStore. One pipeline of ZCOUNT finds the shards
 // with due timers (so an idle Claim is one round trip); then it runs one
 // script per such shard, in a rotating order from a random shard, until max

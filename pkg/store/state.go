@@ -40,6 +40,15 @@ type TimerStore interface {
 	// Cancel removes the timer; false when it did not exist.
 	Cancel(ctx context.Context, id string) (bool, error)
 
+	// ArmBatch arms every timer of arms as Arm does, in one round trip on
+	// Redis (a pipeline). On an error some may be armed: arming is
+	// idempotent, so the caller arms them all again.
+	ArmBatch(ctx context.Context, arms []TimerArm) error
+
+	// CancelBatch cancels every timer of ids as Cancel does, in one round
+	// trip on Redis; an id that does not exist is no error.
+	CancelBatch(ctx context.Context, ids []string) error
+
 	// Claim atomically takes up to max timers with Due <= now and leases
 	// each for lease: they are invisible to other Claim calls until
 	// now+lease, then due again (the claimer died) unless Done or re-armed.
@@ -51,6 +60,13 @@ type TimerStore interface {
 	// Done removes a claimed timer if it is still the same claim (token);
 	// false when it was re-armed, cancelled or claimed again meanwhile.
 	Done(ctx context.Context, id, token string) (bool, error)
+}
+
+// TimerArm is one timer of TimerStore.ArmBatch.
+type TimerArm struct {
+	ID      string
+	Due     time.Time
+	Payload []byte
 }
 
 // OnceStore keeps idempotency markers: exactly-once side effects across

@@ -25,6 +25,7 @@ func RunTimers(t *testing.T, newStore NewStore) {
 		{"DoneToken", testDoneToken},
 		{"RearmDuringClaim", testRearmDuringClaim},
 		{"Cancel", testCancel},
+		{"Batch", testTimerBatch},
 		{"ClaimMaxAcrossShards", testClaimMax},
 		{"ConcurrentClaimers", testConcurrentClaim},
 		{"BinaryPayloadAndIDs", testTimerBinary},
@@ -248,6 +249,56 @@ func testCancel(t *testing.T, s store.Store, _ func(time.Duration)) {
 	}
 	if got := claim(t, s, t0.Add(time.Hour), 10, time.Minute); len(got) != 0 {
 		t.Errorf("Claim after the lease = %q, want none: cancelled", ids(got))
+	}
+}
+
+// testTimerBatch: ArmBatch arms like Arm (across shards, replacing an
+// armed timer), CancelBatch cancels like Cancel (unknown ids are fine), and
+// an invalid id in a batch is refused before anything is armed.
+func testTimerBatch(t *testing.T, s store.Store, _ func(time.Duration)) {
+	arm(t, s, "old", t0, []byte("old"))
+	var arms []store.TimerArm
+	for i := range 40 {
+		arms = append(arms, store.TimerArm{ID: fmt.Sprintf("batch-%d", i), Due: t0.Add(time.Duration(i) * time.Millisecond), Payload: []byte{byte(i)}})
+	}
+	arms = append(arms, store.TimerArm{ID: "old", Due: t0.Add(time.Hour), Payload: []byte("new")})
+	if err := s.ArmBatch(ctx(t), arms); err != nil {
+		t.Fatalf("ArmBatch: %v", err)
+	}
+	if err := s.ArmBatch(ctx(t), nil); err != nil {
+		t.Errorf("ArmBatch(nil): %v", err)
+	}
+	var cancel []string
+	for i := 0; i < 40; i += 2 {
+		cancel = append(cancel, fmt.Sprintf("batch-%d", i))
+	}
+	if err := s.CancelBatch(ctx(t), append(cancel, "never-armed")); err != nil {
+		t.Fatalf("CancelBatch: %v", err)
+	}
+	got := claim(t, s, t0.Add(time.Second), 100, time.Minute)
+	if len(got) != 20 {
+		t.Fatalf("Claim after the batches = %d timers %q, want the 20 odd ones", len(got), ids(got))
+	}
+	for _, tm := range got {
+		var i int
+		if _, err := fmt.Sscanf(tm.ID, "batch-%d", &i); err != nil || i%2 != 1 || !bytes.Equal(tm.Payload, []byte{byte(i)}) {
+			t.Errorf("claimed %q payload %v: want an odd batch timer with its own payload", tm.ID, tm.Payload)
+		}
+		done(t, s, tm.ID, tm.Token)
+	}
+	late := claim(t, s, t0.Add(2*time.Hour), 10, time.Minute)
+	if len(late) != 1 || late[0].ID != "old" || string(late[0].Payload) != "new" {
+		t.Fatalf("re-armed by the batch: %+v, want old with the new payload, due an hour later", late)
+	}
+	done(t, s, late[0].ID, late[0].Token)
+	if err := s.ArmBatch(ctx(t), []store.TimerArm{{ID: "fine", Due: t0}, {ID: "", Due: t0}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("ArmBatch with an empty id = %v, want ErrInvalid", err)
+	}
+	if got := claim(t, s, t0.Add(3*time.Hour), 10, time.Minute); len(got) != 0 {
+		t.Errorf("a refused batch armed %q", ids(got))
+	}
+	if err := s.CancelBatch(ctx(t), []string{""}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CancelBatch with an empty id = %v, want ErrInvalid", err)
 	}
 }
 

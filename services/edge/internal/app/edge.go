@@ -149,6 +149,15 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		CallKey: ck, Key: key, Kind: store.KindServer, Method: m.Str(m.Method),
 		State: state, Edge: e.opt.ID, Source: src.String(),
 	}
+	var trying []byte
+	if m.MethodID == sipmsg.INVITE {
+		// RFC 3261 §17.2.1: the server transaction answers 100 Trying at
+		// once, so the UAC stops retransmitting over UDP. It is stored
+		// with the transaction (one round trip), and sent only when this
+		// request created it.
+		trying = sipmsg.Reply(m, 100, "Trying", e.replyOptions(p, m, ""))
+		tx.LastStatus, tx.LastResponse, tx.LastDest = 100, trying, src.String()
+	}
 	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
 	cur, created, err := e.store.CreateOrGet(sctx, tx, ttl)
 	cancel()
@@ -161,17 +170,8 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		e.retransmission(ctx, p, m, cur, id)
 		return
 	}
-	if m.MethodID == sipmsg.INVITE {
-		// RFC 3261 §17.2.1: the server transaction answers 100 Trying at
-		// once, so the UAC stops retransmitting over UDP.
-		trying := sipmsg.Reply(m, 100, "Trying", e.replyOptions(p, m, ""))
+	if trying != nil {
 		e.transmit(ctx, src, trying)
-		sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-		_, err := e.store.SetResponse(sctx, ck, key, store.Response{Status: 100, Raw: trying, Dest: src.String(), State: StateProceeding}, ttl)
-		cancel()
-		if err != nil {
-			e.opt.Log.Warn("store 100 Trying", "call_key", ck, "err", err)
-		}
 	}
 	if err := e.publishRequest(ctx, p, m, ck, key, id); err != nil {
 		// The transaction exists, the event did not make it: forget the

@@ -57,10 +57,11 @@ type RecordStore interface {
 	SaveRecord(ctx context.Context, callKey, key string, value []byte, version int64, ttl time.Duration) (int64, bool, error)
 }
 
-// TimerStore arms and cancels shared deadlines.
+// TimerStore arms and cancels shared deadlines, a batch per input (one
+// round trip on Redis).
 type TimerStore interface {
-	Arm(ctx context.Context, id string, due time.Time, payload []byte) error
-	Cancel(ctx context.Context, id string) (bool, error)
+	ArmBatch(ctx context.Context, arms []store.TimerArm) error
+	CancelBatch(ctx context.Context, ids []string) error
 }
 
 // OnceStore marks side effects that must happen once.
@@ -251,10 +252,15 @@ func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects
 // compare-and-set finds a state where it means nothing (sipfsm answers
 // ErrUnexpected) and is dropped.
 func (e *Engine) armAll(ctx context.Context, fx *effects) error {
-	for _, a := range fx.arms {
-		if err := e.d.Timers.Arm(ctx, a.id, a.due, a.payload); err != nil {
-			return fmt.Errorf("tm: arm timer: %w", err)
-		}
+	if len(fx.arms) == 0 {
+		return nil
+	}
+	arms := make([]store.TimerArm, len(fx.arms))
+	for i, a := range fx.arms {
+		arms[i] = store.TimerArm{ID: a.id, Due: a.due, Payload: a.payload}
+	}
+	if err := e.d.Timers.ArmBatch(ctx, arms); err != nil {
+		return fmt.Errorf("tm: arm timers: %w", err)
 	}
 	return nil
 }
@@ -262,9 +268,9 @@ func (e *Engine) armAll(ctx context.Context, fx *effects) error {
 // run executes the effects of a written record. A send that fails is
 // logged: the transaction's timers and SIP retransmissions recover it.
 func (e *Engine) run(ctx context.Context, fx *effects) error {
-	for _, id := range fx.cancel {
-		if _, err := e.d.Timers.Cancel(ctx, id); err != nil {
-			e.d.Log.Warn("tm: cancel timer", "err", err)
+	if len(fx.cancel) > 0 {
+		if err := e.d.Timers.CancelBatch(ctx, fx.cancel); err != nil {
+			e.d.Log.Warn("tm: cancel timers", "err", err)
 		}
 	}
 	for _, s := range fx.sends {

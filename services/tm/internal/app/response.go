@@ -80,9 +80,13 @@ func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipms
 		case sipfsm.PassToTU:
 			pass = true
 		case sipfsm.ArmTimer:
-			e.armBranch(p, ck, b, string(a.Timer), a.After, fx)
+			if !byTTL(a.Timer) {
+				e.armBranch(p, ck, b, string(a.Timer), a.After, fx)
+			}
 		case sipfsm.CancelTimer:
-			fx.cancel = append(fx.cancel, timerID(ck, p.ID, b.I, string(a.Timer)))
+			if !byTTL(a.Timer) {
+				fx.cancel = append(fx.cancel, timerID(ck, p.ID, b.I, string(a.Timer)))
+			}
 		case sipfsm.TimeoutToTU, sipfsm.TransportErrorToTU:
 			if b.pending() {
 				b.Status, b.Local = 408, true
@@ -284,6 +288,19 @@ func itoa(i int) string {
 		return "-"
 	}
 	return strconv.Itoa(i)
+}
+
+// byTTL reports the client transaction timers tm leaves to the record's
+// TTL instead of arming them: Timer D (§17.1.1.2), K (§17.1.2.2) and M
+// (RFC 6026 §7.2) only take a completed or accepted branch to Terminated,
+// so it stops absorbing retransmitted responses. The record outlives all
+// three (recordTTL), and a response retransmitted after them finds the
+// branch where it was and is absorbed, or for a 2xx forwarded, as the
+// proxy core forwards a 2xx that matches no transaction (RFC 6026 §7.2, which
+// is how a proxy treats a stray 2xx anyway). Each would cost an
+// arm, a claim, a compare-and-set and a done in the store, per branch.
+func byTTL(t sipfsm.Timer) bool {
+	return t == sipfsm.D || t == sipfsm.K || t == sipfsm.M
 }
 
 func (e *Engine) armBranch(p *ptx, ck string, b *branch, t string, after time.Duration, fx *effects) {

@@ -39,7 +39,7 @@ func (e *Engine) Timer(ctx context.Context, payload []byte) error {
 	case "G":
 		err = e.timerG(ctx, t)
 	case "H":
-		_, err = e.d.Timers.Cancel(ctx, timerID(t.CallKey, t.PTx, -1, "G"))
+		err = e.d.Timers.CancelBatch(ctx, []string{timerID(t.CallKey, t.PTx, -1, "G")})
 	default:
 		in, ok := timerInputs[t.Timer]
 		if !ok {
