@@ -109,6 +109,9 @@ type Config struct {
 	Name      string   // Server header of local replies; default "sipbus"
 	Timers    sipfsm.Timers
 	NoAnswer  time.Duration // timer C; default 60s
+	// NoCache turns off the cache of the records this engine wrote last
+	// (see recordCache): every input reads its record from the store.
+	NoCache bool
 }
 
 // Deps are the engine's collaborators.
@@ -128,8 +131,9 @@ type Deps struct {
 
 // Engine is tm's stateful proxy core.
 type Engine struct {
-	cfg Config
-	d   Deps
+	cfg   Config
+	d     Deps
+	cache *recordCache // nil when Config.NoCache
 }
 
 // NewEngine returns an engine; zero config values get their defaults.
@@ -155,7 +159,12 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Engine{cfg: cfg, d: d}
+	en := &Engine{cfg: cfg, d: d}
+	if !cfg.NoCache {
+		// 30 s is inside the shortest record TTL (a non-INVITE's: 64*T1+T4).
+		en.cache = newRecordCache(32768, min(30*time.Second, en.recordTTL("BYE")/2), d.Now)
+	}
+	return en
 }
 
 // ErrConflict means a record kept changing under us; the input is retried.
@@ -208,8 +217,9 @@ func (e *Engine) load(ctx context.Context, callKey, id string) (*ptx, int64, err
 // compare-and-set, retrying on conflicts; then it runs the effects.
 // ErrNotFound is returned when the record does not exist.
 func (e *Engine) update(ctx context.Context, callKey, id string, fn func(p *ptx, fx *effects) error) error {
-	for range 16 {
-		p, ver, err := e.load(ctx, callKey, id)
+	ck := callKey + "|" + id
+	for attempt := range 16 {
+		p, ver, err := e.current(ctx, callKey, id, ck, attempt == 0)
 		if err != nil {
 			return err
 		}
@@ -220,15 +230,34 @@ func (e *Engine) update(ctx context.Context, callKey, id string, fn func(p *ptx,
 		if err := e.armAll(ctx, fx); err != nil {
 			return err
 		}
-		_, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(id), p.marshal(), ver, e.recordTTL(p.Method))
+		value := p.marshal()
+		nv, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(id), value, ver, e.recordTTL(p.Method))
 		if err != nil {
+			e.cache.drop(ck)
 			return fmt.Errorf("tm: save transaction %s: %w", id, err)
 		}
 		if ok {
+			e.cache.put(ck, nv, value)
 			return e.run(ctx, fx)
 		}
+		e.cache.drop(ck)
 	}
 	return ErrConflict
+}
+
+// current is the record update starts from: the one this replica wrote
+// last when cached (first attempt only), else the store's.
+func (e *Engine) current(ctx context.Context, callKey, id, ck string, useCache bool) (*ptx, int64, error) {
+	if useCache {
+		if c, ok := e.cache.get(ck); ok {
+			p := new(ptx)
+			if err := json.Unmarshal(c.value, p); err == nil {
+				return p, c.version, nil
+			}
+			e.cache.drop(ck)
+		}
+	}
+	return e.load(ctx, callKey, id)
 }
 
 // create writes a new proxy transaction. created is false when it already
@@ -237,13 +266,15 @@ func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects
 	if err := e.armAll(ctx, fx); err != nil {
 		return false, err
 	}
-	_, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(p.ID), p.marshal(), 0, e.recordTTL(p.Method))
+	value := p.marshal()
+	nv, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(p.ID), value, 0, e.recordTTL(p.Method))
 	if err != nil {
 		return false, fmt.Errorf("tm: create transaction %s: %w", p.ID, err)
 	}
 	if !ok {
 		return false, nil
 	}
+	e.cache.put(callKey+"|"+p.ID, nv, value)
 	return true, e.run(ctx, fx)
 }
 

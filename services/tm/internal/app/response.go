@@ -127,7 +127,9 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 		first := p.Final == 0
 		if first {
 			p.Final = code
-			fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+			if p.Ringing {
+				fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+			}
 		}
 		e.forwardUp(p, ck, m, p.ServerKey, fx) // every 2xx goes up (§16.7 step 5)
 		if !first || !p.invite() {
@@ -227,7 +229,9 @@ func localReason(code int) string {
 // removed) or a local one.
 func (e *Engine) final(p *ptx, ck string, code int, reason string, from *branch, fx *effects) {
 	p.Final = code
-	fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+	if p.Ringing {
+		fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+	}
 	var raw []byte
 	if from != nil {
 		if m, err := sipmsg.Parse(from.Resp, sipmsg.Datagram); err == nil {
