@@ -63,7 +63,7 @@ echo
 echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);"
 echo "$(go version | awk '{ print $3 }'), SIPp $(sipp -v 2>&1 | awk '/SIPp v/ { print $2; exit }'),"
 echo "$(kamailio -v 2>/dev/null | awk 'NR == 1 { print $2, $3 }'), Redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2), nats-server $natsv (Go module)."
-echo "Loopback UDP; SIPp, the target and Redis share the machine. Steps of ${STEP_SECS:-10} s."
+echo "Loopback UDP; SIPp, the target and Redis share the machine. Steps of ${STEP_SECS:-8} s."
 echo
 echo "| target | REGISTER/s | REGISTER p99 ms at max | calls/s | INVITE→200 p50 / p99 ms at 1,000 calls/s | CPU of target at max calls (% of a core) |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -91,7 +91,7 @@ if [ -s "$OUT/micro.txt" ]; then
     echo "Micro-benchmarks (\`go test -bench\`, pkg/):"
     echo
     echo '```'
-    grep -E '^Benchmark' "$OUT/micro.txt" | awk '{ printf "%-58s %12s %s %10s %s %8s %s\n", $1, $3, $4, $5, $6, $7, $8 }'
+    grep -E '^Benchmark' "$OUT/micro.txt" | tr -s '\t ' ' '
     echo '```'
     echo
 fi
