@@ -78,7 +78,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--nats-listen %s: %w", *natsListen, err)
 	}
 	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up"))
+	nc, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up"), ns.InProcess())
 	if err != nil {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // Config of an embedded server.
@@ -94,6 +95,12 @@ func Start(cfg Config) (*Server, error) {
 
 // ClientURL is the nats:// URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// InProcess is the client option that reaches this server in memory
+// instead of over TCP: for the services running in the server's own
+// process (`sipbus up`), it saves a loopback socket write and read per
+// message on both sides. Other processes connect to ClientURL as usual.
+func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
 
 // MonitorURL is the http:// URL of the monitoring endpoints ("" when off).
 func (s *Server) MonitorURL() string {
