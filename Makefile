@@ -52,7 +52,7 @@ fmt:
 FUZZ_TARGETS := \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
-	pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
+	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine \

@@ -24,10 +24,11 @@
 # Environment (defaults):
 #   TARGETS="kamailio-mem kamailio-redis sipbus-up sipbus-split"
 #   STEP_SECS=8 REFINE=2 QUIET_WAIT_MAX=20 STEP_TIMEOUT_EXTRA=12
-#   REG_RATES="1000 2000 4000 8000 12000 16000 24000 32000 40000"
-#   CALL_RATES="250 500 1000 1500 2000 3000 4000 5000 6000 7000"
+#   REG_RATES="1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"
+#   CALL_RATES="250 500 750 1000 1500 2000 3000 4000 5000 6000"
 #   COST_REGS=2000 COST_CALLS=1000   MICRO=1 (0 skips the micro-benchmarks)
 #   BENCH_OUT=/tmp/sipbus-bench      WRITE_RESULTS=1 (0: leave RESULTS.md alone)
+#   USERS_CSV=$BENCH_OUT/users.csv   (made by peer/gen_users.sh when missing)
 # Needs: kamailio kamailio-redis-modules sip-tester redis-server gcc go.
 # Sends only to 127.0.0.1; stops every process it starts, also on Ctrl-C.
 set -u -o pipefail
@@ -38,14 +39,16 @@ PEER=$HERE/peer
 TARGETS=${TARGETS:-"kamailio-mem kamailio-redis sipbus-up sipbus-split"}
 export STEP_SECS=${STEP_SECS:-8} REFINE=${REFINE:-2} QUIET_WAIT_MAX=${QUIET_WAIT_MAX:-20}
 export STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-12} COOLDOWN_SECS=${COOLDOWN_SECS:-2}
-REG_RATES=${REG_RATES:-"1000 2000 4000 8000 12000 16000 24000 32000 40000"}
-CALL_RATES=${CALL_RATES:-"250 500 1000 1500 2000 3000 4000 5000 6000 7000"}
+REG_RATES=${REG_RATES:-"1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"}
+CALL_RATES=${CALL_RATES:-"250 500 750 1000 1500 2000 3000 4000 5000 6000"}
 COST_REGS=${COST_REGS:-2000}
 COST_CALLS=${COST_CALLS:-1000}
 MICRO=${MICRO:-1}
 WRITE_RESULTS=${WRITE_RESULTS:-1}
 OUT=${BENCH_OUT:-/tmp/sipbus-bench}/run-$(date +%Y%m%d-%H%M%S)
 export BENCH_STATE=$OUT/state BENCH_OUT=$OUT/runs
+# SIPp's list of distinct users (500,000, made once), outside the source tree
+export USERS_CSV=${USERS_CSV:-${BENCH_OUT%/run-*}/users.csv}
 export SIPBUS=$ROOT/bin/sipbus
 SIPBUS_SH=$HERE/sipbus.sh
 KAM_SH=$PEER/kamailio.sh

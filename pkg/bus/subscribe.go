@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -363,7 +362,7 @@ func TypedFunc[T any](h TypedHandler[T]) Handler {
 		if t, ok := any(&data).(Typed); ok && t.CEType() != ev.Type {
 			return Permanent(fmt.Errorf("bus: event %s has type %q, handler wants %q", ev.ID, ev.Type, t.CEType()))
 		}
-		if err := json.Unmarshal(ev.Data, &data); err != nil {
+		if err := decodeData(ev.Data, &data); err != nil {
 			return Permanent(fmt.Errorf("bus: decode %s data of %s: %w", ev.Type, ev.ID, err))
 		}
 		return h(ctx, ev, &data)

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"testing"
@@ -48,6 +49,37 @@ func BenchmarkValidate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := events.Validate(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeRequestReceived is what every consumer of SIP events pays
+// per event: bus.TypedFunc decoding the data of a request event.
+func BenchmarkDecodeRequestReceived(b *testing.B) {
+	raw, err := os.ReadFile("testdata/invite.sip")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := sipmsg.Parse(raw, sipmsg.Datagram)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := json.Marshal(&events.RequestReceived{SIPMessage: events.NewSIPMessage(m, udp)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := &bus.Event{ID: "x", Type: events.TypeRequestReceived, Data: data}
+	h := bus.TypedFunc(func(_ context.Context, _ *bus.Event, d *events.RequestReceived) error {
+		if len(d.Raw) != len(raw) {
+			b.Fatalf("decoded %d raw bytes, want %d", len(d.Raw), len(raw))
+		}
+		return nil
+	})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h(context.Background(), ev); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 )
@@ -98,7 +99,7 @@ func (c *Commands) handleSend(r micro.Request) {
 
 func (c *Commands) send(data []byte) edgeapi.SendReply {
 	var req edgeapi.SendRequest
-	if err := json.Unmarshal(data, &req); err != nil {
+	if err := bus.DecodeJSON(data, &req); err != nil {
 		return edgeapi.SendReply{Status: 400, Reason: "request: invalid JSON: " + err.Error(), Edge: c.core.ID()}
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)

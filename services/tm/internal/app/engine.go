@@ -167,6 +167,10 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	return en
 }
 
+// AlwaysRegistrar reports whether the route table hands every request of
+// method to the registrar (routes.Table.AlwaysRegistrar).
+func (e *Engine) AlwaysRegistrar(method string) bool { return e.d.Routes.AlwaysRegistrar(method) }
+
 // ErrConflict means a record kept changing under us; the input is retried.
 var ErrConflict = errors.New("tm: transaction record changed concurrently too often")
 

@@ -3,6 +3,7 @@ package routes
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -176,6 +177,24 @@ func inAny(prefixes []netip.Prefix, a netip.Addr) bool {
 //  2. OPTIONS addressed to the proxy itself → options_reply;
 //  3. a request-URI in one of our domains → location;
 //  4. anything else → reply 403 Relaying denied (no open relay).
+//
+// AlwaysRegistrar reports whether every request of method goes to the
+// registrar: the first rule that can match it names only methods, method
+// among them, and hands over to the registrar. tm then need not read such
+// requests at all.
+func (t *Table) AlwaysRegistrar(method string) bool {
+	for i := range t.Rules {
+		r := &t.Rules[i]
+		if len(r.Match.Methods) > 0 && !slices.Contains(r.Match.Methods, method) {
+			continue // cannot match method
+		}
+		only := r.Match
+		only.Methods = nil
+		return len(r.Match.Methods) > 0 && only.empty() && r.Action.Kind == Registrar
+	}
+	return false
+}
+
 func Default() *Table {
 	yes := true
 	return &Table{Rules: []Rule{

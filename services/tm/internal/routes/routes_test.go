@@ -226,3 +226,47 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+func TestAlwaysRegistrar(t *testing.T) {
+	tests := []struct {
+		name, table, method string
+		want                bool
+	}{
+		{"default table", "", "REGISTER", true},
+		{"default table, INVITE", "", "INVITE", false},
+		{"a REGISTER rule with a condition first", `routes:
+  - match: {method: REGISTER, domain: example.com}
+    registrar: {}
+  - match: {method: REGISTER}
+    relay: sip:registrar.example.net
+`, "REGISTER", false},
+		{"a catch-all before it", `routes:
+  - reply: {code: 403, reason: No}
+`, "REGISTER", false},
+		{"other methods first, then REGISTER", `routes:
+  - match: {method: [INVITE, OPTIONS]}
+    location: {}
+  - match: {method: [SUBSCRIBE, REGISTER]}
+    registrar: {}
+  - reply: {code: 403, reason: No}
+`, "REGISTER", true},
+		{"REGISTER relayed", `routes:
+  - match: {method: REGISTER}
+    relay: sip:registrar.example.net
+`, "REGISTER", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := Default()
+			if tc.table != "" {
+				var err error
+				if tab, err = Parse([]byte(tc.table), "t.yaml"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := tab.AlwaysRegistrar(tc.method); got != tc.want {
+				t.Errorf("AlwaysRegistrar(%q) = %v, want %v", tc.method, got, tc.want)
+			}
+		})
+	}
+}
