@@ -63,14 +63,14 @@ echo
 echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);"
 echo "$(go version | awk '{ print $3 }'), SIPp $(sipp -v 2>&1 | awk '/SIPp v/ { print $2; exit }'),"
 echo "$(kamailio -v 2>/dev/null | awk 'NR == 1 { print $2, $3 }'), Redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2), nats-server $natsv (Go module)."
-echo "Loopback UDP; SIPp, the target and Redis share the machine. Steps of ${STEP_SECS:-8} s."
+echo "Loopback UDP; SIPp, the target and Redis share the machine. Steps of ${STEP_SECS:-7} s."
 echo
-echo "| target | REGISTER/s | REGISTER p99 ms at max | calls/s | INVITE→200 p50 / p99 ms at 1,000 calls/s | CPU of target at max calls (% of a core) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| target | REGISTER/s | REGISTER p99 ms at max | calls/s | INVITE→200 p50 / p99 ms at 1,000 calls/s |"
+echo "|---|---:|---:|---:|---:|"
 for t in $targets; do
     ref=$(cal "$t" ref_rate)
     if [ "$ref" = 1000 ]; then lat="$(cal "$t" ref_p50_ms) / $(cal "$t" ref_p99_ms)"; else lat="fails at 1,000"; fi
-    echo "| $(label "$t") | $(reg "$t" register_max_rps) | $(reg "$t" p99_ms) | $(cal "$t" calls_max_cps) | $lat | $(cal "$t" cpu_target) |"
+    echo "| $(label "$t") | $(reg "$t" register_max_rps) | $(reg "$t" p99_ms) | $(cal "$t" calls_max_cps) | $lat |"
 done
 echo
 if [ -s "$OUT/cost.txt" ]; then
