@@ -23,7 +23,7 @@
 #
 # Environment (defaults):
 #   TARGETS="kamailio-mem kamailio-redis sipbus-up sipbus-split"
-#   STEP_SECS=7 REFINE=2 QUIET_WAIT_MAX=15 STEP_TIMEOUT_EXTRA=12
+#   STEP_SECS=7 REFINE=2 QUIET_WAIT_MAX=15 STEP_TIMEOUT_EXTRA=8
 #   REG_RATES="1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"
 #   CALL_RATES="250 500 750 1000 1500 2000 3000 4000 5000 6000"
 #   COST_REGS=2000 COST_CALLS=1000   MICRO=1 (0 skips the micro-benchmarks)
@@ -38,7 +38,7 @@ PEER=$HERE/peer
 
 TARGETS=${TARGETS:-"kamailio-mem kamailio-redis sipbus-up sipbus-split"}
 export STEP_SECS=${STEP_SECS:-7} REFINE=${REFINE:-2} QUIET_WAIT_MAX=${QUIET_WAIT_MAX:-15}
-export STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-12} COOLDOWN_SECS=${COOLDOWN_SECS:-2}
+export STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-8} COOLDOWN_SECS=${COOLDOWN_SECS:-2}
 REG_RATES=${REG_RATES:-"1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"}
 CALL_RATES=${CALL_RATES:-"250 500 750 1000 1500 2000 3000 4000 5000 6000"}
 COST_REGS=${COST_REGS:-2000}
@@ -159,7 +159,7 @@ stop_all
 
 if [ "$MICRO" = 1 ]; then
     log "micro-benchmarks"
-    (cd "$ROOT/pkg" && go test -run '^$' -bench . -benchmem -benchtime 200ms ./sipmsg/ ./store/ ./bus/) \
+    (cd "$ROOT/pkg" && go test -run '^$' -bench . -benchmem -benchtime 100ms ./sipmsg/ ./store/ ./bus/) \
         >"$OUT/micro.txt" 2>&1 || log "micro-benchmarks failed, see $OUT/micro.txt"
 fi
 
