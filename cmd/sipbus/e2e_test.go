@@ -313,6 +313,12 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"msg", "check", "--role", "router", "x"}, "--role"},
 		{[]string{"tail", "--nats", "nats://127.0.0.1:1"}, "--nats"},
 		{[]string{"frobnicate"}, "frobnicate"},
+		{[]string{"up", "--debug-addr", "0.0.0.0:6060"}, "--debug-addr"},
+		{[]string{"edge", "--debug-addr", "nonsense", "--redis", "redis://127.0.0.1:1"}, "--debug-addr"},
+		{[]string{"registrar", "--redis", "redis://127.0.0.1:1"}, "domains"},
+		{[]string{"nats", "--listen", "nonsense"}, "--listen"},
+		{[]string{"stats", "--nats", "", "--redis", "nonsense://x"}, "--redis"},
+		{[]string{"ul", "add", "bob@localhost", "sip:bob@127.0.0.1", "--q", "2", "--nats", "nats://127.0.0.1:1"}, "--q"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(sipbusBinary(t), c.args...)
