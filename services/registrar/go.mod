@@ -9,7 +9,6 @@ replace github.com/sipbus/sipbus/schemas => ../../schemas
 require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/sipbus/sipbus/pkg v0.0.0
-	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -39,4 +38,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
