@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,48 +23,83 @@ import (
 
 // sharedFlags are what a service run as its own process needs: the shared
 // NATS and the shared Redis (the in-memory store cannot be shared, so it is
-// refused here).
+// refused here), the log level and --debug-addr.
 type sharedFlags struct {
-	nats, redis, logLevel *string
+	nats, redis, logLevel, debugAddr *string
 }
 
-func addSharedFlags(fsNATS func(name, value, usage string) *string) *sharedFlags {
+func addSharedFlags(fs *flag.FlagSet) *sharedFlags {
 	return &sharedFlags{
-		nats:     fsNATS("nats", defaultNATS(), "NATS server URL (JetStream enabled)"),
-		redis:    fsNATS("redis", os.Getenv("REDIS_URL"), "Redis URL shared by every edge and tm process (required; default $REDIS_URL)"),
-		logLevel: fsNATS("log-level", "info", "debug, info, warn or error"),
+		nats:      fs.String("nats", defaultNATS(), "NATS server URL (JetStream enabled)"),
+		redis:     fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL shared by every edge, tm and registrar process (required; default $REDIS_URL)"),
+		logLevel:  fs.String("log-level", "info", "debug, info, warn or error"),
+		debugAddr: addDebugFlag(fs),
 	}
 }
 
-// connect validates the shared flags and connects to NATS, the stream and Redis.
-func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer) (*slog.Logger, *nats.Conn, jetstream.JetStream, store.Store, error) {
+// parse parses args and starts the profile server of --debug-addr; the
+// returned function stops it.
+func (f *sharedFlags) parse(fs *flag.FlagSet, args []string) (func(), error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return startDebug(*f.debugAddr)
+}
+
+// connect validates the shared flags and connects to NATS and the stream.
+func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer) (*slog.Logger, *nats.Conn, jetstream.JetStream, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*f.logLevel)); err != nil {
-		return nil, nil, nil, nil, errUsage{fmt.Errorf("--log-level: %v", err)}
+		return nil, nil, nil, errUsage{fmt.Errorf("--log-level: %v", err)}
 	}
 	if *f.redis == "" || *f.redis == "memory://" {
-		return nil, nil, nil, nil, errUsage{errors.New("--redis: required: separate edge and tm processes share state through Redis (use `sipbus up` for one process)")}
+		return nil, nil, nil, errUsage{errors.New("--redis: required: separate edge, tm and registrar processes share state through Redis (use `sipbus up` for one process)")}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	nc, err := nats.Connect(*f.nats, nats.Name("sipbus-"+name), nats.MaxReconnects(-1))
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("--nats %s: %w", *f.nats, err)
+		return nil, nil, nil, fmt.Errorf("--nats %s: %w", *f.nats, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		nc.Close()
-		return nil, nil, nil, nil, fmt.Errorf("--nats %s: stream %s: %w", *f.nats, bus.DefaultStream, err)
+		return nil, nil, nil, fmt.Errorf("--nats %s: stream %s: %w", *f.nats, bus.DefaultStream, err)
 	}
+	return log, nc, js, nil
+}
+
+// openStore opens the shared transaction store (edge and tm).
+func (f *sharedFlags) openStore(ctx context.Context) (store.Store, error) {
 	st, err := store.Open(ctx, *f.redis)
 	if err != nil {
-		nc.Close()
-		return nil, nil, nil, nil, fmt.Errorf("--redis: %w", err)
+		return nil, fmt.Errorf("--redis: %w", err)
 	}
-	return log, nc, js, st, nil
+	return st, nil
+}
+
+// service is a long-lived component with Start and Shutdown (tm, registrar).
+type service interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// serve starts s, prints banner and "ready", waits for ctx (SIGINT or
+// SIGTERM), and shuts s down within 10 seconds.
+func serve(ctx context.Context, s service, stdout io.Writer, banner string) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nready\n", banner)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	fmt.Fprintf(stdout, "stopped\n")
+	return err
 }
 
 // cmdEdge runs one edge as its own process.
@@ -71,12 +107,8 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("edge", stderr)
 	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
 	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
-	sf := addSharedFlags(fs.String)
-	debugAddr := addDebugFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	stopDebug, err := startDebug(*debugAddr)
+	sf := addSharedFlags(fs)
+	stopDebug, err := sf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -84,11 +116,15 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
 		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
 	}
-	log, nc, js, st, err := sf.connect(ctx, "edge", stderr)
+	log, nc, js, err := sf.connect(ctx, "edge", stderr)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	st, err := sf.openStore(ctx)
+	if err != nil {
+		return err
+	}
 	defer st.Close()
 	e, err := edge.New(edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
 	if err != nil {
@@ -109,12 +145,8 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var aliases listFlag
 	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
 	tmf := addTMFlags(fs)
-	sf := addSharedFlags(fs.String)
-	debugAddr := addDebugFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	stopDebug, err := startDebug(*debugAddr)
+	sf := addSharedFlags(fs)
+	stopDebug, err := sf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -135,11 +167,15 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := tmf.apply(fs, &cfg, *advertise); err != nil {
 		return err
 	}
-	log, nc, js, st, err := sf.connect(ctx, "tm", stderr)
+	log, nc, js, err := sf.connect(ctx, "tm", stderr)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	st, err := sf.openStore(ctx)
+	if err != nil {
+		return err
+	}
 	defer st.Close()
 	locate, closeLoc, err := tm.OpenLocator(ctx, *sf.redis)
 	if err != nil {
@@ -150,16 +186,7 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := t.Start(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "tm %s: advertise %s, domains %v\nready\n", cfg.ID, cfg.Advertise, cfg.Domains)
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = t.Shutdown(sctx)
-	fmt.Fprintf(stdout, "stopped\n")
-	return err
+	return serve(ctx, t, stdout, fmt.Sprintf("tm %s: advertise %s, domains %v", cfg.ID, cfg.Advertise, cfg.Domains))
 }
 
 // cmdRegistrar runs one registrar as its own process.
@@ -171,12 +198,8 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
 	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order")
 	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
-	sf := addSharedFlags(fs.String)
-	debugAddr := addDebugFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	stopDebug, err := startDebug(*debugAddr)
+	sf := addSharedFlags(fs)
+	stopDebug, err := sf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -194,12 +217,11 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := cfg.Validate(); err != nil {
 		return errUsage{fmt.Errorf("registrar: %w", err)}
 	}
-	log, nc, js, st, err := sf.connect(ctx, "registrar", stderr)
+	log, nc, js, err := sf.connect(ctx, "registrar", stderr)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	defer st.Close()
 	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, *sf.redis)
 	if err != nil {
 		return fmt.Errorf("--redis: %w", err)
@@ -209,14 +231,5 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := reg.Start(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "registrar %s: domains %v, auth %s\nready\n", cfg.ID, cfg.Domains, cfg.Auth)
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = reg.Shutdown(sctx)
-	fmt.Fprintf(stdout, "stopped\n")
-	return err
+	return serve(ctx, reg, stdout, fmt.Sprintf("registrar %s: domains %v, auth %s", cfg.ID, cfg.Domains, cfg.Auth))
 }
