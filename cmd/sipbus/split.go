@@ -177,11 +177,10 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	locate, closeLoc, err := tm.OpenLocator(ctx, *sf.redis)
+	locate, err := tm.LocatorFor(st)
 	if err != nil {
 		return fmt.Errorf("--redis: %w", err)
 	}
-	defer closeLoc()
 	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
 	if err != nil {
 		return err

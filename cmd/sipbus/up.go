@@ -114,11 +114,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := tmf.apply(fs, &tcfg, adv); err != nil {
 		return err
 	}
-	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, storeURL)
-	if err != nil {
-		return fmt.Errorf("--redis: %w", err)
-	}
-	defer closeState()
+	loc, dir, nonces := registrar.StateFor(st)
 	rcfg := registrar.DefaultConfig()
 	rcfg.ID = "registrar-" + e.ID()
 	rcfg.Domains = tcfg.Domains

@@ -66,6 +66,11 @@ func NewRedis(c redis.UniversalClient, opt RedisOptions) *Redis {
 	return s
 }
 
+// Client returns the go-redis client the engine runs on and its key
+// prefix, so the other state of a process (location service, subscriber
+// directory) shares one connection pool with it.
+func (s *Redis) Client() (redis.UniversalClient, string) { return s.c, s.prefix }
+
 // TxKey returns the Redis key of a transaction: <prefix>:tx:{<callkey>}:<key>.
 func TxKey(prefix, callKey, key string) string {
 	if prefix == "" {

@@ -8,6 +8,7 @@ replace github.com/sipbus/sipbus/schemas => ../../schemas
 
 require (
 	github.com/nats-io/nats.go v1.55.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sipbus/sipbus/pkg v0.0.0
 )
 
@@ -29,7 +30,6 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sipbus/sipbus/schemas v0.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect

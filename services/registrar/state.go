@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/store"
@@ -26,5 +28,20 @@ func OpenState(ctx context.Context, url string) (location.Store, subscriber.Dire
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("registrar: state: %w", err)
 	}
-	return location.NewRedis(c, prefix), subscriber.NewRedis(c, prefix), digest.NewRedisCounter(c, prefix), c.Close, nil
+	loc, dir, nonces := stateOn(c, prefix)
+	return loc, dir, nonces, c.Close, nil
+}
+
+// StateFor returns the registrar's state beside the process's transaction
+// store st: on its Redis client (one connection pool), or the in-memory
+// engines when st is the memory engine. st keeps owning the client.
+func StateFor(st store.Store) (location.Store, subscriber.Directory, digest.NonceCounter) {
+	if r, ok := st.(*store.Redis); ok {
+		return stateOn(r.Client())
+	}
+	return location.NewMemory(), subscriber.NewMemory(), digest.NewMemoryCounter(nil)
+}
+
+func stateOn(c redis.UniversalClient, prefix string) (location.Store, subscriber.Directory, digest.NonceCounter) {
+	return location.NewRedis(c, prefix), subscriber.NewRedis(c, prefix), digest.NewRedisCounter(c, prefix)
 }

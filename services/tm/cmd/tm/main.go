@@ -57,11 +57,10 @@ func run() error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	defer st.Close()
-	locate, closeLoc, err := tm.OpenLocator(ctx, cfg.Redis)
+	locate, err := tm.LocatorFor(st)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	defer closeLoc()
 	nc, err := nats.Connect(cfg.NATS, nats.Name("sipbus-tm-"+cfg.ID), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", cfg.NATS, err)
