@@ -87,31 +87,23 @@ func (s *Redis) Cancel(ctx context.Context, id string) (bool, error) {
 
 // ArmBatch implements TimerStore: one pipeline of the arm script.
 func (s *Redis) ArmBatch(ctx context.Context, arms []TimerArm) error {
-	if len(arms) == 0 {
-		return nil
+	ids := make([]string, len(arms))
+	for i, a := range arms {
+		ids[i] = a.ID
 	}
-	for _, a := range arms {
-		if err := validTimerID(a.ID); err != nil {
-			return err
-		}
-	}
-	if s.badPrefix != nil {
-		return s.badPrefix
-	}
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	err := s.pipelineScript(ctx, armScript, len(arms), func(i int) ([]string, []any) {
-		sh := timerShard(arms[i].ID)
-		return []string{s.tmrZ[sh], s.tmrH[sh]}, []any{arms[i].ID, arms[i].Due.UnixMilli(), arms[i].Payload}
+	return s.timerBatch(ctx, "arm", armScript, ids, func(i int) []any {
+		return []any{arms[i].ID, arms[i].Due.UnixMilli(), arms[i].Payload}
 	})
-	if err != nil {
-		return mapErr(ctx, fmt.Sprintf("arm %d timers", len(arms)), err)
-	}
-	return nil
 }
 
 // CancelBatch implements TimerStore: one pipeline of the cancel script.
 func (s *Redis) CancelBatch(ctx context.Context, ids []string) error {
+	return s.timerBatch(ctx, "cancel", cancelScript, ids, func(i int) []any { return []any{ids[i]} })
+}
+
+// timerBatch runs script once per timer id in one pipeline, on the id's
+// shard keys with args(i); every id is checked before anything runs.
+func (s *Redis) timerBatch(ctx context.Context, what string, script *redis.Script, ids []string, args func(i int) []any) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -125,12 +117,12 @@ func (s *Redis) CancelBatch(ctx context.Context, ids []string) error {
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	err := s.pipelineScript(ctx, cancelScript, len(ids), func(i int) ([]string, []any) {
+	err := s.pipelineScript(ctx, script, len(ids), func(i int) ([]string, []any) {
 		sh := timerShard(ids[i])
-		return []string{s.tmrZ[sh], s.tmrH[sh]}, []any{ids[i]}
+		return []string{s.tmrZ[sh], s.tmrH[sh]}, args(i)
 	})
 	if err != nil {
-		return mapErr(ctx, fmt.Sprintf("cancel %d timers", len(ids)), err)
+		return mapErr(ctx, fmt.Sprintf("%s %d timers", what, len(ids)), err)
 	}
 	return nil
 }
