@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
@@ -209,7 +210,7 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	cfg.Domains = domains
 	cfg.Auth = *authMode
-	cfg.AuthAlgorithms = splitList(*authAlgs)
+	cfg.AuthAlgorithms = confload.List(*authAlgs)
 	cfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
 	cfg.MinExpires = *minExpires
 	cfg.Redis = *sf.redis

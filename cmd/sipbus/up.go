@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
@@ -121,7 +122,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rcfg.Auth = *authMode
 	rcfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
 	rcfg.MinExpires = *minExpires
-	rcfg.AuthAlgorithms = splitList(*authAlgs)
+	rcfg.AuthAlgorithms = confload.List(*authAlgs)
 	if err := rcfg.Validate(); err != nil {
 		return errUsage{fmt.Errorf("registrar: %w", err)}
 	}
@@ -188,15 +189,4 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }

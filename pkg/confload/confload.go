@@ -115,13 +115,7 @@ func FromEnv(v any, getenv func(string) string) error {
 		case f.Kind() == reflect.String:
 			f.SetString(s)
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
-			var list []string
-			for p := range strings.SplitSeq(s, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					list = append(list, p)
-				}
-			}
-			f.Set(reflect.ValueOf(list))
+			f.Set(reflect.ValueOf(List(s)))
 		default:
 			panic("confload: no environment parser for field " + rv.Type().Field(i).Name) // caught by the tests
 		}
@@ -130,4 +124,16 @@ func FromEnv(v any, getenv func(string) string) error {
 		return fmt.Errorf("config: environment: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// List splits a comma-separated value (an environment variable, a flag)
+// into its trimmed, non-empty items; nil when there are none.
+func List(s string) []string {
+	var list []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	return list
 }
