@@ -118,17 +118,15 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "rm":
 		out, err = c.UserRemove(ctx, regapi.UserRemoveRequest{AOR: pos[0]})
 	case "list":
-		var all []regapi.User
-		cursor := ""
-		for {
-			rep, lerr := c.UserList(ctx, regapi.UserListRequest{Cursor: cursor, Limit: 500})
-			if lerr != nil {
-				return fmt.Errorf("user list: %w", lerr)
+		all, lerr := allPages(func(cursor string) ([]regapi.User, string, error) {
+			rep, err := c.UserList(ctx, regapi.UserListRequest{Cursor: cursor, Limit: 500})
+			if err != nil {
+				return nil, "", err
 			}
-			all = append(all, rep.Users...)
-			if cursor = rep.Next; cursor == "" {
-				break
-			}
+			return rep.Users, rep.Next, nil
+		})
+		if lerr != nil {
+			return fmt.Errorf("user list: %w", lerr)
 		}
 		if *asJSON {
 			return printJSON(stdout, all)
@@ -229,17 +227,17 @@ func cmdUL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		aors = append(aors, rep.AORBindings)
 	case "dump":
-		cursor := ""
-		for {
+		all, err := allPages(func(cursor string) ([]regapi.AORBindings, string, error) {
 			rep, err := c.ULDump(ctx, regapi.ULDumpRequest{Cursor: cursor, Limit: 500})
 			if err != nil {
-				return fmt.Errorf("ul dump: %w", err)
+				return nil, "", err
 			}
-			aors = append(aors, rep.AORs...)
-			if cursor = rep.Next; cursor == "" {
-				break
-			}
+			return rep.AORs, rep.Next, nil
+		})
+		if err != nil {
+			return fmt.Errorf("ul dump: %w", err)
 		}
+		aors = append(aors, all...)
 	}
 	if *asJSON {
 		if sub == "dump" {
@@ -259,4 +257,21 @@ func cmdUL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// allPages follows a listing's cursor to the end: page returns one page's
+// items and the next cursor ("" after the last).
+func allPages[T any](page func(cursor string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	cursor := ""
+	for {
+		items, next, err := page(cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if cursor = next; cursor == "" {
+			return all, nil
+		}
+	}
 }
