@@ -23,8 +23,9 @@ import (
 )
 
 // sharedFlags are what a service run as its own process needs: the shared
-// NATS and the shared Redis (the in-memory store cannot be shared, so it is
-// refused here), the log level and --debug-addr.
+// NATS and the shared Redis (the in-memory store cannot be shared, so tm
+// and the registrar refuse it; the edge needs no Redis), the log level and
+// --debug-addr.
 type sharedFlags struct {
 	nats, redis, logLevel, debugAddr *string
 }
@@ -32,7 +33,7 @@ type sharedFlags struct {
 func addSharedFlags(fs *flag.FlagSet) *sharedFlags {
 	return &sharedFlags{
 		nats:      fs.String("nats", defaultNATS(), "NATS server URL (JetStream enabled)"),
-		redis:     fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL shared by every edge, tm and registrar process (required; default $REDIS_URL)"),
+		redis:     fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL shared by every tm and registrar process (required for them; the edge ignores it; default $REDIS_URL)"),
 		logLevel:  fs.String("log-level", "info", "debug, info, warn or error"),
 		debugAddr: addDebugFlag(fs),
 	}
@@ -47,13 +48,14 @@ func (f *sharedFlags) parse(fs *flag.FlagSet, args []string) (func(), error) {
 	return startDebug(*f.debugAddr)
 }
 
-// connect validates the shared flags and connects to NATS and the stream.
-func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer) (*slog.Logger, *nats.Conn, jetstream.JetStream, error) {
+// connect validates the shared flags and connects to NATS and the stream;
+// needRedis refuses a missing or in-memory --redis.
+func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer, needRedis bool) (*slog.Logger, *nats.Conn, jetstream.JetStream, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*f.logLevel)); err != nil {
 		return nil, nil, nil, errUsage{fmt.Errorf("--log-level: %v", err)}
 	}
-	if *f.redis == "" || *f.redis == "memory://" {
+	if needRedis && (*f.redis == "" || *f.redis == "memory://") {
 		return nil, nil, nil, errUsage{errors.New("--redis: required: separate edge, tm and registrar processes share state through Redis (use `sipbus up` for one process)")}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -117,17 +119,12 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
 		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
 	}
-	log, nc, js, err := sf.connect(ctx, "edge", stderr)
+	log, nc, js, err := sf.connect(ctx, "edge", stderr, false)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	st, err := sf.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	e, err := edge.New(edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
+	e, err := edge.New(edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
 	}
@@ -168,7 +165,7 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := tmf.apply(fs, &cfg, *advertise); err != nil {
 		return err
 	}
-	log, nc, js, err := sf.connect(ctx, "tm", stderr)
+	log, nc, js, err := sf.connect(ctx, "tm", stderr, true)
 	if err != nil {
 		return err
 	}
@@ -217,7 +214,7 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := cfg.Validate(); err != nil {
 		return errUsage{fmt.Errorf("registrar: %w", err)}
 	}
-	log, nc, js, err := sf.connect(ctx, "registrar", stderr)
+	log, nc, js, err := sf.connect(ctx, "registrar", stderr, true)
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	e, err := edge.New(edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
+	e, err := edge.New(edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,7 @@ type Publisher struct {
 }
 
 type pendingAck struct {
-	f  jetstream.PubAckFuture
-	id string
+	f jetstream.PubAckFuture
 }
 
 // NewPublisher returns a publisher whose events carry source.
@@ -80,6 +80,32 @@ func NewPublisher(js jetstream.JetStream, source string, opt PublisherOptions) *
 // NewID returns a fresh event id (26 characters of base32 randomness).
 func NewID() string { return rand.Text() }
 
+func msgID(m *nats.Msg) string {
+	if m == nil || m.Header == nil {
+		return ""
+	}
+	return get(m.Header, HeaderID)
+}
+
+// IDs makes event ids that are unique for one source without a random draw
+// per event: a random prefix chosen once, then a counter ("<prefix>.<n>",
+// n in hex). A hot path (the edge, tm) takes one per SIP message.
+type IDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+// NewIDs returns a generator with a fresh random prefix (13 characters of
+// base32 randomness).
+func NewIDs() *IDs { return &IDs{prefix: rand.Text()[:13] + "."} }
+
+// Next returns the next id.
+func (g *IDs) Next() string {
+	var buf [32]byte
+	b := append(buf[:0], g.prefix...)
+	return string(strconv.AppendUint(b, g.n.Add(1), 16))
+}
+
 func (p *Publisher) fill(ctx context.Context, ev *Event) {
 	if ev.ID == "" {
 		ev.ID = NewID()
@@ -104,11 +130,16 @@ func (p *Publisher) Publish(ctx context.Context, subject string, ev *Event) erro
 		return err
 	}
 	p.fill(ctx, ev)
-	msg := Encode(subject, ev)
+	return p.PublishMsg(ctx, Encode(subject, ev))
+}
+
+// PublishMsg is Publish for a message already encoded (events.SIP.Encode):
+// asynchronous, acknowledged by the stream, bounded by MaxPending.
+func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("bus: publish %s on %s: %w", ev.ID, subject, ctx.Err())
+		return fmt.Errorf("bus: publish on %s: %w", msg.Subject, ctx.Err())
 	}
 	p.begin()
 	f, err := p.publishAsync(ctx, msg)
@@ -116,15 +147,18 @@ func (p *Publisher) Publish(ctx context.Context, subject string, ev *Event) erro
 		p.end()
 		<-p.slots
 		p.failed.Add(1)
-		return fmt.Errorf("bus: publish %s on %s: %w", ev.ID, subject, err)
+		return fmt.Errorf("bus: publish on %s: %w", msg.Subject, err)
 	}
 	p.published.Add(1)
-	p.futures <- pendingAck{f: f, id: ev.ID} // never blocks: bounded by slots
+	p.futures <- pendingAck{f: f} // never blocks: bounded by slots
 	if p.running.CompareAndSwap(false, true) {
 		go p.collect()
 	}
 	return nil
 }
+
+// Source is the CloudEvent source of this publisher's events.
+func (p *Publisher) Source() string { return p.source }
 
 // publishAsync retries while the client library's own async window is full.
 func (p *Publisher) publishAsync(ctx context.Context, msg *nats.Msg) (jetstream.PubAckFuture, error) {
@@ -168,10 +202,10 @@ func (p *Publisher) await(pa pendingAck, t *time.Timer) {
 		p.acked.Add(1)
 	case err := <-pa.f.Err():
 		p.failed.Add(1)
-		p.log.Warn("bus: publish not acknowledged", "id", pa.id, "subject", pa.f.Msg().Subject, "err", err)
+		p.log.Warn("bus: publish not acknowledged", "id", msgID(pa.f.Msg()), "subject", pa.f.Msg().Subject, "err", err)
 	case <-t.C:
 		p.failed.Add(1)
-		p.log.Warn("bus: publish ack timed out", "id", pa.id, "subject", pa.f.Msg().Subject, "timeout", p.ackTimeout)
+		p.log.Warn("bus: publish ack timed out", "id", msgID(pa.f.Msg()), "subject", pa.f.Msg().Subject, "timeout", p.ackTimeout)
 	}
 }
 

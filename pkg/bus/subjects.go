@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-// Transaction event names used in tx.<event>.<callkey> subjects.
+// Transaction event names of tx.<event>.<callkey> subjects. Retired: the
+// edge no longer stores a transaction or an event per retransmission (it
+// counts them); the names stay reserved.
 const (
 	TxEventCreated  = "created"
 	TxEventAbsorbed = "absorbed"
@@ -34,33 +36,108 @@ const (
 // maxToken caps the length of a token made by SafeToken.
 const maxToken = 64
 
+// Partitions is the number of call-key partitions: every SIP subject
+// carries its call's partition as its second token, so a tm replica that
+// owns a partition subscribes to "sip.<partition>.in.>" and sees every
+// message of its calls, in order, and nothing else. A partition is the
+// first two hex digits of the call key (00 ... ff), so any language computes
+// it without hashing again; changing the count is a change of the subject
+// contract.
+const Partitions = 256
+
+// AnyEdge is the edge token of a message any edge may transmit (a queue
+// group of every edge); a message for one edge names it instead.
+const AnyEdge = "any"
+
+// Partition is the partition token of a call key: its first two lower-case
+// hex digits. A key that is not hex (never made by sipmsg.CallKey) gets the
+// partition of its FNV-1a hash, so every key has one.
+func Partition(callKey string) string {
+	if len(callKey) >= 2 && isHexLower(callKey[0]) && isHexLower(callKey[1]) {
+		return callKey[:2]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(callKey))
+	const hexdig = "0123456789abcdef"
+	v := h.Sum32() & 0xff
+	return string([]byte{hexdig[v>>4], hexdig[v&15]})
+}
+
+// PartitionIndex is the number 0..Partitions-1 of a partition token.
+func PartitionIndex(p string) int {
+	if len(p) != 2 || !isHexLower(p[0]) || !isHexLower(p[1]) {
+		return -1
+	}
+	return hexVal(p[0])<<4 | hexVal(p[1])
+}
+
+// PartitionToken is the token of partition number i (0..Partitions-1).
+func PartitionToken(i int) string {
+	const hexdig = "0123456789abcdef"
+	return string([]byte{hexdig[(i>>4)&15], hexdig[i&15]})
+}
+
+func isHexLower(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+func hexVal(c byte) int {
+	if c <= '9' {
+		return int(c - '0')
+	}
+	return int(c-'a') + 10
+}
+
 // SubjectRequestIn is the subject of a request the edge received:
-// sip.in.req.<METHOD>.<callkey>.
+// sip.<partition>.in.req.<METHOD>.<callkey>.
 func SubjectRequestIn(method, callKey string) string {
-	return "sip.in.req." + SafeToken(method) + "." + SafeToken(callKey)
+	ck := SafeToken(callKey)
+	return "sip." + Partition(ck) + ".in.req." + SafeToken(method) + "." + ck
 }
 
 // SubjectResponseIn is the subject of a response the edge received:
-// sip.in.res.<N>xx.<callkey>.
+// sip.<partition>.in.res.<N>xx.<callkey>.
 func SubjectResponseIn(status int, callKey string) string {
-	return "sip.in.res." + StatusClass(status) + "." + SafeToken(callKey)
+	ck := SafeToken(callKey)
+	return "sip." + Partition(ck) + ".in.res." + StatusClass(status) + "." + ck
 }
 
-// SubjectRequestOut is the subject of a request the edge sent: sip.out.req.<METHOD>.<callkey>.
-func SubjectRequestOut(method, callKey string) string {
-	return "sip.out.req." + SafeToken(method) + "." + SafeToken(callKey)
+// SubjectRejected is the subject of a request the edge rejected
+// statelessly: sip.<partition>.in.bad.<callkey>.
+func SubjectRejected(callKey string) string {
+	ck := SafeToken(callKey)
+	return "sip." + Partition(ck) + ".in.bad." + ck
 }
 
-// SubjectResponseOut is the subject of a response the edge sent: sip.out.res.<N>xx.<callkey>.
-func SubjectResponseOut(status int, callKey string) string {
-	return "sip.out.res." + StatusClass(status) + "." + SafeToken(callKey)
+// SubjectRequestOut is the subject of a request a service asks an edge to
+// send: sip.<partition>.out.<edge>.req.<METHOD>.<callkey>. The message is
+// the log's record of it and, at once, the order to the edge: edge is the
+// id of the edge that transmits it (SafeToken'ed), or AnyEdge.
+func SubjectRequestOut(edge, method, callKey string) string {
+	ck := SafeToken(callKey)
+	return "sip." + Partition(ck) + ".out." + SafeToken(edge) + ".req." + SafeToken(method) + "." + ck
 }
 
-// SubjectRejected is the subject of a request the edge rejected statelessly: sip.in.bad.<callkey>.
-func SubjectRejected(callKey string) string { return "sip.in.bad." + SafeToken(callKey) }
+// SubjectResponseOut is the subject of a response to send:
+// sip.<partition>.out.<edge>.res.<N>xx.<callkey>.
+func SubjectResponseOut(edge string, status int, callKey string) string {
+	ck := SafeToken(callKey)
+	return "sip." + Partition(ck) + ".out." + SafeToken(edge) + ".res." + StatusClass(status) + "." + ck
+}
 
-// SubjectTx is the subject of a transaction event: tx.<event>.<callkey>
-// (TxEventCreated, TxEventAbsorbed).
+// PartitionInFilter selects every message received for the calls of one
+// partition (requests, responses, rejected requests): sip.<p>.in.>.
+func PartitionInFilter(p string) string { return "sip." + p + ".in.>" }
+
+// EdgeOutFilter selects the messages edge must transmit: sip.*.out.<edge>.>
+// (AnyEdge: those any edge may transmit, consumed as a queue group).
+func EdgeOutFilter(edge string) string { return "sip.*.out." + SafeToken(edge) + ".>" }
+
+// RequestInFilter selects received requests of one method in every
+// partition: sip.*.in.req.<METHOD>.* (the registrar's REGISTER).
+func RequestInFilter(method string) string { return "sip.*.in.req." + SafeToken(method) + ".*" }
+
+// SubjectTx is the subject of a transaction event: tx.<event>.<callkey>.
+// No service emits these any more (see TxEventCreated); the name stays
+// reserved so old logs keep their meaning.
 func SubjectTx(event, callKey string) string {
 	return "tx." + SafeToken(event) + "." + SafeToken(callKey)
 }
@@ -87,10 +164,11 @@ func SubjectDead(consumer, subject string) string {
 // Subjects of a call have different token counts, hence one filter per shape.
 func CallFilter(callKey string) []string {
 	ck := SafeToken(callKey)
+	p := Partition(ck)
 	return []string{
-		"sip.*.*.*." + ck, // sip.in.req.X, sip.in.res.Nxx, sip.out.req.X, sip.out.res.Nxx
-		"sip.*.*." + ck,   // sip.in.bad
-		"tx.*." + ck,
+		"sip." + p + ".in.*.*." + ck,    // sip.<p>.in.req.X, sip.<p>.in.res.Nxx
+		"sip." + p + ".in.bad." + ck,    // rejected
+		"sip." + p + ".out.*.*.*." + ck, // sip.<p>.out.<edge>.req.X / res.Nxx
 		"call.*." + ck,
 	}
 }

@@ -1,138 +1,190 @@
-// Package edgeapi is the contract of the edge's command endpoints, for every
-// service that sends SIP through an edge (tm, registrar, ctd, apps in any
-// language: the wire format is JSON, described by
-// schemas/sipbus.edge.send.v1.json).
+// Package edgeapi is how a service sends SIP through the edges: tm, the
+// registrar, ctd, applications in any language.
 //
-// Subjects:
+// A service sends a message by publishing it to the stream as a v2 SIP
+// event of type sipbus.sip.message.sent (events.SIP: the raw bytes as data,
+// the destination in the sipdest attribute) on
 //
-//	sipbus.edge.send         queue group "sipbus-edge": any edge (UDP, or TCP
-//	                         when the flow is unknown or the edge forwards it)
-//	sipbus.edge.<id>.send    the edge named <id> (the one holding a TCP flow)
-//	sipbus.edge.<id>.stats   that edge's counters
+//	sip.<partition>.out.<edge>.req.<METHOD>.<callkey>
+//	sip.<partition>.out.<edge>.res.<N>xx.<callkey>
 //
-// A TCP flow id is "<edge id>~<n>", so a sender routes to the owning edge
-// without a lookup; an edge that receives a send for another edge's flow
-// forwards it there.
+// That one message is both the log's record of what was sent and the order
+// to send it: every edge subscribes to the messages named for it
+// (sip.*.out.<edge id>.>) and, as one queue group, to those any edge may
+// send (sip.*.out.any.>). There is no reply: SIP's own retransmissions
+// cover a message lost on the way, as they cover a datagram lost on the
+// wire, and a request/reply round trip per message was the largest cost of
+// the first design. A TCP flow ("<edge id>~<n>") belongs to one edge, so a
+// message for a flow is always named for that edge (Send does it); a
+// response should leave from the edge its request came in on (RFC 3581
+// symmetric response routing), so services name that edge while it is
+// alive (its beats say so; see pkg/bus).
 //
-// Replies carry a status like the SER FIFO server's: 200 sent, 400 the
-// request is wrong (the reason names the field), 404 the flow is gone, 502
-// the network refused it, 503 the edge cannot serve it now.
+// A response carries the server transaction it answers (siptxkey): the
+// edge keeps it as the transaction's last response and answers a
+// retransmitted request itself, and retransmits a non-2xx final to INVITE
+// over UDP until the ACK (Timer G).
+//
+// The edge's counters are served by the NATS micro service "sipbus-edge"
+// on sipbus.edge.<id>.stats.
 package edgeapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
-// Subjects and names.
+// Names.
 const (
-	ServiceName  = "sipbus-edge"
-	SendSubject  = "sipbus.edge.send"
-	QueueGroup   = "sipbus-edge"
-	SchemaSendV1 = "https://sipbus.dev/schemas/sipbus.edge.send.v1.json"
+	ServiceName = "sipbus-edge" // NATS micro service of every edge
+	QueueGroup  = "sipbus-edge" // queue group of sip.*.out.any.>
 )
-
-// EdgeSendSubject is the send subject of one edge.
-func EdgeSendSubject(edgeID string) string { return "sipbus.edge." + edgeID + ".send" }
 
 // EdgeStatsSubject is the counters subject of one edge.
 func EdgeStatsSubject(edgeID string) string { return "sipbus.edge." + edgeID + ".stats" }
 
 // FlowEdge returns the id of the edge holding a TCP flow ("<edge>~<n>").
-func FlowEdge(flow string) string {
-	e, _, _ := strings.Cut(flow, "~")
-	return e
+func FlowEdge(flow string) string { return events.FlowEdge(flow) }
+
+// Message is one SIP message to send.
+type Message struct {
+	Raw  []byte // the message, exactly as it goes on the wire
+	Dest string // "udp:ip:port", "tcp:ip:port", "tcp:ip:port/flow" (events.ParseDest)
+	// Edge is the edge that sends it; "" or bus.AnyEdge lets any edge send
+	// it. A Dest with a flow is sent by the flow's edge whatever Edge says.
+	Edge        string
+	TxKey       string // a response: the server transaction it answers
+	CallID      string // "" = read from Raw
+	CallKey     string // "" = sipmsg.CallKey(CallID)
+	TraceParent string
 }
 
-// SendRequest asks an edge to transmit one SIP message; the wire form is
-// schemas/sipbus.edge.send.v1.json. Dest is the peer "ip:port" (for TCP it
-// may be empty when Flow names a live connection). TxKey and CallKey name
-// the transaction the message belongs to: a response's final status is
-// stored as the server transaction's last response, so the edge answers
-// retransmissions itself; a request (not ACK) creates the client
-// transaction, so retransmitted responses are absorbed.
-type SendRequest = events.EdgeSendRequest
-
-// SendReply is an edge's answer.
-type SendReply = events.EdgeSendReply
-
-// Error is a non-2xx SendReply as an error.
-type Error struct{ SendReply }
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("edge %s: %d %s", e.Edge, e.Status, e.Reason)
+// Publisher publishes encoded events asynchronously (*bus.Publisher).
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg) error
 }
 
-// ErrNoEdge means no edge answered in time.
-var ErrNoEdge = errors.New("edgeapi: no edge answered")
-
-// Client sends through the edges over NATS.
-type Client struct {
-	NC      *nats.Conn
-	Timeout time.Duration // per request; default 2s
+// Sender publishes messages for the edges under one CloudEvent source.
+type Sender struct {
+	pub    Publisher
+	source string
+	ids    *bus.IDs
 }
 
-// Send transmits req through the right edge: the one holding req.Flow when
-// set (or any edge, with a new connection, when that edge is gone and
-// req.Dest is set), else any edge. A non-2xx reply is returned as *Error.
-func (c *Client) Send(ctx context.Context, req *SendRequest) (*SendReply, error) {
-	if req.Flow == "" {
-		return c.request(ctx, SendSubject, req)
-	}
-	rep, err := c.request(ctx, EdgeSendSubject(FlowEdge(req.Flow)), req)
-	if errors.Is(err, ErrNoEdge) && req.Dest != "" {
-		// The edge holding the flow is gone; any edge can open a new
-		// connection to the peer (RFC 3261 §18.2.2).
-		again := *req
-		again.Flow = ""
-		return c.request(ctx, SendSubject, &again)
-	}
-	return rep, err
+// NewSender returns a sender whose events carry source
+// ("sipbus/<service>/<instance>").
+func NewSender(pub Publisher, source string) *Sender {
+	return &Sender{pub: pub, source: source, ids: bus.NewIDs()}
 }
 
-func (c *Client) request(ctx context.Context, subject string, req *SendRequest) (*SendReply, error) {
-	b, err := json.Marshal(req)
+// ErrBadMessage is returned by Send for a message it cannot send; the text
+// names the field.
+var ErrBadMessage = errors.New("edgeapi: bad message")
+
+// Send publishes m for the edges. It returns once the message is handed to
+// the bus (the stream's acknowledgement is collected in the background).
+func (s *Sender) Send(ctx context.Context, m *Message) error {
+	d, err := events.ParseDest(m.Dest)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("%w: dest: %v", ErrBadMessage, err)
 	}
-	to := c.Timeout
-	if to <= 0 {
-		to = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, to)
-	defer cancel()
-	msg, err := c.NC.RequestWithContext(ctx, subject, b)
+	req, token, err := startLine(m.Raw)
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w on %s: %v", ErrNoEdge, subject, err)
+		return err
+	}
+	callID := m.CallID
+	if callID == "" {
+		pm, err := sipmsg.Parse(m.Raw, sipmsg.Datagram)
+		if err != nil {
+			return fmt.Errorf("%w: raw: %v", ErrBadMessage, err)
 		}
-		return nil, err
+		callID = pm.CallID()
 	}
-	var rep SendReply
-	if err := json.Unmarshal(msg.Data, &rep); err != nil {
-		return nil, fmt.Errorf("edgeapi: bad reply on %s: %w", subject, err)
+	ck := m.CallKey
+	if ck == "" {
+		ck = sipmsg.CallKey(callID)
 	}
-	if rep.Status < 200 || rep.Status > 299 {
-		return &rep, &Error{rep}
+	edge := m.Edge
+	if d.Flow != "" {
+		edge = events.FlowEdge(d.Flow)
 	}
-	return &rep, nil
+	if edge == "" {
+		edge = bus.AnyEdge
+	}
+	var subject string
+	if req {
+		subject = bus.SubjectRequestOut(edge, token, ck)
+	} else {
+		subject = bus.SubjectResponseOut(edge, statusOf(token), ck)
+	}
+	ev := &events.SIP{
+		Type: events.TypeMessageSent, ID: s.ids.Next(), Source: s.source, Time: nowUTC(),
+		CallID: callID, CallKey: ck, TraceParent: m.TraceParent, Raw: m.Raw,
+		Dest: m.Dest, TxKey: m.TxKey,
+	}
+	return s.pub.PublishMsg(ctx, ev.Encode(subject))
 }
 
-// SplitDest splits the destination form the edge stores in a transaction's
-// Source and LastDest ("udp:ip:port", "tcp:ip:port" or "tcp:ip:port/flow").
-func SplitDest(s string) (transport, addr, flow string, err error) {
-	transport, rest, ok := strings.Cut(s, ":")
-	if !ok || (transport != "udp" && transport != "tcp") || rest == "" {
-		return "", "", "", fmt.Errorf("edgeapi: destination %q: want udp:ip:port or tcp:ip:port[/flow]", s)
+// startLine reads the first token of a message: the method of a request,
+// or "SIP/2.0" and the status code of a response.
+func startLine(raw []byte) (request bool, token string, err error) {
+	sp := -1
+	for i := 0; i < len(raw) && i < 256; i++ {
+		if raw[i] == ' ' {
+			sp = i
+			break
+		}
+		if raw[i] == '\r' || raw[i] == '\n' {
+			break
+		}
 	}
-	addr, flow, _ = strings.Cut(rest, "/")
-	return transport, addr, flow, nil
+	if sp <= 0 {
+		return false, "", fmt.Errorf("%w: raw: no start line", ErrBadMessage)
+	}
+	if string(raw[:sp]) != "SIP/2.0" {
+		return true, string(raw[:sp]), nil
+	}
+	if len(raw) < sp+4 {
+		return false, "", fmt.Errorf("%w: raw: no status code", ErrBadMessage)
+	}
+	code := raw[sp+1 : sp+4]
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return false, "", fmt.Errorf("%w: raw: status %q is not a number", ErrBadMessage, code)
+		}
+	}
+	return false, string(code), nil
+}
+
+func statusOf(code string) int {
+	return int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }
+
+// ReplyDest is where the responses to request m go, in sipdest form: over
+// a connection that connection (with the peer address, for a new one
+// should it be gone); over UDP sipmsg.ReplyAddr (RFC 3261 §18.2.2, RFC 3581).
+func ReplyDest(m *sipmsg.Msg, transport, remote, flow string) string {
+	if transport != "udp" {
+		d := transport + ":" + remote
+		if flow != "" {
+			d += "/" + flow
+		}
+		return d
+	}
+	src, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return "udp:" + remote
+	}
+	return "udp:" + sipmsg.ReplyAddr(m, src).String()
 }

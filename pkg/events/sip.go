@@ -49,13 +49,13 @@ func (s SIPMessage) Event() bus.Typed {
 	return &ResponseReceived{SIPMessage: s}
 }
 
-// RequestReceived is TypeRequestReceived: the edge received a new request.
+// RequestReceived is TypeRequestReceivedV1 (retired; see SIP for v2).
 type RequestReceived struct{ SIPMessage }
 
-// ResponseReceived is TypeResponseReceived: the edge received a response.
+// ResponseReceived is TypeResponseReceivedV1 (retired; see SIP for v2).
 type ResponseReceived struct{ SIPMessage }
 
-// MessageSent is TypeMessageSent: the edge transmitted a message for a service.
+// MessageSent is TypeMessageSentV1 (retired; see SIP for v2).
 type MessageSent struct {
 	Raw         []byte    `json:"raw_b64"`
 	Transport   string    `json:"transport"`
@@ -71,7 +71,7 @@ type MessageSent struct {
 	SentAt      time.Time `json:"sent_at"`
 }
 
-// MessageRejected is TypeMessageRejected: the edge answered a request
+// MessageRejected is TypeMessageRejectedV1 (retired; see SIP for v2): the edge answered a request
 // statelessly because it failed the sanity checks.
 type MessageRejected struct {
 	Request     SIPMessage `json:"request"`
@@ -102,45 +102,20 @@ type TxAbsorbed struct {
 	CallID       string `json:"call_id"`
 }
 
-// EdgeSendRequest is the request of CommandEdgeSend.
-type EdgeSendRequest struct {
-	Transport   string `json:"transport"`
-	Dest        string `json:"dest,omitempty"`
-	Flow        string `json:"flow,omitempty"`
-	Raw         []byte `json:"raw_b64"`
-	TxKey       string `json:"tx_key,omitempty"`
-	CallKey     string `json:"call_key,omitempty"`
-	TxState     string `json:"tx_state,omitempty"`
-	TxTTLMillis int64  `json:"tx_ttl_ms,omitempty"`
-	RequestedBy string `json:"requested_by,omitempty"`
-}
-
-// EdgeSendReply is the reply of CommandEdgeSend.
-type EdgeSendReply struct {
-	Status int    `json:"status"` // 2xx sent, 4xx caller error, 5xx server error
-	Reason string `json:"reason"`
-	Edge   string `json:"edge,omitempty"`
-	Flow   string `json:"flow,omitempty"`
-}
-
-func (*RequestReceived) CEType() string   { return TypeRequestReceived }
-func (*RequestReceived) CESchema() string { return SchemaURL(TypeRequestReceived) }
-func (*ResponseReceived) CEType() string  { return TypeResponseReceived }
+func (*RequestReceived) CEType() string   { return TypeRequestReceivedV1 }
+func (*RequestReceived) CESchema() string { return SchemaURL(TypeRequestReceivedV1) }
+func (*ResponseReceived) CEType() string  { return TypeResponseReceivedV1 }
 func (*ResponseReceived) CESchema() string {
-	return SchemaURL(TypeResponseReceived)
+	return SchemaURL(TypeResponseReceivedV1)
 }
-func (*MessageSent) CEType() string       { return TypeMessageSent }
-func (*MessageSent) CESchema() string     { return SchemaURL(TypeMessageSent) }
-func (*MessageRejected) CEType() string   { return TypeMessageRejected }
-func (*MessageRejected) CESchema() string { return SchemaURL(TypeMessageRejected) }
+func (*MessageSent) CEType() string       { return TypeMessageSentV1 }
+func (*MessageSent) CESchema() string     { return SchemaURL(TypeMessageSentV1) }
+func (*MessageRejected) CEType() string   { return TypeMessageRejectedV1 }
+func (*MessageRejected) CESchema() string { return SchemaURL(TypeMessageRejectedV1) }
 func (*TxCreated) CEType() string         { return TypeTxCreated }
 func (*TxCreated) CESchema() string       { return SchemaURL(TypeTxCreated) }
 func (*TxAbsorbed) CEType() string        { return TypeTxAbsorbed }
 func (*TxAbsorbed) CESchema() string      { return SchemaURL(TypeTxAbsorbed) }
-func (*EdgeSendRequest) CEType() string   { return CommandEdgeSend }
-func (*EdgeSendRequest) CESchema() string { return SchemaEdgeSendRequest }
-func (*EdgeSendReply) CEType() string     { return CommandEdgeSend }
-func (*EdgeSendReply) CESchema() string   { return SchemaEdgeSendReply }
 
 var (
 	_ bus.Typed = (*RequestReceived)(nil)
@@ -149,6 +124,4 @@ var (
 	_ bus.Typed = (*MessageRejected)(nil)
 	_ bus.Typed = (*TxCreated)(nil)
 	_ bus.Typed = (*TxAbsorbed)(nil)
-	_ bus.Typed = (*EdgeSendRequest)(nil)
-	_ bus.Typed = (*EdgeSendReply)(nil)
 )

@@ -4,12 +4,27 @@ package events
 // file is the name plus ".json"). Explicit wire names, never derived from Go
 // type names.
 const (
-	TypeRequestReceived  = "sipbus.sip.request.received.v1"
-	TypeResponseReceived = "sipbus.sip.response.received.v1"
-	TypeMessageSent      = "sipbus.sip.message.sent.v1"
-	TypeMessageRejected  = "sipbus.sip.message.rejected.v1"
-	TypeTxCreated        = "sipbus.tx.created.v1"
-	TypeTxAbsorbed       = "sipbus.tx.retransmission.absorbed.v1"
+	// SIP messages (sip.<partition>.in|out...., see pkg/bus): binary
+	// CloudEvents whose data is the message itself (content type
+	// message/sip) and whose attributes say where it came from or goes
+	// (SIP, DecodeSIP).
+	TypeRequestReceived  = "sipbus.sip.request.received.v2"
+	TypeResponseReceived = "sipbus.sip.response.received.v2"
+	TypeMessageSent      = "sipbus.sip.message.sent.v2"
+	TypeMessageRejected  = "sipbus.sip.message.rejected.v2"
+
+	// Retired types: no service emits them any more; their schemas and Go
+	// types stay so that events logged before v2 remain readable. The v1
+	// SIP events carried the message base64-encoded in JSON with a JSON
+	// header index (SIPMessage); the edge created a tx.created event per
+	// transaction and a tx.absorbed event per retransmission, which it now
+	// counts instead (sipbus stats).
+	TypeRequestReceivedV1  = "sipbus.sip.request.received.v1"
+	TypeResponseReceivedV1 = "sipbus.sip.response.received.v1"
+	TypeMessageSentV1      = "sipbus.sip.message.sent.v1"
+	TypeMessageRejectedV1  = "sipbus.sip.message.rejected.v1"
+	TypeTxCreated          = "sipbus.tx.created.v1"
+	TypeTxAbsorbed         = "sipbus.tx.retransmission.absorbed.v1"
 
 	// Call lifecycle (call.<event>.<callkey>, CloudEvent subject = Call-ID).
 	TypeCallStarted  = "sipbus.call.started.v1"
@@ -25,11 +40,6 @@ const (
 	TypeRegContactRemoved   = "sipbus.reg.contact.removed.v1"
 	TypeRegContactExpired   = "sipbus.reg.contact.expired.v1"
 
-	// CommandEdgeSend is the edge's send command (NATS request/reply, not a
-	// stream event). Its schema file holds the request at the top level and
-	// the reply under #/$defs/response.
-	CommandEdgeSend = "sipbus.edge.send.v1"
-
 	// CommandTM is tm's application command (NATS request/reply): reply to
 	// or relay a transaction handed to an application.
 	CommandTM = "sipbus.tm.command.v1"
@@ -41,23 +51,16 @@ const SchemaBase = "https://sipbus.dev/schemas/"
 // SchemaURL is the $id (and dataschema) of the schema of type typ.
 func SchemaURL(typ string) string { return SchemaBase + typ + ".json" }
 
-// Schema URLs of the two halves of the edge send command.
-var (
-	SchemaEdgeSendRequest = SchemaURL(CommandEdgeSend)
-	SchemaEdgeSendReply   = SchemaURL(CommandEdgeSend) + "#/$defs/response"
-)
-
 // ByType maps every event type and command name to a constructor of its Go
 // type (a pointer, ready for json.Unmarshal).
 var ByType = map[string]func() any{
-	TypeRequestReceived:  func() any { return new(RequestReceived) },
-	TypeResponseReceived: func() any { return new(ResponseReceived) },
-	TypeMessageSent:      func() any { return new(MessageSent) },
-	TypeMessageRejected:  func() any { return new(MessageRejected) },
-	TypeTxCreated:        func() any { return new(TxCreated) },
-	TypeTxAbsorbed:       func() any { return new(TxAbsorbed) },
-	CommandEdgeSend:      func() any { return new(EdgeSendRequest) },
-	CommandTM:            func() any { return new(TMCommand) },
+	TypeRequestReceivedV1:  func() any { return new(RequestReceived) },
+	TypeResponseReceivedV1: func() any { return new(ResponseReceived) },
+	TypeMessageSentV1:      func() any { return new(MessageSent) },
+	TypeMessageRejectedV1:  func() any { return new(MessageRejected) },
+	TypeTxCreated:          func() any { return new(TxCreated) },
+	TypeTxAbsorbed:         func() any { return new(TxAbsorbed) },
+	CommandTM:              func() any { return new(TMCommand) },
 
 	TypeCallStarted:  func() any { return new(CallStarted) },
 	TypeCallRinging:  func() any { return new(CallRinging) },

@@ -61,7 +61,6 @@ func compileAll() (*schemaSet, error) {
 		}
 		urls = append(urls, url)
 	}
-	urls = append(urls, SchemaEdgeSendReply)
 	set := &schemaSet{byURL: make(map[string]*jsonschema.Schema, len(urls))}
 	for _, u := range urls {
 		sch, err := c.Compile(u)
@@ -104,8 +103,7 @@ func Validate(ev *bus.Event) error {
 	return nil
 }
 
-// ValidateData checks JSON data against the schema at url (a schema $id, or
-// SchemaEdgeSendReply).
+// ValidateData checks JSON data against the schema at url (a schema $id).
 func ValidateData(url string, data []byte) error {
 	set, err := compiled()
 	if err != nil {

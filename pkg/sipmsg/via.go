@@ -1,6 +1,7 @@
 package sipmsg
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -153,4 +154,21 @@ func parseViaList(dst []Via, s string) ([]Via, error) {
 		return dst, fault(ErrBadVia, "empty Via", s)
 	}
 	return dst, nil
+}
+
+// ReplyAddr is where the responses to request m, received from src over
+// UDP, go (RFC 3261 §18.2.2, RFC 3581 §4): the source address, with the
+// source port when the UAC asked for rport or its Via cannot be read, else
+// the top Via's sent-by port (5060 when it has none). Over a connection
+// responses use the connection instead.
+func ReplyAddr(m *Msg, src netip.AddrPort) netip.AddrPort {
+	v, err := m.TopVia()
+	if err != nil || v.RPort >= 0 {
+		return src
+	}
+	port := v.Port
+	if port == 0 {
+		port = 5060
+	}
+	return netip.AddrPortFrom(src.Addr(), uint16(port))
 }

@@ -1,11 +1,15 @@
 // Package edge is the sipbus SIP edge: UDP and TCP listeners that index every
-// message, absorb retransmissions against the shared transaction store, answer
-// bad requests statelessly, and publish the rest as CloudEvents; plus the
-// `send` command other services use to transmit SIP (see pkg/edgeapi).
+// message, absorb retransmissions, answer bad requests statelessly, shed new
+// dialogs under overload, and publish the rest as v2 SIP events (the raw
+// message; see events.SIP); and the sender of what other services publish
+// for the edges (see pkg/edgeapi).
 //
-// The edge keeps no state of its own beyond open TCP connections: every
-// transaction lives in the store (Redis in a cluster), so any edge replica
-// can absorb the retransmission of a request another replica received.
+// The edge needs NATS only. Its one piece of state beyond open TCP
+// connections is a cache of the server transactions it forwarded, with the
+// last response sent for each, so that a retransmission reaching it is
+// answered without a round trip; the authority on a transaction is tm's
+// record in Redis, so a retransmission that reaches another edge is
+// answered by tm.
 //
 // Decisions worth knowing:
 //   - The edge checks messages in the proxy role (Proxy-Require, not
@@ -13,10 +17,14 @@
 //   - Responses to UDP requests go to the source address, to the source port
 //     when the Via asks for rport (RFC 3581) or cannot be read, else to the
 //     sent-by port (RFC 3261 §18.2.2). TCP responses use the same connection.
-//   - The event for a new request has an id derived from its transaction key,
-//     so a re-publish after an edge crash is deduplicated by JetStream.
-//   - When the store or the bus fails, a new request is answered 503 with
-//     Retry-After (never a hang), and the edge recovers on its own.
+//   - Retransmissions it answers are counted (sipbus.edge.<id>.stats), not
+//     published; the log holds every distinct message.
+//   - Overload: while its own queue, or the queue of a tm or registrar
+//     replica (their beats), holds a standing delay, new dialogs get a
+//     stateless 503 with Retry-After; responses and in-dialog requests are
+//     served first.
+//   - When the bus fails, a new request is answered 503 with Retry-After
+//     (never a hang), and the edge recovers on its own.
 package edge
 
 import (
@@ -33,7 +41,6 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
-	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 	"github.com/sipbus/sipbus/services/edge/internal/config"
 	"github.com/sipbus/sipbus/services/edge/internal/ports"
@@ -55,10 +62,9 @@ func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 
 // Deps are what an edge runs on.
 type Deps struct {
-	NC    *nats.Conn          // for the send command endpoint
-	JS    jetstream.JetStream // for publishing events
-	Store store.TxStore       // transaction state
-	Log   *slog.Logger
+	NC  *nats.Conn          // messages to send, beats, the stats endpoint
+	JS  jetstream.JetStream // for publishing events
+	Log *slog.Logger
 }
 
 // Edge is a running edge.
@@ -71,6 +77,7 @@ type Edge struct {
 	pub      *bus.Publisher
 	udp      *ports.UDP
 	tcp      *ports.TCP
+	bus      *ports.Bus
 }
 
 // New validates cfg and binds the listeners. Serve with Run.
@@ -79,8 +86,8 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.NC == nil || d.JS == nil || d.Store == nil {
-		return nil, errors.New("edge: Deps.NC, Deps.JS and Deps.Store are required")
+	if d.NC == nil || d.JS == nil {
+		return nil, errors.New("edge: Deps.NC and Deps.JS are required")
 	}
 	log := d.Log
 	if log == nil {
@@ -114,12 +121,12 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		_, _ = rand.Read(secret)
 	}
 	source := "sipbus/edge/" + cfg.ID
-	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{})
+	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
 	e.core = app.New(app.Options{
-		ID: cfg.ID, Source: source, TxTTL: cfg.TxTTL, InviteTxTTL: cfg.InviteTxTTL,
-		StoreTimeout: cfg.StoreTimeout, Server: cfg.Server, Supported: cfg.Supported,
-		Signer: sipmsg.NewSigner(secret), Log: log,
-	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, d.Store, e.counters)
+		ID: cfg.ID, Source: source, CacheMax: cfg.CacheMax, Republish: cfg.Republish,
+		RetryAfter: cfg.RetryAfter, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval,
+		Server: cfg.Server, Supported: cfg.Supported, Signer: sipmsg.NewSigner(secret), Log: log,
+	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
 }
 
@@ -184,16 +191,16 @@ func (e *Edge) TCPAddr() netip.AddrPort {
 func (e *Edge) Advertise() string { return e.cfg.Advertise }
 
 // Counters reads the traffic counters.
-func (e *Edge) Counters() Counters { return e.counters.Snapshot() }
+func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 
-// Run serves until ctx ends, then stops cleanly: the send endpoint first,
-// then the listeners (messages in progress finish), then pending publishes
-// are flushed.
+// Run serves until ctx ends, then stops cleanly: the listeners first
+// (messages in progress finish), then the NATS side (messages to send
+// already received go out), then pending publishes are flushed.
 func (e *Edge) Run(ctx context.Context) error {
-	cmds, err := ports.StartCommands(ctx, e.deps.NC, e.core, ports.CommandsOptions{Counters: e.counters, Log: e.log})
+	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log})
 	if err != nil {
 		e.closeListeners()
-		return fmt.Errorf("edge: send endpoint: %w", err)
+		return fmt.Errorf("edge: nats: %w", err)
 	}
 	serveCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
@@ -207,15 +214,15 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	e.log.Info("edge up", "udp", e.UDPAddr(), "tcp", e.TCPAddr(), "advertise", e.cfg.Advertise)
 	<-ctx.Done()
-	_ = cmds.Stop()
 	e.closeListeners()
 	wg.Wait()
+	b.Stop()
 	fctx, cancel := context.WithTimeout(context.Background(), 5e9)
 	defer cancel()
 	if err := e.pub.Flush(fctx); err != nil {
 		e.log.Warn("flush events on shutdown", "err", err)
 	}
-	e.log.Info("edge stopped", "counters", e.counters.Snapshot())
+	e.log.Info("edge stopped", "counters", e.core.Snapshot())
 	return nil
 }
 

@@ -71,7 +71,7 @@ type Registrar struct {
 	mg     *ports.Manager
 	expiry *ports.Expiry
 
-	sub    *bus.Subscription
+	in     *ports.Input
 	svc    micro.Service
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -121,8 +121,8 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 	emit := &adapters.Events{Pub: pub}
 	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub}
 	r.reg = &ports.Register{
-		Location: d.Location, Auth: auth, Send: &edgeapi.Client{NC: d.NC}, Emit: emit,
-		Options: opt, Now: now, RequestedBy: source, Log: log,
+		Location: d.Location, Auth: auth, Send: edgeapi.NewSender(pub, source), Emit: emit,
+		Options: opt, Now: now, Log: log,
 	}
 	r.mg = &ports.Manager{Directory: d.Directory, Location: d.Location, Domains: cfg.Domains, Emit: emit, Now: now, Log: log}
 	r.expiry = &ports.Expiry{Store: d.Location, Emit: emit, Every: cfg.ExpiryScan, Now: now, Log: log}
@@ -158,29 +158,31 @@ func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports
 	return auth, nil
 }
 
-// Start subscribes to REGISTER events, serves the management commands and
-// starts the expiry loop. The stream must exist (bus.EnsureStream).
+// Start subscribes to REGISTER requests, serves the management commands,
+// beats and starts the expiry loop. The stream must exist
+// (bus.EnsureStream).
 func (r *Registrar) Start(ctx context.Context) error {
-	sub, err := ports.Consume(ctx, r.d.JS, r.reg, r.cfg.Workers, r.log)
+	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log})
 	if err != nil {
-		return fmt.Errorf("registrar: consume REGISTER: %w", err)
+		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}
-	r.sub = sub
+	r.in = in
 	if r.svc, err = ports.Commands(r.d.NC, r.cfg.ID, r.mg); err != nil {
-		_ = sub.Stop(ctx)
+		in.Stop()
 		return fmt.Errorf("registrar: command endpoints: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel = cancel
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() { defer r.wg.Done(); r.expiry.Run(rctx) }()
+	go func() { defer r.wg.Done(); in.Beats(rctx) }()
 	r.log.Info("registrar started", "domains", strings.Join(r.cfg.Domains, ","), "auth", r.cfg.Auth)
 	return nil
 }
 
-// Shutdown stops the command endpoints and the consumer (in-flight
-// REGISTERs finish until ctx ends), stops the expiry loop and flushes the
-// published events. A second call only flushes again.
+// Shutdown stops the command endpoints and the input (queued REGISTERs
+// finish), stops the expiry loop and flushes the published events. A
+// second call only flushes again.
 func (r *Registrar) Shutdown(ctx context.Context) error {
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
@@ -189,9 +191,9 @@ func (r *Registrar) Shutdown(ctx context.Context) error {
 		errs = append(errs, r.svc.Stop())
 		r.svc = nil
 	}
-	if r.sub != nil {
-		errs = append(errs, r.sub.Stop(ctx))
-		r.sub = nil
+	if r.in != nil {
+		r.in.Stop()
+		r.in = nil
 	}
 	if r.cancel != nil {
 		r.cancel()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,11 +41,21 @@ type Locator = app.Locator
 // Target is one contact a Locator returns.
 type Target = app.Target
 
+// Store is what tm needs of the state store: records (read on a cache
+// miss), group-committed writes, the partitions' deadline indexes and
+// the membership of replicas. *store.Redis and *store.Memory are one.
+type Store interface {
+	app.RecordReader
+	store.BatchStore
+	store.IndexStore
+	store.Membership
+}
+
 // Deps are what tm runs on.
 type Deps struct {
 	NC    *nats.Conn
 	JS    jetstream.JetStream
-	Store store.Store // transactions (read), records, timers, once markers
+	Store Store
 	// Locate finds registered contacts (the registrar's location service);
 	// nil uses only Config.Static.
 	Locate Locator
@@ -55,17 +64,20 @@ type Deps struct {
 
 // TM is a running transaction manager.
 type TM struct {
-	cfg  Config
-	d    Deps
-	log  *slog.Logger
-	eng  *app.Engine
-	pub  *bus.Publisher
-	sub  *bus.Subscription
-	svc  micro.Service
-	tmrs *ports.Timers
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	eng     *app.Engine
+	pub     *bus.Publisher
+	commit  *store.Committer
+	sched   *ports.Scheduler
+	edges   *ports.EdgeTable
+	input   *ports.Input
+	members *ports.Members
+	svc     micro.Service
 
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	done   chan struct{}
 }
 
 // New validates cfg and builds tm; Start runs it.
@@ -96,19 +108,29 @@ func New(cfg Config, d Deps) (*TM, error) {
 	if len(cfg.Static) > 0 {
 		loc = append(loc, adapters.Static(cfg.Static))
 	}
-	pub := bus.NewPublisher(d.JS, "sipbus/tm/"+cfg.ID, bus.PublisherOptions{})
-	eng := app.NewEngine(app.Config{
+	source := "sipbus/tm/" + cfg.ID
+	t := &TM{cfg: cfg, d: d, log: log}
+	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
+	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
+	t.edges = ports.NewEdgeTable(nil)
+	t.sched = ports.NewScheduler(func(ck, id string) { t.input.Due(ck, id) }, nil)
+	t.eng = app.NewEngine(app.Config{
 		Advertise: cfg.Advertise, Self: selfNames(cfg), Domains: cfg.Domains,
 		Timers:   sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
 		NoAnswer: cfg.NoAnswer,
 	}, app.Deps{
-		Records: d.Store, Timers: d.Store, Once: d.Store, Tx: d.Store,
-		Send:   &adapters.Edges{Client: &edgeapi.Client{NC: d.NC}},
-		Emit:   &adapters.Events{Pub: pub},
-		Apps:   &adapters.Apps{Pub: pub},
+		Records: d.Store, Commit: t.commit, Sched: t.sched,
+		Send:   edgeapi.NewSender(t.pub, source),
+		Edges:  t.edges,
+		Emit:   &adapters.Events{Pub: t.pub},
+		Apps:   &adapters.Apps{Pub: t.pub},
 		Locate: loc, Routes: table, Log: log,
 	})
-	return &TM{cfg: cfg, d: d, log: log, eng: eng, pub: pub}, nil
+	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
+		ID: cfg.ID, Lanes: cfg.Workers, T1: cfg.T1, Log: log,
+	})
+	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
+	return t, nil
 }
 
 // selfNames are the host[:port] forms that address this proxy.
@@ -126,40 +148,64 @@ func selfNames(cfg Config) []string {
 	return names
 }
 
-// Start subscribes to SIP events and starts the timer loop.
+// Start joins the tm group, takes this replica's partitions (their
+// messages, and the deadlines their previous owner left) and starts
+// beating. It returns once the partitions are subscribed.
 func (t *TM) Start(ctx context.Context) error {
-	sub, err := ports.Consume(ctx, t.d.JS, t.eng, t.cfg.Workers, t.log)
-	if err != nil {
-		return fmt.Errorf("tm: %w", err)
+	if err := t.edges.Watch(t.d.NC); err != nil {
+		return fmt.Errorf("tm: edge beats: %w", err)
 	}
-	t.sub = sub
+	if err := t.members.Start(ctx); err != nil {
+		return fmt.Errorf("tm: join: %w", err)
+	}
+	var err error
 	if t.svc, err = ports.Commands(t.d.NC, t.cfg.ID, t.eng); err != nil {
-		_ = sub.Stop(ctx)
+		_ = t.members.Stop(ctx)
 		return fmt.Errorf("tm: command endpoint: %w", err)
 	}
+	if err := t.d.NC.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("tm: nats: %w", err)
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t.cancel = cancel
-	t.tmrs = &ports.Timers{Store: t.d.Store, Engine: t.eng, Log: t.log}
-	t.wg.Add(1)
-	go func() { defer t.wg.Done(); t.tmrs.Run(rctx) }()
-	t.log.Info("tm started", "advertise", t.cfg.Advertise, "domains", strings.Join(t.cfg.Domains, ","))
+	t.cancel, t.done = cancel, make(chan struct{})
+	go t.background(rctx)
+	_, owned := t.members.View()
+	t.log.Info("tm started", "advertise", t.cfg.Advertise, "domains", strings.Join(t.cfg.Domains, ","), "partitions", owned)
 	return nil
 }
 
-// Shutdown stops consuming, lets in-flight events finish (until ctx ends),
-// stops the timer loop and flushes published events.
+// background beats and sweeps the engine's memory.
+func (t *TM) background(ctx context.Context) {
+	defer close(t.done)
+	go t.input.Beats(ctx)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.eng.Sweep()
+		}
+	}
+}
+
+// Shutdown leaves the group (the partitions move to the other replicas at
+// once), lets queued inputs finish, and flushes published events and
+// pending writes.
 func (t *TM) Shutdown(ctx context.Context) error {
 	var errs []error
 	if t.svc != nil {
 		errs = append(errs, t.svc.Stop())
 	}
-	if t.sub != nil {
-		errs = append(errs, t.sub.Stop(ctx))
-	}
+	errs = append(errs, t.members.Stop(ctx))
 	if t.cancel != nil {
 		t.cancel()
+		<-t.done
 	}
-	t.wg.Wait()
+	t.input.Stop()
+	t.edges.Stop()
+	t.commit.Close()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errs = append(errs, t.pub.Flush(fctx))
@@ -179,6 +225,18 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return t.Shutdown(sctx)
+}
+
+// Partitions returns the live tm replicas and the partitions this one owns.
+func (t *TM) Partitions() (members []string, owned []string) {
+	members, _ = t.members.View()
+	return members, t.input.Owned()
+}
+
+// Owner is the replica among members that owns the partition of callKey
+// (rendezvous hashing, see ports.Members).
+func Owner(callKey string, members []string) string {
+	return ports.Owner(bus.Partition(callKey), members)
 }
 
 // NewLocationLocator reads the registrar's location service: live bindings

@@ -1,11 +1,11 @@
-// Command edge runs one sipbus SIP edge against an existing NATS server and
-// store: the deployment shape (one edge per pod). For a laptop, `sipbus up`
-// runs everything in one process instead.
+// Command edge runs one sipbus SIP edge against an existing NATS server:
+// the deployment shape (one edge per pod). The edge needs no Redis. For a
+// laptop, `sipbus up` runs everything in one process instead.
 //
-//	edge [-config edge.yaml] [-nats URL] [-redis URL]
+//	edge [-config edge.yaml] [-nats URL]
 //
 // Settings come from the YAML file, then SIPBUS_EDGE_* variables; NATS_URL
-// and REDIS_URL name the servers.
+// names the server.
 package main
 
 import (
@@ -21,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 )
 
@@ -35,7 +34,6 @@ func main() {
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file")
 	natsURL := flag.String("nats", envOr("NATS_URL", nats.DefaultURL), "NATS server URL")
-	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL for transaction state (required: edges share state)")
 	flag.Parse()
 
 	var cfg edge.Config
@@ -48,19 +46,11 @@ func run() error {
 	if err := edge.ApplyEnv(&cfg, os.LookupEnv); err != nil {
 		return err
 	}
-	if *redisURL == "" {
-		return fmt.Errorf("-redis (or REDIS_URL) is required: edges share transaction state in Redis")
-	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := store.Open(ctx, *redisURL)
-	if err != nil {
-		return fmt.Errorf("-redis: %w", err)
-	}
-	defer st.Close()
 	nc, err := nats.Connect(*natsURL, nats.Name("sipbus-edge"), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("-nats %s: %w", *natsURL, err)
@@ -73,7 +63,7 @@ func run() error {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Store: st, Log: log})
+	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		return err
 	}

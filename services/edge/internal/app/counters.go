@@ -5,31 +5,43 @@ import "sync/atomic"
 // Counters are the edge's traffic counters. They are updated on the hot path
 // with atomics and read by the stats endpoint; nothing is logged per message.
 type Counters struct {
-	Received    atomic.Uint64 // messages read from a socket (datagrams and frames)
-	Sent        atomic.Uint64 // messages written to a socket
-	Absorbed    atomic.Uint64 // retransmissions and ACKs answered or swallowed by the edge
-	Rejected    atomic.Uint64 // requests answered statelessly with an error (4xx/5xx)
-	Dropped     atomic.Uint64 // unparseable input, bad responses, full queues: counted, not answered
-	Published   atomic.Uint64 // events handed to the bus
-	Unavailable atomic.Uint64 // requests answered 503 because the store or bus failed
+	Received      atomic.Uint64 // messages read from a socket (datagrams and frames)
+	Sent          atomic.Uint64 // messages written to a socket
+	Absorbed      atomic.Uint64 // retransmissions and ACKs answered or swallowed by the edge
+	Republished   atomic.Uint64 // retransmissions handed to the bus again (no answer after Republish)
+	Rejected      atomic.Uint64 // requests answered statelessly with an error (4xx/5xx)
+	Shed          atomic.Uint64 // new dialogs answered 503 because of overload
+	Dropped       atomic.Uint64 // unparseable input, bad responses, full queues: counted, not answered
+	Published     atomic.Uint64 // events handed to the bus
+	Transmitted   atomic.Uint64 // messages sent for other services (sip.out)
+	Undeliverable atomic.Uint64 // sip.out messages that could not be sent (bad, flow gone)
+	Unavailable   atomic.Uint64 // requests answered 503 because the bus failed
+	TimerG        atomic.Uint64 // non-2xx finals retransmitted (Timer G)
 }
 
 // Snapshot is a copy of the counters, as served by the stats endpoint.
 type Snapshot struct {
-	Received    uint64 `json:"received"`
-	Sent        uint64 `json:"sent"`
-	Absorbed    uint64 `json:"absorbed"`
-	Rejected    uint64 `json:"rejected"`
-	Dropped     uint64 `json:"dropped"`
-	Published   uint64 `json:"published"`
-	Unavailable uint64 `json:"unavailable"`
+	Received      uint64 `json:"received"`
+	Sent          uint64 `json:"sent"`
+	Absorbed      uint64 `json:"absorbed"`
+	Republished   uint64 `json:"republished"`
+	Rejected      uint64 `json:"rejected"`
+	Shed          uint64 `json:"shed"`
+	Dropped       uint64 `json:"dropped"`
+	Published     uint64 `json:"published"`
+	Transmitted   uint64 `json:"transmitted"`
+	Undeliverable uint64 `json:"undeliverable"`
+	Unavailable   uint64 `json:"unavailable"`
+	TimerG        uint64 `json:"timer_g"`
+	Transactions  int    `json:"transactions"` // server transactions this edge remembers now
 }
 
 // Snapshot reads every counter.
 func (c *Counters) Snapshot() Snapshot {
 	return Snapshot{
 		Received: c.Received.Load(), Sent: c.Sent.Load(), Absorbed: c.Absorbed.Load(),
-		Rejected: c.Rejected.Load(), Dropped: c.Dropped.Load(), Published: c.Published.Load(),
-		Unavailable: c.Unavailable.Load(),
+		Republished: c.Republished.Load(), Rejected: c.Rejected.Load(), Shed: c.Shed.Load(),
+		Dropped: c.Dropped.Load(), Published: c.Published.Load(), Transmitted: c.Transmitted.Load(),
+		Undeliverable: c.Undeliverable.Load(), Unavailable: c.Unavailable.Load(), TimerG: c.TimerG.Load(),
 	}
 }

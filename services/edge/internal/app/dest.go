@@ -1,11 +1,10 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/events"
 )
 
 // Transports the edge speaks.
@@ -23,39 +22,12 @@ type Packet struct {
 	Flow      string         // TCP: the connection's flow id; "" for UDP
 	Data      []byte         // the message bytes; valid only during Handle
 	At        time.Time      // when it was read
+	Queued    time.Duration  // how long it waited for a worker (UDP)
 }
 
 // Dest says where a message goes: a UDP address, or a TCP flow (connection)
-// with the peer address it belongs to.
-type Dest struct {
-	Transport string
-	Addr      netip.AddrPort
-	Flow      string
-}
+// with the peer address it belongs to (events.Dest, the sipdest form).
+type Dest = events.Dest
 
-// String renders d the way the store keeps it: "udp:ip:port", "tcp:ip:port"
-// (no connection yet) or "tcp:ip:port/flowid".
-func (d Dest) String() string {
-	s := d.Transport + ":" + d.Addr.String()
-	if d.Flow != "" {
-		s += "/" + d.Flow
-	}
-	return s
-}
-
-// ErrBadDest is returned by ParseDest.
-var ErrBadDest = errors.New("edge: bad destination")
-
-// ParseDest parses the String form of a Dest.
-func ParseDest(s string) (Dest, error) {
-	tr, rest, ok := strings.Cut(s, ":")
-	if !ok || (tr != UDP && tr != TCP) {
-		return Dest{}, fmt.Errorf("%w: %q: want udp:ip:port or tcp:ip:port[/flow]", ErrBadDest, s)
-	}
-	addr, flow, _ := strings.Cut(rest, "/")
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return Dest{}, fmt.Errorf("%w: %q: %v", ErrBadDest, s, err)
-	}
-	return Dest{Transport: tr, Addr: ap, Flow: flow}, nil
-}
+// ParseDest parses the sipdest form (events.ParseDest).
+func ParseDest(s string) (Dest, error) { return events.ParseDest(s) }

@@ -1,33 +1,40 @@
 // Package app is the edge's core: what happens to each SIP message that
 // arrives, and to each message another service asks the edge to send. It
-// knows the ports it needs (Sender, Publisher, store.TxStore) only as
-// interfaces; the listeners and the NATS endpoint live in package ports.
+// knows the ports it needs (Sender, Publisher) only as interfaces; the
+// listeners and the NATS subscriptions live in package ports. The edge
+// keeps no shared state: it talks to NATS only, never to Redis.
 //
-// For every message the edge does, in order:
+// For every message received the edge does, in order:
 //
 //  1. index it (sipmsg.Parse); unparseable input is dropped and counted;
 //  2. sanity-check it in the proxy role (sipmsg.Check); a bad request gets a
 //     stateless reply with the status and reason sipmsg names, its to-tag
-//     signed so that the ACK is recognised without state; a bad response or
-//     a bad ACK is dropped;
-//  3. requests: create-or-get the server transaction in the store,
-//     atomically. A retransmission is absorbed: the stored last response is
-//     resent (or nothing, when none is stored yet). An ACK for a non-2xx
-//     final, or for a stateless reply, is absorbed. A new INVITE gets
-//     100 Trying at once. Responses: the client transaction (when a
-//     service created one through send) absorbs retransmitted finals;
-//  4. publish the request, response and transaction events.
+//     signed so that the ACK is recognised without state, and is published
+//     as rejected; a bad response or a bad ACK is dropped;
+//  3. requests: look the server transaction up in the edge's own cache
+//     (txCache). A retransmission is absorbed: the last response sent for
+//     it is sent again, or nothing; it is counted, not published, unless
+//     it has waited for an answer longer than Republish (then tm gets it
+//     again: the replica that had it may have died). An ACK for a non-2xx
+//     final is absorbed and stops Timer G; an ACK for a stateless reply is
+//     recognised by its signed to-tag. A new request that starts a dialog
+//     is refused with 503 when the edge or a replica behind it is
+//     overloaded (admission); a new INVITE gets 100 Trying at once;
+//  4. publish the message as a v2 SIP event (events.SIP: the raw bytes,
+//     no JSON) on sip.<partition>.in.... Responses are published as they
+//     come: tm's record holds the client transactions.
 //
-// The store failing (timeout, Redis down) turns a new request into a
-// stateless 503 with Retry-After instead of a hang; the edge needs no
-// restart when the store returns.
+// A message to send (a sip.out event, published by tm, the registrar or an
+// application) is transmitted as it says; a response naming its server
+// transaction becomes that transaction's last response here, and a non-2xx
+// final for an INVITE over UDP is retransmitted (Timer G) until its ACK.
+//
+// The bus failing turns a new request into a stateless 503 with
+// Retry-After instead of a hang.
 package app
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
-	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -35,32 +42,34 @@ import (
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/sipmsg"
-	"github.com/sipbus/sipbus/pkg/store"
-)
-
-// Server transaction states kept in the store (RFC 3261 §17.2, RFC 6026).
-const (
-	StateTrying     = "trying"
-	StateProceeding = "proceeding"
-	StateCompleted  = "completed"
-	StateConfirmed  = "confirmed"
-	StateAccepted   = "accepted"
-	StateTerminated = "terminated"
-	StateCalling    = "calling" // client INVITE
 )
 
 // Options configure the core.
 type Options struct {
-	ID           string        // edge id
-	Source       string        // CloudEvent source, sipbus/edge/<id>
-	TxTTL        time.Duration // non-INVITE transaction life
-	InviteTxTTL  time.Duration // INVITE transaction life
-	StoreTimeout time.Duration // bound on one store call
-	RetryAfter   int           // seconds, in 503 replies; default 5
-	Server       string        // Server header of the edge's own replies
-	Supported    []string      // option tags (Proxy-Require)
-	Signer       *sipmsg.Signer
-	Log          *slog.Logger
+	ID     string // edge id
+	Source string // CloudEvent source, sipbus/edge/<id>
+	// T1 and T4 are RFC 3261's timers (500ms, 5s): Timer G starts at T1
+	// and doubles up to T2 = 8*T1; a transaction lives 64*T1 after its
+	// final, T4 after the ACK of a non-2xx.
+	T1, T4 time.Duration
+	// Republish is how long a request may wait for an answer before its
+	// retransmission is handed to the bus again; default 2s.
+	Republish time.Duration
+	// Pending bounds how long a transaction without a final response is
+	// remembered: an INVITE may ring for minutes (default 5m); other
+	// requests get 64*T1 plus T4.
+	Pending    time.Duration
+	CacheMax   int // server transactions remembered at most; default 500,000
+	RetryAfter int // seconds, in 503 replies; default 5
+	Server     string
+	Supported  []string
+	Signer     *sipmsg.Signer
+	// QueueTarget and QueueInterval drive admission: new dialogs are shed
+	// while datagrams wait longer than QueueTarget for a whole
+	// QueueInterval (defaults 20ms, 100ms).
+	QueueTarget, QueueInterval time.Duration
+	Log                        *slog.Logger
+	Now                        func() time.Time
 }
 
 // Edge is the core. It is safe for concurrent use.
@@ -68,24 +77,56 @@ type Edge struct {
 	opt   Options
 	send  Sender
 	pub   Publisher
-	store store.TxStore
 	C     *Counters
+	cache *txCache
+	adm   *admission
+	ids   idSource
 
 	msgs sync.Pool
 }
 
+type idSource interface{ Next() string }
+
 // New returns a core.
-func New(opt Options, send Sender, pub Publisher, st store.TxStore, c *Counters) *Edge {
+func New(opt Options, send Sender, pub Publisher, ids idSource, c *Counters) *Edge {
+	if opt.T1 <= 0 {
+		opt.T1 = 500 * time.Millisecond
+	}
+	if opt.T4 <= 0 {
+		opt.T4 = 5 * time.Second
+	}
+	if opt.Republish <= 0 {
+		opt.Republish = 2 * time.Second
+	}
+	if opt.Pending <= 0 {
+		opt.Pending = 5 * time.Minute
+	}
+	if opt.CacheMax <= 0 {
+		opt.CacheMax = 500_000
+	}
 	if opt.RetryAfter <= 0 {
 		opt.RetryAfter = 5
+	}
+	if opt.QueueTarget <= 0 {
+		opt.QueueTarget = 20 * time.Millisecond
+	}
+	if opt.QueueInterval <= 0 {
+		opt.QueueInterval = 100 * time.Millisecond
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
 	if c == nil {
 		c = new(Counters)
 	}
-	e := &Edge{opt: opt, send: send, pub: pub, store: st, C: c}
+	e := &Edge{
+		opt: opt, send: send, pub: pub, C: c, ids: ids,
+		cache: newTxCache(opt.CacheMax, opt.Now),
+		adm:   newAdmission(opt.QueueTarget, opt.QueueInterval),
+	}
 	e.msgs.New = func() any { return new(sipmsg.Msg) }
 	return e
 }
@@ -93,16 +134,34 @@ func New(opt Options, send Sender, pub Publisher, st store.TxStore, c *Counters)
 // ID is the edge's id.
 func (e *Edge) ID() string { return e.opt.ID }
 
+// Snapshot reads the counters and the size of the transaction cache.
+func (e *Edge) Snapshot() Snapshot {
+	s := e.C.Snapshot()
+	s.Transactions = e.cache.len()
+	return s
+}
+
+// Expire drops the transactions whose time has come; the edge's runner
+// calls it every second.
+func (e *Edge) Expire() { e.cache.expire() }
+
+// Beat records the load report of a replica behind the edge (a tm or
+// registrar instance): overloaded until `until`, or no longer (zero).
+func (e *Edge) Beat(service, id string, until time.Time) { e.adm.beat(service, id, until) }
+
+// Shedding reports whether new dialogs for service (ServiceTM,
+// ServiceRegistrar) are refused now.
+func (e *Edge) Shedding(service string) bool { return e.adm.shed(e.opt.Now(), service) }
+
 // Handle processes one received message. It returns when the message has
 // been answered, absorbed, dropped or handed to the publisher.
 func (e *Edge) Handle(ctx context.Context, p *Packet) {
 	m := e.msgs.Get().(*sipmsg.Msg)
 	defer e.msgs.Put(m)
-	framing := sipmsg.Datagram
-	if p.Transport == TCP {
-		framing = sipmsg.Stream
+	if p.Transport == UDP {
+		e.adm.observe(p.Queued, p.At.Add(p.Queued))
 	}
-	if err := m.Parse(p.Data, framing); err != nil {
+	if err := m.Parse(p.Data, framing(p.Transport)); err != nil {
 		e.C.Dropped.Add(1)
 		e.opt.Log.Debug("drop unparseable message", "from", p.Remote, "transport", p.Transport, "err", err)
 		return
@@ -114,21 +173,23 @@ func (e *Edge) Handle(ctx context.Context, p *Packet) {
 	}
 }
 
+func framing(transport string) sipmsg.Framing {
+	if transport == TCP {
+		return sipmsg.Stream
+	}
+	return sipmsg.Datagram
+}
+
 func (e *Edge) checkOptions(f sipmsg.Framing) sipmsg.CheckOptions {
 	return sipmsg.CheckOptions{Framing: f, Supported: e.opt.Supported, Role: sipmsg.RoleProxy}
 }
 
 func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
-	framing := sipmsg.Datagram
-	if p.Transport == TCP {
-		framing = sipmsg.Stream
-	}
-	if f := sipmsg.Check(m, e.checkOptions(framing)); f != nil {
+	if f := sipmsg.Check(m, e.checkOptions(framing(p.Transport))); f != nil {
 		e.reject(ctx, p, m, f)
 		return
 	}
-	callID := m.CallID()
-	ck := sipmsg.CallKey(callID)
+	ck := sipmsg.CallKey(m.CallID())
 	key, err := sipmsg.ServerTxKey(m)
 	if err != nil {
 		e.reject(ctx, p, m, &sipmsg.Fault{Status: 400, Reason: "Bad Via: no transaction key", Header: sipmsg.HVia})
@@ -138,139 +199,140 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		e.ack(ctx, p, m, ck, key)
 		return
 	}
-
-	ttl := e.opt.TxTTL
-	state := StateTrying
-	if m.MethodID == sipmsg.INVITE {
-		ttl, state = e.opt.InviteTxTTL, StateProceeding
+	now := e.opt.Now()
+	if e.retransmission(ctx, p, m, ck, key, now) {
+		return
 	}
-	src := e.replyDest(p, m)
-	tx := &store.Tx{
-		CallKey: ck, Key: key, Kind: store.KindServer, Method: m.Str(m.Method),
-		State: state, Edge: e.opt.ID, Source: src.String(),
+	if initial(m) && e.adm.shed(now, serviceFor(m)) {
+		e.C.Shed.Add(1)
+		e.refuse(ctx, p, m)
+		return
 	}
-	var trying []byte
-	if m.MethodID == sipmsg.INVITE {
+	ent := &txEntry{invite: m.MethodID == sipmsg.INVITE, published: now, expires: now.Add(e.pending(m))}
+	if ent.invite {
 		// RFC 3261 §17.2.1: the server transaction answers 100 Trying at
-		// once, so the UAC stops retransmitting over UDP. It is stored
-		// with the transaction (one round trip), and sent only when this
-		// request created it.
-		trying = sipmsg.Reply(m, 100, "Trying", e.replyOptions(p, m, ""))
-		tx.LastStatus, tx.LastResponse, tx.LastDest = 100, trying, src.String()
+		// once, so the UAC stops retransmitting over UDP.
+		ent.dest = e.replyDest(p, m)
+		ent.status, ent.last = 100, sipmsg.Reply(m, 100, "Trying", e.replyOptions(p, m, ""))
+		e.transmit(ctx, ent.dest, ent.last)
 	}
-	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	cur, created, err := e.store.CreateOrGet(sctx, tx, ttl)
-	cancel()
-	if err != nil {
-		e.unavailable(ctx, p, m, "store", err)
-		return
-	}
-	id := requestEventID(ck, key)
-	if !created {
-		e.retransmission(ctx, p, m, cur, id)
-		return
-	}
-	if trying != nil {
-		e.transmit(ctx, src, trying)
-	}
-	if err := e.publishRequest(ctx, p, m, ck, key, id); err != nil {
-		// The transaction exists, the event did not make it: forget the
-		// transaction so the UAC's retransmission is treated as new, and
-		// tell a reliable-transport UAC to retry later.
+	e.cache.with(key, func(*txEntry) (*txEntry, bool) { return ent, true })
+	if err := e.publishReceived(ctx, p, m, ck); err != nil {
+		// Not handed over: forget the transaction so a retransmission is
+		// treated as new, and tell the UAC to try again later.
 		e.opt.Log.Warn("publish request", "call_key", ck, "err", err)
-		_ = e.store.Expire(context.WithoutCancel(ctx), ck, key, 0)
-		e.unavailable(ctx, p, m, "bus", err)
-		return
+		e.cache.with(key, func(*txEntry) (*txEntry, bool) { return nil, false })
+		e.unavailable(ctx, p, m)
 	}
-	e.publishTxCreated(ctx, p, m, ck, key)
 }
 
-// retransmission absorbs a request whose transaction exists: resend the last
-// response, if any. When none is stored yet, the request event is published
-// again with the same id: JetStream drops it as a duplicate unless the first
-// publish was lost (an edge died between store and bus), which makes the
-// UAC's retransmission the recovery.
-func (e *Edge) retransmission(ctx context.Context, p *Packet, m *sipmsg.Msg, cur *store.Tx, id string) {
-	e.C.Absorbed.Add(1)
-	if cur.LastStatus > 0 && len(cur.LastResponse) > 0 {
-		e.transmit(ctx, e.replyDest(p, m), cur.LastResponse)
+// pending is how long a transaction without a final is remembered.
+func (e *Edge) pending(m *sipmsg.Msg) time.Duration {
+	if m.MethodID == sipmsg.INVITE {
+		return e.opt.Pending
 	}
-	if cur.LastStatus < 200 {
-		if err := e.publishRequest(ctx, p, m, cur.CallKey, cur.Key, id); err != nil {
-			e.opt.Log.Warn("re-publish request", "call_key", cur.CallKey, "err", err)
+	return 64*e.opt.T1 + e.opt.T4
+}
+
+// initial reports a request that starts something new (admission may
+// refuse it): no To tag, and not ACK or CANCEL.
+func initial(m *sipmsg.Msg) bool {
+	if m.MethodID == sipmsg.ACK || m.MethodID == sipmsg.CANCEL {
+		return false
+	}
+	to, err := m.To()
+	return err != nil || to.Tag() == ""
+}
+
+func serviceFor(m *sipmsg.Msg) string {
+	if m.MethodID == sipmsg.REGISTER {
+		return ServiceRegistrar
+	}
+	return ServiceTM
+}
+
+// retransmission absorbs a request this edge has seen: the last response is
+// sent again (not a 2xx to INVITE: RFC 6026 leaves those to the UAS core);
+// a request still unanswered after Republish goes to the bus again, since
+// the replica handling it may have died. It reports whether m was one.
+func (e *Edge) retransmission(ctx context.Context, p *Packet, m *sipmsg.Msg, ck, key string, now time.Time) bool {
+	var resend []byte
+	known, republish := false, false
+	e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+		if ent == nil {
+			return nil, false
 		}
+		known = true
+		if len(ent.last) > 0 && !(ent.invite && ent.status >= 200 && ent.status < 300) {
+			resend = ent.last
+		}
+		if ent.status < 200 && now.Sub(ent.published) >= e.opt.Republish {
+			ent.published, republish = now, true
+		}
+		return ent, false
+	})
+	if !known {
+		return false
 	}
-	e.publishAbsorbed(ctx, p, m, cur)
+	if resend != nil {
+		e.transmit(ctx, e.replyDest(p, m), resend)
+	}
+	if republish {
+		e.C.Republished.Add(1)
+		if err := e.publishReceived(ctx, p, m, ck); err != nil {
+			e.opt.Log.Warn("re-publish request", "call_key", ck, "err", err)
+		}
+		return true
+	}
+	e.C.Absorbed.Add(1)
+	return true
 }
 
 // ack handles an ACK: the ACK for a non-2xx final matches the INVITE server
-// transaction and ends it (absorbed); the ACK for a stateless reply carries
-// a to-tag we signed (absorbed); any other ACK acknowledges a 2xx, is its own
-// transaction end to end, and is published.
+// transaction and ends it (absorbed, Timer G stops, Timer I keeps it T4 to
+// absorb ACK retransmissions); the ACK for a stateless reply carries a to-tag
+// we signed (absorbed); any other ACK acknowledges a 2xx, is its own
+// transaction end to end, and is published (an ACK for a non-2xx final sent
+// through another edge too: tm absorbs it).
 func (e *Edge) ack(ctx context.Context, p *Packet, m *sipmsg.Msg, ck, key string) {
-	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	defer cancel()
-	tx, err := e.store.Get(sctx, ck, key)
-	switch {
-	case err == nil && tx.LastStatus >= 300:
-		// Timer I (T4 = 5s for UDP) keeps the transaction to absorb ACK
-		// retransmissions.
-		_, _ = e.store.UpdateState(sctx, ck, key, []string{StateCompleted}, StateConfirmed, 5*time.Second)
+	absorbed := false
+	now := e.opt.Now()
+	e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+		if ent == nil || !ent.invite || ent.status < 300 {
+			return ent, false
+		}
+		absorbed = true
+		if ent.acked {
+			return ent, false
+		}
+		ent.acked = true
+		if ent.timerG != nil {
+			ent.timerG.Stop()
+		}
+		ent.last = nil
+		ent.expires = now.Add(e.opt.T4)
+		return ent, true
+	})
+	if absorbed || (e.opt.Signer != nil && e.opt.Signer.IsStatelessACK(m)) {
 		e.C.Absorbed.Add(1)
-		e.publishAbsorbed(ctx, p, m, tx)
-		return
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		e.opt.Log.Warn("store get for ACK", "call_key", ck, "err", err)
-	}
-	if e.opt.Signer != nil && e.opt.Signer.IsStatelessACK(m) {
-		e.C.Absorbed.Add(1)
 		return
 	}
-	if err := e.publishRequest(ctx, p, m, ck, key, ""); err != nil {
+	if err := e.publishReceived(ctx, p, m, ck); err != nil {
 		e.opt.Log.Warn("publish ACK", "call_key", ck, "err", err)
 	}
 }
 
-// response handles a response. A service that sent the request through this
-// platform created a client transaction; a retransmitted final response for
-// it is absorbed (except 2xx to INVITE, which the UAC core must see every
-// time). Everything else is published.
+// response publishes a response. Retransmitted responses are published
+// too: the client transactions are tm's (it absorbs them, or forwards a
+// retransmitted 2xx without touching its record).
 func (e *Edge) response(ctx context.Context, p *Packet, m *sipmsg.Msg) {
-	framing := sipmsg.Datagram
-	if p.Transport == TCP {
-		framing = sipmsg.Stream
-	}
-	if f := sipmsg.Check(m, e.checkOptions(framing)); f != nil {
+	if f := sipmsg.Check(m, e.checkOptions(framing(p.Transport))); f != nil {
 		e.C.Dropped.Add(1)
 		e.opt.Log.Debug("drop bad response", "from", p.Remote, "reason", f.Reason)
 		return
 	}
 	ck := sipmsg.CallKey(m.CallID())
-	key, err := sipmsg.ClientTxKey(m)
-	if err != nil {
-		e.C.Dropped.Add(1)
-		return
-	}
-	if m.StatusCode >= 200 {
-		sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-		tx, err := e.store.Get(sctx, ck, key)
-		if err == nil && tx.Kind == store.KindClient {
-			invite2xx := tx.Method == "INVITE" && m.StatusCode < 300
-			if tx.LastStatus >= 200 && tx.LastStatus == m.StatusCode && !invite2xx {
-				cancel()
-				e.C.Absorbed.Add(1)
-				e.publishAbsorbed(ctx, p, m, tx)
-				return
-			}
-			state := StateCompleted
-			if invite2xx {
-				state = StateTerminated
-			}
-			_, _ = e.store.SetResponse(sctx, ck, key, store.Response{Status: m.StatusCode, Dest: Dest{Transport: p.Transport, Addr: p.Remote, Flow: p.Flow}.String(), State: state}, e.opt.TxTTL)
-		}
-		cancel()
-	}
-	if err := e.publishResponse(ctx, p, m, ck, key); err != nil {
+	if err := e.publishReceived(ctx, p, m, ck); err != nil {
 		e.opt.Log.Warn("publish response", "call_key", ck, "err", err)
 	}
 }
@@ -286,21 +348,24 @@ func (e *Edge) reject(ctx context.Context, p *Packet, m *sipmsg.Msg, f *sipmsg.F
 	if f.Status == 420 && len(f.Unsupported) > 0 {
 		opt.Headers = append(opt.Headers, "Unsupported: "+joinTokens(f.Unsupported))
 	}
-	raw := sipmsg.Reply(m, f.Status, f.Reason, opt)
-	e.transmit(ctx, e.replyDest(p, m), raw)
-	e.publishRejected(ctx, p, m, f, raw)
+	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, f.Status, f.Reason, opt))
+	e.publishRejected(ctx, p, m, f)
 }
 
-// unavailable answers 503 with Retry-After when the store or the bus failed.
-func (e *Edge) unavailable(ctx context.Context, p *Packet, m *sipmsg.Msg, what string, err error) {
-	e.C.Unavailable.Add(1)
-	e.opt.Log.Warn("answering 503", "cause", what, "err", err)
-	if m.MethodID == sipmsg.ACK {
-		return
-	}
+// refuse answers a new dialog 503 with Retry-After: overload.
+func (e *Edge) refuse(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	opt := e.replyOptions(p, m, e.signedTag(m))
 	opt.Headers = append(opt.Headers, "Retry-After: "+strconv.Itoa(e.opt.RetryAfter))
 	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, "Service Unavailable", opt))
+}
+
+// unavailable answers 503 with Retry-After when the bus failed.
+func (e *Edge) unavailable(ctx context.Context, p *Packet, m *sipmsg.Msg) {
+	e.C.Unavailable.Add(1)
+	if m.MethodID == sipmsg.ACK {
+		return
+	}
+	e.refuse(ctx, p, m)
 }
 
 func (e *Edge) signedTag(m *sipmsg.Msg) string {
@@ -348,16 +413,6 @@ func (e *Edge) transmit(ctx context.Context, d Dest, b []byte) {
 	if _, err := e.send.Send(ctx, d, b); err != nil {
 		e.opt.Log.Debug("send", "dest", d.String(), "err", err)
 	}
-}
-
-// requestEventID is the stable id of the event for a new request: the same
-// for every retransmission, so a re-publish is dropped by JetStream's
-// Nats-Msg-Id dedupe.
-func requestEventID(callKey, txKey string) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(txKey))
-	var sum [8]byte
-	return "rq-" + callKey + "-" + hex.EncodeToString(h.Sum(sum[:0]))
 }
 
 func joinTokens(ts []string) string {

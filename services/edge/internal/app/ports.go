@@ -3,7 +3,7 @@ package app
 import (
 	"context"
 
-	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/nats-io/nats.go"
 )
 
 // Sender transmits bytes to a destination over one of the edge's transports
@@ -13,8 +13,9 @@ type Sender interface {
 	Send(ctx context.Context, d Dest, b []byte) (Dest, error)
 }
 
-// Publisher hands events to the bus; *bus.Publisher implements it. id is the
-// event id (also the JetStream dedupe id); "" asks for a fresh one.
+// Publisher hands encoded events to the bus, asynchronously (the stream's
+// acknowledgement is collected in the background); *bus.Publisher
+// implements it.
 type Publisher interface {
-	PublishData(ctx context.Context, subject, id, ceSubject, callKey string, data bus.Typed) error
+	PublishMsg(ctx context.Context, msg *nats.Msg) error
 }

@@ -4,159 +4,133 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
-	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
-	"github.com/sipbus/sipbus/pkg/store"
 )
 
 // ErrNoFlow is returned by a Sender when a TCP flow is gone.
 var ErrNoFlow = errors.New("edge: no such tcp flow")
 
-// Send transmits a message for another service (the `send` command). A
-// response naming its server transaction is stored as the transaction's last
-// response before it leaves, so a retransmitted request that reaches any
-// edge is answered with it; a request naming a client transaction creates
-// it, so retransmitted responses are absorbed.
-func (e *Edge) Send(ctx context.Context, req *edgeapi.SendRequest) edgeapi.SendReply {
-	rep := edgeapi.SendReply{Edge: e.opt.ID}
-	fail := func(status int, format string, args ...any) edgeapi.SendReply {
-		rep.Status, rep.Reason = status, fmt.Sprintf(format, args...)
-		return rep
-	}
-	if req.Transport != UDP && req.Transport != TCP {
-		return fail(400, "transport: want \"udp\" or \"tcp\", got %q", req.Transport)
-	}
-	if len(req.Raw) == 0 {
-		return fail(400, "raw_b64: empty message")
+// ErrUndeliverable wraps why a message to send was not sent.
+var ErrUndeliverable = errors.New("edge: message not sent")
+
+// Transmit sends a message another service published for the edges (a
+// TypeMessageSent event: the log's record of it is the order itself). A
+// response naming its server transaction (TxKey) becomes the transaction's
+// last response on this edge, so a retransmitted request is answered here;
+// a non-2xx final for an INVITE over UDP is retransmitted (Timer G, RFC 3261
+// §17.2.1) until its ACK arrives or 64*T1 passed. Nothing is published: the
+// event that asked for it is the record.
+func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
+	d, err := ParseDest(s.Dest)
+	if err != nil {
+		e.C.Undeliverable.Add(1)
+		return fmt.Errorf("%w: sipdest: %v", ErrUndeliverable, err)
 	}
 	m := e.msgs.Get().(*sipmsg.Msg)
 	defer e.msgs.Put(m)
-	framing := sipmsg.Datagram
-	if req.Transport == TCP {
-		framing = sipmsg.Stream
+	if err := m.Parse(s.Raw, framing(d.Transport)); err != nil {
+		e.C.Undeliverable.Add(1)
+		return fmt.Errorf("%w: not a SIP message: %v", ErrUndeliverable, err)
 	}
-	if err := m.Parse(req.Raw, framing); err != nil {
-		return fail(400, "raw_b64: not a SIP message: %v", err)
-	}
-	d := Dest{Transport: req.Transport, Flow: req.Flow}
-	if req.Dest != "" {
-		ap, err := netip.ParseAddrPort(req.Dest)
-		if err != nil {
-			return fail(400, "dest: want ip:port: %v", err)
-		}
-		d.Addr = ap
-	}
-	if req.Transport == UDP && !d.Addr.IsValid() {
-		return fail(400, "dest: required for udp")
-	}
-	if req.Transport == TCP && !d.Addr.IsValid() && req.Flow == "" {
-		return fail(400, "dest or flow: one is required for tcp")
-	}
-	if req.Transport == UDP && req.Flow != "" {
-		return fail(400, "flow: only for tcp")
-	}
-	ck := req.CallKey
-	if ck == "" {
-		ck = sipmsg.CallKey(m.CallID())
-	}
-
-	stored := ""
-	if req.TxKey != "" && !m.Request {
-		stored = e.storeResponse(ctx, m, ck, req, d)
-	}
-	used, err := e.send.Send(ctx, d, req.Raw)
+	used, err := e.send.Send(ctx, d, s.Raw)
 	if err != nil {
-		if errors.Is(err, ErrNoFlow) {
-			return fail(404, "flow: %s is gone and no dest was given", req.Flow)
-		}
-		return fail(502, "send to %s: %v", d.String(), err)
+		e.C.Undeliverable.Add(1)
+		return fmt.Errorf("%w: to %s: %v", ErrUndeliverable, d, err)
 	}
-	d = used
-	rep.Flow = d.Flow
-	if req.TxKey != "" && m.Request && m.MethodID != sipmsg.ACK {
-		stored = e.createClientTx(ctx, m, ck, req, d)
+	e.C.Transmitted.Add(1)
+	if !m.Request && s.TxKey != "" {
+		e.remember(s.TxKey, m, s.Raw, used)
 	}
-	e.publishSent(ctx, m, ck, req, d)
-	rep.Status, rep.Reason = 200, "OK"
-	if stored != "" {
-		rep.Reason = "OK; " + stored
-	}
-	return rep
+	return nil
 }
 
-// storeResponse stores a response on its server transaction. It returns ""
-// when stored, or why not (the message is still sent).
-func (e *Edge) storeResponse(ctx context.Context, m *sipmsg.Msg, ck string, req *edgeapi.SendRequest, d Dest) string {
-	cs, _ := m.CSeq()
+// remember records a response sent for server transaction key. The first
+// final wins (RFC 3261 §16.7: one final goes upstream); a provisional after
+// it changes nothing.
+func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
+	cs, err := m.CSeq()
+	if err != nil {
+		return
+	}
 	invite := cs.Method == "INVITE"
-	state := req.TxState
-	ttl := time.Duration(req.TxTTLMillis) * time.Millisecond
-	switch {
-	case m.StatusCode < 200:
-		if state == "" {
-			state = StateProceeding
+	status := m.StatusCode
+	now := e.opt.Now()
+	var startG bool
+	e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+		refile := false
+		if ent == nil {
+			// The request came through another edge (or before a restart):
+			// remember the answer for retransmissions that come here.
+			ent = &txEntry{invite: invite, published: now, expires: now.Add(e.opt.Pending)}
+			refile = true
 		}
-		if ttl <= 0 {
-			ttl = e.opt.TxTTL
-			if invite {
-				ttl = e.opt.InviteTxTTL
-			}
+		if ent.status >= 200 {
+			return ent, refile
 		}
-	default:
-		if state == "" {
-			state = StateCompleted
-			if invite && m.StatusCode < 300 {
-				state = StateAccepted // RFC 6026
-			}
+		ent.status, ent.last, ent.dest = status, raw, d
+		if status < 200 {
+			return ent, refile
 		}
-		if ttl <= 0 {
-			ttl = e.opt.TxTTL // Timer H / J / L: 64*T1 plus margin
+		// Timer L (RFC 6026), H and J: 64*T1 absorbs retransmissions of the
+		// request; over TCP J is zero but retransmissions of a request that
+		// crossed a connection are rare, T4 covers them.
+		life := 64 * e.opt.T1
+		if d.Transport == TCP && !invite {
+			life = e.opt.T4
 		}
+		ent.expires = now.Add(life)
+		if invite && status < 300 {
+			ent.last = nil // the UAS core retransmits its 2xx, not the transaction
+		}
+		if invite && status >= 300 && d.Transport == UDP {
+			startG = true
+		}
+		return ent, true
+	})
+	if startG {
+		e.armTimerG(key, e.opt.T1, now.Add(64*e.opt.T1))
 	}
-	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	defer cancel()
-	ok, err := e.store.SetResponse(sctx, ck, req.TxKey, store.Response{
-		Status: m.StatusCode, Raw: append([]byte(nil), req.Raw...), Dest: d.String(), State: state,
-	}, ttl)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "transaction not found, response not stored"
-	case err != nil:
-		e.opt.Log.Warn("store response", "call_key", ck, "err", err)
-		return "response not stored: store unavailable"
-	case !ok:
-		return "a final response was already stored"
-	}
-	return ""
 }
 
-func (e *Edge) createClientTx(ctx context.Context, m *sipmsg.Msg, ck string, req *edgeapi.SendRequest, d Dest) string {
-	ttl := time.Duration(req.TxTTLMillis) * time.Millisecond
-	state := req.TxState
-	if state == "" {
-		state = StateTrying
-		if m.MethodID == sipmsg.INVITE {
-			state = StateCalling
+// armTimerG retransmits the stored non-2xx final of key after `after`,
+// doubling up to T2 (8*T1), until the ACK or the deadline (Timer H).
+func (e *Edge) armTimerG(key string, after time.Duration, deadline time.Time) {
+	var t *time.Timer
+	t = time.AfterFunc(time.Hour, func() {
+		var raw []byte
+		var d Dest
+		e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+			if ent == nil || ent.acked || ent.timerG != t || len(ent.last) == 0 {
+				return ent, false
+			}
+			if e.opt.Now().After(deadline) {
+				ent.timerG = nil
+				return ent, false
+			}
+			raw, d = ent.last, ent.dest
+			next := min(2*after, 8*e.opt.T1)
+			after = next
+			t.Reset(next)
+			return ent, false
+		})
+		if raw != nil {
+			e.C.TimerG.Add(1)
+			e.transmit(context.Background(), d, raw)
 		}
-	}
-	if ttl <= 0 {
-		ttl = e.opt.TxTTL
-		if m.MethodID == sipmsg.INVITE {
-			ttl = e.opt.InviteTxTTL
+	})
+	t.Stop()
+	e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+		if ent == nil || ent.acked {
+			return ent, false
 		}
-	}
-	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	defer cancel()
-	_, _, err := e.store.CreateOrGet(sctx, &store.Tx{
-		CallKey: ck, Key: req.TxKey, Kind: store.KindClient, Method: m.Str(m.Method),
-		State: state, Edge: e.opt.ID, Source: d.String(),
-	}, ttl)
-	if err != nil {
-		e.opt.Log.Warn("create client transaction", "call_key", ck, "err", err)
-		return "client transaction not stored: store unavailable"
-	}
-	return ""
+		if ent.timerG != nil {
+			ent.timerG.Stop()
+		}
+		ent.timerG = t
+		t.Reset(after) // armed once registered, so the first firing finds itself
+		return ent, false
+	})
 }

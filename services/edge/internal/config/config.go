@@ -19,8 +19,9 @@ import (
 // Config configures one edge instance. Zero values take the defaults named
 // in each field's comment (see Defaults).
 type Config struct {
-	// ID names this edge instance in events, flow ids and the per-edge send
-	// subject (sipbus.edge.<id>.send). [A-Za-z0-9_-], at most 32 chars.
+	// ID names this edge instance in events, flow ids and the subjects of
+	// the messages it sends (sip.*.out.<id>.>). [A-Za-z0-9_-], at most 32
+	// chars, not "any".
 	// Default: "edge-" + host name.
 	ID string `yaml:"id" env:"SIPBUS_EDGE_ID"`
 
@@ -34,8 +35,8 @@ type Config struct {
 	// address). Default: the bound UDP (else TCP) listen address.
 	Advertise string `yaml:"advertise" env:"SIPBUS_EDGE_ADVERTISE"`
 
-	// Workers is the number of goroutines processing UDP datagrams; each
-	// spends most of its time waiting for the store. Default 64.
+	// Workers is the number of goroutines processing UDP datagrams (parse,
+	// check, publish: CPU work, nothing waits for Redis). Default 16.
 	Workers int `yaml:"workers" env:"SIPBUS_EDGE_WORKERS"`
 
 	// Queue is how many datagrams may wait for a worker before new ones are
@@ -51,16 +52,24 @@ type Config struct {
 	TCPIdle     time.Duration `yaml:"tcp_idle" env:"SIPBUS_EDGE_TCP_IDLE"`
 	TCPMaxConns int           `yaml:"tcp_max_conns" env:"SIPBUS_EDGE_TCP_MAX_CONNS"`
 
-	// TxTTL is how long a server transaction stays in the store: long enough
-	// for the slowest retransmission (64*T1 = 32s for non-INVITE) plus margin.
-	// Default 40s. InviteTxTTL for INVITE transactions; default 5m (tm
-	// refreshes it while the call rings).
-	TxTTL       time.Duration `yaml:"tx_ttl" env:"SIPBUS_EDGE_TX_TTL"`
-	InviteTxTTL time.Duration `yaml:"invite_tx_ttl" env:"SIPBUS_EDGE_INVITE_TX_TTL"`
+	// CacheMax bounds the server transactions the edge remembers to answer
+	// retransmissions itself; past it they are answered by tm. Default
+	// 500000.
+	CacheMax int `yaml:"cache_max" env:"SIPBUS_EDGE_CACHE_MAX"`
 
-	// StoreTimeout bounds one store call; past it the edge answers 503 with
-	// Retry-After instead of hanging. Default 500ms.
-	StoreTimeout time.Duration `yaml:"store_timeout" env:"SIPBUS_EDGE_STORE_TIMEOUT"`
+	// Republish: a request still unanswered this long is handed to the bus
+	// again when it is retransmitted (the replica that had it may have
+	// died). Default 2s.
+	Republish time.Duration `yaml:"republish" env:"SIPBUS_EDGE_REPUBLISH"`
+
+	// QueueTarget and QueueInterval drive overload control: while
+	// datagrams wait longer than QueueTarget for a worker for a whole
+	// QueueInterval, or a tm or registrar replica reports the same of its
+	// own queue, new dialogs get 503 with Retry-After. Defaults 20ms,
+	// 100ms. RetryAfter is the seconds in those replies; default 5.
+	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_EDGE_QUEUE_TARGET"`
+	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_EDGE_QUEUE_INTERVAL"`
+	RetryAfter    int           `yaml:"retry_after" env:"SIPBUS_EDGE_RETRY_AFTER"`
 
 	// SLSecret keys the to-tags of stateless replies so that any edge with
 	// the same secret recognises the ACK to them. Set the same value on
@@ -89,7 +98,7 @@ func (c Config) Defaults() Config {
 		c.TCP = "127.0.0.1:5060"
 	}
 	if c.Workers == 0 {
-		c.Workers = 64
+		c.Workers = 16
 	}
 	if c.Queue == 0 {
 		c.Queue = 4096
@@ -103,14 +112,20 @@ func (c Config) Defaults() Config {
 	if c.TCPMaxConns == 0 {
 		c.TCPMaxConns = 10000
 	}
-	if c.TxTTL == 0 {
-		c.TxTTL = 40 * time.Second
+	if c.CacheMax == 0 {
+		c.CacheMax = 500_000
 	}
-	if c.InviteTxTTL == 0 {
-		c.InviteTxTTL = 5 * time.Minute
+	if c.Republish == 0 {
+		c.Republish = 2 * time.Second
 	}
-	if c.StoreTimeout == 0 {
-		c.StoreTimeout = 500 * time.Millisecond
+	if c.QueueTarget == 0 {
+		c.QueueTarget = 20 * time.Millisecond
+	}
+	if c.QueueInterval == 0 {
+		c.QueueInterval = 100 * time.Millisecond
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = 5
 	}
 	if c.Server == "" {
 		c.Server = "sipbus"
@@ -128,6 +143,8 @@ func (c Config) Validate() error {
 	var errs []error
 	if !idRE.MatchString(c.ID) {
 		errs = append(errs, fmt.Errorf("id: %q must be 1-32 characters of [A-Za-z0-9_-]", c.ID))
+	} else if c.ID == "any" {
+		errs = append(errs, fmt.Errorf("id: %q is reserved (the subject token of messages any edge may send)", c.ID))
 	}
 	if c.UDP == "-" && c.TCP == "-" {
 		errs = append(errs, errors.New("udp, tcp: at least one transport must be enabled"))
@@ -153,8 +170,9 @@ func (c Config) Validate() error {
 	}{
 		{"workers", int64(c.Workers)}, {"queue", int64(c.Queue)}, {"max_message", int64(c.MaxMessage)},
 		{"tcp_idle", int64(c.TCPIdle)}, {"tcp_max_conns", int64(c.TCPMaxConns)},
-		{"tx_ttl", int64(c.TxTTL)}, {"invite_tx_ttl", int64(c.InviteTxTTL)},
-		{"store_timeout", int64(c.StoreTimeout)},
+		{"cache_max", int64(c.CacheMax)}, {"republish", int64(c.Republish)},
+		{"queue_target", int64(c.QueueTarget)}, {"queue_interval", int64(c.QueueInterval)},
+		{"retry_after", int64(c.RetryAfter)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

@@ -21,16 +21,21 @@ type Handler interface {
 }
 
 // UDP is a SIP UDP listener: one reader goroutine feeding bounded queues,
-// one per worker. A datagram goes to the worker chosen by its Call-ID, so
+// two per worker. A datagram goes to the worker chosen by its Call-ID, so
 // the messages of one call are handled and published in the order they
 // arrived (an ACK is never overtaken by the re-INVITE sent right after it).
+// Each worker serves its priority queue first: responses and the requests
+// that end or continue what was already admitted (ACK, BYE, CANCEL, PRACK,
+// UPDATE, INFO, NOTIFY), so calls in progress finish under overload while
+// new ones wait, and are shed (see app.admission) when they wait too long.
 // A full queue drops (and counts) datagrams, the way a kernel socket buffer
 // would, instead of growing without bound.
 type UDP struct {
 	conn     *net.UDPConn
 	local    netip.AddrPort
 	workers  int
-	queues   []chan *datagram
+	queues   []chan *datagram // new work
+	prio     []chan *datagram // responses and in-progress work
 	pool     sync.Pool
 	counters *app.Counters
 	log      *slog.Logger
@@ -74,6 +79,7 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 	per := max(opt.Queue/u.workers, 16)
 	for range u.workers {
 		u.queues = append(u.queues, make(chan *datagram, per))
+		u.prio = append(u.prio, make(chan *datagram, per))
 	}
 	u.pool.New = func() any { return &datagram{buf: make([]byte, u.maxSize+1)} }
 	return u, nil
@@ -87,19 +93,15 @@ func (u *UDP) Addr() netip.AddrPort { return u.local }
 func (u *UDP) Serve(ctx context.Context, h Handler) {
 	for i := 0; i < u.workers; i++ {
 		u.wg.Add(1)
-		q := u.queues[i]
 		go func() {
 			defer u.wg.Done()
-			for d := range q {
-				p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at}
-				h.Handle(ctx, &p)
-				u.pool.Put(d)
-			}
+			u.work(ctx, h, u.prio[i], u.queues[i])
 		}()
 	}
 	defer func() {
-		for _, q := range u.queues {
-			close(q)
+		for i := range u.queues {
+			close(u.queues[i])
+			close(u.prio[i])
 		}
 		u.wg.Wait()
 	}()
@@ -120,13 +122,66 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			continue
 		}
 		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), time.Now()
+		i := callIDHash(d.buf[:n], d.from) % uint32(len(u.queues))
+		q := u.queues[i]
+		if priority(d.buf[:n]) {
+			q = u.prio[i]
+		}
 		select {
-		case u.queues[callIDHash(d.buf[:n], d.from)%uint32(len(u.queues))] <- d:
+		case q <- d:
 		default:
 			u.counters.Dropped.Add(1)
 			u.pool.Put(d)
 		}
 	}
+}
+
+// work handles one worker's datagrams, its priority queue first, until
+// both queues are closed and empty.
+func (u *UDP) work(ctx context.Context, h Handler, prio, normal chan *datagram) {
+	for prio != nil || normal != nil {
+		var d *datagram
+		var ok bool
+		select {
+		case d, ok = <-prio:
+			if !ok {
+				prio = nil
+				continue
+			}
+		default:
+			select {
+			case d, ok = <-prio:
+				if !ok {
+					prio = nil
+					continue
+				}
+			case d, ok = <-normal:
+				if !ok {
+					normal = nil
+					continue
+				}
+			}
+		}
+		now := time.Now()
+		p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at)}
+		h.Handle(ctx, &p)
+		u.pool.Put(d)
+	}
+}
+
+// priority reports a datagram that belongs to work already admitted: a
+// response, or a request that acknowledges, cancels, ends or continues a
+// dialog (by method; an in-dialog INVITE or MESSAGE waits with new work).
+func priority(b []byte) bool {
+	sp := 0
+	for sp < len(b) && sp < 16 && b[sp] != ' ' {
+		sp++
+	}
+	switch string(b[:sp]) {
+	case "SIP/2.0", "ACK", "BYE", "CANCEL", "PRACK", "UPDATE", "INFO", "NOTIFY":
+		return true
+	}
+	return false
 }
 
 // Send writes one datagram from the listening socket, so replies leave from

@@ -14,7 +14,7 @@ import (
 // source is where a REGISTER came from, in the form the location service
 // stores (location.Binding.Received): "udp:ip:port"; for a connection
 // "tcp:<flow id>" (tm sends back on it), or "tcp:ip:port" without a flow.
-func source(n events.Network) app.Source {
+func source(n *events.SIP) app.Source {
 	src := app.Source{Transport: n.Transport, Edge: n.Edge}
 	switch {
 	case n.Transport == "":
@@ -31,9 +31,9 @@ func source(n events.Network) app.Source {
 // request, after a redelivery, is the same reply), and received / rport on
 // the top Via as the edge's own replies have them (RFC 3261 §18.2.1, RFC
 // 3581 §4).
-func replyOptions(sm *events.SIPMessage, m *sipmsg.Msg) sipmsg.ReplyOptions {
-	opt := sipmsg.ReplyOptions{ToTag: tagFor(sm.TxKey)}
-	remote, err := netip.ParseAddrPort(sm.Network.Remote)
+func replyOptions(s *events.SIP, m *sipmsg.Msg, txKey string) sipmsg.ReplyOptions {
+	opt := sipmsg.ReplyOptions{ToTag: tagFor(txKey)}
+	remote, err := netip.ParseAddrPort(s.Remote)
 	if err != nil {
 		return opt
 	}
@@ -47,29 +47,6 @@ func replyOptions(sm *events.SIPMessage, m *sipmsg.Msg) sipmsg.ReplyOptions {
 		}
 	}
 	return opt
-}
-
-// replyDest is where the reply goes (RFC 3261 §18.2.2, RFC 3581 §4), as the
-// edge computes it for its own replies: over a connection the remote end
-// (and the flow); over UDP the source address, with the source port when
-// the UA asked for rport or its Via cannot be read, else the Via's port.
-func replyDest(sm *events.SIPMessage, m *sipmsg.Msg) string {
-	n := sm.Network
-	if n.Transport != "udp" {
-		return n.Remote
-	}
-	remote, err := netip.ParseAddrPort(n.Remote)
-	if err != nil {
-		return n.Remote
-	}
-	if v, err := m.TopVia(); err == nil && v.RPort < 0 {
-		port := v.Port
-		if port == 0 {
-			port = 5060
-		}
-		return netip.AddrPortFrom(remote.Addr(), uint16(port)).String()
-	}
-	return remote.String()
 }
 
 // tagFor is the To tag of the replies to the server transaction txKey:

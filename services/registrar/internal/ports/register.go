@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
-	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/location"
@@ -18,12 +19,12 @@ import (
 	"github.com/sipbus/sipbus/services/registrar/internal/app"
 )
 
-// Sender transmits a reply through an edge (*edgeapi.Client).
+// Sender hands a reply to the edges (*edgeapi.Sender: one publish).
 type Sender interface {
-	Send(ctx context.Context, req *edgeapi.SendRequest) (*edgeapi.SendReply, error)
+	Send(ctx context.Context, m *edgeapi.Message) error
 }
 
-var _ Sender = (*edgeapi.Client)(nil)
+var _ Sender = (*edgeapi.Sender)(nil)
 
 // Emitter publishes binding changes as reg.contact.* events
 // (*adapters.Events).
@@ -48,41 +49,68 @@ type Register struct {
 	Emit     Emitter
 	Options  app.Options
 	Now      func() time.Time
-	// RequestedBy is the sender recorded in the edge's message.sent event
-	// ("sipbus/registrar/<id>").
-	RequestedBy string
-	Log         *slog.Logger
+	Log      *slog.Logger
+
+	once    sync.Once
+	replies *recent
 }
 
-// Handle is the bus handler of one RequestReceived event. It returns an
-// error (the event is redelivered) only when the reply could not be handed
-// to an edge; a REGISTER handled twice gives the same answer and events
-// with the same ids (see the package doc of registrar).
-func (h *Register) Handle(ctx context.Context, ev *bus.Event, rr *events.RequestReceived) error {
-	sm := &rr.SIPMessage
-	m, err := sm.Msg()
+// RetryAfter is the Retry-After, in seconds, of a REGISTER refused under
+// overload.
+const RetryAfter = 5
+
+// Handle answers one REGISTER (an event the edge published). A REGISTER
+// handled twice (its retransmission reached another edge) gives the same
+// answer and events with the same ids (see the package doc of registrar).
+// shed answers 503 with Retry-After without looking: the replica is
+// overloaded. An error means the reply was not handed to the bus.
+func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
+	m, err := sipmsg.Parse(s.Raw, framing(s.Transport))
 	if err != nil {
-		return bus.Permanent(fmt.Errorf("registrar: event %s: %w", ev.ID, err))
+		return fmt.Errorf("registrar: event %s: %w", s.ID, err)
 	}
 	if !m.Request || m.MethodID != sipmsg.REGISTER {
-		return nil // not ours: the consumer's filter only lets REGISTER through
+		return nil // not ours: the subscription only lets REGISTER through
+	}
+	txKey, err := sipmsg.ServerTxKey(m)
+	if err != nil {
+		return fmt.Errorf("registrar: event %s: %w", s.ID, err)
 	}
 	now := h.Now()
-	if !sm.ReceivedAt.IsZero() && now.Sub(sm.ReceivedAt) > MaxEventAge {
-		h.Log.Warn("registrar: dropping a REGISTER older than Timer F", "call_id", truncate(sm.CallID, 128),
-			"received_at", sm.ReceivedAt, "age", now.Sub(sm.ReceivedAt))
+	if !s.Time.IsZero() && now.Sub(s.Time) > MaxEventAge {
+		h.Log.Warn("registrar: dropping a REGISTER older than Timer F", "call_id", truncate(s.CallID, 128),
+			"received_at", s.Time, "age", now.Sub(s.Time))
 		return nil
 	}
-	raw := h.answer(ctx, ev, sm, m, now)
-	return h.send(ctx, ev, sm, m, raw)
+	h.once.Do(func() { h.replies = newRecent(MaxEventAge, 200_000) })
+	if raw := h.replies.get(txKey, now); raw != nil {
+		return h.send(ctx, s, m, txKey, raw) // a retransmission: the same answer
+	}
+	var raw []byte
+	if shed {
+		ropt := replyOptions(s, m, txKey)
+		ropt.Headers = []string{"Retry-After: " + strconv.Itoa(RetryAfter)}
+		raw = sipmsg.Reply(m, 503, "Service Unavailable", ropt)
+	} else {
+		raw = h.answer(ctx, s, m, txKey, now)
+		h.replies.put(txKey, raw, now)
+	}
+	return h.send(ctx, s, m, txKey, raw)
+}
+
+func framing(transport string) sipmsg.Framing {
+	if transport == "tcp" {
+		return sipmsg.Stream
+	}
+	return sipmsg.Datagram
 }
 
 // answer builds the reply to m, applying it to the location service.
-func (h *Register) answer(ctx context.Context, ev *bus.Event, sm *events.SIPMessage, m *sipmsg.Msg, now time.Time) []byte {
-	ropt := replyOptions(sm, m)
-	d := app.Decide(m, source(sm.Network), now, h.Options)
+func (h *Register) answer(ctx context.Context, s *events.SIP, m *sipmsg.Msg, txKey string, now time.Time) []byte {
+	ropt := replyOptions(s, m, txKey)
+	d := app.Decide(m, source(s), now, h.Options)
 	if h.Auth != nil && !beforeAuth(d) {
-		if v := h.Auth.Check(ctx, m, d.AOR, ev.Delivery > 1); v.Status != 0 {
+		if v := h.Auth.Check(ctx, m, d.AOR, false); v.Status != 0 {
 			ropt.Headers = v.Headers
 			return sipmsg.Reply(m, v.Status, v.Reason, ropt)
 		}
@@ -125,29 +153,16 @@ func beforeAuth(d app.Decision) bool {
 	return d.AOR == "" || d.Reason == app.ReasonNotServed
 }
 
-// send hands the reply to an edge: the one holding the TCP flow, or any
-// for UDP. The edge stores it as the transaction's final response, so
-// retransmitted REGISTERs are answered by the edge itself. An edge that
-// answers with an error is logged (retrying would not change its mind,
-// except 503); no edge at all, or 503, is returned so the event is
-// redelivered.
-func (h *Register) send(ctx context.Context, ev *bus.Event, sm *events.SIPMessage, m *sipmsg.Msg, raw []byte) error {
-	ck := ev.CallKey
-	if ck == "" {
-		ck = sipmsg.CallKey(m.CallID())
+// send hands the reply to the edge the REGISTER came in on (over a
+// connection, the edge holding it): it keeps it as the transaction's final
+// response, so a retransmitted REGISTER is answered by the edge itself.
+func (h *Register) send(ctx context.Context, s *events.SIP, m *sipmsg.Msg, txKey string, raw []byte) error {
+	msg := &edgeapi.Message{
+		Raw: raw, Dest: edgeapi.ReplyDest(m, s.Transport, s.Remote, s.Flow), Edge: s.Edge,
+		TxKey: txKey, CallKey: s.CallKey, CallID: m.CallID(), TraceParent: s.TraceParent,
 	}
-	req := &edgeapi.SendRequest{
-		Transport: sm.Network.Transport, Dest: replyDest(sm, m), Flow: sm.Network.Flow, Raw: raw,
-		TxKey: sm.TxKey, CallKey: ck, RequestedBy: h.RequestedBy,
+	if err := h.Send.Send(ctx, msg); err != nil {
+		return fmt.Errorf("registrar: send reply to %s: %w", msg.Dest, err)
 	}
-	_, err := h.Send.Send(ctx, req)
-	var refused *edgeapi.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &refused) && refused.Status != 503:
-		h.Log.Warn("registrar: the edge refused the reply", "call_id", truncate(sm.CallID, 128), "err", err)
-		return nil
-	}
-	return fmt.Errorf("registrar: send reply to %s: %w", req.Dest, err)
+	return nil
 }

@@ -10,24 +10,9 @@ import (
 	"strings"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/edgeapi"
-	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
 )
-
-// Edges sends through the edges' command endpoint.
-type Edges struct{ Client *edgeapi.Client }
-
-var _ app.Sender = (*Edges)(nil)
-
-// Send implements app.Sender. An edge that answers but refuses (4xx: bad
-// message or a gone flow; 502: the network refused) is final, reported but
-// not retried; no edge at all is an error the caller retries.
-func (s *Edges) Send(ctx context.Context, req *edgeapi.SendRequest) error {
-	_, err := s.Client.Send(ctx, req)
-	return err
-}
 
 // Events publishes call events on the bus.
 type Events struct {
@@ -115,8 +100,11 @@ func (c Chain) Lookup(ctx context.Context, aor string) ([]app.Target, bool, erro
 	return nil, false, errors.Join(errs...)
 }
 
-// Apps hands transactions to applications on the bus: the request event,
-// unchanged (type sipbus.sip.request.received.v1), on app.<name>.<callkey>.
+// Apps hands transactions to applications on the bus: the request event
+// as the edge published it (type sipbus.sip.request.received.v2, the raw
+// message as data), with the server transaction key in the siptxkey
+// attribute (the application's reply or relay command names it), on
+// app.<name>.<callkey>.
 type Apps struct {
 	Pub *bus.Publisher
 }
@@ -124,17 +112,15 @@ type Apps struct {
 var _ app.Apps = (*Apps)(nil)
 
 // HandOver implements app.Apps. The event id derives from the transaction,
-// so a redelivered hand-over is dropped by the stream as a duplicate.
+// so a hand-over made twice is dropped by the stream as a duplicate.
 func (a *Apps) HandOver(ctx context.Context, name string, in *app.Inbound) error {
 	if in.Event == nil {
 		return errors.New("tm: hand-over without the request event")
 	}
-	data, err := json.Marshal(events.RequestReceived{SIPMessage: *in.Event})
-	if err != nil {
-		return err
-	}
-	return a.Pub.Publish(ctx, bus.SubjectApp(name, in.CallKey), &bus.Event{
-		ID: "app." + name + "." + in.CallKey + "." + in.TxKey, Type: events.TypeRequestReceived,
-		Subject: in.Event.CallID, CallKey: in.CallKey, DataSchema: events.SchemaURL(events.TypeRequestReceived), Data: data,
-	})
+	ev := *in.Event
+	ev.ID = "app." + name + "." + in.CallKey + "." + in.TxKey
+	ev.TxKey = in.TxKey
+	msg := ev.Encode(bus.SubjectApp(name, in.CallKey))
+	msg.Header[bus.HeaderMsgID] = []string{ev.ID}
+	return a.Pub.PublishMsg(ctx, msg)
 }

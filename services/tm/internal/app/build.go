@@ -74,6 +74,15 @@ type hop struct {
 	Transport, Dest, Flow string
 }
 
+// dest is the hop in sipdest form (events.ParseDest).
+func (h hop) dest() string {
+	d := h.Transport + ":" + h.Dest
+	if h.Flow != "" {
+		d += "/" + h.Flow
+	}
+	return d
+}
+
 // resolve picks the next hop of a request: the first Route when there is one
 // (loose routing), else the Request-URI; a binding's received address wins
 // (NAT). Hosts must be IP addresses (RFC 3263 DNS is not done yet).

@@ -1,81 +1,149 @@
 package app
 
 import (
+	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 )
 
-// recordCache remembers the proxy transaction records this replica wrote
-// last, so the next input of the same transaction (the 180 after the
-// INVITE, the 200 after the 180) skips reading the record back: one store
-// round trip fewer per input. Compare-and-set keeps it honest: a record
-// that another replica changed since fails the write with the cached
-// version, and update reads it from the store and tries again. Entries live
-// for maxAge (well inside every record's TTL, so a cached version always
-// names the record still stored); past max entries, arbitrary ones go.
-type recordCache struct {
-	mu     sync.Mutex
-	m      map[string]cachedRecord
-	max    int
-	maxAge time.Duration
-	now    func() time.Time
+// ptxCache holds the proxy transactions and dialogs of the calls this
+// replica works on, decoded: with partition affinity every input of a call
+// comes to the replica that owns the call's partition, so the owner works
+// from memory and writes the store, without reading it (the design's "hot
+// path"). Compare-and-set keeps it honest: a record another replica
+// changed (a partition moved, an application's command served elsewhere)
+// fails the write with the version held here, and update reads the store
+// and tries again.
+//
+// A transaction stays while it is in progress (up to its record's TTL) and
+// Linger after it finished; a dialog until its BYE (or dialogTTL).
+type ptxCache struct {
+	mu      sync.Mutex
+	m       map[string]*cached
+	dialogs map[string]dialogEntry // call key -> answered call
+	now     func() time.Time
 }
 
-type cachedRecord struct {
-	version int64
-	value   []byte
-	at      time.Time
+// cached is one proxy transaction in memory.
+type cached struct {
+	p         *ptx
+	version   int64  // the record's version in the store (0: not written yet)
+	sum       uint64 // hash of the record as last written, to skip writing what did not change
+	recovered bool   // read from the store rather than created here (takeover)
+	expires   time.Time
 }
 
-func newRecordCache(max int, maxAge time.Duration, now func() time.Time) *recordCache {
-	return &recordCache{m: make(map[string]cachedRecord), max: max, maxAge: maxAge, now: now}
+type dialogEntry struct {
+	d       *dialog
+	expires time.Time
 }
 
-// get returns the cached record of key, if it is fresh.
-func (c *recordCache) get(key string) (cachedRecord, bool) {
-	if c == nil {
-		return cachedRecord{}, false
-	}
+var sumSeed = maphash.MakeSeed()
+
+func sum(b []byte) uint64 { return maphash.Bytes(sumSeed, b) }
+
+func cacheKey(callKey, id string) string { return callKey + "|" + id }
+
+func newPTxCache(now func() time.Time) *ptxCache {
+	return &ptxCache{m: make(map[string]*cached), dialogs: make(map[string]dialogEntry), now: now}
+}
+
+func (c *ptxCache) get(key string) *cached {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.m[key]
-	if ok && c.now().Sub(r.at) > c.maxAge {
+	e := c.m[key]
+	if e == nil {
+		return nil
+	}
+	if c.now().After(e.expires) {
 		delete(c.m, key)
-		return cachedRecord{}, false
+		return nil
 	}
-	return r, ok
+	return e
 }
 
-// put remembers value as version of key; value must not change afterwards.
-func (c *recordCache) put(key string, version int64, value []byte) {
-	if c == nil {
-		return
-	}
+func (c *ptxCache) put(key string, e *cached, life time.Duration) {
+	e.expires = c.now().Add(life)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
-		n := c.max / 8
-		for k := range c.m { // map order is random: evict an arbitrary eighth
-			delete(c.m, k)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	c.m[key] = cachedRecord{version: version, value: value, at: c.now()}
+	c.m[key] = e
+	c.mu.Unlock()
 }
 
-func (c *recordCache) drop(key string) {
-	if c == nil {
-		return
-	}
+func (c *ptxCache) drop(key string) {
 	c.mu.Lock()
 	delete(c.m, key)
 	c.mu.Unlock()
 }
 
-func (c *recordCache) len() int {
+func (c *ptxCache) dialog(callKey string) *dialog {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m)
+	e, ok := c.dialogs[callKey]
+	if !ok {
+		return nil
+	}
+	if c.now().After(e.expires) {
+		delete(c.dialogs, callKey)
+		return nil
+	}
+	return e.d
+}
+
+// putDialog remembers the first answered dialog of a call.
+func (c *ptxCache) putDialog(d *dialog, life time.Duration) {
+	c.mu.Lock()
+	if _, ok := c.dialogs[d.CallKey]; !ok {
+		c.dialogs[d.CallKey] = dialogEntry{d: d, expires: c.now().Add(life)}
+	}
+	c.mu.Unlock()
+}
+
+func (c *ptxCache) dropDialog(callKey string) {
+	c.mu.Lock()
+	delete(c.dialogs, callKey)
+	c.mu.Unlock()
+}
+
+// sweep removes what expired and returns how many entries went.
+func (c *ptxCache) sweep() int {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, e := range c.m {
+		if now.After(e.expires) {
+			delete(c.m, k)
+			n++
+		}
+	}
+	for k, e := range c.dialogs {
+		if now.After(e.expires) {
+			delete(c.dialogs, k)
+			n++
+		}
+	}
+	return n
+}
+
+// forget drops the entries of the calls drop selects.
+func (c *ptxCache) forget(drop func(callKey string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if ck, _, _ := strings.Cut(k, "|"); drop(ck) {
+			delete(c.m, k)
+		}
+	}
+	for k := range c.dialogs {
+		if drop(k) {
+			delete(c.dialogs, k)
+		}
+	}
+}
+
+func (c *ptxCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m) + len(c.dialogs)
 }

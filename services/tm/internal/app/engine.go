@@ -45,39 +45,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm/internal/routes"
 )
 
-// RecordStore keeps the versioned proxy transaction records.
-type RecordStore interface {
+// RecordReader reads a proxy transaction record this replica does not
+// hold in memory (after a takeover, or a record evicted from the cache).
+type RecordReader interface {
 	LoadRecord(ctx context.Context, callKey, key string) (store.Record, error)
-	SaveRecord(ctx context.Context, callKey, key string, value []byte, version int64, ttl time.Duration) (int64, bool, error)
 }
 
-// TimerStore arms and cancels shared deadlines, a batch per input (one
-// round trip on Redis).
-type TimerStore interface {
-	ArmBatch(ctx context.Context, arms []store.TimerArm) error
-	CancelBatch(ctx context.Context, ids []string) error
+// Committer writes the records and index entries of one input in the same
+// round trip as every other input of the moment (store.Committer: group
+// commit).
+type Committer interface {
+	Commit(ctx context.Context, ops []store.Op) ([]store.OpResult, error)
 }
 
-// OnceStore marks side effects that must happen once.
-type OnceStore interface {
-	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+// Scheduler keeps this replica's deadlines in memory: Schedule (or
+// re-schedule) the earliest timer of a proxy transaction, or forget it. A
+// due deadline comes back as a Due input on the call's lane.
+type Scheduler interface {
+	Schedule(callKey, id string, due time.Time)
+	Unschedule(callKey, id string)
 }
 
-// TxReader reads server transactions the edge keeps (Timer G needs the
-// state the edge moved to on ACK).
-type TxReader interface {
-	Get(ctx context.Context, callKey, key string) (*store.Tx, error)
-}
-
-// Sender hands a message to the edges.
+// Sender hands a message to the edges (*edgeapi.Sender: one publish).
 type Sender interface {
-	Send(ctx context.Context, req *edgeapi.SendRequest) error
+	Send(ctx context.Context, m *edgeapi.Message) error
+}
+
+// Edges says whether an edge is alive (its beats arrive), so that a
+// response leaves from the edge its request came in on while it can.
+type Edges interface {
+	Alive(id string) bool
 }
 
 // Emitter publishes call events. id is stable: a redelivered input emits
@@ -99,6 +103,9 @@ type Source struct {
 	Remote    string `json:"r"` // ip:port
 	Flow      string `json:"f,omitempty"`
 	Edge      string `json:"e,omitempty"`
+	// Reply is where its responses go, in sipdest form
+	// (edgeapi.ReplyDest: RFC 3261 §18.2.2, RFC 3581).
+	Reply string `json:"rd,omitempty"`
 }
 
 // Config tunes the engine.
@@ -109,18 +116,21 @@ type Config struct {
 	Name      string   // Server header of local replies; default "sipbus"
 	Timers    sipfsm.Timers
 	NoAnswer  time.Duration // timer C; default 60s
-	// NoCache turns off the cache of the records this engine wrote last
-	// (see recordCache): every input reads its record from the store.
-	NoCache bool
+	// Linger is how long a finished transaction stays in memory, for
+	// retransmissions and late responses; default 64*T1.
+	Linger time.Duration
+	// RetryAfter is the Retry-After of 503s tm sends (overload, store
+	// down); default 5 seconds.
+	RetryAfter int
 }
 
 // Deps are the engine's collaborators.
 type Deps struct {
-	Records RecordStore
-	Timers  TimerStore
-	Once    OnceStore
-	Tx      TxReader
+	Records RecordReader
+	Commit  Committer
+	Sched   Scheduler
 	Send    Sender
+	Edges   Edges
 	Emit    Emitter
 	Locate  Locator
 	Apps    Apps
@@ -133,7 +143,7 @@ type Deps struct {
 type Engine struct {
 	cfg   Config
 	d     Deps
-	cache *recordCache // nil when Config.NoCache
+	cache *ptxCache
 }
 
 // NewEngine returns an engine; zero config values get their defaults.
@@ -147,6 +157,12 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	if cfg.NoAnswer <= 0 {
 		cfg.NoAnswer = 60 * time.Second
 	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 64 * cfg.Timers.T1
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5
+	}
 	for i, dom := range cfg.Domains {
 		cfg.Domains[i] = strings.ToLower(dom)
 	}
@@ -159,37 +175,56 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	en := &Engine{cfg: cfg, d: d}
-	if !cfg.NoCache {
-		// 30 s is inside the shortest record TTL (a non-INVITE's: 64*T1+T4).
-		en.cache = newRecordCache(32768, min(30*time.Second, en.recordTTL("BYE")/2), d.Now)
+	if d.Edges == nil {
+		d.Edges = allAlive{}
 	}
-	return en
+	return &Engine{cfg: cfg, d: d, cache: newPTxCache(d.Now)}
 }
+
+type allAlive struct{}
+
+func (allAlive) Alive(string) bool { return true }
 
 // AlwaysRegistrar reports whether the route table hands every request of
 // method to the registrar (routes.Table.AlwaysRegistrar).
 func (e *Engine) AlwaysRegistrar(method string) bool { return e.d.Routes.AlwaysRegistrar(method) }
+
+// Sweep forgets the transactions that finished more than Linger ago, and
+// dialogs past their time; the runner calls it every few seconds.
+func (e *Engine) Sweep() int { return e.cache.sweep() }
+
+// Forget drops from memory every transaction and dialog of the calls
+// whose key satisfies drop (a partition this replica no longer owns).
+func (e *Engine) Forget(drop func(callKey string) bool) { e.cache.forget(drop) }
+
+// Cached counts the transactions and dialogs held in memory.
+func (e *Engine) Cached() int { return e.cache.len() }
 
 // ErrConflict means a record kept changing under us; the input is retried.
 var ErrConflict = errors.New("tm: transaction record changed concurrently too often")
 
 // effects are what an input causes once its record is written.
 type effects struct {
-	sends  []*edgeapi.SendRequest
+	sends  []*edgeapi.Message
 	arms   []arm
-	cancel []string
+	cancel []armKey
 	emits  []Emission
-	dialog *dialog // an answered call to remember until its BYE
+	ops    []store.Op // further writes in the same commit (the dialog record)
+	dialog *dialog    // an answered call to remember until its BYE
 }
 
 type arm struct {
-	id      string
-	due     time.Time
-	payload []byte
+	t     string
+	i     int
+	after time.Duration
 }
 
-func (fx *effects) send(r *edgeapi.SendRequest) { fx.sends = append(fx.sends, r) }
+type armKey struct {
+	t string
+	i int
+}
+
+func (fx *effects) send(m *edgeapi.Message) { fx.sends = append(fx.sends, m) }
 
 // recordTTL bounds a proxy transaction record: the no-answer time plus
 // Timer B's span and the time Timer D/K keeps a completed branch, so 2xx
@@ -204,133 +239,167 @@ func (e *Engine) recordTTL(method string) time.Duration {
 
 func ptxKey(id string) string { return "p:" + id }
 
-// load reads a proxy transaction.
-func (e *Engine) load(ctx context.Context, callKey, id string) (*ptx, int64, error) {
+// deadlineIndex is the index of the deadlines of one partition's records:
+// the replica that takes the partition over reads it (store.IndexStore).
+func DeadlineIndex(partition string) string { return "tm.deadlines." + partition }
+
+// load reads a proxy transaction from the store.
+func (e *Engine) load(ctx context.Context, callKey, id string) (*cached, error) {
 	rec, err := e.d.Records.LoadRecord(ctx, callKey, ptxKey(id))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	p := new(ptx)
 	if err := json.Unmarshal(rec.Value, p); err != nil {
-		return nil, 0, fmt.Errorf("tm: decode transaction %s: %w", id, err)
+		return nil, fmt.Errorf("tm: decode transaction %s: %w", id, err)
 	}
-	return p, rec.Version, nil
+	return &cached{p: p, version: rec.Version, sum: sum(rec.Value), recovered: true}, nil
 }
 
-// update runs fn on the current record and writes it back with
-// compare-and-set, retrying on conflicts; then it runs the effects.
-// ErrNotFound is returned when the record does not exist.
+// update runs fn on the current transaction and writes it back with
+// compare-and-set, in the commit of the moment, retrying on conflicts;
+// then it runs the effects. ErrNotFound is returned when the record does
+// not exist. An input that changes nothing (a retransmitted 2xx) writes
+// nothing.
+//
+// The transaction is changed in place in memory: inputs of one call run one
+// at a time on this replica (one lane per call key), and a failed write
+// drops it from memory, so the next input reads the store.
 func (e *Engine) update(ctx context.Context, callKey, id string, fn func(p *ptx, fx *effects) error) error {
-	ck := callKey + "|" + id
-	for attempt := range 16 {
-		p, ver, err := e.current(ctx, callKey, id, ck, attempt == 0)
+	ck := cacheKey(callKey, id)
+	for attempt := range 8 {
+		c, err := e.current(ctx, callKey, id, ck, attempt == 0)
 		if err != nil {
 			return err
 		}
 		fx := &effects{}
-		if err := fn(p, fx); err != nil {
+		if err := fn(c.p, fx); err != nil {
+			e.cache.drop(ck)
 			return err
 		}
-		if err := e.armAll(ctx, fx); err != nil {
-			return err
-		}
-		value := p.marshal()
-		nv, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(id), value, ver, e.recordTTL(p.Method))
+		ok, err := e.commit(ctx, callKey, c, fx)
 		if err != nil {
 			e.cache.drop(ck)
-			return fmt.Errorf("tm: save transaction %s: %w", id, err)
+			return err
 		}
 		if ok {
-			e.cache.put(ck, nv, value)
-			return e.run(ctx, fx)
+			e.cache.put(ck, c, e.linger(c.p))
+			return e.run(ctx, callKey, c.p, fx)
 		}
 		e.cache.drop(ck)
 	}
 	return ErrConflict
 }
 
-// current is the record update starts from: the one this replica wrote
-// last when cached (first attempt only), else the store's.
-func (e *Engine) current(ctx context.Context, callKey, id, ck string, useCache bool) (*ptx, int64, error) {
+// current is the transaction update starts from: the one in memory (first
+// attempt only), else the store's.
+func (e *Engine) current(ctx context.Context, callKey, id, ck string, useCache bool) (*cached, error) {
 	if useCache {
-		if c, ok := e.cache.get(ck); ok {
-			p := new(ptx)
-			if err := json.Unmarshal(c.value, p); err == nil {
-				return p, c.version, nil
-			}
-			e.cache.drop(ck)
+		if c := e.cache.get(ck); c != nil {
+			return c, nil
 		}
 	}
 	return e.load(ctx, callKey, id)
 }
 
 // create writes a new proxy transaction. created is false when it already
-// exists (a redelivered or re-published request).
+// exists (a retransmission this replica does not hold, or a redelivery).
 func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects) (created bool, err error) {
-	if err := e.armAll(ctx, fx); err != nil {
+	c := &cached{p: p}
+	ok, err := e.commit(ctx, callKey, c, fx)
+	if err != nil || !ok {
 		return false, err
 	}
-	value := p.marshal()
-	nv, ok, err := e.d.Records.SaveRecord(ctx, callKey, ptxKey(p.ID), value, 0, e.recordTTL(p.Method))
-	if err != nil {
-		return false, fmt.Errorf("tm: create transaction %s: %w", p.ID, err)
-	}
-	if !ok {
-		return false, nil
-	}
-	e.cache.put(callKey+"|"+p.ID, nv, value)
-	return true, e.run(ctx, fx)
+	e.cache.put(cacheKey(callKey, p.ID), c, e.linger(p))
+	return true, e.run(ctx, callKey, p, fx)
 }
 
-// armAll arms timers before the record is written: arming is idempotent
-// (same id, replaced), and a timer armed for a write that lost its
-// compare-and-set finds a state where it means nothing (sipfsm answers
-// ErrUnexpected) and is dropped.
-func (e *Engine) armAll(ctx context.Context, fx *effects) error {
-	if len(fx.arms) == 0 {
-		return nil
+// commit applies fx's timer changes to p and writes p (compare-and-set on
+// c.version), its deadline index entry and fx's further ops in one group
+// commit. ok is false on a conflict. When p did not change and there are
+// no further ops, nothing is written.
+func (e *Engine) commit(ctx context.Context, callKey string, c *cached, fx *effects) (ok bool, err error) {
+	p := c.p
+	now := e.d.Now()
+	for _, k := range fx.cancel {
+		p.disarm(k.t, k.i)
 	}
-	arms := make([]store.TimerArm, len(fx.arms))
-	for i, a := range fx.arms {
-		arms[i] = store.TimerArm{ID: a.id, Due: a.due, Payload: a.payload}
+	for _, a := range fx.arms {
+		p.arm(a.t, a.i, now.Add(a.after).UnixMilli())
 	}
-	if err := e.d.Timers.ArmBatch(ctx, arms); err != nil {
-		return fmt.Errorf("tm: arm timers: %w", err)
+	next := p.next()
+	ops := make([]store.Op, 0, 2+len(fx.ops))
+	member := callKey + "|" + p.ID
+	index := DeadlineIndex(bus.Partition(callKey))
+	switch {
+	case next != 0 && next != p.Idx:
+		ops = append(ops, store.Op{Kind: store.OpIndexSet, Index: index, Member: member, Score: next})
+	case next == 0 && p.Idx != 0:
+		ops = append(ops, store.Op{Kind: store.OpIndexRemove, Index: index, Member: member})
 	}
-	return nil
+	p.Idx = next
+	value := p.marshal()
+	h := sum(value)
+	save := len(ops)
+	if c.version == 0 || h != c.sum {
+		ops = append(ops, store.Op{
+			Kind: store.OpSaveRecord, CallKey: callKey, Key: ptxKey(p.ID),
+			Value: value, Version: c.version, TTL: e.recordTTL(p.Method),
+		})
+	} else {
+		save = -1
+	}
+	ops = append(ops, fx.ops...)
+	if len(ops) > 0 {
+		res, err := e.d.Commit.Commit(ctx, ops)
+		if err != nil {
+			return false, fmt.Errorf("tm: save transaction %s: %w", p.ID, err)
+		}
+		if save >= 0 {
+			r := res[save]
+			if r.Err != nil {
+				return false, fmt.Errorf("tm: save transaction %s: %w", p.ID, r.Err)
+			}
+			if !r.OK {
+				return false, nil
+			}
+			c.version, c.sum = r.Version, h
+		}
+		for i, r := range res {
+			if i != save && r.Err != nil {
+				e.d.Log.Warn("tm: write", "call_key", callKey, "op", ops[i].Kind, "err", r.Err)
+			}
+		}
+	}
+	if next != 0 {
+		e.d.Sched.Schedule(callKey, p.ID, time.UnixMilli(next))
+	} else {
+		e.d.Sched.Unschedule(callKey, p.ID)
+	}
+	return true, nil
+}
+
+// linger is how long a transaction stays in memory after this write.
+func (e *Engine) linger(p *ptx) time.Duration {
+	if p.done() {
+		return e.cfg.Linger
+	}
+	return e.recordTTL(p.Method)
 }
 
 // run executes the effects of a written record. A send that fails is
 // logged: the transaction's timers and SIP retransmissions recover it.
-func (e *Engine) run(ctx context.Context, fx *effects) error {
-	if len(fx.cancel) > 0 {
-		if err := e.d.Timers.CancelBatch(ctx, fx.cancel); err != nil {
-			e.d.Log.Warn("tm: cancel timers", "err", err)
-		}
-	}
+func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects) error {
 	for _, s := range fx.sends {
 		if err := e.d.Send.Send(ctx, s); err != nil {
-			e.d.Log.Warn("tm: send", "call_key", s.CallKey, "dest", s.Dest, "err", err)
+			e.d.Log.Warn("tm: send", "call_key", callKey, "dest", s.Dest, "err", err)
 		}
 	}
 	if d := fx.dialog; d != nil {
-		b, _ := json.Marshal(d)
-		if _, _, err := e.d.Records.SaveRecord(ctx, d.CallKey, dialogKey, b, 0, dialogTTL); err != nil {
-			e.d.Log.Warn("tm: save dialog", "err", err)
-		}
+		e.cache.putDialog(d, dialogTTL)
 	}
 	var firstErr error
 	for _, em := range fx.emits {
-		if em.Terminal {
-			first, err := e.d.Once.Once(ctx, "term|"+em.CallKey+"|"+em.PTx, 24*time.Hour)
-			if err != nil {
-				firstErr = err
-				continue
-			}
-			if !first {
-				continue
-			}
-		}
 		if err := e.d.Emit.Emit(ctx, em); err != nil && firstErr == nil {
 			firstErr = err
 		}

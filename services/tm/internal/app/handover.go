@@ -28,7 +28,7 @@ func (e *Engine) handOver(ctx context.Context, in *Inbound, app string) error {
 	m := in.Msg
 	p := &ptx{
 		ID: ptxID(in.TxKey), ServerKey: in.TxKey, Method: m.Str(m.Method), CallID: m.CallID(),
-		Req: m.Raw, Src: in.Src, App: app, Call: e.newCall(in, false), Created: e.d.Now(),
+		Req: append([]byte(nil), m.Raw...), Src: in.Src, App: app, Call: e.newCall(in, false), Created: e.d.Now(),
 	}
 	fx := &effects{}
 	if p.Call != nil {
@@ -125,9 +125,9 @@ func (e *Engine) command(ctx context.Context, c *events.TMCommand) error {
 		}
 		raw := sipmsg.Reply(req, c.Code, c.Reason, sipmsg.ReplyOptions{ToTag: tagFor(p.ServerKey), Server: e.cfg.Name, Headers: c.Headers})
 		if c.Code >= 200 {
-			p.Final = c.Code
+			p.Final, p.Last = c.Code, raw
 		}
-		fx.send(e.upstream(p.Src, raw, p.ServerKey, c.CallKey))
+		fx.send(e.upstream(p.Src, raw, p.ServerKey, c.CallKey, p.CallID))
 		if p.Call != nil && c.Code >= 300 {
 			fx.emits = append(fx.emits, e.callMissed(c.CallKey, p, e.d.Now()))
 		}

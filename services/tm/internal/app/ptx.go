@@ -32,7 +32,61 @@ type ptx struct {
 	Call      *callInfo      `json:"call,omitempty"` // initial INVITE only
 	App       string         `json:"app,omitempty"`  // handed to this application
 	Created   time.Time      `json:"ct"`
+	// Last is the final response sent upstream, to answer a retransmission
+	// of the request that reaches tm (an edge that did not see the final).
+	Last []byte `json:"last,omitempty"`
+	// Tmr are the pending timers (RFC 3261 §17.1 A, B, E, F of the
+	// branches; C of the proxy transaction), kept in the record so that a
+	// replica taking the partition over finds them; Idx is the deadline
+	// under which the record is filed in its partition's deadline index
+	// (0: not filed).
+	Tmr []ptimer `json:"tm,omitempty"`
+	Idx int64    `json:"ix,omitempty"`
 }
+
+// ptimer is one pending timer of a proxy transaction.
+type ptimer struct {
+	T   string `json:"t"` // "A", "B", "C", "E", "F"
+	I   int    `json:"i"` // branch; -1 for the proxy transaction's own (C)
+	Due int64  `json:"d"` // unix milliseconds
+}
+
+// next is the earliest deadline of p's timers (0: none).
+func (p *ptx) next() int64 {
+	var n int64
+	for _, t := range p.Tmr {
+		if n == 0 || t.Due < n {
+			n = t.Due
+		}
+	}
+	return n
+}
+
+// arm sets timer t of branch i (replacing it) to due.
+func (p *ptx) arm(t string, i int, due int64) {
+	for k := range p.Tmr {
+		if p.Tmr[k].T == t && p.Tmr[k].I == i {
+			p.Tmr[k].Due = due
+			return
+		}
+	}
+	p.Tmr = append(p.Tmr, ptimer{T: t, I: i, Due: due})
+}
+
+// disarm removes timer t of branch i; it reports whether it was armed.
+func (p *ptx) disarm(t string, i int) bool {
+	for k := range p.Tmr {
+		if p.Tmr[k].T == t && p.Tmr[k].I == i {
+			p.Tmr = append(p.Tmr[:k], p.Tmr[k+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// done reports a transaction with nothing left to do: final sent, every
+// branch ended, no timer pending.
+func (p *ptx) done() bool { return p.Final != 0 && p.allDone() && len(p.Tmr) == 0 }
 
 // branch is one client transaction of a proxy transaction.
 type branch struct {

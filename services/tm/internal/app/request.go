@@ -24,8 +24,8 @@ type Inbound struct {
 	Src     Source
 	TxKey   string // server tx key (request) / client tx key (response)
 	CallKey string
-	// Event is the event the edge published (data), for hand-over to apps.
-	Event *events.SIPMessage
+	// Event is the event the edge published, for hand-over to apps.
+	Event *events.SIP
 }
 
 // allowed is the Allow value of OPTIONS answered by the proxy itself.
@@ -36,9 +36,12 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	m := in.Msg
 	switch m.MethodID {
 	case sipmsg.ACK:
-		return e.forwardACK(ctx, in)
+		return e.ack(ctx, in)
 	case sipmsg.CANCEL:
 		return e.cancel(ctx, in)
+	}
+	if c := e.cache.get(cacheKey(in.CallKey, ptxID(in.TxKey))); c != nil {
+		return e.retransmitted(ctx, in, c)
 	}
 	mf, err := m.MaxForwards()
 	if err != nil {
@@ -66,12 +69,13 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 		if mf == 0 {
 			return e.reject(ctx, in, 483, "Too Many Hops")
 		}
+		fx := &effects{}
 		if m.MethodID == sipmsg.BYE {
-			if err := e.byeEnded(ctx, in); err != nil {
+			if err := e.byeEnded(ctx, in, fx); err != nil {
 				return err
 			}
 		}
-		return e.relay(ctx, in, fw, [][]Target{{{}}}, nil, nil)
+		return e.relay(ctx, in, fw, [][]Target{{{}}}, nil, nil, fx)
 	}
 
 	ruri, err := m.RequestURIParsed()
@@ -99,7 +103,7 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	case routes.Reply:
 		return e.reject(ctx, in, act.Code, act.Reason)
 	case routes.Relay:
-		return e.relay(ctx, in, fw, [][]Target{{{NextHop: act.URI}}}, rule.OnFailure, e.newCall(in, false))
+		return e.relay(ctx, in, fw, [][]Target{{{NextHop: act.URI}}}, rule.OnFailure, e.newCall(in, false), nil)
 	case routes.Location:
 		aor := ruri.User + "@" + strings.ToLower(ruri.Host)
 		targets, known, err := e.d.Locate.Lookup(ctx, aor)
@@ -112,11 +116,11 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 		}
 		if len(targets) == 0 {
 			if rule.OnFailure != nil {
-				return e.relay(ctx, in, fw, nil, rule.OnFailure, call)
+				return e.relay(ctx, in, fw, nil, rule.OnFailure, call, nil)
 			}
 			return e.rejectCall(ctx, in, 480, "Temporarily Unavailable", call)
 		}
-		return e.relay(ctx, in, fw, groupByQ(targets), rule.OnFailure, call)
+		return e.relay(ctx, in, fw, groupByQ(targets), rule.OnFailure, call, nil)
 	case routes.App:
 		return e.handOver(ctx, in, act.App)
 	}
@@ -130,15 +134,18 @@ type forward struct {
 	loop  string // loop-detection hash (§16.3 step 4)
 }
 
-// relay creates the proxy transaction and starts the first group.
-func (e *Engine) relay(ctx context.Context, in *Inbound, fw forward, groups [][]Target, onFailure *routes.Action, call *callInfo) error {
+// relay creates the proxy transaction and starts the first group. fx may
+// carry effects of the request itself (the end of a call for a BYE).
+func (e *Engine) relay(ctx context.Context, in *Inbound, fw forward, groups [][]Target, onFailure *routes.Action, call *callInfo, fx *effects) error {
 	m := in.Msg
 	p := &ptx{
 		ID: ptxID(in.TxKey), ServerKey: in.TxKey, Method: m.Str(m.Method), CallID: m.CallID(),
-		Req: m.Raw, Src: in.Src, Groups: groups, OnFailure: onFailure, Call: call,
+		Req: append([]byte(nil), m.Raw...), Src: in.Src, Groups: groups, OnFailure: onFailure, Call: call,
 		Created: e.d.Now(),
 	}
-	fx := &effects{}
+	if fx == nil {
+		fx = &effects{}
+	}
 	if p.invite() && call != nil {
 		fx.emits = append(fx.emits, e.callStarted(in.CallKey, p))
 	}
@@ -147,15 +154,30 @@ func (e *Engine) relay(ctx context.Context, in *Inbound, fw forward, groups [][]
 	if err != nil || created {
 		return err
 	}
-	// It exists: a redelivered event. Retransmit what may not have left.
-	cur, _, err := e.load(ctx, in.CallKey, p.ID)
+	// It exists though this replica did not hold it: a retransmission of a
+	// request handled before a takeover.
+	c, err := e.load(ctx, in.CallKey, p.ID)
 	if err != nil {
 		return err
 	}
-	for _, b := range cur.Branches {
-		if b.State == sipfsm.Calling || b.State == sipfsm.Trying {
-			_ = e.d.Send.Send(ctx, e.branchSend(in.CallKey, b, false))
-		}
+	e.cache.put(cacheKey(in.CallKey, p.ID), c, e.linger(c.p))
+	return e.retransmitted(ctx, in, c)
+}
+
+// retransmitted answers a retransmission of a request whose transaction
+// exists (RFC 3261 §17.2.1, §17.2.2) and that no edge absorbed (it reached
+// an edge that did not see the answer): the final response again, or 100
+// Trying for an INVITE still in progress; nothing is relayed again (each
+// branch has its own retransmission timers). The answer leaves from the
+// edge the retransmission came in on.
+func (e *Engine) retransmitted(ctx context.Context, in *Inbound, c *cached) error {
+	p := c.p
+	switch {
+	case p.Final != 0 && len(p.Last) > 0:
+		return e.d.Send.Send(ctx, e.upstream(in.Src, p.Last, p.ServerKey, in.CallKey, p.CallID))
+	case p.Final == 0 && p.invite():
+		trying := sipmsg.Reply(in.Msg, 100, "Trying", sipmsg.ReplyOptions{Server: e.cfg.Name})
+		return e.d.Send.Send(ctx, e.upstream(in.Src, trying, p.ServerKey, in.CallKey, p.CallID))
 	}
 	return nil
 }
@@ -250,25 +272,25 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]
 	return ed.Bytes(), h, nil
 }
 
-// branchSend is the edge command that sends (or resends) a branch request.
-func (e *Engine) branchSend(ck string, b *branch, first bool) *edgeapi.SendRequest {
-	s := &edgeapi.SendRequest{
-		Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow, Raw: b.Req,
-		CallKey: ck, RequestedBy: "tm",
+// branchSend is the message that sends (or resends) a branch request,
+// from the edge the request came in on while it lives.
+func (e *Engine) branchSend(p *ptx, ck string, b *branch) *edgeapi.Message {
+	return &edgeapi.Message{Raw: b.Req, Dest: b.Hop.dest(), Edge: e.edgeFor(p.Src.Edge), CallKey: ck, CallID: p.CallID}
+}
+
+// edgeFor is the edge a message leaves from: the one named while it is
+// alive, else any edge ("").
+func (e *Engine) edgeFor(id string) string {
+	if id != "" && e.d.Edges.Alive(id) {
+		return id
 	}
-	if first {
-		m, err := sipmsg.Parse(b.Req, sipmsg.Datagram)
-		if err == nil {
-			s.TxKey = sipmsg.RequestClientTxKey(b.Branch, m.Str(m.Method))
-		}
-	}
-	return s
+	return ""
 }
 
 // reply answers a request upstream without a proxy transaction.
 func (e *Engine) reply(ctx context.Context, in *Inbound, status int, reason string, headers []string) error {
 	raw := sipmsg.Reply(in.Msg, status, reason, sipmsg.ReplyOptions{ToTag: tagFor(in.TxKey), Server: e.cfg.Name, Headers: headers})
-	return e.d.Send.Send(ctx, e.upstream(in.Src, raw, in.TxKey, in.CallKey))
+	return e.d.Send.Send(ctx, e.upstream(in.Src, raw, in.TxKey, in.CallKey, in.Msg.CallID()))
 }
 
 // reject answers with an error; an initial INVITE also starts and misses a call.
@@ -285,18 +307,29 @@ func (e *Engine) rejectCall(ctx context.Context, in *Inbound, status int, reason
 	}
 	p := &ptx{ID: ptxID(in.TxKey), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status}
 	now := e.d.Now()
-	return e.run(ctx, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)}})
+	return e.run(ctx, in.CallKey, p, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)}})
 }
 
-func (e *Engine) upstream(src Source, raw []byte, txKey, callKey string) *edgeapi.SendRequest {
-	return &edgeapi.SendRequest{
-		Transport: src.Transport, Dest: src.Remote, Flow: src.Flow, Raw: raw,
-		TxKey: txKey, CallKey: callKey, RequestedBy: "tm",
+// upstream is a response to send back where the request came from (Src.Reply,
+// RFC 3261 §18.2.2), from the edge it came in on while that edge lives.
+func (e *Engine) upstream(src Source, raw []byte, txKey, callKey, callID string) *edgeapi.Message {
+	return &edgeapi.Message{Raw: raw, Dest: src.Reply, Edge: e.edgeFor(src.Edge), TxKey: txKey, CallKey: callKey, CallID: callID}
+}
+
+// ack handles an ACK no edge absorbed. The ACK of a non-2xx final belongs to
+// the INVITE's transaction (same key): it ends it, and goes nowhere. Any
+// other ACK (for a 2xx, or one this replica holds no transaction for) is
+// forwarded statelessly (RFC 3261 §16.11): it is its own transaction end to
+// end. Only memory is consulted: a stateful proxy forwards an ACK that
+// matches no transaction, so a Redis read per call is not worth making.
+func (e *Engine) ack(ctx context.Context, in *Inbound) error {
+	if c := e.cache.get(cacheKey(in.CallKey, ptxID(in.TxKey))); c != nil && c.p.invite() && c.p.Final >= 300 {
+		return nil
 	}
+	return e.forwardACK(ctx, in)
 }
 
-// forwardACK forwards an ACK for a 2xx statelessly (RFC 3261 §16.11): it is
-// its own transaction end to end.
+// forwardACK forwards an ACK statelessly (RFC 3261 §16.11).
 func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	m := in.Msg
 	routeSet, _ := m.Routes()
@@ -317,7 +350,7 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 		e.d.Log.Info("tm: ACK not forwarded", "call_key", in.CallKey, "err", err)
 		return nil
 	}
-	return e.d.Send.Send(ctx, &edgeapi.SendRequest{Transport: h.Transport, Dest: h.Dest, Flow: h.Flow, Raw: raw, CallKey: in.CallKey, RequestedBy: "tm"})
+	return e.d.Send.Send(ctx, &edgeapi.Message{Raw: raw, Dest: h.dest(), Edge: e.edgeFor(in.Src.Edge), CallKey: in.CallKey, CallID: m.CallID()})
 }
 
 // cancel handles a CANCEL (RFC 3261 §16.10).
@@ -332,7 +365,7 @@ func (e *Engine) cancel(ctx context.Context, in *Inbound) error {
 			return nil
 		}
 		p.Cancelled = true
-		fx.cancel = append(fx.cancel, timerID(in.CallKey, p.ID, -1, "C"))
+		fx.cancel = append(fx.cancel, armKey{"C", -1})
 		for _, b := range p.Branches {
 			e.cancelBranch(p, in.CallKey, b, fx)
 		}
@@ -360,10 +393,7 @@ func (e *Engine) cancelBranch(p *ptx, ck string, b *branch, fx *effects) {
 		return
 	}
 	b.CancelOut = true
-	fx.send(&edgeapi.SendRequest{
-		Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow, Raw: buildCancel(req),
-		CallKey: ck, RequestedBy: "tm", TxKey: sipmsg.RequestClientTxKey(b.Branch, "CANCEL"),
-	})
+	fx.send(&edgeapi.Message{Raw: buildCancel(req), Dest: b.Hop.dest(), Edge: e.edgeFor(p.Src.Edge), CallKey: ck, CallID: p.CallID})
 }
 
 // loopHash is the value of this proxy's loop-detection parameter for a
@@ -466,5 +496,12 @@ func (e *Engine) Rejected(ctx context.Context, in *Inbound, status int) error {
 		key = "raw|" + string(in.Msg.Raw)
 	}
 	p := &ptx{ID: ptxID(key), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status, Src: in.Src, Req: in.Msg.Raw}
-	return e.run(ctx, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, e.d.Now())}})
+	return e.run(ctx, in.CallKey, p, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, e.d.Now())}})
+}
+
+// Shed answers a new request 503 with Retry-After without routing it: the
+// replica is overloaded (see ports.Input). No call events: under overload
+// the cheapest answer is the point, and the request is in the log.
+func (e *Engine) Shed(ctx context.Context, in *Inbound) error {
+	return e.reply(ctx, in, 503, "Service Unavailable", []string{"Retry-After: " + strconv.Itoa(e.cfg.RetryAfter)})
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"time"
 
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
@@ -69,23 +67,20 @@ func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipms
 	for _, a := range acts {
 		switch a.Kind {
 		case sipfsm.SendRequest:
-			fx.send(e.branchSend(ck, b, in == sipfsm.Start))
+			fx.send(e.branchSend(p, ck, b))
 		case sipfsm.SendACK:
 			if req, err := sipmsg.Parse(b.Req, sipmsg.Datagram); err == nil && resp != nil {
-				fx.send(&edgeapi.SendRequest{
-					Transport: b.Hop.Transport, Dest: b.Hop.Dest, Flow: b.Hop.Flow,
-					Raw: buildACK(req, resp), CallKey: ck, RequestedBy: "tm",
-				})
+				fx.send(&edgeapi.Message{Raw: buildACK(req, resp), Dest: b.Hop.dest(), Edge: e.edgeFor(p.Src.Edge), CallKey: ck, CallID: p.CallID})
 			}
 		case sipfsm.PassToTU:
 			pass = true
 		case sipfsm.ArmTimer:
 			if !byTTL(a.Timer) {
-				e.armBranch(p, ck, b, string(a.Timer), a.After, fx)
+				fx.arms = append(fx.arms, arm{string(a.Timer), b.I, a.After})
 			}
 		case sipfsm.CancelTimer:
 			if !byTTL(a.Timer) {
-				fx.cancel = append(fx.cancel, timerID(ck, p.ID, b.I, string(a.Timer)))
+				fx.cancel = append(fx.cancel, armKey{string(a.Timer), b.I})
 			}
 		case sipfsm.TimeoutToTU, sipfsm.TransportErrorToTU:
 			if b.pending() {
@@ -107,7 +102,7 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 			// Timer C runs from the first provisional (Kamailio's
 			// fr_inv_timer); before it, Timer B bounds each branch.
 			p.Ringing = true
-			e.armPTx(p, ck, "C", e.cfg.NoAnswer, fx)
+			fx.arms = append(fx.arms, arm{"C", -1, e.cfg.NoAnswer})
 		}
 		if p.Cancelled || p.Final != 0 || b.Local {
 			e.cancelBranch(p, ck, b, fx) // §16.10 / §16.8: cancel once it can be
@@ -128,11 +123,14 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 		if first {
 			p.Final = code
 			if p.Ringing {
-				fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+				fx.cancel = append(fx.cancel, armKey{"C", -1})
 			}
 		}
-		e.forwardUp(p, ck, m, p.ServerKey, fx) // every 2xx goes up (§16.7 step 5)
+		raw := e.forwardUp(p, ck, m, p.ServerKey, fx) // every 2xx goes up (§16.7 step 5)
 		if !first || !p.invite() {
+			if first {
+				p.Last = raw // a non-INVITE's final answers its retransmissions
+			}
 			return
 		}
 		for _, o := range p.Branches {
@@ -147,7 +145,13 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 				contact = cs[0].URI.String()
 			}
 			fx.emits = append(fx.emits, e.callAnswered(ck, p, contact))
-			fx.dialog = &dialog{PTx: p.ID, CallID: p.CallID, CallKey: ck, Call: *p.Call}
+			d := &dialog{PTx: p.ID, CallID: p.CallID, CallKey: ck, Call: *p.Call}
+			fx.dialog = d
+			if v, err := json.Marshal(d); err == nil {
+				// Version 0: the first answered dialog of a Call-ID stays
+				// (a second fork's 2xx does not replace it).
+				fx.ops = append(fx.ops, store.Op{Kind: store.OpSaveRecord, CallKey: ck, Key: dialogKey, Value: v, TTL: dialogTTL})
+			}
 		}
 	default:
 		if b.pending() {
@@ -226,11 +230,13 @@ func localReason(code int) string {
 }
 
 // final sends the final response upstream: a branch's response (our Via
-// removed) or a local one.
+// removed) or a local one. It is kept in the record to answer a
+// retransmission that reaches tm; a non-2xx final to INVITE over UDP is
+// retransmitted by the edge that sends it until its ACK (Timer G).
 func (e *Engine) final(p *ptx, ck string, code int, reason string, from *branch, fx *effects) {
 	p.Final = code
 	if p.Ringing {
-		fx.cancel = append(fx.cancel, timerID(ck, p.ID, -1, "C"))
+		fx.cancel = append(fx.cancel, armKey{"C", -1})
 	}
 	var raw []byte
 	if from != nil {
@@ -245,25 +251,21 @@ func (e *Engine) final(p *ptx, ck string, code int, reason string, from *branch,
 		}
 		raw = sipmsg.Reply(req, code, reason, sipmsg.ReplyOptions{ToTag: tagFor(p.ServerKey), Server: e.cfg.Name})
 	}
-	fx.send(e.upstream(p.Src, raw, p.ServerKey, ck))
-	if p.invite() && code >= 300 && p.Src.Transport == "udp" {
-		// Timer G retransmits the final until the edge sees the ACK; Timer
-		// H gives up (RFC 3261 §17.2.1).
-		e.armPTx(p, ck, "G", e.cfg.Timers.T1, fx)
-		e.armPTx(p, ck, "H", 64*e.cfg.Timers.T1, fx)
-	}
+	p.Last = raw
+	fx.send(e.upstream(p.Src, raw, p.ServerKey, ck, p.CallID))
 	if p.Call != nil && code >= 300 {
 		fx.emits = append(fx.emits, e.callMissed(ck, p, e.d.Now()))
 	}
 }
 
-// forwardUp sends a branch response upstream without our Via.
-func (e *Engine) forwardUp(p *ptx, ck string, m *sipmsg.Msg, txKey string, fx *effects) {
+// forwardUp sends a branch response upstream without our Via, and returns it.
+func (e *Engine) forwardUp(p *ptx, ck string, m *sipmsg.Msg, txKey string, fx *effects) []byte {
 	raw := stripVia(m)
 	if raw == nil {
-		return
+		return nil
 	}
-	fx.send(e.upstream(p.Src, raw, txKey, ck))
+	fx.send(e.upstream(p.Src, raw, txKey, ck, p.CallID))
+	return raw
 }
 
 func stripVia(m *sipmsg.Msg) []byte {
@@ -272,26 +274,6 @@ func stripVia(m *sipmsg.Msg) []byte {
 		return nil
 	}
 	return m.Edit().RemoveFirst(i).Bytes()
-}
-
-// timerPayload names a due timer.
-type timerPayload struct {
-	CallKey string `json:"c"`
-	PTx     string `json:"p"`
-	Branch  int    `json:"i"` // -1: the proxy transaction's own timers
-	Timer   string `json:"t"`
-	Attempt int    `json:"n,omitempty"`
-}
-
-func timerID(ck, ptx string, i int, t string) string {
-	return ck + "|" + ptx + "|" + itoa(i) + "|" + t
-}
-
-func itoa(i int) string {
-	if i < 0 {
-		return "-"
-	}
-	return strconv.Itoa(i)
 }
 
 // byTTL reports the client transaction timers tm leaves to the record's
@@ -307,16 +289,3 @@ func byTTL(t sipfsm.Timer) bool {
 	return t == sipfsm.D || t == sipfsm.K || t == sipfsm.M
 }
 
-func (e *Engine) armBranch(p *ptx, ck string, b *branch, t string, after time.Duration, fx *effects) {
-	pl, _ := json.Marshal(timerPayload{CallKey: ck, PTx: p.ID, Branch: b.I, Timer: t})
-	fx.arms = append(fx.arms, arm{id: timerID(ck, p.ID, b.I, t), due: e.d.Now().Add(after), payload: pl})
-}
-
-func (e *Engine) armPTx(p *ptx, ck, t string, after time.Duration, fx *effects) {
-	e.armPTxAttempt(p, ck, t, after, 0, fx)
-}
-
-func (e *Engine) armPTxAttempt(p *ptx, ck, t string, after time.Duration, n int, fx *effects) {
-	pl, _ := json.Marshal(timerPayload{CallKey: ck, PTx: p.ID, Branch: -1, Timer: t, Attempt: n})
-	fx.arms = append(fx.arms, arm{id: timerID(ck, p.ID, -1, t), due: e.d.Now().Add(after), payload: pl})
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/sipfsm"
@@ -22,40 +21,49 @@ var timerInputs = map[string]sipfsm.Input{
 	"F": sipfsm.TimerF, "K": sipfsm.TimerK, "M": sipfsm.TimerM,
 }
 
-// Timer handles a due timer claimed from the store. A timer that means
-// nothing any more (its transaction ended or moved on) is dropped.
-func (e *Engine) Timer(ctx context.Context, payload []byte) error {
-	var t timerPayload
-	if err := json.Unmarshal(payload, &t); err != nil {
-		return fmt.Errorf("tm: bad timer payload: %w", err)
-	}
-	var err error
-	switch t.Timer {
-	case "C":
-		err = e.update(ctx, t.CallKey, t.PTx, func(p *ptx, fx *effects) error {
-			e.noAnswer(p, t.CallKey, fx)
-			return nil
-		})
-	case "G":
-		err = e.timerG(ctx, t)
-	case "H":
-		err = e.d.Timers.CancelBatch(ctx, []string{timerID(t.CallKey, t.PTx, -1, "G")})
-	default:
-		in, ok := timerInputs[t.Timer]
-		if !ok {
-			return fmt.Errorf("tm: unknown timer %q", t.Timer)
-		}
-		err = e.update(ctx, t.CallKey, t.PTx, func(p *ptx, fx *effects) error {
-			if b := p.branch(t.Branch); b != nil {
-				e.step(p, t.CallKey, b, in, nil, fx)
+// Due handles the deadline of a proxy transaction coming due (the
+// Scheduler's callback, run on the call's lane): every timer of the record
+// due by now fires, earliest first. A transaction that ended meanwhile, or
+// whose timers moved on, makes it a no-op.
+func (e *Engine) Due(ctx context.Context, callKey, id string) error {
+	err := e.update(ctx, callKey, id, func(p *ptx, fx *effects) error {
+		now := e.d.Now().UnixMilli()
+		for {
+			k := -1
+			for i, t := range p.Tmr {
+				if t.Due <= now && (k < 0 || t.Due < p.Tmr[k].Due) {
+					k = i
+				}
 			}
-			return nil
-		})
-	}
+			if k < 0 {
+				return nil
+			}
+			t := p.Tmr[k]
+			p.Tmr = append(p.Tmr[:k], p.Tmr[k+1:]...)
+			e.fire(p, callKey, t, fx)
+		}
+	})
 	if errors.Is(err, store.ErrNotFound) {
+		e.d.Sched.Unschedule(callKey, id) // the record expired: nothing left to do
 		return nil
 	}
 	return err
+}
+
+// fire runs one timer of p.
+func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
+	if t.T == "C" {
+		e.noAnswer(p, ck, fx)
+		return
+	}
+	in, ok := timerInputs[t.T]
+	if !ok {
+		e.d.Log.Warn("tm: unknown timer in record", "call_key", ck, "timer", t.T)
+		return
+	}
+	if b := p.branch(t.I); b != nil {
+		e.step(p, ck, b, in, nil, fx)
+	}
 }
 
 // noAnswer is timer C, the fr_inv_timer heir (RFC 3261 §16.8): every
@@ -74,48 +82,40 @@ func (e *Engine) noAnswer(p *ptx, ck string, fx *effects) {
 	e.complete(p, ck, fx)
 }
 
-// timerG retransmits a non-2xx final upstream while the edge has not seen
-// its ACK (the server transaction is still "completed").
-func (e *Engine) timerG(ctx context.Context, t timerPayload) error {
-	p, _, err := e.load(ctx, t.CallKey, t.PTx)
-	if err != nil {
-		return err
+// dialogOf returns the answered call of a Call-ID: from memory, else from
+// the store (after a takeover). nil when there is none.
+func (e *Engine) dialogOf(ctx context.Context, callKey string) (*dialog, error) {
+	if d := e.cache.dialog(callKey); d != nil {
+		return d, nil
 	}
-	tx, err := e.d.Tx.Get(ctx, t.CallKey, p.ServerKey)
-	if err != nil {
-		return err
-	}
-	if tx.State != string(sipfsm.Completed) || len(tx.LastResponse) == 0 || tx.LastStatus < 300 {
-		return nil
-	}
-	if err := e.d.Send.Send(ctx, e.upstream(p.Src, tx.LastResponse, "", t.CallKey)); err != nil {
-		e.d.Log.Warn("tm: timer G resend", "call_key", t.CallKey, "err", err)
-	}
-	next := e.cfg.Timers.T1 << (t.Attempt + 1)
-	if next > e.cfg.Timers.T2 || next <= 0 {
-		next = e.cfg.Timers.T2
-	}
-	fx := &effects{}
-	e.armPTxAttempt(p, t.CallKey, "G", next, t.Attempt+1, fx)
-	return e.armAll(ctx, fx)
-}
-
-// byeEnded reports the end of an answered call when a BYE passes.
-func (e *Engine) byeEnded(ctx context.Context, in *Inbound) error {
-	rec, err := e.d.Records.LoadRecord(ctx, in.CallKey, dialogKey)
+	rec, err := e.d.Records.LoadRecord(ctx, callKey, dialogKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var d dialog
 	if err := json.Unmarshal(rec.Value, &d); err != nil {
-		return nil
+		return nil, nil
+	}
+	return &d, nil
+}
+
+// byeEnded adds the end of an answered call to fx when a BYE passes: the
+// call.ended event, and the removal of the dialog record in the same
+// commit as the BYE's transaction, so a second BYE reports nothing.
+func (e *Engine) byeEnded(ctx context.Context, in *Inbound, fx *effects) error {
+	d, err := e.dialogOf(ctx, in.CallKey)
+	if err != nil || d == nil {
+		return err
 	}
 	hangup := "callee"
 	if f, err := in.Msg.From(); err == nil && f.Tag() == d.Call.CallerTag {
 		hangup = "caller"
 	}
-	return e.run(ctx, &effects{emits: []Emission{e.callEnded(in.CallKey, &d, hangup, "bye")}})
+	fx.emits = append(fx.emits, e.callEnded(in.CallKey, d, hangup, "bye"))
+	fx.ops = append(fx.ops, store.Op{Kind: store.OpDeleteRecord, CallKey: in.CallKey, Key: dialogKey})
+	e.cache.dropDialog(in.CallKey)
+	return nil
 }

@@ -1,0 +1,212 @@
+package bus
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Overload is a CoDel-style detector of a standing queue: overloaded once
+// every input for a whole Interval waited longer than Target, until one
+// waits less. A burst that drains by itself is not overload; a queue that
+// stays is. Safe for concurrent use.
+type Overload struct {
+	Target, Interval time.Duration
+
+	aboveSince atomic.Int64 // unix ns of the first sojourn above Target; 0 when below
+	over       atomic.Bool
+	last       atomic.Int64 // latest sojourn, ns
+}
+
+// Observe feeds the queueing delay of one input, taken at now; it reports
+// whether the state changed.
+func (o *Overload) Observe(sojourn time.Duration, now time.Time) bool {
+	o.last.Store(int64(sojourn))
+	if sojourn < o.Target {
+		o.aboveSince.Store(0)
+		return o.over.Swap(false)
+	}
+	since := o.aboveSince.Load()
+	if since == 0 {
+		o.aboveSince.CompareAndSwap(0, now.UnixNano())
+		return false
+	}
+	if now.UnixNano()-since >= int64(o.Interval) {
+		return !o.over.Swap(true)
+	}
+	return false
+}
+
+// Overloaded reports the state.
+func (o *Overload) Overloaded() bool { return o.over.Load() }
+
+// Last is the latest queueing delay observed.
+func (o *Overload) Last() time.Duration { return time.Duration(o.last.Load()) }
+
+// Lanes runs the inputs of a hot-path subscriber (tm, the registrar) on a
+// fixed set of goroutines, one lane per key (the call key): the inputs of
+// one key run one at a time, in order, and a handler can work on the
+// key's state without locks. Each lane serves its priority queue first
+// (responses and in-progress requests before new work). The queueing
+// delay of every input feeds an Overload detector; OnChange hears its
+// changes (to beat at once).
+type Lanes struct {
+	Load     Overload
+	OnChange func(overloaded bool)
+
+	lanes []lane
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+type lane struct{ prio, normal chan laneJob }
+
+type laneJob struct {
+	fn func(waited time.Duration)
+	at time.Time
+}
+
+// NewLanes starts n lanes (default 64) of depth capacity each (default
+// 4096) with an overload target and interval (defaults 20ms, 100ms).
+func NewLanes(n, depth int, target, interval time.Duration) *Lanes {
+	if n <= 0 {
+		n = 64
+	}
+	if depth <= 0 {
+		depth = 4096
+	}
+	if target <= 0 {
+		target = 20 * time.Millisecond
+	}
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	l := &Lanes{Load: Overload{Target: target, Interval: interval}, quit: make(chan struct{})}
+	l.lanes = make([]lane, n)
+	for i := range l.lanes {
+		l.lanes[i] = lane{prio: make(chan laneJob, depth), normal: make(chan laneJob, depth)}
+		l.wg.Add(1)
+		go l.work(l.lanes[i])
+	}
+	return l
+}
+
+// Submit queues fn on the lane of key; it blocks while that queue is full
+// (back-pressure) and drops fn once Stop began. fn gets how long it waited.
+func (l *Lanes) Submit(key string, prio bool, fn func(waited time.Duration)) {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	ln := l.lanes[h%uint32(len(l.lanes))]
+	ch := ln.normal
+	if prio {
+		ch = ln.prio
+	}
+	select {
+	case ch <- laneJob{fn: fn, at: time.Now()}:
+	case <-l.quit:
+	}
+}
+
+func (l *Lanes) work(ln lane) {
+	defer l.wg.Done()
+	for {
+		var j laneJob
+		select {
+		case j = <-ln.prio:
+		default:
+			select {
+			case j = <-ln.prio:
+			case j = <-ln.normal:
+			case <-l.quit:
+				for {
+					select {
+					case j = <-ln.prio:
+					case j = <-ln.normal:
+					default:
+						return
+					}
+					l.run(j)
+				}
+			}
+		}
+		l.run(j)
+	}
+}
+
+func (l *Lanes) run(j laneJob) {
+	now := time.Now()
+	waited := now.Sub(j.at)
+	if l.Load.Observe(waited, now) && l.OnChange != nil {
+		l.OnChange(l.Load.Overloaded())
+	}
+	j.fn(waited)
+}
+
+// Stop lets what is queued run and stops the lanes.
+func (l *Lanes) Stop() {
+	close(l.quit)
+	l.wg.Wait()
+}
+
+// Beater publishes an instance's beat every DefaultBeatEvery, and every
+// 2*Interval of its Overload while overloaded, carrying the overload
+// state: edges shed new dialogs for it while it says so.
+type Beater struct {
+	NC      *nats.Conn
+	Service string
+	ID      string
+	Load    *Overload
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+// Beat publishes one beat now (call it when the load state changes).
+func (b *Beater) Beat() {
+	over := b.Load != nil && b.Load.Overloaded()
+	every := DefaultBeatEvery
+	var delay time.Duration
+	if b.Load != nil {
+		delay = b.Load.Last()
+		if over {
+			every = 2 * b.Load.Interval
+		}
+	}
+	b.mu.Lock()
+	b.last = time.Now()
+	b.mu.Unlock()
+	_ = PublishBeat(b.NC, &Beat{
+		Service: b.Service, ID: b.ID, At: time.Now().UTC(), EveryMs: every.Milliseconds(),
+		Overloaded: over, QueueDelayMs: float64(delay) / 1e6,
+	})
+}
+
+// Run beats until ctx ends.
+func (b *Beater) Run(ctx context.Context) {
+	tick := DefaultBeatEvery
+	if b.Load != nil && b.Load.Interval > 0 {
+		tick = b.Load.Interval
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	b.Beat()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			b.mu.Lock()
+			since := now.Sub(b.last)
+			b.mu.Unlock()
+			over := b.Load != nil && b.Load.Overloaded()
+			if since >= DefaultBeatEvery || (over && since >= b.Load.Interval) {
+				b.Beat()
+			}
+		}
+	}
+}

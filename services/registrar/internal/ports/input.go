@@ -1,0 +1,102 @@
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/events"
+)
+
+// QueueGroup is the queue group of the registrar replicas: each REGISTER
+// goes to one of them.
+const QueueGroup = "sipbus-registrar"
+
+// Input feeds REGISTER requests to the handler: a core NATS queue
+// subscription on sip.*.in.req.REGISTER.* (the edges publish every received
+// request there, and the stream keeps it at the same time). There are no
+// acknowledgements: a REGISTER a replica does not get is retransmitted by
+// the UA (RFC 3261 §17.1.2), as a lost datagram is, and a REGISTER handled
+// late is worse than none (MaxEventAge).
+//
+// Requests run on lanes by call key: the REGISTERs of one UA (one
+// Call-ID) one at a time, in arrival order, as digest nonce-counts need.
+// When they wait in the lanes longer than the overload target for a whole
+// interval, new REGISTERs are answered 503 with Retry-After at once and the
+// replica's beat says so, so the edges refuse REGISTERs before they reach
+// it.
+type Input struct {
+	h     *Register
+	lanes *bus.Lanes
+	beat  *bus.Beater
+	sub   *nats.Subscription
+	log   *slog.Logger
+
+	Received, Shed, Bad atomic.Uint64
+}
+
+// InputOptions tune the input.
+type InputOptions struct {
+	ID            string
+	Lanes         int           // default 64
+	QueueTarget   time.Duration // default 20ms
+	QueueInterval time.Duration // default 100ms
+	Log           *slog.Logger
+}
+
+// StartInput subscribes h to REGISTER requests.
+func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOptions) (*Input, error) {
+	in := &Input{h: h, log: opt.Log, lanes: bus.NewLanes(opt.Lanes, 0, opt.QueueTarget, opt.QueueInterval)}
+	in.beat = &bus.Beater{NC: nc, Service: "registrar", ID: opt.ID, Load: &in.lanes.Load}
+	in.lanes.OnChange = func(bool) { in.beat.Beat() }
+	sub, err := nc.QueueSubscribe(bus.RequestInFilter("REGISTER"), QueueGroup, in.onMsg)
+	if err != nil {
+		in.lanes.Stop()
+		return nil, err
+	}
+	_ = sub.SetPendingLimits(1<<20, 512<<20)
+	in.sub = sub
+	if err := nc.FlushTimeout(5 * time.Second); err != nil {
+		in.Stop()
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *Input) onMsg(m *nats.Msg) {
+	in.Received.Add(1)
+	ck := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	in.lanes.Submit(ck, false, func(waited time.Duration) {
+		s, err := events.DecodeSIP(m)
+		if err != nil || s.Type != events.TypeRequestReceived {
+			in.Bad.Add(1)
+			in.log.Debug("registrar: not a SIP request event", "subject", m.Subject, "err", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shed := in.lanes.Load.Overloaded()
+		if shed {
+			in.Shed.Add(1)
+		}
+		if err := in.h.Handle(ctx, s, shed); err != nil {
+			in.log.Warn("registrar: REGISTER", "call_key", ck, "err", err)
+		}
+	})
+}
+
+// Beats publishes the replica's beat (with its load) until ctx ends.
+func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
+
+// Stop unsubscribes and lets queued REGISTERs finish.
+func (in *Input) Stop() {
+	if in.sub != nil {
+		_ = in.sub.Drain()
+	}
+	in.lanes.Stop()
+}

@@ -1,0 +1,58 @@
+package ports
+
+import (
+	"sync"
+	"time"
+)
+
+// recent remembers the replies of the REGISTER transactions this replica
+// answered, for 64*T1 (Timer J): a retransmission that reaches it (the UA
+// retransmitted to another edge, or the edge republished a request left
+// unanswered) gets the same reply again, without a second digest check
+// (whose nonce-count would now look replayed) or a second location update.
+// Entries all live equally long, so a FIFO expires them in order.
+type recent struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	fifo []recentItem
+	ttl  time.Duration
+	max  int
+}
+
+type recentItem struct {
+	key string
+	at  time.Time
+}
+
+func newRecent(ttl time.Duration, max int) *recent {
+	return &recent{m: make(map[string][]byte), ttl: ttl, max: max}
+}
+
+func (r *recent) get(key string, now time.Time) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.expire(now)
+	return r.m[key]
+}
+
+func (r *recent) put(key string, reply []byte, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.expire(now)
+	if _, ok := r.m[key]; ok || len(r.m) >= r.max {
+		return
+	}
+	r.m[key] = reply
+	r.fifo = append(r.fifo, recentItem{key: key, at: now})
+}
+
+func (r *recent) expire(now time.Time) {
+	n := 0
+	for n < len(r.fifo) && now.Sub(r.fifo[n].at) > r.ttl {
+		delete(r.m, r.fifo[n].key)
+		n++
+	}
+	if n > 0 {
+		r.fifo = append(r.fifo[:0], r.fifo[n:]...)
+	}
+}

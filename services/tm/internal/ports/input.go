@@ -1,0 +1,320 @@
+// Package ports runs tm's inputs: the SIP messages of the partitions this
+// replica owns (core NATS subscriptions on the stream's subjects), the
+// deadlines of their transactions (Scheduler), partition ownership
+// (Members), edge liveness and load beats, and the application command
+// endpoint.
+package ports
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/services/tm/internal/app"
+)
+
+// Input feeds the engine. Each owned partition is one core NATS
+// subscription on sip.<p>.in.> (the edges publish every received message
+// there; the stream keeps it for replay at the same time, so one publish
+// serves the log and tm). There are no acknowledgements: a message a
+// replica does not get (it died, the partition moved) is repaired by SIP's
+// own retransmissions and by the new owner's timers, as a lost datagram
+// is.
+//
+// Messages and due deadlines are spread over lanes by call key, so the
+// inputs of one call are handled one at a time, in order, and the engine
+// works on its in-memory transactions without locks. Each lane serves
+// responses and in-progress requests first.
+//
+// Overload (CoDel-style): when inputs wait in the lanes longer than
+// QueueTarget for a whole QueueInterval, the replica is overloaded: it
+// answers new requests 503 with Retry-After at once instead of routing them
+// (the caller gets an answer, admitted calls keep the CPU), and says so in
+// its beat, so the edges refuse new dialogs before they reach it.
+type Input struct {
+	nc    *nats.Conn
+	eng   *app.Engine
+	opt   InputOptions
+	log   *slog.Logger
+	sch   *Scheduler
+	edge  *EdgeTable
+	lanes *bus.Lanes
+	beat  *bus.Beater
+
+	mu   sync.Mutex
+	subs map[string]*nats.Subscription // partition -> subscription
+
+	skipRegister bool
+
+	Stats InputStats
+}
+
+// InputStats count what the input did.
+type InputStats struct {
+	Messages, Timers, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
+}
+
+// InputOptions tune the input.
+type InputOptions struct {
+	ID            string        // tm instance id (beats)
+	Lanes         int           // default 64
+	QueueTarget   time.Duration // default 20ms
+	QueueInterval time.Duration // default 100ms
+	Timeout       time.Duration // per input; default 5s
+	T1            time.Duration // non-INVITE requests older than 64*T1 are dropped; default 500ms
+	Log           *slog.Logger
+}
+
+// NewInput builds the input; Members subscribes it to partitions. sch is
+// the engine's scheduler, whose callback must be the input's Due.
+func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, opt InputOptions) *Input {
+	if opt.Lanes <= 0 {
+		opt.Lanes = 64
+	}
+	if opt.QueueTarget <= 0 {
+		opt.QueueTarget = 20 * time.Millisecond
+	}
+	if opt.QueueInterval <= 0 {
+		opt.QueueInterval = 100 * time.Millisecond
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 5 * time.Second
+	}
+	if opt.T1 <= 0 {
+		opt.T1 = 500 * time.Millisecond
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	in := &Input{
+		nc: nc, eng: eng, opt: opt, log: opt.Log, edge: edges, sch: sch,
+		subs:         make(map[string]*nats.Subscription),
+		skipRegister: eng.AlwaysRegistrar("REGISTER"),
+		lanes:        bus.NewLanes(opt.Lanes, 0, opt.QueueTarget, opt.QueueInterval),
+	}
+	in.beat = &bus.Beater{NC: nc, Service: "tm", ID: opt.ID, Load: &in.lanes.Load}
+	in.lanes.OnChange = func(bool) { in.beat.Beat() }
+	return in
+}
+
+// Acquire subscribes to partition p and schedules the deadlines its
+// previous owner left in the store.
+func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) error {
+	in.mu.Lock()
+	if _, ok := in.subs[p]; ok {
+		in.mu.Unlock()
+		return nil
+	}
+	sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
+	if err != nil {
+		in.mu.Unlock()
+		return err
+	}
+	_ = sub.SetPendingLimits(1<<20, 512<<20)
+	in.subs[p] = sub
+	in.mu.Unlock()
+	if idx == nil {
+		return nil
+	}
+	entries, err := idx.IndexRange(ctx, app.DeadlineIndex(p), 1<<62)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		ck, id, ok := strings.Cut(e.Member, "|")
+		if ok {
+			in.sch.Schedule(ck, id, time.UnixMilli(e.Score))
+		}
+	}
+	return nil
+}
+
+// Release unsubscribes from partition p and forgets its calls: their
+// records stay in the store for the new owner.
+func (in *Input) Release(p string) {
+	in.mu.Lock()
+	sub := in.subs[p]
+	delete(in.subs, p)
+	in.mu.Unlock()
+	if sub != nil {
+		_ = sub.Unsubscribe()
+	}
+	drop := func(ck string) bool { return bus.Partition(ck) == p }
+	in.sch.Forget(drop)
+	in.eng.Forget(drop)
+}
+
+// Owned lists the partitions subscribed to.
+func (in *Input) Owned() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]string, 0, len(in.subs))
+	for p := range in.subs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// onMsg runs on a subscription's goroutine: it reads the subject (nothing
+// else) and queues the message on its call's lane.
+func (in *Input) onMsg(m *nats.Msg) {
+	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
+	subj := m.Subject
+	ck := subj[strings.LastIndexByte(subj, '.')+1:]
+	prio := false
+	if rest, ok := cutN(subj, 3); ok {
+		switch {
+		case strings.HasPrefix(rest, "res."):
+			prio = true
+		case strings.HasPrefix(rest, "req."):
+			method := rest[4:]
+			method = method[:max(strings.IndexByte(method, '.'), 0)]
+			if in.skipRegister && method == "REGISTER" {
+				in.Stats.Skipped.Add(1)
+				return // the registrar consumes REGISTER itself
+			}
+			switch method {
+			case "ACK", "BYE", "CANCEL", "PRACK", "UPDATE", "INFO", "NOTIFY":
+				prio = true
+			}
+		}
+	}
+	in.enqueue(ck, m, prio)
+}
+
+// cutN returns s after its first n dots.
+func cutN(s string, n int) (string, bool) {
+	for ; n > 0; n-- {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			return "", false
+		}
+		s = s[i+1:]
+	}
+	return s, true
+}
+
+func (in *Input) enqueue(ck string, m *nats.Msg, prio bool) {
+	in.lanes.Submit(ck, prio, func(waited time.Duration) { in.run(m, waited) })
+}
+
+// Due is the scheduler's callback: a transaction's deadline came.
+func (in *Input) Due(ck, id string) {
+	in.lanes.Submit(ck, true, func(time.Duration) {
+		in.Stats.Timers.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+		defer cancel()
+		if err := in.eng.Due(ctx, ck, id); err != nil {
+			in.Stats.Failed.Add(1)
+			in.log.Warn("tm: timer", "call_key", ck, "err", err)
+		}
+	})
+}
+
+func (in *Input) run(m *nats.Msg, waited time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+	defer cancel()
+	if err := in.handle(ctx, m, waited); err != nil {
+		in.Stats.Failed.Add(1)
+		in.log.Warn("tm: input", "subject", m.Subject, "err", err)
+	}
+}
+
+// handle decodes one SIP event and gives it to the engine.
+func (in *Input) handle(ctx context.Context, m *nats.Msg, waited time.Duration) error {
+	s, err := events.DecodeSIP(m)
+	if err != nil {
+		in.Stats.Bad.Add(1)
+		in.log.Debug("tm: not a SIP event", "subject", m.Subject, "err", err)
+		return nil
+	}
+	in.Stats.Messages.Add(1)
+	in.edge.Seen(s.Edge)
+	framing := sipmsg.Datagram
+	if s.Transport == "tcp" {
+		framing = sipmsg.Stream
+	}
+	msg, err := sipmsg.Parse(s.Raw, framing)
+	if err != nil {
+		in.Stats.Bad.Add(1)
+		return nil
+	}
+	inb := &app.Inbound{
+		Msg: msg, CallKey: s.CallKey, Event: s,
+		Src: app.Source{Transport: s.Transport, Remote: s.Remote, Flow: s.Flow, Edge: s.Edge},
+	}
+	if msg.Request {
+		inb.Src.Reply = edgeapi.ReplyDest(msg, s.Transport, s.Remote, s.Flow)
+		if inb.TxKey, err = sipmsg.ServerTxKey(msg); err != nil {
+			in.Stats.Bad.Add(1)
+			return nil
+		}
+	}
+	err = in.dispatch(ctx, s, inb, waited)
+	if errors.Is(err, store.ErrInvalid) {
+		in.log.Warn("tm: input refused by the store", "call_key", s.CallKey, "err", err)
+		return nil
+	}
+	return err
+}
+
+func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, waited time.Duration) error {
+	m := inb.Msg
+	switch s.Type {
+	case events.TypeResponseReceived:
+		return in.eng.Response(ctx, inb)
+	case events.TypeMessageRejected:
+		return in.eng.Rejected(ctx, inb, s.Status)
+	case events.TypeRequestReceived:
+	default:
+		return nil
+	}
+	if newRequest(m) {
+		if m.MethodID != sipmsg.INVITE && waited > 64*in.opt.T1 {
+			in.Stats.Stale.Add(1)
+			return nil // the client transaction timed out (Timer F): nobody waits for it
+		}
+		if in.lanes.Load.Overloaded() {
+			in.Stats.Shed.Add(1)
+			return in.eng.Shed(ctx, inb)
+		}
+	}
+	return in.eng.Request(ctx, inb)
+}
+
+// newRequest is a request that starts something (no To tag; not ACK or
+// CANCEL): what overload control may refuse.
+func newRequest(m *sipmsg.Msg) bool {
+	if m.MethodID == sipmsg.ACK || m.MethodID == sipmsg.CANCEL {
+		return false
+	}
+	to, err := m.To()
+	return err != nil || to.Tag() == ""
+}
+
+// Beats publishes this replica's beat (with its load) until ctx ends.
+func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
+
+// Stop unsubscribes every partition, lets queued inputs finish and stops
+// the scheduler.
+func (in *Input) Stop() {
+	in.mu.Lock()
+	for p, sub := range in.subs {
+		_ = sub.Drain()
+		delete(in.subs, p)
+	}
+	in.mu.Unlock()
+	in.sch.Stop()
+	in.lanes.Stop()
+}

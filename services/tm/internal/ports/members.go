@@ -1,0 +1,184 @@
+package ports
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/store"
+)
+
+// Group is the membership group of tm replicas.
+const Group = "tm"
+
+// MembershipStore is what partition ownership needs of the store.
+type MembershipStore interface {
+	store.Membership
+	store.IndexStore
+}
+
+// Members keeps this replica in the group of live tm replicas and owns the
+// partitions rendezvous hashing gives it (Owner): every replica computes
+// the same owner for each partition from the same member list, with no
+// coordination, and when a replica joins or leaves only the partitions it
+// wins or held move. A replica's lease is TTL (default 3s), renewed every
+// Every (default 1s): a replica that dies loses its partitions within TTL,
+// and in the meantime SIP's retransmissions wait for the new owner, which
+// reads the records (and their deadlines) from the store. A replica that
+// stops leaves the group at once.
+type Members struct {
+	ID    string
+	Store MembershipStore
+	Input *Input
+	Every time.Duration
+	TTL   time.Duration
+	Log   *slog.Logger
+
+	mu      sync.Mutex
+	members []string
+	owned   map[string]bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Start joins the group, takes this replica's partitions and keeps them
+// up to date until Stop.
+func (m *Members) Start(ctx context.Context) error {
+	if m.Every <= 0 {
+		m.Every = time.Second
+	}
+	if m.TTL <= 0 {
+		m.TTL = 3 * m.Every
+	}
+	m.owned = make(map[string]bool)
+	if err := m.tick(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel, m.done = cancel, make(chan struct{})
+	go m.loop(rctx)
+	return nil
+}
+
+func (m *Members) loop(ctx context.Context) {
+	defer close(m.done)
+	t := time.NewTicker(m.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.tick(ctx); err != nil && ctx.Err() == nil {
+				m.Log.Warn("tm: membership", "err", err)
+			}
+		}
+	}
+}
+
+// tick renews the lease and moves partitions to match the member list.
+func (m *Members) tick(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, m.Every)
+	members, err := m.Store.Heartbeat(hctx, Group, m.ID, m.TTL)
+	cancel()
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool)
+	for i := range bus.Partitions {
+		p := bus.PartitionToken(i)
+		if Owner(p, members) == m.ID {
+			want[p] = true
+		}
+	}
+	m.mu.Lock()
+	m.members = members
+	var gain, lose []string
+	for p := range want {
+		if !m.owned[p] {
+			gain = append(gain, p)
+		}
+	}
+	for p := range m.owned {
+		if !want[p] {
+			lose = append(lose, p)
+		}
+	}
+	m.mu.Unlock()
+	for _, p := range lose {
+		m.Input.Release(p)
+		m.mu.Lock()
+		delete(m.owned, p)
+		m.mu.Unlock()
+	}
+	sort.Strings(gain)
+	var firstErr error
+	for _, p := range gain {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := m.Input.Acquire(actx, p, m.Store)
+		cancel()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue // tried again at the next tick
+		}
+		m.mu.Lock()
+		m.owned[p] = true
+		m.mu.Unlock()
+	}
+	if len(gain)+len(lose) > 0 {
+		m.Log.Info("tm: partitions", "members", members, "gained", len(gain), "lost", len(lose), "owned", len(want))
+	}
+	return firstErr
+}
+
+// View returns the live members and how many partitions this replica owns.
+func (m *Members) View() (members []string, owned int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.members...), len(m.owned)
+}
+
+// Stop leaves the group and releases every partition.
+func (m *Members) Stop(ctx context.Context) error {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+	}
+	err := m.Store.Leave(ctx, Group, m.ID)
+	m.mu.Lock()
+	owned := m.owned
+	m.owned = map[string]bool{}
+	m.mu.Unlock()
+	for p := range owned {
+		m.Input.Release(p)
+	}
+	return err
+}
+
+// Owner is the member that owns partition p: the highest score of
+// FNV-1a 64 over "member|p" (rendezvous hashing). "" when there is none.
+func Owner(p string, members []string) string {
+	best, bestScore := "", uint64(0)
+	for _, id := range members {
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(id); i++ {
+			h = (h ^ uint64(id[i])) * 1099511628211
+		}
+		h = (h ^ '|') * 1099511628211
+		for i := 0; i < len(p); i++ {
+			h = (h ^ uint64(p[i])) * 1099511628211
+		}
+		h ^= h >> 33 // FNV's low bits mix poorly for short keys
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 33
+		if best == "" || h > bestScore {
+			best, bestScore = id, h
+		}
+	}
+	return best
+}
