@@ -16,15 +16,17 @@ func ExampleSubjectRequestIn() {
 	ck := "5a0c0ad9d6f8a1b4" // sipmsg.CallKey(Call-ID)
 	fmt.Println(bus.SubjectRequestIn("INVITE", ck))
 	fmt.Println(bus.SubjectResponseIn(486, ck))
-	fmt.Println(bus.SubjectTx(bus.TxEventCreated, ck))
+	fmt.Println(bus.SubjectResponseOut("edge-1", 486, ck))
+	fmt.Println(bus.PartitionInFilter(bus.Partition(ck)))
 	fmt.Println(bus.SafeToken("!interesting-Method0123456789_*+`.%indeed'~"))
 	fmt.Println(bus.CallFilter(ck))
 	// Output:
-	// sip.in.req.INVITE.5a0c0ad9d6f8a1b4
-	// sip.in.res.4xx.5a0c0ad9d6f8a1b4
-	// tx.created.5a0c0ad9d6f8a1b4
+	// sip.5a.in.req.INVITE.5a0c0ad9d6f8a1b4
+	// sip.5a.in.res.4xx.5a0c0ad9d6f8a1b4
+	// sip.5a.out.edge-1.res.4xx.5a0c0ad9d6f8a1b4
+	// sip.5a.in.>
 	// _interesting-Method0123456789______indeed__-2fd4bf68
-	// [sip.*.*.*.5a0c0ad9d6f8a1b4 sip.*.*.5a0c0ad9d6f8a1b4 tx.*.5a0c0ad9d6f8a1b4 call.*.5a0c0ad9d6f8a1b4]
+	// [sip.5a.in.*.*.5a0c0ad9d6f8a1b4 sip.5a.in.bad.5a0c0ad9d6f8a1b4 sip.5a.out.*.*.*.5a0c0ad9d6f8a1b4 call.*.5a0c0ad9d6f8a1b4]
 }
 
 // callMissed is an event data type; real ones live in package events.

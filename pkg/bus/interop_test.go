@@ -131,7 +131,7 @@ func TestInteropSDKToBus(t *testing.T) {
 
 	got := make(chan *bus.Event, 1)
 	subscribe(t, e, "interop", func(_ context.Context, ev *bus.Event) error { got <- ev; return nil },
-		bus.SubscribeOptions{Filters: []string{"sip.in.res.>"}})
+		bus.SubscribeOptions{Filters: []string{"sip.*.in.res.>"}})
 	var ev *bus.Event
 	select {
 	case ev = <-got:

@@ -26,6 +26,15 @@ type PublisherOptions struct {
 	AckTimeout time.Duration
 	// Logger receives failed acks. Default slog.Default().
 	Logger *slog.Logger
+	// AckEvery > 1 makes PublishMsg ask the stream to acknowledge only
+	// every AckEvery-th message; the others are plain publishes to the
+	// stream's subjects, which the stream stores all the same but does not
+	// answer. For hot paths (every SIP message): a PubAck per message costs
+	// as much as the message, and a stream that stops storing (disk full,
+	// JetStream down) is still noticed within AckEvery messages: the
+	// failed ack is counted and logged, and Healthy reports false until
+	// an ack succeeds again. Default 1: every publish is acknowledged.
+	AckEvery int
 }
 
 // Publisher publishes events to JetStream asynchronously. It is safe for
@@ -47,6 +56,10 @@ type Publisher struct {
 	idle     chan struct{} // closed while inflight == 0
 
 	published, acked, failed atomic.Uint64
+
+	ackEvery  int
+	seq       atomic.Uint64
+	unhealthy atomic.Bool
 }
 
 type pendingAck struct {
@@ -74,6 +87,7 @@ func NewPublisher(js jetstream.JetStream, source string, opt PublisherOptions) *
 		slots:      make(chan struct{}, opt.MaxPending),
 		futures:    make(chan pendingAck, opt.MaxPending),
 		idle:       idle,
+		ackEvery:   max(opt.AckEvery, 1),
 	}
 }
 
@@ -134,8 +148,17 @@ func (p *Publisher) Publish(ctx context.Context, subject string, ev *Event) erro
 }
 
 // PublishMsg is Publish for a message already encoded (events.SIP.Encode):
-// asynchronous, acknowledged by the stream, bounded by MaxPending.
+// asynchronous, acknowledged by the stream (every AckEvery-th message only,
+// see PublisherOptions), bounded by MaxPending.
 func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
+	if p.ackEvery > 1 && p.seq.Add(1)%uint64(p.ackEvery) != 0 {
+		if err := p.js.Conn().PublishMsg(msg); err != nil {
+			p.failed.Add(1)
+			return fmt.Errorf("bus: publish on %s: %w", msg.Subject, err)
+		}
+		p.published.Add(1)
+		return nil
+	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -200,11 +223,14 @@ func (p *Publisher) await(pa pendingAck, t *time.Timer) {
 	select {
 	case <-pa.f.Ok():
 		p.acked.Add(1)
+		p.unhealthy.Store(false)
 	case err := <-pa.f.Err():
 		p.failed.Add(1)
+		p.unhealthy.Store(true)
 		p.log.Warn("bus: publish not acknowledged", "id", msgID(pa.f.Msg()), "subject", pa.f.Msg().Subject, "err", err)
 	case <-t.C:
 		p.failed.Add(1)
+		p.unhealthy.Store(true)
 		p.log.Warn("bus: publish ack timed out", "id", msgID(pa.f.Msg()), "subject", pa.f.Msg().Subject, "timeout", p.ackTimeout)
 	}
 }
@@ -279,6 +305,10 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	}
 }
 
+// Healthy reports whether the latest acknowledged publish was stored (true
+// before the first).
+func (p *Publisher) Healthy() bool { return !p.unhealthy.Load() }
+
 // PublisherStats counts publishes.
 type PublisherStats struct{ Published, Acked, Failed uint64 }
 
@@ -305,3 +335,7 @@ func TraceParent(ctx context.Context) string {
 	s, _ := ctx.Value(traceKey{}).(string)
 	return s
 }
+
+// HotAckEvery is the AckEvery of the hot-path publishers (edge, tm,
+// registrar): one acknowledged publish in 64.
+const HotAckEvery = 64

@@ -37,6 +37,30 @@ func TestPublishAsyncAndFlush(t *testing.T) {
 	}
 }
 
+// With AckEvery, one publish in AckEvery is acknowledged by the stream and
+// the others are plain publishes it stores all the same: every message is
+// in the stream, and the acknowledged ones are counted.
+func TestPublishAckEvery(t *testing.T) {
+	e := newEnv(t)
+	p := bus.NewPublisher(e.js, "sipbus/test/1", bus.PublisherOptions{AckEvery: 64})
+	const n = 130
+	for i := range n {
+		if err := p.Publish(ctx(t), bus.SubjectRequestIn("INVITE", "00112233aabbccdd"), sampleEvent(fmt.Sprintf("sampled-%d", i), i)); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	if err := p.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return streamInfo(t, e).State.Msgs == n }, "the stream did not store all %d messages", n)
+	if st := p.Stats(); st.Published != n || st.Acked != n/64 || st.Failed != 0 {
+		t.Errorf("stats %+v, want %d published, %d acknowledged", st, n, n/64)
+	}
+	if !p.Healthy() {
+		t.Error("Healthy() = false after acknowledged publishes")
+	}
+}
+
 func TestPublishDedupe(t *testing.T) {
 	e := newEnv(t)
 	p := bus.NewPublisher(e.js, "sipbus/test/1", bus.PublisherOptions{})

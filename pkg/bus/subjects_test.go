@@ -12,18 +12,22 @@ func TestSubjects(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"request in", bus.SubjectRequestIn("INVITE", ck), "sip.in.req.INVITE." + ck},
-		{"response in 1xx", bus.SubjectResponseIn(180, ck), "sip.in.res.1xx." + ck},
-		{"response in 6xx", bus.SubjectResponseIn(603, ck), "sip.in.res.6xx." + ck},
-		{"response out of range", bus.SubjectResponseIn(99, ck), "sip.in.res.xxx." + ck},
-		{"request out", bus.SubjectRequestOut("BYE", ck), "sip.out.req.BYE." + ck},
-		{"response out", bus.SubjectResponseOut(200, ck), "sip.out.res.2xx." + ck},
-		{"rejected", bus.SubjectRejected(ck), "sip.in.bad." + ck},
+		{"request in", bus.SubjectRequestIn("INVITE", ck), "sip.01.in.req.INVITE." + ck},
+		{"response in 1xx", bus.SubjectResponseIn(180, ck), "sip.01.in.res.1xx." + ck},
+		{"response in 6xx", bus.SubjectResponseIn(603, ck), "sip.01.in.res.6xx." + ck},
+		{"response out of range", bus.SubjectResponseIn(99, ck), "sip.01.in.res.xxx." + ck},
+		{"request out", bus.SubjectRequestOut("edge-1", "BYE", ck), "sip.01.out.edge-1.req.BYE." + ck},
+		{"response out any", bus.SubjectResponseOut(bus.AnyEdge, 200, ck), "sip.01.out.any.res.2xx." + ck},
+		{"rejected", bus.SubjectRejected(ck), "sip.01.in.bad." + ck},
+		{"partition in", bus.PartitionInFilter("3f"), "sip.3f.in.>"},
+		{"edge out", bus.EdgeOutFilter("edge-1"), "sip.*.out.edge-1.>"},
+		{"REGISTER in", bus.RequestInFilter("REGISTER"), "sip.*.in.req.REGISTER.*"},
+		{"beat", bus.SubjectBeat("tm", "tm-1"), "sipbus.beat.tm.tm-1"},
 		{"tx created", bus.SubjectTx(bus.TxEventCreated, ck), "tx.created." + ck},
 		{"tx absorbed", bus.SubjectTx(bus.TxEventAbsorbed, ck), "tx.absorbed." + ck},
 		{"call", bus.SubjectCall("missed", ck), "call.missed." + ck},
 		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER."+ck), "dead.registrar.sip.in.req.REGISTER." + ck},
-		{"empty call key", bus.SubjectRejected(""), "sip.in.bad._"},
+		{"odd call key", bus.SubjectRejected(""), "sip." + bus.Partition("_") + ".in.bad._"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -31,6 +35,33 @@ func TestSubjects(t *testing.T) {
 				t.Errorf("got %q, want %q", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// Every call key has a partition, the first two hex digits of a key
+// sipmsg.CallKey made, a hash of anything else; tokens and numbers map
+// both ways.
+func TestPartition(t *testing.T) {
+	for _, tc := range []struct{ ck, want string }{
+		{"0123456789abcdef", "01"}, {"ff00000000000000", "ff"}, {"a", ""}, {"ZZ", ""}, {"_", ""},
+	} {
+		got := bus.Partition(tc.ck)
+		if tc.want != "" && got != tc.want {
+			t.Errorf("Partition(%q) = %q, want %q", tc.ck, got, tc.want)
+		}
+		if i := bus.PartitionIndex(got); i < 0 || i >= bus.Partitions || bus.PartitionToken(i) != got {
+			t.Errorf("Partition(%q) = %q: index %d does not map back", tc.ck, got, i)
+		}
+	}
+	if bus.Partition("a") != bus.Partition("a") || bus.PartitionIndex("g0") != -1 || bus.PartitionIndex("0") != -1 {
+		t.Error("Partition is not stable, or PartitionIndex accepts a bad token")
+	}
+	seen := map[string]bool{}
+	for i := range bus.Partitions {
+		seen[bus.PartitionToken(i)] = true
+	}
+	if len(seen) != bus.Partitions {
+		t.Errorf("%d distinct partition tokens, want %d", len(seen), bus.Partitions)
 	}
 }
 
@@ -102,14 +133,14 @@ func TestCallFilter(t *testing.T) {
 	}
 	for _, s := range []string{
 		bus.SubjectRequestIn("INVITE", ck), bus.SubjectResponseIn(200, ck),
-		bus.SubjectRequestOut("ACK", ck), bus.SubjectResponseOut(487, ck),
-		bus.SubjectRejected(ck), bus.SubjectTx(bus.TxEventCreated, ck), bus.SubjectCall("ended", ck),
+		bus.SubjectRequestOut("e1", "ACK", ck), bus.SubjectResponseOut(bus.AnyEdge, 487, ck),
+		bus.SubjectRejected(ck), bus.SubjectCall("ended", ck),
 	} {
 		if n := match(s); n != 1 {
 			t.Errorf("%s matched by %d filters of %v, want exactly 1", s, n, f)
 		}
 	}
-	for _, s := range []string{bus.SubjectRequestIn("INVITE", "fedcba9876543210"), "reg.added." + ck[:15]} {
+	for _, s := range []string{bus.SubjectRequestIn("INVITE", "fedcba9876543210"), bus.SubjectRequestIn("INVITE", "01ffffffffffffff"), "reg.added." + ck[:15]} {
 		if n := match(s); n != 0 {
 			t.Errorf("%s matched by %v", s, f)
 		}

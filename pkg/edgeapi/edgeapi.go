@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -127,8 +126,8 @@ func (s *Sender) Send(ctx context.Context, m *Message) error {
 		subject = bus.SubjectResponseOut(edge, statusOf(token), ck)
 	}
 	ev := &events.SIP{
-		Type: events.TypeMessageSent, ID: s.ids.Next(), Source: s.source, Time: nowUTC(),
-		CallID: callID, CallKey: ck, TraceParent: m.TraceParent, Raw: m.Raw,
+		Type: events.TypeMessageSent, ID: s.ids.Next(), Source: s.source,
+		CallKey: ck, TraceParent: m.TraceParent, Raw: m.Raw,
 		Dest: m.Dest, TxKey: m.TxKey,
 	}
 	return s.pub.PublishMsg(ctx, ev.Encode(subject))
@@ -168,8 +167,6 @@ func startLine(raw []byte) (request bool, token string, err error) {
 func statusOf(code string) int {
 	return int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 }
-
-func nowUTC() time.Time { return time.Now().UTC() }
 
 // ReplyDest is where the responses to request m go, in sipdest form: over
 // a connection that connection (with the peer address, for a new one

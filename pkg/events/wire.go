@@ -52,12 +52,15 @@ var ErrBadSIPEvent = errors.New("events: bad SIP message event")
 // A TypeMessageSent event is the order to send as much as its record: the
 // edge named in its subject (or any edge) transmits Raw to Dest. A service
 // sends SIP by publishing one; the event's source names the service.
+//
+// The events have no CloudEvent subject attribute: the Call-ID is in the
+// message, and the callkey attribute (and the NATS subject) names the call.
+// schemas/ describes each type in the CloudEvents JSON format (JSON).
 type SIP struct {
 	Type        string    // one of the four types above
 	ID          string    // unique per source
 	Source      string    // sipbus/<service>/<instance>
-	Time        time.Time // when received, or when the send was asked for
-	CallID      string    // the CloudEvent subject (control characters blanked, at most 1,024 bytes)
+	Time        time.Time // when received (a message to send carries none: the stream's timestamp says when)
 	CallKey     string    // extension callkey (sipmsg.CallKey of the Call-ID)
 	TraceParent string    // extension traceparent, optional
 	Raw         []byte    // the data
@@ -108,7 +111,6 @@ func (s *SIP) Encode(subject string) *nats.Msg {
 		h[bus.HeaderTime] = []string{s.Time.UTC().Format(time.RFC3339Nano)}
 	}
 	h[bus.HeaderContentType] = []string{ContentTypeSIP}
-	set(h, bus.HeaderSubject, HeaderValue(s.CallID, 1024))
 	set(h, bus.HeaderCallKey, s.CallKey)
 	set(h, bus.HeaderTraceParent, s.TraceParent)
 	set(h, HeaderSIPTransport, s.Transport)
@@ -148,7 +150,7 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 	}
 	s := &SIP{
 		Type: first(h, bus.HeaderType), ID: first(h, bus.HeaderID), Source: first(h, bus.HeaderSource),
-		CallID: first(h, bus.HeaderSubject), CallKey: first(h, bus.HeaderCallKey),
+		CallKey:     first(h, bus.HeaderCallKey),
 		TraceParent: first(h, bus.HeaderTraceParent), Raw: m.Data,
 		Transport: first(h, HeaderSIPTransport), Local: first(h, HeaderSIPLocal),
 		Remote: first(h, HeaderSIPRemote), Flow: first(h, HeaderSIPFlow), Edge: first(h, HeaderSIPEdge),

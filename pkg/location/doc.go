@@ -22,9 +22,11 @@
 // Nothing is changed when Apply fails. Every binding that is added ends
 // with exactly one Removed or Expired change, from Apply, Remove or Expire:
 // Apply drops (and reports) bindings it finds expired; Expire reports the
-// rest, each once across concurrent callers. Lookup never returns an expired
-// binding, whether or not Expire has run. Times are stored with millisecond
-// precision, q as q*1000.
+// rest, each once across concurrent callers. NextExpiry tells when Expire
+// will next have work (the earliest expiry), so an expiry loop sleeps until
+// then instead of polling. Lookup never returns an expired binding, whether
+// or not Expire has run. Times are stored with millisecond precision, q as
+// q*1000.
 //
 // Errors wrap ErrNotFound, ErrOutOfOrder, ErrTooMany, ErrInvalid or
 // ErrUnavailable (Redis down, timeouts, transient server replies: see the
@@ -64,8 +66,16 @@
 // update fails returns ErrUnavailable although the bindings were written;
 // the next write of the AOR (the UA's retry) repairs the index.
 //
+// NextExpiry is one round trip whatever the number of bindings: a pipeline
+// of ZRANGE <shard> 0 0 WITHSCORES over the expiry shards, the lowest score
+// of the answers. A score is never later than its AOR's earliest expiry,
+// except while the AOR is claimed (ExpireLease ahead); one left early by a
+// refresh or a removal makes NextExpiry early, and the Expire at that time
+// sets it right.
+//
 // # Memory engine
 //
-// One mutex, a map of AORs to their bindings; Expire walks every AOR. Times
-// are the callers' (no clock is read except by Add without Updated).
+// One mutex, a map of AORs to their bindings; Expire and NextExpiry walk
+// every AOR (NextExpiry is exact). Times are the callers' (no clock is read
+// except by Add without Updated).
 package location

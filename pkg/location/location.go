@@ -141,4 +141,14 @@ type Store interface {
 	// binding is returned exactly once across all callers (and never by
 	// both Expire and Apply).
 	Expire(ctx context.Context, now time.Time, max int) ([]Binding, error)
+	// NextExpiry returns when Expire will next find work: the earliest
+	// Expires of the stored bindings that have one (permanent bindings do
+	// not count), in the past when a binding is due and not yet expired;
+	// ok is false when no binding expires. An expiry loop sleeps until
+	// then instead of polling. The Redis engine may answer earlier (the old
+	// expiry of a binding since refreshed or removed: an Expire at that
+	// time finds nothing and corrects it) and hides an AOR claimed by a
+	// running Expire until that caller is done, or its ExpireLease ends if
+	// it died (see the package doc).
+	NextExpiry(ctx context.Context) (at time.Time, ok bool, err error)
 }

@@ -224,6 +224,25 @@ func (s *Memory) Expire(ctx context.Context, now time.Time, max int) ([]Binding,
 	return out, nil
 }
 
+// NextExpiry implements Store: the earliest expiry of every binding, under
+// the lock.
+func (s *Memory) NextExpiry(ctx context.Context) (time.Time, bool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return time.Time{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, bs := range s.aors {
+		for _, b := range bs {
+			if !b.Permanent() && (next.IsZero() || b.Expires.Before(next)) {
+				next = b.Expires
+			}
+		}
+	}
+	return next, !next.IsZero(), nil
+}
+
 // sortExpired orders Expire's result by expiry, then AOR and contact.
 func sortExpired(bs []Binding) {
 	sort.SliceStable(bs, func(i, j int) bool {

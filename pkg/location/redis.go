@@ -392,6 +392,37 @@ func (r *Redis) Expire(ctx context.Context, now time.Time, max int) ([]Binding, 
 	return out, nil
 }
 
+// NextExpiry implements Store: one pipeline of ZRANGE <shard> 0 0
+// WITHSCORES over the expiry shards (on Cluster, one per node), the lowest
+// score of the answers.
+func (r *Redis) NextExpiry(ctx context.Context) (time.Time, bool, error) {
+	if r.badPrefix != nil {
+		return time.Time{}, false, r.badPrefix
+	}
+	var heads [ExpiryShards]*redis.ZSliceCmd
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range heads {
+			heads[i] = p.ZRangeWithScores(ctx, ExpiryKey(r.prefix, i), 0, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, mapErr(ctx, "next expiry", err)
+	}
+	next, ok := int64(0), false
+	for _, h := range heads {
+		for _, z := range h.Val() {
+			if ms := int64(z.Score); !ok || ms < next {
+				next, ok = ms, true
+			}
+		}
+	}
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(next), true, nil
+}
+
 // release gives back claimed AORs this caller has no budget left for: their
 // scores go back to what they were (ZADD LT: never above a score a
 // concurrent write set). Failures are ignored; the lease ends anyway.

@@ -1,6 +1,7 @@
 package location_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -133,5 +134,62 @@ func TestRedisUnavailable(t *testing.T) {
 	_, _, err = s.Apply(ctx, location.Update{AOR: "alice@example.com", CallID: "c", CSeq: 1, Now: locationtest.T0})
 	if !errorsIs(err, location.ErrUnavailable) {
 		t.Errorf("Apply with no server: %v, want ErrUnavailable", err)
+	}
+}
+
+// commandCounter is a go-redis hook counting what reaches the server.
+type commandCounter struct {
+	commands  atomic.Int64 // single commands
+	pipelines atomic.Int64
+	pipelined atomic.Int64 // commands sent in pipelines
+}
+
+func (h *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.commands.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.pipelines.Add(1)
+		h.pipelined.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisNextExpiryOneRoundTrip: NextExpiry is one pipeline of one ZRANGE
+// per expiry shard, whatever the number of bindings, and the answer is the
+// lowest score.
+func TestRedisNextExpiryOneRoundTrip(t *testing.T) {
+	c := rawClient(t, testenv.RedisURL(t))
+	ctx := testenv.Context(t, 10*time.Second)
+	var n commandCounter
+	c.AddHook(&n)
+	s := location.NewRedis(c, "nextrt")
+	t0 := locationtest.T0
+	for i := range 50 {
+		u := location.Update{AOR: fmt.Sprintf("u%d@example.com", i), CallID: "c", CSeq: 1, Now: t0, Contacts: []location.Binding{
+			{Contact: "sip:u@192.0.2.1", Q: 1, Expires: t0.Add(time.Duration(100-i) * time.Minute)},
+		}}
+		if _, _, err := s.Apply(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The Applies above opened the connection (its HELLO went through the
+	// hooks then), so only NextExpiry's commands are counted.
+	n.commands.Store(0)
+	n.pipelines.Store(0)
+	n.pipelined.Store(0)
+	at, ok, err := s.NextExpiry(ctx)
+	if want := t0.Add(51 * time.Minute); err != nil || !ok || !at.Equal(want) {
+		t.Errorf("NextExpiry = %v, %v, %v; want %v", at, ok, err, want)
+	}
+	if p, k, c := n.pipelines.Load(), n.pipelined.Load(), n.commands.Load(); p != 1 || k != location.ExpiryShards || c != 0 {
+		t.Errorf("NextExpiry sent %d pipelines of %d commands and %d single commands; want 1 pipeline of %d",
+			p, k, c, location.ExpiryShards)
 	}
 }

@@ -23,12 +23,14 @@ const memoryShards = 32
 
 // Memory is the in-memory engine: one process only (`sipbus up`, unit tests).
 // It is safe for concurrent use; transactions, records and once markers are
-// sharded by key, timers share one lock.
+// sharded by key; timers, indexes and membership groups have one lock each.
 type Memory struct {
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [memoryShards]memShard
-	timers memTimers
+	now     func() time.Time
+	seed    maphash.Seed
+	shards  [memoryShards]memShard
+	timers  memTimers
+	indexes memIndexes
+	groups  memGroups
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -80,6 +82,8 @@ func newMemory(opt MemoryOptions) *Memory {
 		sh.once = make(map[string]time.Time)
 	}
 	s.timers.m = make(map[string]*memTimer)
+	s.indexes.m = make(map[string]map[string]int64)
+	s.groups.m = make(map[string]map[string]int64)
 	if opt.JanitorInterval > 0 {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.janitor(opt.JanitorInterval)

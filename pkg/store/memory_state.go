@@ -72,6 +72,12 @@ func (s *Memory) SaveRecord(ctx context.Context, callKey, key string, value []by
 	if err := s.check(ctx); err != nil {
 		return 0, false, err
 	}
+	v, ok := s.saveRecord(callKey, key, value, version, ttl)
+	return v, ok, nil
+}
+
+// saveRecord is SaveRecord once the arguments are checked.
+func (s *Memory) saveRecord(callKey, key string, value []byte, version int64, ttl time.Duration) (int64, bool) {
 	now := s.now()
 	k := memKey{callKey, key}
 	sh := s.shard(callKey)
@@ -83,7 +89,7 @@ func (s *Memory) SaveRecord(ctx context.Context, callKey, key string, value []by
 		cur = r.version
 	}
 	if cur != version {
-		return cur, false, nil
+		return cur, false
 	}
 	if r == nil {
 		r = &memRecord{}
@@ -95,7 +101,7 @@ func (s *Memory) SaveRecord(ctx context.Context, callKey, key string, value []by
 		r.value = append(r.value[:0], value...) // never handed out: Load copies
 	}
 	r.version, r.exp = version+1, now.Add(ttl)
-	return r.version, true, nil
+	return r.version, true
 }
 
 // DeleteRecord implements RecordStore.
@@ -106,9 +112,14 @@ func (s *Memory) DeleteRecord(ctx context.Context, callKey, key string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	s.deleteRecord(callKey, key)
+	return nil
+}
+
+// deleteRecord is DeleteRecord once the arguments are checked.
+func (s *Memory) deleteRecord(callKey, key string) {
 	sh := s.shard(callKey)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	delete(sh.rec, memKey{callKey, key})
-	return nil
 }

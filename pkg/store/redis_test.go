@@ -279,6 +279,13 @@ func allOps(ctx context.Context, s store.Store) map[string]opResult {
 		"LoadRecord":   func() error { _, err := s.LoadRecord(ctx, "c", "r"); return err },
 		"SaveRecord":   func() error { _, _, err := s.SaveRecord(ctx, "c", "r", nil, 0, time.Minute); return err },
 		"DeleteRecord": func() error { return s.DeleteRecord(ctx, "c", "r") },
+		"Apply": func() error {
+			_, err := s.Apply(ctx, []store.Op{{Kind: store.OpIndexSet, Index: "i", Member: "m"}})
+			return err
+		},
+		"IndexRange": func() error { _, err := s.IndexRange(ctx, "i", 0); return err },
+		"Heartbeat":  func() error { _, err := s.Heartbeat(ctx, "g", "id", time.Minute); return err },
+		"Leave":      func() error { return s.Leave(ctx, "g", "id") },
 	}
 	res := map[string]opResult{}
 	for name, op := range ops {

@@ -13,6 +13,9 @@ type Store interface {
 	TimerStore
 	OnceStore
 	RecordStore
+	BatchStore
+	IndexStore
+	Membership
 }
 
 // Timer is a SIP timer deadline kept by a TimerStore.

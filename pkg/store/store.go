@@ -1,18 +1,23 @@
 // Package store is the state-store contract of sipbus: the state shared by
 // every edge and tm replica. [Store] is all of it: SIP transactions
 // ([TxStore]), SIP timer deadlines any replica may fire ([TimerStore]),
-// idempotency markers ([OnceStore]) and small versioned documents such as a
-// proxy transaction's branches or a dialog ([RecordStore]). It has two
-// engines, [Redis] and [Memory], with one conformance suite (storetest):
-// Redis, for any deployment with more than one process, and memory, for
-// `sipbus up` in one process and fast unit tests.
+// idempotency markers ([OnceStore]), small versioned documents such as a
+// proxy transaction's branches or a dialog ([RecordStore]), batches of
+// record and index writes in one round trip ([BatchStore], fronted by the
+// group committer [Committer]), sorted indexes such as the deadlines of a
+// tm partition's records ([IndexStore]) and the live members of a group of
+// replicas ([Membership]). It has two engines, [Redis] and [Memory], with
+// one conformance suite (storetest): Redis, for any deployment with more
+// than one process, and memory, for `sipbus up` in one process and fast
+// unit tests.
 //
 // Semantics every engine guarantees:
 //   - every operation on one transaction, timer, marker or record is atomic
-//     (Redis: one Lua script or one command; memory: one mutex);
+//     (Redis: one Lua script or one command; memory: one mutex), and so is
+//     each op of a batch, but not the batch;
 //   - every key has a TTL derived from the SIP timers by the caller, or is a
-//     container bounded by its live entries (the timer shards); nothing
-//     grows without bound;
+//     container bounded by its live entries (the timer shards, the indexes,
+//     the membership groups); nothing grows without bound;
 //   - every key has a hash tag, and all keys of one call share the hash tag
 //     {callkey}, so multi-key scripts work on Redis Cluster.
 //
@@ -101,6 +106,31 @@
 //
 // SaveRecord is one script: compare v, HSET v and d, PEXPIRE.
 //
+// An index is a ZSET whose name is its own hash tag ([IndexKey]):
+//
+//	<prefix>:idx:{<index>}    ZSET  member (any bytes), score = Op.Score
+//
+// The index name (tm uses "tm.deadlines.<partition>") must be non-empty
+// without '{' or '}'; a score must be within ±2^53 ([MaxIndexScore]), the
+// integers a double holds exactly. IndexRange is ZRANGEBYSCORE -inf max
+// WITHSCORES: by score, then by member bytes.
+//
+// A membership group is a ZSET, its name the hash tag ([MembersKey]):
+//
+//	<prefix>:members:{<group>}    ZSET  member id (any bytes), score = lease
+//	                                    end, unix ms of the client's clock
+//
+// Heartbeat is one pipeline: ZADD id now+ttl, ZREMRANGEBYSCORE -inf now,
+// ZRANGE 0 -1 (sorted by id in the client); Leave is ZREM. A lease ends at
+// its score: a member whose score is <= now is gone.
+//
+// Apply sends every op of a batch in one pipeline, one command each:
+// OpSaveRecord the SaveRecord script (EVALSHA; the saves refused with
+// NOSCRIPT go again with EVAL in a second round trip, with the later ops
+// on the same records that may safely run again, so the order per record
+// holds), OpDeleteRecord DEL, OpIndexSet ZADD and OpIndexRemove ZREM. On
+// Redis Cluster go-redis splits the pipeline per node.
+//
 // # TTL rules
 //
 // The caller derives every TTL from the SIP timers. CreateOrGet needs
@@ -109,11 +139,15 @@
 // life when ttl > 0 and keep it when ttl <= 0. Expire(0) deletes the key
 // (absent is fine); Expire(d > 0) sets the remaining life (absent is
 // ErrNotFound). Every Redis write is followed by PEXPIRE in the same script,
-// so no transaction lives without a TTL. Once and SaveRecord need ttl > 0;
-// SaveRecord replaces the record's remaining life. Timers have no TTL (see
-// the layout). Times have millisecond precision; the memory engine reads
+// so no transaction lives without a TTL. Once, SaveRecord (and OpSaveRecord)
+// and Heartbeat need ttl > 0; SaveRecord replaces the record's remaining
+// life. Timers, indexes and membership groups have no TTL (see the layout):
+// the writer removes index members (OpIndexRemove), and each Heartbeat
+// drops the members whose lease ended. Times have millisecond precision; the memory engine reads
 // TTLs against its clock (MemoryOptions.Now), and both engines compare
-// timers with Claim's now argument, never a clock of their own.
+// timers with Claim's now argument, never a clock of their own. Leases of
+// Membership are the caller's clock: time.Now on Redis, MemoryOptions.Now
+// in memory.
 //
 // # Errors
 //
@@ -128,9 +162,14 @@
 //     A deadline error also matches context.DeadlineExceeded. The memory
 //     engine fails with ErrUnavailable only after Close;
 //   - [ErrInvalid]: a bad argument (empty key, id, token or callkey, braces
-//     in the callkey, ttl <= 0 on create, Once or SaveRecord, a negative
-//     record version, Claim's max or lease <= 0, status outside 100..699);
-//     a bug in the caller;
+//     in the callkey, index name or group, ttl <= 0 on create, Once,
+//     SaveRecord or Heartbeat, a negative record version, Claim's max or
+//     lease <= 0, status outside 100..699, an unknown op kind, an empty
+//     index name or member, a score beyond ±2^53); a bug in the caller.
+//     Apply reports it per op, in OpResult.Err, and sends the other ops;
+//   - a batch: Apply returns an error only when the whole batch failed
+//     (ErrUnavailable, a canceled context, ...), and then every op's result
+//     but the invalid ones carries it; otherwise each op has its own;
 //   - a context canceled by the caller is returned wrapped (context.Canceled),
 //     not as ErrUnavailable;
 //   - any other server reply (WRONGTYPE, script error) is returned wrapped as
@@ -147,10 +186,11 @@ import (
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
-	// ErrInvalid reports a bad argument: empty callkey, key, timer id or
-	// token, '{' or '}' in the callkey, ttl <= 0 where one is required, a
-	// negative record version, Claim's max or lease <= 0, a status outside
-	// 100..699.
+	// ErrInvalid reports a bad argument: empty callkey, key, timer id,
+	// token, index name, member or group, '{' or '}' in the callkey, index
+	// name or group, ttl <= 0 where one is required, a negative record
+	// version, Claim's max or lease <= 0, a status outside 100..699, an
+	// unknown op kind, an index score beyond ±2^53.
 	ErrInvalid = errors.New("store: invalid argument")
 )
 

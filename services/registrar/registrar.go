@@ -117,7 +117,7 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 		}
 	}
 	source := "sipbus/registrar/" + cfg.ID
-	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
+	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	emit := &adapters.Events{Pub: pub}
 	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub}
 	r.reg = &ports.Register{
@@ -126,6 +126,7 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 	}
 	r.mg = &ports.Manager{Directory: d.Directory, Location: d.Location, Domains: cfg.Domains, Emit: emit, Now: now, Log: log}
 	r.expiry = &ports.Expiry{Store: d.Location, Emit: emit, Every: cfg.ExpiryScan, Now: now, Log: log}
+	r.reg.Expiry = r.expiry
 	return r, nil
 }
 

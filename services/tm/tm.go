@@ -110,14 +110,14 @@ func New(cfg Config, d Deps) (*TM, error) {
 	}
 	source := "sipbus/tm/" + cfg.ID
 	t := &TM{cfg: cfg, d: d, log: log}
-	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
+	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)
 	t.sched = ports.NewScheduler(func(ck, id string) { t.input.Due(ck, id) }, nil)
 	t.eng = app.NewEngine(app.Config{
 		Advertise: cfg.Advertise, Self: selfNames(cfg), Domains: cfg.Domains,
 		Timers:   sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
-		NoAnswer: cfg.NoAnswer,
+		NoAnswer: cfg.NoAnswer, Coalesce: cfg.Coalesce,
 	}, app.Deps{
 		Records: d.Store, Commit: t.commit, Sched: t.sched,
 		Send:   edgeapi.NewSender(t.pub, source),
@@ -127,7 +127,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 		Locate: loc, Routes: table, Log: log,
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
-		ID: cfg.ID, Lanes: cfg.Workers, T1: cfg.T1, Log: log,
+		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, Log: log,
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
 	return t, nil

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ExpireAfterShortening", testExpireShortened},
 		{"ExpireExactlyOnceConcurrent", testExpireConcurrent},
 		{"ConcurrentApplyAndExpire", testApplyExpireRace},
+		{"NextExpiry", testNextExpiry},
 		{"AORsPagination", testAORsPagination},
 		{"InvalidInput", testInvalid},
 		{"CanceledContext", testCanceled},
@@ -653,6 +654,74 @@ func testExpireConcurrent(t *testing.T, s location.Store) {
 	}
 }
 
+// spreadAORs returns n AORs in n different expiry shards (of the Redis
+// engine; any n AORs do for the others).
+func spreadAORs(n int) []string {
+	var out []string
+	used := map[int]bool{}
+	for i := 0; len(out) < n; i++ {
+		aor := fmt.Sprintf("next%d@example.com", i)
+		if sh := location.ExpiryShard(aor); !used[sh] {
+			used[sh] = true
+			out = append(out, aor)
+		}
+	}
+	return out
+}
+
+func testNextExpiry(t *testing.T, s location.Store) {
+	want := func(what string, at time.Time) {
+		t.Helper()
+		got, ok, err := s.NextExpiry(ctx(t))
+		switch {
+		case err != nil:
+			t.Fatalf("NextExpiry %s: %v", what, err)
+		case at.IsZero() && ok:
+			t.Errorf("NextExpiry %s = %v, want none", what, got)
+		case !at.IsZero() && (!ok || !got.Equal(at)):
+			t.Errorf("NextExpiry %s = %v, %v; want %v", what, got, ok, at)
+		}
+	}
+	want("of an empty store", time.Time{})
+	// Permanent bindings do not count.
+	gw := location.Binding{AOR: "gw@example.com", Contact: "sip:gw@198.51.100.1", Q: 1, Updated: T0}
+	if err := s.Add(ctx(t), gw); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	want("with only a permanent binding", time.Time{})
+
+	// Four AORs in four shards; the earliest AOR has a later second binding.
+	aors := spreadAORs(4)
+	at := func(m int) time.Time { return T0.Add(time.Duration(m) * time.Minute) }
+	apply(t, s, reg(aors[0], "c0", 1, T0, contact("sip:a@192.0.2.1", at(40))))
+	apply(t, s, reg(aors[1], "c1", 1, T0, contact("sip:b@192.0.2.1", at(10)), contact("sip:b@192.0.2.2", at(50))))
+	apply(t, s, reg(aors[2], "c2", 1, T0, contact("sip:c@192.0.2.1", at(30))))
+	if err := s.Add(ctx(t), location.Binding{AOR: aors[3], Contact: "sip:d@192.0.2.1", Q: 1, Expires: at(20), Updated: T0}); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	want("of four AORs", at(10))
+	for _, step := range []struct {
+		now  int
+		gone []string
+		next time.Time
+	}{
+		{15, []string{"sip:b@192.0.2.1"}, at(20)},
+		{25, []string{"sip:d@192.0.2.1"}, at(30)},
+		{45, []string{"sip:a@192.0.2.1", "sip:c@192.0.2.1"}, at(50)},
+		{55, []string{"sip:b@192.0.2.2"}, time.Time{}},
+	} {
+		ex, err := s.Expire(ctx(t), at(step.now), 100)
+		if err != nil {
+			t.Fatalf("Expire at +%dm: %v", step.now, err)
+		}
+		got := uris(ex)
+		slices.Sort(got)
+		wantList(t, fmt.Sprintf("Expire at +%dm", step.now), got, step.gone)
+		want(fmt.Sprintf("after Expire at +%dm", step.now), step.next)
+	}
+	wantList(t, "the permanent binding after every expiry", uris(lookup(t, s, gw.AOR, at(60))), []string{gw.Contact})
+}
+
 func testAORsPagination(t *testing.T, s location.Store) {
 	var want []string
 	for i := range 25 {
@@ -762,6 +831,10 @@ func testCanceled(t *testing.T, s location.Store) {
 	_, err = s.Expire(c, T0, 10)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Expire with a canceled context: %v, want context.Canceled", err)
+	}
+	_, _, err = s.NextExpiry(c)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("NextExpiry with a canceled context: %v, want context.Canceled", err)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite of the store interfaces: every
 // engine (memory, Redis) runs the same tests, so they cannot drift apart.
-// [Run] covers store.TxStore, [RunTimers], [RunOnce] and [RunRecords] the
-// other parts of store.Store, and [RunAll] all of them.
+// [Run] covers store.TxStore, [RunTimers], [RunOnce], [RunRecords],
+// [RunBatch] (store.BatchStore and store.IndexStore) and [RunMembership]
+// the other parts of store.Store, and [RunAll] all of them.
 //
 //	func TestMemory(t *testing.T) {
 //		storetest.RunAll(t, func(t *testing.T) (store.Store, func(time.Duration)) {
@@ -76,7 +77,8 @@ func Run(t *testing.T, newStore func(t *testing.T) (store.TxStore, func(d time.D
 type NewStore func(t *testing.T) (store.Store, func(d time.Duration))
 
 // RunAll runs every suite of the package against the engine made by
-// newStore: Run, RunTimers, RunOnce and RunRecords, as subtests.
+// newStore: Run, RunTimers, RunOnce, RunRecords, RunBatch and
+// RunMembership, as subtests.
 func RunAll(t *testing.T, newStore NewStore) {
 	t.Helper()
 	t.Run("Tx", func(t *testing.T) {
@@ -85,6 +87,8 @@ func RunAll(t *testing.T, newStore NewStore) {
 	t.Run("Timers", func(t *testing.T) { RunTimers(t, newStore) })
 	t.Run("Once", func(t *testing.T) { RunOnce(t, newStore) })
 	t.Run("Records", func(t *testing.T) { RunRecords(t, newStore) })
+	t.Run("Batch", func(t *testing.T) { RunBatch(t, newStore) })
+	t.Run("Membership", func(t *testing.T) { RunMembership(t, newStore) })
 }
 
 // runCases runs each case in a subtest with a fresh store.

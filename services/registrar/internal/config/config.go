@@ -76,9 +76,13 @@ type Config struct {
 	// 10.
 	MaxContacts int `yaml:"max_contacts" env:"SIPBUS_REGISTRAR_MAX_CONTACTS"`
 
-	// ExpiryScan is how often the registrar removes expired bindings and
-	// emits reg.contact.expired events (any replica may do it; each
-	// binding is reported once). Default 1s, less than 10m.
+	// ExpiryScan is the least time between two scans for expired bindings
+	// (which remove them and emit reg.contact.expired; any replica may
+	// scan, each binding is reported once). The registrar sleeps until the
+	// next binding expires, looking again at least every 30s for bindings
+	// other replicas made, so an idle registrar does not scan; bindings
+	// expiring one after the other are removed in batches, at most one
+	// scan per ExpiryScan. Default 1s, less than 10m.
 	ExpiryScan time.Duration `yaml:"expiry_scan" env:"SIPBUS_REGISTRAR_EXPIRY_SCAN"`
 
 	// Workers bounds the REGISTER events handled at once. Default 64.

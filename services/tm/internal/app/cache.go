@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/store"
 )
 
 // ptxCache holds the proxy transactions and dialogs of the calls this
@@ -32,6 +34,15 @@ type cached struct {
 	sum       uint64 // hash of the record as last written, to skip writing what did not change
 	recovered bool   // read from the store rather than created here (takeover)
 	expires   time.Time
+	// idx is the deadline under which the transaction is filed in its
+	// partition's deadline index: 0 not filed, -1 unknown (read from the
+	// store).
+	idx int64
+
+	dirty   bool       // changed in memory since its last write
+	flushAt time.Time  // when a dirty transaction is written at the latest
+	emits   []Emission // call events waiting for that write
+	ops     []store.Op // further writes going with it
 }
 
 type dialogEntry struct {
@@ -112,7 +123,7 @@ func (c *ptxCache) sweep() int {
 	defer c.mu.Unlock()
 	n := 0
 	for k, e := range c.m {
-		if now.After(e.expires) {
+		if now.After(e.expires) && !e.dirty {
 			delete(c.m, k)
 			n++
 		}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -9,32 +8,33 @@ import (
 	"github.com/sipbus/sipbus/pkg/events"
 )
 
-func TestRecordCache(t *testing.T) {
+func TestPTxCache(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	c := newRecordCache(16, 30*time.Second, func() time.Time { return now })
-	c.put("a", 3, []byte("v3"))
-	if r, ok := c.get("a"); !ok || r.version != 3 || string(r.value) != "v3" {
-		t.Fatalf("get(a) = %+v, %v", r, ok)
+	c := newPTxCache(func() time.Time { return now })
+	c.put("ck1|a", &cached{p: &ptx{ID: "a"}, version: 3}, 30*time.Second)
+	if e := c.get("ck1|a"); e == nil || e.version != 3 {
+		t.Fatalf("get = %+v", e)
 	}
+	c.put("ck1|dirty", &cached{p: &ptx{ID: "dirty"}, dirty: true}, time.Second)
+	c.putDialog(&dialog{CallKey: "ck1", PTx: "a"}, time.Minute)
 	now = now.Add(31 * time.Second)
-	if _, ok := c.get("a"); ok {
-		t.Error("an entry older than maxAge was returned")
+	if e := c.get("ck1|a"); e != nil {
+		t.Error("an expired entry was returned")
 	}
-	for i := range 100 {
-		c.put(fmt.Sprint(i), int64(i), nil)
+	if n := c.sweep(); n != 0 {
+		t.Errorf("sweep removed %d, want 0 (the expired one went on get; the dirty one waits for its write)", n)
 	}
-	if n := c.len(); n > 16 {
-		t.Errorf("%d entries, want at most 16", n)
+	if c.dialog("ck1") == nil {
+		t.Error("the dialog went before its time")
 	}
-	c.put("b", 1, nil)
-	c.drop("b")
-	if _, ok := c.get("b"); ok {
-		t.Error("a dropped entry was returned")
+	c.put("ck2|b", &cached{p: &ptx{ID: "b"}}, time.Hour)
+	c.forget(func(ck string) bool { return ck == "ck1" })
+	if c.dialog("ck1") != nil || c.get("ck1|dirty") != nil || c.get("ck2|b") == nil {
+		t.Error("forget dropped the wrong entries")
 	}
-	var nilCache *recordCache
-	nilCache.put("x", 1, nil)
-	if _, ok := nilCache.get("x"); ok {
-		t.Error("the nil cache returned an entry")
+	c.drop("ck2|b")
+	if c.len() != 0 {
+		t.Errorf("%d entries left", c.len())
 	}
 }
 
@@ -46,7 +46,7 @@ func TestStaleCacheFallsBackToTheStore(t *testing.T) {
 	h := newHarness(t, "", bob)
 	a := h.e
 	b := NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second}, Deps{
-		Records: h.st, Timers: h.st, Once: h.st, Tx: h.st, Send: sender{h}, Emit: emitter{h},
+		Records: h.st, Commit: apply{h.st}, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
 		Locate: bob, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
 	})
 	h.request(invite(40, "sip:bob@example.com"))

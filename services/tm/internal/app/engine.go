@@ -122,6 +122,10 @@ type Config struct {
 	// RetryAfter is the Retry-After of 503s tm sends (overload, store
 	// down); default 5 seconds.
 	RetryAfter int
+	// Coalesce is how long a change that SIP does not need written first
+	// may wait to be written with the next ones (see update); default
+	// 20ms, < 0 writes every change at once.
+	Coalesce time.Duration
 }
 
 // Deps are the engine's collaborators.
@@ -162,6 +166,9 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5
+	}
+	if cfg.Coalesce == 0 {
+		cfg.Coalesce = 20 * time.Millisecond
 	}
 	for i, dom := range cfg.Domains {
 		cfg.Domains[i] = strings.ToLower(dom)
@@ -253,19 +260,37 @@ func (e *Engine) load(ctx context.Context, callKey, id string) (*cached, error) 
 	if err := json.Unmarshal(rec.Value, p); err != nil {
 		return nil, fmt.Errorf("tm: decode transaction %s: %w", id, err)
 	}
-	return &cached{p: p, version: rec.Version, sum: sum(rec.Value), recovered: true}, nil
+	return &cached{p: p, version: rec.Version, sum: sum(rec.Value), recovered: true, idx: -1}, nil
 }
 
-// update runs fn on the current transaction and writes it back with
-// compare-and-set, in the commit of the moment, retrying on conflicts;
-// then it runs the effects. ErrNotFound is returned when the record does
-// not exist. An input that changes nothing (a retransmitted 2xx) writes
-// nothing.
+// update runs fn on the current transaction, writes it, then runs the
+// effects. ErrNotFound is returned when the record does not exist.
+//
+// What is written when (the hot path's "write, don't read; acknowledge SIP
+// only where SIP needs it"):
+//   - a change that creates the transaction or gives it its final status is
+//     written before its effects, in the commit of the moment (group
+//     commit, compare-and-set): a replica that takes the partition over
+//     must find every transaction whose request went out, and its outcome;
+//   - any other change (a provisional response, a timer moving) is applied
+//     in memory, its SIP messages sent at once, and written within
+//     Coalesce, together with whatever else happens to the transaction by
+//     then (the 180 and the 200 of a call arriving 2 ms apart make one
+//     write). Its call events wait for that write, so the log never tells
+//     what the store does not hold;
+//   - an input that changes nothing (a retransmitted 2xx) writes nothing.
 //
 // The transaction is changed in place in memory: inputs of one call run one
-// at a time on this replica (one lane per call key), and a failed write
-// drops it from memory, so the next input reads the store.
+// at a time on this replica (one lane per call key), and a failed or
+// conflicting write drops it from memory, so the next input reads the
+// store.
 func (e *Engine) update(ctx context.Context, callKey, id string, fn func(p *ptx, fx *effects) error) error {
+	return e.updateFlush(ctx, callKey, id, false, fn)
+}
+
+// updateFlush is update that writes even a change that could wait, when
+// flush is set (the coalescing deadline came).
+func (e *Engine) updateFlush(ctx context.Context, callKey, id string, flush bool, fn func(p *ptx, fx *effects) error) error {
 	ck := cacheKey(callKey, id)
 	for attempt := range 8 {
 		c, err := e.current(ctx, callKey, id, ck, attempt == 0)
@@ -273,18 +298,36 @@ func (e *Engine) update(ctx context.Context, callKey, id string, fn func(p *ptx,
 			return err
 		}
 		fx := &effects{}
+		final := c.p.Final
 		if err := fn(c.p, fx); err != nil {
 			e.cache.drop(ck)
 			return err
 		}
-		ok, err := e.commit(ctx, callKey, c, fx)
+		e.applyTimers(c.p, fx)
+		c.emits = append(c.emits, fx.emits...)
+		c.ops = append(c.ops, fx.ops...)
+		now := e.d.Now()
+		if !flush && attempt == 0 && c.version != 0 && c.p.Final == final && e.cfg.Coalesce > 0 {
+			// Nothing SIP needs written first: send now, write soon.
+			if c.flushAt.IsZero() {
+				c.flushAt = now.Add(e.cfg.Coalesce)
+			}
+			c.dirty = true
+			e.cache.put(ck, c, e.linger(c.p))
+			e.schedule(callKey, c)
+			return e.run(ctx, callKey, c.p, fx, nil)
+		}
+		ok, err := e.commit(ctx, callKey, c)
 		if err != nil {
 			e.cache.drop(ck)
 			return err
 		}
 		if ok {
+			emits := c.emits
+			c.emits, c.ops = nil, nil
 			e.cache.put(ck, c, e.linger(c.p))
-			return e.run(ctx, callKey, c.p, fx)
+			e.schedule(callKey, c)
+			return e.run(ctx, callKey, c.p, fx, emits)
 		}
 		e.cache.drop(ck)
 	}
@@ -304,22 +347,33 @@ func (e *Engine) current(ctx context.Context, callKey, id, ck string, useCache b
 
 // create writes a new proxy transaction. created is false when it already
 // exists (a retransmission this replica does not hold, or a redelivery).
+//
+// Its deadline is filed in the partition's index only when the transaction
+// is still in progress Coalesce later: most transactions (a BYE, an INVITE
+// answered at once) end before, and are never filed nor removed. A replica
+// that dies in that window leaves a record without its index entry; the
+// next message of the call (the response, a retransmission) finds it.
 func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects) (created bool, err error) {
-	c := &cached{p: p}
-	ok, err := e.commit(ctx, callKey, c, fx)
+	e.applyTimers(p, fx)
+	c := &cached{p: p, ops: fx.ops}
+	ok, err := e.commit(ctx, callKey, c)
 	if err != nil || !ok {
 		return false, err
 	}
+	c.ops = nil
+	if p.next() != 0 && e.cfg.Coalesce > 0 {
+		c.dirty, c.flushAt = true, e.d.Now().Add(e.cfg.Coalesce)
+	}
 	e.cache.put(cacheKey(callKey, p.ID), c, e.linger(p))
-	return true, e.run(ctx, callKey, p, fx)
+	e.schedule(callKey, c)
+	return true, e.run(ctx, callKey, p, fx, fx.emits)
 }
 
-// commit applies fx's timer changes to p and writes p (compare-and-set on
-// c.version), its deadline index entry and fx's further ops in one group
-// commit. ok is false on a conflict. When p did not change and there are
-// no further ops, nothing is written.
-func (e *Engine) commit(ctx context.Context, callKey string, c *cached, fx *effects) (ok bool, err error) {
-	p := c.p
+// applyTimers applies fx's timer changes to p.
+func (e *Engine) applyTimers(p *ptx, fx *effects) {
+	if len(fx.cancel) == 0 && len(fx.arms) == 0 {
+		return
+	}
 	now := e.d.Now()
 	for _, k := range fx.cancel {
 		p.disarm(k.t, k.i)
@@ -327,17 +381,29 @@ func (e *Engine) commit(ctx context.Context, callKey string, c *cached, fx *effe
 	for _, a := range fx.arms {
 		p.arm(a.t, a.i, now.Add(a.after).UnixMilli())
 	}
+	fx.cancel, fx.arms = nil, nil
+}
+
+// commit writes c.p (compare-and-set on c.version), its deadline index
+// entry and c.ops in one group commit. ok is false on a conflict. When p
+// did not change and there are no further ops, nothing is written.
+func (e *Engine) commit(ctx context.Context, callKey string, c *cached) (ok bool, err error) {
+	p := c.p
 	next := p.next()
-	ops := make([]store.Op, 0, 2+len(fx.ops))
+	ops := make([]store.Op, 0, 2+len(c.ops))
 	member := callKey + "|" + p.ID
 	index := DeadlineIndex(bus.Partition(callKey))
+	idx := c.idx
 	switch {
-	case next != 0 && next != p.Idx:
+	case c.version == 0 && e.cfg.Coalesce > 0:
+		// A new transaction: filed later if still in progress (see create).
+	case next != 0 && next != c.idx:
 		ops = append(ops, store.Op{Kind: store.OpIndexSet, Index: index, Member: member, Score: next})
-	case next == 0 && p.Idx != 0:
+		c.idx = next
+	case next == 0 && c.idx != 0:
 		ops = append(ops, store.Op{Kind: store.OpIndexRemove, Index: index, Member: member})
+		c.idx = 0
 	}
-	p.Idx = next
 	value := p.marshal()
 	h := sum(value)
 	save := len(ops)
@@ -349,15 +415,17 @@ func (e *Engine) commit(ctx context.Context, callKey string, c *cached, fx *effe
 	} else {
 		save = -1
 	}
-	ops = append(ops, fx.ops...)
+	ops = append(ops, c.ops...)
 	if len(ops) > 0 {
 		res, err := e.d.Commit.Commit(ctx, ops)
 		if err != nil {
+			c.idx = idx
 			return false, fmt.Errorf("tm: save transaction %s: %w", p.ID, err)
 		}
 		if save >= 0 {
 			r := res[save]
 			if r.Err != nil {
+				c.idx = idx
 				return false, fmt.Errorf("tm: save transaction %s: %w", p.ID, r.Err)
 			}
 			if !r.OK {
@@ -371,12 +439,24 @@ func (e *Engine) commit(ctx context.Context, callKey string, c *cached, fx *effe
 			}
 		}
 	}
-	if next != 0 {
-		e.d.Sched.Schedule(callKey, p.ID, time.UnixMilli(next))
-	} else {
-		e.d.Sched.Unschedule(callKey, p.ID)
-	}
+	c.dirty, c.flushAt = false, time.Time{}
 	return true, nil
+}
+
+// schedule tells the scheduler when the transaction needs this replica
+// next: its earliest timer, or its coalesced write.
+func (e *Engine) schedule(callKey string, c *cached) {
+	next := c.p.next()
+	if c.dirty {
+		if f := c.flushAt.UnixMilli(); next == 0 || f < next {
+			next = f
+		}
+	}
+	if next != 0 {
+		e.d.Sched.Schedule(callKey, c.p.ID, time.UnixMilli(next))
+	} else {
+		e.d.Sched.Unschedule(callKey, c.p.ID)
+	}
 }
 
 // linger is how long a transaction stays in memory after this write.
@@ -387,9 +467,10 @@ func (e *Engine) linger(p *ptx) time.Duration {
 	return e.recordTTL(p.Method)
 }
 
-// run executes the effects of a written record. A send that fails is
-// logged: the transaction's timers and SIP retransmissions recover it.
-func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects) error {
+// run executes the effects of an input: its SIP messages, and the call
+// events whose state is written (emits). A send that fails is logged: the
+// transaction's timers and SIP retransmissions recover it.
+func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects, emits []Emission) error {
 	for _, s := range fx.sends {
 		if err := e.d.Send.Send(ctx, s); err != nil {
 			e.d.Log.Warn("tm: send", "call_key", callKey, "dest", s.Dest, "err", err)
@@ -399,7 +480,7 @@ func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects) e
 		e.cache.putDialog(d, dialogTTL)
 	}
 	var firstErr error
-	for _, em := range fx.emits {
+	for _, em := range emits {
 		if err := e.d.Emit.Emit(ctx, em); err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
@@ -17,28 +19,42 @@ import (
 )
 
 // harness runs the engine on the memory store with recording fakes for the
-// edges and the bus.
+// edges, the bus and the scheduler.
 type harness struct {
 	t        *testing.T
 	e        *Engine
 	st       *store.Memory
 	mu       sync.Mutex
-	sent     []*edgeapi.SendRequest
+	sent     []*edgeapi.Message
 	lastDest string
 	emits    []Emission
+	due      map[string]time.Time // scheduled deadlines, "ck|id"
 	now      time.Time
 }
 
 type sender struct{ h *harness }
 
-func (s sender) Send(_ context.Context, r *edgeapi.SendRequest) error {
+func (s sender) Send(_ context.Context, m *edgeapi.Message) error {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
-	s.h.sent = append(s.h.sent, r)
-	if r.Raw != nil && len(r.Raw) > 6 && string(r.Raw[:6]) == "INVITE" {
-		s.h.lastDest = r.Dest
+	s.h.sent = append(s.h.sent, m)
+	if len(m.Raw) > 6 && string(m.Raw[:6]) == "INVITE" {
+		d, _ := events.ParseDest(m.Dest)
+		s.h.lastDest = d.Addr.String()
 	}
 	return nil
+}
+
+type sched struct{ h *harness }
+
+func (s sched) Schedule(ck, id string, at time.Time) { s.h.due[ck+"|"+id] = at }
+func (s sched) Unschedule(ck, id string)             { delete(s.h.due, ck+"|"+id) }
+
+// apply is the memory store as the engine's committer (one Apply per commit).
+type apply struct{ st *store.Memory }
+
+func (a apply) Commit(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
+	return a.st.Apply(ctx, ops)
 }
 
 type emitter struct{ h *harness }
@@ -61,7 +77,7 @@ const proxyAddr = "192.0.2.1:5060"
 
 func newHarness(t *testing.T, table string, loc locator) *harness {
 	t.Helper()
-	h := &harness{t: t, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), due: map[string]time.Time{}}
 	h.st = store.NewMemory(store.MemoryOptions{Now: func() time.Time { return h.now }, JanitorInterval: -1})
 	t.Cleanup(func() { _ = h.st.Close() })
 	rt := routes.Default()
@@ -72,7 +88,7 @@ func newHarness(t *testing.T, table string, loc locator) *harness {
 		}
 	}
 	h.e = NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second}, Deps{
-		Records: h.st, Timers: h.st, Once: h.st, Tx: h.st, Send: sender{h}, Emit: emitter{h},
+		Records: h.st, Commit: apply{h.st}, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
 		Locate: loc, Routes: rt, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
 	})
 	return h
@@ -111,7 +127,7 @@ func (h *harness) requestRaw(raw []byte) *Inbound {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	in := &Inbound{Msg: m, TxKey: key, CallKey: sipmsg.CallKey(m.CallID()), Src: Source{Transport: "udp", Remote: "198.51.100.7:5060"}}
+	in := &Inbound{Msg: m, TxKey: key, CallKey: sipmsg.CallKey(m.CallID()), Src: Source{Transport: "udp", Remote: "198.51.100.7:5060", Edge: "e1", Reply: "udp:198.51.100.7:5060"}}
 	if err := h.e.Request(h.ctx(), in); err != nil {
 		h.t.Fatalf("Request: %v", err)
 	}
@@ -131,23 +147,42 @@ func (h *harness) respond(req *sipmsg.Msg, code int, tag string) {
 	}
 }
 
-// fire runs every timer due by now+d (advancing the clock).
+// fire advances the clock by d and runs every deadline due by then (timers
+// and coalesced writes), as the scheduler would; it returns the timers
+// that fired, by name.
 func (h *harness) fire(d time.Duration) []string {
 	h.t.Helper()
 	h.now = h.now.Add(d)
-	due, err := h.st.Claim(h.ctx(), h.now, 100, time.Second)
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	var names []string
-	for _, tm := range due {
-		names = append(names, tm.ID[strings.LastIndexByte(tm.ID, '|')+1:])
-		if err := h.e.Timer(h.ctx(), tm.Payload); err != nil {
-			h.t.Fatalf("Timer %s: %v", tm.ID, err)
+	for {
+		var ck, id string
+		for k, at := range h.due {
+			if !at.After(h.now) {
+				ck, id, _ = strings.Cut(k, "|")
+				break
+			}
 		}
-		_, _ = h.st.Done(h.ctx(), tm.ID, tm.Token)
+		if ck == "" {
+			return names
+		}
+		delete(h.due, ck+"|"+id)
+		var tmr []ptimer
+		if c := h.e.cache.get(cacheKey(ck, id)); c != nil {
+			tmr = c.p.Tmr
+		} else if rec, err := h.st.LoadRecord(h.ctx(), ck, ptxKey(id)); err == nil {
+			var p ptx
+			_ = json.Unmarshal(rec.Value, &p)
+			tmr = p.Tmr
+		}
+		for _, t := range tmr {
+			if t.Due <= h.now.UnixMilli() {
+				names = append(names, t.T)
+			}
+		}
+		if err := h.e.Due(h.ctx(), ck, id); err != nil {
+			h.t.Fatalf("Due %s|%s: %v", ck, id, err)
+		}
 	}
-	return names
 }
 
 func invite(n int, ruri string) string {
@@ -200,19 +235,23 @@ func (h *harness) terminal() []string {
 	return out
 }
 
-// A redelivered INVITE event must not fork a second transaction: whatever
-// is sent again is the same branch request, byte for byte (a retransmission
-// the callee's transaction layer absorbs).
-func TestRedeliveredInviteIsNotForwardedTwice(t *testing.T) {
+// A retransmitted INVITE that reaches tm (through an edge that did not see
+// the first) is answered 100 Trying upstream and never forwarded again: the
+// branch has its own retransmission timer. After a takeover (the record
+// read from the store, not from memory) it is the same.
+func TestRetransmittedInviteIsAnsweredNotForwarded(t *testing.T) {
 	h := newHarness(t, "", bob)
 	in := h.request(invite(1, "sip:bob@example.com"))
 	first := only(t, h.take(), "first delivery")
-	if err := h.e.Request(h.ctx(), in); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range h.take() {
-		if string(m.Raw) != string(first.Raw) {
-			t.Fatalf("redelivery sent something new:\n%s", m.Raw)
+	for _, takeover := range []bool{false, true} {
+		if takeover {
+			h.e.Forget(func(string) bool { return true })
+		}
+		if err := h.e.Request(h.ctx(), in); err != nil {
+			t.Fatal(err)
+		}
+		if m := only(t, h.take(), "retransmission"); m.Request || m.StatusCode != 100 {
+			t.Fatalf("retransmission (takeover %v) answered %s, want 100 Trying upstream only", takeover, status(m))
 		}
 	}
 	if v := mustTopVia(t, first); !strings.HasPrefix(v.Branch, branchPrefix) || v.SentBy() != proxyAddr {
@@ -422,5 +461,103 @@ func TestLocalAnswers(t *testing.T) {
 	h.request(invite(10, "sip:carol@example.com"))
 	if m := only(t, h.take(), "unknown"); m.StatusCode != 404 {
 		t.Errorf("unknown user: %s", status(m))
+	}
+}
+
+// emitted lists the types of the call events emitted so far.
+func (h *harness) emitted() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, em := range h.emits {
+		out = append(out, em.Data.CEType())
+	}
+	return out
+}
+
+func (h *harness) record(ck, id string) *ptx {
+	h.t.Helper()
+	rec, err := h.st.LoadRecord(h.ctx(), ck, ptxKey(id))
+	if err != nil {
+		h.t.Fatalf("record %s: %v", id, err)
+	}
+	p := new(ptx)
+	if err := json.Unmarshal(rec.Value, p); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// A provisional response is sent on at once and written with what follows
+// within Coalesce: the 180 and the 200 of a call make one write after the
+// INVITE's, and call.ringing waits for it. A transaction that ends within
+// Coalesce is never filed in its partition's deadline index.
+func TestCoalescedWrites(t *testing.T) {
+	h := newHarness(t, "", bob)
+	in := h.request(invite(50, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	id := ptxID(in.TxKey)
+	h.respond(req, 180, "b50")
+	if m := only(t, h.take(), "180"); m.StatusCode != 180 {
+		t.Fatalf("sent %s", status(m))
+	}
+	if p := h.record(in.CallKey, id); p.Ringing {
+		t.Error("the 180 was written at once; it should wait for Coalesce")
+	}
+	if got := strings.Join(h.emitted(), ","); strings.Contains(got, "ringing") {
+		t.Errorf("call.ringing emitted before its state was written: %s", got)
+	}
+	h.respond(req, 200, "b50")
+	if m := only(t, h.take(), "200"); m.StatusCode != 200 {
+		t.Fatalf("sent %s", status(m))
+	}
+	if p := h.record(in.CallKey, id); !p.Ringing || p.Final != 200 {
+		t.Errorf("after the 200: record ringing=%v final=%d, want both written", p.Ringing, p.Final)
+	}
+	want := "sipbus.call.started.v1,sipbus.call.ringing.v1,sipbus.call.answered.v1"
+	if got := strings.Join(h.emitted(), ","); got != want {
+		t.Errorf("events %s, want %s", got, want)
+	}
+	if es, _ := h.st.IndexRange(h.ctx(), DeadlineIndex(bus.Partition(in.CallKey)), 1<<62); len(es) != 0 {
+		t.Errorf("deadline index %v: a transaction answered within Coalesce is never filed", es)
+	}
+}
+
+// A replica taking a partition over reads its deadline index and runs the
+// timers the dead owner left: here timer C of a ringing call, which
+// cancels the branch and answers 408.
+func TestTakeoverRunsIndexedTimers(t *testing.T) {
+	h := newHarness(t, "", bob)
+	in := h.request(invite(51, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.respond(req, 180, "b51")
+	h.take()
+	h.fire(100 * time.Millisecond) // the coalesced write and the index entry
+	es, err := h.st.IndexRange(h.ctx(), DeadlineIndex(bus.Partition(in.CallKey)), 1<<62)
+	if err != nil || len(es) != 1 || es[0].Member != in.CallKey+"|"+ptxID(in.TxKey) {
+		t.Fatalf("deadline index %v %v, want the ringing call", es, err)
+	}
+	// Replica B: a new engine on the same store, with nothing in memory.
+	h.due = map[string]time.Time{}
+	h.e = NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second}, Deps{
+		Records: h.st, Commit: apply{h.st}, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
+		Locate: bob, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
+	})
+	for _, e := range es {
+		ck, id, _ := strings.Cut(e.Member, "|")
+		h.due[ck+"|"+id] = time.UnixMilli(e.Score)
+	}
+	if got := h.fire(10 * time.Second); strings.Join(got, ",") != "C" {
+		t.Fatalf("timers fired on replica B: %v, want C", got)
+	}
+	var sent []string
+	for _, m := range h.take() {
+		sent = append(sent, status(m))
+	}
+	if strings.Join(sent, ",") != "CANCEL,408" {
+		t.Errorf("replica B sent %v, want CANCEL, 408", sent)
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "missed:no-answer:408" {
+		t.Errorf("terminal events %v", got)
 	}
 }

@@ -37,11 +37,9 @@ type ptx struct {
 	Last []byte `json:"last,omitempty"`
 	// Tmr are the pending timers (RFC 3261 §17.1 A, B, E, F of the
 	// branches; C of the proxy transaction), kept in the record so that a
-	// replica taking the partition over finds them; Idx is the deadline
-	// under which the record is filed in its partition's deadline index
-	// (0: not filed).
+	// replica taking the partition over finds them (through its deadline
+	// index, see Engine.commit).
 	Tmr []ptimer `json:"tm,omitempty"`
-	Idx int64    `json:"ix,omitempty"`
 }
 
 // ptimer is one pending timer of a proxy transaction.

@@ -307,7 +307,7 @@ func (e *Engine) rejectCall(ctx context.Context, in *Inbound, status int, reason
 	}
 	p := &ptx{ID: ptxID(in.TxKey), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status}
 	now := e.d.Now()
-	return e.run(ctx, in.CallKey, p, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)}})
+	return e.run(ctx, in.CallKey, p, &effects{}, []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)})
 }
 
 // upstream is a response to send back where the request came from (Src.Reply,
@@ -496,7 +496,7 @@ func (e *Engine) Rejected(ctx context.Context, in *Inbound, status int) error {
 		key = "raw|" + string(in.Msg.Raw)
 	}
 	p := &ptx{ID: ptxID(key), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status, Src: in.Src, Req: in.Msg.Raw}
-	return e.run(ctx, in.CallKey, p, &effects{emits: []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, e.d.Now())}})
+	return e.run(ctx, in.CallKey, p, &effects{}, []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, e.d.Now())})
 }
 
 // Shed answers a new request 503 with Retry-After without routing it: the

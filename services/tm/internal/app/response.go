@@ -148,9 +148,9 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 			d := &dialog{PTx: p.ID, CallID: p.CallID, CallKey: ck, Call: *p.Call}
 			fx.dialog = d
 			if v, err := json.Marshal(d); err == nil {
-				// Version 0: the first answered dialog of a Call-ID stays
-				// (a second fork's 2xx does not replace it).
-				fx.ops = append(fx.ops, store.Op{Kind: store.OpSaveRecord, CallKey: ck, Key: dialogKey, Value: v, TTL: dialogTTL})
+				// Written, not compare-and-set: the first 2xx of a call
+				// makes it (a second fork's 2xx does not get here).
+				fx.ops = append(fx.ops, store.Op{Kind: store.OpPutRecord, CallKey: ck, Key: dialogKey, Value: v, TTL: dialogTTL})
 			}
 		}
 	default:
@@ -288,4 +288,3 @@ func stripVia(m *sipmsg.Msg) []byte {
 func byTTL(t sipfsm.Timer) bool {
 	return t == sipfsm.D || t == sipfsm.K || t == sipfsm.M
 }
-

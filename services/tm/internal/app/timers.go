@@ -23,10 +23,11 @@ var timerInputs = map[string]sipfsm.Input{
 
 // Due handles the deadline of a proxy transaction coming due (the
 // Scheduler's callback, run on the call's lane): every timer of the record
-// due by now fires, earliest first. A transaction that ended meanwhile, or
+// due by now fires, earliest first, and the transaction is written if it
+// waited to be (coalesced changes). A transaction that ended meanwhile, or
 // whose timers moved on, makes it a no-op.
 func (e *Engine) Due(ctx context.Context, callKey, id string) error {
-	err := e.update(ctx, callKey, id, func(p *ptx, fx *effects) error {
+	err := e.updateFlush(ctx, callKey, id, true, func(p *ptx, fx *effects) error {
 		now := e.d.Now().UnixMilli()
 		for {
 			k := -1

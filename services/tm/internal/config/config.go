@@ -48,8 +48,19 @@ type Config struct {
 	// Default 60s.
 	NoAnswer time.Duration `yaml:"no_answer" env:"SIPBUS_NO_ANSWER"`
 
-	// Workers bounds the events handled concurrently. Default 64.
-	Workers int `yaml:"workers" env:"SIPBUS_TM_WORKERS"`
+	// QueueTarget and QueueInterval drive overload control: when messages
+	// reach tm more than QueueTarget after the edge received them, for a
+	// whole QueueInterval, tm answers new requests 503 with Retry-After
+	// and its beat tells the edges to refuse new dialogs. Defaults 20ms
+	// and 100ms.
+	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_TM_QUEUE_TARGET"`
+	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_TM_QUEUE_INTERVAL"`
+
+	// Coalesce is how long a change of a transaction that SIP does not need
+	// written first (a provisional response, a timer) may wait to be
+	// written together with the next ones. Default 20ms; 0 writes every
+	// change at once.
+	Coalesce time.Duration `yaml:"coalesce" env:"SIPBUS_TM_COALESCE"`
 
 	// Static maps an address of record "user@domain" to its contact URIs
 	// (sip: or sips:), used when no location service is configured. The
@@ -65,25 +76,29 @@ type Config struct {
 
 // Defaults.
 const (
-	defaultNATS     = "nats://127.0.0.1:4222"
-	defaultT1       = 500 * time.Millisecond
-	defaultT2       = 4 * time.Second
-	defaultT4       = 5 * time.Second
-	defaultNoAnswer = 60 * time.Second
-	defaultWorkers  = 64
+	defaultNATS          = "nats://127.0.0.1:4222"
+	defaultT1            = 500 * time.Millisecond
+	defaultT2            = 4 * time.Second
+	defaultT4            = 5 * time.Second
+	defaultNoAnswer      = 60 * time.Second
+	defaultQueueTarget   = 20 * time.Millisecond
+	defaultQueueInterval = 100 * time.Millisecond
+	defaultCoalesce      = 20 * time.Millisecond
 )
 
 // Default returns the configuration without file or environment. It does
 // not validate: Advertise is required and has no default.
 func Default() Config {
 	return Config{
-		ID:       hostID(),
-		NATS:     defaultNATS,
-		T1:       defaultT1,
-		T2:       defaultT2,
-		T4:       defaultT4,
-		NoAnswer: defaultNoAnswer,
-		Workers:  defaultWorkers,
+		ID:            hostID(),
+		NATS:          defaultNATS,
+		T1:            defaultT1,
+		T2:            defaultT2,
+		T4:            defaultT4,
+		NoAnswer:      defaultNoAnswer,
+		QueueTarget:   defaultQueueTarget,
+		QueueInterval: defaultQueueInterval,
+		Coalesce:      defaultCoalesce,
 	}
 }
 

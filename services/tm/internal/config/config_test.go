@@ -30,7 +30,8 @@ func clearEnv(t *testing.T) {
 
 func TestEnvNames(t *testing.T) {
 	want := []string{"SIPBUS_TM_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_ADVERTISE", "SIPBUS_DOMAINS", "SIPBUS_ROUTES",
-		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_WORKERS", "SIPBUS_ALIASES"}
+		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_QUEUE_TARGET", "SIPBUS_TM_QUEUE_INTERVAL",
+		"SIPBUS_TM_COALESCE", "SIPBUS_ALIASES"}
 	if got := envNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("env tags %v\nwant      %v", got, want)
 	}
@@ -39,7 +40,8 @@ func TestEnvNames(t *testing.T) {
 func TestDefault(t *testing.T) {
 	c := Default()
 	want := Config{ID: c.ID, NATS: "nats://127.0.0.1:4222", T1: 500 * time.Millisecond, T2: 4 * time.Second,
-		T4: 5 * time.Second, NoAnswer: 60 * time.Second, Workers: 64}
+		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: 20 * time.Millisecond,
+		QueueInterval: 100 * time.Millisecond, Coalesce: 20 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
 	}
@@ -111,7 +113,8 @@ func TestValidateErrors(t *testing.T) {
 		{"t2 below t1", func(c *Config) { c.T2 = 100 * time.Millisecond }, "t2: must be >= t1 (100ms < 500ms)"},
 		{"t4 negative", func(c *Config) { c.T4 = -time.Second }, "t4: must be positive"},
 		{"no_answer zero", func(c *Config) { c.NoAnswer = 0 }, "no_answer: must be positive"},
-		{"workers zero", func(c *Config) { c.Workers = 0 }, "workers: must be positive"},
+		{"queue_target zero", func(c *Config) { c.QueueTarget = 0 }, "queue_target: must be positive"},
+		{"coalesce too long", func(c *Config) { c.Coalesce = time.Minute }, "coalesce: must be within 0..1s"},
 		{"static without domain", func(c *Config) { c.Static = map[string][]string{"alice": {"sip:a@192.0.2.1"}} }, `static: "alice": want user@domain`},
 		{"static with scheme", func(c *Config) { c.Static = map[string][]string{"sip:alice@example.com": nil} }, "want user@domain"},
 		{"static foreign domain", func(c *Config) { c.Static = map[string][]string{"alice@example.net": nil} }, `static: "alice@example.net": example.net is not one of domains`},
@@ -144,7 +147,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("invalid config validated")
 	}
-	for _, key := range []string{"id:", "nats:", "advertise:", "t1:", "t2:", "t4:", "no_answer:", "workers:", "static:"} {
+	for _, key := range []string{"id:", "nats:", "advertise:", "t1:", "t2:", "t4:", "no_answer:", "queue_target:", "static:"} {
 		if !strings.Contains(err.Error(), "\n"+key) && !strings.HasPrefix(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}
@@ -161,7 +164,8 @@ func TestLoadSample(t *testing.T) {
 		ID: "tm-1", NATS: "nats://nats-1:4222,nats://nats-2:4222", Redis: "redis://redis:6379/0",
 		Advertise: "proxy.example.com:5060", Domains: []string{"example.com", "Example.ORG"},
 		Routes: "/etc/sipbus/routes.yaml", T1: 500 * time.Millisecond, T2: 4 * time.Second, T4: 5 * time.Second,
-		NoAnswer: 90 * time.Second, Workers: 128,
+		NoAnswer: 90 * time.Second, QueueTarget: 50 * time.Millisecond, QueueInterval: 100 * time.Millisecond,
+		Coalesce: 20 * time.Millisecond,
 		Static: map[string][]string{
 			"alice@example.com": {"sip:alice@192.0.2.21:5060"},
 			"bob@EXAMPLE.org":   {"sip:bob@192.0.2.22:5060;transport=tcp", "sips:bob@bob.example.org"},
@@ -224,7 +228,7 @@ func TestLoadErrors(t *testing.T) {
 		{"duration without unit", "t1: 500\n", "c.yaml:1: cannot unmarshal !!int `500` into time.Duration"},
 		{"bad duration", "no_answer: soon\n", "c.yaml:1: cannot unmarshal !!str `soon` into time.Duration"},
 		{"domains not a list", "domains: {a: b}\n", "c.yaml:1: cannot unmarshal !!map into []string"},
-		{"workers text", "\nworkers: many\n", "c.yaml:2: cannot unmarshal !!str `many` into int"},
+		{"queue_target text", "\nqueue_target: soon\n", "queue_target"},
 		{"syntax", "id: [tm\n", "c.yaml:1: did not find expected"},
 		{"second document", "id: a\n---\nid: b\n", "c.yaml:2: a second YAML document"},
 	}
@@ -273,7 +277,7 @@ func TestFromEnv(t *testing.T) {
 	env := map[string]string{
 		"SIPBUS_TM_ID": "tm-7", "SIPBUS_NATS_URL": "nats://n:4222", "REDIS_URL": "redis://r:6379",
 		"SIPBUS_ADVERTISE": "192.0.2.1:5080", "SIPBUS_DOMAINS": " a.example, b.example ,", "SIPBUS_ROUTES": "r.yaml",
-		"SIPBUS_T1": "250ms", "SIPBUS_T2": "2s", "SIPBUS_T4": "3s", "SIPBUS_NO_ANSWER": "2m", "SIPBUS_TM_WORKERS": "8",
+		"SIPBUS_T1": "250ms", "SIPBUS_T2": "2s", "SIPBUS_T4": "3s", "SIPBUS_NO_ANSWER": "2m", "SIPBUS_TM_QUEUE_TARGET": "40ms", "SIPBUS_TM_COALESCE": "5ms",
 	}
 	c := Default()
 	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
@@ -281,7 +285,8 @@ func TestFromEnv(t *testing.T) {
 	}
 	want := Config{ID: "tm-7", NATS: "nats://n:4222", Redis: "redis://r:6379", Advertise: "192.0.2.1:5080",
 		Domains: []string{"a.example", "b.example"}, Routes: "r.yaml", T1: 250 * time.Millisecond, T2: 2 * time.Second,
-		T4: 3 * time.Second, NoAnswer: 2 * time.Minute, Workers: 8}
+		T4: 3 * time.Second, NoAnswer: 2 * time.Minute, QueueTarget: 40 * time.Millisecond,
+		QueueInterval: 100 * time.Millisecond, Coalesce: 5 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv = %+v\nwant      %+v", c, want)
 	}
@@ -293,10 +298,10 @@ func TestFromEnv(t *testing.T) {
 	}
 
 	// Every bad value is named.
-	bad := map[string]string{"SIPBUS_T1": "fast", "SIPBUS_NO_ANSWER": "60", "SIPBUS_TM_WORKERS": "many"}
+	bad := map[string]string{"SIPBUS_T1": "fast", "SIPBUS_NO_ANSWER": "60", "SIPBUS_TM_COALESCE": "many"}
 	c = Default()
 	err := c.FromEnv(func(k string) string { return bad[k] })
-	for _, w := range []string{`SIPBUS_T1: "fast" is not a duration`, `SIPBUS_NO_ANSWER: "60" is not a duration`, `SIPBUS_TM_WORKERS: "many" is not an integer`} {
+	for _, w := range []string{`SIPBUS_T1: "fast" is not a duration`, `SIPBUS_NO_ANSWER: "60" is not a duration`, `SIPBUS_TM_COALESCE: "many" is not a duration`} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("FromEnv error %v does not say %q", err, w)
 		}
@@ -305,14 +310,14 @@ func TestFromEnv(t *testing.T) {
 
 func TestLoadEnvOverridesFile(t *testing.T) {
 	clearEnv(t)
-	t.Setenv("SIPBUS_TM_WORKERS", "16")
+	t.Setenv("SIPBUS_TM_QUEUE_TARGET", "16ms")
 	t.Setenv("SIPBUS_DOMAINS", "env.example")
 	t.Setenv("REDIS_URL", "memory://")
 	c, err := Load(filepath.Join("testdata", "tm.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Workers != 16 || !reflect.DeepEqual(c.Domains, []string{"env.example"}) || c.Redis != "memory://" || c.ID != "tm-1" {
+	if c.QueueTarget != 16*time.Millisecond || !reflect.DeepEqual(c.Domains, []string{"env.example"}) || c.Redis != "memory://" || c.ID != "tm-1" {
 		t.Errorf("env over file: %+v", c)
 	}
 	t.Setenv("SIPBUS_T2", "later")

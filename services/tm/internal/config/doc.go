@@ -18,7 +18,7 @@
 //	t2: 4s
 //	t4: 5s
 //	no_answer: 90s
-//	workers: 128
+//	queue_target: 50ms
 //	static:
 //	  alice@example.com: [sip:alice@192.0.2.21:5060]
 //
@@ -35,6 +35,8 @@
 //	t2         SIPBUS_T2          4s
 //	t4         SIPBUS_T4          5s
 //	no_answer  SIPBUS_NO_ANSWER   60s
-//	workers    SIPBUS_TM_WORKERS  64
+//	queue_target    SIPBUS_TM_QUEUE_TARGET    20ms
+//	queue_interval  SIPBUS_TM_QUEUE_INTERVAL  100ms
+//	coalesce        SIPBUS_TM_COALESCE        20ms
 //	static     -                  none
 package config

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
@@ -55,13 +56,16 @@ func (c *Config) Validate() error {
 	for _, t := range []struct {
 		key string
 		v   int64
-	}{{"t1", int64(c.T1)}, {"t2", int64(c.T2)}, {"t4", int64(c.T4)}, {"no_answer", int64(c.NoAnswer)}, {"workers", int64(c.Workers)}} {
+	}{{"t1", int64(c.T1)}, {"t2", int64(c.T2)}, {"t4", int64(c.T4)}, {"no_answer", int64(c.NoAnswer)}, {"queue_target", int64(c.QueueTarget)}, {"queue_interval", int64(c.QueueInterval)}} {
 		if t.v <= 0 {
 			add(t.key, "must be positive")
 		}
 	}
 	if c.T1 > 0 && c.T2 < c.T1 {
 		add("t2", "must be >= t1 (%v < %v)", c.T2, c.T1)
+	}
+	if c.Coalesce < 0 || c.Coalesce > time.Second {
+		add("coalesce", "must be within 0..1s (got %v)", c.Coalesce)
 	}
 
 	static, problems := normalizeStatic(c.Static, c.Domains)

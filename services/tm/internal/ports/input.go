@@ -32,25 +32,30 @@ import (
 // own retransmissions and by the new owner's timers, as a lost datagram
 // is.
 //
-// Messages and due deadlines are spread over lanes by call key, so the
-// inputs of one call are handled one at a time, in order, and the engine
-// works on its in-memory transactions without locks. Each lane serves
-// responses and in-progress requests first.
+// Each partition's messages are handled on its subscription's goroutine,
+// one at a time, in the order the edges published them, under the
+// partition's lock, which a due deadline of one of its transactions takes
+// too: the inputs of one call never run at once, so the engine works on its
+// in-memory transactions without locks of its own, and no message waits
+// for a hand-off to another goroutine. Partitions run in parallel.
 //
-// Overload (CoDel-style): when inputs wait in the lanes longer than
-// QueueTarget for a whole QueueInterval, the replica is overloaded: it
-// answers new requests 503 with Retry-After at once instead of routing them
-// (the caller gets an answer, admitted calls keep the CPU), and says so in
-// its beat, so the edges refuse new dialogs before they reach it.
+// Overload (CoDel-style): when messages reach tm more than QueueTarget
+// after the edge received them (the edge's time attribute), for a whole
+// QueueInterval, the replica is overloaded: it answers new requests 503
+// with Retry-After at once instead of routing them (the caller gets an
+// answer, admitted calls keep the CPU), and says so in its beat, so the
+// edges refuse new dialogs before they reach it.
 type Input struct {
-	nc    *nats.Conn
-	eng   *app.Engine
-	opt   InputOptions
-	log   *slog.Logger
-	sch   *Scheduler
-	edge  *EdgeTable
-	lanes *bus.Lanes
-	beat  *bus.Beater
+	nc   *nats.Conn
+	eng  *app.Engine
+	opt  InputOptions
+	log  *slog.Logger
+	sch  *Scheduler
+	edge *EdgeTable
+	load bus.Overload
+	beat *bus.Beater
+	part [bus.Partitions]sync.Mutex
+	wg   sync.WaitGroup // due deadlines being handled
 
 	mu   sync.Mutex
 	subs map[string]*nats.Subscription // partition -> subscription
@@ -68,7 +73,6 @@ type InputStats struct {
 // InputOptions tune the input.
 type InputOptions struct {
 	ID            string        // tm instance id (beats)
-	Lanes         int           // default 64
 	QueueTarget   time.Duration // default 20ms
 	QueueInterval time.Duration // default 100ms
 	Timeout       time.Duration // per input; default 5s
@@ -79,9 +83,6 @@ type InputOptions struct {
 // NewInput builds the input; Members subscribes it to partitions. sch is
 // the engine's scheduler, whose callback must be the input's Due.
 func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, opt InputOptions) *Input {
-	if opt.Lanes <= 0 {
-		opt.Lanes = 64
-	}
 	if opt.QueueTarget <= 0 {
 		opt.QueueTarget = 20 * time.Millisecond
 	}
@@ -101,10 +102,9 @@ func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, 
 		nc: nc, eng: eng, opt: opt, log: opt.Log, edge: edges, sch: sch,
 		subs:         make(map[string]*nats.Subscription),
 		skipRegister: eng.AlwaysRegistrar("REGISTER"),
-		lanes:        bus.NewLanes(opt.Lanes, 0, opt.QueueTarget, opt.QueueInterval),
+		load:         bus.Overload{Target: opt.QueueTarget, Interval: opt.QueueInterval},
 	}
-	in.beat = &bus.Beater{NC: nc, Service: "tm", ID: opt.ID, Load: &in.lanes.Load}
-	in.lanes.OnChange = func(bool) { in.beat.Beat() }
+	in.beat = &bus.Beater{NC: nc, Service: "tm", ID: opt.ID, Load: &in.load}
 	return in
 }
 
@@ -166,31 +166,34 @@ func (in *Input) Owned() []string {
 	return out
 }
 
-// onMsg runs on a subscription's goroutine: it reads the subject (nothing
-// else) and queues the message on its call's lane.
+// onMsg runs on a partition's subscription goroutine: it handles the
+// message under the partition's lock.
 func (in *Input) onMsg(m *nats.Msg) {
 	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
 	subj := m.Subject
-	ck := subj[strings.LastIndexByte(subj, '.')+1:]
-	prio := false
-	if rest, ok := cutN(subj, 3); ok {
-		switch {
-		case strings.HasPrefix(rest, "res."):
-			prio = true
-		case strings.HasPrefix(rest, "req."):
-			method := rest[4:]
-			method = method[:max(strings.IndexByte(method, '.'), 0)]
-			if in.skipRegister && method == "REGISTER" {
-				in.Stats.Skipped.Add(1)
-				return // the registrar consumes REGISTER itself
-			}
-			switch method {
-			case "ACK", "BYE", "CANCEL", "PRACK", "UPDATE", "INFO", "NOTIFY":
-				prio = true
-			}
+	if in.skipRegister {
+		if rest, ok := cutN(subj, 3); ok && strings.HasPrefix(rest, "req.REGISTER.") {
+			in.Stats.Skipped.Add(1)
+			return // the registrar consumes REGISTER itself
 		}
 	}
-	in.enqueue(ck, m, prio)
+	ck := subj[strings.LastIndexByte(subj, '.')+1:]
+	mu := &in.part[partitionOf(ck)]
+	mu.Lock()
+	defer mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+	defer cancel()
+	if err := in.handle(ctx, m); err != nil {
+		in.Stats.Failed.Add(1)
+		in.log.Warn("tm: input", "subject", subj, "err", err)
+	}
+}
+
+func partitionOf(ck string) int {
+	if i := bus.PartitionIndex(bus.Partition(ck)); i >= 0 {
+		return i
+	}
+	return 0
 }
 
 // cutN returns s after its first n dots.
@@ -205,13 +208,15 @@ func cutN(s string, n int) (string, bool) {
 	return s, true
 }
 
-func (in *Input) enqueue(ck string, m *nats.Msg, prio bool) {
-	in.lanes.Submit(ck, prio, func(waited time.Duration) { in.run(m, waited) })
-}
-
-// Due is the scheduler's callback: a transaction's deadline came.
+// Due is the scheduler's callback: a transaction's deadline came. It runs
+// on a goroutine of its own, under the partition's lock.
 func (in *Input) Due(ck, id string) {
-	in.lanes.Submit(ck, true, func(time.Duration) {
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		mu := &in.part[partitionOf(ck)]
+		mu.Lock()
+		defer mu.Unlock()
 		in.Stats.Timers.Add(1)
 		ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
 		defer cancel()
@@ -219,25 +224,24 @@ func (in *Input) Due(ck, id string) {
 			in.Stats.Failed.Add(1)
 			in.log.Warn("tm: timer", "call_key", ck, "err", err)
 		}
-	})
-}
-
-func (in *Input) run(m *nats.Msg, waited time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
-	defer cancel()
-	if err := in.handle(ctx, m, waited); err != nil {
-		in.Stats.Failed.Add(1)
-		in.log.Warn("tm: input", "subject", m.Subject, "err", err)
-	}
+	}()
 }
 
 // handle decodes one SIP event and gives it to the engine.
-func (in *Input) handle(ctx context.Context, m *nats.Msg, waited time.Duration) error {
+func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	s, err := events.DecodeSIP(m)
 	if err != nil {
 		in.Stats.Bad.Add(1)
 		in.log.Debug("tm: not a SIP event", "subject", m.Subject, "err", err)
 		return nil
+	}
+	now := time.Now()
+	var waited time.Duration
+	if !s.Time.IsZero() {
+		waited = max(now.Sub(s.Time), 0)
+	}
+	if in.load.Observe(waited, now) {
+		in.beat.Beat()
 	}
 	in.Stats.Messages.Add(1)
 	in.edge.Seen(s.Edge)
@@ -285,7 +289,7 @@ func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, 
 			in.Stats.Stale.Add(1)
 			return nil // the client transaction timed out (Timer F): nobody waits for it
 		}
-		if in.lanes.Load.Overloaded() {
+		if in.load.Overloaded() {
 			in.Stats.Shed.Add(1)
 			return in.eng.Shed(ctx, inb)
 		}
@@ -306,15 +310,24 @@ func newRequest(m *sipmsg.Msg) bool {
 // Beats publishes this replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
 
-// Stop unsubscribes every partition, lets queued inputs finish and stops
-// the scheduler.
+// Stop unsubscribes every partition, lets the messages already received
+// and the deadlines being handled finish, and stops the scheduler.
 func (in *Input) Stop() {
 	in.mu.Lock()
+	subs := make([]*nats.Subscription, 0, len(in.subs))
 	for p, sub := range in.subs {
-		_ = sub.Drain()
+		subs = append(subs, sub)
 		delete(in.subs, p)
 	}
 	in.mu.Unlock()
+	for _, sub := range subs {
+		_ = sub.Drain()
+	}
+	for _, sub := range subs {
+		for sub.IsValid() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	in.sch.Stop()
-	in.lanes.Stop()
+	in.wg.Wait()
 }
