@@ -19,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/regapi"
@@ -30,10 +29,10 @@ import (
 )
 
 // This file is the test bench: a real NATS server with the event stream,
-// a stand-in edge that records what the registrar sends (the SendRequests
-// of pkg/edgeapi), REGISTER events published exactly as the edge publishes
-// them, a reader of the reg.contact.* events the stream stored, and a
-// digest client written from RFC 7616 §3.4.1.
+// a stand-in edge that records what the registrar sends (the sip.out
+// events of pkg/edgeapi), REGISTER events published exactly as the edge
+// publishes them, a reader of the reg.contact.* events the stream stored,
+// and a digest client written from RFC 7616 §3.4.1.
 
 const (
 	domain = "example.com"
@@ -57,7 +56,6 @@ type bench struct {
 	url    string // NATS
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	pub    *bus.Publisher
 	edge   *fakeEdge
 	events chan *bus.Event
 	clock  *clock
@@ -85,7 +83,6 @@ func newBench(t *testing.T, state string, edit func(*registrar.Config)) *bench {
 	}
 	b := &bench{
 		t: t, ctx: ctx, url: srv.ClientURL(), nc: nc, js: js,
-		pub:   bus.NewPublisher(js, "sipbus/edge/"+edgeID, bus.PublisherOptions{}),
 		edge:  startEdge(t, nc),
 		clock: &clock{}, state: state,
 		api: &regapi.Client{NC: nc, Timeout: 5 * time.Second},
@@ -191,42 +188,62 @@ func (u *ua) message(extra ...string) []byte {
 }
 
 // send publishes raw as the edge would and returns the reply the
-// registrar sent and the send request that carried it.
-func (u *ua) send(raw []byte) (*sipmsg.Msg, edgeapi.SendRequest) {
+// registrar sent and the event that carried it.
+func (u *ua) send(raw []byte) (*sipmsg.Msg, sent) {
 	b := u.b
 	b.t.Helper()
-	framing := sipmsg.Datagram
-	if u.transport != "udp" {
-		framing = sipmsg.Stream
-	}
-	m, err := sipmsg.Parse(raw, framing)
+	m, key := u.publish(raw)
+	out := b.edge.next(b.t)
+	rep, err := sipmsg.Parse(out.Raw, framingOf(u.transport))
 	if err != nil {
-		b.t.Fatalf("test REGISTER does not parse: %v\n%s", err, raw)
-	}
-	s := events.NewSIPMessage(m, events.Network{Transport: u.transport, Local: "192.0.2.10:5060", Remote: remote, Flow: u.flow, Edge: edgeID})
-	ck := sipmsg.CallKey(m.CallID())
-	ev, err := bus.NewEvent(bus.NewID(), m.CallID(), ck, &events.RequestReceived{SIPMessage: s})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if err := b.pub.PublishSync(b.ctx, bus.SubjectRequestIn("REGISTER", ck), ev); err != nil {
-		b.t.Fatal(err)
-	}
-	req := b.edge.next(b.t)
-	rep, err := sipmsg.Parse(req.Raw, framing)
-	if err != nil {
-		b.t.Fatalf("reply does not parse: %v\n%s", err, req.Raw)
+		b.t.Fatalf("reply does not parse: %v\n%s", err, out.Raw)
 	}
 	if rep.CallID() != m.CallID() {
 		b.t.Fatalf("reply for Call-ID %q, want %q", rep.CallID(), m.CallID())
 	}
-	if cs, _ := rep.CSeq(); cs.Seq != s.CSeq.Seq {
-		b.t.Fatalf("reply for CSeq %d, want %d", cs.Seq, s.CSeq.Seq)
+	cs, _ := rep.CSeq()
+	if want, _ := m.CSeq(); cs.Seq != want.Seq {
+		b.t.Fatalf("reply for CSeq %d, want %d", cs.Seq, want.Seq)
 	}
-	if req.TxKey != s.TxKey || req.TxKey == "" || req.CallKey != ck || req.Transport != u.transport {
-		b.t.Errorf("send request tx_key %q call_key %q transport %q; want %q %q %q", req.TxKey, req.CallKey, req.Transport, s.TxKey, ck, u.transport)
+	if ck := sipmsg.CallKey(m.CallID()); out.TxKey != key || out.CallKey != ck || out.Source != "sipbus/registrar/"+b.cfg.ID {
+		b.t.Errorf("reply event tx key %q call key %q source %q; want %q %q", out.TxKey, out.CallKey, out.Source, key, ck)
 	}
-	return rep, req
+	if err := events.ValidateSIP(out.SIP); err != nil {
+		b.t.Errorf("reply event: %v", err)
+	}
+	return rep, out
+}
+
+// publish publishes raw as the edge would: a v2 request event on
+// sip.<p>.in.req.REGISTER.<callkey>. It returns the request and its
+// server transaction key.
+func (u *ua) publish(raw []byte) (*sipmsg.Msg, string) {
+	b := u.b
+	b.t.Helper()
+	m, err := sipmsg.Parse(raw, framingOf(u.transport))
+	if err != nil {
+		b.t.Fatalf("test REGISTER does not parse: %v\n%s", err, raw)
+	}
+	key, err := sipmsg.ServerTxKey(m)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ck := sipmsg.CallKey(m.CallID())
+	ev := &events.SIP{
+		Type: events.TypeRequestReceived, ID: bus.NewID(), Source: "sipbus/edge/" + edgeID, Time: time.Now(), // the edge's clock
+		CallKey: ck, Raw: raw, Transport: u.transport, Local: "192.0.2.10:5060", Remote: remote, Flow: u.flow, Edge: edgeID,
+	}
+	if _, err := b.js.PublishMsg(b.ctx, ev.Encode(bus.SubjectRequestIn("REGISTER", ck))); err != nil {
+		b.t.Fatal(err)
+	}
+	return m, key
+}
+
+func framingOf(transport string) sipmsg.Framing {
+	if transport != "udp" {
+		return sipmsg.Stream
+	}
+	return sipmsg.Datagram
 }
 
 // register sends a REGISTER with the extra lines and returns the reply.
@@ -327,47 +344,44 @@ func status(rep *sipmsg.Msg) string {
 
 func domainOf(aor string) string { return aor[strings.LastIndexByte(aor, '@')+1:] }
 
-// fakeEdge answers the edges' send subjects and records the requests.
+// sent is a message the registrar published for the edges, with the
+// subject that names the edge to send it.
+type sent struct {
+	*events.SIP
+	Subject string
+}
+
+// fakeEdge records the messages published for the edges (sip.*.out.>).
 type fakeEdge struct {
-	ch   chan edgeapi.SendRequest
-	fail atomic.Int32 // answer this many sends with 503 first
+	ch chan sent
 }
 
 func startEdge(t *testing.T, nc *nats.Conn) *fakeEdge {
-	e := &fakeEdge{ch: make(chan edgeapi.SendRequest, 64)}
-	handle := func(m *nats.Msg) {
-		var req edgeapi.SendRequest
-		rep := edgeapi.SendReply{Status: 200, Reason: "OK", Edge: edgeID}
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			rep = edgeapi.SendReply{Status: 400, Reason: err.Error(), Edge: edgeID}
-		} else if e.fail.Add(-1) >= 0 {
-			rep = edgeapi.SendReply{Status: 503, Reason: "store unavailable", Edge: edgeID}
-		} else {
-			req.RequestedBy += " via " + m.Subject
-			e.ch <- req
-		}
-		b, _ := json.Marshal(rep)
-		_ = m.Respond(b)
-	}
-	for _, subj := range []string{edgeapi.SendSubject, edgeapi.EdgeSendSubject(edgeID)} {
-		sub, err := nc.QueueSubscribe(subj, edgeapi.QueueGroup, handle)
+	e := &fakeEdge{ch: make(chan sent, 64)}
+	sub, err := nc.Subscribe("sip.*.out.>", func(m *nats.Msg) {
+		s, err := events.DecodeSIP(m)
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("the registrar published a bad message for the edges: %v", err)
+			return
 		}
-		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		e.ch <- sent{SIP: s, Subject: m.Subject}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	return e
 }
 
-func (e *fakeEdge) next(t *testing.T) edgeapi.SendRequest {
+func (e *fakeEdge) next(t *testing.T) sent {
 	t.Helper()
 	select {
-	case req := <-e.ch:
-		return req
+	case s := <-e.ch:
+		return s
 	case <-time.After(10 * time.Second):
 		t.Fatal("the registrar sent no reply within 10s")
 	}
-	return edgeapi.SendRequest{}
+	return sent{}
 }
 
 // readEvents reads the reg.> events the stream stored (an ordered

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/regapi"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
@@ -33,8 +32,8 @@ func TestRegisterRefreshUnregister(t *testing.T) {
 			if got := contacts(t, rep); len(got) != 1 || got[contact] != 600 {
 				t.Errorf("200 Contacts %v, want %s expires 600", got, contact)
 			}
-			if req.Dest != remote || req.Flow != "" || !strings.HasPrefix(req.RequestedBy, "sipbus/registrar/reg-test") {
-				t.Errorf("send request dest %q flow %q by %q", req.Dest, req.Flow, req.RequestedBy)
+			if req.Dest != "udp:"+remote || !strings.Contains(req.Subject, ".out."+edgeID+".res.2xx.") {
+				t.Errorf("reply to %q on %q, want udp:%s from the edge the REGISTER came in on", req.Dest, req.Subject, remote)
 			}
 			via, err := rep.TopVia()
 			if err != nil || via.Received != "198.51.100.7" || via.RPort != 40000 {
@@ -223,8 +222,8 @@ func TestTCPFlow(t *testing.T) {
 	if rep.StatusCode != 200 {
 		t.Fatalf("register: %s", status(rep))
 	}
-	if req.Flow != edgeID+"~7" || req.Dest != remote || !strings.HasSuffix(req.RequestedBy, "via sipbus.edge."+edgeID+".send") {
-		t.Errorf("send request flow %q dest %q by %q", req.Flow, req.Dest, req.RequestedBy)
+	if req.Dest != "tcp:"+remote+"/"+edgeID+"~7" || !strings.Contains(req.Subject, ".out."+edgeID+".res.") {
+		t.Errorf("reply to %q on %q, want the flow, from the edge holding it", req.Dest, req.Subject)
 	}
 	if bs := b.show("alice@example.com"); len(bs) != 1 || bs[0].Received != "tcp:"+edgeID+"~7" || bs[0].Transport != "tcp" {
 		t.Errorf("binding %+v", bs)
@@ -262,10 +261,11 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// TestRedelivery: the edge cannot take the first reply (503), so the event
-// is redelivered; the UA still gets its 200, with the same To tag, and the
-// stream holds one added event.
-func TestRedelivery(t *testing.T) {
+// TestRetransmission: the same REGISTER reaches the registrar twice (the
+// UA retransmitted it to another edge, which could not answer it): it gets
+// the same reply, byte for byte, and is neither taken for a replayed
+// nonce-count nor applied twice (one added event).
+func TestRetransmission(t *testing.T) {
 	b := newBench(t, "", nil)
 	b.addUser("alice@example.com", "alice-secret")
 	u := b.ua("alice@example.com")
@@ -274,10 +274,14 @@ func TestRedelivery(t *testing.T) {
 	if first.StatusCode != 401 {
 		t.Fatalf("no credentials: %s", status(first))
 	}
-	b.edge.fail.Store(1)
-	rep := u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(challengeOf(t, first, "SHA-256")))
+	raw := u.message("Contact: <sip:alice@192.0.2.4>", u.authorization(challengeOf(t, first, "SHA-256")))
+	rep, _ := u.send(raw)
 	if rep.StatusCode != 200 || len(contacts(t, rep)) != 1 {
-		t.Fatalf("redelivered REGISTER: %s (a redelivery must not be taken for a replayed nonce-count)", status(rep))
+		t.Fatalf("REGISTER: %s", status(rep))
+	}
+	again, _ := u.send(raw)
+	if string(again.Raw) != string(rep.Raw) {
+		t.Fatalf("retransmission answered\n%s\nwant the first reply\n%s", again.Raw, rep.Raw)
 	}
 	b.expect("added")
 	b.quiet(300 * time.Millisecond)
@@ -327,14 +331,7 @@ func TestDropsOldEvents(t *testing.T) {
 	b := newBench(t, "", authOff)
 	b.clock.Shift(time.Minute) // the registrar is a minute "late"
 	u := b.ua("alice@example.com")
-	raw := u.message("Contact: <sip:alice@192.0.2.4>")
-	m, _ := sipmsg.Parse(raw, sipmsg.Datagram)
-	s := events.NewSIPMessage(m, events.Network{Transport: "udp", Local: "192.0.2.10:5060", Remote: remote, Edge: edgeID})
-	ck := sipmsg.CallKey(m.CallID())
-	ev, _ := bus.NewEvent(bus.NewID(), m.CallID(), ck, &events.RequestReceived{SIPMessage: s})
-	if err := b.pub.PublishSync(b.ctx, bus.SubjectRequestIn("REGISTER", ck), ev); err != nil {
-		t.Fatal(err)
-	}
+	u.publish(u.message("Contact: <sip:alice@192.0.2.4>"))
 	select {
 	case req := <-b.edge.ch:
 		t.Fatalf("an old REGISTER was answered:\n%s", req.Raw)

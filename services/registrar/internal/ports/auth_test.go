@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
@@ -129,16 +129,19 @@ func FuzzAuthCheck(f *testing.F) {
 func BenchmarkRegister(b *testing.B) {
 	h := &Register{
 		Location: location.NewMemory(), Send: nopSender{}, Emit: nopEmitter{},
-		Options: app.Options{Domains: []string{"example.com"}}, Now: time.Now, RequestedBy: "bench", Log: quiet,
+		Options: app.Options{Domains: []string{"example.com"}}, Now: time.Now, Log: quiet,
 	}
 	m := registerWith(b, "Expires: 600")
-	sm := events.NewSIPMessage(m, events.Network{Transport: "udp", Local: "192.0.2.10:5060", Remote: "198.51.100.7:40000", Edge: "e1"})
-	rr := &events.RequestReceived{SIPMessage: sm}
-	ev := &bus.Event{ID: "1", CallKey: sipmsg.CallKey("c1"), Delivery: 1}
 	ctx := context.Background()
 	b.ReportAllocs()
+	n := 0
 	for b.Loop() {
-		if err := h.Handle(ctx, ev, rr); err != nil {
+		n++ // a new transaction each time (not a retransmission)
+		raw := strings.Replace(string(m.Raw), "CSeq: 1 ", "CSeq: "+strconv.Itoa(n)+" ", 1)
+		raw = strings.Replace(raw, "branch=z9hG4bK", "branch=z9hG4bK"+strconv.Itoa(n), 1)
+		s := &events.SIP{Type: events.TypeRequestReceived, ID: "1", Source: "sipbus/edge/e1", CallKey: sipmsg.CallKey("c1"),
+			Raw: []byte(raw), Transport: "udp", Local: "192.0.2.10:5060", Remote: "198.51.100.7:40000", Edge: "e1"}
+		if err := h.Handle(ctx, s, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -146,10 +149,56 @@ func BenchmarkRegister(b *testing.B) {
 
 type nopSender struct{}
 
-func (nopSender) Send(context.Context, *edgeapi.SendRequest) (*edgeapi.SendReply, error) {
-	return &edgeapi.SendReply{Status: 200}, nil
-}
+func (nopSender) Send(context.Context, *edgeapi.Message) error { return nil }
 
 type nopEmitter struct{}
 
 func (nopEmitter) Emit(context.Context, []location.Change, time.Time) error { return nil }
+
+type recordSender struct{ msgs []*edgeapi.Message }
+
+func (r *recordSender) Send(_ context.Context, m *edgeapi.Message) error {
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+// TestShedAndRetransmission: an overloaded replica answers 503 with
+// Retry-After without touching the location service; a retransmission of
+// an answered REGISTER gets the same answer again, from the edge it came
+// through.
+func TestShedAndRetransmission(t *testing.T) {
+	loc := location.NewMemory()
+	snd := &recordSender{}
+	h := &Register{
+		Location: loc, Send: snd, Emit: nopEmitter{},
+		Options: app.Options{Domains: []string{"example.com"}}, Now: time.Now, Log: quiet,
+	}
+	m := registerWith(t)
+	ev := func(edge string) *events.SIP {
+		return &events.SIP{Type: events.TypeRequestReceived, ID: "1", Source: "sipbus/edge/" + edge, CallKey: sipmsg.CallKey("c1"),
+			Raw: m.Raw, Transport: "udp", Local: "192.0.2.10:5060", Remote: "198.51.100.7:40000", Edge: edge}
+	}
+	ctx := context.Background()
+	if err := h.Handle(ctx, ev("e1"), true); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := sipmsg.Parse(snd.msgs[0].Raw, sipmsg.Datagram)
+	if rep.StatusCode != 503 || rep.Value(sipmsg.HRetryAfter) == "" {
+		t.Fatalf("shed REGISTER answered:\n%s", snd.msgs[0].Raw)
+	}
+	if bs, _ := loc.Lookup(ctx, "alice@example.com", time.Now()); len(bs) != 0 {
+		t.Errorf("a shed REGISTER was applied: %+v", bs)
+	}
+	if err := h.Handle(ctx, ev("e1"), false); err != nil { // the UA tries again
+		t.Fatal(err)
+	}
+	if err := h.Handle(ctx, ev("e2"), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(snd.msgs) != 3 || string(snd.msgs[1].Raw) != string(snd.msgs[2].Raw) || snd.msgs[2].Edge != "e2" {
+		t.Fatalf("retransmission: %d replies, the last from %q", len(snd.msgs), snd.msgs[len(snd.msgs)-1].Edge)
+	}
+	if rep, _ := sipmsg.Parse(snd.msgs[2].Raw, sipmsg.Datagram); rep.StatusCode != 200 {
+		t.Errorf("REGISTER answered %d", rep.StatusCode)
+	}
+}

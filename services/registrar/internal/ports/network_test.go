@@ -23,24 +23,26 @@ func msg(t *testing.T, via string) *sipmsg.Msg {
 func TestSource(t *testing.T) {
 	tests := []struct {
 		name string
-		n    events.Network
+		n    events.SIP
 		want app.Source
 	}{
-		{"udp", events.Network{Transport: "udp", Remote: "198.51.100.7:40000", Edge: "e1"}, app.Source{Transport: "udp", Received: "udp:198.51.100.7:40000", Edge: "e1"}},
-		{"tcp flow", events.Network{Transport: "tcp", Remote: "198.51.100.7:50000", Flow: "e1~3", Edge: "e1"}, app.Source{Transport: "tcp", Received: "tcp:e1~3", Edge: "e1"}},
-		{"tcp without flow", events.Network{Transport: "tcp", Remote: "198.51.100.7:50000", Edge: "e1"}, app.Source{Transport: "tcp", Received: "tcp:198.51.100.7:50000", Edge: "e1"}},
-		{"nothing known", events.Network{}, app.Source{}},
+		{"udp", events.SIP{Transport: "udp", Remote: "198.51.100.7:40000", Edge: "e1"}, app.Source{Transport: "udp", Received: "udp:198.51.100.7:40000", Edge: "e1"}},
+		{"tcp flow", events.SIP{Transport: "tcp", Remote: "198.51.100.7:50000", Flow: "e1~3", Edge: "e1"}, app.Source{Transport: "tcp", Received: "tcp:e1~3", Edge: "e1"}},
+		{"tcp without flow", events.SIP{Transport: "tcp", Remote: "198.51.100.7:50000", Edge: "e1"}, app.Source{Transport: "tcp", Received: "tcp:198.51.100.7:50000", Edge: "e1"}},
+		{"nothing known", events.SIP{}, app.Source{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := source(tc.n); got != tc.want {
+			if got := source(&tc.n); got != tc.want {
 				t.Errorf("source = %+v, want %+v", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestReplyDestAndVia(t *testing.T) {
+// TestReplyVia: the reply's Via says where the request came from (RFC 3261
+// §18.2.1, RFC 3581 §4); where it goes is edgeapi.ReplyDest's (tested there).
+func TestReplyVia(t *testing.T) {
 	tests := []struct {
 		name, transport, remote, via string
 		dest, received               string
@@ -55,11 +57,7 @@ func TestReplyDestAndVia(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := msg(t, tc.via)
-			sm := &events.SIPMessage{TxKey: "k1", Network: events.Network{Transport: tc.transport, Remote: tc.remote}}
-			if got := replyDest(sm, m); got != tc.dest {
-				t.Errorf("replyDest = %q, want %q", got, tc.dest)
-			}
-			opt := replyOptions(sm, m)
+			opt := replyOptions(&events.SIP{Transport: tc.transport, Remote: tc.remote}, m, "k1")
 			if opt.Received != tc.received || opt.RPort != tc.rport || opt.ToTag != tagFor("k1") || opt.ToTag == "" {
 				t.Errorf("replyOptions = %+v", opt)
 			}

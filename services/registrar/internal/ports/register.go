@@ -50,6 +50,9 @@ type Register struct {
 	Options  app.Options
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Expiry is told (Wake) when a REGISTER leaves a binding that expires
+	// before the expiry loop would look; nil: it notices within MaxSleep.
+	Expiry *Expiry
 
 	once    sync.Once
 	replies *recent
@@ -78,7 +81,7 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 	}
 	now := h.Now()
 	if !s.Time.IsZero() && now.Sub(s.Time) > MaxEventAge {
-		h.Log.Warn("registrar: dropping a REGISTER older than Timer F", "call_id", truncate(s.CallID, 128),
+		h.Log.Warn("registrar: dropping a REGISTER older than Timer F", "call_id", truncate(m.CallID(), 128),
 			"received_at", s.Time, "age", now.Sub(s.Time))
 		return nil
 	}
@@ -118,6 +121,7 @@ func (h *Register) answer(ctx context.Context, s *events.SIP, m *sipmsg.Msg, txK
 	if d.Update != nil {
 		bs, changes, err := h.Location.Apply(ctx, *d.Update)
 		if err == nil {
+			h.Expiry.Wake(earliestExpiry(bs))
 			if err := h.Emit.Emit(ctx, changes, now); err != nil {
 				h.Log.Warn("registrar: publish binding events", "aor", d.AOR, "err", err)
 			}
