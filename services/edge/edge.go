@@ -121,11 +121,12 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		_, _ = rand.Read(secret)
 	}
 	source := "sipbus/edge/" + cfg.ID
-	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log})
+	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	e.core = app.New(app.Options{
 		ID: cfg.ID, Source: source, CacheMax: cfg.CacheMax, Republish: cfg.Republish,
 		RetryAfter: cfg.RetryAfter, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval,
 		Server: cfg.Server, Supported: cfg.Supported, Signer: sipmsg.NewSigner(secret), Log: log,
+		BusReady: func() bool { return d.NC.IsConnected() && e.pub.Healthy() },
 	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
 }
@@ -186,6 +187,9 @@ func (e *Edge) TCPAddr() netip.AddrPort {
 	}
 	return e.tcp.Addr()
 }
+
+// Shedding reports whether new dialogs for tm are refused now (overload).
+func (e *Edge) Shedding() bool { return e.core.Shedding(app.ServiceTM) }
 
 // Advertise is the address other services put in Via for this edge.
 func (e *Edge) Advertise() string { return e.cfg.Advertise }

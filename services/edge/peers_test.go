@@ -1,16 +1,15 @@
 package edge_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
@@ -35,24 +34,24 @@ func TestSipsakOPTIONSAnsweredByAnApp(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	ctx := testenv.Context(t, 20*time.Second)
 
-	// The application: answer every OPTIONS with 200 through the edge.
-	sub, err := bus.Subscribe(ctx, s.js, "options-app", bus.TypedFunc(func(ctx context.Context, ev *bus.Event, rr *events.RequestReceived) error {
-		req, err := rr.Msg()
+	// The application: answer every OPTIONS with 200 through the edges.
+	sub, err := s.nc.Subscribe(bus.RequestInFilter("OPTIONS"), func(m *nats.Msg) {
+		ev, err := events.DecodeSIP(m)
 		if err != nil {
-			return bus.Permanent(err)
+			t.Errorf("app: %v", err)
+			return
 		}
-		resp := sipmsg.Reply(req, 200, "OK", sipmsg.ReplyOptions{ToTag: sipmsg.NewTag(), Server: "options-app"})
-		cl := edgeapi.Client{NC: s.nc}
-		_, err = cl.Send(ctx, &edgeapi.SendRequest{
-			Transport: rr.Network.Transport, Dest: rr.Network.Remote, Flow: rr.Network.Flow,
-			Raw: resp, TxKey: rr.TxKey, CallKey: ev.CallKey, RequestedBy: "options-app",
-		})
-		return err
-	}), bus.SubscribeOptions{Filters: []string{"sip.in.req.OPTIONS.>"}, DeliverNew: true})
+		req, err := sipmsg.Parse(ev.Raw, sipmsg.Datagram)
+		if err != nil {
+			t.Errorf("app: %v", err)
+			return
+		}
+		s.answer(ev, sipmsg.Reply(req, 200, "OK", sipmsg.ReplyOptions{ToTag: sipmsg.NewTag(), Server: "options-app"}), ev.Edge)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sub.Stop(context.Background()) })
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 
 	cmd := exec.CommandContext(ctx, sipsak, "-vv", "-s", fmt.Sprintf("sip:ping@%s", s.edge.UDPAddr()))
 	out, err := cmd.CombinedOutput()
@@ -70,9 +69,7 @@ func TestSipsakOPTIONSAnsweredByAnApp(t *testing.T) {
 	if n := len(s.ofType(events.TypeMessageSent)); n != 1 {
 		t.Fatalf("%d message.sent events, want 1", n)
 	}
-	var rr events.RequestReceived
-	_ = json.Unmarshal(reqs[0].Data, &rr)
-	if !strings.Contains(string(rr.Raw), "sipsak") {
-		t.Fatalf("request event does not carry sipsak's message: %q", rr.Raw)
+	if !strings.Contains(string(reqs[0].Raw), "sipsak") {
+		t.Fatalf("request event does not carry sipsak's message: %q", reqs[0].Raw)
 	}
 }

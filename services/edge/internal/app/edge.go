@@ -68,8 +68,12 @@ type Options struct {
 	// while datagrams wait longer than QueueTarget for a whole
 	// QueueInterval (defaults 20ms, 100ms).
 	QueueTarget, QueueInterval time.Duration
-	Log                        *slog.Logger
-	Now                        func() time.Time
+	// BusReady reports whether the bus takes events now (connected, and
+	// the stream acknowledging); while it does not, new requests get 503
+	// with Retry-After. nil: always.
+	BusReady func() bool
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Edge is the core. It is safe for concurrent use.
@@ -201,6 +205,10 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	}
 	now := e.opt.Now()
 	if e.retransmission(ctx, p, m, ck, key, now) {
+		return
+	}
+	if e.opt.BusReady != nil && !e.opt.BusReady() {
+		e.unavailable(ctx, p, m)
 		return
 	}
 	if initial(m) && e.adm.shed(now, serviceFor(m)) {

@@ -14,7 +14,7 @@ import (
 func (e *Edge) received(p *Packet, m *sipmsg.Msg, typ, ck string) *events.SIP {
 	s := &events.SIP{
 		Type: typ, ID: e.ids.Next(), Source: e.opt.Source, Time: p.At,
-		CallID: m.CallID(), CallKey: ck, Raw: append([]byte(nil), m.Raw...),
+		CallKey: ck, Raw: append([]byte(nil), m.Raw...),
 		Transport: p.Transport, Local: p.Local.String(), Remote: p.Remote.String(),
 		Flow: p.Flow, Edge: e.opt.ID,
 	}

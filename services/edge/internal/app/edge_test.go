@@ -1,0 +1,251 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+)
+
+// fake is the core's ports: what it sends and publishes, and a clock.
+type fake struct {
+	mu   sync.Mutex
+	sent []string
+	pub  []*nats.Msg
+	now  time.Time
+}
+
+func (f *fake) Send(_ context.Context, d Dest, b []byte) (Dest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, string(b))
+	return d, nil
+}
+
+func (f *fake) PublishMsg(_ context.Context, m *nats.Msg) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pub = append(f.pub, m)
+	return nil
+}
+
+func (f *fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fake) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// take returns and forgets the status codes (or methods) sent.
+func (f *fake) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, raw := range f.sent {
+		m, _ := sipmsg.Parse([]byte(raw), sipmsg.Datagram)
+		if m.Request {
+			out = append(out, m.Str(m.Method))
+		} else {
+			out = append(out, fmt.Sprint(m.StatusCode))
+		}
+	}
+	f.sent = nil
+	return out
+}
+
+func (f *fake) published() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pub)
+}
+
+func newCore(t *testing.T, opt Options) (*Edge, *fake) {
+	f := &fake{now: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+	opt.ID, opt.Source, opt.Now = "e1", "sipbus/edge/e1", f.Now
+	if opt.T1 == 0 {
+		opt.T1 = 20 * time.Millisecond
+	}
+	return New(opt, f, f, bus.NewIDs(), nil), f
+}
+
+var peer = netip.MustParseAddrPort("192.0.2.1:5070")
+
+func (e *Edge) recv(f *fake, raw string, queued time.Duration) {
+	e.Handle(context.Background(), &Packet{Transport: UDP, Local: netip.MustParseAddrPort("192.0.2.10:5060"),
+		Remote: peer, Data: []byte(strings.ReplaceAll(raw, "\n", "\r\n")), At: f.Now(), Queued: queued})
+}
+
+func invite(branch string) string {
+	return `INVITE sip:bob@example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.1:5070;branch=` + branch + `;rport
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@example.com>
+Call-ID: core-1@test
+CSeq: 1 INVITE
+Contact: <sip:alice@192.0.2.1:5070>
+Content-Length: 0
+
+`
+}
+
+// transmit plays tm: it asks the edge to send a final response to the
+// INVITE's server transaction.
+func (e *Edge) answer(t *testing.T, branch string, code int) []byte {
+	t.Helper()
+	req, err := sipmsg.Parse([]byte(strings.ReplaceAll(invite(branch), "\n", "\r\n")), sipmsg.Datagram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := sipmsg.ServerTxKey(req)
+	raw := sipmsg.Reply(req, code, "", sipmsg.ReplyOptions{ToTag: "b1"})
+	if err := e.Transmit(context.Background(), &events.SIP{Type: events.TypeMessageSent, ID: "x", Source: "sipbus/tm/t",
+		CallKey: sipmsg.CallKey("core-1@test"), Raw: raw, Dest: "udp:" + peer.String(), TxKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// RFC 3261 §17.2.1: a non-2xx final to INVITE over UDP is retransmitted,
+// T1, 2*T1, ... (Timer G), until its ACK arrives; the ACK and its
+// retransmissions are absorbed; the INVITE's retransmission gets the final.
+func TestTimerGUntilACK(t *testing.T) {
+	e, f := newCore(t, Options{})
+	e.recv(f, invite("z9hG4bK-g1"), 0)
+	if got := f.take(); strings.Join(got, ",") != "100" {
+		t.Fatalf("sent %v, want 100 Trying", got)
+	}
+	e.answer(t, "z9hG4bK-g1", 486)
+	f.take()
+	deadline := time.Now().Add(2 * time.Second)
+	for e.C.TimerG.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.C.TimerG.Load(); n < 2 {
+		t.Fatalf("Timer G fired %d times in 2s with T1=20ms", n)
+	}
+	for _, s := range f.take() {
+		if s != "486" {
+			t.Fatalf("Timer G sent %s, want the 486", s)
+		}
+	}
+	e.recv(f, invite("z9hG4bK-g1"), 0)
+	if got := f.take(); strings.Join(got, ",") != "486" {
+		t.Fatalf("INVITE retransmission answered %v, want the 486", got)
+	}
+	ack := strings.Replace(strings.Replace(invite("z9hG4bK-g1"), "INVITE sip", "ACK sip", 1), "1 INVITE", "1 ACK", 1)
+	ack = strings.Replace(ack, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=b1", 1)
+	before := f.published()
+	e.recv(f, ack, 0)
+	e.recv(f, ack, 0)
+	if f.published() != before {
+		t.Error("the ACK of a non-2xx final was published")
+	}
+	fired := e.C.TimerG.Load()
+	time.Sleep(200 * time.Millisecond)
+	if e.C.TimerG.Load() != fired {
+		t.Error("Timer G went on after the ACK")
+	}
+	if e.C.Absorbed.Load() != 3 {
+		t.Errorf("absorbed %d, want 3 (one INVITE, two ACKs)", e.C.Absorbed.Load())
+	}
+}
+
+// A 2xx to INVITE ends the edge's part: retransmissions of the INVITE are
+// absorbed without an answer (RFC 6026: the UAS core retransmits its 2xx),
+// and the ACK of a 2xx is its own transaction: published.
+func TestAcceptedAbsorbsWithoutResending(t *testing.T) {
+	e, f := newCore(t, Options{})
+	e.recv(f, invite("z9hG4bK-a1"), 0)
+	e.answer(t, "z9hG4bK-a1", 200)
+	f.take()
+	e.recv(f, invite("z9hG4bK-a1"), 0)
+	if got := f.take(); len(got) != 0 {
+		t.Errorf("INVITE retransmission after 200 answered %v, want nothing", got)
+	}
+	n := f.published()
+	ack := strings.Replace(strings.Replace(invite("z9hG4bK-ack2xx"), "INVITE sip", "ACK sip", 1), "1 INVITE", "1 ACK", 1)
+	e.recv(f, ack, 0)
+	if f.published() != n+1 {
+		t.Error("the ACK of a 2xx was not published")
+	}
+}
+
+// Transactions are forgotten when their time comes: 64*T1 after the
+// final; the cache does not grow with time.
+func TestTransactionsExpire(t *testing.T) {
+	e, f := newCore(t, Options{T1: 500 * time.Millisecond})
+	for i := range 10 {
+		e.recv(f, strings.Replace(invite(fmt.Sprintf("z9hG4bK-x%d", i)), "core-1@test", fmt.Sprintf("x%d@test", i), 1), 0)
+	}
+	if n := e.cache.len(); n != 10 {
+		t.Fatalf("%d transactions, want 10", n)
+	}
+	e.answer(t, "z9hG4bK-x0", 404) // the first one's final (the key is the branch's)
+	f.advance(33 * time.Second)
+	e.Expire()
+	if n := e.cache.len(); n != 9 {
+		t.Fatalf("after 33s: %d transactions, want 9: the answered one went after 64*T1, the others ring on", n)
+	}
+	f.advance(5 * time.Minute)
+	e.Expire()
+	if n := e.cache.len(); n != 0 {
+		t.Fatalf("after 5 minutes: %d transactions, want 0", n)
+	}
+}
+
+// Admission: a standing queue in front of the workers sheds new dialogs
+// (503 with Retry-After), not responses or in-dialog requests, and a short
+// wait again lets them in.
+func TestAdmissionLocalQueue(t *testing.T) {
+	e, f := newCore(t, Options{QueueTarget: 10 * time.Millisecond, QueueInterval: 50 * time.Millisecond})
+	for i := range 8 {
+		f.advance(10 * time.Millisecond)
+		e.recv(f, strings.Replace(invite(fmt.Sprintf("z9hG4bK-q%d", i)), "core-1@test", fmt.Sprintf("q%d@test", i), 1), 30*time.Millisecond)
+	}
+	got := f.take()
+	if got[len(got)-1] != "503" {
+		t.Fatalf("after 80ms of a 30ms queue: sent %v, want the last INVITE refused with 503", got)
+	}
+	bye := strings.Replace(strings.Replace(invite("z9hG4bK-bye"), "INVITE sip", "BYE sip", 1), "1 INVITE", "2 BYE", 1)
+	bye = strings.Replace(bye, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=b1", 1)
+	n := f.published()
+	e.recv(f, bye, 30*time.Millisecond)
+	if f.published() != n+1 {
+		t.Error("an in-dialog BYE was shed")
+	}
+	e.recv(f, strings.Replace(invite("z9hG4bK-q9"), "core-1@test", "q9@test", 1), time.Millisecond)
+	if got := f.take(); strings.Join(got, ",") != "100" {
+		t.Errorf("after the queue drained an INVITE got %v, want 100", got)
+	}
+	if e.C.Shed.Load() == 0 {
+		t.Error("shed not counted")
+	}
+}
+
+// FuzzParseDest: the edge parses every sipdest a service sends without
+// panicking.
+func FuzzParseDest(f *testing.F) {
+	for _, s := range []string{"udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5061/e1~4", "tcp:/e1~4", "udp:/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := ParseDest(s); err == nil && d.Transport != UDP && d.Transport != TCP {
+			t.Fatalf("ParseDest(%q) accepted transport %q", s, d.Transport)
+		}
+	})
+}
