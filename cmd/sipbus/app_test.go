@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +14,14 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
 )
+
+type handed struct {
+	ev *events.SIP
+	m  *sipmsg.Msg
+}
 
 // TestAppHandOver: a route with `app: NAME` hands the transaction to an
 // application on app.NAME.<callkey>; the application answers with tm's
@@ -56,16 +62,35 @@ func TestAppHandOver(t *testing.T) {
 		}
 		return rep
 	}
-	got := make(chan *events.RequestReceived, 4)
+	// An application takes the hand-over from the stream (a durable
+	// consumer: it may start after the request arrived): the request event,
+	// with the server transaction's key in the siptxkey attribute.
+	got := make(chan handed, 4)
 	for _, app := range []string{"echo", "router"} {
-		sub, err := bus.Subscribe(testenv.Context(t, 10*time.Second), js, "app-"+app, bus.TypedFunc(func(_ context.Context, ev *bus.Event, d *events.RequestReceived) error {
-			got <- d
-			return nil
-		}), bus.SubscribeOptions{Filters: []string{"app." + app + ".>"}})
+		cons, err := js.CreateOrUpdateConsumer(testenv.Context(t, 10*time.Second), bus.DefaultStream, jetstream.ConsumerConfig{
+			Durable: "app-" + app, FilterSubject: "app." + app + ".>", AckPolicy: jetstream.AckExplicitPolicy,
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sub.Stop(context.Background())
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			_ = m.Ack()
+			s, err := events.DecodeSIP(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+			if err != nil {
+				t.Errorf("hand-over event: %v", err)
+				return
+			}
+			req, err := sipmsg.Parse(s.Raw, sipmsg.Datagram)
+			if err != nil {
+				t.Errorf("hand-over data: %v", err)
+				return
+			}
+			got <- handed{s, req}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Stop()
 	}
 
 	uac.send(proxy, fmt.Sprintf(`MESSAGE sip:echo@localhost SIP/2.0
@@ -79,23 +104,23 @@ Content-Type: text/plain
 Content-Length: 5
 
 hello`, uac.addr))
-	var req *events.RequestReceived
+	var req handed
 	select {
 	case req = <-got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the echo application got no request")
 	}
-	if req.Method != "MESSAGE" || req.CallID != "app-1@test" {
-		t.Fatalf("handed over %s %s", req.Method, req.CallID)
+	if req.m.Str(req.m.Method) != "MESSAGE" || req.m.CallID() != "app-1@test" || !strings.HasPrefix(req.ev.Source, "sipbus/tm/") || req.ev.TxKey == "" {
+		t.Fatalf("handed over %s %s from %s, tx key %q", req.m.Str(req.m.Method), req.m.CallID(), req.ev.Source, req.ev.TxKey)
 	}
-	ck := callKeyOf(req.CallID)
+	ck := callKeyOf(req.m.CallID())
 	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: "nope", Code: 200}); rep.Status != 404 {
 		t.Errorf("unknown tx_key: %+v, want 404", rep)
 	}
-	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.TxKey, Code: 42}); rep.Status != 400 {
+	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.ev.TxKey, Code: 42}); rep.Status != 400 {
 		t.Errorf("bad code: %+v, want 400", rep)
 	}
-	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.TxKey, Code: 200, Reason: "Echoed", Headers: []string{"X-Echo: hello"}}); rep.Status != 200 {
+	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.ev.TxKey, Code: 200, Reason: "Echoed", Headers: []string{"X-Echo: hello"}}); rep.Status != 200 {
 		t.Fatalf("reply: %+v", rep)
 	}
 	m := uac.recv(5*time.Second, isResponse(200, "MESSAGE"))
@@ -105,7 +130,7 @@ hello`, uac.addr))
 	if !hasLine(m.Raw, "X-Echo: hello") {
 		t.Errorf("reply lacks the application's header:\n%s", m.Raw)
 	}
-	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.TxKey, Code: 486}); rep.Status != 409 {
+	if rep := command(events.TMCommand{Action: "reply", CallKey: ck, TxKey: req.ev.TxKey, Code: 486}); rep.Status != 409 {
 		t.Errorf("second final: %+v, want 409", rep)
 	}
 
@@ -125,7 +150,7 @@ Content-Length: 0
 	case <-time.After(10 * time.Second):
 		t.Fatal("the router application got no request")
 	}
-	if rep := command(events.TMCommand{Action: "relay", CallKey: callKeyOf(req.CallID), TxKey: req.TxKey, RequestURI: "sip:bob@" + uas.addr}); rep.Status != 200 {
+	if rep := command(events.TMCommand{Action: "relay", CallKey: callKeyOf(req.m.CallID()), TxKey: req.ev.TxKey, RequestURI: "sip:bob@" + uas.addr}); rep.Status != 200 {
 		t.Fatalf("relay: %+v", rep)
 	}
 	inv := uas.recv(5*time.Second, isRequest("INVITE"))

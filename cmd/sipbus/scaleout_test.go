@@ -4,13 +4,19 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/services/tm"
 )
 
 // ua is a scripted SIP user agent on a loopback UDP socket.
@@ -268,4 +274,154 @@ Content-Length: 0
 	if uac.recv(5*time.Second, isResponse(486, "INVITE")) == nil {
 		t.Fatal("the 486 did not come back")
 	}
+}
+
+// TestPartitionOwnerKilled: two tm replicas share the partitions of the
+// call keys; the one that owns the partition of a call is killed between
+// the 180 and the 200. The other takes the partition over (its lease ends,
+// it reads the call's transaction from Redis): the callee's retransmitted
+// 200 reaches the caller, ACK and BYE pass, and the log holds exactly one
+// call.answered and one call.ended for the call.
+func TestPartitionOwnerKilled(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	ns := testenv.NATS(t)
+	natsURL := ns.ClientURL()
+	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
+	uac, uas := newUA(t), newUA(t)
+	start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
+	tms := map[string]*proc{}
+	for _, id := range []string{"tm-a", "tm-b"} {
+		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost",
+			"--static", "bob@localhost=sip:bob@"+uas.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "info")
+		p.waitLine(t, "ready", 30*time.Second)
+		tms[id] = p
+	}
+	// Both replicas see each other (a lease renewal later at most).
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		for _, p := range tms {
+			if !strings.Contains(p.stderrString(), "members=\"[tm-a tm-b]\"") && !strings.Contains(p.stderrString(), "members=[tm-a tm-b]") {
+				return false
+			}
+		}
+		return true
+	}, "the two tm replicas did not see each other")
+
+	callID := "owner-killed-1@test"
+	owner := tm.Owner(sipmsg.CallKey(callID), []string{"tm-a", "tm-b"})
+	calls := readCallEvents(t, natsURL, callID)
+
+	uac.send(edgeAddr, fmt.Sprintf(`INVITE sip:bob@localhost SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-owner-1;rport
+From: "Alice" <sip:alice@localhost>;tag=alice1
+To: <sip:bob@localhost>
+Call-ID: %s
+CSeq: 1 INVITE
+Contact: <sip:alice@%s>
+Max-Forwards: 70
+Content-Length: 0
+
+`, uac.addr, callID, uac.addr))
+	inv := uas.recv(5*time.Second, isRequest("INVITE"))
+	if inv == nil {
+		t.Fatal("the callee got no INVITE")
+	}
+	rr := inv.Value(sipmsg.HRecordRoute)
+	hdrs := []string{"Record-Route: " + rr, "Contact: <sip:bob@" + uas.addr + ">"}
+	uas.sendRaw(edgeAddr, sipmsg.Reply(inv, 180, "Ringing", sipmsg.ReplyOptions{ToTag: "bob1", Headers: hdrs}))
+	if uac.recv(5*time.Second, isResponse(180, "INVITE")) == nil {
+		t.Fatal("the 180 was not relayed")
+	}
+	if err := tms[owner].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ok := sipmsg.Reply(inv, 200, "OK", sipmsg.ReplyOptions{ToTag: "bob1", Headers: hdrs})
+	var answer *sipmsg.Msg
+	for i := 0; i < 20 && answer == nil; i++ { // the UAS core retransmits its 2xx (RFC 3261 §13.3.1.4)
+		uas.sendRaw(edgeAddr, ok)
+		answer = uac.recv(time.Second, isResponse(200, "INVITE"))
+	}
+	if answer == nil {
+		t.Fatalf("the 200 was not relayed after the owner (%s) of the call's partition was killed", owner)
+	}
+	route := answer.Value(sipmsg.HRecordRoute)
+	uac.send(edgeAddr, fmt.Sprintf(`ACK sip:bob@%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-owner-ack;rport
+Route: %s
+From: "Alice" <sip:alice@localhost>;tag=alice1
+To: <sip:bob@localhost>;tag=bob1
+Call-ID: %s
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+`, uas.addr, uac.addr, route, callID))
+	if uas.recv(10*time.Second, isRequest("ACK")) == nil {
+		t.Fatal("the ACK did not reach the callee")
+	}
+	uac.send(edgeAddr, fmt.Sprintf(`BYE sip:bob@%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-owner-bye;rport
+Route: %s
+From: "Alice" <sip:alice@localhost>;tag=alice1
+To: <sip:bob@localhost>;tag=bob1
+Call-ID: %s
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`, uas.addr, uac.addr, route, callID))
+	b := uas.recv(10*time.Second, isRequest("BYE"))
+	if b == nil {
+		t.Fatal("the BYE did not reach the callee")
+	}
+	uas.sendRaw(edgeAddr, sipmsg.Reply(b, 200, "OK", sipmsg.ReplyOptions{}))
+	if uac.recv(10*time.Second, isResponse(200, "BYE")) == nil {
+		t.Fatal("the 200 to BYE was not relayed")
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return calls.count(events.TypeCallEnded) >= 1 }, "no call.ended in the log")
+	time.Sleep(time.Second) // a doubled event would be stored by now
+	if a, e, m := calls.count(events.TypeCallAnswered), calls.count(events.TypeCallEnded), calls.count(events.TypeCallMissed); a != 1 || e != 1 || m != 0 {
+		t.Errorf("the log holds %d call.answered, %d call.ended, %d call.missed; want exactly 1, 1, 0 (%s was killed)", a, e, m, owner)
+	}
+}
+
+// streamCalls counts the call events of one call the stream stored (an
+// ordered consumer: what the stream's dedupe dropped is not counted).
+type streamCalls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *streamCalls) count(typ string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[typ]
+}
+
+func readCallEvents(t *testing.T, natsURL, callID string) *streamCalls {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx := testenv.Context(t, 2*time.Minute)
+	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.OrderedConsumer(ctx, bus.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"call.*." + sipmsg.CallKey(callID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &streamCalls{n: map[string]int{}}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		c.mu.Lock()
+		c.n[m.Headers().Get(bus.HeaderType)]++
+		c.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cc.Stop)
+	return c
 }

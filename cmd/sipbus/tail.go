@@ -14,12 +14,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
 // cmdTail prints live events, one per line: a short text form, or with
 // --json each CloudEvent in the structured JSON format of the CloudEvents
-// spec (written by the CloudEvents SDK, so any CloudEvents tool reads it).
+// spec (SIP message events as events.SIP.JSON renders them, with the message
+// as "data"; the others written by the CloudEvents SDK), so any
+// CloudEvents tool reads it.
 func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("tail", stderr)
 	natsURL := fs.String("nats", defaultNATS(), "NATS server URL")
@@ -72,7 +75,29 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			return err
 		}
-		ev, err := bus.Decode(&nats.Msg{Subject: jm.Subject(), Header: jm.Headers(), Data: jm.Data()})
+		nm := &nats.Msg{Subject: jm.Subject(), Header: jm.Headers(), Data: jm.Data()}
+		if ct := nm.Header.Get(bus.HeaderContentType); ct == events.ContentTypeSIP {
+			s, err := events.DecodeSIP(nm)
+			if err != nil {
+				fmt.Fprintf(stderr, "sipbus tail: %s: %v\n", jm.Subject(), err)
+				continue
+			}
+			if !keepSIP(s, *typePrefix, *callID) {
+				continue
+			}
+			if *asJSON {
+				b, err := s.JSON()
+				if err != nil {
+					fmt.Fprintf(stderr, "sipbus tail: %s: %v\n", s.ID, err)
+					continue
+				}
+				fmt.Fprintf(stdout, "%s\n", b)
+				continue
+			}
+			fmt.Fprintln(stdout, sipLine(s))
+			continue
+		}
+		ev, err := bus.Decode(nm)
 		if err != nil {
 			fmt.Fprintf(stderr, "sipbus tail: %s: %v\n", jm.Subject(), err)
 			continue
@@ -94,6 +119,51 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintln(stdout, textLine(ev))
 	}
+}
+
+// keepSIP applies --type and --call-id to a SIP message event (the Call-ID
+// is read from the message: the call key filter can collide).
+func keepSIP(s *events.SIP, typePrefix, callID string) bool {
+	if typePrefix != "" && !strings.HasPrefix(s.Type, typePrefix) {
+		return false
+	}
+	if callID == "" {
+		return true
+	}
+	m, err := sipmsg.Parse(s.Raw, sipmsg.Datagram)
+	if err != nil {
+		m, err = sipmsg.Parse(s.Raw, sipmsg.Stream)
+	}
+	return err == nil && m.CallID() == callID
+}
+
+// sipLine is the text line of a SIP message event: "time type subject"
+// and the start line, Call-ID and where it came from or goes, quoted.
+func sipLine(s *events.SIP) string {
+	var b strings.Builder
+	at := s.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	b.WriteString(at.Local().Format("15:04:05.000"))
+	b.WriteString(" ")
+	b.WriteString(s.Type)
+	b.WriteString(" ")
+	b.WriteString(s.NATSSubject)
+	first := s.Raw
+	if i := strings.IndexAny(string(first), "\r\n"); i >= 0 {
+		first = first[:i]
+	}
+	fmt.Fprintf(&b, " %q", string(first))
+	if m, err := sipmsg.Parse(s.Raw, sipmsg.Datagram); err == nil {
+		fmt.Fprintf(&b, " call_id=%q", m.CallID())
+	}
+	for _, kv := range [][2]string{{"from", s.Remote}, {"dest", s.Dest}, {"edge", s.Edge}, {"reason", s.Reason}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%q", kv[0], kv[1])
+		}
+	}
+	return b.String()
 }
 
 // toCloudEvent converts to the SDK's event type for the structured JSON form.

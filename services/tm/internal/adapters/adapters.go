@@ -102,9 +102,9 @@ func (c Chain) Lookup(ctx context.Context, aor string) ([]app.Target, bool, erro
 
 // Apps hands transactions to applications on the bus: the request event
 // as the edge published it (type sipbus.sip.request.received.v2, the raw
-// message as data), with the server transaction key in the siptxkey
-// attribute (the application's reply or relay command names it), on
-// app.<name>.<callkey>.
+// message as data, where it came from), with tm as its source and the
+// server transaction key in the siptxkey attribute (the application's
+// reply or relay command names it), on app.<name>.<callkey>.
 type Apps struct {
 	Pub *bus.Publisher
 }
@@ -119,6 +119,7 @@ func (a *Apps) HandOver(ctx context.Context, name string, in *app.Inbound) error
 	}
 	ev := *in.Event
 	ev.ID = "app." + name + "." + in.CallKey + "." + in.TxKey
+	ev.Source = a.Pub.Source() // tm hands it over; the edge it came from is in sipedge
 	ev.TxKey = in.TxKey
 	msg := ev.Encode(bus.SubjectApp(name, in.CallKey))
 	msg.Header[bus.HeaderMsgID] = []string{ev.ID}
