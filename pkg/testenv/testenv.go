@@ -121,17 +121,29 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// FreePort returns a free loopback port for network "tcp" or "udp".
+// FreePort returns a free loopback port for network "tcp", or for "udp" a
+// port free for UDP and TCP both (what a SIP listener binds).
 func FreePort(t testing.TB, network string) int {
 	t.Helper()
 	switch network {
 	case "udp":
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: free udp port: %v", err)
+		// A SIP listener binds UDP and TCP on one port: find one free for
+		// both (a UDP port alone is often some TCP socket's ephemeral port).
+		for range 50 {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatalf("testenv: free udp port: %v", err)
+			}
+			port := c.LocalAddr().(*net.UDPAddr).Port
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			c.Close()
+			if err == nil {
+				l.Close()
+				return port
+			}
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
+		t.Fatal("testenv: no port free for both UDP and TCP in 50 tries")
+		return 0
 	default:
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
