@@ -102,36 +102,50 @@ func (s *SIP) Received() bool { return s.Type != TypeMessageSent }
 // event has no Nats-Msg-Id: its id is unique, and a SIP message is not
 // published twice on purpose (a retransmission is a message of its own).
 func (s *SIP) Encode(subject string) *nats.Msg {
-	h := make(nats.Header, 14)
-	h[bus.HeaderSpecVersion] = []string{bus.SpecVersion}
-	h[bus.HeaderID] = []string{s.ID}
-	h[bus.HeaderSource] = []string{s.Source}
-	h[bus.HeaderType] = []string{s.Type}
+	h := make(nats.Header, 12)
+	var vals [16]string // one allocation for every header value
+	w := headerWriter{h: h, vals: vals[:0:len(vals)]}
+	w.set(bus.HeaderSpecVersion, bus.SpecVersion)
+	w.set(bus.HeaderID, s.ID)
+	w.set(bus.HeaderSource, s.Source)
+	w.set(bus.HeaderType, s.Type)
 	if !s.Time.IsZero() {
-		h[bus.HeaderTime] = []string{s.Time.UTC().Format(time.RFC3339Nano)}
+		w.set(bus.HeaderTime, s.Time.UTC().Format(time.RFC3339Nano))
 	}
-	h[bus.HeaderContentType] = []string{ContentTypeSIP}
-	set(h, bus.HeaderCallKey, s.CallKey)
-	set(h, bus.HeaderTraceParent, s.TraceParent)
-	set(h, HeaderSIPTransport, s.Transport)
-	set(h, HeaderSIPLocal, s.Local)
-	set(h, HeaderSIPRemote, s.Remote)
-	set(h, HeaderSIPFlow, s.Flow)
-	set(h, HeaderSIPEdge, s.Edge)
-	set(h, HeaderSIPDest, s.Dest)
-	set(h, HeaderSIPTxKey, s.TxKey)
+	w.set(bus.HeaderContentType, ContentTypeSIP)
+	w.set(bus.HeaderCallKey, s.CallKey)
+	w.set(bus.HeaderTraceParent, s.TraceParent)
+	w.set(HeaderSIPTransport, s.Transport)
+	w.set(HeaderSIPLocal, s.Local)
+	w.set(HeaderSIPRemote, s.Remote)
+	w.set(HeaderSIPFlow, s.Flow)
+	w.set(HeaderSIPEdge, s.Edge)
+	w.set(HeaderSIPDest, s.Dest)
+	w.set(HeaderSIPTxKey, s.TxKey)
 	if s.Status != 0 {
-		h[HeaderSIPStatus] = []string{strconv.Itoa(s.Status)}
+		w.set(HeaderSIPStatus, strconv.Itoa(s.Status))
 	}
-	set(h, HeaderSIPReason, HeaderValue(s.Reason, 512))
-	set(h, HeaderSIPHeader, s.Header)
+	w.set(HeaderSIPReason, HeaderValue(s.Reason, 512))
+	w.set(HeaderSIPHeader, s.Header)
 	return &nats.Msg{Subject: subject, Header: h, Data: s.Raw}
 }
 
-func set(h nats.Header, k, v string) {
-	if v != "" {
-		h[k] = []string{v}
+// headerWriter fills a nats.Header whose value slices share one array.
+type headerWriter struct {
+	h    nats.Header
+	vals []string
+}
+
+func (w *headerWriter) set(k, v string) {
+	if v == "" {
+		return
 	}
+	if len(w.vals) == cap(w.vals) {
+		w.vals = make([]string, 0, 8)
+	}
+	w.vals = append(w.vals, v)
+	n := len(w.vals)
+	w.h[k] = w.vals[n-1 : n : n]
 }
 
 // DecodeSIP reads a SIP message event. It checks the CloudEvent attributes
@@ -144,6 +158,15 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 	h := m.Header
 	if h == nil {
 		return nil, fmt.Errorf("%w: no headers (binary content mode required)", ErrBadSIPEvent)
+	}
+	if !lowerKeys(h) {
+		// Some producers canonicalise header names ("Ce-Id"): read them
+		// through a lower-cased copy.
+		lh := make(nats.Header, len(h))
+		for k, v := range h {
+			lh[strings.ToLower(k)] = v
+		}
+		h = lh
 	}
 	if v := first(h, bus.HeaderSpecVersion); v != bus.SpecVersion {
 		return nil, fmt.Errorf("%w: specversion %q, want %q", ErrBadSIPEvent, v, bus.SpecVersion)
@@ -205,18 +228,24 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 	return s, nil
 }
 
-// first reads a header the way bus.Decode does: the binding's lower-case
-// name first, then any case.
+// first reads a header by its lower-case name.
 func first(h nats.Header, k string) string {
 	if v, ok := h[k]; ok && len(v) > 0 {
 		return v[0]
 	}
-	for hk, v := range h {
-		if len(v) > 0 && len(hk) == len(k) && strings.EqualFold(hk, k) {
-			return v[0]
+	return ""
+}
+
+// lowerKeys reports whether every header name is lower case.
+func lowerKeys(h nats.Header) bool {
+	for k := range h {
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; c >= 'A' && c <= 'Z' {
+				return false
+			}
 		}
 	}
-	return ""
+	return true
 }
 
 // HeaderValue makes s fit for a NATS header value (and a log line): control

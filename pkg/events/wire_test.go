@@ -213,3 +213,18 @@ func BenchmarkSIPEncodeDecode(b *testing.B) {
 		}
 	}
 }
+
+// A producer that canonicalises header names ("Ce-Id", as Go's net/http
+// does) is read all the same.
+func TestDecodeSIPCanonicalHeaders(t *testing.T) {
+	m := sipSamples(t)["request"].Encode("x")
+	canon := nats.Header{}
+	for k, v := range m.Header {
+		canon[strings.ToUpper(k[:1])+k[1:]] = v
+	}
+	m.Header = canon
+	s, err := events.DecodeSIP(m)
+	if err != nil || s.ID != "p.1" || s.Edge != "e1" {
+		t.Fatalf("DecodeSIP = %+v, %v", s, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/events"
@@ -29,11 +30,19 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 		e.C.Undeliverable.Add(1)
 		return fmt.Errorf("%w: sipdest: %v", ErrUndeliverable, err)
 	}
-	m := e.msgs.Get().(*sipmsg.Msg)
-	defer e.msgs.Put(m)
-	if err := m.Parse(s.Raw, framing(d.Transport)); err != nil {
+	// Only the first line is checked before sending (a request the edge
+	// merely passes on needs no more); a response to remember is indexed.
+	var m *sipmsg.Msg
+	if s.TxKey != "" {
+		m = e.msgs.Get().(*sipmsg.Msg)
+		defer e.msgs.Put(m)
+		if err := m.Parse(s.Raw, framing(d.Transport)); err != nil {
+			e.C.Undeliverable.Add(1)
+			return fmt.Errorf("%w: not a SIP message: %v", ErrUndeliverable, err)
+		}
+	} else if !sipStartLine(s.Raw) {
 		e.C.Undeliverable.Add(1)
-		return fmt.Errorf("%w: not a SIP message: %v", ErrUndeliverable, err)
+		return fmt.Errorf("%w: not a SIP message: no SIP start line", ErrUndeliverable)
 	}
 	used, err := e.send.Send(ctx, d, s.Raw)
 	if err != nil {
@@ -41,10 +50,21 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 		return fmt.Errorf("%w: to %s: %v", ErrUndeliverable, d, err)
 	}
 	e.C.Transmitted.Add(1)
-	if !m.Request && s.TxKey != "" {
+	if m != nil && !m.Request {
 		e.remember(s.TxKey, m, s.Raw, used)
 	}
 	return nil
+}
+
+// sipStartLine reports a first line that ends in SIP/2.0 (a request) or
+// starts with it (a response).
+func sipStartLine(b []byte) bool {
+	end := 0
+	for end < len(b) && end < 1024 && b[end] != '\r' && b[end] != '\n' {
+		end++
+	}
+	line := string(b[:end])
+	return strings.HasPrefix(line, "SIP/2.0 ") || strings.HasSuffix(line, " SIP/2.0")
 }
 
 // remember records a response sent for server transaction key. The first

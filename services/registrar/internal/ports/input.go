@@ -51,7 +51,7 @@ type InputOptions struct {
 
 // StartInput subscribes h to REGISTER requests.
 func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOptions) (*Input, error) {
-	in := &Input{h: h, log: opt.Log, lanes: bus.NewLanes(opt.Lanes, 0, opt.QueueTarget, opt.QueueInterval)}
+	in := &Input{h: h, log: opt.Log, lanes: bus.NewLanes(opt.Lanes, 1024, opt.QueueTarget, opt.QueueInterval)}
 	in.beat = &bus.Beater{NC: nc, Service: "registrar", ID: opt.ID, Load: &in.lanes.Load}
 	in.lanes.OnChange = func(bool) { in.beat.Beat() }
 	sub, err := nc.QueueSubscribe(bus.RequestInFilter("REGISTER"), QueueGroup, in.onMsg)

@@ -227,6 +227,8 @@ func (in *Input) Due(ck, id string) {
 	}()
 }
 
+var msgPool = sync.Pool{New: func() any { return new(sipmsg.Msg) }}
+
 // handle decodes one SIP event and gives it to the engine.
 func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	s, err := events.DecodeSIP(m)
@@ -249,8 +251,9 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	if s.Transport == "tcp" {
 		framing = sipmsg.Stream
 	}
-	msg, err := sipmsg.Parse(s.Raw, framing)
-	if err != nil {
+	msg := msgPool.Get().(*sipmsg.Msg)
+	defer msgPool.Put(msg) // the engine keeps copies of what it needs, never the Msg
+	if err := msg.Parse(s.Raw, framing); err != nil {
 		in.Stats.Bad.Add(1)
 		return nil
 	}
