@@ -29,7 +29,7 @@ type admission struct {
 	local bus.Overload
 
 	mu     sync.Mutex
-	remote map[string]map[string]time.Time // service -> instance -> overloaded until
+	remote map[string]map[string]time.Time  // service -> instance -> overloaded until
 	until  atomic.Pointer[map[string]int64] // service -> latest "overloaded until", unix nanos
 }
 
