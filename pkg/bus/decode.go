@@ -27,5 +27,5 @@ func decodeData(data []byte, v any) error {
 
 // DecodeJSON decodes data into v as encoding/json.Unmarshal does, the way
 // the bus decodes event data: for other hot decoders of the same JSON, such
-// as the edge's send command.
+// as the commands' requests.
 func DecodeJSON(data []byte, v any) error { return decodeData(data, v) }

@@ -15,27 +15,51 @@
 // # Subjects
 //
 // The call key (sipmsg.CallKey: 16 hex digits of FNV-1a 64 of the Call-ID) is
-// always the last token, so one call replays with CallFilter's filters:
+// always the last token, so one call replays with CallFilter's filters, and
+// every SIP subject carries the call's partition (Partition: the key's first
+// two hex digits, 00 ... ff) as its second token, so a tm replica that owns a
+// partition subscribes to sip.<p>.in.> and gets every message of its calls:
 //
-//	sip.in.req.<METHOD>.<callkey>    request received        (SubjectRequestIn)
-//	sip.in.res.<N>xx.<callkey>       response received       (SubjectResponseIn)
-//	sip.in.bad.<callkey>             request rejected        (SubjectRejected)
-//	sip.out.req.<METHOD>.<callkey>   request sent            (SubjectRequestOut)
-//	sip.out.res.<N>xx.<callkey>      response sent           (SubjectResponseOut)
-//	tx.<event>.<callkey>             transaction event       (SubjectTx: created, absorbed)
-//	call.<event>.<callkey>           call lifecycle event    (SubjectCall)
-//	reg.<event>.<aorkey>             registrar events
-//	ctd.<event>.<id>                 click-to-dial events
-//	notify.<event>.<id>              notifier events
-//	dead.<consumer>.<subject>        dead letters            (SubjectDead)
+//	sip.<p>.in.req.<METHOD>.<callkey>         request received    (SubjectRequestIn)
+//	sip.<p>.in.res.<N>xx.<callkey>            response received   (SubjectResponseIn)
+//	sip.<p>.in.bad.<callkey>                  request rejected    (SubjectRejected)
+//	sip.<p>.out.<edge>.req.<METHOD>.<callkey> request to send     (SubjectRequestOut)
+//	sip.<p>.out.<edge>.res.<N>xx.<callkey>    response to send    (SubjectResponseOut)
+//	call.<event>.<callkey>                    call lifecycle event (SubjectCall)
+//	app.<name>.<callkey>                      hand-over to an application (SubjectApp)
+//	reg.contact.<event>.<aorkey>              registrar events
+//	ctd.<event>.<id>                          click-to-dial events
+//	notify.<event>.<id>                       notifier events
+//	dead.<consumer>.<subject>                 dead letters        (SubjectDead)
+//
+// A sip.out subject names the edge that sends the message (its id, or
+// AnyEdge: "any" edge, a queue group): the message in the log is also the
+// order to send it (see pkg/edgeapi). The SIP events are the v2 types of
+// package events: the data is the SIP message itself (events.SIP). The
+// tx.<event>.<callkey> subjects of the first design are retired.
 //
 // <N>xx is the status class (1xx ... 6xx). Method names are tokens as
 // written, passed through SafeToken: a method with characters outside
 // [A-Za-z0-9_-] (RFC 4475 "intmeth") becomes those characters replaced by '_'
 // plus "-" and 8 hex digits of its FNV-1a 32 hash, so distinct methods stay
 // distinct. All of these live in one stream (DefaultStream, StreamSubjects)
-// with a retention window and a size cap (EnsureStream). Commands are NATS
-// request/reply services under "sipbus.>", outside the stream.
+// with a retention window and a size cap (EnsureStream), written in
+// JetStream's async persist mode unless StreamConfig.SyncWrites. Commands
+// are NATS request/reply services under "sipbus.>", outside the stream, and
+// so are the instances' beats (sipbus.beat.<service>.<id>, Beat).
+//
+// # The hot path
+//
+// The SIP path does not use JetStream consumers: tm, the registrar and the
+// edges subscribe to the stream's subjects with core NATS subscriptions
+// (one delivery, no acknowledgements), and the stream stores the same
+// messages for replay. A message a subscriber misses (it died, its
+// partition moved) is repaired by SIP's retransmissions, as a lost
+// datagram is. Their publishers ask the stream to acknowledge one message
+// in HotAckEvery (PublisherOptions.AckEvery): a stream that stops storing
+// is noticed within that many messages. Lanes and Overload are the
+// input queues of those subscribers and their CoDel-style overload
+// detector; Beater publishes the load in their beats.
 //
 // # Publishing
 //
@@ -43,12 +67,14 @@
 // MaxPending publishes are unacknowledged (back-pressure), until its context
 // ends. Failed acks are counted and logged; Flush waits for all of them.
 // PublishSync waits for the ack. PublishData builds the event from an
-// events.* value (type and dataschema from its CEType/CESchema).
+// events.* value (type and dataschema from its CEType/CESchema). PublishMsg
+// publishes an encoded message (events.SIP.Encode).
 //
 // # Subscribing
 //
-// Subscribe runs a Handler on a durable pull consumer named after the
-// handler (its stable name), with at most Concurrency handlers at once
+// Subscribe (for features that need every event at least once: the
+// notifier, applications) runs a Handler on a durable pull consumer named
+// after the handler (its stable name), with at most Concurrency handlers at once
 // (MaxAckPending is the same number). A handler returns nil (ack), an error
 // (nak with the delay Backoff[delivery-1], capped at the last entry) or
 // Permanent(err) (term). A permanent error, a message that is not a

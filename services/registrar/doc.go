@@ -4,12 +4,13 @@
 // Kamailio's usrloc) and the management commands that replace the FIFO's
 // ul_* and serctl's add/passwd/rm.
 //
-// The registrar keeps no state in its process. It consumes the edges'
-// REGISTER events on the durable consumer "registrar" (every replica
-// shares it), decides with internal/app (pure), applies the result to the
-// location service (pkg/location, one atomic script per REGISTER on
-// Redis), answers through the edges' send command with the server
-// transaction's key (so the edge answers retransmissions), and publishes
+// The registrar keeps no state in its process but a short memory of its
+// replies. It takes the edges' REGISTER events on a core NATS queue
+// subscription (each to one replica), decides with internal/app (pure),
+// applies the result to the location service (pkg/location, one atomic
+// script per REGISTER on Redis), answers through the edge the REGISTER came
+// in on (a published message, pkg/edgeapi) with the server transaction's
+// key (so the edge answers retransmissions), and publishes
 // reg.contact.added|refreshed|removed|expired.<aorkey> events
 // (schemas/sipbus.reg.contact.*.v1.json). Subscribers live in
 // pkg/subscriber, digest nonce-counts in pkg/digest's counter, all on one

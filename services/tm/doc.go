@@ -3,16 +3,19 @@
 // fr_inv_timer), CANCEL and ACK handling, parallel and serial forking,
 // failure handling (failure_route) and call lifecycle events.
 //
-// tm keeps no state in its process. It consumes the edges' SIP events on the
-// durable consumer "tm" (every replica shares it), keeps each proxy
-// transaction as a versioned record in the store, arms SIP timers as
-// deadlines in the store that any live replica claims, and sends through the
-// edges' send command. So two replicas can share the load, and one may die
-// in the middle of a call: the other continues it.
+// tm's state outlives its process. Replicas share the 256 partitions of the
+// call keys (rendezvous hashing over a membership set in Redis); the owner
+// of a partition subscribes to its SIP messages, keeps its calls'
+// transactions in memory and writes them to Redis as versioned records
+// (with their pending timers, and in group commits), and sends through the
+// edges (one publish per message, pkg/edgeapi). So replicas share the load,
+// and one may die in the middle of a call: the replica that takes its
+// partitions over continues it from Redis. See README.md.
 //
-// Subjects consumed: sip.in.req.>, sip.in.res.> (JetStream, ordered per
-// call within a process). Produced: call.started|ringing|answered|ended|
-// missed.<callkey> (schemas/sipbus.call.*.json) and edge send commands.
+// Subjects consumed: sip.<p>.in.> for each partition owned (core NATS, in
+// order per partition). Produced: call.started|ringing|answered|ended|
+// missed.<callkey> (schemas/sipbus.call.*.json), the messages to send
+// (sip.<p>.out.<edge>...) and its beats (sipbus.beat.tm.<id>).
 //
 // The proxy logic, with its RFC references, is documented in internal/app;
 // the route table format in internal/routes.

@@ -1,14 +1,15 @@
 // Package app is tm's decision core, the heir of SER's tm module (t_relay,
-// t_reply, failure_route, fr_inv_timer) with its state moved out of the
-// process: every proxy transaction is a versioned record in the store, every
-// timer a deadline any replica may claim, so any tm replica continues any
-// transaction.
+// t_reply, failure_route, fr_inv_timer) with its state kept outside the
+// process: every proxy transaction, with its pending timers, is a versioned
+// record in the store, so any tm replica can continue any transaction.
 //
-// The Engine turns one input (a request, a response, a due timer) into a
-// compare-and-set of the transaction record plus effects executed after the
-// write succeeds: messages for the edges, timers, call events. Client
-// transactions follow the pure machines of package sipfsm (RFC 3261 §17,
-// RFC 6026); the proxy logic around them is RFC 3261 §16:
+// The Engine turns one input (a request, a response, a due deadline) into a
+// change of the transaction plus effects: messages for the edges, call
+// events. The replica that owns the call's partition holds the transaction
+// in memory (ptxCache); the store is written, not read, on the common path
+// (see update for what is written when). Client transactions follow the
+// pure machines of package sipfsm (RFC 3261 §17, RFC 6026); the proxy logic
+// around them is RFC 3261 §16:
 //
 //   - route: loose routing (§16.4), Max-Forwards (483), loop detection (482,
 //     §16.3 step 4), then the route table for out-of-dialog requests;
@@ -23,17 +24,20 @@
 //   - CANCEL (§16.10): 200 at once, CANCEL every branch that had a
 //     provisional (the others when their first provisional arrives), 487
 //     upstream from the branches' answers;
-//   - timers: A/B/D and E/F/K of each branch, the no-answer timer C (the
-//     fr_inv_timer heir: CANCEL downstream, 408 upstream), G/H for a non-2xx
-//     final sent upstream over UDP;
+//   - timers: A/B and E/F of each branch, the no-answer timer C (the
+//     fr_inv_timer heir: CANCEL downstream, 408 upstream), kept in the
+//     record; the Scheduler holds each transaction's next deadline;
+//   - retransmissions that reach tm (the edge that saw the answer did not
+//     get them) are answered from the transaction: the final again, or 100
+//     Trying; never relayed again;
 //   - ACK for 2xx: forwarded statelessly along Route (§16.11); the ACK for
-//     a non-2xx final is absorbed by the edge, which matched the server
+//     a non-2xx final is absorbed by the edge, or by tm when it holds the
 //     transaction.
 //
-// Effects run after the record is written. A replica dying between the two
-// loses nothing that SIP does not repair: Timer A/E retransmits a branch
-// request that never left, the UAC retransmits a request that got no
-// answer, and the bus redelivers an unacknowledged event.
+// A replica dying between a write and its effects loses nothing that SIP
+// does not repair: Timer A/E (run by the replica that takes the partition
+// over) retransmits a branch request that never left, the UAC retransmits a
+// request that got no answer, the UAS its 2xx.
 package app
 
 import (
