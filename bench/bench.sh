@@ -4,31 +4,52 @@
 # For each target (Kamailio with usrloc in memory, Kamailio with usrloc on
 # Redis, sipbus in one process on Redis, sipbus as separate nats / edge /
 # tm / registrar processes on Redis):
-#   1. per-operation cost: 2,000 REGISTERs and 1,000 calls at a low rate,
-#      with the servers' own counters read before and after (Redis
-#      commands and scripts, NATS messages, stream events and bytes, Redis
-#      memory held);
+#   0. (sipbus-up) idle Redis load: commands/s with no traffic, right after start;
+#   1. CPU and cost per operation at a fixed load: CPU_REG_RATE REGISTER/s and
+#      CPU_CALL_RATE calls/s for CPU_SECS each, the target's processes' CPU
+#      (utime+stime from /proc: Kamailio and its Redis, every sipbus process
+#      and its Redis; never SIPp) over the step and its drain, divided by the
+#      operations completed; INVITE->200 p50/p99 of that call step; and the
+#      servers' own counters read before and after (Redis commands and
+#      scripts, NATS messages, stream events and bytes, Redis memory held);
 #   2. REGISTER ramp (peer/run.sh register): highest rate with < 0.1 %
 #      failures, >= 95 % of the offered rate and <= 1 % retransmissions;
 #   3. call ramp (peer/run.sh calls: INVITE 100 180 200 ACK BYE 200 through
 #      the proxy to a registered SIPp UAS), and INVITE->200 p50/p99 at
-#      1,000 calls/s when that step passed.
+#      1,000 calls/s when that step passed;
+#   4. (OVERLOAD_TARGETS) overload, on a fresh start: OVERLOAD_SECS at twice the
+#      max calls/s M of step 3 with peer/uac_overload.xml (a 503 to the INVITE
+#      is a shed call), goodput = calls completed per second in that step / M;
+#      then one ordinary step at M: recovers=yes if it passes.
 # Then the micro-benchmarks (header index, typed parse, store, bus).
 #
-# Prints the table (also written into RESULTS.md between the "latest run"
-# markers, and to $OUT/results.md) and, last, the ratio lines
+# Prints the tables (also written into RESULTS.md between the "latest run"
+# markers, and to $OUT/results.md) and, last, the ratio lines, ending with
 #   ratio_register=R   sipbus (one process) / Kamailio in memory, REGISTER/s
 #   ratio_calls=R      sipbus (one process) / Kamailio in memory, calls/s
-# with the other ratios just before them.
+# with the other ratios (CPU per operation, p99 at CPU_CALL_RATE, overload,
+# split / up, idle Redis load) just before them.
 #
 # Environment (defaults):
 #   TARGETS="kamailio-mem kamailio-redis sipbus-up sipbus-split"
-#   STEP_SECS=7 REFINE=2 QUIET_WAIT_MAX=15 STEP_TIMEOUT_EXTRA=8
-#   REG_RATES="1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"
-#   CALL_RATES="250 500 750 1000 1500 2000 3000 4000 5000 6000"
-#   COST_REGS=2000 COST_CALLS=1000   MICRO=1 (0 skips the micro-benchmarks)
+#   STEP_SECS=7 REFINE=2 QUIET_WAIT_MAX=15 STEP_TIMEOUT_EXTRA=8 COOLDOWN_SECS=2
+#   REG_RATES="2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"
+#   CALL_RATES="500 750 1000 1500 2000 3000 4000 5000 6000"
+#                  (the fixed-load steps below cover the low rates; a target
+#                  that fails the first rung is bisected down from it)
+#   CPU_REG_RATE=1500 CPU_CALL_RATE=300 CPU_SECS=20 (0: no fixed-load steps,
+#                  no cost table) CPU_DRAIN_MAX=5 (s the target may take to
+#                  go quiet after a fixed-load step; that CPU is counted)
+#   OVERLOAD_TARGETS="kamailio-redis sipbus-up sipbus-split" ("" skips)
+#   OVERLOAD_SECS=15 OVERLOAD_FACTOR=2
+#   IDLE_SECS=10   (0 skips the idle Redis reading of sipbus-up)
+#   MICRO=1 (0 skips the micro-benchmarks)
+#   SIPBUS=path    use that sipbus binary and build nothing (e.g. one built
+#                  from another checkout); SKIP_BUILD=1 uses bin/sipbus as is.
+#                  Otherwise bin/sipbus is built from this tree.
 #   BENCH_OUT=/tmp/sipbus-bench      WRITE_RESULTS=1 (0: leave RESULTS.md alone)
 #   USERS_CSV=$BENCH_OUT/users.csv   (made by peer/gen_users.sh when missing)
+# About 22 minutes on 2 cores with the defaults.
 # Needs: kamailio kamailio-redis-modules sip-tester redis-server gcc go.
 # Sends only to 127.0.0.1; stops every process it starts, also on Ctrl-C.
 set -u -o pipefail
@@ -39,17 +60,27 @@ PEER=$HERE/peer
 TARGETS=${TARGETS:-"kamailio-mem kamailio-redis sipbus-up sipbus-split"}
 export STEP_SECS=${STEP_SECS:-7} REFINE=${REFINE:-2} QUIET_WAIT_MAX=${QUIET_WAIT_MAX:-15}
 export STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-8} COOLDOWN_SECS=${COOLDOWN_SECS:-2}
-REG_RATES=${REG_RATES:-"1000 2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"}
-CALL_RATES=${CALL_RATES:-"250 500 750 1000 1500 2000 3000 4000 5000 6000"}
-COST_REGS=${COST_REGS:-2000}
-COST_CALLS=${COST_CALLS:-1000}
+REG_RATES=${REG_RATES:-"2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"}
+CALL_RATES=${CALL_RATES:-"500 750 1000 1500 2000 3000 4000 5000 6000"}
+CPU_REG_RATE=${CPU_REG_RATE:-1500}
+CPU_CALL_RATE=${CPU_CALL_RATE:-300}
+CPU_SECS=${CPU_SECS:-20}
+CPU_DRAIN_MAX=${CPU_DRAIN_MAX:-5}
+OVERLOAD_TARGETS=${OVERLOAD_TARGETS-"kamailio-redis sipbus-up sipbus-split"}
+OVERLOAD_SECS=${OVERLOAD_SECS:-15}
+OVERLOAD_FACTOR=${OVERLOAD_FACTOR:-2}
+IDLE_SECS=${IDLE_SECS:-10}
 MICRO=${MICRO:-1}
 WRITE_RESULTS=${WRITE_RESULTS:-1}
+SKIP_BUILD=${SKIP_BUILD:-0}
 OUT=${BENCH_OUT:-/tmp/sipbus-bench}/run-$(date +%Y%m%d-%H%M%S)
 export BENCH_STATE=$OUT/state BENCH_OUT=$OUT/runs
 # SIPp's list of distinct users (500,000, made once), outside the source tree
 export USERS_CSV=${USERS_CSV:-${BENCH_OUT%/run-*}/users.csv}
-export SIPBUS=$ROOT/bin/sipbus
+# a SIPBUS given by the caller is used as is (and named in the report)
+if [ -n "${SIPBUS:-}" ]; then SKIP_BUILD=1; export SIPBUS_GIVEN=$SIPBUS; else export SIPBUS_GIVEN=; fi
+export SIPBUS=${SIPBUS:-$ROOT/bin/sipbus}
+export STEP_SECS CPU_REG_RATE CPU_CALL_RATE CPU_SECS OVERLOAD_SECS OVERLOAD_FACTOR
 SIPBUS_SH=$HERE/sipbus.sh
 KAM_SH=$PEER/kamailio.sh
 T0=$(date +%s)
@@ -74,8 +105,16 @@ stop_all() { "$KAM_SH" stop >/dev/null 2>&1; "$SIPBUS_SH" stop >/dev/null 2>&1; 
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-log "build bin/sipbus"
-(cd "$ROOT" && go build -o bin/sipbus ./cmd/sipbus) || die "go build failed"
+for v in CPU_REG_RATE CPU_CALL_RATE CPU_SECS CPU_DRAIN_MAX OVERLOAD_SECS OVERLOAD_FACTOR IDLE_SECS; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number"
+done
+if [ "$SKIP_BUILD" = 1 ]; then
+    [ -x "$SIPBUS" ] || die "$SIPBUS is not an executable (SKIP_BUILD=1 / SIPBUS given: nothing is built)"
+    log "using $SIPBUS as is (no build)"
+else
+    log "build bin/sipbus"
+    (cd "$ROOT" && go build -o bin/sipbus ./cmd/sipbus) || die "go build failed"
+fi
 
 # ---- targets -------------------------------------------------------------------
 target_start() {
@@ -107,30 +146,61 @@ target_stats() {
 
 # json_num FILE KEY: a number from a one-line JSON object (flat key lookup)
 json_num() { grep -o "\"$2\":[0-9]*" "$1" 2>/dev/null | head -1 | cut -d: -f2; }
+# kv_of LINE KEY: the value of KEY= in a line of key=value words
+kv_of() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } } END { print (v == "" ? "na" : v) }' <<<"$1"; }
 
-# cost TARGET KIND N: per-operation cost from two counter readings
-cost() {
-    local t=$1 kind=$2 n=$3 d=$OUT/$1-cost-$2 k a b
+# fixed TARGET KIND: one step at a fixed rate (CPU_REG_RATE REGISTER/s or
+# CPU_CALL_RATE calls/s, CPU_SECS long): the target's CPU per operation from
+# run.sh's exact tick delta, p50/p99, and the servers' counters around it
+# (cost per operation: one line in cost.txt, one in cpu.txt)
+fixed() {
+    local t=$1 kind=$2 d=$OUT/$1-fixed-$2 k a b rate step ok
     mkdir -p "$d"
-    target_stats "$t" >"$d/before.json" 2>"$d/stats.err" || return 1
+    target_stats "$t" >"$d/before.json" 2>"$d/stats.err" || log "$t: counters unreadable, see $d/stats.err"
     if [ "$kind" = register ]; then
-        RATES=500 REFINE=0 STEP_SECS=$((n / 500)) TARGET_PID= "$PEER/run.sh" register 127.0.0.1:5060 >"$d/run.log" 2>&1
+        rate=$CPU_REG_RATE
+        RATES=$rate REFINE=0 STEP_SECS=$CPU_SECS CPU_DRAIN_MAX=$CPU_DRAIN_MAX TARGET_PID="$(target_pids "$t")" \
+            "$PEER/run.sh" register 127.0.0.1:5060 >"$d/run.log" 2>&1
     else
-        RATES=200 REFINE=0 STEP_SECS=$((n / 200)) TARGET_PID= "$PEER/run.sh" calls 127.0.0.1:5060 5090 >"$d/run.log" 2>&1
+        rate=$CPU_CALL_RATE
+        RATES=$rate REFINE=0 STEP_SECS=$CPU_SECS CPU_DRAIN_MAX=$CPU_DRAIN_MAX TARGET_PID="$(target_pids "$t")" \
+            "$PEER/run.sh" calls 127.0.0.1:5060 5090 >"$d/run.log" 2>&1
     fi
-    sleep 1
-    target_stats "$t" >"$d/after.json" 2>>"$d/stats.err" || return 1
-    local line="cost_$kind target=$t n=$n"
+    target_stats "$t" >"$d/after.json" 2>>"$d/stats.err"
+    step=$(grep -E '^step=' "$d/run.log" | tail -1)
+    [ -n "$step" ] || { log "$t: fixed-load $kind step did not run, see $d/run.log"; return 1; }
+    ok=$(kv_of "$step" ok)
+    echo "cpu_$kind target=$t rate=$rate secs=$CPU_SECS ok=$ok cpu_s=$(kv_of "$step" cpu_target_s) us_per_op=$(kv_of "$step" cpu_us_per_op) drain_s=$(kv_of "$step" drain_s) p50_ms=$(kv_of "$step" p50_ms) p99_ms=$(kv_of "$step" p99_ms) result=$(kv_of "$step" result | cut -d'(' -f1)" |
+        tee -a "$OUT/cpu.txt" >&2
+    local line="cost_$kind target=$t n=$ok"
     for k in commands scripts in_msgs stream_msgs stream_bytes used_memory; do
         a=$(json_num "$d/before.json" "$k"); b=$(json_num "$d/after.json" "$k")
-        if [ -n "$a" ] && [ -n "$b" ]; then
-            line+=" $k=$(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / n }')"
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$ok" != na ] && [ "$ok" -gt 0 ]; then
+            line+=" $k=$(awk -v a="$a" -v b="$b" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / n }')"
         else
             line+=" $k=na"
         fi
     done
-    echo "$line $(grep -o 'result=[A-Z]*' "$d/run.log" | head -1)" | tee -a "$OUT/cost.txt"
+    echo "$line rate=$rate result=$(kv_of "$step" result | cut -d'(' -f1)" >>"$OUT/cost.txt"
 }
+
+# idle_redis TARGET: Redis commands/s of a freshly started target with no
+# traffic (INFO stats twice, IDLE_SECS apart; the first INFO itself is not counted)
+idle_redis() {
+    local t=$1 url port a b
+    eval "$("$SIPBUS_SH" urls)"
+    url=${REDIS#redis://}; port=${url%%/*}; port=${port##*:}
+    a=$(redis-cli -h 127.0.0.1 -p "$port" INFO stats 2>/dev/null | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }')
+    sleep "$IDLE_SECS"
+    b=$(redis-cli -h 127.0.0.1 -p "$port" INFO stats 2>/dev/null | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }')
+    if [ -n "$a" ] && [ -n "$b" ]; then
+        echo "idle target=$t secs=$IDLE_SECS redis_cmds=$((b - a - 1)) redis_cmds_per_s=$(awk -v n=$((b - a - 1)) -v s="$IDLE_SECS" 'BEGIN { printf "%.1f", n / s }')"
+    else
+        echo "idle target=$t secs=$IDLE_SECS redis_cmds=na redis_cmds_per_s=na"
+    fi | tee -a "$OUT/idle.txt" >&2
+}
+
+in_list() { local x; for x in $2; do [ "$x" = "$1" ] && return 0; done; return 1; }
 
 for t in $TARGETS; do
     for mode in register calls; do
@@ -138,14 +208,22 @@ for t in $TARGETS; do
         log "$t: start for $mode"
         target_start "$t" >"$OUT/$t-start-$mode.log" 2>&1 || { cat "$OUT/$t-start-$mode.log" >&2; die "$t did not start"; }
         if [ "$mode" = register ]; then
-            log "$t: cost of $COST_REGS REGISTERs"
-            cost "$t" register "$COST_REGS" || log "$t: cost run failed, see $OUT/$t-cost-register"
+            if [ "$t" = sipbus-up ] && [ "$IDLE_SECS" -gt 0 ]; then
+                log "$t: idle Redis load over ${IDLE_SECS} s"
+                idle_redis "$t"
+            fi
+            if [ "$CPU_SECS" -gt 0 ]; then
+                log "$t: CPU and cost at $CPU_REG_RATE REGISTER/s for $CPU_SECS s"
+                fixed "$t" register
+            fi
             log "$t: REGISTER ramp"
             RATES=$REG_RATES TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" register 127.0.0.1:5060 \
                 >"$OUT/$t-register.log" 2>&1
         else
-            log "$t: cost of $COST_CALLS calls"
-            cost "$t" calls "$COST_CALLS" || log "$t: cost run failed, see $OUT/$t-cost-calls"
+            if [ "$CPU_SECS" -gt 0 ]; then
+                log "$t: CPU and cost at $CPU_CALL_RATE calls/s for $CPU_SECS s"
+                fixed "$t" calls
+            fi
             log "$t: call ramp"
             RATES=$CALL_RATES TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" calls 127.0.0.1:5060 5090 \
                 >"$OUT/$t-calls.log" 2>&1
@@ -154,6 +232,22 @@ for t in $TARGETS; do
         line=$(grep -E '^(register_max_rps|calls_max_cps)=' "$OUT/$t-$mode.log" | tail -1)
         echo "$t $line" | tee -a "$OUT/results.txt"
     done
+    max=$(kv_of "$line" calls_max_cps)
+    if in_list "$t" "$OVERLOAD_TARGETS" && [ "$OVERLOAD_SECS" -gt 0 ]; then
+        if [ "$max" != na ] && [ "$max" -gt 0 ]; then
+            stop_all
+            log "$t: overload, fresh start: $((OVERLOAD_FACTOR * max)) calls/s for $OVERLOAD_SECS s, then $max calls/s"
+            target_start "$t" >"$OUT/$t-start-overload.log" 2>&1 || { cat "$OUT/$t-start-overload.log" >&2; die "$t did not start"; }
+            OVERLOAD_RATE=$((OVERLOAD_FACTOR * max)) RECOVER_RATE=$max OVERLOAD_SECS=$OVERLOAD_SECS \
+                TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" overload 127.0.0.1:5060 5090 >"$OUT/$t-overload.log" 2>&1
+            grep -E '^step=' "$OUT/$t-overload.log" | sed 's/^/   /' | cut -c1-160 >&2
+            ol=$(grep -E '^overload_rate=' "$OUT/$t-overload.log" | tail -1)
+            [ -n "$ol" ] || { log "$t: overload run failed, see $OUT/$t-overload.log"; ol="overload_rate=na"; }
+            echo "$t max_cps=$max $ol" | tee -a "$OUT/overload.txt"
+        else
+            log "$t: no max calls/s, no overload step"
+        fi
+    fi
 done
 stop_all
 

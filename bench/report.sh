@@ -4,6 +4,8 @@
 # usage: report.sh OUT                    print the report of run folder OUT
 #                                         (results.txt, cost.txt, micro.txt);
 #                                         writes OUT/ratios.txt
+#                                         (results.txt, cpu.txt, overload.txt,
+#                                         idle.txt when present)
 #        report.sh --splice REPORT FILE   put REPORT into FILE between the
 #                                         "latest run" markers
 set -u -o pipefail
@@ -39,7 +41,18 @@ cal() { kv "$OUT/results.txt" "$1" calls_max_cps "$2"; }
 cst() { [ -s "$OUT/cost.txt" ] && awk -v t="target=$1" -v kind="cost_$2" -v k="$3" '
         $1 == kind && $2 == t { for (i = 3; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } }
         END { print (v == "" ? "na" : v) }' "$OUT/cost.txt" || echo na; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || a == "" || b == "" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
+# cpu TARGET KIND KEY: from cpu.txt (fixed-load steps), e.g. cpu sipbus-up calls us_per_op
+cpu() { [ -s "$OUT/cpu.txt" ] && awk -v t="target=$1" -v kind="cpu_$2" -v k="$3" '
+        $1 == kind && $2 == t { for (i = 3; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } }
+        END { print (v == "" ? "na" : v) }' "$OUT/cpu.txt" || echo na; }
+# cpuok TARGET KIND KEY: as cpu, but na unless that step passed (for the ratios)
+cpuok() { if [ "$(cpu "$1" "$2" result)" = PASS ]; then cpu "$1" "$2" "$3"; else echo na; fi; }
+ovl() { [ -s "$OUT/overload.txt" ] && kv "$OUT/overload.txt" "$1" overload_rate "$2" || echo na; }
+idle() { [ -s "$OUT/idle.txt" ] && awk -v t="target=$1" -v k="$2" '
+        $1 == "idle" && $2 == t { for (i = 3; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } }
+        END { print (v == "" ? "na" : v) }' "$OUT/idle.txt" || echo na; }
+us() { awk -v v="$1" 'BEGIN { if (v == "na" || v == "") print "na"; else printf "%.0f", v }'; }
 bytes() { awk -v v="$1" 'BEGIN { if (v == "na") print "na"; else if (v < 0) print "~0"; else printf "%.0f", v }'; }
 
 targets=$(awk '{ print $1 }' "$OUT/results.txt" | awk '!seen[$0]++')
@@ -64,6 +77,7 @@ echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 
 echo "$(go version | awk '{ print $3 }'), SIPp $(sipp -v 2>&1 | awk '/SIPp v/ { print $2; exit }'),"
 echo "$(kamailio -v 2>/dev/null | awk 'NR == 1 { print $2, $3 }'), Redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2), nats-server $natsv (Go module)."
 echo "Loopback UDP; SIPp, the target and Redis share the machine. Steps of ${STEP_SECS:-7} s."
+[ -n "${SIPBUS_GIVEN:-}" ] && echo "sipbus binary: \`$SIPBUS_GIVEN\` (given, not built from this tree)."
 echo
 echo "| target | REGISTER/s | REGISTER p99 ms at max | calls/s | INVITE→200 p50 / p99 ms at 1,000 calls/s |"
 echo "|---|---:|---:|---:|---:|"
@@ -73,8 +87,35 @@ for t in $targets; do
     echo "| $(label "$t") | $(reg "$t" register_max_rps) | $(reg "$t" p99_ms) | $(cal "$t" calls_max_cps) | $lat |"
 done
 echo
+if [ -s "$OUT/cpu.txt" ] || [ -s "$OUT/overload.txt" ]; then
+    regr=${CPU_REG_RATE:-1500} calr=${CPU_CALL_RATE:-300}
+    echo "CPU per operation at a fixed load ($regr REGISTER/s and $calr calls/s, ${CPU_SECS:-20} s each, on a fresh start):"
+    echo "utime+stime of the target's processes only (Kamailio and its Redis; every sipbus process and its Redis;"
+    echo "not SIPp) over the step and its drain, divided by the operations completed. Overload: ${OVERLOAD_SECS:-15} s at"
+    echo "${OVERLOAD_FACTOR:-2}× the target's max calls/s M (a 503 to the INVITE is a shed call), goodput = calls"
+    echo "completed per second in that step ÷ M; then one ordinary step at M."
+    echo
+    echo "| target | CPU µs per REGISTER | CPU µs per call | INVITE→200 p50 / p99 ms at $calr calls/s | overload: goodput % of M | 503s (with Retry-After) / failed / incomplete | step at M after it |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for t in $targets; do
+        cr=$(cpu "$t" register us_per_op); [ "$(cpu "$t" register result)" = FAIL ] && cr="$(us "$cr") (step failed)" || cr=$(us "$cr")
+        cc=$(cpu "$t" calls us_per_op); [ "$(cpu "$t" calls result)" = FAIL ] && cc="$(us "$cc") (step failed)" || cc=$(us "$cc")
+        lat="$(cpu "$t" calls p50_ms) / $(cpu "$t" calls p99_ms)"
+        if [ "$(ovl "$t" overload_rate)" != na ]; then
+            og="$(ovl "$t" goodput_pct) (M=$(ovl "$t" recover_rate))"
+            oc="$(ovl "$t" shed_503) ($(ovl "$t" shed_503_retry_after)) / $(ovl "$t" failed) / $(ovl "$t" incomplete)"
+            orc=$(ovl "$t" recover_result)
+        else
+            og="–"; oc="–"; orc="–"
+        fi
+        echo "| $(label "$t") | $cr | $cc | $lat | $og | $oc | $orc |"
+    done
+    [ "$(idle sipbus-up redis_cmds_per_s)" != na ] &&
+        echo && echo "Idle: a freshly started \`sipbus up\` sends $(idle sipbus-up redis_cmds_per_s) Redis commands/s with no traffic (over $(idle sipbus-up secs) s)."
+    echo
+fi
 if [ -s "$OUT/cost.txt" ]; then
-    echo "Cost per operation, from the servers' own counters (Redis INFO, NATS /varz, the stream's state) around $(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" register n) REGISTERs at 500/s and $(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" calls n) calls at 200/s:"
+    echo "Cost per operation, from the servers' own counters (Redis INFO, NATS /varz, the stream's state) around the fixed-load steps above ($(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" register n) REGISTERs at $(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" register rate)/s and $(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" calls n) calls at $(cst "$(awk '{print substr($2, 8); exit}' "$OUT/cost.txt")" calls rate)/s):"
     echo
     echo "| target | per | Redis commands | of them scripts | NATS messages | stream events | stream bytes | Redis bytes held after |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|"
@@ -104,13 +145,24 @@ fi
         [ $s = split ] && echo "ratio_register_split=$(ratio "$(reg sipbus-split register_max_rps)" "$(reg kamailio-mem register_max_rps)")"
         [ $s = split ] && echo "ratio_calls_split=$(ratio "$(cal sipbus-split calls_max_cps)" "$(cal kamailio-mem calls_max_cps)")"
     done
+    echo "ratio_split_up_register=$(ratio "$(reg sipbus-split register_max_rps)" "$(reg sipbus-up register_max_rps)")"
+    echo "ratio_split_up_calls=$(ratio "$(cal sipbus-split calls_max_cps)" "$(cal sipbus-up calls_max_cps)")"
+    echo "ratio_cpu_register_redis=$(ratio "$(cpuok sipbus-up register us_per_op)" "$(cpuok kamailio-redis register us_per_op)")"
+    echo "ratio_cpu_call_redis=$(ratio "$(cpuok sipbus-up calls us_per_op)" "$(cpuok kamailio-redis calls us_per_op)")"
+    echo "ratio_p99_invite_${CPU_CALL_RATE:-300}=$(ratio "$(cpuok sipbus-up calls p99_ms)" "$(cpuok kamailio-redis calls p99_ms)")"
+    echo "overload_goodput_pct=$(ovl sipbus-up goodput_pct)"
+    echo "overload_recovers=$(ovl sipbus-up recovers)"
+    echo "idle_redis_cmds_per_s=$(idle sipbus-up redis_cmds_per_s)"
     p99s=na; [ "$(cal sipbus-up ref_rate)" = 1000 ] && p99s=$(cal sipbus-up ref_p99_ms)
     p99k=na; [ "$(cal kamailio-mem ref_rate)" = 1000 ] && p99k=$(cal kamailio-mem ref_p99_ms)
     echo "ratio_p99_invite_1k=$(ratio "$p99s" "$p99k")"
     echo "ratio_register=$(ratio "$(reg sipbus-up register_max_rps)" "$(reg kamailio-mem register_max_rps)")"
     echo "ratio_calls=$(ratio "$(cal sipbus-up calls_max_cps)" "$(cal kamailio-mem calls_max_cps)")"
 } >"$OUT/ratios.txt"
-echo "Ratios (sipbus / Kamailio; \`_redis\`: against Kamailio on Redis; \`ratio_p99_invite_1k\`: sipbus p99 / Kamailio p99 at 1,000 calls/s, lower is better):"
+echo "Ratios (sipbus / Kamailio; \`_redis\`: against Kamailio on Redis; \`ratio_split_up_*\`: split / one process;"
+echo "\`ratio_cpu_*\`: CPU per operation at the fixed load, and \`ratio_p99_invite_${CPU_CALL_RATE:-300}\`: p99 INVITE→200 at ${CPU_CALL_RATE:-300} calls/s,"
+echo "sipbus up / Kamailio on Redis; \`ratio_p99_invite_1k\`: sipbus p99 / Kamailio in memory p99 at 1,000 calls/s;"
+echo "these three: lower is better; \`overload_*\` and \`idle_*\`: sipbus up):"
 echo
 echo '```'
 cat "$OUT/ratios.txt"

@@ -10,11 +10,24 @@
 #                                        with INVITE->200 p50/p99 at that rate
 #   run.sh smoke    HOST:PORT UAS_PORT   quick functional check, no ramp: REGISTER,
 #                                        call, CANCEL (callee on UAS_PORT+1), 404
+#   run.sh overload HOST:PORT UAS_PORT   one step at OVERLOAD_RATE for OVERLOAD_SECS
+#                                        with uac_overload.xml (a 503 to the INVITE is
+#                                        a shed call, not a failure), then one normal
+#                                        step at RECOVER_RATE: goodput and recovery
 #
 # The last line on stdout is machine-readable, e.g.
 #   register_max_rps=8000 p50_ms=0.41 p99_ms=2.10 ...
 #   calls_max_cps=1500 p50_ms=1.90 p99_ms=6.20 ... ref_rate=1000 ref_p50_ms=..
+#   overload_rate=1200 recover_rate=600 overload_secs=15 goodput_pct=90.0 ok=.. failed=..
+#       incomplete=.. .. goodput_cps=540.0 shed_503=.. shed_503_retry_after=.. recovers=yes
 #   smoke=ok
+#
+# Every step line gives, when TARGET_PID is set, the target's CPU time as an
+# exact utime+stime delta (/proc/PID/stat, all threads, each TARGET_PID with
+# its direct children) from just before sipp starts until it exits, plus the
+# drain after it (CPU_DRAIN_MAX): cpu_target_s=, cpu_us_per_op= (per
+# successful call or REGISTER), drain_s=. cpu_target= is the sampled % of a
+# core during the step, as before.
 #
 # A step at rate R sends R*STEP_SECS calls at R/s. It passes when
 #   failed+incomplete < MAX_FAIL_PCT % of the calls (unexpected replies and
@@ -33,7 +46,8 @@
 #                   target collapses, and the backlog must drain first)
 #   STEP_SECS=15 REFINE=3 COOLDOWN_SECS=3 MAX_FAIL_PCT=0.1 MIN_RATE_RATIO=0.95
 #   STEP_TIMEOUT_EXTRA=STEP_SECS+20  seconds a step may run past STEP_SECS
-#                   before sipp gives up (an overloaded target drains slowly)
+#                   before sipp gives up (an overloaded target drains slowly);
+#                   enforced: sipp is ended then (calls still open = incomplete)
 #   MAX_RETRANS_PCT=1
 #   REF_RATE        register: 2000, calls: 1000 -- the final line also gives
 #                   p50/p99 of that step (ref_p50_ms, ref_p99_ms) if it passed
@@ -53,6 +67,13 @@
 #   BENCH_OUT=/tmp/bench-peer/runs   per-run folder with every sipp file
 #   FINE_CLOCK=1    LD_PRELOAD clockfix.so (sipp 3.6 rtd has 4 ms resolution
 #                   without it); needs gcc the first time
+#   CPU_DRAIN_MAX=0  after sipp exits, wait up to this many seconds (whole
+#                   seconds) until the target uses < DRAIN_PCT=10 % of a core,
+#                   and count that CPU in cpu_target_s too (the work a step
+#                   leaves behind: queued events, acknowledgements, timers)
+#   overload mode:  OVERLOAD_RATE (required), RECOVER_RATE=OVERLOAD_RATE/2,
+#                   OVERLOAD_SECS=15; the recovery step lasts STEP_SECS and
+#                   passes by the ramp's criteria (recovers=yes)
 #   RUN_TAG         user-name prefix unique to this run (default from time+pid)
 set -u -o pipefail
 
@@ -61,12 +82,12 @@ MODE=${1:-}
 TARGET=${2:-}
 UAS_PORT=${3:-}
 
-usage() { sed -n '6,12p' "$0" >&2; exit 2; }
+usage() { sed -n '6,16p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 case "$MODE" in
     register) [ -n "$TARGET" ] || usage ;;
-    calls|smoke) [ -n "$TARGET" ] && [ -n "$UAS_PORT" ] || usage ;;
+    calls|smoke|overload) [ -n "$TARGET" ] && [ -n "$UAS_PORT" ] || usage ;;
     *) usage ;;
 esac
 
@@ -99,8 +120,19 @@ TARGET_PID=${TARGET_PID:-}
 FINE_CLOCK=${FINE_CLOCK:-1}
 RUN_TAG=${RUN_TAG:-r$(date +%s)p$$}
 BUFF_SIZE=${BUFF_SIZE:-4194304}
+CPU_DRAIN_MAX=${CPU_DRAIN_MAX:-0}
+DRAIN_PCT=${DRAIN_PCT:-10}
 if [ "$MODE" = register ]; then RATES=${RATES:-"1000 2000 4000 8000 12000 16000 20000 24000 32000"}; REF_RATE=${REF_RATE:-2000}
+elif [ "$MODE" = overload ]; then
+    OVERLOAD_RATE=${OVERLOAD_RATE:-}
+    [[ "$OVERLOAD_RATE" =~ ^[0-9]+$ ]] && [ "$OVERLOAD_RATE" -ge 2 ] || die "overload needs OVERLOAD_RATE (calls/s, >= 2)"
+    RECOVER_RATE=${RECOVER_RATE:-$((OVERLOAD_RATE / 2))}
+    OVERLOAD_SECS=${OVERLOAD_SECS:-15}
+    [[ "$OVERLOAD_SECS" =~ ^[0-9]+$ ]] && [ "$OVERLOAD_SECS" -ge 2 ] && [ "$OVERLOAD_SECS" -le 120 ] || die "OVERLOAD_SECS must be 2..120"
+    [ "$RECOVER_RATE" != "$OVERLOAD_RATE" ] || die "RECOVER_RATE must differ from OVERLOAD_RATE"
+    RATES="$OVERLOAD_RATE $RECOVER_RATE"; REF_RATE=0
 else RATES=${RATES:-"250 500 1000 2000 3000 4000 5000 6000 8000"}; REF_RATE=${REF_RATE:-1000}; fi
+[[ "$CPU_DRAIN_MAX" =~ ^[0-9]+$ ]] && [ "$CPU_DRAIN_MAX" -le 60 ] || die "CPU_DRAIN_MAX must be 0..60"
 
 is_loopback "$LOCAL_IP" || die "LOCAL_IP must be a 127.x.x.x loopback address"
 for p in "$UAC_PORT" "$REG_PORT" ${UAS_PORT:+"$UAS_PORT"}; do is_port "$p" || die "bad port '$p'"; done
@@ -251,10 +283,60 @@ rtt_summary() {
         }'
 }
 
+# last value of column $2 (e.g. "shed503(C)") of a sipp -trace_stat file; 0 if absent
+stat_col() {
+    awk -F';' -v k="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next }
+        { last = $0 } END { if (!c || last == "") { print 0; exit } split(last, v, ";"); print v[c] + 0 }' "$1" 2>/dev/null || echo 0
+}
+# within_window RTT_CSV MS: "answered completed" = INVITE->200 (rtd 1) and
+# BYE->200 (rtd 2, the call done) that ended within MS ms of the first
+# INVITE's send (the earliest rtd 1 start: ending time - response time)
+within_window() {
+    [ -s "$1" ] || { echo "0 0"; return; }
+    awk -F';' -v w="$2" 'NR > 1 && ($3 == 1 || $3 == 2) { n++; d[n] = $1; r[n] = $3
+            if ($3 == 1) { s = $1 - $2; if (!have || s < t0) { t0 = s; have = 1 } } }
+        END { a = 0; c = 0; for (i = 1; i <= n; i++) if (have && d[i] <= t0 + w) { if (r[i] == 1) a++; else c++ }
+              print a, c }' "$1"
+}
+# after sipp exits: wait (at most CPU_DRAIN_MAX s, in 0.5 s windows) until the
+# target uses < DRAIN_PCT % of a core; DRAIN_TK = the target's ticks when it
+# went quiet (the quiet window itself is not counted), DRAIN_S = seconds
+DRAIN_TK=0 DRAIN_S=0
+drain_target() {
+    local i a b lim=$((DRAIN_PCT * CLK_TCK / 200))
+    DRAIN_TK=$(ticks "${TPIDS[@]}"); DRAIN_S=0
+    [ ${#TPIDS[@]} -gt 0 ] || return 0
+    for ((i = 0; i < CPU_DRAIN_MAX * 2; i++)); do
+        a=$DRAIN_TK
+        sleep 0.5
+        b=$(ticks "${TPIDS[@]}")
+        [ $((b - a)) -le "$lim" ] && return 0
+        DRAIN_TK=$b
+        DRAIN_S=$(awk -v i="$i" 'BEGIN { printf "%.1f", (i + 1) / 2 }')
+    done
+}
+
+# step_watchdog PID SECS: sipp 3.6.1's -timeout only stops new calls (as
+# does -m once every call is created) and then waits for the open ones: an
+# unanswered INVITE is retransmitted for ~32 s, a BYE for ~20 s, a call that
+# got its 100 waits for the final reply with no limit, so an overloaded step
+# used to run 30-40 s past its end. SECS after the start, end it: SIGTERM
+# makes sipp write its final statistics and exit (open calls count as
+# incomplete); SIGKILL 5 s later if it is still there.
+step_watchdog() {
+    local p=$1 s=$2 sp=
+    trap '[ -n "$sp" ] && kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$s" & sp=$!; wait "$sp"
+    kill -TERM "$p" 2>/dev/null || exit 0
+    sleep 5 & sp=$!; wait "$sp"
+    kill -KILL "$p" 2>/dev/null
+}
+
 STEPNO=0
-declare -A RES_PASS RES_LINE RES_P50 RES_P99 RES_CPU
+STEP_SCEN=    # "overload": uac_overload.xml (503 = shed call), no concurrency limit
+declare -A RES_PASS RES_LINE RES_P50 RES_P99 RES_CPU RES_EXTRA
 run_step() {
-    local rate=$1 d total limit scen extra=() pid spid rc wall0 wall1
+    local rate=$1 d total limit scen extra=() pid spid wpid rc wall0 wall1
     STEPNO=$((STEPNO + 1))
     d=$OUT/$(printf 's%02d-r%d' "$STEPNO" "$rate")
     mkdir -p "$d"
@@ -264,13 +346,21 @@ run_step() {
         if [ "$REG_KEYSPACE" = run ]; then extra=(-inf "$USERS_CSV" -key prefix "${RUN_TAG}_")
         else extra=(-inf "$USERS_CSV" -key prefix "${RUN_TAG}s${STEPNO}_"); fi
         limit=$((rate * 2)); [ $limit -lt 500 ] && limit=500
+    elif [ "$STEP_SCEN" = overload ]; then
+        scen=$HERE/uac_overload.xml
+        extra=(-s "$CALLEE" -d "$CALL_PAUSE_MS")
+        # no cap on calls in progress: an overloaded target must see the whole
+        # offered rate, not one that sipp throttles as answers slow down
+        limit=$total
     else
         scen=$HERE/uac.xml
         extra=(-s "$CALLEE" -d "$CALL_PAUSE_MS")
         limit=$((rate * (2 + CALL_PAUSE_MS / 1000))); [ $limit -lt 500 ] && limit=500
     fi
-    local waited quiet=yes
+    local waited quiet=yes tk0
     waited=$(wait_quiet) || quiet=no
+    uas_alive || die "step $STEPNO: the UAS sipp (pid $UAS_PID) is gone before the step: ended from outside (pkill sipp?); see $OUT"
+    tk0=$(ticks "${TPIDS[@]}")
     wall0=$(date +%s%N)
     cd "$d" || die "cd $d"
     LD_PRELOAD=$PRELOAD sipp "$TARGET" -sf "$scen" "${extra[@]}" -key domain "$DOMAIN" \
@@ -285,10 +375,15 @@ run_step() {
     sampler "$pid" $((STEP_SECS * 2 + 30)) >"$d/cpu.samples" &
     spid=$!
     STARTED+=("$spid")
+    step_watchdog "$pid" $((STEP_SECS + STEP_TIMEOUT_EXTRA + 1)) &
+    wpid=$!
+    STARTED+=("$wpid")
     wait "$pid"; rc=$?
     wall1=$(date +%s%N)
     forget "$pid"
+    kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; forget "$wpid"
     kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; forget "$spid"
+    drain_target
 
     local created ok failed unexp retrans tmo stray wdog lost failpct
     read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$d/stats.csv")
@@ -305,17 +400,37 @@ run_step() {
     if awk -v a="$achieved" -v r="$rate" -v m="$MIN_RATE_RATIO" 'BEGIN { exit !(a < r * m) }'; then pass=FAIL; why+="rate;"; fi
     if awk -v x="$retrans" -v t="$total" -v m="$MAX_RETRANS_PCT" 'BEGIN { exit !(100 * x / t > m) }'; then pass=FAIL; why+="retrans;"; fi
     [ "$created" -eq 0 ] && { pass=FAIL; why+="nocalls;"; }
+    local uas_ok=yes
+    uas_alive || { uas_ok=no; pass=FAIL; why+="uas-gone;"; }
+    # exact CPU of the target over the step (and its drain), per operation
+    local cpu_s=na cpu_op=na
+    if [ ${#TPIDS[@]} -gt 0 ] && [ "$DRAIN_TK" -ge "$tk0" ]; then
+        cpu_s=$(awk -v a="$tk0" -v b="$DRAIN_TK" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')
+        [ "$ok" -gt 0 ] && cpu_op=$(awk -v a="$tk0" -v b="$DRAIN_TK" -v hz="$CLK_TCK" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / hz * 1e6 / n }')
+    fi
+    # overload step: ok counts answered and shed calls; tell them apart
+    local ov=
+    if [ "$STEP_SCEN" = overload ]; then
+        local shed ra ans win_ans win_done
+        shed=$(stat_col "$d/stats.csv" 'shed503(C)'); ra=$(stat_col "$d/stats.csv" 'retry_after(C)')
+        ans=$(stat_col "$d/stats.csv" 'answered(C)')
+        read -r win_ans win_done < <(within_window "$rtt" $((STEP_SECS * 1000)))
+        ov=" answered=$ans answered_in_step=$win_ans completed_in_step=$win_done goodput_cps=$(awk -v n="$win_done" -v s="$STEP_SECS" 'BEGIN { printf "%.1f", n / s }') shed_503=$shed shed_503_retry_after=$ra"
+    fi
     local line
-    line=$(printf 'step=%d mode=%s rate=%d result=%s%s calls=%d ok=%d failed=%d incomplete=%d fail_pct=%s unexpected=%d timeouts=%d retrans=%d stray=%d achieved=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s cpu_uac=%s cpu_uas=%s cpu_target=%s cpu_sys=%s/%d cpu_other=%s quiet_wait_s=%s%s sipp_rc=%d wall_s=%s' \
+    line=$(printf 'step=%d mode=%s rate=%d result=%s%s calls=%d ok=%d failed=%d incomplete=%d fail_pct=%s unexpected=%d timeouts=%d retrans=%d stray=%d achieved=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s cpu_uac=%s cpu_uas=%s cpu_target=%s cpu_sys=%s/%d cpu_other=%s quiet_wait_s=%s%s sipp_rc=%d wall_s=%s cpu_target_s=%s cpu_us_per_op=%s drain_s=%s%s' \
         "$STEPNO" "$MODE" "$rate" "$pass" "${why:+($why)}" "$total" "$ok" "$failed" "$lost" "$failpct" \
         "$unexp" "$tmo" "$retrans" "$stray" "$achieved" "$p50" "$p90" "$p99" "$pmax" \
         "$cu" "${UAS_PID:+$cs}" "${TPIDS:+$ct}" "$cb" "$(( $(nproc) * 100 ))" "$co" "$waited" \
         "$([ $quiet = yes ] || echo '(not-quiet)')" "$rc" \
-        "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')")
+        "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')" \
+        "$cpu_s" "$cpu_op" "$DRAIN_S" "$ov")
     echo "$line"
     echo "$line" >>"$SUMMARY"
     RES_PASS[$rate]=$pass; RES_LINE[$rate]=$line; RES_P50[$rate]=$p50; RES_P99[$rate]=$p99
     RES_CPU[$rate]="cpu_uac=$cu${UAS_PID:+ cpu_uas=$cs}${TPIDS:+ cpu_target=$ct} cpu_sys=$cb cpu_other=$co"
+    RES_EXTRA[$rate]="ok=$ok failed=$failed incomplete=$lost timeouts=$tmo unexpected=$unexp cpu_target_s=$cpu_s cpu_us_per_op=$cpu_op$ov"
+    [ $uas_ok = yes ] || die "step $STEPNO: the UAS sipp (pid $UAS_PID) ended during the step: ended from outside (pkill sipp?); see $OUT"
     sleep "$COOLDOWN_SECS"
     [ "$pass" = PASS ]
 }
@@ -333,8 +448,11 @@ register_callee() {
 }
 
 UAS_PID=
+# false when a UAS was started and is no longer running (no UAS: true)
+uas_alive() { [ -z "$UAS_PID" ] || kill -0 "$UAS_PID" 2>/dev/null; }
+# start_uas TIMEOUT_S [DIR]: the callee, in $OUT/DIR (default uas)
 start_uas() {
-    local d=$OUT/uas i
+    local d=$OUT/${2:-uas} i
     mkdir -p "$d"; cd "$d" || die "cd $d"
     LD_PRELOAD=$PRELOAD sipp -sf "$HERE/uas.xml" -i "$LOCAL_IP" -p "$UAS_PORT" -t u1 -nostdin \
         -buff_size "$BUFF_SIZE" -timeout "$1s" -trace_stat -stf stats.csv -fd 5 \
@@ -349,19 +467,22 @@ start_uas() {
     done
     ss -Hlnu "src $LOCAL_IP:$UAS_PORT" 2>/dev/null | grep -q . || die "UAS did not bind $LOCAL_IP:$UAS_PORT"
 }
+# stop_uas [DIR]: USR1 = sipp's smooth exit (final statistics are written;
+# it waits for open calls), then TERM (also writes them), KILL. "now" as
+# $2: TERM first, for a callee holding the dialogs of an overload step
 stop_uas() {
     [ -n "$UAS_PID" ] || return 0
-    # USR1 = sipp's smooth exit (final statistics are written); then TERM, KILL
-    local i sig
-    for sig in USR1 TERM KILL; do
+    local i sig d=$OUT/${1:-uas} sigs="USR1 TERM KILL"
+    [ "${2:-}" = now ] && sigs="TERM KILL"
+    for sig in $sigs; do
         kill -"$sig" "$UAS_PID" 2>/dev/null || break
         for ((i = 0; i < 50; i++)); do kill -0 "$UAS_PID" 2>/dev/null || break 2; sleep 0.1; done
     done
     wait "$UAS_PID" 2>/dev/null
     forget "$UAS_PID"
     local created ok failed unexp retrans tmo stray wdog
-    read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$OUT/uas/stats.csv")
-    echo "uas calls=$created ok=$ok failed=$failed unexpected=$unexp timeouts=$tmo retrans=$retrans" | tee -a "$SUMMARY"
+    read -r created ok failed unexp retrans tmo stray wdog < <(stat_fields "$d/stats.csv")
+    echo "uas${1:+ ($1)} calls=$created ok=$ok failed=$failed unexpected=$unexp timeouts=$tmo retrans=$retrans" | tee -a "$SUMMARY"
     UAS_PID=
 }
 
@@ -407,6 +528,31 @@ if [ "$MODE" = smoke ]; then
     oneshot not-found uac_404.xml 5 -s "nobody-$RUN_TAG"; r4=$?
     if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ $r3 -eq 0 ] && [ $r4 -eq 0 ]; then echo "smoke=ok out=$OUT"; exit 0; fi
     echo "smoke=fail out=$OUT"; exit 1
+fi
+
+if [ "$MODE" = overload ]; then
+    # one step past capacity with the scenario that accepts a 503, then one
+    # normal step at RECOVER_RATE (the target's max): does it still pass?
+    MODE=calls
+    register_callee
+    start_uas $((OVERLOAD_SECS + STEP_TIMEOUT_EXTRA + QUIET_WAIT_MAX + COOLDOWN_SECS + 60))
+    NORMAL_SECS=$STEP_SECS
+    STEP_SECS=$OVERLOAD_SECS STEP_SCEN=overload
+    run_step "$OVERLOAD_RATE"
+    # a fresh callee for the step at M: the first one holds the dialogs of
+    # every call the ended UAC never ACKed, and retransmits their 200s
+    # through the target for ~30 s: load of the harness, not of the target
+    stop_uas uas now
+    start_uas $((STEP_SECS + 2 * STEP_TIMEOUT_EXTRA + QUIET_WAIT_MAX + COOLDOWN_SECS + 60)) uas-recover
+    STEP_SECS=$NORMAL_SECS STEP_SCEN=
+    if run_step "$RECOVER_RATE"; then recovers=yes; else recovers=no; fi
+    stop_uas uas-recover
+    ov=${RES_EXTRA[$OVERLOAD_RATE]}
+    gp=$(awk -v l="$ov" -v m="$RECOVER_RATE" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) if (f[i] ~ /^goodput_cps=/) g = substr(f[i], 13)
+        if (g == "" || m <= 0) print "na"; else printf "%.1f", 100 * g / m }')
+    echo "# steps: $SUMMARY"
+    echo "overload_rate=$OVERLOAD_RATE recover_rate=$RECOVER_RATE overload_secs=$OVERLOAD_SECS goodput_pct=$gp $ov recover_result=${RES_PASS[$RECOVER_RATE]} recover_p99_ms=${RES_P99[$RECOVER_RATE]} recovers=$recovers"
+    exit 0
 fi
 
 if [ "$MODE" = calls ]; then
