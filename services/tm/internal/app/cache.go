@@ -33,6 +33,7 @@ type cached struct {
 	version   int64  // the record's version in the store (0: not written yet)
 	sum       uint64 // hash of the record as last written, to skip writing what did not change
 	recovered bool   // read from the store rather than created here (takeover)
+	memOnly   bool   // never written (see persisted)
 	expires   time.Time
 	// idx is the deadline under which the transaction is filed in its
 	// partition's deadline index: 0 not filed, -1 unknown (read from the

@@ -308,6 +308,14 @@ func (e *Engine) updateFlush(ctx context.Context, callKey, id string, flush bool
 			return err
 		}
 		e.applyTimers(c.p, fx)
+		if c.memOnly {
+			e.cache.put(ck, c, e.linger(c.p))
+			e.schedule(callKey, c)
+			if len(fx.ops) > 0 {
+				e.writeBehind(callKey, fx.ops)
+			}
+			return e.run(ctx, callKey, c.p, fx, fx.emits)
+		}
 		c.emits = append(c.emits, fx.emits...)
 		c.ops = append(c.ops, fx.ops...)
 		now := e.d.Now()
@@ -359,6 +367,15 @@ func (e *Engine) current(ctx context.Context, callKey, id, ck string, useCache b
 // next message of the call (the response, a retransmission) finds it.
 func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects) (created bool, err error) {
 	e.applyTimers(p, fx)
+	if !persisted(p) {
+		c := &cached{p: p, memOnly: true}
+		e.cache.put(cacheKey(callKey, p.ID), c, e.linger(p))
+		e.schedule(callKey, c)
+		if len(fx.ops) > 0 {
+			e.writeBehind(callKey, fx.ops)
+		}
+		return true, e.run(ctx, callKey, p, fx, fx.emits)
+	}
 	c := &cached{p: p, ops: fx.ops}
 	ok, err := e.commit(ctx, callKey, c)
 	if err != nil || !ok {
@@ -371,6 +388,31 @@ func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects
 	e.cache.put(cacheKey(callKey, p.ID), c, e.linger(p))
 	e.schedule(callKey, c)
 	return true, e.run(ctx, callKey, p, fx, fx.emits)
+}
+
+// persisted reports a transaction kept in the store. An INVITE's is: it
+// may ring for minutes, its outcome makes call events, and a replica that
+// takes the partition over must find it to route the 200 and run timer C.
+// So is one handed to an application (its command may reach any replica).
+// A non-INVITE transaction (a BYE, a MESSAGE) lives in memory only, like
+// every transaction of a Kamailio: it lasts at most 64*T1, and if its
+// replica dies the UAC's retransmission reaches the new owner, which relays
+// it again with the same branch (a retransmission to the next hop, which
+// answers it again). That saves two writes per call. What it risks is a
+// non-INVITE request over TCP (not retransmitted) in flight when a replica
+// dies.
+func persisted(p *ptx) bool { return p.invite() || p.App != "" }
+
+// writeBehind applies ops without waiting for them (the dialog record a
+// BYE removes: nothing SIP does waits for it).
+func (e *Engine) writeBehind(callKey string, ops []store.Op) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := e.d.Commit.Commit(ctx, ops); err != nil {
+			e.d.Log.Warn("tm: write", "call_key", callKey, "err", err)
+		}
+	}()
 }
 
 // applyTimers applies fx's timer changes to p.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/pkg/testenv"
 	"github.com/sipbus/sipbus/services/tm/internal/routes"
 )
 
@@ -559,5 +561,42 @@ func TestTakeoverRunsIndexedTimers(t *testing.T) {
 	}
 	if got := h.terminal(); strings.Join(got, ",") != "missed:no-answer:408" {
 		t.Errorf("terminal events %v", got)
+	}
+}
+
+// A non-INVITE transaction lives in memory only: a BYE is relayed, its 200
+// forwarded and the call ended without a record of the BYE in the store;
+// the dialog record goes. After a takeover (nothing in memory) the UAC's
+// retransmission is relayed again with the same branch, which the next hop
+// answers again.
+func TestNonInviteInMemoryOnly(t *testing.T) {
+	h := newHarness(t, "", bob)
+	in := h.request(invite(60, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	h.respond(req, 200, "b60")
+	h.take()
+	bye := strings.Replace(strings.Replace(invite(60, "sip:bob@example.com"), "INVITE sip:bob@example.com", "BYE sip:bob@203.0.113.5:5060", 1), "1 INVITE", "2 BYE", 1)
+	bye = strings.Replace(bye, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=b60", 1)
+	bye = strings.Replace(bye, "branch=z9hG4bK-t60", "branch=z9hG4bK-bye60", 1)
+	byeIn := h.request(bye)
+	out := only(t, h.take(), "BYE downstream")
+	if _, err := h.st.LoadRecord(h.ctx(), byeIn.CallKey, ptxKey(ptxID(byeIn.TxKey))); err == nil {
+		t.Error("the BYE's transaction was written to the store")
+	}
+	h.respond(out, 200, "b60")
+	if m := only(t, h.take(), "200 upstream"); m.StatusCode != 200 {
+		t.Fatalf("sent %s", status(m))
+	}
+	if got := h.terminal(); strings.Join(got, ",") != "ended:caller" {
+		t.Errorf("terminal events %v", got)
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		_, err := h.st.LoadRecord(h.ctx(), in.CallKey, dialogKey)
+		return errors.Is(err, store.ErrNotFound)
+	}, "the dialog record was not removed")
+	h.e.Forget(func(string) bool { return true }) // a takeover
+	h.requestRaw(byeIn.Msg.Raw)
+	if again := only(t, h.take(), "BYE after takeover"); string(again.Raw) != string(out.Raw) {
+		t.Errorf("after a takeover the BYE was relayed as\n%s\nwant the same branch request\n%s", again.Raw, out.Raw)
 	}
 }
