@@ -41,6 +41,7 @@ type UDP struct {
 	queues   []chan *datagram // new work
 	prio     []chan *datagram // responses and in-progress work
 	pending  []atomic.Int32   // datagrams queued for a worker and not finished
+	rxTime   bool             // the kernel timestamps datagrams (SO_TIMESTAMPNS)
 	pool     sync.Pool
 	counters *app.Counters
 	log      *slog.Logger
@@ -87,6 +88,7 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 		u.prio = append(u.prio, make(chan *datagram, per))
 	}
 	u.pending = make([]atomic.Int32, u.workers)
+	u.rxTime = enableRxTime(conn)
 	u.pool.New = func() any { return &datagram{buf: make([]byte, u.maxSize+1)} }
 	return u, nil
 }
@@ -111,9 +113,10 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		}
 		u.wg.Wait()
 	}()
+	var oob [oobSize]byte
 	for {
 		d := u.pool.Get().(*datagram)
-		n, from, err := u.conn.ReadFromUDPAddrPort(d.buf)
+		n, oobn, _, from, err := u.conn.ReadMsgUDPAddrPort(d.buf, oob[:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -127,14 +130,20 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			u.pool.Put(d)
 			continue
 		}
-		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), time.Now()
+		now := time.Now()
+		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), now
+		if u.rxTime {
+			if t, ok := rxTime(oob[:oobn]); ok && t.Before(now) {
+				d.at = t // when the kernel got it: the socket buffer is a queue too
+			}
+		}
 		i := callIDHash(d.buf[:n], d.from) % uint32(len(u.queues))
 		if u.pending[i].Load() == 0 {
 			// The worker of this Call-ID has nothing queued or in hand: run
 			// the datagram here, to completion. Only this goroutine adds
 			// work, so nothing of the call can be overtaken, and a lightly
 			// loaded edge saves a goroutine hand-off per message.
-			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at}
+			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at)}
 			h.Handle(ctx, &p)
 			u.pool.Put(d)
 			continue
