@@ -70,7 +70,7 @@ type laneJob struct {
 }
 
 // NewLanes starts n lanes (default 64) of depth capacity each (default
-// 4096) with an overload target and interval (defaults 20ms, 100ms).
+// 4096) with an overload target and interval (defaults DefaultQueueTarget, DefaultQueueInterval).
 func NewLanes(n, depth int, target, interval time.Duration) *Lanes {
 	if n <= 0 {
 		n = 64
@@ -79,10 +79,10 @@ func NewLanes(n, depth int, target, interval time.Duration) *Lanes {
 		depth = 4096
 	}
 	if target <= 0 {
-		target = 20 * time.Millisecond
+		target = DefaultQueueTarget
 	}
 	if interval <= 0 {
-		interval = 100 * time.Millisecond
+		interval = DefaultQueueInterval
 	}
 	l := &Lanes{Load: Overload{Target: target, Interval: interval}, quit: make(chan struct{})}
 	l.lanes = make([]lane, n)
@@ -210,3 +210,14 @@ func (b *Beater) Run(ctx context.Context) {
 		}
 	}
 }
+
+// Defaults of the overload detectors of the edge, tm and the registrar: a
+// queueing delay held above DefaultQueueTarget for DefaultQueueInterval is
+// overload. SIP's own clock sets the scale: a request that waits near
+// T1 (500 ms) is retransmitted by its UAC, which doubles the load, so the
+// queue must stand well under that before new work is refused; shorter
+// targets refuse calls during bursts a 2-core machine absorbs.
+const (
+	DefaultQueueTarget   = 50 * time.Millisecond
+	DefaultQueueInterval = 100 * time.Millisecond
+)

@@ -41,6 +41,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
@@ -66,7 +67,8 @@ type Options struct {
 	Signer     *sipmsg.Signer
 	// QueueTarget and QueueInterval drive admission: new dialogs are shed
 	// while datagrams wait longer than QueueTarget for a whole
-	// QueueInterval (defaults 20ms, 100ms).
+	// QueueInterval (defaults bus.DefaultQueueTarget and
+	// bus.DefaultQueueInterval).
 	QueueTarget, QueueInterval time.Duration
 	// BusReady reports whether the bus takes events now (connected, and
 	// the stream acknowledging); while it does not, new requests get 503
@@ -112,10 +114,10 @@ func New(opt Options, send Sender, pub Publisher, ids idSource, c *Counters) *Ed
 		opt.RetryAfter = 5
 	}
 	if opt.QueueTarget <= 0 {
-		opt.QueueTarget = 20 * time.Millisecond
+		opt.QueueTarget = bus.DefaultQueueTarget
 	}
 	if opt.QueueInterval <= 0 {
-		opt.QueueInterval = 100 * time.Millisecond
+		opt.QueueInterval = bus.DefaultQueueInterval
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()

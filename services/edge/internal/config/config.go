@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sipbus/sipbus/pkg/bus"
 )
 
 // Config configures one edge instance. Zero values take the defaults named
@@ -65,7 +67,7 @@ type Config struct {
 	// QueueTarget and QueueInterval drive overload control: while
 	// datagrams wait longer than QueueTarget for a worker for a whole
 	// QueueInterval, or a tm or registrar replica reports the same of its
-	// own queue, new dialogs get 503 with Retry-After. Defaults 20ms,
+	// own queue, new dialogs get 503 with Retry-After. Defaults 50ms,
 	// 100ms. RetryAfter is the seconds in those replies; default 5.
 	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_EDGE_QUEUE_TARGET"`
 	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_EDGE_QUEUE_INTERVAL"`
@@ -119,10 +121,10 @@ func (c Config) Defaults() Config {
 		c.Republish = 2 * time.Second
 	}
 	if c.QueueTarget == 0 {
-		c.QueueTarget = 20 * time.Millisecond
+		c.QueueTarget = bus.DefaultQueueTarget
 	}
 	if c.QueueInterval == 0 {
-		c.QueueInterval = 100 * time.Millisecond
+		c.QueueInterval = bus.DefaultQueueInterval
 	}
 	if c.RetryAfter == 0 {
 		c.RetryAfter = 5

@@ -13,7 +13,7 @@ func TestDefaultsValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
-	if c.UDP != "127.0.0.1:5060" || c.Advertise != "" || c.Republish != 2*time.Second || c.QueueTarget != 20*time.Millisecond {
+	if c.UDP != "127.0.0.1:5060" || c.Advertise != "" || c.Republish != 2*time.Second || c.QueueTarget != 50*time.Millisecond {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }

@@ -51,8 +51,8 @@ type Config struct {
 	// QueueTarget and QueueInterval drive overload control: when messages
 	// reach tm more than QueueTarget after the edge received them, for a
 	// whole QueueInterval, tm answers new requests 503 with Retry-After
-	// and its beat tells the edges to refuse new dialogs. Defaults 20ms
-	// and 100ms.
+	// and its beat tells the edges to refuse new dialogs. Defaults 50ms
+	// and 100ms (bus.DefaultQueueTarget, bus.DefaultQueueInterval).
 	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_TM_QUEUE_TARGET"`
 	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_TM_QUEUE_INTERVAL"`
 
@@ -81,7 +81,7 @@ const (
 	defaultT2            = 4 * time.Second
 	defaultT4            = 5 * time.Second
 	defaultNoAnswer      = 60 * time.Second
-	defaultQueueTarget   = 20 * time.Millisecond
+	defaultQueueTarget   = 50 * time.Millisecond
 	defaultQueueInterval = 100 * time.Millisecond
 	defaultCoalesce      = 20 * time.Millisecond
 )

@@ -73,8 +73,8 @@ type InputStats struct {
 // InputOptions tune the input.
 type InputOptions struct {
 	ID            string        // tm instance id (beats)
-	QueueTarget   time.Duration // default 20ms
-	QueueInterval time.Duration // default 100ms
+	QueueTarget   time.Duration // default bus.DefaultQueueTarget
+	QueueInterval time.Duration // default bus.DefaultQueueInterval
 	Timeout       time.Duration // per input; default 5s
 	T1            time.Duration // non-INVITE requests older than 64*T1 are dropped; default 500ms
 	Log           *slog.Logger
@@ -84,10 +84,10 @@ type InputOptions struct {
 // the engine's scheduler, whose callback must be the input's Due.
 func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, opt InputOptions) *Input {
 	if opt.QueueTarget <= 0 {
-		opt.QueueTarget = 20 * time.Millisecond
+		opt.QueueTarget = bus.DefaultQueueTarget
 	}
 	if opt.QueueInterval <= 0 {
-		opt.QueueInterval = 100 * time.Millisecond
+		opt.QueueInterval = bus.DefaultQueueInterval
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 5 * time.Second
