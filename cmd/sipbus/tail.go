@@ -85,6 +85,13 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if !keepSIP(s, *typePrefix, *callID) {
 				continue
 			}
+			if s.Time.IsZero() {
+				// The sent events of tm carry no time attribute (the
+				// log stamps them): show when the stream stored it.
+				if md, err := jm.Metadata(); err == nil {
+					s.Time = md.Timestamp
+				}
+			}
 			if *asJSON {
 				b, err := s.JSON()
 				if err != nil {

@@ -40,7 +40,7 @@ func TestEnvNames(t *testing.T) {
 func TestDefault(t *testing.T) {
 	c := Default()
 	want := Config{ID: c.ID, NATS: "nats://127.0.0.1:4222", T1: 500 * time.Millisecond, T2: 4 * time.Second,
-		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: 20 * time.Millisecond,
+		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: 50 * time.Millisecond,
 		QueueInterval: 100 * time.Millisecond, Coalesce: 20 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
