@@ -274,7 +274,7 @@ func (s *Subscription) deadLetter(msg jetstream.Msg, ev *Event, reason string) {
 	for k, v := range msg.Headers() {
 		h[k] = append([]string(nil), v...)
 	}
-	h[HeaderDeadReason] = []string{headerSafe(reason, 1024)}
+	h[HeaderDeadReason] = []string{HeaderValue(reason, 1024)}
 	h[HeaderDeadConsumer] = []string{s.name}
 	// The original Nats-Msg-Id is in the stream's dedupe window already.
 	id := ""
@@ -301,9 +301,19 @@ func (s *Subscription) deadLetter(msg jetstream.Msg, ev *Event, reason string) {
 	s.dead.Add(1)
 }
 
-// headerSafe makes s fit for a NATS header value: control characters become
-// spaces and it is cut to max bytes.
-func headerSafe(s string, max int) string {
+// HeaderValue makes s fit for a NATS header value (and a log line): control
+// characters become spaces and it is cut to max bytes. A clean value that
+// fits is returned as it is, without a copy.
+func HeaderValue(s string, max int) string {
+	clean := len(s) <= max
+	for i := 0; clean && i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+		}
+	}
+	if clean {
+		return s
+	}
 	if len(s) > max {
 		s = s[:max]
 	}

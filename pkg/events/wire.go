@@ -249,27 +249,8 @@ func lowerKeys(h nats.Header) bool {
 }
 
 // HeaderValue makes s fit for a NATS header value (and a log line): control
-// characters become spaces and it is cut to max bytes.
-func HeaderValue(s string, max int) string {
-	clean := len(s) <= max
-	for i := 0; clean && i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-		}
-	}
-	if clean {
-		return s
-	}
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// characters become spaces and it is cut to max bytes (bus.HeaderValue).
+func HeaderValue(s string, max int) string { return bus.HeaderValue(s, max) }
 
 // Dest is where a message to send goes: a UDP address, or a TCP peer and
 // optionally the connection (flow) to use.
