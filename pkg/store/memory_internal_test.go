@@ -29,20 +29,23 @@ func TestMemoryJanitorRemovesExpired(t *testing.T) {
 	s := newMemory(MemoryOptions{Now: clock.Now, JanitorInterval: 5 * time.Millisecond})
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
-	for i, ttl := range []time.Duration{time.Second, time.Second, time.Hour} {
-		tx := &Tx{CallKey: "c", Key: string(rune('a' + i))}
-		if _, _, err := s.CreateOrGet(ctx, tx, ttl); err != nil {
+	for i, ttl := range []time.Duration{time.Second, time.Hour} {
+		key := string(rune('a' + i))
+		if _, _, err := s.SaveRecord(ctx, "c", key, []byte("v"), 0, ttl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Once(ctx, key, ttl); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := s.size(); n != 3 {
-		t.Fatalf("size = %d, want 3", n)
+	if n := s.size(); n != 4 {
+		t.Fatalf("size = %d, want 4", n)
 	}
 	clock.advance(2 * time.Second)
 	deadline := time.Now().Add(5 * time.Second)
-	for s.size() != 1 {
+	for s.size() != 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("janitor left %d transactions after 5s, want 1", s.size())
+			t.Fatalf("janitor left %d records and once markers after 5s, want 2", s.size())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -20,7 +20,7 @@ var unavailablePrefixes = []string{
 }
 
 // mapErr turns a go-redis error into the package's errors (see the package
-// doc): redis.Nil and the scripts' not-found reply are ErrNotFound; transport
+// doc): redis.Nil is ErrNotFound; transport
 // failures, deadlines and transient server replies wrap ErrUnavailable; a
 // context canceled by the caller and other server replies are wrapped as
 // they are. ctx is the operation's context.
@@ -46,9 +46,6 @@ func mapErr(ctx context.Context, op string, err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := strings.TrimPrefix(rerr.Error(), "ERR ")
-		if strings.HasPrefix(msg, notFoundReply) || strings.Contains(msg, notFoundReply) {
-			return fmt.Errorf("%s: %w", op, ErrNotFound)
-		}
 		for _, p := range unavailablePrefixes {
 			if strings.HasPrefix(rerr.Error(), p) || strings.HasPrefix(msg, p) {
 				return fmt.Errorf("%s: %w: redis: %w", op, ErrUnavailable, err)

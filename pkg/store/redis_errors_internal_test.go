@@ -41,7 +41,6 @@ func TestMapErr(t *testing.T) {
 		not  []error // none may match
 	}{
 		{"nil reply", bg, redis.Nil, []error{ErrNotFound}, []error{ErrUnavailable}},
-		{"script not found", bg, serverErr(notFoundReply), []error{ErrNotFound}, []error{ErrUnavailable}},
 		{"dial refused", bg, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, []error{ErrUnavailable}, []error{ErrNotFound}},
 		{"connection reset", bg, fmt.Errorf("read: %w", syscall.ECONNRESET), []error{ErrUnavailable}, nil},
 		{"eof", bg, io.EOF, []error{ErrUnavailable}, nil},

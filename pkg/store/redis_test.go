@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,76 +42,6 @@ func TestRedisConformance(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 		return s, time.Sleep
 	})
-}
-
-func TestRedisKeyLayout(t *testing.T) {
-	url := testenv.RedisURL(t)
-	ctx := testenv.Context(t, 10*time.Second)
-	raw := rawClient(t, url)
-	s := store.NewRedis(raw, store.RedisOptions{Prefix: "lay"})
-
-	txs := []*store.Tx{
-		{CallKey: "a1b2c3", Key: "z9hG4bK-1|INVITE", Kind: store.KindServer, Method: "INVITE", State: "proceeding"},
-		{CallKey: "a1b2c3", Key: "z9hG4bK-2|BYE", Kind: store.KindClient, Method: "BYE", State: "trying"},
-		{CallKey: "d4e5f6", Key: "{odd}:key", Kind: store.KindServer, Method: "OPTIONS"},
-	}
-	var want []string
-	for i, tx := range txs {
-		if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		// Every kind of write, so each is checked for leaving a TTL.
-		if _, err := s.SetResponse(ctx, tx.CallKey, tx.Key, store.Response{Status: 200, Raw: []byte("SIP/2.0 200 OK\r\n\r\n")}, 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.UpdateState(ctx, tx.CallKey, tx.Key, nil, "completed", 0); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		k := "lay:tx:{" + tx.CallKey + "}:" + tx.Key
-		if got := store.TxKey("lay", tx.CallKey, tx.Key); got != k {
-			t.Errorf("TxKey #%d = %q, want %q", i, got, k)
-		}
-		want = append(want, k)
-	}
-	keys, err := raw.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(keys)
-	slices.Sort(want)
-	if !slices.Equal(keys, want) {
-		t.Fatalf("keys = %q, want %q", keys, want)
-	}
-	fields := []string{"ct", "edge", "kind", "ld", "lr", "lst", "method", "rtx", "src", "state", "ut"}
-	for i, k := range keys {
-		if typ := raw.Type(ctx, k).Val(); typ != "hash" {
-			t.Errorf("%s: type %s, want hash", k, typ)
-		}
-		if pttl := raw.PTTL(ctx, k).Val(); pttl <= 0 {
-			t.Errorf("%s: PTTL %v, want > 0", k, pttl)
-		}
-		// The hash tag is the callkey: the text between the first { and the next }.
-		open := strings.IndexByte(k, '{')
-		closing := open + strings.IndexByte(k[open:], '}')
-		if tag := k[open+1 : closing]; !strings.HasPrefix(k, "lay:tx:{") || (tag != "a1b2c3" && tag != "d4e5f6") {
-			t.Errorf("%s: hash tag %q, want the callkey", k, tag)
-		}
-		h := raw.HGetAll(ctx, k).Val()
-		var got []string
-		for f := range h {
-			got = append(got, f)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, fields) {
-			t.Errorf("key #%d %s: fields %q, want %q", i, k, got, fields)
-		}
-		if h["lst"] != "200" || h["lr"] != "SIP/2.0 200 OK\r\n\r\n" || h["state"] != "completed" || h["rtx"] != "1" {
-			t.Errorf("%s: hash %q", k, h)
-		}
-	}
 }
 
 func TestRedisStateKeyLayout(t *testing.T) {
@@ -215,19 +144,15 @@ func TestRedisScriptCacheFlushed(t *testing.T) {
 	ctx := testenv.Context(t, 10*time.Second)
 	raw := rawClient(t, url)
 	s := store.NewRedis(raw, store.RedisOptions{})
-	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
-	if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
-		t.Fatal(err)
+	if _, ok, err := s.SaveRecord(ctx, "c", "r0", nil, 0, time.Minute); err != nil || !ok {
+		t.Fatalf("SaveRecord = %v, %v", ok, err)
 	}
 	if err := raw.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// EVALSHA fails with NOSCRIPT; the engine falls back to EVAL.
-	if _, created, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil || created {
-		t.Fatalf("CreateOrGet after SCRIPT FLUSH = %v, %v", created, err)
-	}
-	if ok, err := s.SetResponse(ctx, "c", "k", store.Response{Status: 100}, 0); err != nil || !ok {
-		t.Fatalf("SetResponse after SCRIPT FLUSH = %v, %v", ok, err)
+	if _, ok, err := s.SaveRecord(ctx, "c", "r0", nil, 1, time.Minute); err != nil || !ok {
+		t.Fatalf("SaveRecord after SCRIPT FLUSH = %v, %v", ok, err)
 	}
 	if err := s.Arm(ctx, "t", time.UnixMilli(0), nil); err != nil {
 		t.Fatalf("Arm after SCRIPT FLUSH: %v", err)
@@ -259,17 +184,7 @@ type opResult struct {
 
 // allOps runs every operation of s and returns each one's error and time.
 func allOps(ctx context.Context, s store.Store) map[string]opResult {
-	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
 	ops := map[string]func() error{
-		"CreateOrGet": func() error { _, _, err := s.CreateOrGet(ctx, tx, time.Minute); return err },
-		"Get":         func() error { _, err := s.Get(ctx, "c", "k"); return err },
-		"SetResponse": func() error {
-			_, err := s.SetResponse(ctx, "c", "k", store.Response{Status: 200}, time.Minute)
-			return err
-		},
-		"UpdateState":  func() error { _, err := s.UpdateState(ctx, "c", "k", nil, "x", time.Minute); return err },
-		"Expire":       func() error { return s.Expire(ctx, "c", "k", time.Minute) },
-		"Expire0":      func() error { return s.Expire(ctx, "c", "k", 0) },
 		"Ping":         func() error { return s.Ping(ctx) },
 		"Arm":          func() error { return s.Arm(ctx, "t", time.Now(), nil) },
 		"Cancel":       func() error { _, err := s.Cancel(ctx, "t"); return err },
@@ -317,7 +232,7 @@ func TestRedisUnavailableClosedPort(t *testing.T) {
 	s2 := store.NewRedis(c2, store.RedisOptions{OpTimeout: 300 * time.Millisecond, CloseClient: true})
 	defer s2.Close()
 	start := time.Now()
-	_, _, err := s2.CreateOrGet(context.Background(), &store.Tx{CallKey: "c", Key: "k"}, time.Minute)
+	_, _, err := s2.SaveRecord(context.Background(), "c", "r", []byte("v"), 0, time.Minute)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("with retries: err = %v, want ErrUnavailable", err)
 	}
@@ -360,14 +275,17 @@ func TestRedisUnavailableSilentServer(t *testing.T) {
 	const opTimeout = 200 * time.Millisecond
 	s := store.NewRedis(c, store.RedisOptions{OpTimeout: opTimeout, CloseClient: true})
 	defer s.Close()
-	tx := &store.Tx{CallKey: "c", Key: "k"}
 	for _, op := range []struct {
 		name string
 		call func(context.Context) error
 	}{
-		{"CreateOrGet", func(ctx context.Context) error { _, _, err := s.CreateOrGet(ctx, tx, time.Minute); return err }},
-		{"Get", func(ctx context.Context) error { _, err := s.Get(ctx, "c", "k"); return err }},
-		{"Expire", func(ctx context.Context) error { return s.Expire(ctx, "c", "k", time.Minute) }},
+		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
+		{"Once", func(ctx context.Context) error { _, err := s.Once(ctx, "o", time.Minute); return err }},
+		{"LoadRecord", func(ctx context.Context) error { _, err := s.LoadRecord(ctx, "c", "r"); return err }},
+		{"Apply", func(ctx context.Context) error {
+			_, err := s.Apply(ctx, []store.Op{{Kind: store.OpIndexSet, Index: "i", Member: "m"}})
+			return err
+		}},
 		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, time.Now(), 10, time.Minute); return err }},
 		{"SaveRecord", func(ctx context.Context) error {
 			_, _, err := s.SaveRecord(ctx, "c", "r", []byte("v"), 0, time.Minute)
@@ -393,8 +311,7 @@ func TestRedisRecovers(t *testing.T) {
 	ctx := testenv.Context(t, 20*time.Second)
 	raw := rawClient(t, url)
 	s := store.NewRedis(raw, store.RedisOptions{OpTimeout: 500 * time.Millisecond})
-	tx := &store.Tx{CallKey: "c", Key: "k"}
-	if _, _, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil {
+	if _, _, err := s.SaveRecord(ctx, "c", "r", []byte("v"), 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	// CLIENT PAUSE, sent on another connection, stands for a server that
@@ -402,11 +319,11 @@ func TestRedisRecovers(t *testing.T) {
 	if err := rawClient(t, url).Do(ctx, "CLIENT", "PAUSE", "1500", "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "c", "k"); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Get while paused: %v, want ErrUnavailable", err)
+	if _, err := s.LoadRecord(ctx, "c", "r"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("LoadRecord while paused: %v, want ErrUnavailable", err)
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		_, err := s.Get(ctx, "c", "k")
+		_, err := s.LoadRecord(ctx, "c", "r")
 		return err == nil
 	}, "store did not recover after the pause")
 }
@@ -418,12 +335,11 @@ func TestOpenRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open(%s): %v", url, err)
 	}
-	tx := &store.Tx{CallKey: "c", Key: "k", Kind: store.KindServer}
-	if _, created, err := s.CreateOrGet(ctx, tx, time.Minute); err != nil || !created {
-		t.Fatalf("CreateOrGet = %v, %v", created, err)
+	if _, ok, err := s.SaveRecord(ctx, "c", "k", []byte("v"), 0, time.Minute); err != nil || !ok {
+		t.Fatalf("SaveRecord = %v, %v", ok, err)
 	}
-	if n := rawClient(t, url).Exists(ctx, "open:tx:{c}:k").Val(); n != 1 {
-		t.Errorf("key open:tx:{c}:k missing (prefix param ignored?)")
+	if n := rawClient(t, url).Exists(ctx, "open:rec:{c}:k").Val(); n != 1 {
+		t.Errorf("key open:rec:{c}:k missing (prefix param ignored?)")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -508,14 +424,4 @@ func BenchmarkRedisState(b *testing.B) {
 	}
 	defer s.Close()
 	benchState(b, s)
-}
-
-func BenchmarkRedisCreateOrGet(b *testing.B) {
-	url := testenv.RedisURL(b)
-	s, err := store.Open(context.Background(), url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	benchCreateOrGet(b, s)
 }

@@ -9,13 +9,18 @@ import (
 
 // Store is everything an engine offers.
 type Store interface {
-	TxStore
 	TimerStore
 	OnceStore
 	RecordStore
 	BatchStore
 	IndexStore
 	Membership
+
+	// Ping checks the engine is reachable.
+	Ping(ctx context.Context) error
+
+	// Close releases the engine's resources.
+	Close() error
 }
 
 // Timer is a SIP timer deadline kept by a TimerStore.

@@ -15,7 +15,7 @@ import (
 )
 
 // RunBatch runs the store.BatchStore and store.IndexStore suite against
-// the engine made by newStore (see Run for its contract).
+// the engine made by newStore (see [NewStore]).
 func RunBatch(t *testing.T, newStore NewStore) {
 	t.Helper()
 	runCases(t, newStore, []storeCase{

@@ -11,7 +11,7 @@ import (
 )
 
 // RunMembership runs the store.Membership suite against the engine made by
-// newStore (see Run for its contract). Leases run on the engine's clock,
+// newStore (see [NewStore]). Leases run on the engine's clock,
 // which advance moves.
 func RunMembership(t *testing.T, newStore NewStore) {
 	t.Helper()

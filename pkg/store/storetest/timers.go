@@ -14,7 +14,7 @@ import (
 )
 
 // RunTimers runs the store.TimerStore suite against the engine made by
-// newStore (see Run for its contract). Claim takes the time as an argument,
+// newStore (see [NewStore]). Claim takes the time as an argument,
 // so these tests use a synthetic clock (t0) and never wait.
 func RunTimers(t *testing.T, newStore NewStore) {
 	t.Helper()
