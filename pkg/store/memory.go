@@ -14,7 +14,7 @@ type MemoryOptions struct {
 	Now func() time.Time
 	// JanitorInterval is how often expired records and once markers are
 	// removed in the background (reads check expiry themselves);
-	// default 1s, < 0 disables the janitor. Timers never expire.
+	// default 1s, < 0 disables the janitor.
 	JanitorInterval time.Duration
 }
 
@@ -22,12 +22,11 @@ const memoryShards = 32
 
 // Memory is the in-memory engine: one process only (`sipbus up`, unit tests).
 // It is safe for concurrent use; records and once markers are sharded by
-// key; timers, indexes and membership groups have one lock each.
+// key; indexes and membership groups have one lock each.
 type Memory struct {
 	now     func() time.Time
 	seed    maphash.Seed
 	shards  [memoryShards]memShard
-	timers  memTimers
 	indexes memIndexes
 	groups  memGroups
 
@@ -50,8 +49,8 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns the in-memory engine: one process only (`sipbus up`, unit
 // tests). Expiry is checked on every read and a janitor goroutine removes
 // expired records and once markers in the background; Close stops it. Byte
-// slices (timer payloads, record values) are copied in and out, so callers
-// never alias the stored ones.
+// slices (record values) are copied in and out, so callers never alias the
+// stored ones.
 func NewMemory(opt MemoryOptions) *Memory {
 	return newMemory(opt)
 }
@@ -73,7 +72,6 @@ func newMemory(opt MemoryOptions) *Memory {
 		sh.rec = make(map[memKey]*memRecord)
 		sh.once = make(map[string]time.Time)
 	}
-	s.timers.m = make(map[string]*memTimer)
 	s.indexes.m = make(map[string]map[string]int64)
 	s.groups.m = make(map[string]map[string]int64)
 	if opt.JanitorInterval > 0 {
@@ -143,7 +141,7 @@ func (s *Memory) janitor(every time.Duration) {
 }
 
 // sweep removes expired records and once markers, one shard lock at a
-// time. Timers do not expire.
+// time.
 func (s *Memory) sweep() {
 	now := s.now()
 	for i := range s.shards {

@@ -20,8 +20,8 @@ type RedisOptions struct {
 	// Prefix starts every key; default "sipbus". It must not contain '{' or
 	// '}' (every key carries its own hash tag).
 	Prefix string
-	// OpTimeout bounds each operation (one round trip; all those of one
-	// Claim together); default 1s, < 0 means only the caller's context
+	// OpTimeout bounds each operation (one round trip; both of an Apply
+	// that runs again after NOSCRIPT together); default 1s, < 0 means only the caller's context
 	// bounds it. Past it the operation fails with ErrUnavailable. The client
 	// must honour context deadlines (go-redis ContextTimeoutEnabled, which
 	// Open sets) or have read/write timeouts no longer than this.
@@ -39,8 +39,6 @@ type Redis struct {
 	opTimeout time.Duration
 	owned     bool
 	badPrefix error
-	// timer shard keys, built once: tmrZ[i] is the ZSET, tmrH[i] the HASH.
-	tmrZ, tmrH [timerShards]string
 }
 
 var _ Store = (*Redis)(nil)
@@ -58,9 +56,6 @@ func NewRedis(c redis.UniversalClient, opt RedisOptions) *Redis {
 	s := &Redis{c: c, prefix: opt.Prefix, opTimeout: opt.OpTimeout, owned: opt.CloseClient}
 	if strings.ContainsAny(opt.Prefix, "{}") {
 		s.badPrefix = fmt.Errorf("%w: redis key prefix %q contains '{' or '}'", ErrInvalid, opt.Prefix)
-	}
-	for i := range timerShards {
-		s.tmrZ[i], s.tmrH[i] = timerShardKeys(s.prefix, i)
 	}
 	return s
 }

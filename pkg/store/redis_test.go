@@ -44,49 +44,11 @@ func TestRedisConformance(t *testing.T) {
 	})
 }
 
-func TestRedisStateKeyLayout(t *testing.T) {
+func TestRedisKeyLayout(t *testing.T) {
 	url := testenv.RedisURL(t)
 	ctx := testenv.Context(t, 10*time.Second)
 	raw := rawClient(t, url)
 	s := store.NewRedis(raw, store.RedisOptions{Prefix: "lay"})
-	t0 := time.UnixMilli(1735787045000)
-
-	// Timers spread over the shards; each lives in its shard's ZSET and HASH.
-	shards := map[string]bool{}
-	for i := range 64 {
-		id := fmt.Sprintf("call-%d|z9hG4bK-%d|B", i, i)
-		if err := s.Arm(ctx, id, t0, []byte("p|"+id)); err != nil {
-			t.Fatal(err)
-		}
-		z, h := store.TimerKeys("lay", id)
-		if !strings.HasPrefix(z, "lay:tmr:{t") || !strings.HasPrefix(h, "lay:tmrd:{t") || z[len("lay:tmr:"):] != h[len("lay:tmrd:"):] {
-			t.Fatalf("TimerKeys(%q) = %q, %q; want lay:tmr:{tN} and lay:tmrd:{tN}", id, z, h)
-		}
-		shards[z] = true
-		if score := raw.ZScore(ctx, z, id).Val(); score != float64(t0.UnixMilli()) {
-			t.Errorf("%s: ZSCORE %s = %v, want the due time %d", z, id, score, t0.UnixMilli())
-		}
-		if v := raw.HGet(ctx, h, id).Val(); v != fmt.Sprintf("%d|0||p|%s", t0.UnixMilli(), id) {
-			t.Errorf("%s: HGET %s = %q", h, id, v)
-		}
-	}
-	if len(shards) < 12 {
-		t.Errorf("64 timers used %d of 16 shards, want them spread", len(shards))
-	}
-	ts, err := s.Claim(ctx, t0, 64, time.Minute)
-	if err != nil || len(ts) != 64 {
-		t.Fatalf("Claim = %d timers, %v; want 64", len(ts), err)
-	}
-	for _, tm := range ts {
-		z, h := store.TimerKeys("lay", tm.ID)
-		if score := raw.ZScore(ctx, z, tm.ID).Val(); score != float64(t0.Add(time.Minute).UnixMilli()) {
-			t.Errorf("claimed %s: ZSCORE = %v, want the lease deadline", tm.ID, score)
-		}
-		if v := raw.HGet(ctx, h, tm.ID).Val(); v != fmt.Sprintf("%d|1|%s|p|%s", t0.UnixMilli(), tm.Token, tm.ID) {
-			t.Errorf("claimed %s: HGET = %q", tm.ID, v)
-		}
-	}
-
 	if ok, err := s.Once(ctx, "term|c0ffee|ptx-1", time.Minute); err != nil || !ok {
 		t.Fatalf("Once = %v, %v", ok, err)
 	}
@@ -105,37 +67,24 @@ func TestRedisStateKeyLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(keys) != 2 {
+		t.Errorf("keys = %q, want %q and %q", keys, onceKey, recKey)
+	}
 	for _, k := range keys {
 		open := strings.IndexByte(k, '{')
 		if open < 0 || !strings.Contains(k[open:], "}") {
 			t.Errorf("%s: no hash tag", k)
 		}
-		timerKey := strings.HasPrefix(k, "lay:tmr:{t") || strings.HasPrefix(k, "lay:tmrd:{t")
-		if pttl := raw.PTTL(ctx, k).Val(); !timerKey && (pttl <= 0 || pttl > time.Minute) {
+		if pttl := raw.PTTL(ctx, k).Val(); pttl <= 0 || pttl > time.Minute {
 			t.Errorf("%s: PTTL %v, want (0, 1m]", k, pttl)
 		}
-		if !timerKey && k != onceKey && k != recKey {
+		if k != onceKey && k != recKey {
 			t.Errorf("unexpected key %q", k)
 		}
 	}
 	if open, closing := strings.IndexByte(onceKey, '{'), strings.IndexByte(onceKey, '}'); !strings.HasPrefix(onceKey, "lay:once:{") ||
 		closing-open != 9 || !strings.HasSuffix(onceKey, "}:term|c0ffee|ptx-1") {
 		t.Errorf("OnceKey = %q, want lay:once:{<8 hex>}:<key>", onceKey)
-	}
-
-	// The timer containers are bounded: Done and Cancel remove every entry,
-	// and Redis drops an empty ZSET or HASH.
-	for i, tm := range ts {
-		if i%2 == 0 {
-			if ok, err := s.Done(ctx, tm.ID, tm.Token); err != nil || !ok {
-				t.Fatalf("Done(%s) = %v, %v", tm.ID, ok, err)
-			}
-		} else if ok, err := s.Cancel(ctx, tm.ID); err != nil || !ok {
-			t.Fatalf("Cancel(%s) = %v, %v", tm.ID, ok, err)
-		}
-	}
-	if left := raw.Keys(ctx, "lay:tmr*").Val(); len(left) != 0 {
-		t.Errorf("timer keys left after Done/Cancel of every timer: %q", left)
 	}
 }
 
@@ -152,18 +101,6 @@ func TestRedisScriptCacheFlushed(t *testing.T) {
 	}
 	// EVALSHA fails with NOSCRIPT; the engine falls back to EVAL.
 	if _, ok, err := s.SaveRecord(ctx, "c", "r0", nil, 1, time.Minute); err != nil || !ok {
-		t.Fatalf("SaveRecord after SCRIPT FLUSH = %v, %v", ok, err)
-	}
-	if err := s.Arm(ctx, "t", time.UnixMilli(0), nil); err != nil {
-		t.Fatalf("Arm after SCRIPT FLUSH: %v", err)
-	}
-	if err := raw.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if ts, err := s.Claim(ctx, time.UnixMilli(1), 1, time.Minute); err != nil || len(ts) != 1 {
-		t.Fatalf("Claim after SCRIPT FLUSH = %+v, %v", ts, err)
-	}
-	if _, ok, err := s.SaveRecord(ctx, "c", "r", nil, 0, time.Minute); err != nil || !ok {
 		t.Fatalf("SaveRecord after SCRIPT FLUSH = %v, %v", ok, err)
 	}
 }
@@ -186,10 +123,6 @@ type opResult struct {
 func allOps(ctx context.Context, s store.Store) map[string]opResult {
 	ops := map[string]func() error{
 		"Ping":         func() error { return s.Ping(ctx) },
-		"Arm":          func() error { return s.Arm(ctx, "t", time.Now(), nil) },
-		"Cancel":       func() error { _, err := s.Cancel(ctx, "t"); return err },
-		"Claim":        func() error { _, err := s.Claim(ctx, time.Now(), 10, time.Minute); return err },
-		"Done":         func() error { _, err := s.Done(ctx, "t", "tok"); return err },
 		"Once":         func() error { _, err := s.Once(ctx, "o", time.Minute); return err },
 		"LoadRecord":   func() error { _, err := s.LoadRecord(ctx, "c", "r"); return err },
 		"SaveRecord":   func() error { _, _, err := s.SaveRecord(ctx, "c", "r", nil, 0, time.Minute); return err },
@@ -286,7 +219,6 @@ func TestRedisUnavailableSilentServer(t *testing.T) {
 			_, err := s.Apply(ctx, []store.Op{{Kind: store.OpIndexSet, Index: "i", Member: "m"}})
 			return err
 		}},
-		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, time.Now(), 10, time.Minute); return err }},
 		{"SaveRecord", func(ctx context.Context) error {
 			_, _, err := s.SaveRecord(ctx, "c", "r", []byte("v"), 0, time.Minute)
 			return err
