@@ -75,7 +75,7 @@ func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer
 	return log, nc, js, nil
 }
 
-// openStore opens the shared transaction store (edge and tm).
+// openStore opens the shared state store (tm).
 func (f *sharedFlags) openStore(ctx context.Context) (store.Store, error) {
 	st, err := store.Open(ctx, *f.redis)
 	if err != nil {

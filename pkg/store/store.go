@@ -1,8 +1,7 @@
 // Package store is the state-store contract of sipbus: the state shared by
-// every edge and tm replica. [Store] is all of it: SIP transactions
-// ([TxStore]), SIP timer deadlines any replica may fire ([TimerStore]),
-// idempotency markers ([OnceStore]), small versioned documents such as a
-// proxy transaction's branches or a dialog ([RecordStore]), batches of
+// the tm replicas. [Store] is all of it: idempotency markers
+// ([OnceStore]), small versioned documents such as a proxy transaction
+// with its branches and timers, or a dialog ([RecordStore]), batches of
 // record and index writes in one round trip ([BatchStore], fronted by the
 // group committer [Committer]), sorted indexes such as the deadlines of a
 // tm partition's records ([IndexStore]) and the live members of a group of
@@ -11,15 +10,21 @@
 // than one process, and memory, for `sipbus up` in one process and fast
 // unit tests.
 //
+// There is no store of SIP transactions or timers as such: tm keeps each
+// call's transactions in memory and writes them as records, their pending
+// timers included, and keeps each transaction's next deadline in an
+// in-memory heap (see services/tm/README.md); the edge keeps no state in
+// the store.
+//
 // Semantics every engine guarantees:
-//   - every operation on one transaction, timer, marker or record is atomic
-//     (Redis: one Lua script or one command; memory: one mutex), and so is
-//     each op of a batch, but not the batch;
+//   - every operation on one marker or record is atomic (Redis: one Lua
+//     script or one command; memory: one mutex), and so is each op of a
+//     batch, but not the batch;
 //   - every key has a TTL derived from the SIP timers by the caller, or is a
-//     container bounded by its live entries (the timer shards, the indexes,
-//     the membership groups); nothing grows without bound;
-//   - every key has a hash tag, and all keys of one call share the hash tag
-//     {callkey}, so multi-key scripts work on Redis Cluster.
+//     container bounded by its live entries (the indexes, the membership
+//     groups); nothing grows without bound;
+//   - every key has a hash tag, and all records of one call share the hash
+//     tag {callkey}, so multi-key scripts work on Redis Cluster.
 //
 // # Choosing an engine
 //
@@ -54,44 +59,6 @@
 //
 // # Redis key layout
 //
-// One transaction is one HASH:
-//
-//	<prefix>:tx:{<callkey>}:<txkey>
-//
-// The callkey is the hash tag, so all keys of a call live in one Cluster
-// slot; it must be non-empty and must not contain '{' or '}'. The txkey may
-// hold any bytes. Fields:
-//
-//	kind    KindServer / KindClient
-//	method  method of the request that created the transaction
-//	state   FSM state name
-//	edge    id of the edge that created it
-//	src     source of the request ("udp:ip:port", "tcp:flowid")
-//	lst     status of the last response (0 when none)
-//	lr      raw bytes of the last response (binary-safe)
-//	ld      destination of the last response
-//	rtx     retransmissions absorbed
-//	ct, ut  created / updated, unix milliseconds
-//
-// A timer lives in one of 16 shards, chosen by a hash of its id (FNV-1a 32
-// finished with Murmur3's fmix32, mod 16; [TimerKeys] computes it):
-//
-//	<prefix>:tmr:{t<shard>}    ZSET  member id, score = due unix ms, or the
-//	                                 lease deadline while claimed
-//	<prefix>:tmrd:{t<shard>}   HASH  id -> "<due ms>|<claims>|<token>|<payload>"
-//
-// The id may hold any bytes; the payload is the rest of the value after the
-// third '|', any bytes. Arm, Cancel and Done are one script on the shard's
-// two keys. Claim first counts the due timers of every shard (one pipeline
-// of ZCOUNT, so an idle Claim is one round trip), then asks the shards with
-// due timers in a rotating order from a random one, one script per shard
-// (ZRANGEBYSCORE -inf now LIMIT 0 n; for each: a new token, claims + 1,
-// score = now + lease), until it holds max timers. These
-// two keys have no TTL: they are containers bounded by the live timers, as
-// Done and Cancel remove every entry (and Redis drops an empty key). A timer
-// nobody Done's keeps reappearing after each lease, so a caller must Done or
-// re-Arm every timer it claims.
-//
 // An idempotency marker is a string with a TTL (SET NX PX):
 //
 //	<prefix>:once:{<fnv>}:<key>
@@ -104,7 +71,10 @@
 //	<prefix>:rec:{<callkey>}:<key>    v  version (decimal)
 //	                                  d  value (binary-safe)
 //
-// SaveRecord is one script: compare v, HSET v and d, PEXPIRE.
+// The callkey is the hash tag, so all records of a call live in one
+// Cluster slot; it must be non-empty and must not contain '{' or '}'. The
+// key may hold any bytes. SaveRecord is one script: compare v, HSET v and
+// d, PEXPIRE.
 //
 // An index is a ZSET whose name is its own hash tag ([IndexKey]):
 //
@@ -124,49 +94,43 @@
 // ZRANGE 0 -1 (sorted by id in the client); Leave is ZREM. A lease ends at
 // its score: a member whose score is <= now is gone.
 //
-// Apply sends every op of a batch in one pipeline, one command each:
-// OpSaveRecord the SaveRecord script (EVALSHA; the saves refused with
-// NOSCRIPT go again with EVAL in a second round trip, with the later ops
-// on the same records that may safely run again, so the order per record
-// holds), OpDeleteRecord DEL, OpIndexSet ZADD and OpIndexRemove ZREM. On
-// Redis Cluster go-redis splits the pipeline per node.
+// Apply sends every op of a batch in one pipeline: OpSaveRecord the
+// SaveRecord script (EVALSHA; the saves refused with NOSCRIPT go again
+// with EVAL in a second round trip, with the later ops on the same records
+// that may safely run again, so the order per record holds), OpPutRecord
+// HSET and PEXPIRE, OpDeleteRecord DEL, OpIndexSet ZADD and OpIndexRemove
+// ZREM. On Redis Cluster go-redis splits the pipeline per node.
 //
 // # TTL rules
 //
-// The caller derives every TTL from the SIP timers. CreateOrGet needs
-// ttl > 0 and sets it on the new key; a retransmission (existing key) keeps
-// the key's remaining life. SetResponse and UpdateState replace the remaining
-// life when ttl > 0 and keep it when ttl <= 0. Expire(0) deletes the key
-// (absent is fine); Expire(d > 0) sets the remaining life (absent is
-// ErrNotFound). Every Redis write is followed by PEXPIRE in the same script,
-// so no transaction lives without a TTL. Once, SaveRecord (and OpSaveRecord)
-// and Heartbeat need ttl > 0; SaveRecord replaces the record's remaining
-// life. Timers, indexes and membership groups have no TTL (see the layout):
-// the writer removes index members (OpIndexRemove), and each Heartbeat
-// drops the members whose lease ended. Times have millisecond precision; the memory engine reads
-// TTLs against its clock (MemoryOptions.Now), and both engines compare
-// timers with Claim's now argument, never a clock of their own. Leases of
-// Membership are the caller's clock: time.Now on Redis, MemoryOptions.Now
-// in memory.
+// The caller derives every TTL from the SIP timers. Once, SaveRecord (and
+// OpSaveRecord, OpPutRecord) and Heartbeat need ttl > 0; a record write
+// replaces the record's remaining life (SaveRecord in the script that
+// writes, OpPutRecord with PEXPIRE after its HSET in the same pipeline), so
+// no record lives without a TTL. Indexes and membership groups have no TTL
+// (see the layout): the writer removes index members (OpIndexRemove), and
+// each Heartbeat drops the members whose lease ended. Times have
+// millisecond precision; the memory engine reads TTLs against its clock
+// (MemoryOptions.Now). Leases of Membership are the caller's clock:
+// time.Now on Redis, MemoryOptions.Now in memory.
 //
 // # Errors
 //
-//   - [ErrNotFound]: no such transaction or record (redis.Nil and the
-//     scripts' own not-found reply map to it); the timer and once operations
-//     report absence with false instead;
+//   - [ErrNotFound]: no such record (redis.Nil maps to it); Once reports a
+//     marker already set with false instead;
 //   - [ErrUnavailable]: the engine cannot answer now: connection refused or
 //     reset, timeouts (the per-operation deadline included), pool exhausted,
 //     client closed, and the server replies LOADING, CLUSTERDOWN, TRYAGAIN,
 //     MASTERDOWN, READONLY, NOREPLICAS, BUSY, max clients, OOM and
-//     authentication failures. The edge answers 503 with Retry-After.
-//     A deadline error also matches context.DeadlineExceeded. The memory
-//     engine fails with ErrUnavailable only after Close;
-//   - [ErrInvalid]: a bad argument (empty key, id, token or callkey, braces
-//     in the callkey, index name or group, ttl <= 0 on create, Once,
-//     SaveRecord or Heartbeat, a negative record version, Claim's max or
-//     lease <= 0, status outside 100..699, an unknown op kind, an empty
-//     index name or member, a score beyond ±2^53); a bug in the caller.
-//     Apply reports it per op, in OpResult.Err, and sends the other ops;
+//     authentication failures. A deadline error also matches
+//     context.DeadlineExceeded. The memory engine fails with
+//     ErrUnavailable only after Close;
+//   - [ErrInvalid]: a bad argument (empty key, callkey, group or member id,
+//     braces in the callkey, index name or group, ttl <= 0 on Once,
+//     SaveRecord or Heartbeat, a negative record version, an unknown op
+//     kind, an empty index name or member, a score beyond ±2^53); a bug in
+//     the caller. Apply reports it per op, in OpResult.Err, and sends the
+//     other ops;
 //   - a batch: Apply returns an error only when the whole batch failed
 //     (ErrUnavailable, a canceled context, ...), and then every op's result
 //     but the invalid ones carries it; otherwise each op has its own;
@@ -182,10 +146,9 @@ import "errors"
 var (
 	ErrNotFound    = errors.New("store: not found")
 	ErrUnavailable = errors.New("store: unavailable")
-	// ErrInvalid reports a bad argument: empty callkey, key, timer id,
-	// token, index name, member or group, '{' or '}' in the callkey, index
-	// name or group, ttl <= 0 where one is required, a negative record
-	// version, Claim's max or lease <= 0, a status outside 100..699, an
+	// ErrInvalid reports a bad argument: empty callkey, key, index name,
+	// member or group, '{' or '}' in the callkey, index name or group,
+	// ttl <= 0 where one is required, a negative record version, an
 	// unknown op kind, an index score beyond ±2^53.
 	ErrInvalid = errors.New("store: invalid argument")
 )
