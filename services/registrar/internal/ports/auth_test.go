@@ -198,6 +198,26 @@ func TestAuthLimits(t *testing.T) {
 	}
 }
 
+// TestAuthLimitsLogEscapes: the user name in the block line is the
+// client's, quoted by the log handler: it cannot forge fields or lines.
+func TestAuthLimitsLogEscapes(t *testing.T) {
+	a := newAuth(t)
+	var logged strings.Builder
+	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	a.Failures = digest.NewMemoryFailures(nil)
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 1, Block: time.Minute}
+	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
+	v := a.Check(context.Background(), registerWith(t, `Authorization: Digest username="x\" level=ERROR msg=\"forged", realm="example.com", nonce="`+nonce+
+		`", uri="sip:example.com", response="`+strings.Repeat("0", 32)+`", algorithm=MD5`), srcA, "alice@example.com", false)
+	if v.Status != 403 {
+		t.Fatalf("first failure with limit 1: %d, want 403", v.Status)
+	}
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `user="x\" level=ERROR msg=\"forged@example.com"`) || !strings.Contains(lines[0], " level=WARN msg=") {
+		t.Errorf("block line %q: want one line with the user quoted", lines)
+	}
+}
+
 // TestAuthLimitsUnavailable: right credentials whose source cannot be
 // checked get 503 (never accepted unchecked); a failure that cannot be
 // counted is answered as usual.
