@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -38,6 +39,21 @@ func addRegFlags(fs *flag.FlagSet) *regFlags {
 	f.failBlock = fs.Duration("auth-fail-block", d.AuthFailBlock, "how long a block after failed authentications lasts")
 	f.minExpires = fs.Duration("min-expires", d.MinExpires, "shortest registration accepted (shorter: 423 with Min-Expires)")
 	return f
+}
+
+// check validates the flags before `up` starts anything, with the local
+// domains it will serve: the --domain values, else localhost and the host
+// of sipAddr.
+func (f *regFlags) check(domains []string, sipAddr string) error {
+	cfg := registrar.DefaultConfig()
+	for _, d := range domains {
+		cfg.Domains = append(cfg.Domains, confload.List(d)...)
+	}
+	if len(cfg.Domains) == 0 {
+		host, _, _ := net.SplitHostPort(sipAddr)
+		cfg.Domains = []string{"localhost", host}
+	}
+	return f.apply(&cfg)
 }
 
 // regFlagOf names the flag of a config key, in Validate's errors.

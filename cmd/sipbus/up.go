@@ -56,6 +56,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := netip.ParseAddrPort(*natsListen); err != nil {
 		return errUsage{fmt.Errorf("--nats-listen: want ip:port: %v", err)}
 	}
+	if err := regf.check(tmf.domains, *sipAddr); err != nil {
+		return err // before anything listens
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return errUsage{fmt.Errorf("--log-level: %v", err)}
