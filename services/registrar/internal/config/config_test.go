@@ -214,7 +214,7 @@ func TestLoadSample(t *testing.T) {
 		Domains: []string{"example.com", "Example.ORG", "2001:DB8::1"}, Auth: "required", AuthSecret: secret,
 		AuthAlgorithms: []string{"MD5"}, AuthSHA256Domains: []string{"Example.ORG"}, AuthSHA256UserAgents: []string{`^Linphone`, `(?i)zoiper`},
 		AuthFailWindow: 2 * time.Minute, AuthFailPerUser: 20, AuthFailPerSource: 200, AuthFailBlock: 30 * time.Minute,
-		NonceTTL:       5 * time.Minute, MinExpires: time.Minute, MaxExpires: 2 * time.Hour, DefaultExpires: time.Hour,
+		NonceTTL: 5 * time.Minute, MinExpires: time.Minute, MaxExpires: 2 * time.Hour, DefaultExpires: time.Hour,
 		MaxContacts: 5, ExpiryScan: 2 * time.Second, Workers: 32,
 	}
 	if !reflect.DeepEqual(c, want) {
