@@ -247,9 +247,13 @@ func (brokenFailures) Blocked(context.Context, string, netip.Addr, digest.Limits
 }
 
 // FuzzAuthCheck: no Authorization header value authenticates without the
-// password, and none crashes the check.
+// password, and none crashes the check (with the brute-force limits and a
+// User-Agent policy on).
 func FuzzAuthCheck(f *testing.F) {
 	a := newAuth(f)
+	a.Failures = digest.NewMemoryFailures(nil) // the limits' path too
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 50, PerSource: 200, Block: time.Second}
+	a.Policy.SHA256UserAgents = []*regexp.Regexp{regexp.MustCompile(`(?i)phone`)}
 	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
 	f.Add(md5Answer(nonce, "guess"))
 	f.Add(`Digest username="alice", realm="example.com", nonce="` + nonce + `", uri="sip:example.com", response="0", algorithm=MD5`)
