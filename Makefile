@@ -56,7 +56,8 @@ FUZZ_TARGETS := \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine \
-	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList
+	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
+	services/registrar:./internal/ports:FuzzAuthCheck
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

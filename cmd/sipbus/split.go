@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
@@ -192,9 +191,7 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	id := fs.String("id", "", "registrar id (default the host name); unique per process")
 	var domains listFlag
 	fs.Var(&domains, "domain", "local SIP domain = digest realm (repeatable; required)")
-	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
-	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order")
-	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
+	regf := addRegFlags(fs)
 	sf := addSharedFlags(fs)
 	stopDebug, err := sf.parse(fs, args)
 	if err != nil {
@@ -206,25 +203,22 @@ func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		cfg.ID = *id
 	}
 	cfg.Domains = domains
-	cfg.Auth = *authMode
-	cfg.AuthAlgorithms = confload.List(*authAlgs)
 	cfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
-	cfg.MinExpires = *minExpires
 	cfg.Redis = *sf.redis
-	if err := cfg.Validate(); err != nil {
-		return errUsage{fmt.Errorf("registrar: %w", err)}
+	if err := regf.apply(&cfg); err != nil {
+		return err
 	}
 	log, nc, js, err := sf.connect(ctx, "registrar", stderr, true)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, *sf.redis)
+	state, closeState, err := registrar.OpenState(ctx, *sf.redis)
 	if err != nil {
 		return fmt.Errorf("--redis: %w", err)
 	}
 	defer closeState()
-	reg, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, Location: loc, Directory: dir, Nonces: nonces, Log: log})
+	reg, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
@@ -37,9 +36,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxBytes := fs.Int64("retention-bytes", 1<<30, "size cap of the stream in bytes; oldest events go first")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tmf := addTMFlags(fs)
-	authMode := fs.String("auth", "required", "digest authentication of REGISTER: required or off")
-	authAlgs := fs.String("auth-algorithms", "SHA-256,MD5", "digest algorithms offered, in order (RFC 8760: SHA-256 first; old clients take the first)")
-	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
+	regf := addRegFlags(fs)
 	debugAddr := addDebugFlag(fs)
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
 	if err := parseFlags(fs, args); err != nil {
@@ -58,6 +55,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := netip.ParseAddrPort(*natsListen); err != nil {
 		return errUsage{fmt.Errorf("--nats-listen: want ip:port: %v", err)}
+	}
+	if err := regf.check(tmf.domains, *sipAddr); err != nil {
+		return err // before anything listens
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -115,18 +115,15 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := tmf.apply(fs, &tcfg, adv); err != nil {
 		return err
 	}
-	loc, dir, nonces := registrar.StateFor(st)
+	rstate := registrar.StateFor(st)
 	rcfg := registrar.DefaultConfig()
 	rcfg.ID = "registrar-" + e.ID()
 	rcfg.Domains = tcfg.Domains
-	rcfg.Auth = *authMode
 	rcfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
-	rcfg.MinExpires = *minExpires
-	rcfg.AuthAlgorithms = confload.List(*authAlgs)
-	if err := rcfg.Validate(); err != nil {
-		return errUsage{fmt.Errorf("registrar: %w", err)}
+	if err := regf.apply(&rcfg); err != nil {
+		return err
 	}
-	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, Location: loc, Directory: dir, Nonces: nonces, Log: log})
+	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: rstate, Log: log})
 	if err != nil {
 		return err
 	}
@@ -138,7 +135,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		_ = reg.Shutdown(sctx)
 	}()
-	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(loc, dir)})
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory)})
 	if err != nil {
 		return err
 	}

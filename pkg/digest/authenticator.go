@@ -52,9 +52,11 @@ type Options struct {
 	// NonceTTL is how long a nonce stays fresh; older ones are Stale and
 	// answered with stale=true. Default DefaultNonceTTL (5m).
 	NonceTTL time.Duration
-	// Algorithms are offered in this order, one challenge each, and are
-	// the only ones Verify accepts. Default [SHA256, MD5] (SHA-256 first,
-	// RFC 8760 §2.3). Each must be MD5 or SHA256, once.
+	// Algorithms are the only ones Verify accepts, and Challenges offers
+	// them in this order, one challenge each; ChallengesFor offers a
+	// subset, per client. Default [MD5]: one challenge, which every SIP
+	// user agent answers (see the package doc, Algorithms). Each must be
+	// MD5 or SHA256, once.
 	Algorithms []Algorithm
 	// Counter provides nonce-count replay protection across replicas
 	// (NewRedisCounter). nil disables it: a captured request can be
@@ -130,7 +132,7 @@ func New(opt Options) (*Authenticator, error) {
 		opt.NonceTTL = DefaultNonceTTL
 	}
 	if len(opt.Algorithms) == 0 {
-		opt.Algorithms = []Algorithm{SHA256, MD5}
+		opt.Algorithms = []Algorithm{MD5}
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -176,7 +178,29 @@ func (a *Authenticator) Challenges(stale bool) []Challenge {
 	return out
 }
 
-// offers reports whether alg is among the offered algorithms.
+// ChallengesFor returns one challenge per algorithm of algs that a
+// accepts (Options.Algorithms), in the order of algs, skipping the others
+// and repeats; when that leaves none, Challenges(stale). It serves a
+// policy that offers some clients more (SHA-256 first, RFC 8760 §2.3)
+// than the default set.
+func (a *Authenticator) ChallengesFor(stale bool, algs []Algorithm) []Challenge {
+	now := a.now()
+	out := make([]Challenge, 0, len(algs))
+	for i, alg := range algs {
+		if a.offers(alg) && !slices.Contains(algs[:i], alg) {
+			out = append(out, Challenge{Realm: a.realm, Nonce: a.newNonce(now), Algorithm: alg, QOP: qopAuth, Stale: stale})
+		}
+	}
+	if len(out) == 0 {
+		return a.Challenges(stale)
+	}
+	return out
+}
+
+// Accepts reports whether Verify accepts credentials computed with alg.
+func (a *Authenticator) Accepts(alg Algorithm) bool { return a.offers(alg) }
+
+// offers reports whether alg is among the accepted algorithms.
 func (a *Authenticator) offers(alg Algorithm) bool {
 	return alg != "" && slices.Contains(a.algs, alg)
 }

@@ -61,7 +61,7 @@ func TestNewCopiesSecret(t *testing.T) {
 	ch := a.Challenges(false)[0]
 	secret[0] ^= 0xff // the caller reuses its buffer
 	cr := parse(t, newClient(testUser, testPass).authorize(ch, testMethod, testURI))
-	if res, _ := a.Verify(t.Context(), testMethod, testURI, cr, ha1SHA256); res != digest.OK {
+	if res, _ := a.Verify(t.Context(), testMethod, testURI, cr, ha1MD5); res != digest.OK {
 		t.Fatalf("Verify after the caller changed its secret buffer = %v, want ok", res)
 	}
 }
@@ -90,12 +90,55 @@ func TestChallenges(t *testing.T) {
 	if st := a.Challenges(true); !st[0].Stale || !st[1].Stale {
 		t.Errorf("Challenges(true) = %+v, want stale", st)
 	}
-	only, _ := newAuth(t, func(o *digest.Options) { o.Algorithms = []digest.Algorithm{digest.MD5} })
-	if chs := only.Challenges(false); len(chs) != 1 || chs[0].Algorithm != digest.MD5 {
-		t.Errorf("MD5-only challenges = %+v", chs)
+	// The default is one MD5 challenge, which every user agent answers.
+	def, _ := newAuth(t, func(o *digest.Options) { o.Algorithms = nil })
+	if chs := def.Challenges(false); len(chs) != 1 || chs[0].Algorithm != digest.MD5 {
+		t.Errorf("default challenges = %+v, want one MD5", chs)
+	}
+	if def.Accepts(digest.SHA256) || !def.Accepts(digest.MD5) {
+		t.Error("the default accepts SHA-256, or not MD5")
 	}
 	if a.Realm() != testRealm {
 		t.Errorf("Realm() = %q", a.Realm())
+	}
+}
+
+// TestChallengesFor: a per-client set is offered in its own order, limited
+// to what the Authenticator accepts; nothing acceptable falls back to the
+// default set.
+func TestChallengesFor(t *testing.T) {
+	md5First, _ := newAuth(t, func(o *digest.Options) { o.Algorithms = []digest.Algorithm{digest.MD5, digest.SHA256} })
+	md5Only, _ := newAuth(t, func(o *digest.Options) { o.Algorithms = []digest.Algorithm{digest.MD5} })
+	tests := []struct {
+		name  string
+		a     *digest.Authenticator
+		algs  []digest.Algorithm
+		stale bool
+		want  []digest.Algorithm
+	}{
+		{"SHA-256 first", md5First, []digest.Algorithm{digest.SHA256, digest.MD5}, false, []digest.Algorithm{digest.SHA256, digest.MD5}},
+		{"SHA-256 only", md5First, []digest.Algorithm{digest.SHA256}, true, []digest.Algorithm{digest.SHA256}},
+		{"repeats dropped", md5First, []digest.Algorithm{digest.MD5, digest.MD5}, false, []digest.Algorithm{digest.MD5}},
+		{"not accepted skipped", md5Only, []digest.Algorithm{digest.SHA256, digest.MD5}, false, []digest.Algorithm{digest.MD5}},
+		{"nothing accepted: default", md5Only, []digest.Algorithm{digest.SHA256, "MD5-sess"}, true, []digest.Algorithm{digest.MD5}},
+		{"none asked: default", md5First, nil, false, []digest.Algorithm{digest.MD5, digest.SHA256}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chs := tt.a.ChallengesFor(tt.stale, tt.algs)
+			var got []digest.Algorithm
+			nonces := map[string]bool{}
+			for _, ch := range chs {
+				got = append(got, ch.Algorithm)
+				if ch.Stale != tt.stale || ch.QOP != "auth" || ch.Realm != testRealm || nonces[ch.Nonce] {
+					t.Errorf("challenge %+v", ch)
+				}
+				nonces[ch.Nonce] = true
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("algorithms %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

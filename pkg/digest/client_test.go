@@ -134,7 +134,9 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 func newAuth(t testing.TB, edit func(*digest.Options)) (*digest.Authenticator, *clock) {
 	t.Helper()
 	clk := newClock()
-	opt := digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now}
+	// Both algorithms, SHA-256 first, unless edit says otherwise (the
+	// default, MD5 alone, has its own test).
+	opt := digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now, Algorithms: []digest.Algorithm{digest.SHA256, digest.MD5}}
 	if edit != nil {
 		edit(&opt)
 	}

@@ -195,15 +195,21 @@ func TestReplay(t *testing.T) {
 // TestCounterUnavailable: a counter whose Redis is gone makes Verify fail
 // closed with ErrUnavailable.
 func TestCounterUnavailable(t *testing.T) {
-	port := testenv.FreePort(t, "tcp") // nothing listens there
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	t.Cleanup(func() { _ = c.Close() })
-	a, _ := newAuth(t, func(o *digest.Options) { o.Counter = digest.NewRedisCounter(c, "") })
+	a, _ := newAuth(t, func(o *digest.Options) { o.Counter = digest.NewRedisCounter(deadRedis(t), "") })
 	cr := parse(t, newClient(testUser, testPass).authorize(challenge(t, a, digest.SHA256), testMethod, testURI))
 	res, err := a.Verify(testenv.Context(t, 5*time.Second), testMethod, testURI, cr, ha1SHA256)
 	if !errors.Is(err, digest.ErrUnavailable) || res != digest.Replay {
 		t.Fatalf("Verify = %v, %v; want replay, ErrUnavailable", res, err)
 	}
+}
+
+// deadRedis is a client of a loopback port nothing listens on.
+func deadRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	port := testenv.FreePort(t, "tcp")
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // TestRedisCounterLayout pins the key name and checks the TTL.

@@ -53,14 +53,48 @@
 //
 // # Algorithms
 //
-// MD5 and SHA-256 are supported, offered in Options.Algorithms order (SHA-256
-// first by default, as RFC 8760 §2.3 asks: a client uses the first challenge
-// it supports). The -sess variants (MD5-sess, SHA-256-sess) are rejected as
+// MD5 and SHA-256 are supported. Options.Algorithms are the ones Verify
+// accepts; Challenges offers them all, in that order, and ChallengesFor
+// offers a subset chosen per client. The default is MD5 alone, one
+// challenge per realm, as Kamailio, OpenSIPS and Asterisk challenge: RFC
+// 8760 §2.3 has a client take the first challenge whose algorithm it
+// supports, but the clients people have do not all read further than the
+// first (sipsak 0.9.8 answers the first, whatever its algorithm), and some
+// give up on any challenge they cannot compute (baresip 1.0 fails the
+// REGISTER with ENOSYS when one WWW-Authenticate says SHA-256). So
+// SHA-256 goes to clients known to handle it: accept [MD5, SHA256] and
+// offer ChallengesFor(stale, [SHA256, MD5]) to those (RFC 8760 §2.3
+// order), [MD5] to the rest. Credentials computed with any accepted
+// algorithm verify, whatever was offered to that client: a nonce does not
+// record what it was offered with, and a stronger hash than offered is no
+// harm.
+//
+// The -sess variants (MD5-sess, SHA-256-sess) are rejected as
 // Malformed: they need the client's cnonce in HA1, so the stored HA1 cannot
 // be used directly, and no SIP deployment depends on them. Neither are
 // qop=auth-int (this package never sees the body), userhash=true and
 // algorithms not in Options.Algorithms (never offered, so a client that uses
 // them is broken, or is being downgraded).
+//
+// # Brute force
+//
+// A FailureCounter counts failed authentications (a wrong password or an
+// unknown user: the results that follow a guess) per (user, source
+// address) and per source address, in a fixed window (Limits.Window,
+// starting at the first failure), shared by every replica
+// (NewRedisFailures: one Lua script of INCR and PEXPIRE per failure, one
+// MGET to ask) or in one process (NewMemoryFailures). A count that
+// reaches its limit blocks for Limits.Block: Limits.PerUser blocks that
+// user from that source only, so a guesser never locks the user out for
+// the user's own phones elsewhere (that would hand every attacker a
+// denial of service), and a household or office behind one NAT keeps its
+// other users; Limits.PerSource blocks the source for every user (a
+// guesser spraying many users). An IPv6 source counts by its /64.
+// Successes write nothing and reset nothing. The caller asks Blocked
+// before it accepts credentials that verified (otherwise the guess that
+// hits would still get in), counts with Fail after a failure, and answers
+// a blocked source without checking; see services/registrar for the SIP
+// side.
 //
 // # Statuses
 //

@@ -8,13 +8,15 @@ import (
 	"github.com/sipbus/sipbus/pkg/digest"
 )
 
-// A registrar answers a REGISTER without credentials with one challenge per
-// algorithm, SHA-256 first.
+// A registrar answers a REGISTER without credentials with one MD5
+// challenge by default, which every user agent answers; a client known to
+// handle SHA-256 is offered it first (RFC 8760 §2.3).
 func ExampleAuthenticator_Challenges() {
 	a, err := digest.New(digest.Options{
-		Realm:   "example.com",
-		Secret:  []byte("32 random bytes shared by pods.."),
-		Counter: digest.NewMemoryCounter(nil), // NewRedisCounter with replicas
+		Realm:      "example.com",
+		Secret:     []byte("32 random bytes shared by pods.."),
+		Counter:    digest.NewMemoryCounter(nil), // NewRedisCounter with replicas
+		Algorithms: []digest.Algorithm{digest.MD5, digest.SHA256},
 	})
 	if err != nil {
 		panic(err)
@@ -22,14 +24,19 @@ func ExampleAuthenticator_Challenges() {
 	res, _ := a.Verify(context.Background(), "REGISTER", "sip:example.com", digest.Credentials{}, "")
 	code, stale := a.Status(res)
 	fmt.Println(res, code, stale)
-	for _, ch := range a.Challenges(stale) {
-		v := ch.String()
-		// The nonce is random; show the rest.
-		start := strings.Index(v, `nonce="`) + len(`nonce="`)
-		fmt.Println(v[:start] + "..." + v[start+75:])
+	show := func(chs []digest.Challenge) {
+		for _, ch := range chs {
+			v := ch.String()
+			// The nonce is random; show the rest.
+			start := strings.Index(v, `nonce="`) + len(`nonce="`)
+			fmt.Println(v[:start] + "..." + v[start+75:])
+		}
 	}
+	show(a.ChallengesFor(stale, []digest.Algorithm{digest.MD5}))
+	show(a.ChallengesFor(stale, []digest.Algorithm{digest.SHA256, digest.MD5}))
 	// Output:
 	// missing 401 false
+	// Digest realm="example.com", nonce="...", algorithm=MD5, qop="auth"
 	// Digest realm="example.com", nonce="...", algorithm=SHA-256, qop="auth"
 	// Digest realm="example.com", nonce="...", algorithm=MD5, qop="auth"
 }

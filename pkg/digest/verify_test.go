@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, clk := newAuth(t, func(o *digest.Options) { o.Counter = digest.NewMemoryCounter(nil) })
-			replica, err := digest.New(digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now})
+			replica, err := digest.New(digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now, Algorithms: []digest.Algorithm{digest.SHA256, digest.MD5}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,9 +167,9 @@ func TestVerifyResults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, clk := newAuth(t, tt.opt)
-			// A replica with the default options issues the challenge, so
+			// A replica offering both algorithms issues the challenge, so
 			// the client can answer algorithms that a does not offer.
-			issuer, err := digest.New(digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now})
+			issuer, err := digest.New(digest.Options{Realm: testRealm, Secret: testSecret, Now: clk.Now, Algorithms: []digest.Algorithm{digest.SHA256, digest.MD5}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package registrar_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,10 @@ func TestAuth(t *testing.T) {
 }
 
 func testAuth(t *testing.T, state string) {
-	b := newBench(t, state, nil)
+	// Both algorithms offered to everyone, SHA-256 first (RFC 8760), as
+	// auth_algorithms [SHA-256, MD5] configures; the default is MD5 alone
+	// (TestAuthDefaultMD5).
+	b := newBench(t, state, func(c *registrar.Config) { c.AuthAlgorithms = []string{"SHA-256", "MD5"} })
 	b.addUser("alice@example.com", "alice-secret")
 	b.addUser("bob@example.com", "bob-secret")
 	const contact = "Contact: <sip:alice@192.0.2.4>"
@@ -158,17 +163,17 @@ func TestAuthStaleNonce(t *testing.T) {
 	u.pw = "alice-secret"
 	b.clock.Shift(-6 * time.Minute) // the nonce is minted 6 minutes ago
 	rep := u.register("Contact: <sip:alice@192.0.2.4>")
-	old := challengeOf(t, rep, "SHA-256")
+	old := challengeOf(t, rep, "MD5")
 	b.clock.Shift(0)
 	rep = u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(old))
 	if rep.StatusCode != 401 {
 		t.Fatalf("stale nonce: %s, want 401", status(rep))
 	}
 	chs := challenges(t, rep)
-	if len(chs) != 2 || chs[0]["stale"] != "true" || chs[1]["stale"] != "true" || chs[0]["nonce"] == old["nonce"] {
+	if len(chs) != 1 || chs[0]["stale"] != "true" || chs[0]["nonce"] == old["nonce"] {
 		t.Fatalf("stale challenges %v", chs)
 	}
-	if rep = u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(chs[1])); rep.StatusCode != 200 {
+	if rep = u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(chs[0])); rep.StatusCode != 200 {
 		t.Errorf("retry with the fresh nonce: %s", status(rep))
 	}
 	b.expect("added")
@@ -199,27 +204,109 @@ func (downDirectory) Get(context.Context, string) (subscriber.Subscriber, error)
 	return subscriber.Subscriber{}, fmt.Errorf("get: %w: dial tcp 127.0.0.1:6379: connection refused", subscriber.ErrUnavailable)
 }
 
-// TestAuthAlgorithms: auth_algorithms [MD5] offers one MD5 challenge (for
-// UAs that answer the first challenge whatever its algorithm), and a
-// SHA-256 answer is then refused as never offered.
-func TestAuthAlgorithms(t *testing.T) {
-	b := newBench(t, "", func(c *registrar.Config) { c.AuthAlgorithms = []string{"MD5"} })
+// TestAuthDefaultMD5: by default one MD5 challenge per realm (which every
+// client answers: sipsak takes the first challenge whatever its algorithm,
+// baresip 1.0 gives up on any SHA-256 one), and a SHA-256 answer is
+// refused as never offered.
+func TestAuthDefaultMD5(t *testing.T) {
+	b := newBench(t, "", nil)
 	b.addUser("alice@example.com", "alice-secret")
 	u := b.ua("alice@example.com")
 	u.pw = "alice-secret"
 	rep := u.register("Contact: <sip:alice@192.0.2.4>")
 	chs := challenges(t, rep)
-	if len(chs) != 1 || chs[0]["algorithm"] != "MD5" {
-		t.Fatalf("challenges %v, want one MD5", chs)
+	if len(chs) != 1 || chs[0]["algorithm"] != "MD5" || chs[0]["qop"] != "auth" {
+		t.Fatalf("challenges %v, want one MD5, qop auth", chs)
 	}
-	forged := chs[0]
+	forged := maps.Clone(chs[0])
 	forged["algorithm"] = "SHA-256"
 	if rep := u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(forged)); rep.StatusCode != 400 || !strings.Contains(rep.Str(rep.Reason), `parameter "algorithm"`) {
 		t.Errorf("SHA-256 answer to an MD5-only challenge: %s", status(rep))
 	}
-	chs[0]["algorithm"] = "MD5"
 	if rep := u.register("Contact: <sip:alice@192.0.2.4>", u.authorization(chs[0])); rep.StatusCode != 200 {
 		t.Errorf("MD5 answer: %s", status(rep))
 	}
 	b.expect("added")
+}
+
+// TestAuthSHA256Policy: clients of a listed domain, or whose User-Agent
+// matches a listed pattern, are offered SHA-256 first, then MD5 (RFC 8760
+// §2.3); everyone else MD5 alone. Both answers register.
+func TestAuthSHA256Policy(t *testing.T) {
+	b := newBench(t, "", func(c *registrar.Config) {
+		c.Domains = []string{"example.com", "example.org"}
+		c.AuthSHA256Domains = []string{"Example.ORG"}
+		c.AuthSHA256UserAgents = []string{"^Linphone/[5-9]"}
+	})
+	b.addUser("alice@example.com", "alice-secret")
+	b.addUser("olga@example.org", "olga-secret")
+	i := 0
+	for _, tc := range []struct {
+		name, aor, pw, ua string
+		want              []string
+	}{
+		{"other phones", "alice@example.com", "alice-secret", "", []string{"MD5"}},
+		{"matching User-Agent", "alice@example.com", "alice-secret", "User-Agent: Linphone/5.2.5 (belle-sip/5.2.0)", []string{"SHA-256", "MD5"}},
+		{"listed domain", "olga@example.org", "olga-secret", "", []string{"SHA-256", "MD5"}},
+	} {
+		i++
+		u := b.ua(tc.aor)
+		u.pw = tc.pw
+		extra := []string{fmt.Sprintf("Contact: <sip:%s@192.0.2.4:%d>", u.user, 5060+i)}
+		if tc.ua != "" {
+			extra = append(extra, tc.ua)
+		}
+		chs := challenges(t, u.register(extra...))
+		var algs []string
+		for _, ch := range chs {
+			algs = append(algs, ch["algorithm"])
+		}
+		if !slices.Equal(algs, tc.want) {
+			t.Fatalf("%s: challenges %v, want %v", tc.name, algs, tc.want)
+		}
+		if rep := u.register(append(extra, u.authorization(chs[0]))...); rep.StatusCode != 200 {
+			t.Fatalf("%s: %s answer: %s", tc.name, chs[0]["algorithm"], status(rep))
+		}
+		b.expect("added")
+	}
+}
+
+// TestAuthBruteForce: wrong passwords for one user from one source block
+// that user from that source: answered 403 "Too many failed
+// authentications", the right password too, while the right password from
+// another source registers. On both engines.
+func TestAuthBruteForce(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			b := newBench(t, stateURL(t, engine), func(c *registrar.Config) { c.AuthFailPerUser = 5 })
+			b.addUser("alice@example.com", "alice-secret")
+			guesser := b.ua("alice@example.com")
+			guesser.remote = "203.0.113.66:5060"
+			ch := challenges(t, guesser.register("Contact: <sip:mallory@203.0.113.66>"))[0]
+			for i := 1; i <= 8; i++ {
+				guesser.pw = fmt.Sprintf("guess-%d", i)
+				rep := guesser.register("Contact: <sip:mallory@203.0.113.66>", guesser.authorization(ch))
+				want, reason := 401, "Unauthorized"
+				if i >= 5 {
+					want, reason = 403, "Too many failed authentications"
+				}
+				if rep.StatusCode != want || rep.Str(rep.Reason) != reason {
+					t.Fatalf("guess %d: %s, want %d %s", i, status(rep), want, reason)
+				}
+			}
+			guesser.pw = "alice-secret"
+			if rep := guesser.register("Contact: <sip:mallory@203.0.113.66>", guesser.authorization(ch)); rep.StatusCode != 403 {
+				t.Fatalf("the right password from the blocked source: %s, want 403", status(rep))
+			}
+			phone := b.ua("alice@example.com")
+			phone.pw = "alice-secret"
+			if rep := phone.login("MD5", "Contact: <sip:alice@192.0.2.4>"); rep.StatusCode != 200 {
+				t.Fatalf("the right password from another source: %s, want 200", status(rep))
+			}
+			b.expect("added")
+			if bs := b.show("alice@example.com"); len(bs) != 1 || bs[0].Contact != "sip:alice@192.0.2.4" {
+				t.Errorf("alice's bindings %+v, want only her phone's", bs)
+			}
+		})
+	}
 }

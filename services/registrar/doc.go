@@ -13,20 +13,21 @@
 // key (so the edge answers retransmissions), and publishes
 // reg.contact.added|refreshed|removed|expired.<aorkey> events
 // (schemas/sipbus.reg.contact.*.v1.json). Subscribers live in
-// pkg/subscriber, digest nonce-counts in pkg/digest's counter, all on one
-// Redis (OpenState). Management commands are a nats.go/micro service whose
-// contract is pkg/regapi.
+// pkg/subscriber, digest nonce-counts and counts of failed
+// authentications in pkg/digest's counters, all on one Redis (OpenState).
+// Management commands are a nats.go/micro service whose contract is
+// pkg/regapi.
 //
 // Wiring, as cmd/registrar and `sipbus up` do it:
 //
-//	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, cfg.Redis)
+//	state, closeState, err := registrar.OpenState(ctx, cfg.Redis)
 //	...
 //	defer closeState()
-//	err = registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js,
-//		Location: loc, Directory: dir, Nonces: nonces, Log: log})
+//	err = registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
 //
 // The stream must exist (bus.EnsureStream). tm reads the same location
-// service and directory (tm.NewLocationLocator(loc, dir)).
+// service and directory (tm.NewLocationLocator(state.Location,
+// state.Directory)).
 //
 // The decisions (403 for too many contacts, 200 with the current bindings
 // for an out-of-order REGISTER, what is told before and after

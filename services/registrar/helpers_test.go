@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/regapi"
@@ -63,8 +64,11 @@ type bench struct {
 	state  string // OpenState URL
 	loc    location.Store
 	dir    subscriber.Directory
-	reg    *registrar.Registrar
-	api    *regapi.Client
+	// failures counts failed authentications (kept across restarts of a
+	// memory bench, on the bench's clock).
+	failures digest.FailureCounter
+	reg      *registrar.Registrar
+	api      *regapi.Client
 	// wrapDir, when set, wraps the directory the next start gives the
 	// registrar (to make it fail).
 	wrapDir func(subscriber.Directory) subscriber.Directory
@@ -106,19 +110,21 @@ func newBench(t *testing.T, state string, edit func(*registrar.Config)) *bench {
 func (b *bench) start() {
 	t := b.t
 	t.Helper()
-	loc, dir, nonces, closeState, err := registrar.OpenState(b.ctx, b.state)
+	st, closeState, err := registrar.OpenState(b.ctx, b.state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.loc == nil || b.state != "" { // memory state lives as long as the bench
-		b.loc, b.dir = loc, dir
+		b.loc, b.dir, b.failures = st.Location, st.Directory, st.Failures
+		if b.state == "" {
+			b.failures = digest.NewMemoryFailures(b.clock.Now)
+		}
 	}
-	dir = b.dir
+	st.Location, st.Directory, st.Failures = b.loc, b.dir, b.failures
 	if b.wrapDir != nil {
-		dir = b.wrapDir(dir)
+		st.Directory = b.wrapDir(st.Directory)
 	}
-	r, err := registrar.New(b.cfg, registrar.Deps{NC: b.nc, JS: b.js, Location: b.loc, Directory: dir, Nonces: nonces,
-		Log: testLogger(t), Now: b.clock.Now})
+	r, err := registrar.New(b.cfg, registrar.Deps{NC: b.nc, JS: b.js, State: st, Log: testLogger(t), Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +158,7 @@ type ua struct {
 	cseq      uint32
 	transport string
 	flow      string
+	remote    string // where its datagrams come from (ip:port)
 	user, pw  string // digest credentials
 	cnonce    string
 	nc        map[string]uint32
@@ -159,7 +166,7 @@ type ua struct {
 
 func (b *bench) ua(aor string) *ua {
 	user, _, _ := strings.Cut(aor, "@")
-	return &ua{b: b, aor: aor, callID: bus.NewID() + "@192.0.2.4", cseq: 100, transport: "udp",
+	return &ua{b: b, aor: aor, callID: bus.NewID() + "@192.0.2.4", cseq: 100, transport: "udp", remote: remote,
 		user: user, cnonce: "0a4f113b", nc: map[string]uint32{}}
 }
 
@@ -231,7 +238,7 @@ func (u *ua) publish(raw []byte) (*sipmsg.Msg, string) {
 	ck := sipmsg.CallKey(m.CallID())
 	ev := &events.SIP{
 		Type: events.TypeRequestReceived, ID: bus.NewID(), Source: "sipbus/edge/" + edgeID, Time: time.Now(), // the edge's clock
-		CallKey: ck, Raw: raw, Transport: u.transport, Local: "192.0.2.10:5060", Remote: remote, Flow: u.flow, Edge: edgeID,
+		CallKey: ck, Raw: raw, Transport: u.transport, Local: "192.0.2.10:5060", Remote: u.remote, Flow: u.flow, Edge: edgeID,
 	}
 	if _, err := b.js.PublishMsg(b.ctx, ev.Encode(bus.SubjectRequestIn("REGISTER", ck))); err != nil {
 		b.t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +18,6 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
-	"github.com/sipbus/sipbus/pkg/location"
-	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/registrar/internal/adapters"
 	"github.com/sipbus/sipbus/services/registrar/internal/app"
 	"github.com/sipbus/sipbus/services/registrar/internal/config"
@@ -44,18 +43,13 @@ func DefaultConfig() Config { return config.Default() }
 // does not validate; New does.
 func LoadConfig(path string) (Config, error) { return config.Load(path) }
 
-// Deps are what the registrar runs on. OpenState makes Location, Directory
-// and Nonces from one URL.
+// Deps are what the registrar runs on. OpenState makes the State from one
+// URL.
 type Deps struct {
-	NC        *nats.Conn
-	JS        jetstream.JetStream
-	Location  location.Store
-	Directory subscriber.Directory
-	// Nonces is the digest nonce-count record shared by the replicas
-	// (replay protection). nil: an in-process record, right only for a
-	// single replica.
-	Nonces digest.NonceCounter
-	Log    *slog.Logger
+	NC *nats.Conn
+	JS jetstream.JetStream
+	State
+	Log *slog.Logger
 	// Now is the clock of REGISTER processing, nonces and expiry; nil
 	// means time.Now. For tests.
 	Now func() time.Time
@@ -79,8 +73,9 @@ type Registrar struct {
 }
 
 // New validates cfg and builds the registrar: one digest Authenticator per
-// local domain (realm = domain, challenges in Config.AuthAlgorithms order)
-// when authentication is required. An empty
+// local domain (realm = domain; challenges per Config.AuthAlgorithms and
+// the SHA-256 policy) and the brute-force limits when authentication is
+// required. An empty
 // Config.AuthSecret is replaced by a random one, with a warning: the
 // replicas of a deployment must share it. Start runs it.
 func New(cfg Config, d Deps) (*Registrar, error) {
@@ -144,13 +139,23 @@ func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports
 		nonces = digest.NewMemoryCounter(now)
 		log.Warn("registrar: no shared nonce counter: replay protection holds within this process only")
 	}
-	algs := make([]digest.Algorithm, len(cfg.AuthAlgorithms))
-	for i, a := range cfg.AuthAlgorithms {
-		algs[i] = digest.Algorithm(a)
+	policy := app.AuthPolicy{SHA256Domains: cfg.AuthSHA256Domains}
+	for _, a := range cfg.AuthAlgorithms {
+		policy.Default = append(policy.Default, digest.Algorithm(a))
 	}
-	auth := &ports.Auth{Realms: map[string]*digest.Authenticator{}, Algorithms: algs, Directory: d.Directory, Log: log}
+	for _, p := range cfg.AuthSHA256UserAgents {
+		policy.SHA256UserAgents = append(policy.SHA256UserAgents, regexp.MustCompile(p)) // Validate compiled it
+	}
+	failures := d.Failures
+	if failures == nil && cfg.AuthFailLimits().On() {
+		failures = digest.NewMemoryFailures(now)
+		log.Warn("registrar: no shared failure counter: brute-force limits hold within this process only")
+	}
+	auth := &ports.Auth{Realms: map[string]*digest.Authenticator{}, Policy: policy, Directory: d.Directory,
+		Failures: failures, Limits: cfg.AuthFailLimits(), Log: log}
+	accepted := policy.Accepted()
 	for _, dom := range cfg.Domains {
-		a, err := digest.New(digest.Options{Realm: dom, Secret: secret, NonceTTL: cfg.NonceTTL, Algorithms: algs, Counter: nonces, Now: now})
+		a, err := digest.New(digest.Options{Realm: dom, Secret: secret, NonceTTL: cfg.NonceTTL, Algorithms: accepted, Counter: nonces, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("registrar: digest for realm %s: %w", dom, err)
 		}

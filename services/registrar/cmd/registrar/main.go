@@ -58,7 +58,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	loc, dir, nonces, closeState, err := registrar.OpenState(ctx, cfg.Redis)
+	state, closeState, err := registrar.OpenState(ctx, cfg.Redis)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -81,5 +81,5 @@ func run() error {
 	} else if err != nil {
 		return fmt.Errorf("stream %s: %w", bus.DefaultStream, err)
 	}
-	return registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, Location: loc, Directory: dir, Nonces: nonces, Log: log})
+	return registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/store"
 )
 
@@ -48,12 +49,50 @@ type Config struct {
 	// Never printed: String, GoString and LogValue leave it out.
 	AuthSecret string `yaml:"auth_secret" env:"SIPBUS_AUTH_SECRET"`
 
-	// AuthAlgorithms are the digest algorithms offered, one challenge
-	// each, in this order: "SHA-256" and "MD5" (RFC 8760 §2.3: SHA-256
-	// first; a UA answers the first it supports, and one that knows only
-	// MD5 skips it). Listing only MD5 serves old UAs that take the first
-	// challenge whatever its algorithm. Default [SHA-256, MD5].
+	// AuthAlgorithms are the digest algorithms every client is offered,
+	// one challenge each, in this order: "MD5" and "SHA-256". Default
+	// [MD5]: one challenge per realm, which every SIP client answers (as
+	// Kamailio, OpenSIPS and Asterisk challenge). Clients that take the
+	// first challenge whatever its algorithm (sipsak 0.9.8), or fail on
+	// any they cannot compute (baresip 1.0), break on a SHA-256 challenge;
+	// move the clients that handle it to SHA-256 with AuthSHA256Domains
+	// and AuthSHA256UserAgents instead.
 	AuthAlgorithms []string `yaml:"auth_algorithms" env:"SIPBUS_REGISTRAR_AUTH_ALGORITHMS"`
+
+	// AuthSHA256Domains are local domains whose clients are offered
+	// SHA-256 first, then AuthAlgorithms (RFC 8760 §2.3): for domains
+	// whose phones all handle SHA-256. Default none.
+	AuthSHA256Domains []string `yaml:"auth_sha256_domains" env:"SIPBUS_REGISTRAR_AUTH_SHA256_DOMAINS"`
+
+	// AuthSHA256UserAgents are regular expressions (RE2 syntax, unanchored,
+	// case-sensitive unless (?i)); a REGISTER whose User-Agent matches one
+	// is offered SHA-256 first, then AuthAlgorithms, whatever its domain.
+	// In the environment the list is comma-separated, so a pattern with a
+	// comma goes in the file. Default none.
+	AuthSHA256UserAgents []string `yaml:"auth_sha256_user_agents" env:"SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS"`
+
+	// AuthFailWindow is how long failed authentications (a wrong password,
+	// an unknown user) are counted, per (user, source address) and per
+	// source address: a fixed window from the first failure. Default 1m.
+	AuthFailWindow time.Duration `yaml:"auth_fail_window" env:"SIPBUS_REGISTRAR_AUTH_FAIL_WINDOW"`
+
+	// AuthFailPerUser failures of one user from one source address within
+	// AuthFailWindow block that user from that address for AuthFailBlock
+	// (answered 403 "Too many failed authentications" without checking
+	// the password); the user's phones elsewhere go on. 0 turns it off.
+	// Default 10.
+	AuthFailPerUser int `yaml:"auth_fail_per_user" env:"SIPBUS_REGISTRAR_AUTH_FAIL_PER_USER"`
+
+	// AuthFailPerSource failures from one source address (an IPv6 /64)
+	// within AuthFailWindow, whatever the users, block the address for
+	// every user for AuthFailBlock. Set it above what a NAT with many
+	// phones may fail at once; 0 turns it off (behind an SBC that hides
+	// the phones' addresses). Default 100.
+	AuthFailPerSource int `yaml:"auth_fail_per_source" env:"SIPBUS_REGISTRAR_AUTH_FAIL_PER_SOURCE"`
+
+	// AuthFailBlock is how long a block lasts, from the failure that
+	// reached a limit. Default 10m.
+	AuthFailBlock time.Duration `yaml:"auth_fail_block" env:"SIPBUS_REGISTRAR_AUTH_FAIL_BLOCK"`
 
 	// NonceTTL is how long a nonce stays fresh; an older one is answered
 	// with a new challenge and stale=true. Default 5m.
@@ -99,6 +138,10 @@ const (
 const (
 	defaultNATS           = "nats://127.0.0.1:4222"
 	defaultNonceTTL       = 5 * time.Minute
+	defaultAuthFailWindow = time.Minute
+	defaultAuthFailUser   = 10
+	defaultAuthFailSource = 100
+	defaultAuthFailBlock  = 10 * time.Minute
 	defaultMinExpires     = 60 * time.Second
 	defaultMaxExpires     = 3600 * time.Second
 	defaultDefaultExpires = 3600 * time.Second
@@ -114,19 +157,30 @@ func Default() Config {
 		ID:             hostID(),
 		NATS:           defaultNATS,
 		Auth:           AuthRequired,
-		AuthAlgorithms: []string{"SHA-256", "MD5"},
+		AuthAlgorithms: []string{"MD5"},
 		NonceTTL:       defaultNonceTTL,
-		MinExpires:     defaultMinExpires,
-		MaxExpires:     defaultMaxExpires,
-		DefaultExpires: defaultDefaultExpires,
-		MaxContacts:    defaultMaxContacts,
-		ExpiryScan:     defaultExpiryScan,
-		Workers:        defaultWorkers,
+
+		AuthFailWindow:    defaultAuthFailWindow,
+		AuthFailPerUser:   defaultAuthFailUser,
+		AuthFailPerSource: defaultAuthFailSource,
+		AuthFailBlock:     defaultAuthFailBlock,
+		MinExpires:        defaultMinExpires,
+		MaxExpires:        defaultMaxExpires,
+		DefaultExpires:    defaultDefaultExpires,
+		MaxContacts:       defaultMaxContacts,
+		ExpiryScan:        defaultExpiryScan,
+		Workers:           defaultWorkers,
 	}
 }
 
 // AuthOn reports whether REGISTERs must authenticate (Auth is not "off").
 func (c Config) AuthOn() bool { return c.Auth != AuthOff }
+
+// AuthFailLimits are the brute-force limits (AuthFail*) as pkg/digest
+// takes them.
+func (c Config) AuthFailLimits() digest.Limits {
+	return digest.Limits{Window: c.AuthFailWindow, PerUser: c.AuthFailPerUser, PerSource: c.AuthFailPerSource, Block: c.AuthFailBlock}
+}
 
 // printable is Config without its methods, for String.
 type printable Config
@@ -148,7 +202,11 @@ func (c Config) GoString() string { return "config.Config" + c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", c.ID), slog.String("domains", fmt.Sprint(c.Domains)), slog.String("auth", c.Auth),
-		slog.Bool("auth_secret_set", c.AuthSecret != ""), slog.String("auth_algorithms", fmt.Sprint(c.AuthAlgorithms)), slog.Duration("nonce_ttl", c.NonceTTL),
+		slog.Bool("auth_secret_set", c.AuthSecret != ""), slog.String("auth_algorithms", fmt.Sprint(c.AuthAlgorithms)),
+		slog.String("auth_sha256_domains", fmt.Sprint(c.AuthSHA256Domains)), slog.String("auth_sha256_user_agents", fmt.Sprint(c.AuthSHA256UserAgents)),
+		slog.Duration("auth_fail_window", c.AuthFailWindow), slog.Int("auth_fail_per_user", c.AuthFailPerUser),
+		slog.Int("auth_fail_per_source", c.AuthFailPerSource), slog.Duration("auth_fail_block", c.AuthFailBlock),
+		slog.Duration("nonce_ttl", c.NonceTTL),
 		slog.Duration("min_expires", c.MinExpires), slog.Duration("max_expires", c.MaxExpires),
 		slog.Duration("default_expires", c.DefaultExpires), slog.Int("max_contacts", c.MaxContacts),
 		slog.Duration("expiry_scan", c.ExpiryScan), slog.Int("workers", c.Workers),

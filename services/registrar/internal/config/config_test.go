@@ -35,7 +35,9 @@ const secret = "0123456789abcdef0123456789abcdef"
 
 func TestEnvNames(t *testing.T) {
 	want := []string{"SIPBUS_REGISTRAR_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_DOMAINS", "SIPBUS_REGISTRAR_AUTH",
-		"SIPBUS_AUTH_SECRET", "SIPBUS_REGISTRAR_AUTH_ALGORITHMS", "SIPBUS_REGISTRAR_NONCE_TTL", "SIPBUS_REGISTRAR_MIN_EXPIRES", "SIPBUS_REGISTRAR_MAX_EXPIRES",
+		"SIPBUS_AUTH_SECRET", "SIPBUS_REGISTRAR_AUTH_ALGORITHMS", "SIPBUS_REGISTRAR_AUTH_SHA256_DOMAINS", "SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS",
+		"SIPBUS_REGISTRAR_AUTH_FAIL_WINDOW", "SIPBUS_REGISTRAR_AUTH_FAIL_PER_USER", "SIPBUS_REGISTRAR_AUTH_FAIL_PER_SOURCE", "SIPBUS_REGISTRAR_AUTH_FAIL_BLOCK",
+		"SIPBUS_REGISTRAR_NONCE_TTL", "SIPBUS_REGISTRAR_MIN_EXPIRES", "SIPBUS_REGISTRAR_MAX_EXPIRES",
 		"SIPBUS_REGISTRAR_DEFAULT_EXPIRES", "SIPBUS_REGISTRAR_MAX_CONTACTS", "SIPBUS_REGISTRAR_EXPIRY_SCAN",
 		"SIPBUS_REGISTRAR_WORKERS"}
 	if got := envNames(); !reflect.DeepEqual(got, want) {
@@ -45,7 +47,8 @@ func TestEnvNames(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	c := Default()
-	want := Config{ID: c.ID, NATS: "nats://127.0.0.1:4222", Auth: "required", AuthAlgorithms: []string{"SHA-256", "MD5"}, NonceTTL: 5 * time.Minute,
+	want := Config{ID: c.ID, NATS: "nats://127.0.0.1:4222", Auth: "required", AuthAlgorithms: []string{"MD5"},
+		AuthFailWindow: time.Minute, AuthFailPerUser: 10, AuthFailPerSource: 100, AuthFailBlock: 10 * time.Minute, NonceTTL: 5 * time.Minute,
 		MinExpires: 60 * time.Second, MaxExpires: time.Hour, DefaultExpires: time.Hour, MaxContacts: 10,
 		ExpiryScan: time.Second, Workers: 64}
 	if !reflect.DeepEqual(c, want) {
@@ -115,6 +118,14 @@ func TestValidateErrors(t *testing.T) {
 		{"secret short", func(c *Config) { c.AuthSecret = "s3cret" }, "auth_secret: 6 bytes: must be at least 16"},
 		{"algorithm unknown", func(c *Config) { c.AuthAlgorithms = []string{"SHA-512-256"} }, `auth_algorithms: "SHA-512-256": want SHA-256 or MD5`},
 		{"algorithm twice", func(c *Config) { c.AuthAlgorithms = []string{"MD5", "md5"} }, `auth_algorithms: "md5" is listed twice`},
+		{"sha256 domain not local", func(c *Config) { c.AuthSHA256Domains = []string{"other.example"} }, `auth_sha256_domains: "other.example" is not one of domains`},
+		{"sha256 domain with port", func(c *Config) { c.AuthSHA256Domains = []string{"example.com:5060"} }, `auth_sha256_domains: "example.com:5060" is not a host name`},
+		{"sha256 user agent regexp", func(c *Config) { c.AuthSHA256UserAgents = []string{"^Linphone", "Zoiper ("} }, `auth_sha256_user_agents: [1] "Zoiper (": error parsing regexp`},
+		{"auth_fail_per_user negative", func(c *Config) { c.AuthFailPerUser = -1 }, "auth_fail_per_user: -1: must be 0 (off) or more"},
+		{"auth_fail_per_source negative", func(c *Config) { c.AuthFailPerSource = -5 }, "auth_fail_per_source: -5: must be 0 (off) or more"},
+		{"auth_fail_window zero", func(c *Config) { c.AuthFailWindow = 0 }, "auth_fail_window: must be positive"},
+		{"auth_fail_block negative", func(c *Config) { c.AuthFailBlock = -time.Minute }, "auth_fail_block: must be positive"},
+		{"auth_fail_block fraction", func(c *Config) { c.AuthFailBlock = 1500 * time.Microsecond }, "auth_fail_block: 1.5ms: must be whole milliseconds"},
 		{"nonce_ttl zero", func(c *Config) { c.NonceTTL = 0 }, "nonce_ttl: must be positive"},
 		{"min_expires zero", func(c *Config) { c.MinExpires = 0 }, "min_expires: must be positive"},
 		{"min_expires long", func(c *Config) {
@@ -147,13 +158,25 @@ func TestValidateErrors(t *testing.T) {
 	}
 }
 
+func TestAuthFailLimits(t *testing.T) {
+	c := Default()
+	l := c.AuthFailLimits()
+	if l.Window != time.Minute || l.PerUser != 10 || l.PerSource != 100 || l.Block != 10*time.Minute || l.Validate() != nil {
+		t.Errorf("default limits %+v", l)
+	}
+	c.AuthFailPerUser, c.AuthFailPerSource = 0, 0
+	if c.AuthFailLimits().On() {
+		t.Error("limits 0 and 0 are on")
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Config{ID: "a b", MaxContacts: -1}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("invalid config validated")
 	}
-	for _, key := range []string{"id:", "nats:", "domains:", "nonce_ttl:", "min_expires:", "max_expires:", "default_expires:",
+	for _, key := range []string{"id:", "nats:", "domains:", "auth_fail_window:", "auth_fail_block:", "nonce_ttl:", "min_expires:", "max_expires:", "default_expires:",
 		"max_contacts:", "expiry_scan:", "workers:"} {
 		if !strings.Contains(err.Error(), "\n"+key) && !strings.HasPrefix(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
@@ -189,8 +212,9 @@ func TestLoadSample(t *testing.T) {
 	want := Config{
 		ID: "registrar-1", NATS: "nats://nats-1:4222,nats://nats-2:4222", Redis: "redis://redis:6379/0",
 		Domains: []string{"example.com", "Example.ORG", "2001:DB8::1"}, Auth: "required", AuthSecret: secret,
-		AuthAlgorithms: []string{"sha-256", "MD5"},
-		NonceTTL:       5 * time.Minute, MinExpires: time.Minute, MaxExpires: 2 * time.Hour, DefaultExpires: time.Hour,
+		AuthAlgorithms: []string{"MD5"}, AuthSHA256Domains: []string{"Example.ORG"}, AuthSHA256UserAgents: []string{`^Linphone`, `(?i)zoiper`},
+		AuthFailWindow: 2 * time.Minute, AuthFailPerUser: 20, AuthFailPerSource: 200, AuthFailBlock: 30 * time.Minute,
+		NonceTTL: 5 * time.Minute, MinExpires: time.Minute, MaxExpires: 2 * time.Hour, DefaultExpires: time.Hour,
 		MaxContacts: 5, ExpiryScan: 2 * time.Second, Workers: 32,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -202,8 +226,8 @@ func TestLoadSample(t *testing.T) {
 	if !reflect.DeepEqual(c.Domains, []string{"example.com", "example.org", "[2001:db8::1]"}) {
 		t.Errorf("normalized domains %q", c.Domains)
 	}
-	if !reflect.DeepEqual(c.AuthAlgorithms, []string{"SHA-256", "MD5"}) {
-		t.Errorf("normalized algorithms %q", c.AuthAlgorithms)
+	if !reflect.DeepEqual(c.AuthSHA256Domains, []string{"example.org"}) {
+		t.Errorf("normalized SHA-256 domains %q", c.AuthSHA256Domains)
 	}
 }
 
@@ -326,14 +350,19 @@ func TestFromEnv(t *testing.T) {
 		"SIPBUS_DOMAINS": " a.example, b.example ,", "SIPBUS_REGISTRAR_AUTH": "off", "SIPBUS_AUTH_SECRET": secret,
 		"SIPBUS_REGISTRAR_NONCE_TTL": "2m", "SIPBUS_REGISTRAR_MIN_EXPIRES": "30s", "SIPBUS_REGISTRAR_MAX_EXPIRES": "2h",
 		"SIPBUS_REGISTRAR_DEFAULT_EXPIRES": "1h", "SIPBUS_REGISTRAR_MAX_CONTACTS": "0", "SIPBUS_REGISTRAR_EXPIRY_SCAN": "500ms",
-		"SIPBUS_REGISTRAR_WORKERS": "8", "SIPBUS_REGISTRAR_AUTH_ALGORITHMS": "MD5",
+		"SIPBUS_REGISTRAR_WORKERS": "8", "SIPBUS_REGISTRAR_AUTH_ALGORITHMS": "MD5,SHA-256",
+		"SIPBUS_REGISTRAR_AUTH_SHA256_DOMAINS": "b.example", "SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS": "^Linphone/5, MicroSIP",
+		"SIPBUS_REGISTRAR_AUTH_FAIL_WINDOW": "30s", "SIPBUS_REGISTRAR_AUTH_FAIL_PER_USER": "5", "SIPBUS_REGISTRAR_AUTH_FAIL_PER_SOURCE": "0",
+		"SIPBUS_REGISTRAR_AUTH_FAIL_BLOCK": "1h",
 	}
 	c := Default()
 	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{ID: "reg-7", NATS: "nats://n:4222", Redis: "redis://r:6379", Domains: []string{"a.example", "b.example"},
-		Auth: "off", AuthSecret: secret, AuthAlgorithms: []string{"MD5"}, NonceTTL: 2 * time.Minute, MinExpires: 30 * time.Second, MaxExpires: 2 * time.Hour,
+		Auth: "off", AuthSecret: secret, AuthAlgorithms: []string{"MD5", "SHA-256"}, AuthSHA256Domains: []string{"b.example"},
+		AuthSHA256UserAgents: []string{"^Linphone/5", "MicroSIP"}, AuthFailWindow: 30 * time.Second, AuthFailPerUser: 5, AuthFailPerSource: 0,
+		AuthFailBlock: time.Hour, NonceTTL: 2 * time.Minute, MinExpires: 30 * time.Second, MaxExpires: 2 * time.Hour,
 		DefaultExpires: time.Hour, MaxContacts: 0, ExpiryScan: 500 * time.Millisecond, Workers: 8}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv = %+v\nwant      %+v", c, want)

@@ -13,7 +13,13 @@
 //	redis: redis://redis:6379/0
 //	domains: [example.com, example.org]
 //	auth: required
-//	auth_algorithms: [SHA-256, MD5]
+//	auth_algorithms: [MD5]
+//	auth_sha256_domains: [example.org]
+//	auth_sha256_user_agents: ['^Linphone/5']
+//	auth_fail_window: 1m
+//	auth_fail_per_user: 10
+//	auth_fail_per_source: 100
+//	auth_fail_block: 10m
 //	nonce_ttl: 5m
 //	min_expires: 60s
 //	max_expires: 3600s
@@ -27,19 +33,25 @@
 //
 // Keys, environment variables and defaults:
 //
-//	key              environment                       default
-//	id               SIPBUS_REGISTRAR_ID               the host name
-//	nats             SIPBUS_NATS_URL                   nats://127.0.0.1:4222
-//	redis            REDIS_URL                         "" (memory://, one process only)
-//	domains          SIPBUS_DOMAINS                    required with auth required
-//	auth             SIPBUS_REGISTRAR_AUTH             required (or off)
-//	auth_secret      SIPBUS_AUTH_SECRET                generated at start (one replica only)
-//	auth_algorithms  SIPBUS_REGISTRAR_AUTH_ALGORITHMS  SHA-256, MD5 (challenges in this order)
-//	nonce_ttl        SIPBUS_REGISTRAR_NONCE_TTL        5m
-//	min_expires      SIPBUS_REGISTRAR_MIN_EXPIRES      60s
-//	max_expires      SIPBUS_REGISTRAR_MAX_EXPIRES      3600s
-//	default_expires  SIPBUS_REGISTRAR_DEFAULT_EXPIRES  3600s
-//	max_contacts     SIPBUS_REGISTRAR_MAX_CONTACTS     10 (0 = unlimited)
-//	expiry_scan      SIPBUS_REGISTRAR_EXPIRY_SCAN      1s
-//	workers          SIPBUS_REGISTRAR_WORKERS          64
+//	key                      environment                               default
+//	id                       SIPBUS_REGISTRAR_ID                       the host name
+//	nats                     SIPBUS_NATS_URL                           nats://127.0.0.1:4222
+//	redis                    REDIS_URL                                 "" (memory://, one process only)
+//	domains                  SIPBUS_DOMAINS                            required with auth required
+//	auth                     SIPBUS_REGISTRAR_AUTH                     required (or off)
+//	auth_secret              SIPBUS_AUTH_SECRET                        generated at start (one replica only)
+//	auth_algorithms          SIPBUS_REGISTRAR_AUTH_ALGORITHMS          MD5 (challenges every client gets, in order)
+//	auth_sha256_domains      SIPBUS_REGISTRAR_AUTH_SHA256_DOMAINS      none (their clients: SHA-256 first)
+//	auth_sha256_user_agents  SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS  none (RE2; a match: SHA-256 first)
+//	auth_fail_window         SIPBUS_REGISTRAR_AUTH_FAIL_WINDOW         1m
+//	auth_fail_per_user       SIPBUS_REGISTRAR_AUTH_FAIL_PER_USER       10 (per user and source address; 0 = off)
+//	auth_fail_per_source     SIPBUS_REGISTRAR_AUTH_FAIL_PER_SOURCE     100 (per source address; 0 = off)
+//	auth_fail_block          SIPBUS_REGISTRAR_AUTH_FAIL_BLOCK          10m
+//	nonce_ttl                SIPBUS_REGISTRAR_NONCE_TTL                5m
+//	min_expires              SIPBUS_REGISTRAR_MIN_EXPIRES              60s
+//	max_expires              SIPBUS_REGISTRAR_MAX_EXPIRES              3600s
+//	default_expires          SIPBUS_REGISTRAR_DEFAULT_EXPIRES          3600s
+//	max_contacts             SIPBUS_REGISTRAR_MAX_CONTACTS             10 (0 = unlimited)
+//	expiry_scan              SIPBUS_REGISTRAR_EXPIRY_SCAN              1s
+//	workers                  SIPBUS_REGISTRAR_WORKERS                  64
 package config

@@ -22,10 +22,10 @@ const maxDelta = (1<<32 - 1) * time.Second
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate completes c (an empty Auth is "required", empty AuthAlgorithms
-// are SHA-256 then MD5), normalizes it (Auth lower case, AuthAlgorithms
-// upper case; Domains in the canonical form of the location service and
-// the subscriber directory: lower case, IPv6 in brackets, without
-// repeats) and reports every problem, joined, each naming its key: for
+// are MD5), normalizes it (Auth lower case, AuthAlgorithms upper case;
+// Domains and AuthSHA256Domains in the canonical form of the location
+// service and the subscriber directory: lower case, IPv6 in brackets,
+// without repeats) and reports every problem, joined, each naming its key: for
 // example "domains: required when auth is \"required\"" or "max_expires:
 // must be >= min_expires". AuthSecret is never quoted.
 func (c *Config) Validate() error {
@@ -56,7 +56,7 @@ func (c *Config) Validate() error {
 	}
 
 	if len(c.AuthAlgorithms) == 0 {
-		c.AuthAlgorithms = []string{string(digest.SHA256), string(digest.MD5)}
+		c.AuthAlgorithms = []string{string(digest.MD5)}
 	}
 	var algs []string
 	for _, a := range c.AuthAlgorithms {
@@ -91,11 +91,12 @@ func (c *Config) Validate() error {
 	if len(c.Domains) == 0 && c.Auth == AuthRequired {
 		add("domains", "required when auth is %q: each local domain is the digest realm of its users", AuthRequired)
 	}
+	c.validateAuthPolicy(add)
 
 	for _, t := range []struct {
 		key string
 		v   int64
-	}{{"nonce_ttl", int64(c.NonceTTL)}, {"min_expires", int64(c.MinExpires)}, {"max_expires", int64(c.MaxExpires)},
+	}{{"auth_fail_window", int64(c.AuthFailWindow)}, {"auth_fail_block", int64(c.AuthFailBlock)}, {"nonce_ttl", int64(c.NonceTTL)}, {"min_expires", int64(c.MinExpires)}, {"max_expires", int64(c.MaxExpires)},
 		{"default_expires", int64(c.DefaultExpires)}, {"expiry_scan", int64(c.ExpiryScan)}, {"workers", int64(c.Workers)}} {
 		if t.v <= 0 {
 			add(t.key, "must be positive")
@@ -123,6 +124,45 @@ func (c *Config) Validate() error {
 		add("expiry_scan", "%v: must be less than %v (the margin of the location keys' TTL)", c.ExpiryScan, location.TTLMargin)
 	}
 	return errors.Join(errs...)
+}
+
+// validateAuthPolicy checks who is offered SHA-256 first and the
+// brute-force limits.
+func (c *Config) validateAuthPolicy(add func(key, format string, args ...any)) {
+	var sha []string
+	for _, d := range c.AuthSHA256Domains {
+		canon, ok := canonicalDomain(d)
+		switch {
+		case !ok:
+			add("auth_sha256_domains", "%q is not a host name or IP address (no scheme, no port)", d)
+		case !slices.Contains(c.Domains, canon):
+			add("auth_sha256_domains", "%q is not one of domains", d)
+		case !slices.Contains(sha, canon):
+			sha = append(sha, canon)
+		}
+	}
+	if c.AuthSHA256Domains != nil {
+		c.AuthSHA256Domains = sha
+	}
+	for i, p := range c.AuthSHA256UserAgents {
+		if _, err := regexp.Compile(p); err != nil {
+			add("auth_sha256_user_agents", "[%d] %q: %v", i, p, err)
+		}
+	}
+	if c.AuthFailPerUser < 0 {
+		add("auth_fail_per_user", "%d: must be 0 (off) or more", c.AuthFailPerUser)
+	}
+	if c.AuthFailPerSource < 0 {
+		add("auth_fail_per_source", "%d: must be 0 (off) or more", c.AuthFailPerSource)
+	}
+	for _, t := range []struct {
+		key string
+		v   time.Duration
+	}{{"auth_fail_window", c.AuthFailWindow}, {"auth_fail_block", c.AuthFailBlock}} {
+		if t.v > 0 && t.v%time.Millisecond != 0 {
+			add(t.key, "%v: must be whole milliseconds", t.v)
+		}
+	}
 }
 
 // canonicalDomain returns d in the subscriber directory's canonical form

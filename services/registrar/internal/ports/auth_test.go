@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,11 +36,12 @@ func newAuth(t testing.TB) *Auth {
 	if err := dir.Add(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	a, err := digest.New(digest.Options{Realm: "example.com", Secret: []byte("0123456789abcdef"), Counter: digest.NewMemoryCounter(nil)})
+	both := []digest.Algorithm{digest.SHA256, digest.MD5}
+	a, err := digest.New(digest.Options{Realm: "example.com", Secret: []byte("0123456789abcdef"), Counter: digest.NewMemoryCounter(nil), Algorithms: both})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Auth{Realms: map[string]*digest.Authenticator{"example.com": a}, Algorithms: []digest.Algorithm{digest.SHA256, digest.MD5},
+	return &Auth{Realms: map[string]*digest.Authenticator{"example.com": a}, Policy: app.AuthPolicy{Default: both},
 		Directory: dir, Log: quiet}
 }
 
@@ -92,7 +95,7 @@ func TestAuthCheck(t *testing.T) {
 		{"basic", []string{`Authorization: Basic YWxpY2U6YWxpY2Utc2VjcmV0`}, false, 401, "Unauthorized"},
 	}
 	for _, tc := range tests {
-		v := a.Check(ctx, registerWith(t, tc.lines...), "alice@example.com", tc.redelivered)
+		v := a.Check(ctx, registerWith(t, tc.lines...), srcA, "alice@example.com", tc.redelivered)
 		if v.Status != tc.status || !strings.HasPrefix(v.Reason, tc.reason) {
 			t.Errorf("%s: %d %q (%v), want %d %q", tc.name, v.Status, v.Reason, v.Result, tc.status, tc.reason)
 		}
@@ -102,10 +105,155 @@ func TestAuthCheck(t *testing.T) {
 	}
 }
 
+var (
+	srcA = netip.MustParseAddr("192.0.2.4")
+	srcB = netip.MustParseAddr("198.51.100.9")
+)
+
+// TestAuthChallengePolicy: the challenges follow app.AuthPolicy: MD5
+// alone by default; SHA-256 first for a listed domain or User-Agent.
+func TestAuthChallengePolicy(t *testing.T) {
+	a := newAuth(t)
+	a.Policy = app.AuthPolicy{Default: []digest.Algorithm{digest.MD5}, SHA256UserAgents: []*regexp.Regexp{regexp.MustCompile(`^Linphone/`)}}
+	for _, tc := range []struct {
+		ua   string
+		want string
+	}{
+		{"", "[MD5]"},
+		{"User-Agent: baresip v1.0.0 (x86_64/linux)", "[MD5]"},
+		{"User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)", "[SHA-256 MD5]"},
+	} {
+		var lines []string
+		if tc.ua != "" {
+			lines = append(lines, tc.ua)
+		}
+		v := a.Check(context.Background(), registerWith(t, lines...), srcA, "alice@example.com", false)
+		var algs []string
+		for _, h := range v.Headers {
+			_, alg, _ := strings.Cut(h, "algorithm=")
+			alg, _, _ = strings.Cut(alg, ",")
+			algs = append(algs, alg)
+		}
+		if v.Status != 401 || fmt.Sprint(algs) != tc.want {
+			t.Errorf("%q: %d, algorithms %v, want 401 %s", tc.ua, v.Status, algs, tc.want)
+		}
+	}
+}
+
+// TestAuthLimits: wrong passwords for one user from one source block that
+// user from that source (403, the right password too), not from another
+// source; more failures from the source, whatever the users, block the
+// source for everybody. One log line per block, naming user and source,
+// never the response.
+func TestAuthLimits(t *testing.T) {
+	a := newAuth(t)
+	var logged strings.Builder
+	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	a.Failures = digest.NewMemoryFailures(nil)
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 3, PerSource: 6, Block: time.Minute}
+	ctx := context.Background()
+	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
+	nc := 0
+	try := func(src netip.Addr, pw string, lines ...string) Verdict {
+		nc++
+		lines = append(lines, md5AnswerNC(nonce, pw, fmt.Sprintf("%08x", nc)))
+		return a.Check(ctx, registerWith(t, lines...), src, "alice@example.com", false)
+	}
+	for i, want := range []int{401, 401, 403, 403} {
+		if v := try(srcA, "guess"); v.Status != want {
+			t.Fatalf("wrong password %d from A: %d %q, want %d", i+1, v.Status, v.Reason, want)
+		}
+	}
+	if v := try(srcA, "alice-secret"); v.Status != 403 || v.Reason != ReasonBlocked {
+		t.Fatalf("right password from the blocked source: %d %q, want 403 %q", v.Status, v.Reason, ReasonBlocked)
+	}
+	if v := try(srcB, "alice-secret"); v.Status != 0 {
+		t.Fatalf("right password from another source: %d %q, want accepted", v.Status, v.Reason)
+	}
+	if v := a.Check(ctx, registerWith(t), srcA, "alice@example.com", false); v.Status != 401 {
+		t.Fatalf("no credentials from the blocked source: %d, want 401 (nothing is looked up)", v.Status)
+	}
+	// Another user from A: counted towards A's limit, which blocks A.
+	bob := func(resp string) Verdict {
+		return a.Check(ctx, registerWith(t, `Authorization: Digest username="bob", realm="example.com", nonce="`+nonce+
+			`", uri="sip:example.com", response="`+resp+`", algorithm=MD5`), srcA, "bob@example.com", false)
+	}
+	if v := bob(strings.Repeat("0", 32)); v.Status != 401 {
+		t.Fatalf("bob's first failure from A: %d, want 401", v.Status)
+	}
+	if v := bob(strings.Repeat("1", 32)); v.Status != 403 {
+		t.Fatalf("the sixth failure from A: %d, want 403 (source blocked)", v.Status)
+	}
+	out := logged.String()
+	if n := strings.Count(out, "blocking after failed authentications"); n != 2 {
+		t.Fatalf("%d block lines, want 2 (user, then source):\n%s", n, out)
+	}
+	for _, want := range []string{"user=alice@example.com source=192.0.2.4 scope=user failures=3", "user=bob@example.com source=192.0.2.4 scope=source failures=6"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "response") || strings.Contains(out, "guess") {
+		t.Errorf("log shows credentials:\n%s", out)
+	}
+}
+
+// TestAuthLimitsLogEscapes: the user name in the block line is the
+// client's, quoted by the log handler: it cannot forge fields or lines.
+func TestAuthLimitsLogEscapes(t *testing.T) {
+	a := newAuth(t)
+	var logged strings.Builder
+	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	a.Failures = digest.NewMemoryFailures(nil)
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 1, Block: time.Minute}
+	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
+	v := a.Check(context.Background(), registerWith(t, `Authorization: Digest username="x\" level=ERROR msg=\"forged", realm="example.com", nonce="`+nonce+
+		`", uri="sip:example.com", response="`+strings.Repeat("0", 32)+`", algorithm=MD5`), srcA, "alice@example.com", false)
+	if v.Status != 403 {
+		t.Fatalf("first failure with limit 1: %d, want 403", v.Status)
+	}
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `user="x\" level=ERROR msg=\"forged@example.com"`) || !strings.Contains(lines[0], " level=WARN msg=") {
+		t.Errorf("block line %q: want one line with the user quoted", lines)
+	}
+}
+
+// TestAuthLimitsUnavailable: right credentials whose source cannot be
+// checked get 503 (never accepted unchecked); a failure that cannot be
+// counted is answered as usual.
+func TestAuthLimitsUnavailable(t *testing.T) {
+	a := newAuth(t)
+	a.Failures = brokenFailures{}
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 3, Block: time.Minute}
+	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
+	ctx := context.Background()
+	if v := a.Check(ctx, registerWith(t, md5AnswerNC(nonce, "guess", "00000001")), srcA, "alice@example.com", false); v.Status != 401 {
+		t.Errorf("wrong password, counter down: %d, want 401", v.Status)
+	}
+	v := a.Check(ctx, registerWith(t, md5AnswerNC(nonce, "alice-secret", "00000002")), srcA, "alice@example.com", false)
+	if v.Status != 503 || v.Reason != ReasonLimitDown {
+		t.Errorf("right password, counter down: %d %q, want 503 %q", v.Status, v.Reason, ReasonLimitDown)
+	}
+}
+
+type brokenFailures struct{}
+
+func (brokenFailures) Fail(context.Context, string, netip.Addr, digest.Limits) (digest.Block, error) {
+	return digest.Block{}, digest.ErrUnavailable
+}
+
+func (brokenFailures) Blocked(context.Context, string, netip.Addr, digest.Limits) (digest.Block, error) {
+	return digest.Block{}, digest.ErrUnavailable
+}
+
 // FuzzAuthCheck: no Authorization header value authenticates without the
-// password, and none crashes the check.
+// password, and none crashes the check (with the brute-force limits and a
+// User-Agent policy on).
 func FuzzAuthCheck(f *testing.F) {
 	a := newAuth(f)
+	a.Failures = digest.NewMemoryFailures(nil) // the limits' path too
+	a.Limits = digest.Limits{Window: time.Minute, PerUser: 50, PerSource: 200, Block: time.Second}
+	a.Policy.SHA256UserAgents = []*regexp.Regexp{regexp.MustCompile(`(?i)phone`)}
 	nonce := a.Realms["example.com"].Challenges(false)[1].Nonce
 	f.Add(md5Answer(nonce, "guess"))
 	f.Add(`Digest username="alice", realm="example.com", nonce="` + nonce + `", uri="sip:example.com", response="0", algorithm=MD5`)
@@ -116,7 +264,7 @@ func FuzzAuthCheck(f *testing.F) {
 		if strings.ContainsAny(value, "\r\n") {
 			return
 		}
-		v := a.Check(context.Background(), registerWith(t, "Authorization: "+strings.TrimPrefix(value, "Authorization: ")), "alice@example.com", false)
+		v := a.Check(context.Background(), registerWith(t, "Authorization: "+strings.TrimPrefix(value, "Authorization: ")), srcA, "alice@example.com", false)
 		if v.Status == 0 {
 			t.Fatalf("authenticated without the password: %q", value)
 		}

@@ -26,6 +26,16 @@ func source(n *events.SIP) app.Source {
 	return src
 }
 
+// remoteAddr is the address the message came from (for a connection, its
+// peer); invalid when the event does not say.
+func remoteAddr(s *events.SIP) netip.Addr {
+	ap, err := netip.ParseAddrPort(s.Remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
 // replyOptions are the sipmsg.ReplyOptions of every reply to m: a To tag
 // derived from the server transaction (a reply built twice for one
 // request, after a redelivery, is the same reply), and received / rport on

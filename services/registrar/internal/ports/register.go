@@ -113,7 +113,7 @@ func (h *Register) answer(ctx context.Context, s *events.SIP, m *sipmsg.Msg, txK
 	ropt := replyOptions(s, m, txKey)
 	d := app.Decide(m, source(s), now, h.Options)
 	if h.Auth != nil && !beforeAuth(d) {
-		if v := h.Auth.Check(ctx, m, d.AOR, false); v.Status != 0 {
+		if v := h.Auth.Check(ctx, m, remoteAddr(s), d.AOR, false); v.Status != 0 {
 			ropt.Headers = v.Headers
 			return sipmsg.Reply(m, v.Status, v.Reason, ropt)
 		}
