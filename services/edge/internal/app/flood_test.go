@@ -91,9 +91,9 @@ func TestFloodLimitsPerSource(t *testing.T) {
 			blocks: []string{"192.0.2.1"},
 		},
 		{
-			name:  "allowed prefixes are never limited",
-			opt:   FloodOptions{Limit: 10, Window: time.Second, Block: time.Minute, Allow: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}},
-			steps: []step{{"198.51.100.7", 1000, 0, time.Second, 1000}, {"198.51.101.7", 20, 0, time.Second, 10}},
+			name:   "allowed prefixes are never limited",
+			opt:    FloodOptions{Limit: 10, Window: time.Second, Block: time.Minute, Allow: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}},
+			steps:  []step{{"198.51.100.7", 1000, 0, time.Second, 1000}, {"198.51.101.7", 20, 0, time.Second, 10}},
 			blocks: []string{"198.51.101.7"},
 		},
 		{
