@@ -4,7 +4,10 @@
 // listeners and the NATS subscriptions live in package ports. The edge
 // keeps no shared state: it talks to NATS only, never to Redis.
 //
-// For every message received the edge does, in order:
+// Before a message reaches the core, the listeners (package ports) ask
+// flood control (Flood) whether its source may send it, drop UDP
+// keepalives and answer STUN Binding requests. Then, for every message
+// received the edge does, in order:
 //
 //  1. index it (sipmsg.Parse); unparseable input is dropped and counted;
 //  2. sanity-check it in the proxy role (sipmsg.Check); a bad request gets a
