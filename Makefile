@@ -54,7 +54,7 @@ FUZZ_TARGETS := \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
 	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
-	services/edge:./internal/app:FuzzParseDest pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
+	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine \
 	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
 	services/registrar:./internal/ports:FuzzAuthCheck

@@ -348,6 +348,9 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"nats", "--listen", "nonsense"}, "--listen"},
 		{[]string{"stats", "--nats", "", "--redis", "nonsense://x"}, "--redis"},
 		{[]string{"ul", "add", "bob@localhost", "sip:bob@127.0.0.1", "--q", "2", "--nats", "nats://127.0.0.1:1"}, "--q"},
+		{[]string{"up", "--flood-allow", "10.0.0.0/33"}, "--flood-allow"},
+		{[]string{"up", "--flood-window", "1ms"}, "--flood-window"},
+		{[]string{"edge", "--flood-limit", "0", "--nats", "nats://127.0.0.1:1"}, "--flood-limit"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(sipbusBinary(t), c.args...)

@@ -109,6 +109,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("edge", stderr)
 	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
 	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
+	flood := addFloodFlags(fs)
 	sf := addSharedFlags(fs)
 	stopDebug, err := sf.parse(fs, args)
 	if err != nil {
@@ -118,12 +119,16 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
 		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
 	}
+	ecfg := edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}
+	if err := flood.apply(&ecfg); err != nil {
+		return err
+	}
 	log, nc, js, err := sf.connect(ctx, "edge", stderr, false)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	e, err := edge.New(edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Log: log})
+	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
 	}

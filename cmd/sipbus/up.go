@@ -39,6 +39,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	regf := addRegFlags(fs)
 	debugAddr := addDebugFlag(fs)
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
+	flood := addFloodFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -69,6 +70,10 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *maxBytes <= 0 {
 		return errUsage{fmt.Errorf("--retention-bytes: must be positive")}
+	}
+	ecfg := edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}
+	if err := flood.apply(&ecfg); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("--data: %w", err)
@@ -102,7 +107,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	e, err := edge.New(edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}, edge.Deps{NC: nc, JS: js, Log: log})
+	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
 	}

@@ -30,6 +30,7 @@
 //	reg.contact.<event>.<aorkey>              registrar events
 //	ctd.<event>.<id>                          click-to-dial events
 //	notify.<event>.<id>                       notifier events
+//	edge.<event>.<edge id>                    an edge's own events: edge.blocked (SubjectEdge)
 //	dead.<consumer>.<subject>                 dead letters        (SubjectDead)
 //
 // A sip.out subject names the edge that sends the message (its id, or

@@ -14,7 +14,9 @@ const DefaultStream = "SIPBUS"
 
 // StreamSubjects are the subjects the stream captures (commands are not events
 // and live under "sipbus.>", outside the stream).
-var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "notify.>", "app.>", "dead.>"}
+var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "notify.>", "app.>", "dead.>",
+	"edge.>", // edge.blocked.<edge id>: flood control (SubjectEdge)
+}
 
 // Stream defaults.
 const (

@@ -153,6 +153,16 @@ func SubjectReg(event, aorKey string) string {
 	return "reg.contact." + SafeToken(event) + "." + SafeToken(aorKey)
 }
 
+// SubjectEdge is the subject of an edge's own event: edge.<event>.<edge id>
+// (EdgeEventBlocked).
+func SubjectEdge(event, edgeID string) string {
+	return "edge." + SafeToken(event) + "." + SafeToken(edgeID)
+}
+
+// EdgeEventBlocked names the event of flood control starting to block a
+// source (sipbus.edge.blocked.v1).
+const EdgeEventBlocked = "blocked"
+
 // SubjectDead is the dead-letter subject of an event that consumer gave up
 // on: dead.<consumer>.<original subject>.
 func SubjectDead(consumer, subject string) string {

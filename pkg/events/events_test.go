@@ -100,6 +100,7 @@ func samples(t *testing.T) map[string]bus.Typed {
 	}
 	maps.Copy(m, callSamples())
 	maps.Copy(m, regSamples())
+	maps.Copy(m, edgeSamples())
 	return m
 }
 

@@ -73,6 +73,8 @@ var ByType = map[string]func() any{
 	TypeRegContactRemoved:   func() any { return new(RegContactRemoved) },
 	TypeRegContactExpired:   func() any { return new(RegContactExpired) },
 
+	TypeEdgeBlocked: func() any { return new(EdgeBlocked) },
+
 	CommandRegistrarUserAdd:    func() any { return new(RegistrarUserAdd) },
 	CommandRegistrarUserList:   func() any { return new(RegistrarUserList) },
 	CommandRegistrarUserRemove: func() any { return new(RegistrarUserRemove) },

@@ -25,6 +25,15 @@
 //     served first.
 //   - When the bus fails, a new request is answered 503 with Retry-After
 //     (never a hang), and the edge recovers on its own.
+//   - Flood control comes first (app.Flood, Kamailio's pike): a source
+//     sending more than flood_limit requests per flood_window is blocked
+//     for flood_block (datagrams dropped unread, TCP connections closed and
+//     refused) and one sipbus.edge.blocked event is published on
+//     edge.blocked.<id>. Responses are never limited. The allow list
+//     defaults to this host's loopback addresses 127.0.0.1 and ::1 only.
+//   - UDP keepalives (CRLF, double CRLF) are dropped silently and counted;
+//     STUN Binding requests on the SIP port are answered (RFC 5626
+//     §4.4.2, package stun).
 package edge
 
 import (
@@ -74,6 +83,7 @@ type Edge struct {
 	log      *slog.Logger
 	counters *app.Counters
 	core     *app.Edge
+	flood    *app.Flood // nil: flood control off
 	pub      *bus.Publisher
 	udp      *ports.UDP
 	tcp      *ports.TCP
@@ -95,6 +105,12 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	}
 	log = log.With("service", "edge", "edge_id", cfg.ID)
 	e := &Edge{cfg: cfg, deps: d, log: log, counters: new(app.Counters)}
+	if cfg.FloodLimit != config.FloodOff {
+		allow, _ := cfg.FloodAllowPrefixes() // validated
+		e.flood = app.NewFlood(app.FloodOptions{
+			Limit: cfg.FloodLimit, Window: cfg.FloodWindow, Block: cfg.FloodBlock, Allow: allow, MaxSources: cfg.FloodSources,
+		}, e.counters, func(b app.Block) { e.core.Blocked(b) })
+	}
 	// With both on port 0, TCP takes the port UDP got, as SIP expects; that
 	// port may be taken for TCP (another socket's ephemeral port), so a few
 	// attempts are made.
@@ -127,6 +143,7 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		RetryAfter: cfg.RetryAfter, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval,
 		Server: cfg.Server, Supported: cfg.Supported, Signer: sipmsg.NewSigner(secret), Log: log,
 		BusReady: func() bool { return d.NC.IsConnected() && e.pub.Healthy() },
+		Flood:    e.flood,
 	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
 }
@@ -142,7 +159,7 @@ func (e *Edge) listen(cfg Config, log *slog.Logger) error {
 	e.udp, e.tcp = nil, nil
 	if cfg.UDP != "-" {
 		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
-			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Gate: e.gate(), Counters: e.counters, Log: log,
 		})
 		if err != nil {
 			return err
@@ -157,7 +174,7 @@ func (e *Edge) listen(cfg Config, log *slog.Logger) error {
 			}
 		}
 		e.tcp, err = ports.ListenTCP(addr, cfg.ID, ports.TCPOptions{
-			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Counters: e.counters, Log: log,
+			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Gate: e.gate(), Counters: e.counters, Log: log,
 		})
 		if err != nil {
 			if e.udp != nil {
@@ -167,6 +184,14 @@ func (e *Edge) listen(cfg Config, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// gate is the listeners' flood control (a nil interface when it is off).
+func (e *Edge) gate() ports.Gate {
+	if e.flood == nil {
+		return nil
+	}
+	return e.flood
 }
 
 // ID is the edge's id.

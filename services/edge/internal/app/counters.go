@@ -17,6 +17,13 @@ type Counters struct {
 	Undeliverable atomic.Uint64 // sip.out messages that could not be sent (bad, flow gone)
 	Unavailable   atomic.Uint64 // requests answered 503 because the bus failed
 	TimerG        atomic.Uint64 // non-2xx finals retransmitted (Timer G)
+
+	// Flood control (Flood) and keepalives.
+	Flooded        atomic.Uint64 // messages and connections from blocked sources: dropped unread / closed
+	Blocks         atomic.Uint64 // blocks started (one sipbus.edge.blocked event each)
+	FloodUntracked atomic.Uint64 // requests passed untracked: the source table was full of blocked sources
+	Keepalives     atomic.Uint64 // UDP keepalives (CRLF, double CRLF) dropped silently
+	STUN           atomic.Uint64 // STUN binding requests answered on the SIP port (RFC 5626 §4.4.2)
 }
 
 // Snapshot is a copy of the counters, as served by the stats endpoint.
@@ -34,6 +41,13 @@ type Snapshot struct {
 	Unavailable   uint64 `json:"unavailable"`
 	TimerG        uint64 `json:"timer_g"`
 	Transactions  int    `json:"transactions"` // server transactions this edge remembers now
+
+	Flooded        uint64 `json:"flooded"`
+	Blocks         uint64 `json:"blocks"`
+	FloodUntracked uint64 `json:"flood_untracked"`
+	FloodSources   int    `json:"flood_sources"` // sources flood control tracks now
+	Keepalives     uint64 `json:"keepalives"`
+	STUN           uint64 `json:"stun"`
 }
 
 // Snapshot reads every counter.
@@ -43,5 +57,7 @@ func (c *Counters) Snapshot() Snapshot {
 		Republished: c.Republished.Load(), Rejected: c.Rejected.Load(), Shed: c.Shed.Load(),
 		Dropped: c.Dropped.Load(), Published: c.Published.Load(), Transmitted: c.Transmitted.Load(),
 		Undeliverable: c.Undeliverable.Load(), Unavailable: c.Unavailable.Load(), TimerG: c.TimerG.Load(),
+		Flooded: c.Flooded.Load(), Blocks: c.Blocks.Load(), FloodUntracked: c.FloodUntracked.Load(),
+		Keepalives: c.Keepalives.Load(), STUN: c.STUN.Load(),
 	}
 }

@@ -4,7 +4,10 @@
 // listeners and the NATS subscriptions live in package ports. The edge
 // keeps no shared state: it talks to NATS only, never to Redis.
 //
-// For every message received the edge does, in order:
+// Before a message reaches the core, the listeners (package ports) ask
+// flood control (Flood) whether its source may send it, drop UDP
+// keepalives and answer STUN Binding requests. Then, for every message
+// received the edge does, in order:
 //
 //  1. index it (sipmsg.Parse); unparseable input is dropped and counted;
 //  2. sanity-check it in the proxy role (sipmsg.Check); a bad request gets a
@@ -74,8 +77,11 @@ type Options struct {
 	// the stream acknowledging); while it does not, new requests get 503
 	// with Retry-After. nil: always.
 	BusReady func() bool
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Flood is the flood control the listeners ask before anything else
+	// (nil: none); the core expires it and reports its blocks.
+	Flood *Flood
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Edge is the core. It is safe for concurrent use.
@@ -88,7 +94,8 @@ type Edge struct {
 	adm   *admission
 	ids   idSource
 
-	msgs sync.Pool
+	msgs   sync.Pool
+	blocks chan Block // blocks that started, for PublishBlocks
 }
 
 type idSource interface{ Next() string }
@@ -130,8 +137,9 @@ func New(opt Options, send Sender, pub Publisher, ids idSource, c *Counters) *Ed
 	}
 	e := &Edge{
 		opt: opt, send: send, pub: pub, C: c, ids: ids,
-		cache: newTxCache(opt.CacheMax, opt.Now),
-		adm:   newAdmission(opt.QueueTarget, opt.QueueInterval),
+		cache:  newTxCache(opt.CacheMax, opt.Now),
+		adm:    newAdmission(opt.QueueTarget, opt.QueueInterval),
+		blocks: make(chan Block, 256),
 	}
 	e.msgs.New = func() any { return new(sipmsg.Msg) }
 	return e
@@ -144,12 +152,16 @@ func (e *Edge) ID() string { return e.opt.ID }
 func (e *Edge) Snapshot() Snapshot {
 	s := e.C.Snapshot()
 	s.Transactions = e.cache.len()
+	s.FloodSources = e.opt.Flood.Len()
 	return s
 }
 
-// Expire drops the transactions whose time has come; the edge's runner
-// calls it every second.
-func (e *Edge) Expire() { e.cache.expire() }
+// Expire drops the transactions whose time has come, and the sources flood
+// control no longer needs; the edge's runner calls it every second.
+func (e *Edge) Expire() {
+	e.cache.expire()
+	e.opt.Flood.Expire(e.opt.Now())
+}
 
 // Beat records the load report of a replica behind the edge (a tm or
 // registrar instance): overloaded until `until`, or no longer (zero).

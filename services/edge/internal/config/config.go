@@ -85,7 +85,37 @@ type Config struct {
 	// Supported option tags; a Proxy-Require outside this list gets 420.
 	// Default: ["path"].
 	Supported []string `yaml:"supported" env:"SIPBUS_EDGE_SUPPORTED"`
+
+	// Flood control (the heir of Kamailio's pike; see app.Flood): a source
+	// (an IPv4 address, an IPv6 /64) sending more than FloodLimit requests
+	// in a sliding FloodWindow is blocked for FloodBlock: its datagrams are
+	// dropped unread, its TCP connections closed and new ones refused, and
+	// a sipbus.edge.blocked event is published. Responses never count.
+	// Defaults: 1000 requests per 2s (500/s: a PBX with a hundred calls a
+	// second passes; a phone sends a few a minute), blocked for 60s;
+	// FloodLimit -1 turns flood control off.
+	FloodLimit  int           `yaml:"flood_limit" env:"SIPBUS_EDGE_FLOOD_LIMIT"`
+	FloodWindow time.Duration `yaml:"flood_window" env:"SIPBUS_EDGE_FLOOD_WINDOW"`
+	FloodBlock  time.Duration `yaml:"flood_block" env:"SIPBUS_EDGE_FLOOD_BLOCK"`
+
+	// FloodAllow lists the sources never limited, as CIDR prefixes or
+	// addresses: trunks, an SBC in front, monitoring. Default
+	// ["127.0.0.1/32", "::1/128"], this host's own loopback addresses (no
+	// packet from the network carries them: RFC 1122 §3.2.1.3); the rest
+	// of 127.0.0.0/8 is limited like any source. ["none"] exempts nothing.
+	FloodAllow []string `yaml:"flood_allow" env:"SIPBUS_EDGE_FLOOD_ALLOW"`
+
+	// FloodSources bounds the sources tracked at once (about 100 bytes
+	// each); past it a new source replaces the least active one that is
+	// not blocked (see app.Flood). Default 100000.
+	FloodSources int `yaml:"flood_sources" env:"SIPBUS_EDGE_FLOOD_SOURCES"`
 }
+
+// DefaultFloodAllow is the default FloodAllow.
+var DefaultFloodAllow = []string{"127.0.0.1/32", "::1/128"}
+
+// FloodOff is the FloodLimit that turns flood control off.
+const FloodOff = -1
 
 // Defaults returns cfg with every zero field set to its default.
 func (c Config) Defaults() Config {
@@ -135,7 +165,42 @@ func (c Config) Defaults() Config {
 	if c.Supported == nil {
 		c.Supported = []string{"path"}
 	}
+	if c.FloodLimit == 0 {
+		c.FloodLimit = 1000
+	}
+	if c.FloodWindow == 0 {
+		c.FloodWindow = 2 * time.Second
+	}
+	if c.FloodBlock == 0 {
+		c.FloodBlock = time.Minute
+	}
+	if c.FloodAllow == nil {
+		c.FloodAllow = append([]string(nil), DefaultFloodAllow...)
+	}
+	if c.FloodSources == 0 {
+		c.FloodSources = 100_000
+	}
 	return c
+}
+
+// FloodAllowPrefixes parses FloodAllow: CIDR prefixes, or addresses (a /32
+// or /128); "none" alone is the empty list.
+func (c Config) FloodAllowPrefixes() ([]netip.Prefix, error) {
+	if len(c.FloodAllow) == 1 && c.FloodAllow[0] == "none" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	var errs []error
+	for _, s := range c.FloodAllow {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			errs = append(errs, fmt.Errorf("flood_allow: %q is not a CIDR prefix or an IP address (\"none\" alone exempts nothing)", s))
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -180,6 +245,21 @@ func (c Config) Validate() error {
 		if p.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", p.key))
 		}
+	}
+	if c.FloodLimit <= 0 && c.FloodLimit != FloodOff {
+		errs = append(errs, fmt.Errorf("flood_limit: %d must be positive, or -1 (off)", c.FloodLimit))
+	}
+	if c.FloodWindow < 10*time.Millisecond || c.FloodWindow > time.Hour {
+		errs = append(errs, fmt.Errorf("flood_window: %v must be within 10ms..1h", c.FloodWindow))
+	}
+	if c.FloodBlock <= 0 || c.FloodBlock > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("flood_block: %v must be positive and at most 24h", c.FloodBlock))
+	}
+	if c.FloodSources <= 0 {
+		errs = append(errs, errors.New("flood_sources: must be positive"))
+	}
+	if _, err := c.FloodAllowPrefixes(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxMessage > 1<<20 {
 		errs = append(errs, fmt.Errorf("max_message: %d is over the 1 MiB limit", c.MaxMessage))

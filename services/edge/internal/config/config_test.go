@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +64,50 @@ func TestApplyEnv(t *testing.T) {
 	err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil || !strings.Contains(err.Error(), "SIPBUS_EDGE_WORKERS") {
 		t.Fatalf("bad env value not named: %v", err)
+	}
+}
+
+func TestFloodConfig(t *testing.T) {
+	c := Config{}.Defaults()
+	if c.FloodLimit != 1000 || c.FloodWindow != 2*time.Second || c.FloodBlock != time.Minute || c.FloodSources != 100_000 {
+		t.Fatalf("flood defaults: %+v", c)
+	}
+	allow, err := c.FloodAllowPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exempt := func(ps []netip.Prefix, s string) bool {
+		for _, p := range ps {
+			if p.Contains(netip.MustParseAddr(s)) {
+				return true
+			}
+		}
+		return false
+	}
+	for addr, want := range map[string]bool{"127.0.0.1": true, "::1": true, "127.0.0.2": false, "192.0.2.1": false} {
+		if exempt(allow, addr) != want {
+			t.Errorf("default allow list exempts %s: %v, want %v", addr, !want, want)
+		}
+	}
+	c.FloodAllow = []string{"none"}
+	if allow, err := c.FloodAllowPrefixes(); err != nil || len(allow) != 0 {
+		t.Errorf("none: %v %v", allow, err)
+	}
+	c.FloodAllow = []string{"198.51.100.7", "2001:db8::/32", "10.1.2.3/8"}
+	allow, err = c.FloodAllowPrefixes()
+	if err != nil || len(allow) != 3 || allow[0].String() != "198.51.100.7/32" || allow[2].String() != "10.0.0.0/8" {
+		t.Errorf("allow list %v %v", allow, err)
+	}
+
+	bad := Config{FloodLimit: -2, FloodWindow: time.Millisecond, FloodBlock: -time.Second, FloodAllow: []string{"10.0.0.0/33", "nope"}}.Defaults()
+	err = bad.Validate()
+	for _, key := range []string{"flood_limit:", "flood_window:", "flood_block:", `flood_allow: "10.0.0.0/33"`, `flood_allow: "nope"`} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+	off := Config{FloodLimit: FloodOff}.Defaults()
+	if err := off.Validate(); err != nil {
+		t.Errorf("flood_limit -1 (off): %v", err)
 	}
 }

@@ -18,8 +18,9 @@ import (
 // Bus is the edge on NATS: it transmits the messages services publish for
 // the edges (sip.*.out.<this edge>.> and, in the queue group of every edge,
 // sip.*.out.any.>), beats (sipbus.beat.edge.<id>) and reads the beats of
-// tm and registrar replicas for admission, and serves the micro service
-// "sipbus-edge" with the stats endpoint (`nats micro ls`, `sipbus ps`).
+// tm and registrar replicas for admission, publishes the blocks of flood
+// control (edge.blocked.<id>), and serves the micro service "sipbus-edge"
+// with the stats endpoint (`nats micro ls`, `sipbus ps`).
 type Bus struct {
 	nc   *nats.Conn
 	core *app.Edge
@@ -96,7 +97,16 @@ func StartBus(ctx context.Context, nc *nats.Conn, core *app.Edge, opt BusOptions
 	}
 	b.wg.Add(1)
 	go b.beat()
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); core.PublishBlocks(untilClosed(b.stop)) }()
 	return b, nil
+}
+
+// untilClosed is a context that ends when stop is closed.
+func untilClosed(stop <-chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-stop; cancel() }()
+	return ctx
 }
 
 // onSend transmits one message; a TCP write may block, so those go to the

@@ -42,7 +42,8 @@ type TCP struct {
 type TCPOptions struct {
 	Idle       time.Duration // close a connection idle this long
 	MaxConns   int
-	MaxMessage int // largest header section + body
+	MaxMessage int  // largest header section + body
+	Gate       Gate // flood control (app.Flood): counts connections and requests; nil: none
 	Counters   *app.Counters
 	Log        *slog.Logger
 }
@@ -80,6 +81,10 @@ func (t *TCP) Serve(ctx context.Context, h Handler) {
 			}
 			t.opt.Log.Warn("tcp accept", "err", err)
 			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if t.opt.Gate != nil && !t.opt.Gate.Admit(app.TCP, remoteAddr(c), time.Now()) {
+			_ = c.Close() // a blocked source: refused (counted by the gate)
 			continue
 		}
 		if _, err := t.add(c); err != nil {
@@ -149,6 +154,9 @@ func (t *TCP) read(f *flow) {
 					break
 				}
 				t.opt.Counters.Received.Add(1)
+				if t.opt.Gate != nil && !isResponse(buf[skip:skip+size]) && !t.opt.Gate.Admit(app.TCP, f.remote.Addr(), time.Now()) {
+					return // a blocked source: the connection is closed
+				}
 				p := app.Packet{Transport: app.TCP, Local: local, Remote: f.remote, Flow: f.id,
 					Data: buf[skip : skip+size], At: time.Now()}
 				if h != nil {
@@ -161,6 +169,13 @@ func (t *TCP) read(f *flow) {
 			return // EOF, idle timeout, reset, or Close
 		}
 	}
+}
+
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Dial opens a connection to addr (when the peer has no flow to us yet),

@@ -46,6 +46,7 @@ type UDP struct {
 	counters *app.Counters
 	log      *slog.Logger
 	maxSize  int
+	gate     Gate // flood control; nil: none
 	wg       sync.WaitGroup
 }
 
@@ -59,6 +60,7 @@ type datagram struct {
 // UDPOptions tune a UDP listener.
 type UDPOptions struct {
 	Workers, Queue, MaxMessage int
+	Gate                       Gate // flood control (app.Flood); nil: none
 	Counters                   *app.Counters
 	Log                        *slog.Logger
 }
@@ -77,7 +79,7 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 	_ = conn.SetWriteBuffer(4 << 20)
 	u := &UDP{
 		conn: conn, local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		workers: opt.Workers, counters: opt.Counters, log: opt.Log, maxSize: opt.MaxMessage,
+		workers: opt.Workers, counters: opt.Counters, log: opt.Log, maxSize: opt.MaxMessage, gate: opt.Gate,
 	}
 	if u.workers < 1 {
 		u.workers = 1
@@ -132,6 +134,10 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		}
 		now := time.Now()
 		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), now
+		if !u.admit(d, now) {
+			u.pool.Put(d)
+			continue
+		}
 		if u.rxTime {
 			if t, ok := rxTime(oob[:oobn]); ok && t.Before(now) {
 				d.at = t // when the kernel got it: the socket buffer is a queue too

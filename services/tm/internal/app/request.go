@@ -56,16 +56,18 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	// remaining Route is the next hop and the Request-URI stays.
 	routeSet, _ := m.Routes()
 	pop := -1
+	var self sipmsg.URI
 	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
-		pop = headerIndex(m, sipmsg.HRoute)
+		pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
 		routeSet = routeSet[1:]
 	}
-	fw := forward{pop: pop, loop: loop}
+	fw := forward{pop: pop, loop: loop, inTransport: in.Src.Transport, inFlow: in.Src.Flow}
 	if len(routeSet) > 0 {
 		fw.route = routeSet[0].URI.String()
 	}
 	if len(routeSet) > 0 || hasToTag(m) {
-		// In-dialog (or pre-routed): follow the route, keep the Request-URI.
+		// In-dialog (or pre-routed): follow the route, keep the Request-URI;
+		// a party behind NAT is reached on its flow (flows.go).
 		if mf == 0 {
 			return e.reject(ctx, in, 483, "Too Many Hops")
 		}
@@ -75,7 +77,7 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 				return err
 			}
 		}
-		return e.relay(ctx, in, fw, [][]Target{{{}}}, nil, nil, fx)
+		return e.relay(ctx, in, fw, [][]Target{{{Received: inDialogFlow(self, in.Src.Flow)}}}, nil, nil, fx)
 	}
 
 	ruri, err := m.RequestURIParsed()
@@ -132,6 +134,9 @@ type forward struct {
 	pop   int    // index of the Route row naming us (-1: none)
 	route string // remaining top Route: the next hop
 	loop  string // loop-detection hash (§16.3 step 4)
+	// the transport and flow the request came in on, named in our
+	// Record-Route (flows.go)
+	inTransport, inFlow string
 }
 
 // relay creates the proxy transaction and starts the first group. fx may
@@ -258,7 +263,7 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]
 	// hop's Via: peers that copy "the Via rows" as one block find them all.
 	var lines []string
 	if dialogCreating(m) && !hasToTag(m) {
-		lines = append(lines, "Record-Route: <sip:"+e.cfg.Advertise+";lr>")
+		lines = append(lines, "Record-Route: <sip:"+e.cfg.Advertise+";lr"+flowParams(fw.inTransport, fw.inFlow, h)+">")
 	}
 	for _, pth := range t.Path {
 		lines = append(lines, "Route: "+pth)
@@ -334,8 +339,9 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	m := in.Msg
 	routeSet, _ := m.Routes()
 	fw := forward{pop: -1}
+	var self sipmsg.URI
 	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
-		fw.pop = headerIndex(m, sipmsg.HRoute)
+		fw.pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
 		routeSet = routeSet[1:]
 	}
 	if len(routeSet) > 0 {
@@ -345,7 +351,7 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 		return nil
 	}
 	fw.loop = e.loopHash(m)
-	raw, h, err := e.buildBranch(m, fw, Target{}, statelessBranch(in.TxKey))
+	raw, h, err := e.buildBranch(m, fw, Target{Received: inDialogFlow(self, in.Src.Flow)}, statelessBranch(in.TxKey))
 	if err != nil {
 		e.d.Log.Info("tm: ACK not forwarded", "call_key", in.CallKey, "err", err)
 		return nil

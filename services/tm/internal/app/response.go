@@ -207,7 +207,7 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 // later branch (serial forking, on_failure, an application's relay): our
 // own Route, if any, is popped again and the loop hash recomputed.
 func (e *Engine) failoverForward(p *ptx) forward {
-	fw := forward{pop: -1}
+	fw := forward{pop: -1, inTransport: p.Src.Transport, inFlow: p.Src.Flow}
 	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
 	if err != nil {
 		return fw
