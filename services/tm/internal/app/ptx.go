@@ -100,6 +100,17 @@ type branch struct {
 	Resp      []byte       `json:"r,omitempty"`  // final non-2xx response as received
 	Prov      bool         `json:"pv,omitempty"` // a provisional arrived
 	CancelOut bool         `json:"cs,omitempty"` // CANCEL sent
+	Reason    string       `json:"rs,omitempty"` // the reason phrase of a local Status
+	// RFC 3263: Alt are the targets resolved after Hop, in order, not
+	// tried yet (a 503 or a timeout moves on to the next, in a new
+	// branch: §4.3); Dst is the target the branch was built for, to
+	// build those (and the request once resolved). Resolving: the next
+	// hop's lookup is in progress and nothing was sent; Lookups counts
+	// the lookups started again after one got lost (see timerLookup).
+	Alt       []hop   `json:"alt,omitempty"`
+	Dst       *Target `json:"dst,omitempty"`
+	Resolving bool    `json:"dns,omitempty"`
+	Lookups   int     `json:"lk,omitempty"`
 }
 
 // callInfo follows the call an initial INVITE starts, for call events.
