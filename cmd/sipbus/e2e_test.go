@@ -344,6 +344,7 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"nats", "--listen", "nonsense"}, "--listen"},
 		{[]string{"stats", "--nats", "", "--redis", "nonsense://x"}, "--redis"},
 		{[]string{"ul", "add", "bob@localhost", "sip:bob@127.0.0.1", "--q", "2", "--nats", "nats://127.0.0.1:1"}, "--q"},
+		{[]string{"tm", "--resolver", "dns.example.com", "--advertise", "127.0.0.1:5060", "--redis", "redis://127.0.0.1:1"}, `resolver: "dns.example.com": want an IP address or ip:port`},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(sipbusBinary(t), c.args...)

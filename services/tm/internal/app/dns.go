@@ -32,6 +32,12 @@ import (
 // behind stops retransmitting; a late response to it is still handled
 // (a 2xx forwarded, a provisional answered by CANCEL).
 //
+// A target that sent nothing at all is passed over for a minute, one
+// that answered 503 with Retry-After for that long (at most 5 minutes):
+// later calls try it last (downList, this replica's memory; Kamailio's
+// dst_blacklist), so a dead primary does not cost every call the
+// failover timeout.
+//
 // A next hop that cannot be resolved ends its branch with a local status
 // whose reason names the problem, which goes upstream when no other
 // branch does better (hopStatus):
@@ -75,7 +81,7 @@ func (e *Engine) startBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Tar
 	case err != nil:
 		return e.branchFailed(p, ck, b, d, err)
 	}
-	return e.sendBranch(p, ck, m, fw, t, b, hopsOf(ts), fx)
+	return e.sendBranch(p, ck, m, fw, t, b, e.down.order(hopsOf(ts), e.d.Now()), fx)
 }
 
 // cached resolves q from memory; without a DNS, IP addresses only.
@@ -152,7 +158,7 @@ func (e *Engine) resolved(ctx context.Context, ck, id string, i int, ts []sipdns
 		if err == nil {
 			err = lerr
 		}
-		if err != nil || !e.sendBranch(p, ck, m, fw, *b.Dst, b, hopsOf(ts), fx) {
+		if err != nil || !e.sendBranch(p, ck, m, fw, *b.Dst, b, e.down.order(hopsOf(ts), e.d.Now()), fx) {
 			if err != nil {
 				e.branchFailed(p, ck, b, d, err)
 			}
@@ -185,6 +191,9 @@ func (e *Engine) rebuild(p *ptx, t Target) (*sipmsg.Msg, forward, destination, e
 func (e *Engine) failover(p *ptx, ck string, b *branch, fx *effects) bool {
 	if len(b.Alt) == 0 || b.Dst == nil || p.Final != 0 || p.Cancelled || p.TimedOut {
 		return false
+	}
+	if b.Status == 408 && b.Local && !b.Prov {
+		e.down.mark(b.Hop, e.d.Now().Add(downTime), e.d.Now()) // it sent nothing at all
 	}
 	alt, t := b.Alt, *b.Dst
 	b.Alt = nil

@@ -381,3 +381,53 @@ func TestACKForwardedThroughDNS(t *testing.T) {
 		t.Errorf("retransmitted ACK sent %s", got)
 	}
 }
+
+// A target that sent nothing is passed over for a minute: the next call
+// goes to the second target first (the first is still tried last); after
+// the minute the first is first again. A 503 with Retry-After passes its
+// target over for that long.
+func TestDeadTargetPassedOver(t *testing.T) {
+	srv := dnstest.Serve(t, "test", dnsZone)
+	h := newDNSHarness(t, relayPBX, srv)
+	h.request(invite(82, "sip:bob@example.com"))
+	h.resolve()
+	h.take()
+	h.fire(5 * time.Second) // failover timer: a1 sent nothing
+	h.take()
+	in := h.request(invite(83, "sip:bob@example.com"))
+	if got := strings.Join(h.sentDests(), ","); got != "INVITE udp:127.0.0.3:5080" {
+		t.Fatalf("next call sent %s; want the second target first", got)
+	}
+	p := h.e.cache.get(cacheKey(in.CallKey, ptxID(in.TxKey))).p
+	if alt := p.Branches[0].Alt; len(alt) != 1 || alt[0].dest() != "udp:127.0.0.2:5070" {
+		t.Errorf("alternatives %v; want the target that is down, last", alt)
+	}
+	h.take()
+	h.now = h.now.Add(time.Minute)
+	h.request(invite(84, "sip:bob@example.com"))
+	if got := strings.Join(h.sentDests(), ","); got != "INVITE udp:127.0.0.2:5070" {
+		t.Fatalf("a minute later sent %s; want the first target again", got)
+	}
+	req := only(t, h.take(), "INVITE")
+	// 503 with Retry-After: 20.
+	raw := sipmsg.Reply(req, 503, "", sipmsg.ReplyOptions{ToTag: "x", Headers: []string{"Retry-After: 20 (maintenance)"}})
+	m, err := sipmsg.Parse(raw, sipmsg.Datagram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Response(h.ctx(), &Inbound{Msg: m, CallKey: sipmsg.CallKey(m.CallID())}); err != nil {
+		t.Fatal(err)
+	}
+	h.take()
+	h.now = h.now.Add(10 * time.Second)
+	h.request(invite(85, "sip:bob@example.com"))
+	if got := strings.Join(h.sentDests(), ","); got != "INVITE udp:127.0.0.3:5080" {
+		t.Errorf("within Retry-After sent %s; want the second target first", got)
+	}
+	h.take()
+	h.now = h.now.Add(11 * time.Second)
+	h.request(invite(86, "sip:bob@example.com"))
+	if got := strings.Join(h.sentDests(), ","); got != "INVITE udp:127.0.0.2:5070" {
+		t.Errorf("after Retry-After sent %s; want the first target again", got)
+	}
+}

@@ -177,6 +177,7 @@ type Engine struct {
 	cfg   Config
 	d     Deps
 	cache *ptxCache
+	down  downList
 }
 
 // NewEngine returns an engine; zero config values get their defaults.

@@ -159,6 +159,9 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 		if b.pending() {
 			b.Status, b.Resp = code, append([]byte(nil), m.Raw...)
 			if code == 503 {
+				if d, ok := retryAfter(m.Value(sipmsg.HRetryAfter)); ok && len(b.Alt) > 0 {
+					e.down.mark(b.Hop, e.d.Now().Add(d), e.d.Now())
+				}
 				e.failover(p, ck, b, fx) // RFC 3263 §4.3: the next target
 			}
 		}
