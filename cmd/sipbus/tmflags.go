@@ -34,7 +34,7 @@ func addTMFlags(fs *flag.FlagSet) *tmFlags {
 	f.noAnswer = fs.Duration("no-answer", 60*time.Second, "no-answer timer for INVITE (fr_inv_timer): CANCEL the branches, 408 upstream")
 	f.t1 = fs.Duration("t1", 500*time.Millisecond, "SIP timer T1 (RTT estimate); T2 4s and T4 5s stay")
 	fs.Var(&f.resolver, "resolver", "DNS server IP[:PORT] for next hops with a domain name (RFC 3263; repeatable; default: /etc/resolv.conf)")
-	f.failover = fs.Duration("failover-timeout", 5*time.Second, "no response from a DNS target within this: try the next (0: wait for Timer B/F)")
+	f.failover = fs.Duration("failover-timeout", 5*time.Second, "an INVITE that gets no response from a DNS target within this tries the next (0: wait for Timer B)")
 	return f
 }
 

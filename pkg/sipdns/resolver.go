@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,7 +221,10 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) ([]Target, error) {
 // call draws the SRV order anew.
 func (r *Resolver) Cached(q Query) (ts []Target, err error, ok bool) {
 	if ts, ok := Literal(q); ok {
-		return ts, q.check(), true
+		if err := q.check(); err != nil {
+			return nil, err, true
+		}
+		return ts, nil, true
 	}
 	ts, err = r.resolve(context.Background(), q, true)
 	if errors.Is(err, errCacheMiss) {
@@ -503,15 +505,15 @@ func (r *Resolver) ttl(ttl time.Duration, err error) time.Duration {
 	return min(ttl, r.cfg.MaxNegativeTTL)
 }
 
-// String describes the resolver for a start-up line: its servers, or why
-// it has none.
+// String describes the resolver for a start-up line: its servers, or
+// that it has none.
 func (r *Resolver) String() string {
 	if len(r.servers) == 0 {
-		return "no DNS server (only IP addresses resolve)"
+		return "none (only IP addresses resolve)"
 	}
 	s := strings.Join(r.servers, ",")
 	if r.hosts != nil {
-		s += " + hosts file"
+		s += " (and the hosts file)"
 	}
-	return s + ", timeout " + strconv.FormatFloat(r.cfg.Timeout.Seconds(), 'f', -1, 64) + "s"
+	return s
 }

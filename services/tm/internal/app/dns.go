@@ -25,12 +25,17 @@ import (
 // Failover (RFC 3263 §4.3): a 503, a Timer B/F timeout or a transport
 // error on a branch moves to the next target, as a new client
 // transaction: a new branch, with its own branch parameter (RFC 3261
-// §16.7 rules). Timer B (64*T1, 32 s) outlasts the caller's own, so a
-// branch with another target to try also fails over when it got no
-// response at all within FailoverTimeout (timerFailover; 5 s, Kamailio's
-// fr_timer and OpenSIPS's fr_timeout play that part). The branch left
-// behind stops retransmitting; a late response to it is still handled
-// (a 2xx forwarded, a provisional answered by CANCEL).
+// §16.7 rules). Timer B (64*T1, 32 s) outlasts the caller's own, so an
+// INVITE branch with another target to try also fails over when it got
+// no response at all within FailoverTimeout (timerFailover; 5 s,
+// Kamailio's fr_timer and OpenSIPS's fr_timeout play that part): a live
+// next hop answers an INVITE with 100 Trying within 200 ms (RFC 3261
+// §8.2.6.1, §16.2), so silence means it is down. Not a non-INVITE: it
+// gets no 100 (RFC 4320), silence does not tell a dead target from a
+// slow one, and failing over would deliver it twice; it fails over at
+// Timer F. The branch left behind stops retransmitting; a late response
+// to it is still handled (a 2xx forwarded, a provisional answered by
+// CANCEL).
 //
 // A target that sent nothing at all is passed over for a minute, one
 // that answered 503 with Retry-After for that long (at most 5 minutes):
@@ -112,7 +117,7 @@ func (e *Engine) sendBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Targ
 	}
 	b.Req = e.buildBranch(m, fw, t, b.Branch, b.Hop)
 	e.step(p, ck, b, sipfsm.Start, nil, fx)
-	if len(b.Alt) > 0 && e.cfg.FailoverTimeout > 0 && e.cfg.FailoverTimeout < 64*e.cfg.Timers.T1 {
+	if len(b.Alt) > 0 && p.invite() && e.cfg.FailoverTimeout > 0 && e.cfg.FailoverTimeout < 64*e.cfg.Timers.T1 {
 		fx.arms = append(fx.arms, arm{timerFailover, b.I, e.cfg.FailoverTimeout})
 	}
 	return true

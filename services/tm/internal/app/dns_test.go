@@ -431,3 +431,39 @@ func TestDeadTargetPassedOver(t *testing.T) {
 		t.Errorf("after Retry-After sent %s; want the first target again", got)
 	}
 }
+
+// A non-INVITE gets no 100 Trying (RFC 4320): silence does not tell a
+// dead target from a slow one, so it fails over at Timer F, not after
+// the failover timeout (which would deliver it twice).
+func TestNonInviteFailsOverAtTimerF(t *testing.T) {
+	srv := dnstest.Serve(t, "test", dnsZone)
+	h := newDNSHarness(t, relayPBX, srv)
+	msg := strings.NewReplacer("INVITE sip:", "MESSAGE sip:", "1 INVITE", "1 MESSAGE").Replace(invite(87, "sip:bob@example.com"))
+	h.request(msg)
+	h.resolve()
+	h.take()
+	for _, d := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second} {
+		h.fire(d) // Timer E: 0.5, 1.5, 3.5, 7.5 s
+	}
+	for _, d := range h.sentDests() {
+		if d != "MESSAGE udp:127.0.0.2:5070" {
+			t.Fatalf("within 7.5s sent %s; want only retransmissions to the first target", d)
+		}
+	}
+	h.take()
+	elapsed := 7500 * time.Millisecond
+	for elapsed < 40*time.Second {
+		h.fire(4 * time.Second) // Timer E every T2; Timer F at 32s
+		elapsed += 4 * time.Second
+		for _, d := range h.sentDests() {
+			if d == "MESSAGE udp:127.0.0.3:5080" {
+				if elapsed < 32*time.Second {
+					t.Fatalf("the MESSAGE went to the second target after %v; want Timer F (32s)", elapsed)
+				}
+				return
+			}
+		}
+		h.take()
+	}
+	t.Error("the MESSAGE never went to the second target")
+}

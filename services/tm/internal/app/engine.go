@@ -16,6 +16,10 @@
 //   - forward (§16.6): Via with a branch that names the proxy transaction,
 //     Record-Route ;lr on dialog-creating requests, Path of the binding as
 //     Route, the binding's received address for contacts behind NAT;
+//   - next hops with a domain name (RFC 3263, dns.go): resolved through
+//     pkg/sipdns, from its cache under the lane or by a lookup off it;
+//     failover to the next target on 503, timeout or no response (a new
+//     branch per target), the targets left kept in the record;
 //   - fork: parallel to the contacts of the highest q, serially to lower q;
 //   - responses (§16.7): provisionals forwarded while no final was sent,
 //     every 2xx forwarded (and the other branches cancelled), non-2xx kept
@@ -145,9 +149,9 @@ type Config struct {
 	// may wait to be written with the next ones (see update); default
 	// 20ms, < 0 writes every change at once.
 	Coalesce time.Duration
-	// FailoverTimeout is how long a branch whose next hop has another
-	// DNS target to try waits for a first response before tm tries the
-	// next (see failover); default 5s, < 0 waits for Timer B/F.
+	// FailoverTimeout is how long an INVITE branch whose next hop has
+	// another DNS target to try waits for a first response before tm
+	// tries the next (see dns.go); default 5s, < 0 waits for Timer B.
 	FailoverTimeout time.Duration
 	// LookupTimeout bounds a DNS lookup of a branch in the record: past
 	// it, a lookup lost with its replica is started again, once (see

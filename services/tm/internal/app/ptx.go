@@ -36,7 +36,8 @@ type ptx struct {
 	// of the request that reaches tm (an edge that did not see the final).
 	Last []byte `json:"last,omitempty"`
 	// Tmr are the pending timers (RFC 3261 §17.1 A, B, E, F of the
-	// branches; C of the proxy transaction), kept in the record so that a
+	// branches, and their failover and lookup timers; C of the proxy
+	// transaction), kept in the record so that a
 	// replica taking the partition over finds them (through its deadline
 	// index, see Engine.commit).
 	Tmr []ptimer `json:"tm,omitempty"`
@@ -44,7 +45,7 @@ type ptx struct {
 
 // ptimer is one pending timer of a proxy transaction.
 type ptimer struct {
-	T   string `json:"t"` // "A", "B", "C", "E", "F"
+	T   string `json:"t"` // "A", "B", "C", "E", "F"; "fr", "dns" (see dns.go)
 	I   int    `json:"i"` // branch; -1 for the proxy transaction's own (C)
 	Due int64  `json:"d"` // unix milliseconds
 }

@@ -84,11 +84,13 @@ type Config struct {
 	// branch waits for it). Default 2s.
 	ResolverTimeout time.Duration `yaml:"resolver_timeout" env:"SIPBUS_RESOLVER_TIMEOUT"`
 
-	// FailoverTimeout is how long a branch whose next hop has another DNS
-	// target to try waits for any response before tm tries the next
-	// (RFC 3263 §4.3 names the transaction timeout, Timer B or F: 64*T1,
-	// longer than the caller waits; Kamailio's fr_timer). Default 5s; 0
-	// waits for Timer B or F.
+	// FailoverTimeout is how long an INVITE branch whose next hop has
+	// another DNS target to try waits for any response (a live next hop
+	// sends 100 Trying at once) before tm tries the next. RFC 3263 §4.3
+	// names the transaction timeout, Timer B: 64*T1, longer than the
+	// caller waits; this is Kamailio's fr_timer. A non-INVITE fails over
+	// at Timer F (no 100 Trying tells a slow target from a dead one).
+	// Default 5s; 0 waits for Timer B.
 	FailoverTimeout time.Duration `yaml:"failover_timeout" env:"SIPBUS_FAILOVER_TIMEOUT"`
 }
 

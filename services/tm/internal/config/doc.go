@@ -44,7 +44,7 @@
 //	aliases    SIPBUS_ALIASES     none
 //	resolver   SIPBUS_RESOLVER    none: /etc/resolv.conf (and /etc/hosts)
 //	resolver_timeout  SIPBUS_RESOLVER_TIMEOUT  2s
-//	failover_timeout  SIPBUS_FAILOVER_TIMEOUT  5s (0: Timer B/F only)
+//	failover_timeout  SIPBUS_FAILOVER_TIMEOUT  5s (0: Timer B only)
 //	static     -                  none
 //
 // resolver, resolver_timeout and failover_timeout drive the RFC 3263

@@ -1,8 +1,8 @@
 // Package ports runs tm's inputs: the SIP messages of the partitions this
 // replica owns (core NATS subscriptions on the stream's subjects), the
-// deadlines of their transactions (Scheduler), partition ownership
-// (Members), edge liveness and load beats, and the application command
-// endpoint.
+// deadlines of their transactions (Scheduler), the results of the DNS
+// lookups of next hops (Input.Lookup), partition ownership (Members),
+// edge liveness and load beats, and the application command endpoint.
 package ports
 
 import (
@@ -38,7 +38,10 @@ import (
 // partition's lock, which a due deadline of one of its transactions takes
 // too: the inputs of one call never run at once, so the engine works on its
 // in-memory transactions without locks of its own, and no message waits
-// for a hand-off to another goroutine. Partitions run in parallel.
+// for a hand-off to another goroutine. Partitions run in parallel. A DNS
+// lookup (which may take seconds) runs on a goroutine of its own, outside
+// every lock; its result comes back under the partition's lock, like a
+// due deadline.
 //
 // Overload (CoDel-style): when messages reach tm more than QueueTarget
 // after the edge received them (the edge's time attribute), for a whole
