@@ -108,7 +108,7 @@ func requestURIFor(m *sipmsg.Msg, t Target) string {
 }
 
 // sendBranch sends branch b to the first of hops and keeps the others
-// for failover.
+// for failover. It returns true (the branch started).
 func (e *Engine) sendBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Target, b *branch, hops []hop, fx *effects) bool {
 	b.Hop, b.Alt, b.Dst = hops[0], append([]hop(nil), hops[1:]...), nil
 	if len(b.Alt) > 0 {
@@ -163,12 +163,12 @@ func (e *Engine) resolved(ctx context.Context, ck, id string, i int, ts []sipdns
 		if err == nil {
 			err = lerr
 		}
-		if err != nil || !e.sendBranch(p, ck, m, fw, *b.Dst, b, e.down.order(hopsOf(ts), e.d.Now()), fx) {
-			if err != nil {
-				e.branchFailed(p, ck, b, d, err)
-			}
+		if err != nil {
+			e.branchFailed(p, ck, b, d, err)
 			e.complete(p, ck, fx)
+			return nil
 		}
+		e.sendBranch(p, ck, m, fw, *b.Dst, b, e.down.order(hopsOf(ts), e.d.Now()), fx)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -322,31 +322,29 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	// RFC 3263 §4.4: a stateless forward picks the same server for every
 	// retransmission of the ACK.
 	d.query.Seed = seedOf(in.TxKey)
-	raw, edge, ck, txKey := append([]byte(nil), m.Raw...), e.edgeFor(in.Src.Edge), in.CallKey, in.TxKey
-	send := func(ctx context.Context, h hop) error {
-		am, err := sipmsg.Parse(raw, sipmsg.Datagram)
-		if err != nil {
-			return nil
-		}
-		out := e.buildBranch(am, fw, Target{}, statelessBranch(txKey), h)
+	edge, ck, br := e.edgeFor(in.Src.Edge), in.CallKey, statelessBranch(in.TxKey)
+	send := func(ctx context.Context, am *sipmsg.Msg, h hop) error {
+		out := e.buildBranch(am, fw, Target{}, br, h)
 		return e.d.Send.Send(ctx, &edgeapi.Message{Raw: out, Dest: h.dest(), Edge: edge, CallKey: ck, CallID: am.CallID()})
 	}
 	if d.fixed != nil {
-		return send(ctx, *d.fixed)
+		return send(ctx, m, *d.fixed)
 	}
 	ts, err, ok := e.cached(d.query)
 	switch {
 	case ok && err == nil:
-		return send(ctx, hopsOf(ts)[0])
+		return send(ctx, m, hopsOf(ts)[0])
 	case ok || e.d.Lookups == nil:
 		e.d.Log.Debug("tm: ACK not forwarded", "call_key", ck, "next_hop", sipdns.Safe(d.uri), "err", err)
 		return nil
 	}
+	raw := append([]byte(nil), m.Raw...) // m is not ours after this input
 	e.d.Lookups.Lookup(ck, d.query, func(ctx context.Context, ts []sipdns.Target, err error) error {
-		if err != nil || len(ts) == 0 {
-			return nil // the lookup's failure is logged where it happened
+		am, perr := sipmsg.Parse(raw, sipmsg.Datagram)
+		if err != nil || perr != nil || len(ts) == 0 {
+			return nil // a failed lookup is logged where it happened
 		}
-		return send(ctx, hopsOf(ts)[0])
+		return send(ctx, am, hopsOf(ts)[0])
 	})
 	return nil
 }
