@@ -153,8 +153,15 @@ Content-Length: 0
 			expect(t, callID, 1, "missed:error:"+tc.want[:3])
 		}
 	})
-	if !strings.Contains(p.stderrString(), `tm: DNS`) {
-		t.Errorf("no log line for the DNS failures; stderr:\n%s", p.stderrString())
+	// Each failure has its log line, naming the name and the fault.
+	for _, want := range []string{
+		`next_hop=sip:missing.test err="sipdns: no such domain for missing.test NAPTR"`,
+		`next_hop=sip:loop1.test err="sipdns: CNAME loop for loop1.test NAPTR"`,
+		`next_hop=sip:silent.test err="sipdns: timeout (no answer from ` + srv.Addr + `) for silent.test NAPTR"`,
+	} {
+		if !strings.Contains(p.stderrString(), want) {
+			t.Errorf("no log line with %s; stderr:\n%s", want, p.stderrString())
+		}
 	}
 }
 

@@ -20,7 +20,7 @@ type Config struct {
 	// Servers are the DNS servers asked, "ip:port" or "ip" (port 53), in
 	// order. Default: the nameservers of ResolvConf.
 	Servers []string
-	// ResolvConf is read when Servers is empty; default
+	// ResolvConf is read when Servers is empty, once by New; default
 	// "/etc/resolv.conf". Only its nameserver lines are used: names are
 	// absolute (no search list), as SIP URIs carry full names.
 	ResolvConf string

@@ -55,6 +55,9 @@ loop2           IN CNAME loop1.test.
 halfbroken      IN NAPTR 10 10 "s" "SIP+D2U" "" _sip._udp.halfbroken.test.
 _sip._udp.halfbroken IN SRV 10 0 5060 gone.test.
 _sip._udp.halfbroken IN SRV 20 0 5062 a2.pbx.test.
+; an SRV target that is not a host name (a newline in it) is ignored
+_sip._udp.weird IN SRV   10 0 5060 bad\010name.test.
+_sip._udp.weird IN SRV   20 0 5062 a2.pbx.test.
 ; a TTL of 0 is not cached
 zero          0 IN A     127.0.0.6
 `
@@ -117,6 +120,7 @@ func TestResolve(t *testing.T) {
 		{"§4.2 sips: no SRV: A, TLS, 5061", "sips:plain.test", "tls:127.0.0.4:5061", nil, nil},
 		{"a CNAME chain is followed", "sip:alias.test:5060", "udp:127.0.0.2:5060", nil, nil},
 		{"an SRV target without address is skipped", "sip:halfbroken.test", "udp:127.0.0.3:5062", nil, nil},
+		{"an SRV target that is not a host name is ignored", "sip:weird.test", "udp:127.0.0.3:5062", nil, []string{"A bad\\010name.test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := dnstest.Serve(t, "test", zone)

@@ -4,7 +4,8 @@
 //
 // Beyond the zone, names can be made to fail: Drop makes the server
 // never answer a name (a timeout), Fail answers it with an rcode
-// (SERVFAIL, REFUSED). A name the zone does not hold gets NXDOMAIN with
+// (SERVFAIL, REFUSED). A name the zone does not hold (nor any name under
+// it) gets NXDOMAIN with
 // the zone's SOA; a name it holds without records of the type asked gets
 // NOERROR, no answer, and the SOA (RFC 2308 NODATA). CNAMEs are followed
 // within the zone, as a recursive server does, and stop at a loop.
@@ -199,7 +200,11 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
 		exists, cname := false, ""
 		for _, rr := range s.rrs {
 			h := rr.Header()
-			if canonical(h.Name) != name {
+			owner := canonical(h.Name)
+			if strings.HasSuffix(owner, "."+name) {
+				exists = true // an empty non-terminal: NODATA, not NXDOMAIN (RFC 8020)
+			}
+			if owner != name {
 				continue
 			}
 			exists = true

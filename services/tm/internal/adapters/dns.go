@@ -28,11 +28,7 @@ func (d *DNS) Cached(q sipdns.Query) ([]sipdns.Target, error, bool) { return d.R
 func (d *DNS) Resolve(ctx context.Context, q sipdns.Query) ([]sipdns.Target, error) {
 	ts, err := d.R.Resolve(ctx, q)
 	if err != nil {
-		level := slog.LevelInfo
-		if sipdns.Temporary(err) {
-			level = slog.LevelWarn
-		}
-		d.Log.Log(ctx, level, "tm: DNS", "next_hop", q.String(), "err", err.Error())
+		d.Log.Warn("tm: DNS", "next_hop", q.String(), "err", err.Error())
 	}
 	return ts, err
 }
