@@ -5,10 +5,10 @@
 // Beyond the zone, names can be made to fail: Drop makes the server
 // never answer a name (a timeout), Fail answers it with an rcode
 // (SERVFAIL, REFUSED). A name the zone does not hold (nor any name under
-// it) gets NXDOMAIN with
-// the zone's SOA; a name it holds without records of the type asked gets
-// NOERROR, no answer, and the SOA (RFC 2308 NODATA). CNAMEs are followed
-// within the zone, as a recursive server does, and stop at a loop.
+// it) gets NXDOMAIN with the zone's SOA; a name it holds without records
+// of the type asked gets NOERROR, no answer, and the SOA (RFC 2308
+// NODATA). CNAMEs are followed within the zone, as a recursive server
+// does, and stop at a loop.
 package dnstest
 
 import (
