@@ -3,10 +3,13 @@ module github.com/sipbus/sipbus/pkg
 go 1.26.0
 
 require (
+	github.com/miekg/dns v1.1.73
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require golang.org/x/net v0.60.0 // indirect
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect

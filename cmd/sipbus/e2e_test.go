@@ -351,6 +351,7 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"up", "--flood-allow", "10.0.0.0/33"}, "--flood-allow"},
 		{[]string{"up", "--flood-window", "1ms"}, "--flood-window"},
 		{[]string{"edge", "--flood-limit", "0", "--nats", "nats://127.0.0.1:1"}, "--flood-limit"},
+		{[]string{"tm", "--resolver", "dns.example.com", "--advertise", "127.0.0.1:5060", "--redis", "redis://127.0.0.1:1"}, `resolver: "dns.example.com": want an IP address or ip:port`},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(sipbusBinary(t), c.args...)

@@ -187,7 +187,7 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, t, stdout, fmt.Sprintf("tm %s: advertise %s, domains %v", cfg.ID, cfg.Advertise, cfg.Domains))
+	return serve(ctx, t, stdout, fmt.Sprintf("tm %s: advertise %s, domains %v, dns %s", cfg.ID, cfg.Advertise, cfg.Domains, t.Resolver()))
 }
 
 // cmdRegistrar runs one registrar as its own process.

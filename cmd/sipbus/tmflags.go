@@ -22,6 +22,8 @@ type tmFlags struct {
 	routes   *string
 	noAnswer *time.Duration
 	t1       *time.Duration
+	resolver listFlag
+	failover *time.Duration
 }
 
 func addTMFlags(fs *flag.FlagSet) *tmFlags {
@@ -31,6 +33,8 @@ func addTMFlags(fs *flag.FlagSet) *tmFlags {
 	f.routes = fs.String("routes", "", "route table YAML file (default: REGISTER to the registrar, local domains to location, anything else 403)")
 	f.noAnswer = fs.Duration("no-answer", 60*time.Second, "no-answer timer for INVITE (fr_inv_timer): CANCEL the branches, 408 upstream")
 	f.t1 = fs.Duration("t1", 500*time.Millisecond, "SIP timer T1 (RTT estimate); T2 4s and T4 5s stay")
+	fs.Var(&f.resolver, "resolver", "DNS server IP[:PORT] for next hops with a domain name (RFC 3263; repeatable; default: /etc/resolv.conf)")
+	f.failover = fs.Duration("failover-timeout", 5*time.Second, "an INVITE that gets no response from a DNS target within this tries the next (0: wait for Timer B)")
 	return f
 }
 
@@ -59,6 +63,12 @@ func (f *tmFlags) apply(fs *flag.FlagSet, cfg *tm.Config, advertise string) erro
 	}
 	if set["t1"] {
 		cfg.T1 = *f.t1
+	}
+	if len(f.resolver) > 0 {
+		cfg.Resolver = nonEmpty(strings.Split(strings.Join(f.resolver, ","), ","))
+	}
+	if set["failover-timeout"] {
+		cfg.FailoverTimeout = *f.failover
 	}
 	for _, s := range f.statics {
 		aor, contacts, ok := strings.Cut(s, "=")

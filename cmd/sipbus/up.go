@@ -157,7 +157,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  sip    udp %s, tcp %s (edge %s)\n", e.UDPAddr(), e.TCPAddr(), e.ID())
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
-	fmt.Fprintf(stdout, "  tm     domains %s, routes %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"))
+	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
 	fmt.Fprintf(stdout, "ready\n")
 

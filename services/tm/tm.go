@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
@@ -75,6 +77,7 @@ type TM struct {
 	input   *ports.Input
 	members *ports.Members
 	svc     micro.Service
+	dns     *sipdns.Resolver
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -108,8 +111,17 @@ func New(cfg Config, d Deps) (*TM, error) {
 	if len(cfg.Static) > 0 {
 		loc = append(loc, adapters.Static(cfg.Static))
 	}
+	res, err := sipdns.New(sipdns.Config{Servers: cfg.Resolver, Timeout: cfg.ResolverTimeout, IPv6: advertisesIPv6(cfg.Advertise)})
+	if err != nil {
+		return nil, fmt.Errorf("resolver: %w", err)
+	}
+	dns := &adapters.DNS{R: res, Log: log}
+	failover := cfg.FailoverTimeout
+	if failover == 0 {
+		failover = -1 // off: Timer B/F only
+	}
 	source := "sipbus/tm/" + cfg.ID
-	t := &TM{cfg: cfg, d: d, log: log}
+	t := &TM{cfg: cfg, d: d, log: log, dns: res}
 	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)
@@ -118,6 +130,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 		Advertise: cfg.Advertise, Self: selfNames(cfg), Domains: cfg.Domains,
 		Timers:   sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
 		NoAnswer: cfg.NoAnswer, Coalesce: cfg.Coalesce,
+		FailoverTimeout: failover, LookupTimeout: cfg.ResolverTimeout + time.Second,
 	}, app.Deps{
 		Records: d.Store, Commit: t.commit, Sched: t.sched,
 		Send:   edgeapi.NewSender(t.pub, source),
@@ -125,13 +138,39 @@ func New(cfg Config, d Deps) (*TM, error) {
 		Emit:   &adapters.Events{Pub: t.pub},
 		Apps:   &adapters.Apps{Pub: t.pub},
 		Locate: loc, Routes: table, Log: log,
+		DNS: dns, Lookups: lookups(func(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error) {
+			t.input.Lookup(ck, q, done)
+		}),
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
-		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, Log: log,
+		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
 	return t, nil
 }
+
+// lookups adapts a function to app.Lookups (the input, built after the
+// engine, runs them).
+type lookups func(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error)
+
+func (f lookups) Lookup(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error) {
+	f(ck, q, done)
+}
+
+// advertisesIPv6 reports an IPv6 advertised address: AAAA records are
+// used only then (edges that listen on IPv4 cannot reach them).
+func advertisesIPv6(advertise string) bool {
+	host, _, err := net.SplitHostPort(advertise)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is6() && !a.Is4In6()
+}
+
+// Resolver describes how next hops are resolved (its DNS servers), for
+// a start-up line.
+func (t *TM) Resolver() string { return t.dns.String() }
 
 // selfNames are the host[:port] forms that address this proxy.
 func selfNames(cfg Config) []string {
@@ -170,7 +209,10 @@ func (t *TM) Start(ctx context.Context) error {
 	t.cancel, t.done = cancel, make(chan struct{})
 	go t.background(rctx)
 	_, owned := t.members.View()
-	t.log.Info("tm started", "advertise", t.cfg.Advertise, "domains", strings.Join(t.cfg.Domains, ","), "partitions", owned)
+	t.log.Info("tm started", "advertise", t.cfg.Advertise, "domains", strings.Join(t.cfg.Domains, ","), "partitions", owned, "dns", t.dns.String())
+	if len(t.dns.Servers()) == 0 {
+		t.log.Warn("tm: no DNS server (none in /etc/resolv.conf, no resolver configured): next hops with a domain name fail with 503")
+	}
 	return nil
 }
 

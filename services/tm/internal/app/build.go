@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
@@ -62,7 +63,7 @@ func tagFor(serverKey string) string {
 
 // Target is one place to relay a request to.
 type Target struct {
-	URI      string   `json:"uri"`                // new Request-URI
+	URI      string   `json:"uri,omitempty"`      // new Request-URI; "" keeps the request's
 	Q        float64  `json:"q,omitempty"`        // 0..1 (location); serial forking by q
 	Path     []string `json:"path,omitempty"`     // Path of the binding (RFC 3327): Route headers
 	Received string   `json:"received,omitempty"` // "udp:ip:port": reach a contact behind NAT there
@@ -83,56 +84,71 @@ func (h hop) dest() string {
 	return d
 }
 
-// resolve picks the next hop of a request: the first Route when there is one
-// (loose routing), else the Request-URI; a binding's received address wins
-// (NAT). Hosts must be IP addresses (RFC 3263 DNS is not done yet).
-func resolve(routeURI, ruri string, received string) (hop, error) {
-	target := ruri
-	if routeURI != "" {
-		target = routeURI
+// hopsOf are the resolved targets as hops, in order.
+func hopsOf(ts []sipdns.Target) []hop {
+	hs := make([]hop, len(ts))
+	for i, t := range ts {
+		hs[i] = hop{Transport: t.Transport, Dest: t.Addr.String()}
 	}
-	h, err := resolveURI(target)
-	if received != "" && routeURI == "" {
-		if t, a, flow, ok := splitSource(received); ok {
-			if flow != "" {
-				// The REGISTER's connection; the contact, when it resolves,
-				// is where a new connection goes if that one is gone.
-				return hop{Transport: t, Dest: h.Dest, Flow: flow}, nil
-			}
-			return hop{Transport: t, Dest: a}, nil
-		}
-	}
-	return h, err
+	return hs
 }
 
-func resolveURI(target string) (hop, error) {
-	u, err := sipmsg.ParseURI(target)
-	if err != nil {
-		return hop{}, fmt.Errorf("next hop %q: %w", target, err)
+// destination is where a branch request goes before DNS: the URI whose
+// TARGET RFC 3263 resolves (query), or a fixed hop.
+type destination struct {
+	uri   string
+	query sipdns.Query
+	fixed *hop // a binding's received address (NAT): no resolution
+}
+
+// destinationOf picks the next hop of a branch request (RFC 3261 §16.6
+// step 7): a binding's received address when the request follows no
+// Route (NAT, the connection it registered over); else the first Route
+// (loose routing: the binding's Path, a relay's fixed next hop, a Route
+// left in the request), else the Request-URI ruri.
+func destinationOf(fw forward, t Target, ruri string) (destination, error) {
+	next := fw.route
+	if len(t.Path) > 0 {
+		next = strings.Trim(t.Path[0], "<>")
+		if na, err := sipmsg.ParseNameAddr(t.Path[0]); err == nil {
+			next = na.URI.String()
+		}
 	}
-	if u.Scheme != "sip" && u.Scheme != "sips" {
-		return hop{}, fmt.Errorf("next hop %q: scheme %q not supported", target, u.Scheme)
+	if t.NextHop != "" {
+		next = t.NextHop
 	}
-	transport := "udp"
-	if t, ok := u.Params.Get("transport"); ok {
-		transport = strings.ToLower(t)
+	target := ruri
+	if next != "" {
+		target = next
 	}
-	if transport != "udp" && transport != "tcp" {
-		return hop{}, fmt.Errorf("next hop %q: transport %q not supported", target, transport)
+	d := destination{uri: target}
+	u, uerr := sipmsg.ParseURI(target)
+	var qerr error
+	if uerr == nil {
+		d.query, qerr = sipdns.QueryFor(u)
 	}
-	host := u.Host
-	if m, ok := u.Params.Get("maddr"); ok && m != "" {
-		host = m
+	if t.Received != "" && next == "" {
+		if tr, a, flow, ok := splitSource(t.Received); ok {
+			h := hop{Transport: tr, Dest: a, Flow: flow}
+			if flow != "" {
+				// The REGISTER's connection; the contact, when it is an
+				// address, is where a new connection goes if that one
+				// is gone.
+				if lit, ok := sipdns.Literal(d.query); ok && uerr == nil && qerr == nil {
+					h.Dest = lit[0].Addr.String()
+				}
+			}
+			d.fixed = &h
+			return d, nil
+		}
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return hop{}, fmt.Errorf("next hop %q is not an IP address (DNS resolution is not supported yet)", host)
+	switch {
+	case uerr != nil:
+		return d, fmt.Errorf("next hop %s: %w", sipdns.Safe(target), uerr)
+	case qerr != nil:
+		return d, fmt.Errorf("next hop %s: %w", sipdns.Safe(target), qerr)
 	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-	}
-	return hop{Transport: transport, Dest: netip.AddrPortFrom(a, uint16(port)).String()}, nil
+	return d, nil
 }
 
 // splitSource splits "udp:ip:port" / "tcp:ip:port" / "tcp:flow".

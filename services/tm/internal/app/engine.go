@@ -16,6 +16,10 @@
 //   - forward (§16.6): Via with a branch that names the proxy transaction,
 //     Record-Route ;lr on dialog-creating requests, Path of the binding as
 //     Route, the binding's received address for contacts behind NAT;
+//   - next hops with a domain name (RFC 3263, dns.go): resolved through
+//     pkg/sipdns, from its cache under the lane or by a lookup off it;
+//     failover to the next target on 503, timeout or no response (a new
+//     branch per target), the targets left kept in the record;
 //   - fork: parallel to the contacts of the highest q, serially to lower q;
 //   - responses (§16.7): provisionals forwarded while no final was sent,
 //     every 2xx forwarded (and the other branches cancelled), non-2xx kept
@@ -51,6 +55,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm/internal/routes"
@@ -101,6 +106,20 @@ type Locator interface {
 	Lookup(ctx context.Context, aor string) (targets []Target, known bool, err error)
 }
 
+// DNS answers the resolution of a next hop from memory (RFC 3263:
+// *sipdns.Resolver, through adapters.DNS): ok is false when it must be
+// looked up (Lookups). An IP address is always answered.
+type DNS interface {
+	Cached(q sipdns.Query) (ts []sipdns.Target, err error, ok bool)
+}
+
+// Lookups resolves a next hop off the call's lane (a DNS query may take
+// seconds; a partition's lock must not wait for it) and runs done on the
+// lane with the result, as it runs a due deadline.
+type Lookups interface {
+	Lookup(callKey string, q sipdns.Query, done func(ctx context.Context, ts []sipdns.Target, err error) error)
+}
+
 // Source is where a request came from, as the edge reported it.
 type Source struct {
 	Transport string `json:"t"` // "udp" | "tcp"
@@ -130,6 +149,14 @@ type Config struct {
 	// may wait to be written with the next ones (see update); default
 	// 20ms, < 0 writes every change at once.
 	Coalesce time.Duration
+	// FailoverTimeout is how long an INVITE branch whose next hop has
+	// another DNS target to try waits for a first response before tm
+	// tries the next (see dns.go); default 5s, < 0 waits for Timer B.
+	FailoverTimeout time.Duration
+	// LookupTimeout bounds a DNS lookup of a branch in the record: past
+	// it, a lookup lost with its replica is started again, once (see
+	// timerLookup); default 3s (the resolver's 2s and a margin).
+	LookupTimeout time.Duration
 }
 
 // Deps are the engine's collaborators.
@@ -141,6 +168,8 @@ type Deps struct {
 	Edges   Edges
 	Emit    Emitter
 	Locate  Locator
+	DNS     DNS     // nil: next hops must be IP addresses
+	Lookups Lookups // nil: names not cached fail (503)
 	Apps    Apps
 	Routes  *routes.Table
 	Log     *slog.Logger
@@ -152,6 +181,7 @@ type Engine struct {
 	cfg   Config
 	d     Deps
 	cache *ptxCache
+	down  downList
 }
 
 // NewEngine returns an engine; zero config values get their defaults.
@@ -173,6 +203,12 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	if cfg.Coalesce == 0 {
 		cfg.Coalesce = 20 * time.Millisecond
+	}
+	if cfg.FailoverTimeout == 0 {
+		cfg.FailoverTimeout = 5 * time.Second
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 3 * time.Second
 	}
 	for i, dom := range cfg.Domains {
 		cfg.Domains[i] = strings.ToLower(dom)
@@ -216,12 +252,20 @@ var ErrConflict = errors.New("tm: transaction record changed concurrently too of
 
 // effects are what an input causes once its record is written.
 type effects struct {
-	sends  []*edgeapi.Message
-	arms   []arm
-	cancel []armKey
-	emits  []Emission
-	ops    []store.Op // further writes in the same commit (the dialog record)
-	dialog *dialog    // an answered call to remember until its BYE
+	sends   []*edgeapi.Message
+	arms    []arm
+	cancel  []armKey
+	emits   []Emission
+	ops     []store.Op // further writes in the same commit (the dialog record)
+	dialog  *dialog    // an answered call to remember until its BYE
+	lookups []lookup   // DNS lookups to start (see Lookups)
+}
+
+// lookup is the resolution of branch i of a proxy transaction.
+type lookup struct {
+	id string
+	i  int
+	q  sipdns.Query
 }
 
 type arm struct {
@@ -524,6 +568,11 @@ func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects, e
 	}
 	if d := fx.dialog; d != nil {
 		e.cache.putDialog(d, dialogTTL)
+	}
+	for _, l := range fx.lookups {
+		e.d.Lookups.Lookup(callKey, l.q, func(ctx context.Context, ts []sipdns.Target, err error) error {
+			return e.resolved(ctx, callKey, l.id, l.i, ts, err)
+		})
 	}
 	var firstErr error
 	for _, em := range emits {

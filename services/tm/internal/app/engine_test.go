@@ -14,6 +14,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/testenv"
@@ -32,6 +33,8 @@ type harness struct {
 	emits    []Emission
 	due      map[string]time.Time // scheduled deadlines, "ck|id"
 	now      time.Time
+	dns      *sipdns.Resolver // newDNSHarness
+	pending  []pendingLookup  // lookups the engine started
 }
 
 type sender struct{ h *harness }

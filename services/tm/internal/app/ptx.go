@@ -36,7 +36,8 @@ type ptx struct {
 	// of the request that reaches tm (an edge that did not see the final).
 	Last []byte `json:"last,omitempty"`
 	// Tmr are the pending timers (RFC 3261 §17.1 A, B, E, F of the
-	// branches; C of the proxy transaction), kept in the record so that a
+	// branches, and their failover and lookup timers; C of the proxy
+	// transaction), kept in the record so that a
 	// replica taking the partition over finds them (through its deadline
 	// index, see Engine.commit).
 	Tmr []ptimer `json:"tm,omitempty"`
@@ -44,7 +45,7 @@ type ptx struct {
 
 // ptimer is one pending timer of a proxy transaction.
 type ptimer struct {
-	T   string `json:"t"` // "A", "B", "C", "E", "F"
+	T   string `json:"t"` // "A", "B", "C", "E", "F"; "fr", "dns" (see dns.go)
 	I   int    `json:"i"` // branch; -1 for the proxy transaction's own (C)
 	Due int64  `json:"d"` // unix milliseconds
 }
@@ -100,6 +101,17 @@ type branch struct {
 	Resp      []byte       `json:"r,omitempty"`  // final non-2xx response as received
 	Prov      bool         `json:"pv,omitempty"` // a provisional arrived
 	CancelOut bool         `json:"cs,omitempty"` // CANCEL sent
+	Reason    string       `json:"rs,omitempty"` // the reason phrase of a local Status
+	// RFC 3263: Alt are the targets resolved after Hop, in order, not
+	// tried yet (a 503 or a timeout moves on to the next, in a new
+	// branch: §4.3); Dst is the target the branch was built for, to
+	// build those (and the request once resolved). Resolving: the next
+	// hop's lookup is in progress and nothing was sent; Lookups counts
+	// the lookups started again after one got lost (see timerLookup).
+	Alt       []hop   `json:"alt,omitempty"`
+	Dst       *Target `json:"dst,omitempty"`
+	Resolving bool    `json:"dns,omitempty"`
+	Lookups   int     `json:"lk,omitempty"`
 }
 
 // callInfo follows the call an initial INVITE starts, for call events.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
-	"github.com/sipbus/sipbus/pkg/sipfsm"
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm/internal/routes"
@@ -211,47 +212,15 @@ func (e *Engine) next(p *ptx, ck string, fw forward, fx *effects) {
 	e.complete(p, ck, fx)
 }
 
-// startBranch builds, records and sends one branch. It returns false when
-// the target cannot be reached at all (the branch is recorded as failed).
-func (e *Engine) startBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Target, fx *effects) bool {
-	i := len(p.Branches)
-	b := &branch{I: i, Branch: branchID(p.ID, i), Target: t.URI}
-	p.Branches = append(p.Branches, b)
-	raw, h, err := e.buildBranch(m, fw, t, b.Branch)
-	if err != nil {
-		e.d.Log.Info("tm: branch not started", "call_key", ck, "target", t.URI, "err", err)
-		b.Status, b.Local = 502, true
-		return false
-	}
-	b.Req, b.Hop = raw, h
-	e.step(p, ck, b, sipfsm.Start, nil, fx)
-	return true
-}
-
-// buildBranch rewrites the request for one target (RFC 3261 §16.6).
-func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]byte, hop, error) {
+// buildBranch rewrites the request for one target (RFC 3261 §16.6),
+// sent to h.
+func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string, h hop) []byte {
 	ed := m.Edit()
 	if fw.pop >= 0 {
 		ed.RemoveFirst(fw.pop)
 	}
-	ruri := m.Str(m.RequestURI)
 	if t.URI != "" {
 		ed.SetRequestURI(t.URI)
-		ruri = t.URI
-	}
-	next := fw.route
-	if len(t.Path) > 0 {
-		next = strings.Trim(t.Path[0], "<>")
-		if na, err := sipmsg.ParseNameAddr(t.Path[0]); err == nil {
-			next = na.URI.String()
-		}
-	}
-	if t.NextHop != "" {
-		next = t.NextHop
-	}
-	h, err := resolve(next, ruri, t.Received)
-	if err != nil {
-		return nil, hop{}, err
 	}
 	mf, _ := m.MaxForwards()
 	if i := headerIndex(m, sipmsg.HMaxForwards); i >= 0 {
@@ -274,7 +243,7 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string) ([]
 	}
 	lines = append(lines, via)
 	ed.Prepend(lines...)
-	return ed.Bytes(), h, nil
+	return ed.Bytes()
 }
 
 // branchSend is the message that sends (or resends) a branch request,
@@ -351,12 +320,46 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 		return nil
 	}
 	fw.loop = e.loopHash(m)
-	raw, h, err := e.buildBranch(m, fw, Target{Received: inDialogFlow(self, in.Src.Flow)}, statelessBranch(in.TxKey))
+	t := Target{Received: inDialogFlow(self, in.Src.Flow)}
+	d, err := destinationOf(fw, t, m.Str(m.RequestURI))
 	if err != nil {
 		e.d.Log.Info("tm: ACK not forwarded", "call_key", in.CallKey, "err", err)
 		return nil
 	}
-	return e.d.Send.Send(ctx, &edgeapi.Message{Raw: raw, Dest: h.dest(), Edge: e.edgeFor(in.Src.Edge), CallKey: in.CallKey, CallID: m.CallID()})
+	// RFC 3263 §4.4: a stateless forward picks the same server for every
+	// retransmission of the ACK.
+	d.query.Seed = seedOf(in.TxKey)
+	edge, ck, br := e.edgeFor(in.Src.Edge), in.CallKey, statelessBranch(in.TxKey)
+	send := func(ctx context.Context, am *sipmsg.Msg, h hop) error {
+		out := e.buildBranch(am, fw, t, br, h)
+		return e.d.Send.Send(ctx, &edgeapi.Message{Raw: out, Dest: h.dest(), Edge: edge, CallKey: ck, CallID: am.CallID()})
+	}
+	if d.fixed != nil {
+		return send(ctx, m, *d.fixed)
+	}
+	ts, err, ok := e.cached(d.query)
+	switch {
+	case ok && err == nil:
+		return send(ctx, m, hopsOf(ts)[0])
+	case ok || e.d.Lookups == nil:
+		e.d.Log.Debug("tm: ACK not forwarded", "call_key", ck, "next_hop", sipdns.Safe(d.uri), "err", err)
+		return nil
+	}
+	raw := append([]byte(nil), m.Raw...) // m is not ours after this input
+	e.d.Lookups.Lookup(ck, d.query, func(ctx context.Context, ts []sipdns.Target, err error) error {
+		am, perr := sipmsg.Parse(raw, sipmsg.Datagram)
+		if err != nil || perr != nil || len(ts) == 0 {
+			return nil // a failed lookup is logged where it happened
+		}
+		return send(ctx, am, hopsOf(ts)[0])
+	})
+	return nil
+}
+
+// seedOf is a stable non-zero seed for the SRV draw of a stateless forward.
+func seedOf(key string) uint64 {
+	sum := sha256.Sum256([]byte("seed|" + key))
+	return binary.BigEndian.Uint64(sum[:8]) | 1
 }
 
 // cancel handles a CANCEL (RFC 3261 §16.10).
@@ -391,6 +394,13 @@ func (e *Engine) cancel(ctx context.Context, in *Inbound) error {
 // response (RFC 3261 §9.1: not before); a branch still calling is cancelled
 // when its first provisional arrives.
 func (e *Engine) cancelBranch(p *ptx, ck string, b *branch, fx *effects) {
+	if b.Resolving && b.pending() {
+		// Nothing was sent: the branch ends here; its lookup's result
+		// will find it ended.
+		b.Resolving, b.Status, b.Local = false, 487, true
+		fx.cancel = append(fx.cancel, armKey{timerLookup, b.I})
+		return
+	}
 	if !b.pending() && !b.Local || b.CancelOut || !b.Prov || !p.invite() {
 		return
 	}

@@ -31,6 +31,7 @@ func (e *Engine) Response(ctx context.Context, in *Inbound) error {
 		if b == nil || cs.Method != p.Method {
 			return nil
 		}
+		fx.cancel = append(fx.cancel, armKey{timerFailover, i}) // the target answers
 		input := sipfsm.Recv3xx6xx
 		switch {
 		case m.StatusCode < 200:
@@ -55,7 +56,7 @@ func (e *Engine) Response(ctx context.Context, in *Inbound) error {
 // (PassToTU). An input the machine does not expect (a stale timer, a
 // response in a state that ignores it) changes nothing.
 func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipmsg.Msg, fx *effects) (pass bool) {
-	env := sipfsm.Env{Reliable: b.Hop.Transport == "tcp", Timers: e.cfg.Timers, Attempt: b.Attempt}
+	env := sipfsm.Env{Reliable: b.Hop.Transport != "udp", Timers: e.cfg.Timers, Attempt: b.Attempt}
 	st, acts, err := sipfsm.Next(p.kind(), b.State, in, env)
 	if err != nil {
 		return false
@@ -85,6 +86,7 @@ func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipms
 		case sipfsm.TimeoutToTU, sipfsm.TransportErrorToTU:
 			if b.pending() {
 				b.Status, b.Local = 408, true
+				e.failover(p, ck, b, fx) // RFC 3263 §4.3: the next target
 			}
 			e.complete(p, ck, fx)
 		}
@@ -156,6 +158,12 @@ func (e *Engine) onResponse(p *ptx, ck string, b *branch, m *sipmsg.Msg, fx *eff
 	default:
 		if b.pending() {
 			b.Status, b.Resp = code, append([]byte(nil), m.Raw...)
+			if code == 503 {
+				if d, ok := retryAfter(m.Value(sipmsg.HRetryAfter)); ok && len(b.Alt) > 0 {
+					e.down.mark(b.Hop, e.d.Now().Add(d), e.d.Now())
+				}
+				e.failover(p, ck, b, fx) // RFC 3263 §4.3: the next target
+			}
 		}
 		e.complete(p, ck, fx)
 	}
@@ -194,6 +202,8 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 		e.final(p, ck, 487, "Request Terminated", nil, fx)
 	case b == nil:
 		e.final(p, ck, 480, "Temporarily Unavailable", nil, fx)
+	case b.Local && b.Reason != "":
+		e.final(p, ck, b.Status, b.Reason, nil, fx)
 	case b.Local:
 		e.final(p, ck, b.Status, localReason(b.Status), nil, fx)
 	case b.Status == 503:
@@ -204,8 +214,10 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 }
 
 // failoverForward recomputes the rewrite of the original request for a
-// later branch (serial forking, on_failure, an application's relay): our
-// own Route, if any, is popped again and the loop hash recomputed.
+// later branch (serial forking, on_failure, an application's relay, the
+// next DNS target, a resolved next hop): our own Route, if any, is
+// popped again, the Route left is the next hop, and the loop hash is
+// recomputed, as Request did for the first branch.
 func (e *Engine) failoverForward(p *ptx) forward {
 	fw := forward{pop: -1, inTransport: p.Src.Transport, inFlow: p.Src.Flow}
 	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
@@ -213,8 +225,13 @@ func (e *Engine) failoverForward(p *ptx) forward {
 		return fw
 	}
 	fw.loop = e.loopHash(m)
-	if rs, _ := m.Routes(); len(rs) > 0 && e.isSelfURI(rs[0].URI) {
+	rs, _ := m.Routes()
+	if len(rs) > 0 && e.isSelfURI(rs[0].URI) {
 		fw.pop = headerIndex(m, sipmsg.HRoute)
+		rs = rs[1:]
+	}
+	if len(rs) > 0 {
+		fw.route = rs[0].URI.String()
 	}
 	return fw
 }

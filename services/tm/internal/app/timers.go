@@ -53,8 +53,15 @@ func (e *Engine) Due(ctx context.Context, callKey, id string) error {
 
 // fire runs one timer of p.
 func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
-	if t.T == "C" {
+	switch t.T {
+	case "C":
 		e.noAnswer(p, ck, fx)
+		return
+	case timerFailover:
+		e.noFirstResponse(p, ck, t.I, fx)
+		return
+	case timerLookup:
+		e.lookupLost(p, ck, t.I, fx)
 		return
 	}
 	in, ok := timerInputs[t.T]

@@ -72,6 +72,26 @@ type Config struct {
 	// address of every edge when several edges front one tm pool (a
 	// Route or Via naming any of them is ours). Default none.
 	Aliases []string `yaml:"aliases" env:"SIPBUS_ALIASES"`
+
+	// Resolver lists the DNS servers that resolve next hops with a
+	// domain name (RFC 3263: NAPTR, SRV, A), "ip" or "ip:port", asked in
+	// order. Default none: the nameservers of /etc/resolv.conf, with
+	// /etc/hosts first.
+	Resolver []string `yaml:"resolver" env:"SIPBUS_RESOLVER"`
+
+	// ResolverTimeout bounds one resolution of a next hop, every query
+	// and retry included (a lookup runs outside the partition's lock; a
+	// branch waits for it). Default 2s.
+	ResolverTimeout time.Duration `yaml:"resolver_timeout" env:"SIPBUS_RESOLVER_TIMEOUT"`
+
+	// FailoverTimeout is how long an INVITE branch whose next hop has
+	// another DNS target to try waits for any response (a live next hop
+	// sends 100 Trying at once) before tm tries the next. RFC 3263 §4.3
+	// names the transaction timeout, Timer B: 64*T1, longer than the
+	// caller waits; this is Kamailio's fr_timer. A non-INVITE fails over
+	// at Timer F (no 100 Trying tells a slow target from a dead one).
+	// Default 5s; 0 waits for Timer B.
+	FailoverTimeout time.Duration `yaml:"failover_timeout" env:"SIPBUS_FAILOVER_TIMEOUT"`
 }
 
 // Defaults.
@@ -84,21 +104,25 @@ const (
 	defaultQueueTarget   = 50 * time.Millisecond
 	defaultQueueInterval = 100 * time.Millisecond
 	defaultCoalesce      = 20 * time.Millisecond
+	defaultResolverTO    = 2 * time.Second
+	defaultFailoverTO    = 5 * time.Second
 )
 
 // Default returns the configuration without file or environment. It does
 // not validate: Advertise is required and has no default.
 func Default() Config {
 	return Config{
-		ID:            hostID(),
-		NATS:          defaultNATS,
-		T1:            defaultT1,
-		T2:            defaultT2,
-		T4:            defaultT4,
-		NoAnswer:      defaultNoAnswer,
-		QueueTarget:   defaultQueueTarget,
-		QueueInterval: defaultQueueInterval,
-		Coalesce:      defaultCoalesce,
+		ID:              hostID(),
+		NATS:            defaultNATS,
+		T1:              defaultT1,
+		T2:              defaultT2,
+		T4:              defaultT4,
+		NoAnswer:        defaultNoAnswer,
+		QueueTarget:     defaultQueueTarget,
+		QueueInterval:   defaultQueueInterval,
+		Coalesce:        defaultCoalesce,
+		ResolverTimeout: defaultResolverTO,
+		FailoverTimeout: defaultFailoverTO,
 	}
 }
 

@@ -31,7 +31,7 @@ func clearEnv(t *testing.T) {
 func TestEnvNames(t *testing.T) {
 	want := []string{"SIPBUS_TM_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_ADVERTISE", "SIPBUS_DOMAINS", "SIPBUS_ROUTES",
 		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_QUEUE_TARGET", "SIPBUS_TM_QUEUE_INTERVAL",
-		"SIPBUS_TM_COALESCE", "SIPBUS_ALIASES"}
+		"SIPBUS_TM_COALESCE", "SIPBUS_ALIASES", "SIPBUS_RESOLVER", "SIPBUS_RESOLVER_TIMEOUT", "SIPBUS_FAILOVER_TIMEOUT"}
 	if got := envNames(); !reflect.DeepEqual(got, want) {
 		t.Errorf("env tags %v\nwant      %v", got, want)
 	}
@@ -41,7 +41,8 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	want := Config{ID: c.ID, NATS: "nats://127.0.0.1:4222", T1: 500 * time.Millisecond, T2: 4 * time.Second,
 		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: 50 * time.Millisecond,
-		QueueInterval: 100 * time.Millisecond, Coalesce: 20 * time.Millisecond}
+		QueueInterval: 100 * time.Millisecond, Coalesce: 20 * time.Millisecond,
+		ResolverTimeout: 2 * time.Second, FailoverTimeout: 5 * time.Second}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
 	}
@@ -115,6 +116,10 @@ func TestValidateErrors(t *testing.T) {
 		{"no_answer zero", func(c *Config) { c.NoAnswer = 0 }, "no_answer: must be positive"},
 		{"queue_target zero", func(c *Config) { c.QueueTarget = 0 }, "queue_target: must be positive"},
 		{"coalesce too long", func(c *Config) { c.Coalesce = time.Minute }, "coalesce: must be within 0..1s"},
+		{"resolver a name", func(c *Config) { c.Resolver = []string{"dns.example.com"} }, `resolver: "dns.example.com": want an IP address or ip:port`},
+		{"resolver port 0", func(c *Config) { c.Resolver = []string{"127.0.0.1:0"} }, `resolver: "127.0.0.1:0"`},
+		{"resolver_timeout too short", func(c *Config) { c.ResolverTimeout = time.Millisecond }, "resolver_timeout: must be within 100ms..30s"},
+		{"failover_timeout negative", func(c *Config) { c.FailoverTimeout = -time.Second }, "failover_timeout: must be 0 (off) or positive"},
 		{"static without domain", func(c *Config) { c.Static = map[string][]string{"alice": {"sip:a@192.0.2.1"}} }, `static: "alice": want user@domain`},
 		{"static with scheme", func(c *Config) { c.Static = map[string][]string{"sip:alice@example.com": nil} }, "want user@domain"},
 		{"static foreign domain", func(c *Config) { c.Static = map[string][]string{"alice@example.net": nil} }, `static: "alice@example.net": example.net is not one of domains`},
@@ -165,7 +170,8 @@ func TestLoadSample(t *testing.T) {
 		Advertise: "proxy.example.com:5060", Domains: []string{"example.com", "Example.ORG"},
 		Routes: "/etc/sipbus/routes.yaml", T1: 500 * time.Millisecond, T2: 4 * time.Second, T4: 5 * time.Second,
 		NoAnswer: 90 * time.Second, QueueTarget: 50 * time.Millisecond, QueueInterval: 100 * time.Millisecond,
-		Coalesce: 20 * time.Millisecond,
+		Coalesce: 20 * time.Millisecond, Resolver: []string{"10.0.0.2", "10.0.0.3:5353"},
+		ResolverTimeout: 1500 * time.Millisecond, FailoverTimeout: 3 * time.Second,
 		Static: map[string][]string{
 			"alice@example.com": {"sip:alice@192.0.2.21:5060"},
 			"bob@EXAMPLE.org":   {"sip:bob@192.0.2.22:5060;transport=tcp", "sips:bob@bob.example.org"},
@@ -278,6 +284,7 @@ func TestFromEnv(t *testing.T) {
 		"SIPBUS_TM_ID": "tm-7", "SIPBUS_NATS_URL": "nats://n:4222", "REDIS_URL": "redis://r:6379",
 		"SIPBUS_ADVERTISE": "192.0.2.1:5080", "SIPBUS_DOMAINS": " a.example, b.example ,", "SIPBUS_ROUTES": "r.yaml",
 		"SIPBUS_T1": "250ms", "SIPBUS_T2": "2s", "SIPBUS_T4": "3s", "SIPBUS_NO_ANSWER": "2m", "SIPBUS_TM_QUEUE_TARGET": "40ms", "SIPBUS_TM_COALESCE": "5ms",
+		"SIPBUS_RESOLVER": "127.0.0.1:5353,10.0.0.2", "SIPBUS_FAILOVER_TIMEOUT": "0s",
 	}
 	c := Default()
 	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
@@ -286,7 +293,8 @@ func TestFromEnv(t *testing.T) {
 	want := Config{ID: "tm-7", NATS: "nats://n:4222", Redis: "redis://r:6379", Advertise: "192.0.2.1:5080",
 		Domains: []string{"a.example", "b.example"}, Routes: "r.yaml", T1: 250 * time.Millisecond, T2: 2 * time.Second,
 		T4: 3 * time.Second, NoAnswer: 2 * time.Minute, QueueTarget: 40 * time.Millisecond,
-		QueueInterval: 100 * time.Millisecond, Coalesce: 5 * time.Millisecond}
+		QueueInterval: 100 * time.Millisecond, Coalesce: 5 * time.Millisecond,
+		Resolver: []string{"127.0.0.1:5353", "10.0.0.2"}, ResolverTimeout: 2 * time.Second}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("FromEnv = %+v\nwant      %+v", c, want)
 	}

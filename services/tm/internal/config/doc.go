@@ -1,6 +1,7 @@
 // Package config is the configuration of tm, the transaction manager: where
 // NATS and the store are, the address it advertises, its local domains, its
-// route table file and its RFC 3261 timers.
+// route table file, its RFC 3261 timers and the DNS servers that resolve
+// next hops.
 //
 // Load starts from Default, overlays a YAML file decoded strictly (an
 // unknown key is an error with its line; durations are Go durations such
@@ -19,6 +20,8 @@
 //	t4: 5s
 //	no_answer: 90s
 //	queue_target: 50ms
+//	resolver: [10.0.0.2, 10.0.0.3:53]
+//	failover_timeout: 3s
 //	static:
 //	  alice@example.com: [sip:alice@192.0.2.21:5060]
 //
@@ -38,5 +41,13 @@
 //	queue_target    SIPBUS_TM_QUEUE_TARGET    20ms
 //	queue_interval  SIPBUS_TM_QUEUE_INTERVAL  100ms
 //	coalesce        SIPBUS_TM_COALESCE        20ms
+//	aliases    SIPBUS_ALIASES     none
+//	resolver   SIPBUS_RESOLVER    none: /etc/resolv.conf (and /etc/hosts)
+//	resolver_timeout  SIPBUS_RESOLVER_TIMEOUT  2s
+//	failover_timeout  SIPBUS_FAILOVER_TIMEOUT  5s (0: Timer B only)
 //	static     -                  none
+//
+// resolver, resolver_timeout and failover_timeout drive the RFC 3263
+// resolution of next hops with a domain name and the failover between
+// their targets; see internal/app (dns.go) and pkg/sipdns.
 package config

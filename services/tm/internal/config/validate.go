@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
@@ -66,6 +67,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Coalesce < 0 || c.Coalesce > time.Second {
 		add("coalesce", "must be within 0..1s (got %v)", c.Coalesce)
+	}
+	for _, r := range c.Resolver {
+		if _, err := sipdns.ServerAddr(strings.TrimSpace(r)); err != nil {
+			add("resolver", "%q: want an IP address or ip:port (a name cannot be resolved without a resolver)", r)
+		}
+	}
+	if c.ResolverTimeout < 100*time.Millisecond || c.ResolverTimeout > 30*time.Second {
+		add("resolver_timeout", "must be within 100ms..30s (got %v)", c.ResolverTimeout)
+	}
+	if c.FailoverTimeout < 0 {
+		add("failover_timeout", "must be 0 (off) or positive (got %v)", c.FailoverTimeout)
 	}
 
 	static, problems := normalizeStatic(c.Static, c.Domains)

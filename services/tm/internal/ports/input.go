@@ -1,8 +1,8 @@
 // Package ports runs tm's inputs: the SIP messages of the partitions this
 // replica owns (core NATS subscriptions on the stream's subjects), the
-// deadlines of their transactions (Scheduler), partition ownership
-// (Members), edge liveness and load beats, and the application command
-// endpoint.
+// deadlines of their transactions (Scheduler), the results of the DNS
+// lookups of next hops (Input.Lookup), partition ownership (Members),
+// edge liveness and load beats, and the application command endpoint.
 package ports
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
@@ -37,7 +38,10 @@ import (
 // partition's lock, which a due deadline of one of its transactions takes
 // too: the inputs of one call never run at once, so the engine works on its
 // in-memory transactions without locks of its own, and no message waits
-// for a hand-off to another goroutine. Partitions run in parallel.
+// for a hand-off to another goroutine. Partitions run in parallel. A DNS
+// lookup (which may take seconds) runs on a goroutine of its own, outside
+// every lock; its result comes back under the partition's lock, like a
+// due deadline.
 //
 // Overload (CoDel-style): when messages reach tm more than QueueTarget
 // after the edge received them (the edge's time attribute), for a whole
@@ -67,7 +71,7 @@ type Input struct {
 
 // InputStats count what the input did.
 type InputStats struct {
-	Messages, Timers, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
+	Messages, Timers, Lookups, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
 }
 
 // InputOptions tune the input.
@@ -77,8 +81,16 @@ type InputOptions struct {
 	QueueInterval time.Duration // default bus.DefaultQueueInterval
 	Timeout       time.Duration // per input; default 5s
 	T1            time.Duration // non-INVITE requests older than 64*T1 are dropped; default 500ms
+	DNS           Resolver      // resolves next hops for Lookup; nil: lookups fail
 	Log           *slog.Logger
 }
+
+// Resolver resolves a next hop from DNS (adapters.DNS).
+type Resolver interface {
+	Resolve(ctx context.Context, q sipdns.Query) ([]sipdns.Target, error)
+}
+
+var _ app.Lookups = (*Input)(nil)
 
 // NewInput builds the input; Members subscribes it to partitions. sch is
 // the engine's scheduler, whose callback must be the input's Due.
@@ -214,17 +226,42 @@ func (in *Input) Due(ck, id string) {
 	in.wg.Add(1)
 	go func() {
 		defer in.wg.Done()
-		mu := &in.part[partitionOf(ck)]
-		mu.Lock()
-		defer mu.Unlock()
 		in.Stats.Timers.Add(1)
-		ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
-		defer cancel()
-		if err := in.eng.Due(ctx, ck, id); err != nil {
-			in.Stats.Failed.Add(1)
-			in.log.Warn("tm: timer", "call_key", ck, "err", err)
-		}
+		in.onLane(ck, "tm: timer", func(ctx context.Context) error { return in.eng.Due(ctx, ck, id) })
 	}()
+}
+
+// Lookup implements app.Lookups: it resolves q on a goroutine of its
+// own, outside every lock, then runs done under the partition's lock.
+// Without a resolver the lookup fails (sipdns.ErrNoServers).
+func (in *Input) Lookup(ck string, q sipdns.Query, done func(ctx context.Context, ts []sipdns.Target, err error) error) {
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		in.Stats.Lookups.Add(1)
+		var ts []sipdns.Target
+		err := error(&sipdns.Error{Name: sipdns.Safe(q.Host), Err: sipdns.ErrNoServers})
+		if in.opt.DNS != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+			ts, err = in.opt.DNS.Resolve(ctx, q)
+			cancel()
+		}
+		in.onLane(ck, "tm: lookup", func(ctx context.Context) error { return done(ctx, ts, err) })
+	}()
+}
+
+// onLane runs fn under the partition's lock of call ck, as the call's
+// messages run, with the input's timeout.
+func (in *Input) onLane(ck, what string, fn func(ctx context.Context) error) {
+	mu := &in.part[partitionOf(ck)]
+	mu.Lock()
+	defer mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		in.Stats.Failed.Add(1)
+		in.log.Warn(what, "call_key", ck, "err", err)
+	}
 }
 
 var msgPool = sync.Pool{New: func() any { return new(sipmsg.Msg) }}

@@ -40,6 +40,8 @@
 //
 //	location: {}        relay to the contacts registered for the request-URI
 //	relay: URI          relay to a fixed next hop, a sip: or sips: URI with a host
+//	                    (a domain name is resolved as RFC 3263 says: NAPTR, SRV,
+//	                    A; a 503 or a timeout fails over to the next target)
 //	reply: {code: N, reason: text}
 //	                    answer N (300-699); reason defaults to the standard phrase
 //	app: NAME           hand the transaction to application NAME ([A-Za-z0-9_-]{1,64},
