@@ -469,6 +469,34 @@ func TestLocalAnswers(t *testing.T) {
 	}
 }
 
+// No open relay through routing headers: an in-dialog request whose Route
+// does not name tm is answered 404, an initial request with a Route past tm
+// ("preloaded") 403, and an ACK without tm's Route that matches nothing is
+// dropped; none of them leaves for the host the sender named.
+func TestNoRelayByRoute(t *testing.T) {
+	h := newHarness(t, "", bob)
+	foreign := "Route: <sip:victim.example:5060;lr>\nMax-Forwards: 70"
+	bye := strings.Replace(strings.Replace(invite(70, "sip:bob@example.com"), "INVITE sip:bob@example.com", "BYE sip:bob@victim.example", 1), "1 INVITE", "2 BYE", 1)
+	bye = strings.Replace(bye, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=x70", 1)
+	h.request(bye)
+	if m := only(t, h.take(), "in-dialog without Route"); m.StatusCode != 404 {
+		t.Errorf("BYE without our Route: %s, want 404", status(m))
+	}
+	h.request(strings.Replace(bye, "Max-Forwards: 70", foreign, 1))
+	if m := only(t, h.take(), "in-dialog, foreign Route"); m.StatusCode != 404 {
+		t.Errorf("BYE with a foreign Route: %s, want 404", status(m))
+	}
+	h.request(strings.Replace(invite(71, "sip:bob@example.com"), "Max-Forwards: 70", foreign, 1))
+	if m := only(t, h.take(), "preloaded"); m.StatusCode != 403 || !strings.Contains(string(m.Raw), "Preload Route denied") {
+		t.Errorf("INVITE with a preloaded Route: %s, want 403", status(m))
+	}
+	ack := strings.Replace(strings.Replace(bye, "BYE sip:", "ACK sip:", 1), "2 BYE", "2 ACK", 1)
+	h.request(ack)
+	if got := h.take(); len(got) != 0 {
+		t.Errorf("an ACK without our Route was relayed: %d messages", len(got))
+	}
+}
+
 // emitted lists the types of the call events emitted so far.
 func (h *harness) emitted() []string {
 	h.mu.Lock()
@@ -581,6 +609,7 @@ func TestNonInviteInMemoryOnly(t *testing.T) {
 	bye := strings.Replace(strings.Replace(invite(60, "sip:bob@example.com"), "INVITE sip:bob@example.com", "BYE sip:bob@203.0.113.5:5060", 1), "1 INVITE", "2 BYE", 1)
 	bye = strings.Replace(bye, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=b60", 1)
 	bye = strings.Replace(bye, "branch=z9hG4bK-t60", "branch=z9hG4bK-bye60", 1)
+	bye = strings.Replace(bye, "Max-Forwards: 70", "Route: <sip:"+proxyAddr+";lr>\nMax-Forwards: 70", 1) // the dialog's route set
 	byeIn := h.request(bye)
 	out := only(t, h.take(), "BYE downstream")
 	if _, err := h.st.LoadRecord(h.ctx(), byeIn.CallKey, ptxKey(ptxID(byeIn.TxKey))); err == nil {

@@ -66,9 +66,21 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	if len(routeSet) > 0 {
 		fw.route = routeSet[0].URI.String()
 	}
+	// No open relay: tm Record-Routes every dialog it creates, so a request
+	// of one of its dialogs carries a Route naming it. An in-dialog request
+	// without it belongs to a dialog that does not pass here (Kamailio's
+	// default answers 404 too), and an initial request whose Route goes on
+	// elsewhere would make tm relay to any host the sender names
+	// ("preloaded" Route, Kamailio: 403).
+	switch {
+	case hasToTag(m) && pop < 0:
+		return e.reject(ctx, in, 404, "Not Here: no Route to this proxy in an in-dialog request")
+	case !hasToTag(m) && len(routeSet) > 0:
+		return e.reject(ctx, in, 403, "Preload Route denied")
+	}
 	if len(routeSet) > 0 || hasToTag(m) {
-		// In-dialog (or pre-routed): follow the route, keep the Request-URI;
-		// a party behind NAT is reached on its flow (flows.go).
+		// In-dialog: follow the route, keep the Request-URI; a party behind
+		// NAT is reached on its flow (flows.go).
 		if mf == 0 {
 			return e.reject(ctx, in, 483, "Too Many Hops")
 		}
@@ -312,6 +324,12 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
 		fw.pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
 		routeSet = routeSet[1:]
+	}
+	if fw.pop < 0 {
+		// Not routed through us (the ACK of a 2xx carries our Route) and
+		// matching no transaction here: not ours to relay (no open relay).
+		e.d.Log.Debug("tm: ACK without our Route dropped", "call_key", in.CallKey)
+		return nil
 	}
 	if len(routeSet) > 0 {
 		fw.route = routeSet[0].URI.String()
