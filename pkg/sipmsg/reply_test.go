@@ -1,6 +1,7 @@
 package sipmsg
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -213,5 +214,34 @@ func TestTagParam(t *testing.T) {
 		if string(tag) != tt.tag || ok != tt.ok {
 			t.Errorf("tagParam(%q) = %q, %v; want %q, %v", tt.in, tag, ok, tt.tag, tt.ok)
 		}
+	}
+}
+
+func TestStampTopVia(t *testing.T) {
+	raw := "INVITE sip:b@example.com SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport, SIP/2.0/UDP p.example;branch=z9hG4bK0\r\n" +
+		"Via: SIP/2.0/UDP q.example;branch=z9hG4bKq\r\n" +
+		"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	m, err := Parse([]byte(raw), Datagram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, v, ok := m.StampTopVia(netip.MustParseAddrPort("192.0.2.9:40000"))
+	if !ok || i != 0 {
+		t.Fatalf("StampTopVia: %d %q %v", i, v, ok)
+	}
+	want := "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport=40000;received=192.0.2.9, SIP/2.0/UDP p.example;branch=z9hG4bK0"
+	if v != want {
+		t.Errorf("stamped Via\n got %q\nwant %q", v, want)
+	}
+	// sent-by is the source and no rport asked: nothing to add.
+	m2, _ := Parse([]byte(strings.Replace(raw, "10.0.0.5:5060;branch=z9hG4bK1;rport", "192.0.2.9:5060;branch=z9hG4bK1", 1)), Datagram)
+	if _, v, ok := m2.StampTopVia(netip.MustParseAddrPort("192.0.2.9:5060")); ok {
+		t.Errorf("nothing to stamp, got %q", v)
+	}
+	// sent-by is a name: received only.
+	m3, _ := Parse([]byte(strings.Replace(raw, "10.0.0.5:5060;branch=z9hG4bK1;rport", "ua.example;branch=z9hG4bK1", 1)), Datagram)
+	if _, v, _ := m3.StampTopVia(netip.MustParseAddrPort("192.0.2.9:5060")); !strings.HasPrefix(v, "SIP/2.0/UDP ua.example;branch=z9hG4bK1;received=192.0.2.9,") {
+		t.Errorf("named sent-by: %q", v)
 	}
 }

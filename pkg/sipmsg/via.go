@@ -172,3 +172,41 @@ func ReplyAddr(m *Msg, src netip.AddrPort) netip.AddrPort {
 	}
 	return netip.AddrPortFrom(src.Addr(), uint16(port))
 }
+
+// ReceivedRPort is what a server adds to the top Via v of a request that
+// came from src (RFC 3261 §18.2.1, RFC 3581 §4): received when sent-by is
+// not the source address, and always when the client asked for rport;
+// rport filled with the source port when asked. "" and 0: nothing to add.
+func ReceivedRPort(v Via, src netip.AddrPort) (received string, rport int) {
+	a := src.Addr().Unmap()
+	if h, err := netip.ParseAddr(v.Host); err != nil || h.Unmap() != a || v.RPort == 0 {
+		received = a.String()
+	}
+	if v.RPort == 0 {
+		rport = int(src.Port())
+	}
+	return received, rport
+}
+
+// StampTopVia is the first Via row of m with received and rport set as
+// ReceivedRPort says for a request from src, and its index in m.Headers,
+// for a proxy to write into the request it forwards so that the responses
+// carry them back (RFC 3581 §4). ok is false when there is nothing to set
+// or the Via cannot be read.
+func (m *Msg) StampTopVia(src netip.AddrPort) (i int, value string, ok bool) {
+	v, err := m.TopVia()
+	if err != nil || !src.IsValid() {
+		return -1, "", false
+	}
+	received, rport := ReceivedRPort(v, src)
+	if received == "" && rport == 0 {
+		return -1, "", false
+	}
+	for i := range m.Headers {
+		if h := &m.Headers[i]; h.ID == HVia {
+			b := appendTopVia(nil, m.Bytes(h.Value), ReplyOptions{Received: received, RPort: rport})
+			return i, string(b), true
+		}
+	}
+	return -1, "", false
+}

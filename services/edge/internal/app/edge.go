@@ -400,15 +400,7 @@ func (e *Edge) signedTag(m *sipmsg.Msg) string {
 func (e *Edge) replyOptions(p *Packet, m *sipmsg.Msg, toTag string) sipmsg.ReplyOptions {
 	opt := sipmsg.ReplyOptions{ToTag: toTag, Server: e.opt.Server}
 	if v, err := m.TopVia(); err == nil {
-		// RFC 3261 §18.2.1: received when sent-by is not the source address;
-		// RFC 3581 §4: with rport, received always and rport filled in.
-		src := p.Remote.Addr().Unmap()
-		if a, err := netip.ParseAddr(v.Host); err != nil || a.Unmap() != src || v.RPort == 0 {
-			opt.Received = src.String()
-		}
-		if v.RPort == 0 {
-			opt.RPort = int(p.Remote.Port())
-		}
+		opt.Received, opt.RPort = sipmsg.ReceivedRPort(v, p.Remote)
 	}
 	return opt
 }

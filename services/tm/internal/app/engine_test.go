@@ -469,6 +469,25 @@ func TestLocalAnswers(t *testing.T) {
 	}
 }
 
+// RFC 3581 §4: the previous hop's Via in the forwarded request carries the
+// address the request came from (rport filled in, received), so the
+// responses tm relays back say where the UAC was seen.
+func TestForwardStampsReceivedRPort(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.request(invite(72, "sip:bob@example.com"))
+	out := only(t, h.take(), "INVITE")
+	vias := out.Values(sipmsg.HVia)
+	if len(vias) < 2 || !strings.Contains(vias[1], "branch=z9hG4bK-t72;rport=5060;received=198.51.100.7") {
+		t.Fatalf("forwarded Vias %q: want the UAC's with rport=5060;received=198.51.100.7", vias)
+	}
+	h.respond(out, 486, "b72")
+	for _, m := range h.take() {
+		if m.StatusCode == 486 && !strings.Contains(m.Value(sipmsg.HVia), "rport=5060;received=198.51.100.7") {
+			t.Errorf("486 upstream Via %q", m.Value(sipmsg.HVia))
+		}
+	}
+}
+
 // No open relay through routing headers: an in-dialog request whose Route
 // does not name tm is answered 404, an initial request with a Route past tm
 // ("preloaded") 403, and an ACK without tm's Route that matches nothing is

@@ -62,7 +62,7 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 		pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
 		routeSet = routeSet[1:]
 	}
-	fw := forward{pop: pop, loop: loop, inTransport: in.Src.Transport, inFlow: in.Src.Flow}
+	fw := forward{pop: pop, loop: loop, inTransport: in.Src.Transport, inFlow: in.Src.Flow, inRemote: in.Src.Remote}
 	if len(routeSet) > 0 {
 		fw.route = routeSet[0].URI.String()
 	}
@@ -150,6 +150,9 @@ type forward struct {
 	// the transport and flow the request came in on, named in our
 	// Record-Route (flows.go)
 	inTransport, inFlow string
+	// the address it came from (ip:port), stamped into the previous hop's
+	// Via as received/rport (RFC 3581 §4) so the responses carry it back
+	inRemote string
 }
 
 // relay creates the proxy transaction and starts the first group. fx may
@@ -233,6 +236,11 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string, h h
 	}
 	if t.URI != "" {
 		ed.SetRequestURI(t.URI)
+	}
+	if src, err := netip.ParseAddrPort(fw.inRemote); err == nil {
+		if i, v, ok := m.StampTopVia(src); ok {
+			ed.Replace(i, v)
+		}
 	}
 	mf, _ := m.MaxForwards()
 	if i := headerIndex(m, sipmsg.HMaxForwards); i >= 0 {
@@ -319,7 +327,7 @@ func (e *Engine) ack(ctx context.Context, in *Inbound) error {
 func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	m := in.Msg
 	routeSet, _ := m.Routes()
-	fw := forward{pop: -1}
+	fw := forward{pop: -1, inRemote: in.Src.Remote}
 	var self sipmsg.URI
 	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
 		fw.pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI

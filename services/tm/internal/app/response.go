@@ -219,7 +219,7 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 // popped again, the Route left is the next hop, and the loop hash is
 // recomputed, as Request did for the first branch.
 func (e *Engine) failoverForward(p *ptx) forward {
-	fw := forward{pop: -1, inTransport: p.Src.Transport, inFlow: p.Src.Flow}
+	fw := forward{pop: -1, inTransport: p.Src.Transport, inFlow: p.Src.Flow, inRemote: p.Src.Remote}
 	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
 	if err != nil {
 		return fw
