@@ -50,6 +50,7 @@ fmt:
 
 # Every fuzz target, FUZZTIME each (module dir, package, target).
 FUZZ_TARGETS := \
+	services/edge:./internal/ports:FuzzWSFrames services/edge:./internal/ports:FuzzWSUpgrade \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
 	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \

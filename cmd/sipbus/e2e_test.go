@@ -334,6 +334,12 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"up", "--sip", "nonsense"}, "--sip"},
+		{[]string{"up", "--tls", "nonsense"}, "--tls"},
+		{[]string{"up", "--tls", "0.0.0.0:5061"}, "--tls 0.0.0.0:5061: needs --tls-cert and --tls-key"},
+		{[]string{"up", "--tls-cert", "cert.pem"}, "--tls-cert, --tls-key"},
+		{[]string{"up", "--ws", "localhost:ws"}, "--ws"},
+		{[]string{"edge", "--wss", "192.0.2.1:7443", "--nats", "nats://127.0.0.1:1"}, "--wss 192.0.2.1:7443: needs --tls-cert"},
+		{[]string{"edge", "--udp", "off", "--tcp", "off", "--tls", "off", "--ws", "off", "--wss", "off"}, "every listener is off"},
 		{[]string{"up", "--retention", "-1s"}, "--retention"},
 		{[]string{"msg", "check", "--role", "router", "x"}, "--role"},
 		{[]string{"tail", "--nats", "nats://127.0.0.1:1"}, "--nats"},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"time"
 
@@ -107,7 +106,7 @@ func serve(ctx context.Context, s service, stdout io.Writer, banner string) erro
 // cmdEdge runs one edge as its own process.
 func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("edge", stderr)
-	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
+	ef := addEdgeFlags(fs)
 	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
 	flood := addFloodFlags(fs)
 	sf := addSharedFlags(fs)
@@ -116,10 +115,11 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer stopDebug()
-	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
-		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
+	ecfg, err := ef.config(fs)
+	if err != nil {
+		return err
 	}
-	ecfg := edge.Config{ID: *id, UDP: *sipAddr, TCP: *sipAddr}
+	ecfg.ID = *id
 	if err := flood.apply(&ecfg); err != nil {
 		return err
 	}
@@ -130,9 +130,11 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer nc.Close()
 	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
-		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
+		return ef.listenError(fs, err)
 	}
-	fmt.Fprintf(stdout, "edge %s: sip udp %s, tcp %s\nready\n", e.ID(), e.UDPAddr(), e.TCPAddr())
+	fmt.Fprintf(stdout, "sipbus edge\n")
+	printListeners(stdout, e, ef)
+	fmt.Fprintf(stdout, "ready\n")
 	err = e.Run(ctx)
 	fmt.Fprintf(stdout, "stopped\n")
 	return err
@@ -146,6 +148,10 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configFile := fs.String("config", "", "tm YAML config file (strict; SIPBUS_* variables override it, flags override both): t2, t4, workers, static, ...")
 	var aliases listFlag
 	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
+	advTCP := fs.String("advertise-tcp", "", "host:port of the edges' TCP listener in Via and Record-Route (default --advertise; $SIPBUS_ADVERTISE_TCP)")
+	advTLS := fs.String("advertise-tls", "", "host:port of the edges' TLS listener (default --advertise; $SIPBUS_ADVERTISE_TLS)")
+	advWS := fs.String("advertise-ws", "", "host:port of the edges' WebSocket listener (default --advertise; $SIPBUS_ADVERTISE_WS)")
+	advWSS := fs.String("advertise-wss", "", "host:port of the edges' secure WebSocket listener (default --advertise; $SIPBUS_ADVERTISE_WSS)")
 	tmf := addTMFlags(fs)
 	sf := addSharedFlags(fs)
 	stopDebug, err := sf.parse(fs, args)
@@ -165,6 +171,11 @@ func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(aliases) > 0 {
 		cfg.Aliases = aliases
+	}
+	for _, a := range []struct{ flag, dst *string }{{advTCP, &cfg.AdvertiseTCP}, {advTLS, &cfg.AdvertiseTLS}, {advWS, &cfg.AdvertiseWS}, {advWSS, &cfg.AdvertiseWSS}} {
+		if *a.flag != "" {
+			*a.dst = *a.flag
+		}
 	}
 	if err := tmf.apply(fs, &cfg, *advertise); err != nil {
 		return err

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -27,7 +29,7 @@ import (
 // it listens on, then "ready", and stops cleanly on Ctrl-C or SIGTERM.
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
-	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address, UDP and TCP (ip:port)")
+	ef := addEdgeFlags(fs)
 	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
 	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL for SIP state (default $REDIS_URL; empty = in-memory store)")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens for other sipbus commands and subscribers")
@@ -51,13 +53,18 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return errUsage{fmt.Errorf("up: unexpected argument %q", fs.Arg(0))}
 	}
-	if _, err := netip.ParseAddrPort(*sipAddr); err != nil {
-		return errUsage{fmt.Errorf("--sip: want ip:port: %v", err)}
+	ecfg, err := ef.config(fs)
+	if err != nil {
+		return err
+	}
+	ecfg.ID = *edgeID
+	if err := flood.apply(&ecfg); err != nil {
+		return err
 	}
 	if _, err := netip.ParseAddrPort(*natsListen); err != nil {
 		return errUsage{fmt.Errorf("--nats-listen: want ip:port: %v", err)}
 	}
-	if err := regf.check(tmf.domains, *sipAddr); err != nil {
+	if err := regf.check(tmf.domains, *ef.sip); err != nil {
 		return err // before anything listens
 	}
 	var level slog.Level
@@ -70,10 +77,6 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *maxBytes <= 0 {
 		return errUsage{fmt.Errorf("--retention-bytes: must be positive")}
-	}
-	ecfg := edge.Config{ID: *edgeID, UDP: *sipAddr, TCP: *sipAddr}
-	if err := flood.apply(&ecfg); err != nil {
-		return err
 	}
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("--data: %w", err)
@@ -109,13 +112,21 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
-		return fmt.Errorf("--sip %s: %w", *sipAddr, err)
+		return ef.listenError(fs, err)
 	}
 	tcfg := tm.DefaultConfig()
 	tcfg.ID = "tm-" + e.ID()
-	adv := e.UDPAddr().String()
+	adv := e.Advertise()
 	if len(tmf.domains) == 0 {
-		tcfg.Domains = []string{"localhost", e.UDPAddr().Addr().String()}
+		host, _, _ := net.SplitHostPort(adv)
+		tcfg.Domains = []string{"localhost", host}
+	}
+	// tm names the listener of each transport in Via and Record-Route.
+	tcfg.AdvertiseTCP, tcfg.AdvertiseTLS = addrOrEmpty(e.TCPAddr()), addrOrEmpty(e.TLSAddr())
+	tcfg.AdvertiseWS, tcfg.AdvertiseWSS = addrOrEmpty(e.WSAddr()), addrOrEmpty(e.WSSAddr())
+	tcfg.FlowSecret = os.Getenv("SIPBUS_FLOW_SECRET")
+	if tcfg.FlowSecret == "" {
+		tcfg.FlowSecret = rand.Text() // one tm in this process: nothing to share
 	}
 	if err := tmf.apply(fs, &tcfg, adv); err != nil {
 		return err
@@ -154,7 +165,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	fmt.Fprintf(stdout, "sipbus up\n")
-	fmt.Fprintf(stdout, "  sip    udp %s, tcp %s (edge %s)\n", e.UDPAddr(), e.TCPAddr(), e.ID())
+	printListeners(stdout, e, ef)
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
@@ -164,6 +175,14 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = e.Run(ctx)
 	fmt.Fprintf(stdout, "stopped\n")
 	return err
+}
+
+// addrOrEmpty is a bound address, or "" for a listener that is off.
+func addrOrEmpty(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // defaultDataDir is $XDG_DATA_HOME/sipbus, else ~/.local/share/sipbus, else

@@ -14,8 +14,9 @@
 // send (sip.*.out.any.>). There is no reply: SIP's own retransmissions
 // cover a message lost on the way, as they cover a datagram lost on the
 // wire, and a request/reply round trip per message was the largest cost of
-// the first design. A TCP flow ("<edge id>~<n>") belongs to one edge, so a
-// message for a flow is always named for that edge (Send does it); a
+// the first design. A flow ("<edge id>~<n>": a TCP, TLS or WebSocket
+// connection) belongs to one edge, so a message for a flow is always named
+// for that edge (Send does it); a
 // response should leave from the edge its request came in on (RFC 3581
 // symmetric response routing), so services name that edge while it is
 // alive (its beats say so; see pkg/bus).
@@ -51,13 +52,13 @@ const (
 // EdgeStatsSubject is the counters subject of one edge.
 func EdgeStatsSubject(edgeID string) string { return "sipbus.edge." + edgeID + ".stats" }
 
-// FlowEdge returns the id of the edge holding a TCP flow ("<edge>~<n>").
+// FlowEdge returns the id of the edge holding a flow ("<edge>~<n>").
 func FlowEdge(flow string) string { return events.FlowEdge(flow) }
 
 // Message is one SIP message to send.
 type Message struct {
 	Raw  []byte // the message, exactly as it goes on the wire
-	Dest string // "udp:ip:port", "tcp:ip:port", "tcp:ip:port/flow" (events.ParseDest)
+	Dest string // "udp:ip:port", "tcp:ip:port", "tls:ip:port/flow", "ws:/flow" ... (events.ParseDest)
 	// Edge is the edge that sends it; "" or bus.AnyEdge lets any edge send
 	// it. A Dest with a flow is sent by the flow's edge whatever Edge says.
 	Edge        string

@@ -8,7 +8,7 @@ import (
 
 // Network says where a message came from or went to.
 type Network struct {
-	Transport string `json:"transport"`      // "udp", "tcp" (lower case)
+	Transport string `json:"transport"`      // "udp", "tcp", "tls", "ws", "wss" (lower case)
 	Local     string `json:"local"`          // local ip:port
 	Remote    string `json:"remote"`         // remote ip:port
 	Flow      string `json:"flow,omitempty"` // connection id (TCP); "" for UDP

@@ -22,12 +22,12 @@ const ContentTypeSIP = "message/sip"
 // (binary content mode: "ce-" plus the attribute name). Extension names are
 // lower-case letters and digits, as CloudEvents 1.0 requires.
 const (
-	HeaderSIPTransport = "ce-siptransport" // received: "udp" | "tcp"
+	HeaderSIPTransport = "ce-siptransport" // received: "udp" | "tcp" | "tls" | "ws" | "wss"
 	HeaderSIPLocal     = "ce-siplocal"     // received: the edge's ip:port it arrived on
 	HeaderSIPRemote    = "ce-sipremote"    // received: the peer's ip:port
 	HeaderSIPFlow      = "ce-sipflow"      // received over a connection: its flow id ("<edge>~<n>")
 	HeaderSIPEdge      = "ce-sipedge"      // received: the edge's id
-	HeaderSIPDest      = "ce-sipdest"      // to send: "udp:ip:port", "tcp:ip:port" or "tcp:ip:port/flow"
+	HeaderSIPDest      = "ce-sipdest"      // to send: "udp:ip:port", "tcp:ip:port", "tls:ip:port/flow", ... (ParseDest)
 	HeaderSIPTxKey     = "ce-siptxkey"     // to send, a response: the server transaction it answers
 	HeaderSIPStatus    = "ce-sipstatus"    // rejected: the status of the stateless reply
 	HeaderSIPReason    = "ce-sipreason"    // rejected: its reason phrase
@@ -66,14 +66,14 @@ type SIP struct {
 	Raw         []byte    // the data
 
 	// Received (and rejected) messages: where the message arrived.
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp", "tls", "ws" or "wss"
 	Local     string // ip:port of the edge
 	Remote    string // ip:port of the peer
 	Flow      string // connection id, "" for UDP
 	Edge      string // edge id
 
 	// Sent messages.
-	Dest  string // "udp:ip:port", "tcp:ip:port" or "tcp:ip:port/flow"
+	Dest  string // the sipdest form (ParseDest): "udp:ip:port", "tcp:ip:port/flow", "ws:/flow", ...
 	TxKey string // a response: the server transaction it answers (the edge keeps it for retransmissions)
 
 	// Rejected requests: the stateless reply the edge sent.
@@ -209,8 +209,8 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 		}
 		return s, nil
 	}
-	if s.Transport != "udp" && s.Transport != "tcp" {
-		return nil, fmt.Errorf("%w: siptransport %q, want udp or tcp", ErrBadSIPEvent, s.Transport)
+	if !IsTransport(s.Transport) {
+		return nil, fmt.Errorf("%w: siptransport %q, want udp, tcp, tls, ws or wss", ErrBadSIPEvent, s.Transport)
 	}
 	if _, err := netip.ParseAddrPort(s.Remote); err != nil {
 		return nil, fmt.Errorf("%w: sipremote %q: want ip:port", ErrBadSIPEvent, s.Remote)
@@ -252,16 +252,45 @@ func lowerKeys(h nats.Header) bool {
 // characters become spaces and it is cut to max bytes (bus.HeaderValue).
 func HeaderValue(s string, max int) string { return bus.HeaderValue(s, max) }
 
-// Dest is where a message to send goes: a UDP address, or a TCP peer and
-// optionally the connection (flow) to use.
-type Dest struct {
-	Transport string         // "udp" or "tcp"
-	Addr      netip.AddrPort // invalid for a flow-only TCP destination
-	Flow      string         // "<edge>~<n>", or ""
+// Transports the edges speak, lower case as in the siptransport
+// attribute, the sipdest form and location bindings.
+const (
+	UDP = "udp"
+	TCP = "tcp"
+	TLS = "tls" // TCP with TLS (RFC 3261 §26, RFC 5630)
+	WS  = "ws"  // WebSocket (RFC 7118)
+	WSS = "wss" // WebSocket over TLS (RFC 7118)
+)
+
+// IsTransport reports one of the transports above.
+func IsTransport(t string) bool {
+	switch t {
+	case UDP, TCP, TLS, WS, WSS:
+		return true
+	}
+	return false
 }
 
-// String is the sipdest form: "udp:ip:port", "tcp:ip:port", "tcp:ip:port/flow"
-// or "tcp:/flow" (a connection whose peer address is not known).
+// Connected reports a transport whose messages travel over a connection
+// (a flow, "<edge>~<n>"): every one but UDP. Connections are reliable:
+// no retransmission timers, and responses go back on the same connection.
+func Connected(t string) bool { return t != UDP && IsTransport(t) }
+
+// Dest is where a message to send goes: a UDP address, or a connection
+// (flow) and the peer address it belongs to, over TCP, TLS, WS or WSS.
+type Dest struct {
+	Transport string         // UDP, TCP, TLS, WS or WSS
+	Addr      netip.AddrPort // invalid for a flow-only destination
+	Flow      string         // "<edge>~<n>", or ""
+	// Name is the server name a new TLS connection verifies the peer's
+	// certificate against (and sends as SNI), when the target was a host
+	// name; "" verifies the IP address.
+	Name string
+}
+
+// String is the sipdest form: "udp:ip:port", "tcp:ip:port",
+// "tls:ip:port/flow", "ws:/flow" (a connection whose peer address is not
+// known), "tls:ip:port#name" (a TLS server name to verify).
 func (d Dest) String() string {
 	s := d.Transport + ":"
 	if d.Addr.IsValid() {
@@ -269,6 +298,9 @@ func (d Dest) String() string {
 	}
 	if d.Flow != "" {
 		s += "/" + d.Flow
+	}
+	if d.Name != "" {
+		s += "#" + d.Name
 	}
 	return s
 }
@@ -279,15 +311,17 @@ func FlowEdge(flow string) string {
 	return e
 }
 
-// ParseDest parses the sipdest form. UDP needs an address; TCP an address,
-// a flow, or both (the flow first; the address when the flow is gone).
+// ParseDest parses the sipdest form. UDP needs an address; a connected
+// transport an address, a flow, or both (the flow first; the address when
+// the flow is gone). A server name ("#name") is for TLS only.
 func ParseDest(s string) (Dest, error) {
 	tr, rest, ok := strings.Cut(s, ":")
-	if !ok || (tr != "udp" && tr != "tcp") {
-		return Dest{}, fmt.Errorf("%q: want udp:ip:port or tcp:ip:port[/flow]", s)
+	if !ok || !IsTransport(tr) {
+		return Dest{}, fmt.Errorf("%q: want udp:ip:port, or tcp|tls|ws|wss:[ip:port][/flow]", s)
 	}
+	rest, name, hasName := strings.Cut(rest, "#")
 	addr, flow, _ := strings.Cut(rest, "/")
-	d := Dest{Transport: tr, Flow: flow}
+	d := Dest{Transport: tr, Flow: flow, Name: name}
 	if addr != "" {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
@@ -296,12 +330,48 @@ func ParseDest(s string) (Dest, error) {
 		d.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	switch {
-	case tr == "udp" && flow != "":
-		return Dest{}, fmt.Errorf("%q: a flow is for tcp only", s)
+	case tr == UDP && flow != "":
+		return Dest{}, fmt.Errorf("%q: a flow is for connections (tcp, tls, ws, wss), not udp", s)
 	case !d.Addr.IsValid() && flow == "":
 		return Dest{}, fmt.Errorf("%q: an address or a flow is required", s)
-	case flow != "" && !strings.Contains(flow, "~"):
+	case flow != "" && !validFlow(flow):
 		return Dest{}, fmt.Errorf("%q: flow %q is not <edge>~<n>", s, flow)
+	case hasName && (tr != TLS || !validServerName(name)):
+		return Dest{}, fmt.Errorf("%q: a server name (#name) is a host name, for tls only", s)
 	}
 	return d, nil
+}
+
+// validFlow: "<edge id>~<n>" (edge ids are [A-Za-z0-9_-]).
+func validFlow(f string) bool {
+	e, n, ok := strings.Cut(f, "~")
+	if !ok || e == "" || n == "" {
+		return false
+	}
+	for i := 0; i < len(e); i++ {
+		c := e[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validServerName: a DNS name of letters, digits, '-' and '.'.
+func validServerName(n string) bool {
+	if n == "" || len(n) > 253 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -93,7 +93,7 @@ func TestDecodeSIPRejects(t *testing.T) {
 			m.Header[bus.HeaderType] = []string{events.TypeMessageRejected}
 		}},
 		{"sent without dest", "sipdest", func(m *nats.Msg) { m.Header[bus.HeaderType] = []string{events.TypeMessageSent} }},
-		{"sent to a flow over udp", "tcp only", func(m *nats.Msg) {
+		{"sent to a flow over udp", "not udp", func(m *nats.Msg) {
 			m.Header[bus.HeaderType] = []string{events.TypeMessageSent}
 			m.Header[events.HeaderSIPDest] = []string{"udp:192.0.2.1:5060/e1~3"}
 		}},
@@ -126,6 +126,17 @@ func TestParseDest(t *testing.T) {
 		{"udp:host:5060", "", false},
 		{"tcp:192.0.2.1:5060/noflow", "", false},
 		{"", "", false},
+		{"tls:192.0.2.1:5061/e1~4", "tls:192.0.2.1:5061/e1~4", true},
+		{"tls:192.0.2.1:5061#pbx.example.com", "tls:192.0.2.1:5061#pbx.example.com", true},
+		{"ws:/e1~7", "ws:/e1~7", true},
+		{"wss:127.0.0.1:50000/e-1_x~12", "wss:127.0.0.1:50000/e-1_x~12", true},
+		{"tcp:192.0.2.1:5060#pbx.example.com", "", false}, // a server name is for tls
+		{"tls:192.0.2.1:5061#bad name", "", false},
+		{"tls:192.0.2.1:5061#", "", false},
+		{"ws:/e1~x", "", false},
+		{"ws:/~1", "", false},
+		{"ws:/e.1~1", "", false},
+		{"WS:/e1~1", "", false},
 	} {
 		d, err := events.ParseDest(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && d.String() != tc.want) {
@@ -188,7 +199,8 @@ func FuzzDecodeSIP(f *testing.F) {
 // FuzzParseDest: ParseDest never panics, and what it accepts prints back
 // to a form it accepts the same way.
 func FuzzParseDest(f *testing.F) {
-	for _, s := range []string{"udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5061/e1~4", "tcp:/e1~4", "udp:/x", "tcp:1.2.3.4:0/a~b"} {
+	for _, s := range []string{"udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5061/e1~4", "tcp:/e1~4", "udp:/x", "tcp:1.2.3.4:0/a~b",
+		"tls:[::1]:5061/e1~2#sip.example.com", "wss:/e1~9"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

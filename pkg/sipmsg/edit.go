@@ -63,6 +63,30 @@ func (e *Editor) RemoveFirst(i int) *Editor {
 	return e.Replace(i, trimLWS(rest))
 }
 
+// RemoveValues drops the first n values of header id, across its rows in
+// order: a proxy pops the two Route values of its double Record-Route
+// (RFC 5658), which a UA may have written in one row or in two. A row
+// left without values is dropped; rows already edited are not touched
+// again (call it once per header).
+func (e *Editor) RemoveValues(id HeaderID, n int) *Editor {
+	for i := 0; i < len(e.m.Headers) && n > 0; i++ {
+		if e.m.Headers[i].ID != id {
+			continue
+		}
+		rest := e.m.HeaderValue(e.m.Headers[i])
+		for n > 0 && trimLWS(rest) != "" {
+			_, rest, _ = nextElem(rest)
+			n--
+		}
+		if rest = trimLWS(rest); rest == "" {
+			e.Remove(i)
+		} else {
+			e.Replace(i, rest)
+		}
+	}
+	return e
+}
+
 // Bytes renders the edited message.
 func (e *Editor) Bytes() []byte {
 	m := e.m

@@ -75,3 +75,50 @@ func TestResponseServerTxKeyMatchesRequest(t *testing.T) {
 		t.Fatalf("after pop, top Via %+v", v)
 	}
 }
+
+// RemoveValues pops the two Route values of a double Record-Route (RFC
+// 5658) whether the UA wrote them in one row or two.
+func TestEditorRemoveValues(t *testing.T) {
+	const head = "BYE sip:bob@192.0.2.7 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\n"
+	const tail = "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	for _, tc := range []struct {
+		name, routes string
+		n            int
+		want         []string // hosts of the Routes left
+	}{
+		{"one row, pop two of three", "Route: <sip:a;lr>, <sip:b;transport=ws;lr>, <sip:c;lr>\r\n", 2, []string{"c"}},
+		{"two rows, pop two", "Route: <sip:a;lr>\r\nRoute: <sip:b;lr>, <sip:c;lr>\r\n", 2, []string{"c"}},
+		{"two rows, pop all", "Route: <sip:a;lr>\r\nRoute: <sip:b;lr>\r\n", 2, nil},
+		{"pop one", "Route: <sip:a;lr>, <sip:b;lr>\r\n", 1, []string{"b"}},
+		{"more than there are", "Route: <sip:a;lr>\r\n", 2, nil},
+		{"none", "Route: <sip:a;lr>\r\n", 0, []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Parse([]byte(head+tc.routes+tail), Datagram)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Parse(m.Edit().RemoveValues(HRoute, tc.n).Bytes(), Datagram)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, _ := out.Routes()
+			var hosts []string
+			for _, r := range rs {
+				hosts = append(hosts, r.URI.Host)
+			}
+			if strings.Join(hosts, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("routes left %v, want %v\n%s", hosts, tc.want, out.Raw)
+			}
+		})
+	}
+}
+
+func TestFramingOf(t *testing.T) {
+	for tr, want := range map[string]Framing{"udp": Datagram, "tcp": Stream, "TLS": Stream, "sctp": Stream,
+		"ws": Datagram, "WSS": Datagram, "": Datagram, "tcpx": Datagram} {
+		if got := FramingOf(tr); got != want {
+			t.Errorf("FramingOf(%q) = %v, want %v", tr, got, want)
+		}
+	}
+}

@@ -144,6 +144,25 @@ const (
 	Stream
 )
 
+// FramingOf is the framing of messages received over a transport, named
+// as in Via in any case ("udp", "TCP", "tls", "ws", "wss", "sctp"): Stream
+// for the byte streams framed by Content-Length (TCP, TLS, SCTP), Datagram
+// for the rest (UDP datagrams, and WebSocket messages: one SIP message per
+// message, RFC 7118 §5).
+func FramingOf(transport string) Framing {
+	if len(transport) == 3 || len(transport) == 4 {
+		var lc [4]byte
+		for i := 0; i < len(transport); i++ {
+			lc[i] = lowerByte(transport[i])
+		}
+		switch string(lc[:len(transport)]) {
+		case "tcp", "tls", "sctp":
+			return Stream
+		}
+	}
+	return Datagram
+}
+
 // Errors returned by Parse when a message cannot be indexed at all (drop it).
 var (
 	ErrEmpty          = errors.New("sipmsg: empty message")

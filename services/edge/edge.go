@@ -1,22 +1,23 @@
-// Package edge is the sipbus SIP edge: UDP and TCP listeners that index every
-// message, absorb retransmissions, answer bad requests statelessly, shed new
-// dialogs under overload, and publish the rest as v2 SIP events (the raw
-// message; see events.SIP); and the sender of what other services publish
-// for the edges (see pkg/edgeapi).
+// Package edge is the sipbus SIP edge: UDP, TCP, TLS, WebSocket and secure
+// WebSocket listeners that index every message, absorb retransmissions,
+// answer bad requests statelessly, shed new dialogs under overload, and
+// publish the rest as v2 SIP events (the raw message; see events.SIP); and
+// the sender of what other services publish for the edges (see
+// pkg/edgeapi).
 //
-// The edge needs NATS only. Its one piece of state beyond open TCP
-// connections is a cache of the server transactions it forwarded, with the
-// last response sent for each, so that a retransmission reaching it is
-// answered without a round trip; the authority on a transaction is tm's
-// record in Redis, so a retransmission that reaches another edge is
-// answered by tm.
+// The edge needs NATS only. Its one piece of state beyond open connections
+// is a cache of the server transactions it forwarded, with the last
+// response sent for each, so that a retransmission reaching it is answered
+// without a round trip; the authority on a transaction is tm's record in
+// Redis, so a retransmission that reaches another edge is answered by tm.
 //
 // Decisions worth knowing:
 //   - The edge checks messages in the proxy role (Proxy-Require, not
 //     Require; unknown methods and content types pass on to tm).
 //   - Responses to UDP requests go to the source address, to the source port
 //     when the Via asks for rport (RFC 3581) or cannot be read, else to the
-//     sent-by port (RFC 3261 §18.2.2). TCP responses use the same connection.
+//     sent-by port (RFC 3261 §18.2.2). Responses to a request that came
+//     over a connection use the same connection.
 //   - Retransmissions it answers are counted (sipbus.edge.<id>.stats), not
 //     published; the log holds every distinct message.
 //   - Overload: while its own queue, or the queue of a tm or registrar
@@ -27,13 +28,61 @@
 //     (never a hang), and the edge recovers on its own.
 //   - Flood control comes first (app.Flood, Kamailio's pike): a source
 //     sending more than flood_limit requests per flood_window is blocked
-//     for flood_block (datagrams dropped unread, TCP connections closed and
-//     refused) and one sipbus.edge.blocked event is published on
+//     for flood_block (datagrams dropped unread, connections of every
+//     transport closed and refused) and one sipbus.edge.blocked event is published on
 //     edge.blocked.<id>. Responses are never limited. The allow list
 //     defaults to this host's loopback addresses 127.0.0.1 and ::1 only.
 //   - UDP keepalives (CRLF, double CRLF) are dropped silently and counted;
 //     STUN Binding requests on the SIP port are answered (RFC 5626
 //     §4.4.2, package stun).
+//
+// Connections (tcp, tls, ws, wss). Every connection, accepted or dialled,
+// is a flow "<edge id>~<n>" (ids unique across transports); a message
+// received on one carries its flow, and a message to send may name it
+// (sipdest "ws:/e1~7"), so responses, and requests to a phone registered
+// over a connection, go back on that connection whatever its transport.
+// A connection is counted against tcp_max_conns from its accept, its TLS
+// handshake or WebSocket upgrade included, and closed after tcp_idle
+// without a byte from the peer.
+//   - Keep-alives (RFC 5626 §4.4.1): a CRLF CRLF ping between messages is
+//     answered with a CRLF pong, on TCP and TLS as on WebSocket (a message
+//     of CRLF CRLF, the way SIP.js keeps alive, gets a CRLF message); it
+//     resets the idle timer and is counted, never published. An idle
+//     WebSocket is sent a WebSocket ping (browsers answer by themselves)
+//     and closed when no pong comes within 10s; TCP and TLS peers keep
+//     their connections open with CRLF pings or by re-registering.
+//   - Connection reuse (RFC 5923): a request over TCP or TLS whose top Via
+//     has ;alias makes that connection the way to the peer's address at
+//     the Via's port; only the port is taken from the Via (the address is
+//     the connection's, as Kamailio's tcp_accept_aliases), so a peer can
+//     alias nothing but itself. A message to an address with an open
+//     connection (dialled, or aliased) uses it; else tcp and tls dial one.
+//     A WebSocket peer is reached over its own connection only.
+//   - TLS (RFC 3261 §26, RFC 5630): TLS 1.2 or newer; the certificate and
+//     key come from PEM files (tls_cert, tls_key), read again when either
+//     file changes (checked at most once a second on a handshake; a pair
+//     that does not load is logged and the previous one stays). Without
+//     files a self-signed certificate for localhost and the listener's
+//     address is made in memory, and only when every tls and wss listener
+//     is on loopback: a listener others reach refuses to start without a
+//     real certificate. Client certificates are not asked for (phones
+//     have none). Servers the edge dials are verified against the system's
+//     CAs and tls_ca, by the host name of the target when the sipdest
+//     carries one (#name) and else by IP address; tls_insecure turns
+//     verification off, for tests only. A failed handshake closes the
+//     connection with a log line (rate-limited) and is counted.
+//   - WebSocket (RFC 6455, RFC 7118): any path; the handshake must offer
+//     the subprotocol sip (else 400), version 13 (else 426); one SIP
+//     message per WebSocket message, text or binary (the edge sends text
+//     when the message is UTF-8, else binary); a message over max_message
+//     closes the connection with 1009 and a log line, a protocol error
+//     with 1002, a text message that is not UTF-8 with 1007. Origins: a
+//     client without Origin (not a browser) is accepted; a browser page
+//     from the same origin (its Origin's host is the Host it connected
+//     to) and from ws_origins ("*" for any), and refused with 403
+//     otherwise: a page from elsewhere cannot make a visitor's browser a
+//     SIP client of yours. No extension (permessage-deflate) is
+//     negotiated.
 package edge
 
 import (
@@ -42,7 +91,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -69,6 +117,12 @@ func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	return config.ApplyEnv(cfg, lookup)
 }
 
+// ListenError is a tcp, tls, ws or wss listener that could not be bound.
+type ListenError = ports.ListenError
+
+// Off reports a listen address that disables its transport ("" or "-").
+func Off(addr string) bool { return config.Off(addr) }
+
 // Deps are what an edge runs on.
 type Deps struct {
 	NC  *nats.Conn          // messages to send, beats, the stats endpoint
@@ -86,8 +140,8 @@ type Edge struct {
 	flood    *app.Flood // nil: flood control off
 	pub      *bus.Publisher
 	udp      *ports.UDP
-	tcp      *ports.TCP
-	bus      *ports.Bus
+	flows    *ports.Flows
+	streams  map[string]*ports.Listener // tcp, tls, ws, wss
 }
 
 // New validates cfg and binds the listeners. Serve with Run.
@@ -111,13 +165,28 @@ func New(cfg Config, d Deps) (*Edge, error) {
 			Limit: cfg.FloodLimit, Window: cfg.FloodWindow, Block: cfg.FloodBlock, Allow: allow, MaxSources: cfg.FloodSources,
 		}, e.counters, func(b app.Block) { e.core.Blocked(b) })
 	}
-	// With both on port 0, TCP takes the port UDP got, as SIP expects; that
-	// port may be taken for TCP (another socket's ephemeral port), so a few
-	// attempts are made.
+	sopt := ports.StreamOptions{
+		Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage,
+		WS: ports.WSOptions{Origins: cfg.WSOrigins}, Gate: e.gate(), Counters: e.counters, Log: log,
+	}
+	if !config.Off(cfg.TLS) || !config.Off(cfg.WSS) {
+		t, err := ports.NewTLS(ports.TLSOptions{
+			CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, SelfSigned: selfSignedHosts(cfg),
+			CAFiles: cfg.TLSCA, Insecure: cfg.TLSInsecure, Log: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sopt.TLS = t
+	}
+	// With UDP and TCP both on port 0, TCP takes the port UDP got, as SIP
+	// expects; that port may be taken for TCP (another socket's ephemeral
+	// port), so a few attempts are made.
 	var err error
 	for attempt := 0; ; attempt++ {
+		e.flows = ports.NewFlows(cfg.ID, sopt)
 		err = e.listen(cfg, log)
-		if err == nil || attempt == 4 || !e.bothEphemeral(cfg) {
+		if err == nil || attempt == 4 || !bothEphemeral(cfg) {
 			break
 		}
 	}
@@ -125,11 +194,7 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	if e.cfg.Advertise == "" {
-		if e.udp != nil {
-			e.cfg.Advertise = e.udp.Addr().String()
-		} else {
-			e.cfg.Advertise = e.tcp.Addr().String()
-		}
+		e.cfg.Advertise = e.firstAddr()
 	}
 	secret := []byte(cfg.SLSecret)
 	if len(secret) == 0 {
@@ -144,46 +209,9 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		Server: cfg.Server, Supported: cfg.Supported, Signer: sipmsg.NewSigner(secret), Log: log,
 		BusReady: func() bool { return d.NC.IsConnected() && e.pub.Healthy() },
 		Flood:    e.flood,
-	}, &ports.Transports{UDP: e.udp, TCP: e.tcp}, e.pub, bus.NewIDs(), e.counters)
+		Flows:    e.flows.Conns,
+	}, &ports.Transports{UDP: e.udp, Flows: e.flows}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
-}
-
-func (e *Edge) bothEphemeral(cfg Config) bool {
-	ap, err := netip.ParseAddrPort(cfg.UDP)
-	return err == nil && cfg.UDP == cfg.TCP && ap.Port() == 0
-}
-
-// listen binds the UDP and TCP listeners the config asks for.
-func (e *Edge) listen(cfg Config, log *slog.Logger) error {
-	var err error
-	e.udp, e.tcp = nil, nil
-	if cfg.UDP != "-" {
-		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
-			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Gate: e.gate(), Counters: e.counters, Log: log,
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if cfg.TCP != "-" {
-		addr := cfg.TCP
-		// With both on port 0, put TCP on the port UDP got, as SIP expects.
-		if e.udp != nil && cfg.UDP == cfg.TCP {
-			if ap, _ := netip.ParseAddrPort(addr); ap.Port() == 0 {
-				addr = e.udp.Addr().String()
-			}
-		}
-		e.tcp, err = ports.ListenTCP(addr, cfg.ID, ports.TCPOptions{
-			Idle: cfg.TCPIdle, MaxConns: cfg.TCPMaxConns, MaxMessage: cfg.MaxMessage, Gate: e.gate(), Counters: e.counters, Log: log,
-		})
-		if err != nil {
-			if e.udp != nil {
-				_ = e.udp.Close()
-			}
-			return err
-		}
-	}
-	return nil
 }
 
 // gate is the listeners' flood control (a nil interface when it is off).
@@ -197,22 +225,6 @@ func (e *Edge) gate() ports.Gate {
 // ID is the edge's id.
 func (e *Edge) ID() string { return e.cfg.ID }
 
-// UDPAddr and TCPAddr are the bound listen addresses (invalid when disabled).
-func (e *Edge) UDPAddr() netip.AddrPort {
-	if e.udp == nil {
-		return netip.AddrPort{}
-	}
-	return e.udp.Addr()
-}
-
-// TCPAddr is the bound TCP listen address.
-func (e *Edge) TCPAddr() netip.AddrPort {
-	if e.tcp == nil {
-		return netip.AddrPort{}
-	}
-	return e.tcp.Addr()
-}
-
 // Shedding reports whether new dialogs for tm are refused now (overload).
 func (e *Edge) Shedding() bool { return e.core.Shedding(app.ServiceTM) }
 
@@ -223,8 +235,9 @@ func (e *Edge) Advertise() string { return e.cfg.Advertise }
 func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 
 // Run serves until ctx ends, then stops cleanly: the listeners first
-// (messages in progress finish), then the NATS side (messages to send
-// already received go out), then pending publishes are flushed.
+// (messages in progress finish), then the connections, then the NATS side
+// (messages to send already received go out), then pending publishes are
+// flushed.
 func (e *Edge) Run(ctx context.Context) error {
 	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log})
 	if err != nil {
@@ -232,19 +245,22 @@ func (e *Edge) Run(ctx context.Context) error {
 		return fmt.Errorf("edge: nats: %w", err)
 	}
 	serveCtx := context.WithoutCancel(ctx)
+	e.flows.Start(serveCtx, e.core)
 	var wg sync.WaitGroup
 	if e.udp != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.udp.Serve(serveCtx, e.core) }()
 	}
-	if e.tcp != nil {
+	for _, l := range e.streams {
 		wg.Add(1)
-		go func() { defer wg.Done(); e.tcp.Serve(serveCtx, e.core) }()
+		go func() { defer wg.Done(); l.Serve() }()
 	}
-	e.log.Info("edge up", "udp", e.UDPAddr(), "tcp", e.TCPAddr(), "advertise", e.cfg.Advertise)
+	e.log.Info("edge up", "listen", e.Listeners(), "advertise", e.cfg.Advertise)
 	<-ctx.Done()
 	e.closeListeners()
+	e.flows.Close()
 	wg.Wait()
+	e.flows.Wait()
 	b.Stop()
 	fctx, cancel := context.WithTimeout(context.Background(), 5e9)
 	defer cancel()
@@ -253,13 +269,4 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	e.log.Info("edge stopped", "counters", e.core.Snapshot())
 	return nil
-}
-
-func (e *Edge) closeListeners() {
-	if e.udp != nil {
-		_ = e.udp.Close()
-	}
-	if e.tcp != nil {
-		_ = e.tcp.Close()
-	}
 }

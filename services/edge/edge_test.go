@@ -39,6 +39,7 @@ type stack struct {
 
 	mu     sync.Mutex
 	events []*events.SIP
+	logs   *lockedBuffer // what the edge logged
 }
 
 type stackOptions struct {
@@ -60,12 +61,13 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if cfg.UDP == "" {
 		cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := new(lockedBuffer)
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Log: log})
 	if err != nil {
 		t.Fatalf("edge: %v", err)
 	}
-	s := &stack{t: t, edge: e, nc: nc, js: js,
+	s := &stack{t: t, edge: e, nc: nc, js: js, logs: logs,
 		send: edgeapi.NewSender(bus.NewPublisher(js, "sipbus/test/app", bus.PublisherOptions{}), "sipbus/test/app")}
 	s.collect(ctx)
 	runCtx, stop := context.WithCancel(context.Background())
@@ -172,12 +174,7 @@ func (s *stack) answer(ev *events.SIP, raw []byte, edgeID string) {
 	}
 }
 
-func framing(transport string) sipmsg.Framing {
-	if transport == "tcp" {
-		return sipmsg.Stream
-	}
-	return sipmsg.Datagram
-}
+func framing(transport string) sipmsg.Framing { return sipmsg.FramingOf(transport) }
 
 // uac is a UDP SIP peer on loopback.
 type uac struct {
@@ -437,7 +434,8 @@ func TestTCPRequestAnsweredOnItsFlow(t *testing.T) {
 	defer c.Close()
 	port := c.LocalAddr().(*net.TCPAddr).Port
 	msg := strings.Replace(request("OPTIONS", "z9hG4bK-tcp-1", "tcp-1@test", port), "SIP/2.0/UDP", "SIP/2.0/TCP", 1)
-	// Two keep-alive CRLFs, then the message split in two writes.
+	// A keep-alive ping (CRLF CRLF, RFC 5626 §4.4.1), then the message split
+	// in two writes: the ping gets its pong (CRLF) before the answer.
 	if _, err := c.Write([]byte("\r\n\r\n" + msg[:40])); err != nil {
 		t.Fatal(err)
 	}
@@ -453,9 +451,12 @@ func TestTCPRequestAnsweredOnItsFlow(t *testing.T) {
 	resp := sipmsg.Reply(req, 200, "OK", sipmsg.ReplyOptions{ToTag: "t1"})
 	s.answer(ev, resp, bus.AnyEdge) // a flow's message goes to its edge whatever is named
 	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	got := make([]byte, len(resp))
-	if _, err := io.ReadFull(bufio.NewReader(c), got); err != nil || !bytes.Equal(got, resp) {
-		t.Fatalf("read %q (%v), want the 200", got, err)
+	got := make([]byte, 2+len(resp))
+	if _, err := io.ReadFull(bufio.NewReader(c), got); err != nil || !bytes.Equal(got, append([]byte("\r\n"), resp...)) {
+		t.Fatalf("read %q (%v), want the pong and the 200", got, err)
+	}
+	if k := s.edge.Counters().Keepalives; k != 1 {
+		t.Errorf("keepalives %d, want 1", k)
 	}
 }
 
@@ -513,6 +514,41 @@ func shedOnce(t *testing.T, u *uac) bool {
 	raw := u.recv(time.Second)
 	m, err := sipmsg.Parse([]byte(raw), sipmsg.Datagram)
 	return err == nil && m.StatusCode == 503 && m.Value(sipmsg.HRetryAfter) != ""
+}
+
+// lockedBuffer collects log lines for a test to look at.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLog waits for a log line holding every one of parts.
+func (s *stack) waitLog(parts ...string) {
+	s.t.Helper()
+	testenv.Eventually(s.t, 5*time.Second, func() bool {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}, "no log line with %q", parts)
 }
 
 // testWriter sends log lines to t.Log: shown only when a test fails or -v.

@@ -96,6 +96,9 @@ func New(cfg Config, d Deps) (*TM, error) {
 		log = slog.Default()
 	}
 	log = log.With("service", "tm", "tm_id", cfg.ID)
+	if cfg.FlowSecret == "" {
+		log.Warn("tm: flow_secret (SIPBUS_FLOW_SECRET) is not set: flow tokens in Record-Route use a random key; set one secret on every tm replica, or in-dialog requests to phones on connections fail once their dialog's partition moves")
+	}
 	table := routes.Default()
 	if cfg.Routes != "" {
 		t, err := routes.Load(cfg.Routes)
@@ -127,7 +130,8 @@ func New(cfg Config, d Deps) (*TM, error) {
 	t.edges = ports.NewEdgeTable(nil)
 	t.sched = ports.NewScheduler(func(ck, id string) { t.input.Due(ck, id) }, nil)
 	t.eng = app.NewEngine(app.Config{
-		Advertise: cfg.Advertise, Self: selfNames(cfg), Domains: cfg.Domains,
+		Advertise: cfg.Advertise, Listeners: listeners(cfg), FlowKey: []byte(cfg.FlowSecret),
+		Self: selfNames(cfg), Domains: cfg.Domains,
 		Timers:   sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
 		NoAnswer: cfg.NoAnswer, Coalesce: cfg.Coalesce,
 		FailoverTimeout: failover, LookupTimeout: cfg.ResolverTimeout + time.Second,
@@ -171,6 +175,17 @@ func advertisesIPv6(advertise string) bool {
 // Resolver describes how next hops are resolved (its DNS servers), for
 // a start-up line.
 func (t *TM) Resolver() string { return t.dns.String() }
+
+// listeners maps each transport to the edges' listener configured for it.
+func listeners(cfg Config) map[string]string {
+	m := map[string]string{}
+	for tr, a := range map[string]string{"tcp": cfg.AdvertiseTCP, "tls": cfg.AdvertiseTLS, "ws": cfg.AdvertiseWS, "wss": cfg.AdvertiseWSS} {
+		if a != "" {
+			m[tr] = a
+		}
+	}
+	return m
+}
 
 // selfNames are the host[:port] forms that address this proxy.
 func selfNames(cfg Config) []string {

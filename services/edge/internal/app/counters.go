@@ -22,8 +22,13 @@ type Counters struct {
 	Flooded        atomic.Uint64 // messages and connections from blocked sources: dropped unread / closed
 	Blocks         atomic.Uint64 // blocks started (one sipbus.edge.blocked event each)
 	FloodUntracked atomic.Uint64 // requests passed untracked: the source table was full of blocked sources
-	Keepalives     atomic.Uint64 // UDP keepalives (CRLF, double CRLF) dropped silently
-	STUN           atomic.Uint64 // STUN binding requests answered on the SIP port (RFC 5626 §4.4.2)
+	// Keepalives: CRLF keepalives, never published: dropped silently on
+	// UDP, answered with a CRLF pong on a connection (RFC 5626 §4.4.1).
+	Keepalives atomic.Uint64
+	STUN       atomic.Uint64 // STUN binding requests answered on the SIP port (RFC 5626 §4.4.2)
+	// HandshakeFailed: TLS handshakes that failed and WebSocket upgrades
+	// refused (the connection is closed).
+	HandshakeFailed atomic.Uint64
 }
 
 // Snapshot is a copy of the counters, as served by the stats endpoint.
@@ -41,13 +46,15 @@ type Snapshot struct {
 	Unavailable   uint64 `json:"unavailable"`
 	TimerG        uint64 `json:"timer_g"`
 	Transactions  int    `json:"transactions"` // server transactions this edge remembers now
+	Flows         int    `json:"flows"`        // open connections (tcp, tls, ws, wss), handshakes included
 
-	Flooded        uint64 `json:"flooded"`
-	Blocks         uint64 `json:"blocks"`
-	FloodUntracked uint64 `json:"flood_untracked"`
-	FloodSources   int    `json:"flood_sources"` // sources flood control tracks now
-	Keepalives     uint64 `json:"keepalives"`
-	STUN           uint64 `json:"stun"`
+	Flooded          uint64 `json:"flooded"`
+	Blocks           uint64 `json:"blocks"`
+	FloodUntracked   uint64 `json:"flood_untracked"`
+	FloodSources     int    `json:"flood_sources"` // sources flood control tracks now
+	Keepalives       uint64 `json:"keepalives"`
+	STUN             uint64 `json:"stun"`
+	HandshakesFailed uint64 `json:"handshakes_failed"`
 }
 
 // Snapshot reads every counter.
@@ -58,6 +65,6 @@ func (c *Counters) Snapshot() Snapshot {
 		Dropped: c.Dropped.Load(), Published: c.Published.Load(), Transmitted: c.Transmitted.Load(),
 		Undeliverable: c.Undeliverable.Load(), Unavailable: c.Unavailable.Load(), TimerG: c.TimerG.Load(),
 		Flooded: c.Flooded.Load(), Blocks: c.Blocks.Load(), FloodUntracked: c.FloodUntracked.Load(),
-		Keepalives: c.Keepalives.Load(), STUN: c.STUN.Load(),
+		Keepalives: c.Keepalives.Load(), STUN: c.STUN.Load(), HandshakesFailed: c.HandshakeFailed.Load(),
 	}
 }

@@ -80,6 +80,8 @@ type Options struct {
 	// Flood is the flood control the listeners ask before anything else
 	// (nil: none); the core expires it and reports its blocks.
 	Flood *Flood
+	// Flows counts the open connections, for Snapshot; nil: none.
+	Flows func() int
 	Log   *slog.Logger
 	Now   func() time.Time
 }
@@ -153,6 +155,9 @@ func (e *Edge) Snapshot() Snapshot {
 	s := e.C.Snapshot()
 	s.Transactions = e.cache.len()
 	s.FloodSources = e.opt.Flood.Len()
+	if e.opt.Flows != nil {
+		s.Flows = e.opt.Flows()
+	}
 	return s
 }
 
@@ -191,12 +196,7 @@ func (e *Edge) Handle(ctx context.Context, p *Packet) {
 	}
 }
 
-func framing(transport string) sipmsg.Framing {
-	if transport == TCP {
-		return sipmsg.Stream
-	}
-	return sipmsg.Datagram
-}
+func framing(transport string) sipmsg.Framing { return sipmsg.FramingOf(transport) }
 
 func (e *Edge) checkOptions(f sipmsg.Framing) sipmsg.CheckOptions {
 	return sipmsg.CheckOptions{Framing: f, Supported: e.opt.Supported, Role: sipmsg.RoleProxy}
@@ -212,6 +212,9 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	if err != nil {
 		e.reject(ctx, p, m, &sipmsg.Fault{Status: 400, Reason: "Bad Via: no transaction key", Header: sipmsg.HVia})
 		return
+	}
+	if p.Flow != "" {
+		e.alias(p, m)
 	}
 	if m.MethodID == sipmsg.ACK {
 		e.ack(ctx, p, m, ck, key)
@@ -406,11 +409,11 @@ func (e *Edge) replyOptions(p *Packet, m *sipmsg.Msg, toTag string) sipmsg.Reply
 }
 
 // replyDest is where responses to m go (RFC 3261 §18.2.2, RFC 3581): the
-// same TCP flow; over UDP the source address, with the source port when the
-// UAC asked for rport or its Via cannot be read, else the sent-by port.
+// same connection; over UDP the source address, with the source port when
+// the UAC asked for rport or its Via cannot be read, else the sent-by port.
 func (e *Edge) replyDest(p *Packet, m *sipmsg.Msg) Dest {
-	if p.Transport == TCP {
-		return Dest{Transport: TCP, Addr: p.Remote, Flow: p.Flow}
+	if p.Flow != "" {
+		return Dest{Transport: p.Transport, Addr: p.Remote, Flow: p.Flow}
 	}
 	d := Dest{Transport: UDP, Addr: p.Remote}
 	if v, err := m.TopVia(); err == nil && v.RPort < 0 {

@@ -11,7 +11,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
-// ErrNoFlow is returned by a Sender when a TCP flow is gone.
+// ErrNoFlow is returned by a Sender when a flow (connection) is gone.
 var ErrNoFlow = errors.New("edge: no such tcp flow")
 
 // ErrUndeliverable wraps why a message to send was not sent.
@@ -95,10 +95,10 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 			return ent, refile
 		}
 		// Timer L (RFC 6026), H and J: 64*T1 absorbs retransmissions of the
-		// request; over TCP J is zero but retransmissions of a request that
-		// crossed a connection are rare, T4 covers them.
+		// request; over a connection J is zero but retransmissions of a
+		// request that crossed one are rare, T4 covers them.
 		life := 64 * e.opt.T1
-		if d.Transport == TCP && !invite {
+		if d.Transport != UDP && !invite {
 			life = e.opt.T4
 		}
 		ent.expires = now.Add(life)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -32,6 +33,40 @@ type Config struct {
 	UDP string `yaml:"udp" env:"SIPBUS_EDGE_UDP"`
 	TCP string `yaml:"tcp" env:"SIPBUS_EDGE_TCP"`
 
+	// TLS, WS and WSS are the listen addresses (ip:port) of SIP over TLS
+	// (RFC 3261 §26, RFC 5630), over WebSocket and over secure WebSocket
+	// (RFC 7118). Default "": off (`sipbus up` and `sipbus edge` turn them
+	// on, at 5061, 5066 and 7443 on loopback). "-" is off too.
+	TLS string `yaml:"tls" env:"SIPBUS_EDGE_TLS"`
+	WS  string `yaml:"ws" env:"SIPBUS_EDGE_WS"`
+	WSS string `yaml:"wss" env:"SIPBUS_EDGE_WSS"`
+
+	// TLSCert and TLSKey are PEM files, the certificate chain and its key,
+	// of the tls and wss listeners; they are read again when they change.
+	// Default none: then a self-signed certificate is made in memory, and
+	// only when every tls and wss listener is on a loopback address (a
+	// listener others can reach needs a real certificate: the edge refuses
+	// to start without one).
+	TLSCert string `yaml:"tls_cert" env:"SIPBUS_EDGE_TLS_CERT"`
+	TLSKey  string `yaml:"tls_key" env:"SIPBUS_EDGE_TLS_KEY"`
+
+	// TLSCA are PEM files of CAs trusted, besides the system's, when the
+	// edge verifies the certificate of a server it connects to (a sips: or
+	// transport=tls target). Default none.
+	TLSCA []string `yaml:"tls_ca" env:"SIPBUS_EDGE_TLS_CA"`
+
+	// TLSInsecure connects to TLS servers without verifying their
+	// certificate. For tests only: anybody on the path can then pose as
+	// the server. Default false.
+	TLSInsecure bool `yaml:"tls_insecure" env:"SIPBUS_EDGE_TLS_INSECURE"`
+
+	// WSOrigins are the origins (scheme://host[:port]) of web pages
+	// allowed to open a WebSocket to the edge, or "*" for any. A page may
+	// always connect to the host that served it (same origin), and a
+	// client that sends no Origin (not a browser) is always accepted.
+	// Default none beyond that.
+	WSOrigins []string `yaml:"ws_origins" env:"SIPBUS_EDGE_WS_ORIGINS"`
+
 	// Advertise is the host:port put in Via and Record-Route by services
 	// that send through this edge (for example a NAT or load-balancer
 	// address). Default: the bound UDP (else TCP) listen address.
@@ -49,8 +84,11 @@ type Config struct {
 	// transport. Default 65535.
 	MaxMessage int `yaml:"max_message" env:"SIPBUS_EDGE_MAX_MESSAGE"`
 
-	// TCPIdle closes a TCP connection that received nothing for this long.
-	// Default 5m. TCPMaxConns bounds open connections; default 10000.
+	// TCPIdle closes a connection (tcp, tls, ws, wss) that received
+	// nothing, keep-alives included, for this long; an idle WebSocket is
+	// pinged first and closed when it does not answer. Default 5m.
+	// TCPMaxConns bounds the open connections of every transport
+	// together, handshakes included; default 10000.
 	TCPIdle     time.Duration `yaml:"tcp_idle" env:"SIPBUS_EDGE_TCP_IDLE"`
 	TCPMaxConns int           `yaml:"tcp_max_conns" env:"SIPBUS_EDGE_TCP_MAX_CONNS"`
 
@@ -213,17 +251,18 @@ func (c Config) Validate() error {
 	} else if c.ID == "any" {
 		errs = append(errs, fmt.Errorf("id: %q is reserved (the subject token of messages any edge may send)", c.ID))
 	}
-	if c.UDP == "-" && c.TCP == "-" {
-		errs = append(errs, errors.New("udp, tcp: at least one transport must be enabled"))
+	if c.UDP == "-" && c.TCP == "-" && Off(c.TLS) && Off(c.WS) && Off(c.WSS) {
+		errs = append(errs, errors.New("udp, tcp, tls, ws, wss: at least one transport must be enabled"))
 	}
-	for _, a := range []struct{ key, v string }{{"udp", c.UDP}, {"tcp", c.TCP}} {
-		if a.v == "-" {
+	for _, a := range []struct{ key, v string }{{"udp", c.UDP}, {"tcp", c.TCP}, {"tls", c.TLS}, {"ws", c.WS}, {"wss", c.WSS}} {
+		if Off(a.v) {
 			continue
 		}
 		if _, err := netip.ParseAddrPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not ip:port: %v", a.key, a.v, err))
 		}
 	}
+	errs = append(errs, c.validateTLS()...)
 	if c.Advertise == "" {
 		// filled in from the bound address
 	} else if _, p, err := net.SplitHostPort(c.Advertise); err != nil {
@@ -265,6 +304,41 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_message: %d is over the 1 MiB limit", c.MaxMessage))
 	}
 	return errors.Join(errs...)
+}
+
+// Off reports a listen address that disables its transport: "" or "-".
+func Off(addr string) bool { return addr == "" || addr == "-" }
+
+// SelfSignedTLS reports whether the tls and wss listeners use a
+// self-signed certificate made in memory: no files are configured.
+func (c Config) SelfSignedTLS() bool { return c.TLSCert == "" && c.TLSKey == "" }
+
+// validateTLS checks the certificate settings: both files or neither; a
+// listener off loopback needs them; origins are scheme://host or "*".
+func (c Config) validateTLS() []error {
+	var errs []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert, tls_key: give both or neither"))
+	}
+	if c.SelfSignedTLS() {
+		for _, a := range []struct{ key, v string }{{"tls", c.TLS}, {"wss", c.WSS}} {
+			if Off(a.v) {
+				continue
+			}
+			if ap, err := netip.ParseAddrPort(a.v); err == nil && !ap.Addr().IsLoopback() {
+				errs = append(errs, fmt.Errorf("tls_cert, tls_key: required for the %s listener on %s (a self-signed certificate is made only for loopback listeners)", a.key, a.v))
+			}
+		}
+	}
+	for _, o := range c.WSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("ws_origins: %q is not an origin (scheme://host[:port], http or https) or *", o))
+		}
+	}
+	return errs
 }
 
 // Load decodes a YAML file strictly: an unknown key is an error with its line.

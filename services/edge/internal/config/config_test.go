@@ -111,3 +111,57 @@ func TestFloodConfig(t *testing.T) {
 		t.Errorf("flood_limit -1 (off): %v", err)
 	}
 }
+
+// TestValidateTLS: a tls or wss listener off loopback needs certificate
+// files, named in the error; on loopback a self-signed one is made; the
+// files go together; origins are scheme://host or *.
+func TestValidateTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error; none: valid
+	}{
+		{"loopback self-signed", Config{TLS: "127.0.0.1:5061", WSS: "[::1]:7443", WS: "127.0.0.1:5066"}, nil},
+		{"public tls without files", Config{TLS: "0.0.0.0:5061"}, []string{"tls_cert, tls_key: required for the tls listener on 0.0.0.0:5061"}},
+		{"public wss without files", Config{WSS: "192.0.2.1:7443"}, []string{"wss listener on 192.0.2.1:7443"}},
+		{"public ws needs no files", Config{WS: "0.0.0.0:5066"}, nil},
+		{"public tls with files", Config{TLS: "0.0.0.0:5061", TLSCert: "c.pem", TLSKey: "k.pem"}, nil},
+		{"cert without key", Config{TLS: "127.0.0.1:5061", TLSCert: "c.pem"}, []string{"tls_cert, tls_key: give both or neither"}},
+		{"bad address", Config{WS: "localhost:ws"}, []string{"ws: \"localhost:ws\" is not ip:port"}},
+		{"origins", Config{WS: "127.0.0.1:5066", WSOrigins: []string{"https://phone.example.com", "*", "http://[::1]:8080"}}, nil},
+		{"bad origin", Config{WS: "127.0.0.1:5066", WSOrigins: []string{"phone.example.com"}}, []string{`ws_origins: "phone.example.com"`}},
+		{"origin with a path", Config{WS: "127.0.0.1:5066", WSOrigins: []string{"https://a.example/app"}}, []string{"ws_origins"}},
+		{"every transport off", Config{UDP: "-", TCP: "-", TLS: "-"}, []string{"at least one transport"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Defaults().Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want an error naming %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyEnvBool(t *testing.T) {
+	var c Config
+	env := map[string]string{"SIPBUS_EDGE_TLS_INSECURE": "true", "SIPBUS_EDGE_WS_ORIGINS": "https://a.example, *"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if err := ApplyEnv(&c, lookup); err != nil || !c.TLSInsecure || len(c.WSOrigins) != 2 {
+		t.Fatalf("env not applied: %+v, %v", c, err)
+	}
+	env["SIPBUS_EDGE_TLS_INSECURE"] = "maybe"
+	if err := ApplyEnv(&c, lookup); err == nil || !strings.Contains(err.Error(), "SIPBUS_EDGE_TLS_INSECURE") {
+		t.Fatalf("bad bool not named: %v", err)
+	}
+}

@@ -44,6 +44,12 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 			f.SetInt(int64(n))
 		case f.Kind() == reflect.String:
 			f.SetString(s)
+		case f.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not true or false", name, s)
+			}
+			f.SetBool(b)
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 			var list []string
 			for _, p := range strings.Split(s, ",") {

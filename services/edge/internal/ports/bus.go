@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +37,7 @@ type Bus struct {
 type BusOptions struct {
 	Version    string
 	Every      time.Duration // beat interval; default bus.DefaultBeatEvery
-	TCPWorkers int           // goroutines writing to TCP flows; default 16
+	TCPWorkers int           // goroutines writing to connections (tcp, tls, ws, wss); default 16
 	Log        *slog.Logger
 }
 
@@ -109,8 +110,8 @@ func untilClosed(stop <-chan struct{}) context.Context {
 	return ctx
 }
 
-// onSend transmits one message; a TCP write may block, so those go to the
-// TCP workers (in order per worker) and UDP goes out at once.
+// onSend transmits one message; a write to a connection (or a dial) may
+// block, so those go to the connection workers and UDP goes out at once.
 func (b *Bus) onSend(m *nats.Msg) {
 	s, err := events.DecodeSIP(m)
 	if err != nil || s.Type != events.TypeMessageSent {
@@ -118,7 +119,7 @@ func (b *Bus) onSend(m *nats.Msg) {
 		b.opt.Log.Debug("edge: not a message to send", "subject", m.Subject, "err", err)
 		return
 	}
-	if len(s.Dest) > 4 && s.Dest[:4] == "tcp:" {
+	if !strings.HasPrefix(s.Dest, "udp:") {
 		select {
 		case b.tcp <- s:
 		case <-b.stop:

@@ -101,12 +101,7 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 	return h.send(ctx, s, m, txKey, raw)
 }
 
-func framing(transport string) sipmsg.Framing {
-	if transport == "tcp" {
-		return sipmsg.Stream
-	}
-	return sipmsg.Datagram
-}
+func framing(transport string) sipmsg.Framing { return sipmsg.FramingOf(transport) }
 
 // answer builds the reply to m, applying it to the location service.
 func (h *Register) answer(ctx context.Context, s *events.SIP, m *sipmsg.Msg, txKey string, now time.Time) []byte {

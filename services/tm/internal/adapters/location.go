@@ -22,8 +22,10 @@ import (
 // from, the request goes to the received address (the NAT's public side),
 // the Request-URI staying the contact (Kamailio's nat_uac_test +
 // fix_nated_register + lookup); a routable contact that is not the source
-// is a third-party registration and is used as it is; TCP bindings go back
-// on the REGISTER's connection, falling back to the contact when it is gone.
+// is a third-party registration and is used as it is; bindings made over a
+// connection (TCP, TLS, WebSocket) go back on the REGISTER's connection,
+// falling back to the contact when it is gone (never for WebSocket, whose
+// contact is a .invalid host).
 type Location struct {
 	Store     location.Store
 	Directory subscriber.Directory // nil: only bindings make a user known
@@ -69,14 +71,14 @@ func (l *Location) Lookup(ctx context.Context, aor string) ([]app.Target, bool, 
 }
 
 // behindNAT reports a binding whose contact cannot be reached directly:
-// its REGISTER came over TCP (use the connection), or over UDP from another
+// its REGISTER came over a connection (use it), or over UDP from another
 // address than the contact's.
 func behindNAT(b location.Binding) bool {
 	transport, rest, ok := cutColon(b.Received)
 	if !ok {
 		return false
 	}
-	if transport == "tcp" {
+	if transport != "udp" {
 		return true
 	}
 	src, err := netip.ParseAddrPort(rest)

@@ -27,6 +27,8 @@ func TestLocationLookup(t *testing.T) {
 	add(location.Binding{AOR: "third@example.com", Contact: "sip:third@198.51.100.20:5090", Q: 1, Received: "udp:198.51.100.9:5081", Transport: "udp"})
 	add(location.Binding{AOR: "cgn@example.com", Contact: "sip:cgn@100.64.1.2", Q: 1, Received: "udp:203.0.113.8:5060", Transport: "udp"})
 	add(location.Binding{AOR: "tcp@example.com", Contact: "sip:tcp@10.0.0.6:5060;transport=tcp", Q: 1, Received: "tcp:edge-a~7", Transport: "tcp"})
+	add(location.Binding{AOR: "ws@example.com", Contact: "sip:k3p9@x7d2.invalid;transport=ws", Q: 1, Received: "ws:edge-a~8", Transport: "ws"})
+	add(location.Binding{AOR: "tls@example.com", Contact: "sip:tls@198.51.100.30:5061;transport=tls", Q: 1, Received: "tls:edge-b~2", Transport: "tls"})
 	s := subscriber.Subscriber{AOR: "carol@example.com", Enabled: true}
 	if err := s.SetPassword("secret-1"); err != nil {
 		t.Fatal(err)
@@ -54,6 +56,12 @@ func TestLocationLookup(t *testing.T) {
 	}
 	if ts, _, _ := l.Lookup(ctx, "tcp@example.com"); len(ts) != 1 || ts[0].Received != "tcp:edge-a~7" {
 		t.Errorf("TCP binding: %+v, want the connection", ts)
+	}
+	if ts, _, _ := l.Lookup(ctx, "ws@example.com"); len(ts) != 1 || ts[0].Received != "ws:edge-a~8" {
+		t.Errorf("WebSocket binding: %+v, want the connection", ts)
+	}
+	if ts, _, _ := l.Lookup(ctx, "tls@example.com"); len(ts) != 1 || ts[0].Received != "tls:edge-b~2" {
+		t.Errorf("TLS binding with a routable contact: %+v, want the connection all the same", ts)
 	}
 	if ts, known, err := l.Lookup(ctx, "carol@example.com"); err != nil || !known || len(ts) != 0 {
 		t.Errorf("subscriber without bindings: %v known=%v %v; want known, none (480)", ts, known, err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
@@ -66,13 +67,16 @@ type Target struct {
 	URI      string   `json:"uri,omitempty"`      // new Request-URI; "" keeps the request's
 	Q        float64  `json:"q,omitempty"`        // 0..1 (location); serial forking by q
 	Path     []string `json:"path,omitempty"`     // Path of the binding (RFC 3327): Route headers
-	Received string   `json:"received,omitempty"` // "udp:ip:port": reach a contact behind NAT there
+	Received string   `json:"received,omitempty"` // "udp:ip:port", "ws:<flow>"...: reach a contact behind NAT, or over its connection, there
 	NextHop  string   `json:"next_hop,omitempty"` // relay: a fixed next hop; the Request-URI stays
 }
 
 // hop is where a branch request goes.
 type hop struct {
 	Transport, Dest, Flow string
+	// Name is the host a TLS server's certificate is verified against
+	// (RFC 5922 §4: the URI's domain), when the next hop was a name.
+	Name string `json:",omitempty"`
 }
 
 // dest is the hop in sipdest form (events.ParseDest).
@@ -81,14 +85,26 @@ func (h hop) dest() string {
 	if h.Flow != "" {
 		d += "/" + h.Flow
 	}
+	if h.Name != "" && h.Transport == events.TLS {
+		d += "#" + h.Name
+	}
 	return d
 }
 
-// hopsOf are the resolved targets as hops, in order.
-func hopsOf(ts []sipdns.Target) []hop {
+// hopsOf are the targets q resolved to, as hops, in order; a TLS hop
+// verifies the server's certificate against the domain of the URI (RFC
+// 5922 §4), not the SRV target's name.
+func hopsOf(q sipdns.Query, ts []sipdns.Target) []hop {
+	name := ""
+	if _, err := netip.ParseAddr(q.Host); err != nil && q.Host != "" {
+		name = q.Host
+	}
 	hs := make([]hop, len(ts))
 	for i, t := range ts {
 		hs[i] = hop{Transport: t.Transport, Dest: t.Addr.String()}
+		if t.Transport == events.TLS {
+			hs[i].Name = name
+		}
 	}
 	return hs
 }
@@ -151,16 +167,18 @@ func destinationOf(fw forward, t Target, ruri string) (destination, error) {
 	return d, nil
 }
 
-// splitSource splits "udp:ip:port" / "tcp:ip:port" / "tcp:flow".
+// splitSource splits a binding's received address: "udp:ip:port",
+// "tcp:ip:port", or "<transport>:<flow>" for a connection (tcp, tls, ws,
+// wss).
 func splitSource(s string) (transport, addr, flow string, ok bool) {
 	t, rest, found := strings.Cut(s, ":")
-	if !found || (t != "udp" && t != "tcp") {
+	if !found || !events.IsTransport(t) {
 		return "", "", "", false
 	}
 	if _, err := netip.ParseAddrPort(rest); err == nil {
 		return t, rest, "", true
 	}
-	if t == "tcp" && rest != "" {
+	if events.Connected(t) && rest != "" {
 		return t, "", rest, true
 	}
 	return "", "", "", false

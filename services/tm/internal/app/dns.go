@@ -86,7 +86,7 @@ func (e *Engine) startBranch(p *ptx, ck string, m *sipmsg.Msg, fw forward, t Tar
 	case err != nil:
 		return e.branchFailed(p, ck, b, d, err)
 	}
-	return e.sendBranch(p, ck, m, fw, t, b, e.down.order(hopsOf(ts), e.d.Now()), fx)
+	return e.sendBranch(p, ck, m, fw, t, b, e.down.order(hopsOf(d.query, ts), e.d.Now()), fx)
 }
 
 // cached resolves q from memory; without a DNS, IP addresses only.
@@ -168,7 +168,7 @@ func (e *Engine) resolved(ctx context.Context, ck, id string, i int, ts []sipdns
 			e.complete(p, ck, fx)
 			return nil
 		}
-		e.sendBranch(p, ck, m, fw, *b.Dst, b, e.down.order(hopsOf(ts), e.d.Now()), fx)
+		e.sendBranch(p, ck, m, fw, *b.Dst, b, e.down.order(hopsOf(d.query, ts), e.d.Now()), fx)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -14,8 +14,10 @@
 //   - route: loose routing (§16.4), Max-Forwards (483), loop detection (482,
 //     §16.3 step 4), then the route table for out-of-dialog requests;
 //   - forward (§16.6): Via with a branch that names the proxy transaction,
-//     Record-Route ;lr on dialog-creating requests, Path of the binding as
-//     Route, the binding's received address for contacts behind NAT;
+//     Record-Route ;lr on dialog-creating requests (two when the request
+//     crosses transports or connections, RFC 5658, with flow tokens; see
+//     rroute.go), Path of the binding as Route, the binding's received
+//     address for contacts behind NAT or over a connection;
 //   - next hops with a domain name (RFC 3263, dns.go): resolved through
 //     pkg/sipdns, from its cache under the lane or by a lookup off it;
 //     failover to the next target on 503, timeout or no response (a new
@@ -46,6 +48,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,7 +125,7 @@ type Lookups interface {
 
 // Source is where a request came from, as the edge reported it.
 type Source struct {
-	Transport string `json:"t"` // "udp" | "tcp"
+	Transport string `json:"t"` // "udp" | "tcp" | "tls" | "ws" | "wss"
 	Remote    string `json:"r"` // ip:port
 	Flow      string `json:"f,omitempty"`
 	Edge      string `json:"e,omitempty"`
@@ -133,12 +136,19 @@ type Source struct {
 
 // Config tunes the engine.
 type Config struct {
-	Advertise string   // host:port in Via and Record-Route
-	Self      []string // host[:port] values addressing this proxy
-	Domains   []string // local domains (lower case)
-	Name      string   // Server header of local replies; default "sipbus"
-	Timers    sipfsm.Timers
-	NoAnswer  time.Duration // timer C; default 60s
+	Advertise string // host:port in Via and Record-Route (UDP; TCP too unless Listeners says otherwise)
+	// Listeners maps a transport ("tcp", "tls", "ws", "wss") to the
+	// host:port of the edges' listener for it, put in Via and Record-Route
+	// when a request leaves or arrives over it (see rroute.go).
+	Listeners map[string]string
+	// FlowKey keys the flow tokens of Record-Route (the same on every
+	// replica); default: random per engine.
+	FlowKey  []byte
+	Self     []string // host[:port] values addressing this proxy
+	Domains  []string // local domains (lower case)
+	Name     string   // Server header of local replies; default "sipbus"
+	Timers   sipfsm.Timers
+	NoAnswer time.Duration // timer C; default 60s
 	// Linger is how long a finished transaction stays in memory, for
 	// retransmissions and late responses; default 64*T1.
 	Linger time.Duration
@@ -209,6 +219,10 @@ func NewEngine(cfg Config, d Deps) *Engine {
 	}
 	if cfg.LookupTimeout <= 0 {
 		cfg.LookupTimeout = 3 * time.Second
+	}
+	if len(cfg.FlowKey) == 0 {
+		cfg.FlowKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.FlowKey)
 	}
 	for i, dom := range cfg.Domains {
 		cfg.Domains[i] = strings.ToLower(dom)

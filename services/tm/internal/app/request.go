@@ -53,16 +53,13 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 		return e.reject(ctx, in, 482, "Loop Detected")
 	}
 
-	// Loose routing (RFC 3261 §16.4): a top Route naming us is removed; a
-	// remaining Route is the next hop and the Request-URI stays.
+	// Loose routing (RFC 3261 §16.4): a top Route naming us is removed (two
+	// when they are our double Record-Route, RFC 5658); a remaining Route
+	// is the next hop and the Request-URI stays.
 	routeSet, _ := m.Routes()
-	pop := -1
-	var self sipmsg.URI
-	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
-		pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
-		routeSet = routeSet[1:]
-	}
-	fw := forward{pop: pop, loop: loop, inTransport: in.Src.Transport, inFlow: in.Src.Flow, inRemote: in.Src.Remote}
+	pop, flow := e.popSelf(routeSet, in.Src.Flow)
+	routeSet = routeSet[pop:]
+	fw := forward{pop: pop, loop: loop, from: in.Src}
 	if len(routeSet) > 0 {
 		fw.route = routeSet[0].URI.String()
 	}
@@ -73,14 +70,14 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	// elsewhere would make tm relay to any host the sender names
 	// ("preloaded" Route, Kamailio: 403).
 	switch {
-	case hasToTag(m) && pop < 0:
+	case hasToTag(m) && pop == 0:
 		return e.reject(ctx, in, 404, "Not Here: no Route to this proxy in an in-dialog request")
 	case !hasToTag(m) && len(routeSet) > 0:
 		return e.reject(ctx, in, 403, "Preload Route denied")
 	}
 	if len(routeSet) > 0 || hasToTag(m) {
 		// In-dialog: follow the route, keep the Request-URI; a party behind
-		// NAT is reached on its flow (flows.go).
+		// NAT or over a WebSocket is reached on its flow (rroute.go).
 		if mf == 0 {
 			return e.reject(ctx, in, 483, "Too Many Hops")
 		}
@@ -90,7 +87,9 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 				return err
 			}
 		}
-		return e.relay(ctx, in, fw, [][]Target{{{Received: inDialogFlow(self, in.Src.Flow)}}}, nil, nil, fx)
+		// A popped Route of ours with a flow token: the connection the
+		// Request-URI is reached on (a WebSocket phone, a phone behind NAT).
+		return e.relay(ctx, in, fw, [][]Target{{{Received: flow}}}, nil, nil, fx)
 	}
 
 	ruri, err := m.RequestURIParsed()
@@ -144,15 +143,10 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 
 // forward is how a request is rewritten for every branch.
 type forward struct {
-	pop   int    // index of the Route row naming us (-1: none)
+	pop   int    // Route values naming us at the top, to remove (0, 1 or 2)
 	route string // remaining top Route: the next hop
 	loop  string // loop-detection hash (§16.3 step 4)
-	// the transport and flow the request came in on, named in our
-	// Record-Route (flows.go)
-	inTransport, inFlow string
-	// the address it came from (ip:port), stamped into the previous hop's
-	// Via as received/rport (RFC 3581 §4) so the responses carry it back
-	inRemote string
+	from  Source // where the request came from (the inbound side of Record-Route)
 }
 
 // relay creates the proxy transaction and starts the first group. fx may
@@ -231,13 +225,13 @@ func (e *Engine) next(p *ptx, ck string, fw forward, fx *effects) {
 // sent to h.
 func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string, h hop) []byte {
 	ed := m.Edit()
-	if fw.pop >= 0 {
-		ed.RemoveFirst(fw.pop)
+	if fw.pop > 0 {
+		ed.RemoveValues(sipmsg.HRoute, fw.pop)
 	}
 	if t.URI != "" {
 		ed.SetRequestURI(t.URI)
 	}
-	if src, err := netip.ParseAddrPort(fw.inRemote); err == nil {
+	if src, err := netip.ParseAddrPort(fw.from.Remote); err == nil {
 		if i, v, ok := m.StampTopVia(src); ok {
 			ed.Replace(i, v)
 		}
@@ -252,12 +246,12 @@ func (e *Engine) buildBranch(m *sipmsg.Msg, fw forward, t Target, br string, h h
 	// hop's Via: peers that copy "the Via rows" as one block find them all.
 	var lines []string
 	if dialogCreating(m) && !hasToTag(m) {
-		lines = append(lines, "Record-Route: <sip:"+e.cfg.Advertise+";lr"+flowParams(fw.inTransport, fw.inFlow, h)+">")
+		lines = append(lines, e.recordRoute(fw.from, h)...)
 	}
 	for _, pth := range t.Path {
 		lines = append(lines, "Route: "+pth)
 	}
-	via := "Via: SIP/2.0/" + strings.ToUpper(h.Transport) + " " + e.cfg.Advertise + ";branch=" + br
+	via := "Via: SIP/2.0/" + strings.ToUpper(h.Transport) + " " + e.listener(h.Transport) + ";branch=" + br
 	if fw.loop != "" {
 		via += ";sbl=" + fw.loop
 	}
@@ -327,13 +321,10 @@ func (e *Engine) ack(ctx context.Context, in *Inbound) error {
 func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	m := in.Msg
 	routeSet, _ := m.Routes()
-	fw := forward{pop: -1, inRemote: in.Src.Remote}
-	var self sipmsg.URI
-	if len(routeSet) > 0 && e.isSelfURI(routeSet[0].URI) {
-		fw.pop, self = headerIndex(m, sipmsg.HRoute), routeSet[0].URI
-		routeSet = routeSet[1:]
-	}
-	if fw.pop < 0 {
+	pop, flow := e.popSelf(routeSet, in.Src.Flow)
+	routeSet = routeSet[pop:]
+	fw := forward{pop: pop, from: in.Src}
+	if pop == 0 {
 		// Not routed through us (the ACK of a 2xx carries our Route) and
 		// matching no transaction here: not ours to relay (no open relay).
 		e.d.Log.Debug("tm: ACK without our Route dropped", "call_key", in.CallKey)
@@ -346,7 +337,7 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 		return nil
 	}
 	fw.loop = e.loopHash(m)
-	t := Target{Received: inDialogFlow(self, in.Src.Flow)}
+	t := Target{Received: flow}
 	d, err := destinationOf(fw, t, m.Str(m.RequestURI))
 	if err != nil {
 		e.d.Log.Info("tm: ACK not forwarded", "call_key", in.CallKey, "err", err)
@@ -366,7 +357,7 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 	ts, err, ok := e.cached(d.query)
 	switch {
 	case ok && err == nil:
-		return send(ctx, m, hopsOf(ts)[0])
+		return send(ctx, m, hopsOf(d.query, ts)[0])
 	case ok || e.d.Lookups == nil:
 		e.d.Log.Debug("tm: ACK not forwarded", "call_key", ck, "next_hop", sipdns.Safe(d.uri), "err", err)
 		return nil
@@ -377,7 +368,7 @@ func (e *Engine) forwardACK(ctx context.Context, in *Inbound) error {
 		if err != nil || perr != nil || len(ts) == 0 {
 			return nil // a failed lookup is logged where it happened
 		}
-		return send(ctx, am, hopsOf(ts)[0])
+		return send(ctx, am, hopsOf(d.query, ts)[0])
 	})
 	return nil
 }
@@ -485,6 +476,11 @@ func (e *Engine) isSelfURI(u sipmsg.URI) bool {
 func (e *Engine) isSelfHostPort(hp string) bool {
 	if strings.EqualFold(hp, e.cfg.Advertise) {
 		return true
+	}
+	for _, l := range e.cfg.Listeners {
+		if strings.EqualFold(hp, l) {
+			return true
+		}
 	}
 	for _, s := range e.cfg.Self {
 		if strings.EqualFold(s, hp) {

@@ -219,19 +219,16 @@ func (e *Engine) complete(p *ptx, ck string, fx *effects) {
 // popped again, the Route left is the next hop, and the loop hash is
 // recomputed, as Request did for the first branch.
 func (e *Engine) failoverForward(p *ptx) forward {
-	fw := forward{pop: -1, inTransport: p.Src.Transport, inFlow: p.Src.Flow, inRemote: p.Src.Remote}
+	fw := forward{from: p.Src}
 	m, err := sipmsg.Parse(p.Req, sipmsg.Datagram)
 	if err != nil {
 		return fw
 	}
 	fw.loop = e.loopHash(m)
 	rs, _ := m.Routes()
-	if len(rs) > 0 && e.isSelfURI(rs[0].URI) {
-		fw.pop = headerIndex(m, sipmsg.HRoute)
-		rs = rs[1:]
-	}
-	if len(rs) > 0 {
-		fw.route = rs[0].URI.String()
+	fw.pop, _ = e.popSelf(rs, p.Src.Flow)
+	if len(rs) > fw.pop {
+		fw.route = rs[fw.pop].URI.String()
 	}
 	return fw
 }

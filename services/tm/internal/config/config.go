@@ -26,6 +26,24 @@ type Config struct {
 	// address its edges are reached at. Required.
 	Advertise string `yaml:"advertise" env:"SIPBUS_ADVERTISE"`
 
+	// AdvertiseTCP, AdvertiseTLS, AdvertiseWS and AdvertiseWSS are the
+	// host:port of the edges' listener for each transport, put in Via and
+	// Record-Route when a request leaves or arrives over it (a call from a
+	// UDP phone to a WebSocket phone is record-routed on both, RFC 5658).
+	// Default: TCP shares Advertise; the others are filled in by `sipbus
+	// up` from its edge, and Advertise stands in for an unset one.
+	AdvertiseTCP string `yaml:"advertise_tcp" env:"SIPBUS_ADVERTISE_TCP"`
+	AdvertiseTLS string `yaml:"advertise_tls" env:"SIPBUS_ADVERTISE_TLS"`
+	AdvertiseWS  string `yaml:"advertise_ws" env:"SIPBUS_ADVERTISE_WS"`
+	AdvertiseWSS string `yaml:"advertise_wss" env:"SIPBUS_ADVERTISE_WSS"`
+
+	// FlowSecret keys the flow tokens tm writes in Record-Route (the way
+	// back to a phone over its connection); set the same value on every
+	// tm replica, like SIPBUS_SL_SECRET on the edges. Default: random per
+	// process (in-dialog requests to a WebSocket phone then need the
+	// replica that routed the call). Never logged.
+	FlowSecret string `yaml:"flow_secret" env:"SIPBUS_FLOW_SECRET"`
+
 	// Domains are the local domains (request-URI hosts whose users are
 	// ours), lower case. Default: localhost and the host of Advertise
 	// (filled in by Validate).

@@ -29,7 +29,8 @@ func clearEnv(t *testing.T) {
 }
 
 func TestEnvNames(t *testing.T) {
-	want := []string{"SIPBUS_TM_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_ADVERTISE", "SIPBUS_DOMAINS", "SIPBUS_ROUTES",
+	want := []string{"SIPBUS_TM_ID", "SIPBUS_NATS_URL", "REDIS_URL", "SIPBUS_ADVERTISE", "SIPBUS_ADVERTISE_TCP", "SIPBUS_ADVERTISE_TLS",
+		"SIPBUS_ADVERTISE_WS", "SIPBUS_ADVERTISE_WSS", "SIPBUS_FLOW_SECRET", "SIPBUS_DOMAINS", "SIPBUS_ROUTES",
 		"SIPBUS_T1", "SIPBUS_T2", "SIPBUS_T4", "SIPBUS_NO_ANSWER", "SIPBUS_TM_QUEUE_TARGET", "SIPBUS_TM_QUEUE_INTERVAL",
 		"SIPBUS_TM_COALESCE", "SIPBUS_ALIASES", "SIPBUS_RESOLVER", "SIPBUS_RESOLVER_TIMEOUT", "SIPBUS_FAILOVER_TIMEOUT"}
 	if got := envNames(); !reflect.DeepEqual(got, want) {
@@ -108,6 +109,8 @@ func TestValidateErrors(t *testing.T) {
 		{"advertise port text", func(c *Config) { c.Advertise = "proxy.example.com:sip" }, "needs a port 1-65535"},
 		{"advertise unspecified", func(c *Config) { c.Advertise = "0.0.0.0:5060" }, "advertise: \"0.0.0.0:5060\": an unspecified address"},
 		{"advertise bad host", func(c *Config) { c.Advertise = "a/b:5060" }, "is not a host name or IP address"},
+		{"advertise_tls without port", func(c *Config) { c.AdvertiseTLS = "proxy.example.com" }, "advertise_tls: \"proxy.example.com\" is not host:port"},
+		{"advertise_ws unspecified", func(c *Config) { c.AdvertiseWS = "0.0.0.0:5066" }, "advertise_ws: \"0.0.0.0:5066\": an unspecified address"},
 		{"domain with port", func(c *Config) { c.Domains = []string{"example.com:5060"} }, `domains: "example.com:5060" is not a host name`},
 		{"domain as URI", func(c *Config) { c.Domains = []string{"sip:example.com"} }, "domains: \"sip:example.com\""},
 		{"t1 zero", func(c *Config) { c.T1 = 0 }, "t1: must be positive"},
@@ -168,6 +171,7 @@ func TestLoadSample(t *testing.T) {
 	want := Config{
 		ID: "tm-1", NATS: "nats://nats-1:4222,nats://nats-2:4222", Redis: "redis://redis:6379/0",
 		Advertise: "proxy.example.com:5060", Domains: []string{"example.com", "Example.ORG"},
+		AdvertiseTLS: "proxy.example.com:5061", AdvertiseWSS: "proxy.example.com:443", FlowSecret: "change-me",
 		Routes: "/etc/sipbus/routes.yaml", T1: 500 * time.Millisecond, T2: 4 * time.Second, T4: 5 * time.Second,
 		NoAnswer: 90 * time.Second, QueueTarget: 50 * time.Millisecond, QueueInterval: 100 * time.Millisecond,
 		Coalesce: 20 * time.Millisecond, Resolver: []string{"10.0.0.2", "10.0.0.3:5353"},

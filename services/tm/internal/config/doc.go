@@ -1,7 +1,7 @@
 // Package config is the configuration of tm, the transaction manager: where
-// NATS and the store are, the address it advertises, its local domains, its
-// route table file, its RFC 3261 timers and the DNS servers that resolve
-// next hops.
+// NATS and the store are, the addresses it advertises (one per transport of
+// the edges), its local domains, its route table file, its RFC 3261 timers
+// and the DNS servers that resolve next hops.
 //
 // Load starts from Default, overlays a YAML file decoded strictly (an
 // unknown key is an error with its line; durations are Go durations such
@@ -13,6 +13,7 @@
 //	nats: nats://nats-1:4222,nats://nats-2:4222
 //	redis: redis://redis:6379/0
 //	advertise: proxy.example.com:5060
+//	advertise_tls: proxy.example.com:5061
 //	domains: [example.com, example.org]
 //	routes: /etc/sipbus/routes.yaml
 //	t1: 500ms
@@ -32,6 +33,11 @@
 //	nats       SIPBUS_NATS_URL    nats://127.0.0.1:4222
 //	redis      REDIS_URL          "" (memory://, one process only)
 //	advertise  SIPBUS_ADVERTISE   required
+//	advertise_tcp  SIPBUS_ADVERTISE_TCP  advertise
+//	advertise_tls  SIPBUS_ADVERTISE_TLS  advertise (sipbus up: its edge's tls listener)
+//	advertise_ws   SIPBUS_ADVERTISE_WS   advertise (sipbus up: its edge's ws listener)
+//	advertise_wss  SIPBUS_ADVERTISE_WSS  advertise (sipbus up: its edge's wss listener)
+//	flow_secret    SIPBUS_FLOW_SECRET    random per process; set the same on every replica
 //	domains    SIPBUS_DOMAINS     localhost and the host of advertise
 //	routes     SIPBUS_ROUTES      "" (routes.Default())
 //	t1         SIPBUS_T1          500ms

@@ -44,6 +44,14 @@ func (c *Config) Validate() error {
 	if msg != "" {
 		add("advertise", "%s", msg)
 	}
+	for _, a := range []struct{ key, v string }{{"advertise_tcp", c.AdvertiseTCP}, {"advertise_tls", c.AdvertiseTLS}, {"advertise_ws", c.AdvertiseWS}, {"advertise_wss", c.AdvertiseWSS}} {
+		if a.v == "" {
+			continue
+		}
+		if _, msg := checkAdvertise(a.v); msg != "" {
+			add(a.key, "%s", msg)
+		}
+	}
 	if len(c.Domains) == 0 && advHost != "" {
 		c.Domains = []string{"localhost", advHost}
 	}

@@ -284,10 +284,7 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	}
 	in.Stats.Messages.Add(1)
 	in.edge.Seen(s.Edge)
-	framing := sipmsg.Datagram
-	if s.Transport == "tcp" {
-		framing = sipmsg.Stream
-	}
+	framing := sipmsg.FramingOf(s.Transport)
 	msg := msgPool.Get().(*sipmsg.Msg)
 	defer msgPool.Put(msg) // the engine keeps copies of what it needs, never the Msg
 	if err := msg.Parse(s.Raw, framing); err != nil {
