@@ -29,7 +29,8 @@ usage:
   sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
   sipbus stats [--nats URL] [--nats-monitor URL] [--redis URL] [--stream NAME]
   sipbus registrar --redis URL --domain D... [--nats URL] [--auth required|off] [--id ID]
-  sipbus user add AOR --password P|- [--email E] [--name N] | list | rm AOR | passwd AOR --password P|-   [--json]
+  sipbus user add AOR --password P|- [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off] | list | rm AOR | passwd AOR --password P|-   [--json]
+  sipbus user set AOR [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off]
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
