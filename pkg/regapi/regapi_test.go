@@ -32,7 +32,7 @@ func str(s string) *string { return &s }
 func boolp(b bool) *bool { return &b }
 
 var (
-	alice   = regapi.User{AOR: "alice@example.com", Name: "Alice Ä", Email: "alice@example.com", Enabled: true, Created: when, Updated: when,
+	alice = regapi.User{AOR: "alice@example.com", Name: "Alice Ä", Email: "alice@example.com", Enabled: true, Created: when, Updated: when,
 		MissedCallEmail: true, TZ: "Europe/Paris"}
 	binding = regapi.Binding{Contact: "sip:alice@192.0.2.4:5060", Q: 0.5, Expires: 3600, ExpiresAt: when.Add(time.Hour),
 		CallID: "c@h", CSeq: 7, Path: []string{"<sip:edge1.example.com;lr>"}, Received: "udp:198.51.100.7:40000",

@@ -84,7 +84,9 @@ func endpoint[Req any, Rep replier](command string, fn func(context.Context, Req
 	}
 }
 
-func reply(status int, reason string) notifyapi.Reply { return notifyapi.Reply{Status: status, Reason: reason} }
+func reply(status int, reason string) notifyapi.Reply {
+	return notifyapi.Reply{Status: status, Reason: reason}
+}
 
 // Failed lists the failed notifications not sent since, newest first.
 func (h *Handlers) Failed(ctx context.Context, req notifyapi.FailedRequest) failedReply {
