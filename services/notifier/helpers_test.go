@@ -210,3 +210,10 @@ func jetstreamWait(d time.Duration) jetstream.FetchOpt { return jetstream.FetchM
 func natsMsg(m jetstream.Msg) *nats.Msg {
 	return &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 }
+
+// on is the bench for subtest t.
+func (b *bench) on(t *testing.T) *bench {
+	c := *b
+	c.t = t
+	return &c
+}

@@ -226,7 +226,8 @@ func headerValue(p events.Party) string {
 	if p.Display == "" {
 		return "<" + p.URI + ">"
 	}
-	return strconv.Quote(p.Display) + " <" + p.URI + ">"
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p.Display) // RFC 3261 quoted-string
+	return `"` + q + `" <` + p.URI + ">"
 }
 
 // scalar renders a JSON string, number or boolean as text.
