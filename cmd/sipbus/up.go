@@ -42,6 +42,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	minExpires := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (shorter: 423 with Min-Expires)")
 	debugAddr := addDebugFlag(fs)
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
+	nf := addNotifierFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -157,6 +158,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"))
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
+	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, dir, st, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopNotifier()
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)
