@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -86,9 +87,9 @@ func (s *SMTP) message(m *app.Mail) (*gomail.Msg, error) {
 	if err != nil || to.Address != m.To.Addr {
 		return nil, fmt.Errorf("recipient %q is not a bare address", m.To.Addr)
 	}
-	// net/mail.Address.String quotes and encodes the name: whatever it
-	// holds, it stays one display name.
-	msg.ToMailAddress(&mail.Address{Name: m.To.Name, Address: to.Address})
+	// net/mail.Address.String quotes an ASCII name and encodes any other:
+	// whatever it holds, it stays one display name.
+	msg.ToMailAddress(&mail.Address{Name: phrase(m.To.Name), Address: to.Address})
 	msg.Subject(app.EncodeHeader(m.Subject))
 	msg.SetDate()
 	msg.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
@@ -99,6 +100,24 @@ func (s *SMTP) message(m *app.Mail) (*gomail.Msg, error) {
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	return msg, nil
+}
+
+// phrase makes a display name safe for net/mail.Address.String: a name
+// that is not ASCII is Q-encoded there, and the encoder leaves RFC 5322
+// specials ("<>@,;:\\.[]()) as they are, which a reader's parser may take
+// for address syntax; they become spaces in such a name.
+func phrase(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return strings.Map(func(r rune) rune {
+				if strings.ContainsRune(`"<>@,;:\.[]()`, r) {
+					return ' '
+				}
+				return r
+			}, name)
+		}
+	}
+	return name
 }
 
 // classify maps go-mail's error to an *app.SendError: a reply code 5xx

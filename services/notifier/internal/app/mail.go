@@ -133,9 +133,11 @@ func ReasonSentence(reason string) string {
 // Keys of the notifications (the fence) and the ids of their failures.
 func MailKey(eventID string) string { return "mail." + eventID }
 
-// DigestKey is the key of the digest of callee's window w.
+// DigestKey is the key of the digest of callee's window w: the callee as
+// its events.AORKey (so the key, and the Message-ID made of it, is a
+// dot-atom).
 func DigestKey(callee string, w int64) string {
-	return "digest." + callee + "." + itoa(w)
+	return "digest." + events.AORKey(callee) + "." + itoa(w)
 }
 
 // ExecKey is the key of rule's run on an event.
