@@ -190,3 +190,28 @@ func FuzzParseSMTP(f *testing.F) {
 		}
 	})
 }
+
+// TestReadmeSample: the first ```yaml block of the service README is a
+// config file that loads and validates.
+func TestReadmeSample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	if !ok {
+		t.Fatal("README.md has no ```yaml block")
+	}
+	sample, _, _ := strings.Cut(rest, "```")
+	path := filepath.Join(t.TempDir(), "notifier.yaml")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("README sample: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("README sample: %v", err)
+	}
+}
