@@ -26,6 +26,7 @@ build:
 	$(GO) build -o bin/edge ./services/edge/cmd/edge
 	$(GO) build -o bin/tm ./services/tm/cmd/tm
 	$(GO) build -o bin/registrar ./services/registrar/cmd/registrar
+	$(GO) build -o bin/notifier ./services/notifier/cmd/notifier
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.
@@ -56,7 +57,10 @@ FUZZ_TARGETS := \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine \
-	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList
+	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
+	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
+	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
+	services/notifier:./internal/adapters:FuzzMessage
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
