@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -648,5 +650,34 @@ func TestReadmeMissedCallMail(t *testing.T) {
 	_ = s.p.cmd.Wait()
 	if _, err := http.Get(api[1]); err == nil {
 		t.Error("Mailpit still answers after sipbus stopped")
+	}
+}
+
+// TestUpSMTPURL: `sipbus up --smtp URL` prints an smtp line naming the
+// server without its password (nor does the password reach the log), and
+// authenticates with it.
+func TestUpSMTPURL(t *testing.T) {
+	sippPath(t)
+	mp := testenv.StartMailpit(t)
+	const secret = "pa55-w0rd-never-printed"
+	s := startUp(t, "--smtp", "smtp://mailer:"+secret+"@"+mp.SMTP+"?tls=none", "--log-level", "debug", "--notifier-config", notifierConfig(t, ""))
+	want := "  smtp   smtp://mailer@" + mp.SMTP + "?tls=none (no TLS)"
+	if !slices.Contains(s.p.seen, want) {
+		t.Errorf("no line %q in:\n%s", want, strings.Join(s.p.seen, "\n"))
+	}
+	cli(t, s.nats, "user", "add", "dan@localhost", "--password", "dan-secret", "--email", "dan@example.com")
+	runSIPp(t, "uac 480", "uac_480.xml", s.sip, "-p", strconv.Itoa(testenv.FreePort(t, "udp")), "-s", "dan",
+		"-key", "domain", "localhost", "-m", "1").wait(t, 30*time.Second)
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(mp.Messages(t)) == 1 }, "the mail; stderr:\n%s", s.p.stderrString())
+	if strings.Contains(strings.Join(s.p.seen, "\n"), secret) || strings.Contains(s.p.stderrString(), secret) {
+		t.Error("the SMTP password was printed")
+	}
+	cmd := exec.Command(sipbusBinary(t), "up", "--smtp", "smtp://mailer:"+secret+"@mail.example.com?tls=none",
+		"--sip", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp")), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
+		"--data", t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "clear text") || strings.Contains(string(out), secret) {
+		t.Errorf("up with a clear-text password to a remote server: %v\n%s", err, out)
 	}
 }

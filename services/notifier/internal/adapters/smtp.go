@@ -61,7 +61,9 @@ func (s *SMTP) options() []gomail.Option {
 			config.AuthAuto: gomail.SMTPAuthAutoDiscover, config.AuthPlain: gomail.SMTPAuthPlain,
 			config.AuthLogin: gomail.SMTPAuthLogin, config.AuthCRAMMD5: gomail.SMTPAuthCramMD5,
 		}[s.Server.Auth]
-		if clear && auth == gomail.SMTPAuthPlain {
+		if clear && (auth == gomail.SMTPAuthPlain || auth == gomail.SMTPAuthAutoDiscover) {
+			// go-mail's discovery refuses every mechanism without TLS;
+			// the configuration allows clear text only to loopback.
 			auth = gomail.SMTPAuthPlainNoEnc
 		}
 		if clear && auth == gomail.SMTPAuthLogin {
