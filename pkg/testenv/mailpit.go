@@ -2,15 +2,23 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,13 +75,38 @@ type Mailpit struct {
 	log      *os.File
 }
 
+// MailpitOptions are the TLS settings of StartMailpitWith: a certificate
+// and key (PEM files, see SelfSigned) and whether the SMTP server requires
+// STARTTLS or speaks TLS from the first byte (implicit TLS).
+type MailpitOptions struct {
+	TLSCert, TLSKey string
+	RequireSTARTTLS bool
+	ImplicitTLS     bool
+}
+
 // StartMailpit starts Mailpit on free loopback ports with its database in
 // a temporary folder (kept across Stop and Start, so a restart keeps the
-// mails), chaos enabled (SetChaos) and no version check.
+// mails), chaos enabled (SetChaos), any SMTP user and password accepted,
+// and no version check.
 func StartMailpit(t testing.TB) *Mailpit {
+	t.Helper()
+	return StartMailpitWith(t, MailpitOptions{})
+}
+
+// StartMailpitWith is StartMailpit with TLS options.
+func StartMailpitWith(t testing.TB, o MailpitOptions) *Mailpit {
 	t.Helper()
 	m := &Mailpit{t: t, bin: MailpitBinary(t), db: filepath.Join(t.TempDir(), "mailpit.db"),
 		smtpPort: FreePort(t, "tcp"), httpPort: FreePort(t, "tcp")}
+	if o.TLSCert != "" {
+		m.args = append(m.args, "--smtp-tls-cert", o.TLSCert, "--smtp-tls-key", o.TLSKey)
+	}
+	if o.RequireSTARTTLS {
+		m.args = append(m.args, "--smtp-require-starttls")
+	}
+	if o.ImplicitTLS {
+		m.args = append(m.args, "--smtp-require-tls")
+	}
 	m.SMTP = "127.0.0.1:" + strconv.Itoa(m.smtpPort)
 	m.HTTP = "http://127.0.0.1:" + strconv.Itoa(m.httpPort)
 	m.Start()
@@ -93,10 +126,13 @@ func (m *Mailpit) Start() {
 	if err != nil {
 		m.t.Fatalf("testenv: %v", err)
 	}
-	cmd := exec.Command(m.bin, "--disable-version-check", "--database", m.db,
-		"--smtp", m.SMTP, "--listen", "127.0.0.1:"+strconv.Itoa(m.httpPort),
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--enable-chaos",
-		"--max", "5000", "--quiet")
+	args := append([]string{"--disable-version-check", "--database", m.db,
+		"--smtp", m.SMTP, "--listen", "127.0.0.1:" + strconv.Itoa(m.httpPort),
+		"--smtp-auth-accept-any", "--enable-chaos", "--max", "5000", "--quiet"}, m.args...)
+	if !slices.Contains(m.args, "--smtp-require-starttls") && !slices.Contains(m.args, "--smtp-require-tls") {
+		args = append(args, "--smtp-auth-allow-insecure") // AUTH without TLS (Mailpit refuses the pair)
+	}
+	cmd := exec.Command(m.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		m.t.Fatalf("testenv: start %s: %v", m.bin, err)
@@ -176,11 +212,14 @@ func (m *Mailpit) Messages(t testing.TB) []Message {
 	return out.Messages
 }
 
-// ByMessageID returns the mails whose Message-ID is id (without <>).
+// ByMessageID returns the mails whose Message-ID is id (without <>): a
+// search (message-id:ID, which matches substrings), then the exact ones.
 func (m *Mailpit) ByMessageID(t testing.TB, id string) []Message {
 	t.Helper()
+	var res struct{ Messages []Message }
+	m.getJSON(t, "/api/v1/search?limit=5000&query="+url.QueryEscape("message-id:"+id), &res)
 	var out []Message
-	for _, msg := range m.Messages(t) {
+	for _, msg := range res.Messages {
 		if msg.MessageID == id {
 			out = append(out, msg)
 		}
@@ -271,3 +310,38 @@ func (m *Mailpit) do(t testing.TB, method, path string, body []byte) []byte {
 
 // String names the servers.
 func (m *Mailpit) String() string { return fmt.Sprintf("mailpit smtp %s api %s", m.SMTP, m.HTTP) }
+
+// SelfSigned writes a self-signed certificate for 127.0.0.1 and localhost
+// (ECDSA P-256, valid for a day) and its key as PEM files, and returns
+// their paths; the certificate is also its own CA.
+func SelfSigned(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "sipbus test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}

@@ -105,7 +105,9 @@
 // exits). Its exit status, run time and output (64 kB kept, 2 kB logged,
 // escaped) are logged; a failure is dead-lettered (no automatic retry: a
 // program may have done half its work). At most Concurrency runs per rule
-// and replica. examples/missed-call holds the seed's script, redone.
+// and replica. A rule never runs on the dead letter of a program
+// (sipbus.notify.failed.v1 of kind exec): a failing program would feed
+// itself. examples/missed-call holds the seed's script, redone.
 //
 // # State
 //

@@ -76,7 +76,8 @@ func TestExecExampleScript(t *testing.T) {
 	if files, _ := filepath.Glob(pwned + "*"); len(files) > 0 {
 		t.Errorf("commands in the caller's name ran: %v", files)
 	}
-	if s := n.Stats(); s.Ran != 1 || s.ExecFailed != 0 {
+	testenv.Eventually(t, 10*time.Second, func() bool { return n.Stats().Ran == 1 }, "the run counted: %+v", n.Stats())
+	if s := n.Stats(); s.ExecFailed != 0 {
 		t.Errorf("stats %+v", s)
 	}
 	if !strings.Contains(b.logs.String(), `msg="notifier: exec" service=notifier notifier_id=n1 rule=missed-call-script`) ||
@@ -165,5 +166,35 @@ func TestExecTimeout(t *testing.T) {
 	}
 	if n.Stats().ExecFailed != 2 {
 		t.Errorf("stats after retry %+v", n.Stats())
+	}
+}
+
+// TestExecConcurrencyAndLoops: a rule with concurrency 1 runs one program
+// at a time (the program fails if another run holds its lock); a rule on
+// notify.failed events does not run on programs' dead letters.
+func TestExecConcurrencyAndLoops(t *testing.T) {
+	b := newBench(t)
+	out := t.TempDir()
+	cfg := b.config("n1")
+	cfg.Exec = []notifier.ExecRule{
+		{Name: "one-at-a-time", Events: []string{events.TypeCallMissed}, Concurrency: 1, Env: map[string]string{"OUT": out},
+			Argv: []string{"/bin/sh", "-c", `mkdir "$OUT/lock" || exit 7; sleep 0.2; rmdir "$OUT/lock"; echo x >> "$OUT/runs"`}},
+		{Name: "fails", Events: []string{events.TypeCallMissed}, Argv: []string{"/bin/false"}},
+		{Name: "on-failures", Events: []string{events.TypeNotifyFailed}, Env: map[string]string{"OUT": out},
+			Argv: []string{"/bin/sh", "-c", `echo "$SIP_KIND" >> "$OUT/failures"; exit 1`}},
+	}
+	n := b.start(cfg)
+	for range 4 {
+		b.missed("nobody@localhost", alice, events.MissedBusy, 486)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { runs, _ := os.ReadFile(filepath.Join(out, "runs")); return len(runs) == 8 },
+		"4 serial runs; stats %+v; log:\n%s", n.Stats(), b.logs)
+	testenv.Eventually(t, 10*time.Second, func() bool { return n.Stats().ExecFailed == 4 }, "the 4 failures of /bin/false: %+v", n.Stats())
+	time.Sleep(time.Second)
+	if s := n.Stats(); s.Ran != 4 || s.ExecFailed != 4 || s.DeadLettered != 4 {
+		t.Errorf("stats %+v: want 4 runs, 4 failures (of /bin/false), no more", s)
+	}
+	if f, err := os.ReadFile(filepath.Join(out, "failures")); err == nil {
+		t.Errorf("the rule on notify.failed ran on programs' failures:\n%s", f)
 	}
 }

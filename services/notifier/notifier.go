@@ -134,7 +134,7 @@ func New(cfg Config, d Deps) (*Notifier, error) {
 	}
 	if s, ok := cfg.SMTPServer(); ok {
 		replyTo := cfg.ReplyTo
-		h.Sender = &adapters.SMTP{Server: s, From: cfg.FromAddress(), ReplyTo: replyTo, Timeout: cfg.SMTPTimeout}
+		h.Sender = &adapters.SMTP{Server: s, TLS: cfg.TLSConfig(), From: cfg.FromAddress(), ReplyTo: replyTo, Timeout: cfg.SMTPTimeout}
 	}
 	for _, r := range cfg.Exec {
 		h.Rules = append(h.Rules, ports.Rule{Name: r.Name, Events: r.Events, Argv: r.Argv, Env: r.Env, Dir: r.Dir,

@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -19,6 +20,7 @@ import (
 // as configured, AUTH when a user is set.
 type SMTP struct {
 	Server  config.SMTP
+	TLS     *tls.Config // nil: go-mail's defaults (system roots, TLS 1.2+)
 	From    *mail.Address
 	ReplyTo string // bare address or ""
 	Timeout time.Duration
@@ -51,6 +53,9 @@ func (s *SMTP) options() []gomail.Option {
 		o = append(o, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	default:
 		o = append(o, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if s.TLS != nil {
+		o = append(o, gomail.WithTLSConfig(s.TLS))
 	}
 	if s.Server.HELO != "" {
 		o = append(o, gomail.WithHELO(s.Server.HELO))

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -34,6 +36,10 @@ type Config struct {
 	// required), smtps://... (TLS), ?tls=none for a local relay; see
 	// SMTP. Required for mail; never logged with its password.
 	SMTP string `yaml:"smtp" env:"SIPBUS_SMTP_URL"`
+
+	// SMTPCA is a PEM file of the CA certificates that may sign the mail
+	// server's certificate (a private relay). Default: the system's roots.
+	SMTPCA string `yaml:"smtp_ca" env:"SIPBUS_SMTP_CA"`
 
 	// From is the sender, "Name <address>" or an address. Default
 	// "sipbus <sipbus@localhost>".
@@ -108,6 +114,7 @@ type Config struct {
 	// parsed by Validate
 	smtp SMTP
 	from *mail.Address
+	tls  *tls.Config
 }
 
 // ExecRule runs a program on events of the given types.
@@ -218,6 +225,18 @@ func (c *Config) Validate() error {
 			add("smtp: %w", err)
 		}
 		c.smtp = s
+	}
+	if c.SMTPCA != "" {
+		pem, err := os.ReadFile(c.SMTPCA)
+		pool := x509.NewCertPool()
+		switch {
+		case err != nil:
+			add("smtp_ca: %w", err)
+		case !pool.AppendCertsFromPEM(pem):
+			add("smtp_ca: %s holds no PEM certificate", c.SMTPCA)
+		default:
+			c.tls = &tls.Config{RootCAs: pool, ServerName: c.smtp.Host, MinVersion: tls.VersionTLS12}
+		}
 	}
 	from, err := mail.ParseAddress(c.From)
 	if err != nil || strings.ContainsAny(c.From, "\r\n") {
@@ -359,6 +378,11 @@ func hostName(s string) bool {
 // SMTPServer is the parsed SMTP URL (after Validate); ok is false for
 // "none".
 func (c *Config) SMTPServer() (SMTP, bool) { return c.smtp, c.SMTP != "none" && c.smtp.Host != "" }
+
+// TLSConfig is the TLS configuration of the mail server's connections
+// (after Validate): nil for the defaults (the system's roots, TLS 1.2 or
+// newer, the host's name), else with SMTPCA's roots.
+func (c *Config) TLSConfig() *tls.Config { return c.tls }
 
 // FromAddress is the parsed From (after Validate).
 func (c *Config) FromAddress() *mail.Address { return c.from }

@@ -80,13 +80,14 @@ func TestValidateNamesEveryKey(t *testing.T) {
 	c.FenceTTL = time.Minute
 	c.Concurrency = 0
 	c.DigestPoll = 0
+	c.SMTPCA = "/no/such/ca.pem"
 	c.Exec = []config.ExecRule{
 		{Name: "ok", Events: []string{"sipbus.sip.request.received.v2"}, Env: map[string]string{"SIP_X": "y"}},
 		{Name: "ok", Events: []string{"sipbus.call.*"}, Argv: []string{"x"}, Timeout: -1},
 	}
 	err := c.Validate()
 	for _, want := range []string{"id:", "smtp: smtp URL: scheme", "from:", "reply_to:", "web_url:", "smtp_timeout:", "rate_limit:",
-		"rate_window:", "backoff:", "max_deliver:", "ack_wait:", "fence_ttl:", "concurrency:", "digest_poll:",
+		"rate_window:", "smtp_ca: open /no/such/ca.pem", "backoff:", "max_deliver:", "ack_wait:", "fence_ttl:", "concurrency:", "digest_poll:",
 		"exec[0] (ok): events:", "SIP message events cannot run programs", "exec[0] (ok): argv:", `exec[0] (ok): env: "SIP_X"`,
 		`exec[1] (ok): name: "ok" is used by another rule`, "exec[1] (ok): timeout:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -42,7 +42,7 @@ const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 // is killed) is dead-lettered: `sipbus notifier retry` runs it again.
 func (h *Handlers) OnExec(rule Rule) bus.Handler {
 	return func(ctx context.Context, ev *bus.Event) error {
-		if !app.MatchType(rule.Events, ev.Type) {
+		if !app.MatchType(rule.Events, ev.Type) || programFailure(ev) {
 			return nil
 		}
 		key := app.ExecKey(rule.Name, ev.ID)
@@ -66,6 +66,19 @@ func (h *Handlers) OnExec(rule Rule) bus.Handler {
 		}
 		return h.deadLetter(ctx, owner, nf)
 	}
+}
+
+// programFailure reports the dead letter of a program: exec rules do not
+// run on those, or a failing program (or two rules failing on each
+// other's failures) would feed itself for ever.
+func programFailure(ev *bus.Event) bool {
+	if ev.Type != events.TypeNotifyFailed {
+		return false
+	}
+	var nf struct {
+		Kind string `json:"kind"`
+	}
+	return json.Unmarshal(ev.Data, &nf) != nil || nf.Kind == events.NotifyExec
 }
 
 // runRule runs rule's program on ev and returns its dead letter when it
