@@ -43,6 +43,8 @@ func (f *Failures) Publish(ctx context.Context, nf *events.NotifyFailed) error {
 		return err
 	}
 	ev.Time = nf.FailedAt
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	return f.Pub.PublishSync(ctx, bus.SubjectNotify(bus.NotifyEventFailed, nf.ID), ev)
 }
 

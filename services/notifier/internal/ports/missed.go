@@ -43,7 +43,7 @@ func (h *Handlers) OnCallMissed(ctx context.Context, ev *bus.Event, m *events.Ca
 	}
 	sub, err := h.Directory.Get(ctx, aor)
 	found := err == nil
-	if err != nil && !errors.Is(err, subscriber.ErrNotFound) {
+	if err != nil && !errors.Is(err, subscriber.ErrNotFound) && !errors.Is(err, subscriber.ErrInvalid) {
 		return fmt.Errorf("notifier: subscriber %s: %w", aor, err)
 	}
 	if v := app.Decide(sub, found); !v.Mail {
