@@ -7,7 +7,6 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
-	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
 // notifySamples is one filled value of every notifier type, for
@@ -68,5 +67,4 @@ func TestNotifyValidateRejects(t *testing.T) {
 	if got, want := bus.SubjectNotify(bus.NotifyEventFailed, "nf-1"), "notify.failed.nf-1"; got != want {
 		t.Errorf("SubjectNotify = %q, want %q", got, want)
 	}
-	_ = sipmsg.CallKey
 }

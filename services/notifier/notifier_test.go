@@ -10,7 +10,6 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/notifyapi"
-	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
 )
 
@@ -237,5 +236,3 @@ func (b *bench) streamEvents(filter string) []*bus.Event {
 		out = append(out, ev)
 	}
 }
-
-var _ = sipmsg.CallKey

@@ -2,7 +2,6 @@ package adapters_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -84,5 +83,4 @@ func TestExecOutputCap(t *testing.T) {
 	if res.Exit != 0 || len(res.Stdout) != adapters.MaxOutput || len(res.Stderr) != adapters.MaxOutput || !res.Cut || !bytes.Equal(res.Stdout[:4], []byte{0, 0, 0, 0}) {
 		t.Errorf("exit %d stdout %d stderr %d cut %v", res.Exit, len(res.Stdout), len(res.Stderr), res.Cut)
 	}
-	_ = context.Background
 }
