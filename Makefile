@@ -26,6 +26,7 @@ build:
 	$(GO) build -o bin/edge ./services/edge/cmd/edge
 	$(GO) build -o bin/tm ./services/tm/cmd/tm
 	$(GO) build -o bin/registrar ./services/registrar/cmd/registrar
+	$(GO) build -o bin/notifier ./services/notifier/cmd/notifier
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.
@@ -58,7 +59,10 @@ FUZZ_TARGETS := \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine pkg:./sipdns:FuzzExtract \
 	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
-	services/registrar:./internal/ports:FuzzAuthCheck
+	services/registrar:./internal/ports:FuzzAuthCheck \
+	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
+	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
+	services/notifier:./internal/adapters:FuzzMessage
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

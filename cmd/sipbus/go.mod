@@ -8,6 +8,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/sipbus/sipbus/pkg v0.0.0
 	github.com/sipbus/sipbus/services/edge v0.0.0
+	github.com/sipbus/sipbus/services/notifier v0.0.0
 	github.com/sipbus/sipbus/services/registrar v0.0.0
 	github.com/sipbus/sipbus/services/tm v0.0.0
 )
@@ -34,6 +35,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sipbus/sipbus/schemas v0.0.0 // indirect
+	github.com/wneessen/go-mail v0.8.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
@@ -49,6 +51,7 @@ require (
 replace (
 	github.com/sipbus/sipbus/pkg => ../../pkg
 	github.com/sipbus/sipbus/services/edge => ../../services/edge
+	github.com/sipbus/sipbus/services/notifier => ../../services/notifier
 	github.com/sipbus/sipbus/services/registrar => ../../services/registrar
 	github.com/sipbus/sipbus/services/tm => ../../services/tm
 )

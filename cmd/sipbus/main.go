@@ -1,7 +1,8 @@
 // Command sipbus is the one binary for people: run everything in one process
 // (`sipbus up`), or the edge and the transaction manager as separate
 // processes sharing NATS and Redis (`sipbus edge`, `sipbus tm`), watch the bus (`sipbus tail`), check SIP messages
-// (`sipbus msg check`). Later issues add ps, ul, user, uac, im, ctd, replay.
+// (`sipbus msg check`), mail missed calls (`sipbus up --smtp dev`, `sipbus
+// notifier`). Later issues add ps, uac, im, ctd, replay.
 //
 // Every command that talks to the bus takes --nats URL (default $NATS_URL,
 // else nats://127.0.0.1:4222). Errors name the flag or file at fault; the
@@ -23,13 +24,16 @@ import (
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
 
 usage:
-  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT]
+  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT] [--smtp dev|URL] [--notifier-config FILE]
   sipbus edge [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
   sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE] [--resolver IP:PORT]
   sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
   sipbus stats [--nats URL] [--nats-monitor URL] [--redis URL] [--stream NAME]
   sipbus registrar --redis URL --domain D... [--nats URL] [--auth required|off] [--id ID]
-  sipbus user add AOR --password P|- [--email E] [--name N] | list | rm AOR | passwd AOR --password P|-   [--json]
+  sipbus user add AOR --password P|- [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off] | list | rm AOR | passwd AOR --password P|-   [--json]
+  sipbus user set AOR [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off]
+  sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
+  sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRegistrar(ctx, args[1:], stdout, stderr)
 	case "user":
 		return cmdUser(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "notifier":
+		return cmdNotifier(ctx, args[1:], stdout, stderr)
 	case "ul":
 		return cmdUL(ctx, args[1:], stdout, stderr)
 	case "tail":

@@ -62,31 +62,48 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// cmdUser is `sipbus user add|list|rm|passwd`: the subscriber directory.
+// cmdUser is `sipbus user add|set|list|rm|passwd`: the subscriber directory.
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage{errors.New("user: want add, list, rm or passwd")}
+		return errUsage{errors.New("user: want add, set, list, rm or passwd")}
 	}
 	sub := args[0]
 	fs := newFlags("user "+sub, stderr)
 	natsURL := fs.String("nats", defaultNATS(), "NATS server URL")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
-	var password, email, name *string
+	var password, email, name, missed, tz *string
 	if sub == "add" || sub == "passwd" {
 		password = fs.String("password", "", "the password (at least 6 characters); \"-\" reads it from stdin")
 	}
-	if sub == "add" {
+	if sub == "add" || sub == "set" {
 		email = fs.String("email", "", "e-mail address (missed-call mail)")
 		name = fs.String("name", "", "display name")
+		missed = fs.String("missed-call-email", "", "on or off: mail the subscriber about missed calls (default on when an e-mail is set)")
+		tz = fs.String("tz", "", "IANA time zone of the subscriber's notifications, e.g. Europe/Paris (default UTC)")
 	}
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	want := map[string]int{"add": 1, "passwd": 1, "rm": 1, "list": 0}
+	want := map[string]int{"add": 1, "set": 1, "passwd": 1, "rm": 1, "list": 0}
 	n, ok := want[sub]
 	if !ok {
-		return errUsage{fmt.Errorf("user: unknown subcommand %q: want add, list, rm or passwd", sub)}
+		return errUsage{fmt.Errorf("user: unknown subcommand %q: want add, set, list, rm or passwd", sub)}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var missedOn *bool
+	if given["missed-call-email"] {
+		switch strings.ToLower(*missed) {
+		case "on", "true", "yes":
+			v := true
+			missedOn = &v
+		case "off", "false", "no":
+			v := false
+			missedOn = &v
+		default:
+			return errUsage{fmt.Errorf("user %s: --missed-call-email: want on or off, got %q", sub, *missed)}
+		}
 	}
 	if len(pos) != n {
 		if n == 1 {
@@ -112,7 +129,23 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var out any
 	switch sub {
 	case "add":
-		out, err = c.UserAdd(ctx, regapi.UserAddRequest{AOR: pos[0], Password: *password, Email: *email, Name: *name})
+		out, err = c.UserAdd(ctx, regapi.UserAddRequest{AOR: pos[0], Password: *password, Email: *email, Name: *name,
+			MissedCallEmail: missedOn, TZ: *tz})
+	case "set":
+		req := regapi.UserSetRequest{AOR: pos[0], MissedCallEmail: missedOn}
+		if given["email"] {
+			req.Email = email
+		}
+		if given["name"] {
+			req.Name = name
+		}
+		if given["tz"] {
+			req.TZ = tz
+		}
+		if req.Email == nil && req.Name == nil && req.TZ == nil && req.MissedCallEmail == nil {
+			return errUsage{errors.New("user set: nothing to change: give --email, --name, --missed-call-email or --tz")}
+		}
+		out, err = c.UserSet(ctx, req)
 	case "passwd":
 		out, err = c.UserPasswd(ctx, regapi.UserPasswdRequest{AOR: pos[0], Password: *password})
 	case "rm":
@@ -132,9 +165,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return printJSON(stdout, all)
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED")
+		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED\tMISSED-CALL-EMAIL\tTZ")
 		for _, u := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", u.AOR, u.Name, u.Email, u.Enabled)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.AOR, u.Name, u.Email, u.Enabled, onOff(u.MissedCallEmail), orDefault(u.TZ, "UTC"))
 		}
 		return tw.Flush()
 	}
@@ -146,6 +179,13 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "ok: user %s %s\n", sub, pos[0])
 	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // cmdUL is `sipbus ul show|add|rm|dump`: the location service (the SER

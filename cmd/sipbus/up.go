@@ -42,6 +42,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debugAddr := addDebugFlag(fs)
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
 	flood := addFloodFlags(fs)
+	nf := addNotifierFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -170,6 +171,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
+	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, rstate.Directory, st, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopNotifier()
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)

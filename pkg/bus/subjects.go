@@ -33,6 +33,14 @@ const (
 	RegEventExpired   = "expired"
 )
 
+// Notifier event names used in notify.<event>.<id> subjects.
+const (
+	// NotifyEventFailed: a notification the notifier gave up on (a mail
+	// the SMTP server refused for good, a program that failed), the
+	// notifier's dead letter (sipbus.notify.failed.v1).
+	NotifyEventFailed = "failed"
+)
+
 // maxToken caps the length of a token made by SafeToken.
 const maxToken = 64
 
@@ -162,6 +170,11 @@ func SubjectEdge(event, edgeID string) string {
 // EdgeEventBlocked names the event of flood control starting to block a
 // source (sipbus.edge.blocked.v1).
 const EdgeEventBlocked = "blocked"
+
+// SubjectNotify is the subject of a notifier event: notify.<event>.<id>.
+func SubjectNotify(event, id string) string {
+	return "notify." + SafeToken(event) + "." + SafeToken(id)
+}
 
 // SubjectDead is the dead-letter subject of an event that consumer gave up
 // on: dead.<consumer>.<original subject>.

@@ -26,6 +26,7 @@ func TestSubjects(t *testing.T) {
 		{"tx created", bus.SubjectTx(bus.TxEventCreated, ck), "tx.created." + ck},
 		{"tx absorbed", bus.SubjectTx(bus.TxEventAbsorbed, ck), "tx.absorbed." + ck},
 		{"call", bus.SubjectCall("missed", ck), "call.missed." + ck},
+		{"notify failed", bus.SubjectNotify(bus.NotifyEventFailed, "nf-0123456789abcdef"), "notify.failed.nf-0123456789abcdef"},
 		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER."+ck), "dead.registrar.sip.in.req.REGISTER." + ck},
 		{"odd call key", bus.SubjectRejected(""), "sip." + bus.Partition("_") + ".in.bad._"},
 	}

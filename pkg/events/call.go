@@ -19,6 +19,7 @@ const (
 	MissedBusy      = "busy"      // 486, 600
 	MissedNoAnswer  = "no-answer" // ring timeout, 408
 	MissedCancelled = "cancelled" // caller sent CANCEL
+	MissedDeclined  = "declined"  // 603 Decline, 607 Unwanted: the callee said no
 	MissedRejected  = "rejected"  // other 3xx, 4xx and 6xx
 	MissedError     = "error"     // 5xx, loops (482, 483), no final status
 )
@@ -92,6 +93,11 @@ type CallMissed struct {
 	Reason    string    `json:"reason"`     // Missed...; see MissedReason
 	Status    int       `json:"status"`     // final status sent upstream, 300-699
 	LocalUser bool      `json:"local_user"` // the callee is a local subscriber
+	// RequestURI is the Request-URI of the initial INVITE: the address
+	// tm routed on, which names the local user the call was for (the To
+	// header is the caller's to write). Optional: events logged before it
+	// appeared lack it; use Callee.URI then.
+	RequestURI string `json:"request_uri,omitempty"`
 }
 
 // MissedReason maps how an unanswered call ended to CallMissed.Reason, in
@@ -101,8 +107,9 @@ type CallMissed struct {
 //	timedOut, or 408                     MissedNoAnswer
 //	480                                  MissedOffline
 //	486, 600                             MissedBusy
+//	603, 607                             MissedDeclined
 //	482, 483                             MissedError (loop, too many hops)
-//	other 4xx and 6xx (403, 404, 603)    MissedRejected
+//	other 4xx and 6xx (403, 404, 604)    MissedRejected
 //	3xx                                  MissedRejected
 //	5xx, anything else (0: no status)    MissedError
 //
@@ -119,6 +126,8 @@ func MissedReason(status int, cancelled, timedOut bool) string {
 		return MissedOffline
 	case 486, 600:
 		return MissedBusy
+	case 603, 607:
+		return MissedDeclined
 	case 482, 483:
 		return MissedError
 	}

@@ -34,7 +34,7 @@ func callSamples() map[string]bus.Typed {
 		"call ended": &events.CallEnded{CallID: callID, CallKey: ck, Caller: alice, Callee: bob, StartedAt: when,
 			AnsweredAt: later, EndedAt: end, HangupBy: events.HangupCallee, Reason: "bye"},
 		"call missed": &events.CallMissed{CallID: callID, CallKey: ck, Caller: alice, Callee: bob, StartedAt: when,
-			EndedAt: later, Reason: events.MissedBusy, Status: 486, LocalUser: true},
+			EndedAt: later, Reason: events.MissedBusy, Status: 486, LocalUser: true, RequestURI: "sip:bob@biloxi.example.com"},
 		"call missed remote": &events.CallMissed{CallID: callID, CallKey: ck, Caller: alice, Callee: bob, StartedAt: when,
 			EndedAt: later, Reason: events.MissedError, Status: 503},
 	}
@@ -58,7 +58,8 @@ func TestMissedReason(t *testing.T) {
 		{"600", 600, false, false, events.MissedBusy},
 		{"403", 403, false, false, events.MissedRejected},
 		{"404", 404, false, false, events.MissedRejected},
-		{"603", 603, false, false, events.MissedRejected},
+		{"603", 603, false, false, events.MissedDeclined},
+		{"607 unwanted", 607, false, false, events.MissedDeclined},
 		{"other 4xx", 415, false, false, events.MissedRejected},
 		{"487 not cancelled here", 487, false, false, events.MissedRejected},
 		{"other 6xx", 604, false, false, events.MissedRejected},
@@ -85,7 +86,7 @@ func TestMissedReason(t *testing.T) {
 func TestMissedReasonInSchema(t *testing.T) {
 	m := callSamples()["call missed"].(*events.CallMissed)
 	for _, r := range []string{events.MissedOffline, events.MissedBusy, events.MissedNoAnswer,
-		events.MissedCancelled, events.MissedRejected, events.MissedError} {
+		events.MissedCancelled, events.MissedDeclined, events.MissedRejected, events.MissedError} {
 		c := *m
 		c.Reason = r
 		b, _ := json.Marshal(&c)

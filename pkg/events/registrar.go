@@ -22,6 +22,7 @@ const (
 	CommandRegistrarULAdd      = "sipbus.registrar.ul.add.v1"
 	CommandRegistrarULRemove   = "sipbus.registrar.ul.rm.v1"
 	CommandRegistrarULDump     = "sipbus.registrar.ul.dump.v1"
+	CommandRegistrarUserSet    = "sipbus.registrar.user.set.v1"
 )
 
 // redacted replaces a password in String, GoString and LogValue.
@@ -35,6 +36,23 @@ type RegistrarUserAdd struct {
 	Password string `json:"password"`
 	Email    string `json:"email,omitempty"`
 	Name     string `json:"name,omitempty"`
+	// MissedCallEmail false opts out of missed-call mail; nil means on
+	// (when Email is set).
+	MissedCallEmail *bool `json:"missed_call_email,omitempty"`
+	// TZ is the IANA time zone of the subscriber's notifications
+	// ("Europe/Paris"); "" is UTC.
+	TZ string `json:"tz,omitempty"`
+}
+
+// RegistrarUserSet is the request of CommandRegistrarUserSet: change a
+// subscriber's profile. A nil field stays as it is; an empty Email or TZ
+// clears it.
+type RegistrarUserSet struct {
+	AOR             string  `json:"aor"`
+	Email           *string `json:"email,omitempty"`
+	Name            *string `json:"name,omitempty"`
+	MissedCallEmail *bool   `json:"missed_call_email,omitempty"`
+	TZ              *string `json:"tz,omitempty"`
 }
 
 // RegistrarUserPasswd is the request of CommandRegistrarUserPasswd: set a
@@ -89,7 +107,7 @@ type RegistrarULDump struct {
 
 // String describes r without its password.
 func (r RegistrarUserAdd) String() string {
-	return fmt.Sprintf("{AOR:%q Password:%s Email:%q Name:%q}", r.AOR, redacted, r.Email, r.Name)
+	return fmt.Sprintf("{AOR:%q Password:%s Email:%q Name:%q TZ:%q}", r.AOR, redacted, r.Email, r.Name, r.TZ)
 }
 
 // GoString is String, so %#v does not print the password either.
@@ -98,7 +116,7 @@ func (r RegistrarUserAdd) GoString() string { return "events.RegistrarUserAdd" +
 // LogValue keeps the password out of slog output.
 func (r RegistrarUserAdd) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("aor", r.AOR), slog.String("password", redacted),
-		slog.String("email", r.Email), slog.String("name", r.Name))
+		slog.String("email", r.Email), slog.String("name", r.Name), slog.String("tz", r.TZ))
 }
 
 // String describes r without its password.
@@ -130,6 +148,8 @@ func (*RegistrarULRemove) CEType() string     { return CommandRegistrarULRemove 
 func (*RegistrarULRemove) CESchema() string   { return SchemaURL(CommandRegistrarULRemove) }
 func (*RegistrarULDump) CEType() string       { return CommandRegistrarULDump }
 func (*RegistrarULDump) CESchema() string     { return SchemaURL(CommandRegistrarULDump) }
+func (*RegistrarUserSet) CEType() string      { return CommandRegistrarUserSet }
+func (*RegistrarUserSet) CESchema() string    { return SchemaURL(CommandRegistrarUserSet) }
 
 var (
 	_ bus.Typed = (*RegistrarUserAdd)(nil)
@@ -140,4 +160,5 @@ var (
 	_ bus.Typed = (*RegistrarULAdd)(nil)
 	_ bus.Typed = (*RegistrarULRemove)(nil)
 	_ bus.Typed = (*RegistrarULDump)(nil)
+	_ bus.Typed = (*RegistrarUserSet)(nil)
 )

@@ -83,4 +83,9 @@ var ByType = map[string]func() any{
 	CommandRegistrarULAdd:      func() any { return new(RegistrarULAdd) },
 	CommandRegistrarULRemove:   func() any { return new(RegistrarULRemove) },
 	CommandRegistrarULDump:     func() any { return new(RegistrarULDump) },
+	CommandRegistrarUserSet:    func() any { return new(RegistrarUserSet) },
+
+	TypeNotifyFailed:      func() any { return new(NotifyFailed) },
+	CommandNotifierFailed: func() any { return new(NotifierFailed) },
+	CommandNotifierRetry:  func() any { return new(NotifierRetry) },
 }

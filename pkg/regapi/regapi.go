@@ -10,6 +10,7 @@
 //
 //	sipbus.registrar.user.add     UserAddRequest    -> UserReply
 //	sipbus.registrar.user.passwd  UserPasswdRequest -> UserReply
+//	sipbus.registrar.user.set     UserSetRequest    -> UserReply
 //	sipbus.registrar.user.rm      UserRemoveRequest -> Reply
 //	sipbus.registrar.user.list    UserListRequest   -> UserListReply
 //	sipbus.registrar.ul.show      ULShowRequest     -> ULShowReply
@@ -50,6 +51,7 @@ const (
 	SubjectUserList   = "sipbus.registrar.user.list"
 	SubjectUserRemove = "sipbus.registrar.user.rm"
 	SubjectUserPasswd = "sipbus.registrar.user.passwd"
+	SubjectUserSet    = "sipbus.registrar.user.set"
 	SubjectULShow     = "sipbus.registrar.ul.show"
 	SubjectULAdd      = "sipbus.registrar.ul.add"
 	SubjectULRemove   = "sipbus.registrar.ul.rm"
@@ -63,6 +65,8 @@ type (
 	UserAddRequest = events.RegistrarUserAdd
 	// UserPasswdRequest replaces a subscriber's password.
 	UserPasswdRequest = events.RegistrarUserPasswd
+	// UserSetRequest changes a subscriber's profile (nil fields stay).
+	UserSetRequest = events.RegistrarUserSet
 	// UserRemoveRequest removes a subscriber and its bindings.
 	UserRemoveRequest = events.RegistrarUserRemove
 	// UserListRequest asks for one page of subscribers after Cursor.
@@ -95,6 +99,9 @@ type User struct {
 	Enabled bool      `json:"enabled"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+	// MissedCallEmail: a missed call is mailed (when Email is set).
+	MissedCallEmail bool   `json:"missed_call_email"`
+	TZ              string `json:"tz,omitempty"` // IANA zone of notifications; "" = UTC
 }
 
 // UserReply answers user add and user passwd.
@@ -176,6 +183,11 @@ func (c *Client) UserAdd(ctx context.Context, req UserAddRequest) (*UserReply, e
 // UserPasswd replaces a subscriber's password.
 func (c *Client) UserPasswd(ctx context.Context, req UserPasswdRequest) (*UserReply, error) {
 	return call(ctx, c, SubjectUserPasswd, req, new(UserReply))
+}
+
+// UserSet changes a subscriber's profile.
+func (c *Client) UserSet(ctx context.Context, req UserSetRequest) (*UserReply, error) {
+	return call(ctx, c, SubjectUserSet, req, new(UserReply))
 }
 
 // UserRemove removes a subscriber and its bindings.

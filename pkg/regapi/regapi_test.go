@@ -27,8 +27,13 @@ var when = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func q(v float64) *float64 { return &v }
 
+func str(s string) *string { return &s }
+
+func boolp(b bool) *bool { return &b }
+
 var (
-	alice   = regapi.User{AOR: "alice@example.com", Name: "Alice Ä", Email: "alice@example.com", Enabled: true, Created: when, Updated: when}
+	alice = regapi.User{AOR: "alice@example.com", Name: "Alice Ä", Email: "alice@example.com", Enabled: true, Created: when, Updated: when,
+		MissedCallEmail: true, TZ: "Europe/Paris"}
 	binding = regapi.Binding{Contact: "sip:alice@192.0.2.4:5060", Q: 0.5, Expires: 3600, ExpiresAt: when.Add(time.Hour),
 		CallID: "c@h", CSeq: 7, Path: []string{"<sip:edge1.example.com;lr>"}, Received: "udp:198.51.100.7:40000",
 		Transport: "udp", UserAgent: "Phone/1.0", Edge: "edge-1"}
@@ -42,11 +47,13 @@ var samples = []struct {
 	command  string
 	req, rep any
 }{
-	{events.CommandRegistrarUserAdd, &regapi.UserAddRequest{AOR: "sip:alice@example.com", Password: "s3cret-pw", Email: "alice@example.com", Name: "Alice"},
+	{events.CommandRegistrarUserAdd, &regapi.UserAddRequest{AOR: "sip:alice@example.com", Password: "s3cret-pw", Email: "alice@example.com", Name: "Alice", MissedCallEmail: boolp(true), TZ: "Europe/Paris"},
 		&regapi.UserReply{Reply: okReply, User: &alice}},
 	{events.CommandRegistrarUserPasswd, &regapi.UserPasswdRequest{AOR: "alice@example.com", Password: "n3w-secret"},
 		&regapi.UserReply{Reply: okReply, User: &alice}},
 	{events.CommandRegistrarUserRemove, &regapi.UserRemoveRequest{AOR: "alice@example.com"}, &okReply},
+	{events.CommandRegistrarUserSet, &regapi.UserSetRequest{AOR: "alice@example.com", Email: str(""), Name: str("Alice"),
+		MissedCallEmail: boolp(false), TZ: str("Europe/Paris")}, &regapi.UserReply{Reply: okReply, User: &alice}},
 	{events.CommandRegistrarUserList, &regapi.UserListRequest{Cursor: "a@example.com", Limit: 10},
 		&regapi.UserListReply{Reply: okReply, Users: []regapi.User{alice}, Next: "alice@example.com"}},
 	{events.CommandRegistrarULShow, &regapi.ULShowRequest{AOR: "alice@example.com"}, &regapi.ULShowReply{Reply: okReply, AORBindings: bound}},

@@ -28,8 +28,18 @@
 //	<prefix>:subs          ZSET of every AOR, score 0, for List (ZRANGEBYLEX)
 //
 // Hash fields: aor, ha1_md5, ha1_sha256, name, email, enabled ("1"/"0"),
-// created and updated (unix milliseconds). Times have millisecond
-// precision.
+// created and updated (unix milliseconds), missed_call ("1"/"0": the
+// missed-call mail on or off; absent, in entries written before it
+// existed, means on) and tz (IANA zone name, "" = UTC). Times have
+// millisecond precision.
+//
+// # Notifications
+//
+// A subscriber with an Email gets a mail for each missed call unless
+// MissedCallOptOut is set (`sipbus user set AOR --missed-call-email off`);
+// the mail shows times in TZ (`--tz Europe/Paris`; default UTC). The
+// zone database is the Go runtime's own (time/tzdata), so a zone name
+// validates the same on every host.
 //
 // Subscribers have no TTL. Everything else sipbus keeps in Redis is SIP
 // state that expires with its timers (see package store); subscribers are

@@ -96,7 +96,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 	want := map[string]string{
 		"aor": "Alice@example.com", "ha1_md5": s.HA1MD5, "ha1_sha256": s.HA1SHA256, "name": "Alice",
-		"email": "alice@example.com", "enabled": "1",
+		"email": "alice@example.com", "enabled": "1", "missed_call": "1", "tz": "",
 		"created": fmt.Sprint(got.Created.UnixMilli()), "updated": fmt.Sprint(got.Updated.UnixMilli()),
 	}
 	if fmt.Sprint(fields) != fmt.Sprint(want) {
@@ -233,5 +233,23 @@ func TestRedisCorruptHash(t *testing.T) {
 	c.HSet(ctx, "bad:sub:{a@example.com}", "aor", "a@example.com", "created", "yesterday", "updated", "1")
 	if _, err := subscriber.NewRedis(c, "bad").Get(ctx, "a@example.com"); err == nil || !strings.Contains(err.Error(), "created") {
 		t.Fatalf("Get of a corrupt hash = %v, want an error naming the field", err)
+	}
+}
+
+// TestRedisBeforeNotifications: an entry written before the missed_call
+// and tz fields existed reads as mail on, UTC.
+func TestRedisBeforeNotifications(t *testing.T) {
+	c := rawClient(t, testenv.RedisURL(t))
+	ctx := testenv.Context(t, 10*time.Second)
+	if err := c.HSet(ctx, "old:sub:{carol@example.com}", "aor", "carol@example.com", "ha1_md5", "", "ha1_sha256", "",
+		"name", "Carol", "email", "carol@example.com", "enabled", "1", "created", "1000", "updated", "1000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := subscriber.NewRedis(c, "old").Get(ctx, "carol@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MissedCallOptOut || got.TZ != "" || !got.MissedCallEmail() {
+		t.Errorf("old entry read as %+v, want missed-call mail on and TZ UTC", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	_ "time/tzdata" // TZ names validate the same on every host, with or without /usr/share/zoneinfo
 	"unicode"
 	"unicode/utf8"
 
@@ -37,6 +38,8 @@ const (
 	MaxEmailLen = 254
 	// MaxListLimit caps List's limit.
 	MaxListLimit = 1000
+	// MaxTZLen is the most bytes of TZ.
+	MaxTZLen = 64
 )
 
 // Subscriber is one entry of the directory.
@@ -53,7 +56,14 @@ type Subscriber struct {
 	Name string
 	// Email is a bare address ("bob@example.com": no display name, no
 	// angle brackets, no CR or LF), or "".
-	Email   string
+	Email string
+	// MissedCallOptOut turns the missed-call mail off; it is on by default
+	// (for a subscriber with an Email).
+	MissedCallOptOut bool
+	// TZ is the IANA time zone of the subscriber's notifications
+	// ("Europe/Paris"), or "" for UTC. "Local" is refused: it would be
+	// whatever zone the notifier's host is set to.
+	TZ      string
 	Enabled bool
 	// Created is set by Add (a non-zero Created given to Add is kept, for
 	// imports) and kept by Update; Updated is set by Add and Update.
@@ -146,7 +156,49 @@ func normalize(s Subscriber) (Subscriber, error) {
 	if err := checkEmail(s.Email); err != nil {
 		errs = append(errs, fmt.Errorf("%w: %s: Email %w", ErrInvalid, name, err))
 	}
+	if err := CheckTZ(s.TZ); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %s: TZ %w", ErrInvalid, name, err))
+	}
 	return s, errors.Join(errs...)
+}
+
+// CheckTZ reports why tz is not a time zone a subscriber may have: ""
+// (UTC) or an IANA name such as "Europe/Paris" (the Go runtime's own copy
+// of the database, so every host agrees).
+func CheckTZ(tz string) error {
+	switch {
+	case tz == "":
+		return nil
+	case len(tz) > MaxTZLen:
+		return fmt.Errorf("is longer than %d bytes", MaxTZLen)
+	case strings.ContainsFunc(tz, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) || !utf8.ValidString(tz):
+		return fmt.Errorf("%q is not a time zone name", tz)
+	case tz == "Local":
+		return errors.New(`"Local" is the host's zone: name the zone, such as Europe/Paris`)
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return fmt.Errorf("%q is not an IANA time zone (such as Europe/Paris or America/New_York)", tz)
+	}
+	return nil
+}
+
+// Location is the time zone of s's notifications (UTC when TZ is "" or
+// unknown).
+func (s Subscriber) Location() *time.Location {
+	if s.TZ == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(s.TZ)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// MissedCallEmail reports whether a missed call of s is mailed: s has an
+// e-mail address, is enabled, and has not opted out.
+func (s Subscriber) MissedCallEmail() bool {
+	return s.Email != "" && s.Enabled && !s.MissedCallOptOut
 }
 
 func checkName(n string) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/subscriber"
@@ -116,4 +117,39 @@ func hexHash(alg digest.Algorithm, data string) string {
 	}
 	h := sha256.Sum256([]byte(data))
 	return hex.EncodeToString(h[:])
+}
+
+func TestNotificationSettings(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		s    subscriber.Subscriber
+		mail bool
+		loc  *time.Location
+	}{
+		{"e-mail set: on by default", subscriber.Subscriber{Email: "a@example.com", Enabled: true}, true, time.UTC},
+		{"opted out", subscriber.Subscriber{Email: "a@example.com", Enabled: true, MissedCallOptOut: true}, false, time.UTC},
+		{"no e-mail", subscriber.Subscriber{Enabled: true}, false, time.UTC},
+		{"disabled", subscriber.Subscriber{Email: "a@example.com"}, false, time.UTC},
+		{"zone", subscriber.Subscriber{Email: "a@example.com", Enabled: true, TZ: "Europe/Paris"}, true, paris},
+		{"unknown zone read back", subscriber.Subscriber{TZ: "Nowhere/Else"}, false, time.UTC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.MissedCallEmail(); got != tt.mail {
+				t.Errorf("MissedCallEmail = %v, want %v", got, tt.mail)
+			}
+			if got := tt.s.Location(); got.String() != tt.loc.String() {
+				t.Errorf("Location = %v, want %v", got, tt.loc)
+			}
+		})
+	}
+	for _, tz := range []string{"", "UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"} {
+		if err := subscriber.CheckTZ(tz); err != nil {
+			t.Errorf("CheckTZ(%q) = %v", tz, err)
+		}
+	}
 }

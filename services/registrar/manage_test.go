@@ -103,6 +103,37 @@ func TestManageUsers(t *testing.T) {
 			_, err = api.UserPasswd(ctx, regapi.UserPasswdRequest{AOR: "alice", Password: "long-enough"})
 			wantErr(t, "passwd bad aor", err, 400, `aor: "alice" is not a SIP URI`)
 
+			// set: missed-call mail and time zone (issue 14)
+			if !u.MissedCallEmail || u.TZ != "" {
+				t.Errorf("added user: missed_call_email %v tz %q, want on and UTC", u.MissedCallEmail, u.TZ)
+			}
+			off, tz := false, "Europe/Paris"
+			set, err := api.UserSet(ctx, regapi.UserSetRequest{AOR: "sip:alice@example.com", MissedCallEmail: &off, TZ: &tz})
+			if err != nil || set.User == nil || set.User.MissedCallEmail || set.User.TZ != tz || set.User.Email != "alice@example.com" || set.User.Name != "Alice Liddell" {
+				t.Fatalf("user set: %+v %v", set, err)
+			}
+			if s, _ := b.dir.Get(ctx, "alice@example.com"); !s.MissedCallOptOut || s.TZ != tz || s.HA1MD5 == "" {
+				t.Errorf("after set: %+v", s)
+			}
+			on, email := true, ""
+			if set, err := api.UserSet(ctx, regapi.UserSetRequest{AOR: "alice@example.com", MissedCallEmail: &on, Email: &email}); err != nil ||
+				set.User.Email != "" || set.User.MissedCallEmail {
+				t.Errorf("user set on, no e-mail: %+v %v (no e-mail, so no missed-call mail)", set, err)
+			}
+			email = "alice@example.com"
+			if set, err := api.UserSet(ctx, regapi.UserSetRequest{AOR: "alice@example.com", Email: &email}); err != nil || !set.User.MissedCallEmail {
+				t.Errorf("user set e-mail: %+v %v", set, err)
+			}
+			bad := "Mars/Olympus"
+			_, err = api.UserSet(ctx, regapi.UserSetRequest{AOR: "alice@example.com", TZ: &bad})
+			wantErr(t, "set bad tz", err, 400, `tz: "Mars/Olympus" is not an IANA time zone`)
+			_, err = api.UserSet(ctx, regapi.UserSetRequest{AOR: "alice@example.com"})
+			wantErr(t, "set nothing", err, 400, "nothing to change")
+			_, err = api.UserSet(ctx, regapi.UserSetRequest{AOR: "zed@example.com", TZ: &tz})
+			wantErr(t, "set unknown", err, 404, `aor: no subscriber "zed@example.com"`)
+			_, err = api.UserAdd(ctx, regapi.UserAddRequest{AOR: "dan@example.com", Password: pw, TZ: "Local"})
+			wantErr(t, "add host tz", err, 400, "tz: ")
+
 			// list, paged
 			b.addUser("carol@example.com", "carol-secret")
 			page, err := api.UserList(ctx, regapi.UserListRequest{Limit: 2})

@@ -70,7 +70,7 @@ func ctx(t *testing.T) context.Context {
 // sub returns a valid enabled subscriber with Password set.
 func sub(t *testing.T, aor string) subscriber.Subscriber {
 	t.Helper()
-	s := subscriber.Subscriber{AOR: aor, Name: "Zoë Ünicode ☎", Email: "zoe@example.com", Enabled: true}
+	s := subscriber.Subscriber{AOR: aor, Name: "Zoë Ünicode ☎", Email: "zoe@example.com", Enabled: true, TZ: "Europe/Paris"}
 	if err := s.SetPassword(Password); err != nil {
 		t.Fatalf("SetPassword: %v", err)
 	}
@@ -220,6 +220,7 @@ func testUpdate(t *testing.T, d subscriber.Directory) {
 	changed := orig
 	changed.AOR = "sip:alice@Example.com" // any spelling
 	changed.Name, changed.Email, changed.Enabled = "Alice Liddell", "alice@wonderland.example", false
+	changed.TZ, changed.MissedCallOptOut = "America/New_York", true
 	changed.Created = time.Unix(1, 0) // ignored: Update keeps Created
 	if err := changed.SetPassword("new password"); err != nil {
 		t.Fatal(err)
@@ -242,6 +243,7 @@ func testUpdate(t *testing.T, d subscriber.Directory) {
 	// Clearing optional fields.
 	cleared := got
 	cleared.Name, cleared.Email, cleared.HA1MD5, cleared.HA1SHA256 = "", "", "", ""
+	cleared.TZ, cleared.MissedCallOptOut = "", false
 	if err := d.Update(ctx(t), cleared); err != nil {
 		t.Fatal(err)
 	}
@@ -428,6 +430,10 @@ func testInvalidFields(t *testing.T, d subscriber.Directory) {
 		{"HA1MD5 not hex", func(s *subscriber.Subscriber) { s.HA1MD5 = strings.Repeat("x", 32) }, "HA1MD5"},
 		{"HA1MD5 wrong length", func(s *subscriber.Subscriber) { s.HA1MD5 = s.HA1SHA256 }, "HA1MD5"},
 		{"HA1SHA256 wrong length", func(s *subscriber.Subscriber) { s.HA1SHA256 = s.HA1MD5 }, "HA1SHA256"},
+		{"unknown time zone", func(s *subscriber.Subscriber) { s.TZ = "Mars/Olympus_Mons" }, "not an IANA time zone"},
+		{"host time zone", func(s *subscriber.Subscriber) { s.TZ = "Local" }, "host's zone"},
+		{"time zone with newline", func(s *subscriber.Subscriber) { s.TZ = "Europe/Paris\nX: y" }, "not a time zone name"},
+		{"time zone too long", func(s *subscriber.Subscriber) { s.TZ = strings.Repeat("A", 65) }, "longer than 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

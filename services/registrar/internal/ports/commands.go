@@ -33,6 +33,7 @@ func Commands(nc *nats.Conn, id string, mg *Manager) (micro.Service, error) {
 	}{
 		{"user-add", regapi.SubjectUserAdd, endpoint(events.CommandRegistrarUserAdd, mg.UserAdd, func(r regapi.UserReply) regapi.Reply { return r.Reply })},
 		{"user-passwd", regapi.SubjectUserPasswd, endpoint(events.CommandRegistrarUserPasswd, mg.UserPasswd, func(r regapi.UserReply) regapi.Reply { return r.Reply })},
+		{"user-set", regapi.SubjectUserSet, endpoint(events.CommandRegistrarUserSet, mg.UserSet, func(r regapi.UserReply) regapi.Reply { return r.Reply })},
 		{"user-rm", regapi.SubjectUserRemove, endpoint(events.CommandRegistrarUserRemove, mg.UserRemove, func(r regapi.Reply) regapi.Reply { return r })},
 		{"user-list", regapi.SubjectUserList, endpoint(events.CommandRegistrarUserList, mg.UserList, func(r regapi.UserListReply) regapi.Reply { return r.Reply })},
 		{"ul-show", regapi.SubjectULShow, endpoint(events.CommandRegistrarULShow, mg.ULShow, func(r regapi.ULShowReply) regapi.Reply { return r.Reply })},

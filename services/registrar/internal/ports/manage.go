@@ -62,7 +62,13 @@ func (mg *Manager) UserAdd(ctx context.Context, req regapi.UserAddRequest) regap
 	if rep := checkNameEmail(req.Name, req.Email); rep.Status != 0 {
 		return regapi.UserReply{Reply: rep}
 	}
-	s := subscriber.Subscriber{AOR: aor, Name: req.Name, Email: req.Email, Enabled: true}
+	if rep := checkTZ(req.TZ); rep.Status != 0 {
+		return regapi.UserReply{Reply: rep}
+	}
+	s := subscriber.Subscriber{AOR: aor, Name: req.Name, Email: req.Email, Enabled: true, TZ: req.TZ}
+	if req.MissedCallEmail != nil {
+		s.MissedCallOptOut = !*req.MissedCallEmail
+	}
 	if err := s.SetPassword(req.Password); err != nil {
 		return regapi.UserReply{Reply: bad("password: %s", detail(err))}
 	}
@@ -93,6 +99,54 @@ func (mg *Manager) UserPasswd(ctx context.Context, req regapi.UserPasswdRequest)
 		return regapi.UserReply{Reply: mg.storeError(err, "", "aor: no subscriber "+quote(aor))}
 	}
 	mg.Log.Info("registrar: password changed", "aor", aor)
+	return mg.userReply(ctx, s)
+}
+
+// UserSet changes a subscriber's profile: e-mail, name, missed-call mail,
+// time zone; a field the request leaves out stays as it is.
+func (mg *Manager) UserSet(ctx context.Context, req regapi.UserSetRequest) regapi.UserReply {
+	aor, rep := mg.aor("aor", req.AOR, false)
+	if rep.Status != 0 {
+		return regapi.UserReply{Reply: rep}
+	}
+	name, email := "", ""
+	if req.Name != nil {
+		name = *req.Name
+	}
+	if req.Email != nil {
+		email = *req.Email
+	}
+	if rep := checkNameEmail(name, email); rep.Status != 0 {
+		return regapi.UserReply{Reply: rep}
+	}
+	if req.TZ != nil {
+		if rep := checkTZ(*req.TZ); rep.Status != 0 {
+			return regapi.UserReply{Reply: rep}
+		}
+	}
+	if req.Email == nil && req.Name == nil && req.MissedCallEmail == nil && req.TZ == nil {
+		return regapi.UserReply{Reply: bad("request: nothing to change: give email, name, missed_call_email or tz")}
+	}
+	s, err := mg.Directory.Get(ctx, aor)
+	if err != nil {
+		return regapi.UserReply{Reply: mg.storeError(err, "", "aor: no subscriber "+quote(aor))}
+	}
+	if req.Email != nil {
+		s.Email = *req.Email
+	}
+	if req.Name != nil {
+		s.Name = *req.Name
+	}
+	if req.MissedCallEmail != nil {
+		s.MissedCallOptOut = !*req.MissedCallEmail
+	}
+	if req.TZ != nil {
+		s.TZ = *req.TZ
+	}
+	if err := mg.Directory.Update(ctx, s); err != nil {
+		return regapi.UserReply{Reply: mg.storeError(err, "", "aor: no subscriber "+quote(aor))}
+	}
+	mg.Log.Info("registrar: subscriber changed", "aor", aor)
 	return mg.userReply(ctx, s)
 }
 
@@ -360,6 +414,13 @@ func checkNameEmail(name, email string) regapi.Reply {
 	return regapi.Reply{}
 }
 
+func checkTZ(tz string) regapi.Reply {
+	if err := subscriber.CheckTZ(tz); err != nil {
+		return bad("tz: %s", err)
+	}
+	return regapi.Reply{}
+}
+
 // checkContact accepts a sip: or sips: URI, also written in <>.
 func checkContact(c string) (string, regapi.Reply) {
 	v := strings.TrimSpace(c)
@@ -410,7 +471,8 @@ func pageLimit(limit int) (int, regapi.Reply) {
 }
 
 func user(s subscriber.Subscriber) regapi.User {
-	return regapi.User{AOR: s.AOR, Name: s.Name, Email: s.Email, Enabled: s.Enabled, Created: s.Created.UTC(), Updated: s.Updated.UTC()}
+	return regapi.User{AOR: s.AOR, Name: s.Name, Email: s.Email, Enabled: s.Enabled, Created: s.Created.UTC(), Updated: s.Updated.UTC(),
+		MissedCallEmail: s.MissedCallEmail(), TZ: s.TZ}
 }
 
 func binding(b *location.Binding, now time.Time) regapi.Binding {

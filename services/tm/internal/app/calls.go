@@ -26,13 +26,32 @@ func (e *Engine) newCall(in *Inbound, localUser bool) *callInfo {
 	}
 	c := &callInfo{LocalUser: localUser, Started: e.d.Now()}
 	if f, err := m.From(); err == nil {
-		c.Caller = party{Display: f.Display, URI: f.URI.String()}
+		c.Caller = newParty(f.Display, f.URI.String())
 		c.CallerTag = f.Tag()
 	}
 	if t, err := m.To(); err == nil {
-		c.Callee = party{Display: t.Display, URI: t.URI.String()}
+		c.Callee = newParty(t.Display, t.URI.String())
 	}
 	return c
+}
+
+// Limits of a party in call events (schemas/sipbus.call.*.v1.json): a
+// longer display name or URI, which the network may send, is cut.
+const (
+	maxDisplay = 1024
+	maxURI     = 8192
+)
+
+func newParty(display, uri string) party {
+	return party{Display: clip(display, maxDisplay), URI: clip(uri, maxURI)}
+}
+
+// clip cuts s to at most n bytes (so at most n characters once encoded).
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (c *callInfo) parties() (events.Party, events.Party) {
@@ -52,15 +71,21 @@ func (e *Engine) callStarted(ck string, p *ptx) Emission {
 		CallID: p.CallID, CallKey: ck, Caller: caller, Callee: callee,
 		StartedAt: p.Call.Started, Edge: p.Src.Edge, Source: p.Src.Remote,
 	}
-	m.RequestURI = p.Call.Callee.URI
+	m.RequestURI = requestURI(p)
+	return e.emission(bus.CallEventStarted, ck, p, m)
+}
+
+// requestURI is the Request-URI of the call's initial INVITE (p.Req),
+// else the callee's URI.
+func requestURI(p *ptx) string {
 	if req := p.Req; len(req) > 0 {
 		if i := indexSP(req); i > 0 {
 			if j := indexSP(req[i+1:]); j > 0 {
-				m.RequestURI = string(req[i+1 : i+1+j])
+				return clip(string(req[i+1:i+1+j]), maxURI)
 			}
 		}
 	}
-	return e.emission(bus.CallEventStarted, ck, p, m)
+	return p.Call.Callee.URI
 }
 
 func indexSP(b []byte) int {
@@ -96,6 +121,7 @@ func (e *Engine) callMissed(ck string, p *ptx, now time.Time) Emission {
 		CallID: p.CallID, CallKey: ck, Caller: caller, Callee: callee,
 		StartedAt: p.Call.Started, EndedAt: now, Status: p.Final,
 		Reason: events.MissedReason(p.Final, p.Cancelled, p.TimedOut), LocalUser: p.Call.LocalUser,
+		RequestURI: requestURI(p),
 	})
 	em.Terminal = true
 	em.ID = "call.terminal." + ck + "." + p.ID

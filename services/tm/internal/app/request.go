@@ -293,7 +293,7 @@ func (e *Engine) rejectCall(ctx context.Context, in *Inbound, status int, reason
 	if call == nil {
 		return nil
 	}
-	p := &ptx{ID: ptxID(in.TxKey), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status}
+	p := &ptx{ID: ptxID(in.TxKey), Method: "INVITE", CallID: in.Msg.CallID(), Call: call, Final: status, Req: in.Msg.Raw}
 	now := e.d.Now()
 	return e.run(ctx, in.CallKey, p, &effects{}, []Emission{e.callStarted(in.CallKey, p), e.callMissed(in.CallKey, p, now)})
 }
