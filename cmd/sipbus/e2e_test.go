@@ -338,6 +338,7 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"up", "--tls", "0.0.0.0:5061"}, "--tls 0.0.0.0:5061: needs --tls-cert and --tls-key"},
 		{[]string{"up", "--tls-cert", "cert.pem"}, "--tls-cert, --tls-key"},
 		{[]string{"up", "--ws", "localhost:ws"}, "--ws"},
+		{[]string{"up", "--http", "localhost:http"}, "--http: want ip:port or off"},
 		{[]string{"edge", "--wss", "192.0.2.1:7443", "--nats", "nats://127.0.0.1:1"}, "--wss 192.0.2.1:7443: needs --tls-cert"},
 		{[]string{"edge", "--udp", "off", "--tcp", "off", "--tls", "off", "--ws", "off", "--wss", "off"}, "every listener is off"},
 		{[]string{"up", "--retention", "-1s"}, "--retention"},

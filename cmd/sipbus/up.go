@@ -43,6 +43,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
 	flood := addFloodFlags(fs)
 	nf := addNotifierFlags(fs)
+	hf := addHTTPFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -176,6 +177,25 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopNotifier()
+	web, err := hf.listen(*ef.sip, log)
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		go func() {
+			if err := web.Serve(); err != nil {
+				log.Error("http: stopped serving", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = web.Shutdown(sctx)
+		}()
+		fmt.Fprintf(stdout, "  http   %s\n", web.URL())
+	} else {
+		fmt.Fprintf(stdout, "  http   off\n")
+	}
 	fmt.Fprintf(stdout, "ready\n")
 
 	err = e.Run(ctx)
