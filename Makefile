@@ -54,7 +54,7 @@ FUZZ_TARGETS := \
 	services/edge:./internal/ports:FuzzWSFrames services/edge:./internal/ports:FuzzWSUpgrade \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
-	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
+	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
