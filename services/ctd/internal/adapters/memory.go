@@ -102,8 +102,8 @@ func (m *Memory) Due(_ context.Context, now time.Time, limit int) ([]string, err
 	return ids, nil
 }
 
-// Unindex implements ports.Store (the memory index is the records).
-func (m *Memory) Unindex(context.Context, string) error { return nil }
+// Index implements ports.Store (the memory index is the records).
+func (m *Memory) Index(context.Context, string, time.Time) error { return nil }
 
 // ByDialog implements ports.Store.
 func (m *Memory) ByDialog(_ context.Context, dialog string) (string, error) {

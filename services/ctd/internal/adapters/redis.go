@@ -146,9 +146,12 @@ func (r *Redis) Due(ctx context.Context, now time.Time, limit int) ([]string, er
 	return ids, nil
 }
 
-// Unindex implements ports.Store.
-func (r *Redis) Unindex(ctx context.Context, id string) error {
-	return r.c.ZRem(ctx, r.deadlines(), id).Err()
+// Index implements ports.Store.
+func (r *Redis) Index(ctx context.Context, id string, deadline time.Time) error {
+	if deadline.IsZero() {
+		return r.c.ZRem(ctx, r.deadlines(), id).Err()
+	}
+	return r.c.ZAdd(ctx, r.deadlines(), redis.Z{Score: ms(deadline), Member: id}).Err()
 }
 
 // ByDialog implements ports.Store.

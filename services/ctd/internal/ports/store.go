@@ -33,9 +33,9 @@ type Store interface {
 	// replica may call it; the compare-and-set of Save decides which one
 	// acts on a call.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// Unindex drops id from the deadline index (a call found with nothing
-	// due).
-	Unindex(ctx context.Context, id string) error
+	// Index mends id's entry in the deadline index: deadline, or none
+	// when zero (a due entry whose call had nothing due).
+	Index(ctx context.Context, id string, deadline time.Time) error
 	// ByDialog is the call that owns a dialog (a tm dialog id); ErrNotFound.
 	ByDialog(ctx context.Context, dialog string) (string, error)
 }
