@@ -103,6 +103,8 @@ type Service struct {
 	wg     sync.WaitGroup
 	sub    *nats.Subscription
 	svc    micro.Service
+	stop   chan struct{}
+	once   sync.Once
 }
 
 // New validates cfg and builds a replica; Start runs it.
@@ -155,6 +157,7 @@ func (s *Service) Mount(mux *http.ServeMux) { s.api.Mount(mux) }
 // commands and runs the timer loop.
 func (s *Service) Start(ctx context.Context) error {
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = make(chan struct{})
 	sub, err := s.d.NC.QueueSubscribe(tmapi.DialogSubjects(Owner), QueueGroup, s.onDialogRequest)
 	if err != nil {
 		return fmt.Errorf("ctd: subscribe %s: %w", tmapi.DialogSubjects(Owner), err)
@@ -173,6 +176,7 @@ func (s *Service) Start(ctx context.Context) error {
 // in flight. Calls are not ended: another replica, or this one started
 // again, continues them.
 func (s *Service) Shutdown(ctx context.Context) error {
+	s.halt()
 	if s.sub != nil {
 		_ = s.sub.Drain()
 	}
@@ -196,6 +200,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // another replica's takeover.
 func (s *Service) Abandon() {
 	s.dead.Store(true)
+	s.halt()
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
 	}
@@ -204,6 +209,13 @@ func (s *Service) Abandon() {
 	}
 	if s.cancel != nil {
 		s.cancel()
+	}
+}
+
+// halt stops the timer loop.
+func (s *Service) halt() {
+	if s.stop != nil {
+		s.once.Do(func() { close(s.stop) })
 	}
 }
 

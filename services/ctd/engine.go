@@ -159,7 +159,7 @@ func (s *Service) timers() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.base.Done():
+		case <-s.stop:
 			return
 		case <-t.C:
 		}
