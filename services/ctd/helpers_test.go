@@ -38,11 +38,12 @@ type scriptedTM struct {
 	script  func(n int, req tmapi.UAC) []tmapi.Response
 	nc      *nats.Conn
 	perKind map[string]int
+	ringing map[string]string // uac id -> inbox of an INVITE without a final yet
 }
 
 func newScriptedTM(t *testing.T, url string, script func(n int, req tmapi.UAC) []tmapi.Response) *scriptedTM {
 	nc, _ := testenv.Connect(t, url)
-	s := &scriptedTM{script: script, nc: nc, perKind: map[string]int{}}
+	s := &scriptedTM{script: script, nc: nc, perKind: map[string]int{}, ringing: map[string]string{}}
 	if _, err := nc.Subscribe(tmapi.SubjectUAC, func(m *nats.Msg) {
 		var req tmapi.UAC
 		if err := json.Unmarshal(m.Data, &req); err != nil {
@@ -54,9 +55,15 @@ func newScriptedTM(t *testing.T, url string, script func(n int, req tmapi.UAC) [
 		s.perKind[req.Method]++
 		n := s.perKind[req.Method]
 		s.mu.Unlock()
-		for _, r := range s.script(n, req) {
+		rs := s.script(n, req)
+		for _, r := range rs {
 			b, _ := json.Marshal(r)
 			_ = nc.Publish(m.Reply, b)
+		}
+		if req.Method == "INVITE" && len(rs) > 0 && !rs[len(rs)-1].Final {
+			s.mu.Lock()
+			s.ringing[req.ID] = m.Reply
+			s.mu.Unlock()
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -66,7 +73,13 @@ func newScriptedTM(t *testing.T, url string, script func(n int, req tmapi.UAC) [
 		_ = json.Unmarshal(m.Data, &c)
 		s.mu.Lock()
 		s.cancels = append(s.cancels, c.ID)
+		inbox, ok := s.ringing[c.ID]
+		delete(s.ringing, c.ID)
 		s.mu.Unlock()
+		if ok { // RFC 3261 §9.1: the INVITE ends 487
+			b, _ := json.Marshal(final(487, "Request Terminated", ""))
+			_ = nc.Publish(inbox, b)
+		}
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +167,7 @@ func (w *world) replica(t *testing.T, id string, tune func(*ctd.Config)) (*ctd.S
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
