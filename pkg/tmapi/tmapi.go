@@ -112,7 +112,7 @@ func (e *Error) Error() string {
 }
 
 // ErrNoTM means no tm replica took the command (none running or
-// reachable).
+// reachable: the NATS server answers "no responders" at once).
 var ErrNoTM = errors.New("tmapi: no tm answered")
 
 // ErrNoFinal means the command's stream ended without a final response
@@ -122,10 +122,6 @@ var ErrNoFinal = errors.New("tmapi: no final response")
 // Client sends uac commands over NATS.
 type Client struct {
 	NC *nats.Conn
-	// Accept bounds the wait for tm's first reply (every uac gets one
-	// within it: a 100 for INVITE from the next hop, or tm's own answer);
-	// default 5s. It is not the transaction's bound: Timers B/F are.
-	Accept time.Duration
 	// Max bounds the whole command; default 64*T1 (32s) plus 5s for a
 	// non-INVITE, and UAC.Timeout (60s default) plus 40s for an INVITE.
 	Max time.Duration
@@ -162,10 +158,6 @@ func (c *Client) UAC(ctx context.Context, req *UAC, onProvisional func(*Response
 	if err := c.NC.PublishRequest(SubjectUAC, inbox, b); err != nil {
 		return nil, fmt.Errorf("tmapi: publish: %w", err)
 	}
-	accept := c.Accept
-	if accept <= 0 {
-		accept = 5 * time.Second
-	}
 	max := c.Max
 	if max <= 0 {
 		max = 37 * time.Second
@@ -177,8 +169,6 @@ func (c *Client) UAC(ctx context.Context, req *UAC, onProvisional func(*Response
 			max = time.Duration(t)*time.Second + 40*time.Second
 		}
 	}
-	first := time.NewTimer(accept)
-	defer first.Stop()
 	whole := time.NewTimer(max)
 	defer whole.Stop()
 	done := ctx.Done()
@@ -204,10 +194,6 @@ func (c *Client) UAC(ctx context.Context, req *UAC, onProvisional func(*Response
 			}
 			if onProvisional != nil {
 				onProvisional(&r)
-			}
-		case <-first.C:
-			if !got {
-				return nil, fmt.Errorf("%w on %s within %s", ErrNoTM, SubjectUAC, accept)
 			}
 		case <-whole.C:
 			return nil, fmt.Errorf("%w within %s", ErrNoFinal, max)

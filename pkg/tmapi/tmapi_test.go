@@ -119,7 +119,7 @@ func TestClient(t *testing.T) {
 	srv := testenv.NATS(t)
 	nc, _ := testenv.Connect(t, srv.ClientURL())
 	ctx := testenv.Context(t, 30*time.Second)
-	c := &tmapi.Client{NC: nc, Accept: 500 * time.Millisecond}
+	c := &tmapi.Client{NC: nc}
 	if _, err := c.UAC(ctx, &tmapi.UAC{Method: "OPTIONS", RequestURI: "sip:a@b"}, nil); !errors.Is(err, tmapi.ErrNoTM) {
 		t.Fatalf("no tm: %v", err)
 	}
