@@ -37,6 +37,7 @@ usage:
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus uac METHOD URI [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
+  sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdNotifier(ctx, args[1:], stdout, stderr)
 	case "ul":
 		return cmdUL(ctx, args[1:], stdout, stderr)
+	case "ctd":
+		return cmdCtd(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
 	case "uac":

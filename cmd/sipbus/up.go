@@ -44,6 +44,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flood := addFloodFlags(fs)
 	nf := addNotifierFlags(fs)
 	hf := addHTTPFlag(fs)
+	ctdf := addCtdFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -181,6 +182,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopCtd()
 	if web != nil {
 		go func() {
 			if err := web.Serve(); err != nil {

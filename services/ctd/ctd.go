@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/tmapi"
@@ -102,6 +103,7 @@ type Service struct {
 	dead   atomic.Bool
 	wg     sync.WaitGroup
 	sub    *nats.Subscription
+	ring   *nats.Subscription
 	svc    micro.Service
 	stop   chan struct{}
 	once   sync.Once
@@ -163,6 +165,12 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("ctd: subscribe %s: %w", tmapi.DialogSubjects(Owner), err)
 	}
 	s.sub = sub
+	ring, err := s.d.NC.QueueSubscribe("call."+bus.CallEventRinging+".*", QueueGroup, s.onCallRinging)
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return fmt.Errorf("ctd: subscribe call.ringing: %w", err)
+	}
+	s.ring = ring
 	if err := s.serveCommands(); err != nil {
 		_ = sub.Unsubscribe()
 		return err
@@ -179,6 +187,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.halt()
 	if s.sub != nil {
 		_ = s.sub.Drain()
+		_ = s.ring.Drain()
 	}
 	if s.svc != nil {
 		_ = s.svc.Stop()
@@ -203,6 +212,7 @@ func (s *Service) Abandon() {
 	s.halt()
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
+		_ = s.ring.Unsubscribe()
 	}
 	if s.svc != nil {
 		_ = s.svc.Stop()
@@ -222,6 +232,9 @@ func (s *Service) halt() {
 // Dial implements ports.Calls: store the call, then start it.
 func (s *Service) Dial(ctx context.Context, id, owner, from, to string) (app.State, error) {
 	st := app.NewState(id, owner, from, to, s.pol, s.now())
+	if toAOR, err := location.ParseAOR(to); err == nil {
+		st.Watch = RingKey(owner, toAOR)
+	}
 	if _, err := s.store.Create(ctx, st); err != nil {
 		return app.State{}, err
 	}

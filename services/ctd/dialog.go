@@ -2,12 +2,15 @@ package ctd
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/ctd/internal/app"
 )
@@ -112,4 +115,42 @@ func (s *Service) dialogInput(ctx context.Context, id string, r DialogRequest) (
 		}
 	}
 	return app.Input{}, false
+}
+
+// RingKey indexes a click-to-dial by its caller and callee AORs.
+func RingKey(callerAOR, calleeAOR string) string { return "ring:" + callerAOR + ">" + calleeAOR }
+
+// onCallRinging: many phones (baresip among them) send a NOTIFY only for
+// the final answer of the transferred call (RFC 3515 §2.4.5 allows it).
+// tm's call.ringing event of the caller's call to the callee tells the
+// ringing instead: a call from the caller's AOR to the callee's while the
+// click-to-dial waits for it is taken as NOTIFY 180 (the latest
+// click-to-dial between the two AORs, when there are several).
+func (s *Service) onCallRinging(msg *nats.Msg) {
+	if s.dead.Load() {
+		return
+	}
+	ev, err := bus.Decode(msg)
+	if err != nil || ev.Type != events.TypeCallRinging {
+		return
+	}
+	var r events.CallRinging
+	if err := json.Unmarshal(ev.Data, &r); err != nil {
+		return
+	}
+	from, err1 := location.ParseAOR(r.Caller.URI)
+	to, err2 := location.ParseAOR(r.Callee.URI)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.base, 10*time.Second)
+	defer cancel()
+	id, err := s.store.ByDialog(ctx, RingKey(from, to))
+	if err != nil {
+		return
+	}
+	in := app.Input{Kind: app.InNotify, Frag: app.Sipfrag{Status: r.Status, Reason: "the callee rings (call.ringing)"}}
+	if _, err := s.apply(ctx, id, in); err != nil {
+		s.log.Warn("ctd: apply", "call", id, "input", "call.ringing", "err", err)
+	}
 }

@@ -7,6 +7,7 @@
 //	<p>:ctd:call:{<id>}     hash v (version), s (the state as JSON); TTL 24 h, 1 h when done
 //	<p>:ctd:deadlines       sorted set id -> deadline (Unix ms)
 //	<p>:ctd:dialog:<dialog> string: the call id owning a tm dialog; TTL 24 h
+//	<p>:ctd:dialog:ring:<caller AOR>><callee AOR>  the latest call between the two (State.Watch)
 //	<p>:ctd:token:<sha256>  string: the AOR of an API token
 //
 // A call's record is written by one Lua script (compare-and-set on v).

@@ -48,6 +48,9 @@ func (m *Memory) write(s app.State) (app.State, error) {
 			m.dialogs[l.Dialog] = s.ID
 		}
 	}
+	if s.Watch != "" && old == 0 {
+		m.dialogs[s.Watch] = s.ID
+	}
 	return s.Clone(), nil
 }
 

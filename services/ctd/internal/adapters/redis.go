@@ -83,6 +83,9 @@ func (r *Redis) write(ctx context.Context, s app.State, op string) (app.State, e
 			p.Set(ctx, r.dialogKey(l.Dialog), s.ID, LiveTTL)
 		}
 	}
+	if s.Watch != "" && old == 0 {
+		p.Set(ctx, r.dialogKey(s.Watch), s.ID, LiveTTL)
+	}
 	if p.Len() > 0 {
 		if _, err := p.Exec(ctx); err != nil {
 			return app.State{}, wrap(op, err)

@@ -134,6 +134,9 @@ type State struct {
 	Policy     Policy     `json:"policy"`
 	Created    time.Time  `json:"created"`
 	Updated    time.Time  `json:"updated"`
+	// Watch is a key the store indexes like a leg's dialog: the shell
+	// sets it to find the call from the caller's call to the callee.
+	Watch string `json:"watch,omitempty"`
 	// Version is the store's compare-and-set version; Next leaves it.
 	Version int64 `json:"version"`
 }
