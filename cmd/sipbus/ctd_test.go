@@ -134,3 +134,104 @@ func TestClickToDialBaresip(t *testing.T) {
 	log.waitEvent(10*time.Second, events.TypeCallEnded, func(data []byte) bool { return strings.Contains(string(data), answered.CallID) })
 	fmt.Fprint(io.Discard, id)
 }
+
+// TestClickToDialSIPp: SIPp phones through `sipbus up` and tm's uac: a
+// caller whose callee is busy (486 in the sipfrag), one that refuses
+// REFER with 501 (the RFC 3725 fallback connects the call to a SIPp
+// callee), one that never sends NOTIFY (timeout, clean BYE), and a DELETE
+// while the callee rings. Each ends in the right state, and each SIPp
+// exits 0: every request it expected came, every one it sent was
+// answered, nothing was left retransmitting.
+func TestClickToDialSIPp(t *testing.T) {
+	sippPath(t)
+	s := startUp(t, "--ctd-notify-timeout", "3s")
+	api := s.httpURL(t)
+	for _, u := range []string{"alice", "bob"} {
+		cli(t, s.nats, "user", "add", u+"@localhost", "--password", u+"-secret")
+	}
+	token := strings.TrimSpace(cli(t, s.nats, "ctd", "token", "alice@localhost"))
+	bind := func(aor string, port int) {
+		_, _, _ = cliExit(t, s.nats, "ul", "rm", aor)
+		cli(t, s.nats, "ul", "add", aor, fmt.Sprintf("sip:%s@127.0.0.1:%d", strings.Split(aor, "@")[0], port))
+	}
+	dial := func(t *testing.T) string {
+		code, body := apiDo(t, "POST", api+"/v1/calls", token, `{"from":"sip:alice@localhost","to":"sip:bob@localhost"}`)
+		if code != 201 {
+			t.Fatalf("POST: %d %v", code, body)
+		}
+		return body["id"].(string)
+	}
+	phase := func(t *testing.T, id, want string, d time.Duration) map[string]any {
+		t.Helper()
+		var v map[string]any
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if _, v = apiDo(t, "GET", api+"/v1/calls/"+id, token, ""); v["phase"] == want {
+				return v
+			}
+		}
+		t.Fatalf("call not in phase %s within %s: %v", want, d, v)
+		return nil
+	}
+	callerPort := func() int { return freeSIPPort(t) }
+
+	t.Run("486 in the sipfrag", func(t *testing.T) {
+		p := callerPort()
+		caller := runSIPp(t, "ctd_caller_486", "ctd_caller_486.xml", "-p", fmt.Sprint(p), "-m", "1")
+		bind("alice@localhost", p)
+		id := dial(t)
+		v := phase(t, id, "failed", 15*time.Second)
+		if r, _ := v["reason"].(string); !strings.Contains(r, "486 Busy Here") {
+			t.Errorf("reason %q", r)
+		}
+		caller.wait(t, 15*time.Second)
+	})
+	t.Run("never a NOTIFY", func(t *testing.T) {
+		p := callerPort()
+		caller := runSIPp(t, "ctd_caller_nonotify", "ctd_caller_nonotify.xml", "-p", fmt.Sprint(p), "-m", "1")
+		bind("alice@localhost", p)
+		id := dial(t)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("sipp:\n%s\nsipbus:\n%s", caller.logs(), s.p.stderrString())
+			}
+		})
+		v := phase(t, id, "failed", 15*time.Second)
+		if r, _ := v["reason"].(string); !strings.Contains(r, "no NOTIFY within 3s") {
+			t.Errorf("reason %q", r)
+		}
+		caller.wait(t, 15*time.Second)
+	})
+	t.Run("DELETE while the callee rings", func(t *testing.T) {
+		p := callerPort()
+		caller := runSIPp(t, "ctd_caller_ringing", "ctd_caller_ringing.xml", "-p", fmt.Sprint(p), "-m", "1")
+		bind("alice@localhost", p)
+		id := dial(t)
+		phase(t, id, "callee_ringing", 15*time.Second)
+		if code, v := apiDo(t, "DELETE", api+"/v1/calls/"+id, token, ""); code != 200 || v["phase"] != "cancelled" {
+			t.Fatalf("DELETE: %d %v", code, v)
+		}
+		caller.wait(t, 15*time.Second)
+	})
+	t.Run("501 to REFER: 3PCC connects", func(t *testing.T) {
+		p, q := callerPort(), callerPort()
+		caller := runSIPp(t, "ctd_caller_501", "ctd_caller_501.xml", "-p", fmt.Sprint(p), "-m", "1")
+		callee := runSIPp(t, "uas", "uas.xml", "-p", fmt.Sprint(q), "-m", "1")
+		bind("alice@localhost", p)
+		bind("bob@localhost", q)
+		id := dial(t)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("caller sipp:\n%s\ncallee sipp:\n%s\nsipbus:\n%s", caller.logs(), callee.logs(), s.p.stderrString())
+			}
+		})
+		v := phase(t, id, "connected", 15*time.Second)
+		if v["mode"] != "3pcc" {
+			t.Errorf("mode %v", v["mode"])
+		}
+		if code, v := apiDo(t, "DELETE", api+"/v1/calls/"+id, token, ""); code != 200 || v["phase"] != "ended" {
+			t.Fatalf("DELETE: %d %v", code, v)
+		}
+		caller.wait(t, 15*time.Second)
+		callee.wait(t, 15*time.Second)
+	})
+}
