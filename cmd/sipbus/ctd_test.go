@@ -235,3 +235,51 @@ func TestClickToDialSIPp(t *testing.T) {
 		callee.wait(t, 15*time.Second)
 	})
 }
+
+// TestClickToDialReplicaKilled: three ctd replicas on one Redis (the one
+// in `sipbus up` and two `sipbus ctd serve`); the replica that took the
+// POST is SIGKILLed after the caller's phone answered, with its REFER
+// unanswered. Another replica claims the call when the REFER's deadline
+// passes, sends the REFER again, follows the NOTIFY and sends the BYE:
+// the call connects and the SIPp phone saw every request answered.
+func TestClickToDialReplicaKilled(t *testing.T) {
+	sippPath(t)
+	redis := testenv.RedisURL(t)
+	s := startUp(t, "--redis", redis, "--ctd-refer-timeout", "3s")
+	for _, u := range []string{"alice", "bob"} {
+		cli(t, s.nats, "user", "add", u+"@localhost", "--password", u+"-secret")
+	}
+	replica := func(id string) (*proc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
+		p := start(t, "ctd", "serve", "--nats", s.nats, "--redis", redis, "--http", addr, "--id", id, "--ctd-refer-timeout", "3s", "--log-level", "warn")
+		p.waitLine(t, "ready", 20*time.Second)
+		return p, "http://" + addr
+	}
+	a, apiA := replica("ctd-a")
+	_, apiB := replica("ctd-b")
+	token := strings.TrimSpace(cli(t, s.nats, "ctd", "token", "alice@localhost"))
+	port := freeSIPPort(t)
+	caller := runSIPp(t, "ctd_caller_takeover", "ctd_caller_takeover.xml", "-p", fmt.Sprint(port), "-m", "1")
+	cli(t, s.nats, "ul", "add", "alice@localhost", fmt.Sprintf("sip:alice@127.0.0.1:%d", port))
+
+	code, body := apiDo(t, "POST", apiA+"/v1/calls", token, `{"from":"sip:alice@localhost","to":"sip:bob@localhost"}`)
+	if code != 201 {
+		t.Fatalf("POST to replica A: %d %v", code, body)
+	}
+	id := body["id"].(string)
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		_, v := apiDo(t, "GET", apiB+"/v1/calls/"+id, token, "")
+		return v["phase"] == "caller_answered"
+	}, "the caller answered")
+	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL: no Shutdown, nothing cleaned up
+		t.Fatal(err)
+	}
+	var v map[string]any
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && v["phase"] != "connected"; time.Sleep(100 * time.Millisecond) {
+		_, v = apiDo(t, "GET", apiB+"/v1/calls/"+id, token, "")
+	}
+	if v["phase"] != "connected" {
+		t.Fatalf("after replica A died: %v\nsipp:\n%s", v, caller.logs())
+	}
+	caller.wait(t, 15*time.Second)
+}

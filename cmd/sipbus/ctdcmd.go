@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +98,8 @@ func cmdCtd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return cmdCtdToken(ctx, args[1:], stdout, stderr)
 		case "hangup":
 			return cmdCtdHangup(ctx, args[1:], stdout, stderr)
+		case "serve":
+			return cmdCtdServe(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs := newFlags("ctd", stderr)
@@ -246,4 +249,61 @@ func cmdCtdHangup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "%s %s\n", r.Call.ID, r.Call.Phase)
 	return nil
+}
+
+// cmdCtdServe is `sipbus ctd serve`: one click-to-dial replica as its own
+// process (state in Redis, shared with every other replica), its API on
+// --http.
+func cmdCtdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ctd serve", stderr)
+	id := fs.String("id", "", "replica id (default ctd-<hostname>-<pid>); unique per process")
+	httpAddr := fs.String("http", "127.0.0.1:8081", "HTTP address ip:port of the API")
+	cf := addCtdFlags(fs)
+	sf := addSharedFlags(fs)
+	stopDebug, err := sf.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Errorf("ctd serve: unexpected argument %q", fs.Arg(0))}
+	}
+	if *id == "" {
+		h, _ := os.Hostname()
+		*id = fmt.Sprintf("ctd-%s-%d", h, os.Getpid())
+	}
+	cfg, err := cf.config(*id)
+	if err != nil {
+		return err
+	}
+	log, nc, js, err := sf.connect(ctx, "ctd", stderr, true)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	c, prefix, err := store.OpenRedisClient(ctx, *sf.redis)
+	if err != nil {
+		return fmt.Errorf("--redis: %w", err)
+	}
+	defer c.Close()
+	web, err := httpfront.Listen(*httpAddr, log)
+	if err != nil {
+		return errUsage{fmt.Errorf("--http %s: %w", *httpAddr, err)}
+	}
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateOn(c, prefix), Directory: subscriber.NewRedis(c, prefix), Log: log})
+	if err != nil {
+		return err
+	}
+	s.Mount(web.Mux)
+	go func() {
+		if err := web.Serve(); err != nil {
+			log.Error("http: stopped serving", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = web.Shutdown(sctx)
+	}()
+	return serve(ctx, s, stdout, fmt.Sprintf("ctd %s\n  http   %s", cfg.ID, web.URL()))
 }

@@ -38,6 +38,7 @@ usage:
   sipbus uac METHOD URI [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
+  sipbus ctd serve --redis URL [--nats URL] [--http 127.0.0.1:8081] [--id ID] [--ctd-fallback LIST|off] [--ctd-*-timeout D]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
