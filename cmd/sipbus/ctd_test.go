@@ -185,6 +185,30 @@ func TestClickToDialSIPp(t *testing.T) {
 		}
 		caller.wait(t, 15*time.Second)
 	})
+	t.Run("operator CLI prints the steps", func(t *testing.T) {
+		p := callerPort()
+		caller := runSIPp(t, "ctd_caller_486", "ctd_caller_486.xml", "-p", fmt.Sprint(p), "-m", "1")
+		bind("alice@localhost", p)
+		out, errOut, code := cliExit(t, s.nats, "ctd", "sip:alice@localhost", "sip:bob@localhost")
+		if code != 1 || !strings.Contains(errOut, "486 Busy Here") {
+			t.Errorf("sipbus ctd: exit %d, stderr %q", code, errOut)
+		}
+		var phases []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			phases = append(phases, strings.Fields(l)[0])
+		}
+		if got := strings.Join(phases, " "); got != "trying caller_answered referred failed" {
+			t.Errorf("sipbus ctd printed %q:\n%s", got, out)
+		}
+		caller.wait(t, 15*time.Second)
+		for _, bad := range [][]string{{"ctd", "token", "nobody@localhost"}, {"ctd", "sip:alice@localhost"}, {"ctd", "sip:alice@", "sip:bob@localhost"}} {
+			if _, errOut, code := cliExit(t, s.nats, bad...); code != 2 {
+				t.Errorf("sipbus %s: exit %d, want 2 (usage): %s", strings.Join(bad, " "), code, errOut)
+			} else {
+				t.Logf("sipbus %s: %s", strings.Join(bad, " "), strings.TrimSpace(errOut))
+			}
+		}
+	})
 	t.Run("never a NOTIFY", func(t *testing.T) {
 		p := callerPort()
 		caller := runSIPp(t, "ctd_caller_nonotify", "ctd_caller_nonotify.xml", "-p", fmt.Sprint(p), "-m", "1")
