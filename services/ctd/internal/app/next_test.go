@@ -240,3 +240,14 @@ func FuzzNext(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeoutBeforeStart: a call stored with its ring deadline but never
+// started (the replica died between Create and the INVITE) ends failed.
+func TestTimeoutBeforeStart(t *testing.T) {
+	s := NewState("c1", "a", "sip:a@x", "sip:b@x", DefaultPolicy(), t0)
+	s.Timer, s.Deadline = TimerRing, at(30)
+	s, acts := Next(s, Input{Kind: InTimeout, Now: at(31)})
+	if s.Phase != PhaseFailed || !s.Done || len(acts) != 1 || acts[0].Kind != ActEmit {
+		t.Fatalf("%s %v %v", s.Phase, s.Done, acts)
+	}
+}
