@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -255,4 +256,70 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var e *tmapi.Error
 	return errors.As(err, &e) && e.Status == status
+}
+
+// TestUACFork: a uac INVITE to an AOR of ours is forked to its contacts
+// (static here, registered ones alike). One rings and is CANCELled when
+// the other answers (RFC 3261 §9.1); two that both answer: the later 2xx
+// is ACKed and BYEd (§13.2.2.4); a ringing INVITE whose command is
+// cancelled ends with 487.
+func TestUACFork(t *testing.T) {
+	ports := map[string]int{}
+	for _, n := range []string{"ans", "ring", "a1", "a2", "solo"} {
+		ports[n] = testenv.FreePort(t, "udp")
+	}
+	contact := func(n string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", n, ports[n]) }
+	s := startUp(t, "--static", "alice@localhost="+contact("ans")+","+contact("ring"),
+		"--static", "bob@localhost="+contact("a1")+","+contact("a2"), "--static", "carol@localhost="+contact("solo"))
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 90*time.Second)
+	sipp := func(n, scenario string) *sipp {
+		return runSIPp(t, n+" "+scenario, scenario, "-p", strconv.Itoa(ports[n]), "-m", "1")
+	}
+
+	// First 2xx wins; the ringing branch gets CANCEL.
+	ans, ring := sipp("ans", "uas.xml"), sipp("ring", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:alice@localhost"}, nil)
+	if err != nil || r.Status != 200 || r.Contact != contact("ans") || r.DialogID == "" {
+		t.Fatalf("forked INVITE: %+v %v; want ans's 200", r, err)
+	}
+	ring.wait(t, 20*time.Second) // CANCEL, 487, ACK
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	ans.wait(t, 20*time.Second)
+
+	// Both answer: one wins, the other is ACKed and BYEd by tm.
+	a1, a2 := sipp("a1", "uas_200.xml"), sipp("a2", "uas_200.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:bob@localhost"}, nil)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("INVITE to two answering contacts: %+v %v", r, err)
+	}
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	a1.wait(t, 20*time.Second)
+	a2.wait(t, 20*time.Second)
+
+	// The application cancels a ringing INVITE.
+	solo := sipp("solo", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	cctx, cancel := context.WithCancel(ctx)
+	r, err = c.UAC(cctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:carol@localhost"}, func(p *tmapi.Response) {
+		if p.Status == 180 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) || r == nil || r.Status != 487 {
+		t.Fatalf("cancelled INVITE: %+v %v; want the 487", r, err)
+	}
+	solo.wait(t, 20*time.Second)
 }
