@@ -35,7 +35,7 @@ usage:
   sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
-  sipbus uac METHOD URI [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
+  sipbus uac METHOD URI|--dialog ID [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...

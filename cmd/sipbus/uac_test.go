@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -265,7 +267,7 @@ func isStatus(err error, status int) bool {
 // cancelled ends with 487.
 func TestUACFork(t *testing.T) {
 	ports := map[string]int{}
-	for _, n := range []string{"ans", "ring", "a1", "a2", "solo"} {
+	for _, n := range []string{"ans", "ring", "a1", "a2", "solo", "flow1"} {
 		ports[n] = testenv.FreePort(t, "udp")
 	}
 	contact := func(n string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", n, ports[n]) }
@@ -322,4 +324,31 @@ func TestUACFork(t *testing.T) {
 		t.Fatalf("cancelled INVITE: %+v %v; want the 487", r, err)
 	}
 	solo.wait(t, 20*time.Second)
+
+	// RFC 3725 flow I: the application ACKs the 2xx itself, with the
+	// answer, and the CLI sends the ACK and the BYE in the dialog.
+	log := watchBus(t, s.nats)
+	flow := sipp("flow1", "uas.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: contact("flow1"), ACK: tmapi.ACKByApp}, nil)
+	if err != nil || r.Status != 200 || r.DialogID == "" {
+		t.Fatalf("INVITE with ack app: %+v %v", r, err)
+	}
+	sdp := filepath.Join(t.TempDir(), "answer.sdp")
+	if err := os.WriteFile(sdp, []byte("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, s.nats, "uac", "ACK", "--dialog", r.DialogID, "--body", sdp, "--content-type", "application/sdp"); !strings.Contains(out, "200 ACK sent (tm)") {
+		t.Errorf("uac ACK --dialog printed %q", out)
+	}
+	ack := log.waitSIP(5*time.Second, "the application's ACK", func(s *events.SIP, m *sipmsg.Msg) bool {
+		return m.Request && m.MethodID == sipmsg.ACK && m.CallID() == r.CallID
+	})
+	if cs, _ := ack.CSeq(); cs.Seq != 1 || !strings.Contains(ack.Str(ack.Body), "m=audio 4000") {
+		t.Errorf("ACK CSeq %d body %q; want the INVITE's CSeq and the answer", cs.Seq, ack.Str(ack.Body))
+	}
+	if out := cli(t, s.nats, "uac", "BYE", "--dialog", r.DialogID); !strings.Contains(out, "SIP/2.0 200 OK") {
+		t.Errorf("uac BYE --dialog printed %q", out)
+	}
+	flow.wait(t, 20*time.Second)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,9 @@ type Config struct {
 	Timers    sipfsm.Timers
 	Agent     string        // User-Agent; default "sipbus"
 	NoAnswer  time.Duration // default ring bound of an INVITE; default 60s
+	// MaxRunning bounds the uacs one replica runs at once; past it a
+	// command gets 503 (try another replica, or later); default 10000.
+	MaxRunning int
 }
 
 // Sender hands a message to the edges.
@@ -72,6 +77,9 @@ func NewRunner(cfg Config, d Deps) *Runner {
 	if cfg.NoAnswer <= 0 {
 		cfg.NoAnswer = 60 * time.Second
 	}
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = 10000
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -92,6 +100,11 @@ func (rn *Runner) Start(req *tmapi.UAC, reply Reply) {
 	}
 	r := &run{rn: rn, req: req, reply: reply, in: make(chan input, 64), txs: map[string]*tx{}}
 	rn.mu.Lock()
+	if len(rn.active) >= rn.cfg.MaxRunning {
+		rn.mu.Unlock()
+		reply(&tmapi.Response{Status: 503, Reason: "Service Unavailable", Final: true, Local: true, Error: "too many uac commands in progress on this replica"})
+		return
+	}
 	if _, dup := rn.active[req.ID]; dup {
 		rn.mu.Unlock()
 		reply(&tmapi.Response{Status: 400, Reason: "Bad Request", Final: true, Local: true, Error: "id: a uac with this id is running", Field: "id"})
@@ -397,7 +410,7 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 		}
 		return []*Req{&base}, []string{dest}, []string{q.NextHop}, nil
 	}
-	if r.localDomain(ruri.Host) && ruri.User != "" && r.rn.d.Locate != nil {
+	if r.localDomain(ruri.Host, ruri.Port) && ruri.User != "" && r.rn.d.Locate != nil {
 		ts, known, err := r.rn.d.Locate.Lookup(ctx, ruri.User+"@"+ruri.Host)
 		switch {
 		case err != nil:
@@ -458,8 +471,15 @@ func (r *run) domain() string {
 	return r.rn.cfg.Advertise
 }
 
-func (r *run) localDomain(host string) bool {
+// localDomain reports an AOR of ours: a host among tm's domains, with no
+// port or tm's own (sip:bob@127.0.0.1:5070 is a phone, not an AOR).
+func (r *run) localDomain(host string, port int) bool {
 	host = strings.ToLower(host)
+	if port != 0 {
+		if _, p, err := net.SplitHostPort(r.rn.cfg.Advertise); err != nil || p != strconv.Itoa(port) {
+			return false
+		}
+	}
 	for _, d := range r.rn.cfg.Domains {
 		if host == d {
 			return true
@@ -674,8 +694,8 @@ func (r *run) decide(t *tx, status int, m *sipmsg.Msg) {
 		r.ackAndBye(t, m)
 		return
 	}
-	if d.ACK && m != nil && !d.Final && t.ackRaw != nil {
-		r.send(t.ackRaw, t.hopDest) // a retransmitted 2xx
+	if d.ACK && m != nil && !d.Final {
+		r.reACK(t) // a retransmitted 2xx
 	}
 	if d.Final {
 		r.finalFrom(d, m, t)
@@ -745,6 +765,7 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 	}
 	if dl != nil {
 		resp.DialogID = dl.ID
+		t.dialog = dl.ID
 	}
 	if d.ACK && dl != nil {
 		ack := inDialog(dl, "ACK", t.req.CSeq)
@@ -757,6 +778,23 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 		t.ackRaw = ack.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
 		t.hopDest = dest
 		r.send(t.ackRaw, dest)
+	}
+}
+
+// reACK answers a retransmitted 2xx of the winning branch with the ACK
+// sent for it: tm's, or the application's (ack "app") from the dialog.
+func (r *run) reACK(t *tx) {
+	if t.ackRaw != nil {
+		r.send(t.ackRaw, t.hopDest)
+		return
+	}
+	if t.dialog == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if dl, _, err := r.rn.d.Dialogs.Load(ctx, t.dialog); err == nil && dl.ACKRaw != "" {
+		r.send([]byte(dl.ACKRaw), dl.ACKDest)
 	}
 }
 
@@ -865,6 +903,20 @@ func (r *run) sendACKByApp(rq *Req, dest string) {
 	r.ck = sipmsg.CallKey(rq.CallID)
 	raw := rq.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
 	r.send(raw, dest)
+	// Kept in the dialog: the replica running the INVITE resends it when
+	// the 2xx is retransmitted (the ACK was lost).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 4 {
+		dl, v, err := r.rn.d.Dialogs.Load(ctx, r.dl.ID)
+		if err != nil {
+			break
+		}
+		dl.ACKRaw, dl.ACKDest = string(raw), dest
+		if ok, err := r.rn.d.Dialogs.Save(ctx, dl, v); ok || err != nil {
+			break
+		}
+	}
 	r.reply(&tmapi.Response{Status: 200, Reason: "ACK sent", Final: true, Local: true, CallID: rq.CallID, CSeq: rq.CSeq, DialogID: r.dl.ID})
 }
 
