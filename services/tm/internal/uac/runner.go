@@ -26,7 +26,10 @@ import (
 
 // Config tunes the runner.
 type Config struct {
-	Advertise string   // host:port: Via sent-by and the default Contact
+	Advertise string // host:port: Via sent-by and the default Contact
+	// Listeners maps "tcp", "tls", "ws", "wss" to the edges' listener of
+	// that transport (Via sent-by of a request leaving over it).
+	Listeners map[string]string
 	Domains   []string // local domains: a Request-URI there is an AOR (forked)
 	Timers    sipfsm.Timers
 	Agent     string        // User-Agent; default "sipbus"
@@ -528,6 +531,17 @@ func (r *run) resolve(ctx context.Context, field, uri string) (string, error) {
 	return ts[0].String(), nil
 }
 
+// newBranch is a fresh uac branch (BranchPrefix + 22 random characters).
+func newBranch() string { return BranchPrefix + sipmsg.NewBranch()[len(sipmsg.MagicCookie):] }
+
+// sentBy is the Via sent-by of a request leaving over transport tr.
+func (r *run) sentBy(tr string) string {
+	if a := r.rn.cfg.Listeners[tr]; a != "" {
+		return a
+	}
+	return r.rn.cfg.Advertise
+}
+
 func transportOf(dest string) string {
 	d, err := events.ParseDest(dest)
 	if err != nil {
@@ -539,8 +553,8 @@ func transportOf(dest string) string {
 // newTx makes the client transaction of branch i.
 func (r *run) newTx(rq *Req, dest string, i int, target string) *tx {
 	tr := transportOf(dest)
-	branch := BranchPrefix + sipmsg.NewBranch()[len(sipmsg.MagicCookie):]
-	raw := rq.Wire(tr, r.rn.cfg.Advertise, branch)
+	branch := newBranch()
+	raw := rq.Wire(tr, r.sentBy(tr), branch)
 	msg, _ := sipmsg.Parse(raw, sipmsg.Datagram)
 	kind := sipfsm.ClientNonInvite
 	if rq.Method == "INVITE" {
@@ -775,7 +789,7 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 		if err != nil {
 			dest = t.dest
 		}
-		t.ackRaw = ack.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+		t.ackRaw = ack.Wire(transportOf(dest), r.sentBy(transportOf(dest)), newBranch())
 		t.hopDest = dest
 		r.send(t.ackRaw, dest)
 	}
@@ -821,13 +835,13 @@ func (r *run) ackAndBye(t *tx, m *sipmsg.Msg) {
 	tr := transportOf(dest)
 	ack := inDialog(dl, "ACK", t.req.CSeq)
 	ack.Contact = ""
-	t.ackRaw = ack.Wire(tr, r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+	t.ackRaw = ack.Wire(tr, r.sentBy(tr), newBranch())
 	t.hopDest = dest
 	r.send(t.ackRaw, dest)
 	bye := inDialog(dl, "BYE", t.req.CSeq+1)
 	bye.Contact = ""
 	bye.Agent = r.rn.cfg.Agent
-	r.auxTx(bye.Wire(tr, r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):]), "BYE", dest)
+	r.auxTx(bye.Wire(tr, r.sentBy(tr), newBranch()), "BYE", dest)
 }
 
 // sendCancel CANCELs branch t (RFC 3261 §9.1).
@@ -901,7 +915,7 @@ func (r *run) response(t *tx, m *sipmsg.Msg, final bool) *tmapi.Response {
 // sendACKByApp sends the application's ACK of a 2xx (ack "app").
 func (r *run) sendACKByApp(rq *Req, dest string) {
 	r.ck = sipmsg.CallKey(rq.CallID)
-	raw := rq.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+	raw := rq.Wire(transportOf(dest), r.sentBy(transportOf(dest)), newBranch())
 	r.send(raw, dest)
 	// Kept in the dialog: the replica running the INVITE resends it when
 	// the 2xx is retransmitted (the ACK was lost).
