@@ -209,6 +209,11 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 		t.Fatalf("the ACK came from %q, not a tm replica", runner)
 	}
 	_ = victim.cmd.Process.Signal(syscall.SIGKILL)
+	for range victim.lines { // its stdout closes when it is gone
+	}
+	// The NATS server drops the dead replica's queue subscription when it
+	// sees the connection close: wait until one tm answers a ping.
+	testenv.Eventually(t, 10*time.Second, func() bool { return tmReplicas(nc) == 1 }, "one tm replica left after the SIGKILL")
 	other := "tm1"
 	if runner == "tm1" {
 		other = "tm2"
@@ -351,4 +356,24 @@ func TestUACFork(t *testing.T) {
 		t.Errorf("uac BYE --dialog printed %q", out)
 	}
 	flow.wait(t, 20*time.Second)
+}
+
+// tmReplicas counts the tm replicas that answer a micro ping.
+func tmReplicas(nc *nats.Conn) int {
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return -1
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$SRV.PING."+tmapi.ServiceName, inbox, nil); err != nil {
+		return -1
+	}
+	n := 0
+	for {
+		if _, err := sub.NextMsg(300 * time.Millisecond); err != nil {
+			return n
+		}
+		n++
+	}
 }
