@@ -397,7 +397,7 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 	}
 	contact := q.Contact
 	if contact == "" && createsDialog(q.Method) {
-		contact = "<sip:sipbus@" + r.rn.cfg.Advertise + ">"
+		contact = "<sip:" + app.UACContactUser + "@" + r.rn.cfg.Advertise + ">"
 	}
 	base := Req{Method: q.Method, RURI: ruri.String(), From: withTag(fna, ftag), To: withTag(tna, q.ToTag),
 		CallID: q.CallID, CSeq: cseq, Contact: contact}
