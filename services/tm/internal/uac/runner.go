@@ -101,7 +101,7 @@ func (rn *Runner) Start(req *tmapi.UAC, reply Reply) {
 	if req.ID == "" {
 		req.ID = tmapi.NewID()
 	}
-	r := &run{rn: rn, req: req, reply: reply, in: make(chan input, 64), txs: map[string]*tx{}}
+	r := &run{rn: rn, req: req, reply: reply, in: make(chan input, 64), txs: map[string]*tx{}, done: make(chan struct{})}
 	rn.mu.Lock()
 	if len(rn.active) >= rn.cfg.MaxRunning {
 		rn.mu.Unlock()
@@ -123,6 +123,7 @@ func (rn *Runner) Start(req *tmapi.UAC, reply Reply) {
 			delete(rn.active, req.ID)
 			rn.mu.Unlock()
 		}()
+		defer close(r.done)
 		r.main()
 	}()
 }
@@ -210,6 +211,7 @@ type run struct {
 	ck    string
 	dl    *Dialog // in-dialog requests: the dialog
 	gen   int
+	done  chan struct{} // closed when main returned
 }
 
 func (r *run) local(status int, reason string) {
@@ -279,14 +281,17 @@ func (r *run) main() {
 		r.step(t, sipfsm.Start, nil)
 	}
 	var ring <-chan time.Time
+	ringFor := time.Duration(0)
 	if invite {
-		d := r.rn.cfg.NoAnswer
+		ringFor = r.rn.cfg.NoAnswer
 		if r.req.Timeout > 0 {
-			d = time.Duration(r.req.Timeout) * time.Second
+			ringFor = time.Duration(r.req.Timeout) * time.Second
 		}
-		ring = time.After(d)
+		ring = time.After(ringFor)
 	}
-	bound := time.After(r.rn.cfg.Timers.T1*64*3 + r.rn.cfg.NoAnswer + 2*time.Minute)
+	// A last bound, should a transaction never end: ringing, Timer B after
+	// a CANCEL, Timer M.
+	bound := time.After(ringFor + r.rn.cfg.Timers.T1*64*3 + time.Minute)
 	for !r.finished() {
 		select {
 		case in := <-r.in:
@@ -634,7 +639,7 @@ func (r *run) step(t *tx, in sipfsm.Input, resp *sipmsg.Msg) {
 			time.AfterFunc(a.After, func() {
 				select {
 				case r.in <- input{key: key, timer: tm, gen: gen}:
-				case <-time.After(time.Second):
+				case <-r.done:
 				}
 			})
 		case sipfsm.CancelTimer:
