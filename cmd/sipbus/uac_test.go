@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,6 +209,11 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 		t.Fatalf("the ACK came from %q, not a tm replica", runner)
 	}
 	_ = victim.cmd.Process.Signal(syscall.SIGKILL)
+	for range victim.lines { // its stdout closes when it is gone
+	}
+	// The NATS server drops the dead replica's queue subscription when it
+	// sees the connection close: wait until one tm answers a ping.
+	testenv.Eventually(t, 10*time.Second, func() bool { return tmReplicas(nc) == 1 }, "one tm replica left after the SIGKILL")
 	other := "tm1"
 	if runner == "tm1" {
 		other = "tm2"
@@ -255,4 +263,117 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var e *tmapi.Error
 	return errors.As(err, &e) && e.Status == status
+}
+
+// TestUACFork: a uac INVITE to an AOR of ours is forked to its contacts
+// (static here, registered ones alike). One rings and is CANCELled when
+// the other answers (RFC 3261 §9.1); two that both answer: the later 2xx
+// is ACKed and BYEd (§13.2.2.4); a ringing INVITE whose command is
+// cancelled ends with 487.
+func TestUACFork(t *testing.T) {
+	ports := map[string]int{}
+	for _, n := range []string{"ans", "ring", "a1", "a2", "solo", "flow1"} {
+		ports[n] = testenv.FreePort(t, "udp")
+	}
+	contact := func(n string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", n, ports[n]) }
+	s := startUp(t, "--static", "alice@localhost="+contact("ans")+","+contact("ring"),
+		"--static", "bob@localhost="+contact("a1")+","+contact("a2"), "--static", "carol@localhost="+contact("solo"))
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 90*time.Second)
+	sipp := func(n, scenario string) *sipp {
+		return runSIPp(t, n+" "+scenario, scenario, "-p", strconv.Itoa(ports[n]), "-m", "1")
+	}
+
+	// First 2xx wins; the ringing branch gets CANCEL.
+	ans, ring := sipp("ans", "uas.xml"), sipp("ring", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:alice@localhost"}, nil)
+	if err != nil || r.Status != 200 || r.Contact != contact("ans") || r.DialogID == "" {
+		t.Fatalf("forked INVITE: %+v %v; want ans's 200", r, err)
+	}
+	ring.wait(t, 20*time.Second) // CANCEL, 487, ACK
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	ans.wait(t, 20*time.Second)
+
+	// Both answer: one wins, the other is ACKed and BYEd by tm.
+	a1, a2 := sipp("a1", "uas_200.xml"), sipp("a2", "uas_200.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:bob@localhost"}, nil)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("INVITE to two answering contacts: %+v %v", r, err)
+	}
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	a1.wait(t, 20*time.Second)
+	a2.wait(t, 20*time.Second)
+
+	// The application cancels a ringing INVITE.
+	solo := sipp("solo", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	cctx, cancel := context.WithCancel(ctx)
+	r, err = c.UAC(cctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:carol@localhost"}, func(p *tmapi.Response) {
+		if p.Status == 180 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) || r == nil || r.Status != 487 {
+		t.Fatalf("cancelled INVITE: %+v %v; want the 487", r, err)
+	}
+	solo.wait(t, 20*time.Second)
+
+	// RFC 3725 flow I: the application ACKs the 2xx itself, with the
+	// answer, and the CLI sends the ACK and the BYE in the dialog.
+	log := watchBus(t, s.nats)
+	flow := sipp("flow1", "uas.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: contact("flow1"), ACK: tmapi.ACKByApp}, nil)
+	if err != nil || r.Status != 200 || r.DialogID == "" {
+		t.Fatalf("INVITE with ack app: %+v %v", r, err)
+	}
+	sdp := filepath.Join(t.TempDir(), "answer.sdp")
+	if err := os.WriteFile(sdp, []byte("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, s.nats, "uac", "ACK", "--dialog", r.DialogID, "--body", sdp, "--content-type", "application/sdp"); !strings.Contains(out, "200 ACK sent (tm)") {
+		t.Errorf("uac ACK --dialog printed %q", out)
+	}
+	ack := log.waitSIP(5*time.Second, "the application's ACK", func(s *events.SIP, m *sipmsg.Msg) bool {
+		return m.Request && m.MethodID == sipmsg.ACK && m.CallID() == r.CallID
+	})
+	if cs, _ := ack.CSeq(); cs.Seq != 1 || !strings.Contains(ack.Str(ack.Body), "m=audio 4000") {
+		t.Errorf("ACK CSeq %d body %q; want the INVITE's CSeq and the answer", cs.Seq, ack.Str(ack.Body))
+	}
+	if out := cli(t, s.nats, "uac", "BYE", "--dialog", r.DialogID); !strings.Contains(out, "SIP/2.0 200 OK") {
+		t.Errorf("uac BYE --dialog printed %q", out)
+	}
+	flow.wait(t, 20*time.Second)
+}
+
+// tmReplicas counts the tm replicas that answer a micro ping.
+func tmReplicas(nc *nats.Conn) int {
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return -1
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$SRV.PING."+tmapi.ServiceName, inbox, nil); err != nil {
+		return -1
+	}
+	n := 0
+	for {
+		if _, err := sub.NextMsg(300 * time.Millisecond); err != nil {
+			return n
+		}
+		n++
+	}
 }

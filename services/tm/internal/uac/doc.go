@@ -36,6 +36,13 @@
 //     first target of a name is used.
 //   - One 401/407 per branch is answered, when the command has credentials
 //     and the challenge's realm matches the given realm (if any).
+//   - Messages are built and read with pkg/sipmsg, as everywhere in tm
+//     (one parse per message, the edge's index), not with sipgo's types:
+//     what sipgo would bring here (its dialog client) keeps state in the
+//     process, and the dialog must be in Redis for another replica.
+//   - A NOTIFY that arrives before the 2xx of an out-of-dialog SUBSCRIBE
+//     or REFER finds no dialog yet and gets 404 (a REFER sent inside an
+//     INVITE dialog, as click-to-dial does, has its dialog already).
 //   - tm answers requests received in a uac dialog itself (200; BYE ends
 //     the dialog; a re-INVITE gets 488, tm has no media) and tells the
 //     owner; see app.UACDialogs.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,11 +26,17 @@ import (
 
 // Config tunes the runner.
 type Config struct {
-	Advertise string   // host:port: Via sent-by and the default Contact
+	Advertise string // host:port: Via sent-by and the default Contact
+	// Listeners maps "tcp", "tls", "ws", "wss" to the edges' listener of
+	// that transport (Via sent-by of a request leaving over it).
+	Listeners map[string]string
 	Domains   []string // local domains: a Request-URI there is an AOR (forked)
 	Timers    sipfsm.Timers
 	Agent     string        // User-Agent; default "sipbus"
 	NoAnswer  time.Duration // default ring bound of an INVITE; default 60s
+	// MaxRunning bounds the uacs one replica runs at once; past it a
+	// command gets 503 (try another replica, or later); default 10000.
+	MaxRunning int
 }
 
 // Sender hands a message to the edges.
@@ -72,6 +80,9 @@ func NewRunner(cfg Config, d Deps) *Runner {
 	if cfg.NoAnswer <= 0 {
 		cfg.NoAnswer = 60 * time.Second
 	}
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = 10000
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -90,8 +101,13 @@ func (rn *Runner) Start(req *tmapi.UAC, reply Reply) {
 	if req.ID == "" {
 		req.ID = tmapi.NewID()
 	}
-	r := &run{rn: rn, req: req, reply: reply, in: make(chan input, 64), txs: map[string]*tx{}}
+	r := &run{rn: rn, req: req, reply: reply, in: make(chan input, 64), txs: map[string]*tx{}, done: make(chan struct{})}
 	rn.mu.Lock()
+	if len(rn.active) >= rn.cfg.MaxRunning {
+		rn.mu.Unlock()
+		reply(&tmapi.Response{Status: 503, Reason: "Service Unavailable", Final: true, Local: true, Error: "too many uac commands in progress on this replica"})
+		return
+	}
 	if _, dup := rn.active[req.ID]; dup {
 		rn.mu.Unlock()
 		reply(&tmapi.Response{Status: 400, Reason: "Bad Request", Final: true, Local: true, Error: "id: a uac with this id is running", Field: "id"})
@@ -107,6 +123,7 @@ func (rn *Runner) Start(req *tmapi.UAC, reply Reply) {
 			delete(rn.active, req.ID)
 			rn.mu.Unlock()
 		}()
+		defer close(r.done)
 		r.main()
 	}()
 }
@@ -194,6 +211,7 @@ type run struct {
 	ck    string
 	dl    *Dialog // in-dialog requests: the dialog
 	gen   int
+	done  chan struct{} // closed when main returned
 }
 
 func (r *run) local(status int, reason string) {
@@ -263,14 +281,17 @@ func (r *run) main() {
 		r.step(t, sipfsm.Start, nil)
 	}
 	var ring <-chan time.Time
+	ringFor := time.Duration(0)
 	if invite {
-		d := r.rn.cfg.NoAnswer
+		ringFor = r.rn.cfg.NoAnswer
 		if r.req.Timeout > 0 {
-			d = time.Duration(r.req.Timeout) * time.Second
+			ringFor = time.Duration(r.req.Timeout) * time.Second
 		}
-		ring = time.After(d)
+		ring = time.After(ringFor)
 	}
-	bound := time.After(r.rn.cfg.Timers.T1*64*3 + r.rn.cfg.NoAnswer + 2*time.Minute)
+	// A last bound, should a transaction never end: ringing, Timer B after
+	// a CANCEL, Timer M.
+	bound := time.After(ringFor + r.rn.cfg.Timers.T1*64*3 + time.Minute)
 	for !r.finished() {
 		select {
 		case in := <-r.in:
@@ -381,7 +402,7 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 	}
 	contact := q.Contact
 	if contact == "" && createsDialog(q.Method) {
-		contact = "<sip:sipbus@" + r.rn.cfg.Advertise + ">"
+		contact = "<sip:" + app.UACContactUser + "@" + r.rn.cfg.Advertise + ">"
 	}
 	base := Req{Method: q.Method, RURI: ruri.String(), From: withTag(fna, ftag), To: withTag(tna, q.ToTag),
 		CallID: q.CallID, CSeq: cseq, Contact: contact}
@@ -397,7 +418,7 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 		}
 		return []*Req{&base}, []string{dest}, []string{q.NextHop}, nil
 	}
-	if r.localDomain(ruri.Host) && ruri.User != "" && r.rn.d.Locate != nil {
+	if r.localDomain(ruri.Host, ruri.Port) && ruri.User != "" && r.rn.d.Locate != nil {
 		ts, known, err := r.rn.d.Locate.Lookup(ctx, ruri.User+"@"+ruri.Host)
 		switch {
 		case err != nil:
@@ -458,8 +479,15 @@ func (r *run) domain() string {
 	return r.rn.cfg.Advertise
 }
 
-func (r *run) localDomain(host string) bool {
+// localDomain reports an AOR of ours: a host among tm's domains, with no
+// port or tm's own (sip:bob@127.0.0.1:5070 is a phone, not an AOR).
+func (r *run) localDomain(host string, port int) bool {
 	host = strings.ToLower(host)
+	if port != 0 {
+		if _, p, err := net.SplitHostPort(r.rn.cfg.Advertise); err != nil || p != strconv.Itoa(port) {
+			return false
+		}
+	}
 	for _, d := range r.rn.cfg.Domains {
 		if host == d {
 			return true
@@ -508,6 +536,17 @@ func (r *run) resolve(ctx context.Context, field, uri string) (string, error) {
 	return ts[0].String(), nil
 }
 
+// newBranch is a fresh uac branch (BranchPrefix + 22 random characters).
+func newBranch() string { return BranchPrefix + sipmsg.NewBranch()[len(sipmsg.MagicCookie):] }
+
+// sentBy is the Via sent-by of a request leaving over transport tr.
+func (r *run) sentBy(tr string) string {
+	if a := r.rn.cfg.Listeners[tr]; a != "" {
+		return a
+	}
+	return r.rn.cfg.Advertise
+}
+
 func transportOf(dest string) string {
 	d, err := events.ParseDest(dest)
 	if err != nil {
@@ -519,8 +558,8 @@ func transportOf(dest string) string {
 // newTx makes the client transaction of branch i.
 func (r *run) newTx(rq *Req, dest string, i int, target string) *tx {
 	tr := transportOf(dest)
-	branch := BranchPrefix + sipmsg.NewBranch()[len(sipmsg.MagicCookie):]
-	raw := rq.Wire(tr, r.rn.cfg.Advertise, branch)
+	branch := newBranch()
+	raw := rq.Wire(tr, r.sentBy(tr), branch)
 	msg, _ := sipmsg.Parse(raw, sipmsg.Datagram)
 	kind := sipfsm.ClientNonInvite
 	if rq.Method == "INVITE" {
@@ -600,7 +639,7 @@ func (r *run) step(t *tx, in sipfsm.Input, resp *sipmsg.Msg) {
 			time.AfterFunc(a.After, func() {
 				select {
 				case r.in <- input{key: key, timer: tm, gen: gen}:
-				case <-time.After(time.Second):
+				case <-r.done:
 				}
 			})
 		case sipfsm.CancelTimer:
@@ -674,8 +713,8 @@ func (r *run) decide(t *tx, status int, m *sipmsg.Msg) {
 		r.ackAndBye(t, m)
 		return
 	}
-	if d.ACK && m != nil && !d.Final && t.ackRaw != nil {
-		r.send(t.ackRaw, t.hopDest) // a retransmitted 2xx
+	if d.ACK && m != nil && !d.Final {
+		r.reACK(t) // a retransmitted 2xx
 	}
 	if d.Final {
 		r.finalFrom(d, m, t)
@@ -745,6 +784,7 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 	}
 	if dl != nil {
 		resp.DialogID = dl.ID
+		t.dialog = dl.ID
 	}
 	if d.ACK && dl != nil {
 		ack := inDialog(dl, "ACK", t.req.CSeq)
@@ -754,9 +794,26 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 		if err != nil {
 			dest = t.dest
 		}
-		t.ackRaw = ack.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+		t.ackRaw = ack.Wire(transportOf(dest), r.sentBy(transportOf(dest)), newBranch())
 		t.hopDest = dest
 		r.send(t.ackRaw, dest)
+	}
+}
+
+// reACK answers a retransmitted 2xx of the winning branch with the ACK
+// sent for it: tm's, or the application's (ack "app") from the dialog.
+func (r *run) reACK(t *tx) {
+	if t.ackRaw != nil {
+		r.send(t.ackRaw, t.hopDest)
+		return
+	}
+	if t.dialog == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if dl, _, err := r.rn.d.Dialogs.Load(ctx, t.dialog); err == nil && dl.ACKRaw != "" {
+		r.send([]byte(dl.ACKRaw), dl.ACKDest)
 	}
 }
 
@@ -783,13 +840,13 @@ func (r *run) ackAndBye(t *tx, m *sipmsg.Msg) {
 	tr := transportOf(dest)
 	ack := inDialog(dl, "ACK", t.req.CSeq)
 	ack.Contact = ""
-	t.ackRaw = ack.Wire(tr, r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+	t.ackRaw = ack.Wire(tr, r.sentBy(tr), newBranch())
 	t.hopDest = dest
 	r.send(t.ackRaw, dest)
 	bye := inDialog(dl, "BYE", t.req.CSeq+1)
 	bye.Contact = ""
 	bye.Agent = r.rn.cfg.Agent
-	r.auxTx(bye.Wire(tr, r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):]), "BYE", dest)
+	r.auxTx(bye.Wire(tr, r.sentBy(tr), newBranch()), "BYE", dest)
 }
 
 // sendCancel CANCELs branch t (RFC 3261 §9.1).
@@ -863,8 +920,22 @@ func (r *run) response(t *tx, m *sipmsg.Msg, final bool) *tmapi.Response {
 // sendACKByApp sends the application's ACK of a 2xx (ack "app").
 func (r *run) sendACKByApp(rq *Req, dest string) {
 	r.ck = sipmsg.CallKey(rq.CallID)
-	raw := rq.Wire(transportOf(dest), r.rn.cfg.Advertise, BranchPrefix+sipmsg.NewBranch()[len(sipmsg.MagicCookie):])
+	raw := rq.Wire(transportOf(dest), r.sentBy(transportOf(dest)), newBranch())
 	r.send(raw, dest)
+	// Kept in the dialog: the replica running the INVITE resends it when
+	// the 2xx is retransmitted (the ACK was lost).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 4 {
+		dl, v, err := r.rn.d.Dialogs.Load(ctx, r.dl.ID)
+		if err != nil {
+			break
+		}
+		dl.ACKRaw, dl.ACKDest = string(raw), dest
+		if ok, err := r.rn.d.Dialogs.Save(ctx, dl, v); ok || err != nil {
+			break
+		}
+	}
 	r.reply(&tmapi.Response{Status: 200, Reason: "ACK sent", Final: true, Local: true, CallID: rq.CallID, CSeq: rq.CSeq, DialogID: r.dl.ID})
 }
 
