@@ -209,6 +209,17 @@ func TestClickToDialSIPp(t *testing.T) {
 			}
 		}
 	})
+	t.Run("two phones: the first answer wins, the other gets CANCEL", func(t *testing.T) {
+		p, q := callerPort(), callerPort()
+		answers := runSIPp(t, "ctd_caller_486", "ctd_caller_486.xml", "-p", fmt.Sprint(p), "-m", "1")
+		rings := runSIPp(t, "uas_cancel", "uas_cancel.xml", "-p", fmt.Sprint(q), "-m", "1")
+		bind("alice@localhost", p)
+		cli(t, s.nats, "ul", "add", "alice@localhost", fmt.Sprintf("sip:alice@127.0.0.1:%d", q))
+		id := dial(t)
+		phase(t, id, "failed", 15*time.Second)
+		answers.wait(t, 15*time.Second)
+		rings.wait(t, 15*time.Second) // CANCEL, 200, 487, ACK
+	})
 	t.Run("never a NOTIFY", func(t *testing.T) {
 		p := callerPort()
 		caller := runSIPp(t, "ctd_caller_nonotify", "ctd_caller_nonotify.xml", "-p", fmt.Sprint(p), "-m", "1")
@@ -234,7 +245,10 @@ func TestClickToDialSIPp(t *testing.T) {
 		if code, v := apiDo(t, "DELETE", api+"/v1/calls/"+id, token, ""); code != 200 || v["phase"] != "cancelled" {
 			t.Fatalf("DELETE: %d %v", code, v)
 		}
-		caller.wait(t, 15*time.Second)
+		caller.wait(t, 15*time.Second) // including the 481 to its NOTIFY after our BYE
+		if v := phase(t, id, "cancelled", time.Second); len(v["progress"].([]any)) != 5 {
+			t.Errorf("progress after the late NOTIFY: %v", v["progress"])
+		}
 	})
 	t.Run("501 to REFER: 3PCC connects", func(t *testing.T) {
 		p, q := callerPort(), callerPort()
