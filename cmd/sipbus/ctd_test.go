@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +321,22 @@ func TestClickToDialReplicaKilled(t *testing.T) {
 		t.Fatalf("after replica A died: %v\nsipp:\n%s", v, caller.logs())
 	}
 	caller.wait(t, 15*time.Second)
+}
+
+// TestCtdFlagsNameTheFlag: bad click-to-dial flags stop `sipbus up` before
+// anything listens, naming the flag.
+func TestCtdFlagsNameTheFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"up", "--ctd-fallback", "501,abc"},
+		{"up", "--ctd-fallback", "200"},
+		{"up", "--ctd-ring-timeout", "0s"},
+		{"ctd", "serve", "--redis", "memory://"},
+	} {
+		cmd := exec.Command(sipbusBinary(t), args...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--") {
+			t.Errorf("sipbus %s: %v, want exit 2 naming the flag:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }

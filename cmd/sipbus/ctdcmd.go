@@ -61,15 +61,22 @@ func (f ctdFlags) config(id string) (ctd.Config, error) {
 	return c, nil
 }
 
+// check validates the flags before anything listens.
+func (f ctdFlags) check() error {
+	_, err := f.config("check")
+	return err
+}
+
 // upCtd runs click-to-dial in `sipbus up`: its API on the process's HTTP
-// server (when --http is not off), its commands on NATS.
+// server (when --http is not off), its commands on NATS. auth, when not
+// nil (the web page's signed session), is tried before the API tokens.
 func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, js jetstream.JetStream, st store.Store,
-	dir subscriber.Directory, web *httpfront.Server, log *slog.Logger, stdout io.Writer) (func(), error) {
+	dir subscriber.Directory, web *httpfront.Server, auth ctd.Authenticate, log *slog.Logger, stdout io.Writer) (func(), error) {
 	cfg, err := f.config(id)
 	if err != nil {
 		return nil, err
 	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Log: log})
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Log: log, Auth: auth})
 	if err != nil {
 		return nil, err
 	}

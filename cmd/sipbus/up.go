@@ -70,6 +70,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := regf.check(tmf.domains, *ef.sip); err != nil {
 		return err // before anything listens
 	}
+	if err := ctdf.check(); err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return errUsage{fmt.Errorf("--log-level: %v", err)}
@@ -182,7 +185,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, log, stdout)
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, nil, log, stdout)
 	if err != nil {
 		return err
 	}
