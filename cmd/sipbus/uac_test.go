@@ -377,3 +377,55 @@ func tmReplicas(nc *nats.Conn) int {
 		n++
 	}
 }
+
+// TestUACRefer: the click-to-dial path on the contract ctd builds on. A
+// uac INVITE with an owner, a REFER in the dialog it created (202), the
+// phone's two NOTIFYs (message/sipfrag 100, then 200) answered 200 by tm
+// and delivered on app.<owner>.dialog.<id>, then the BYE.
+func TestUACRefer(t *testing.T) {
+	s := startUp(t)
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 60*time.Second)
+	notifies := make(chan *nats.Msg, 8)
+	sub, err := nc.ChanSubscribe(tmapi.DialogSubjects("ctd"), notifies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	port := testenv.FreePort(t, "udp")
+	phone := runSIPp(t, "uas_refer", "uas_refer.xml", "-p", strconv.Itoa(port), "-m", "1")
+	time.Sleep(300 * time.Millisecond)
+
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: fmt.Sprintf("sip:alice@127.0.0.1:%d", port), Owner: "ctd"}, nil)
+	if err != nil || r.Status != 200 || r.DialogID == "" {
+		t.Fatalf("INVITE: %+v %v", r, err)
+	}
+	refer, err := c.UAC(ctx, &tmapi.UAC{Method: "REFER", DialogID: r.DialogID, Headers: []string{"Refer-To: <sip:bob@localhost>"}}, nil)
+	if err != nil || refer.Status != 202 || refer.DialogID != r.DialogID || refer.CSeq != 2 {
+		t.Fatalf("REFER: %+v %v; want 202 in the dialog with CSeq 2", refer, err)
+	}
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 200 OK"} {
+		select {
+		case m := <-notifies:
+			ev, err := events.DecodeSIP(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := sipmsg.Parse(ev.Raw, sipmsg.Datagram)
+			if err != nil || n.MethodID != sipmsg.NOTIFY || !strings.HasPrefix(n.Str(n.Body), want) || m.Subject != tmapi.DialogSubject("ctd", r.DialogID) {
+				t.Errorf("owner got %q on %s (%v), want a NOTIFY with %q", ev.Raw, m.Subject, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no NOTIFY with %q reached the owner", want)
+		}
+	}
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 || bye.CSeq != 3 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	phone.wait(t, 20*time.Second)
+}
