@@ -20,7 +20,7 @@
 // Status: in_flight (the work the instance holds now: the transactions a
 // tm or an edge keeps, the REGISTERs queued or running in a registrar, the
 // events a notifier handles) and last_error (the latest record the
-// service logged at level Error, with its time; Instance.Handler wraps the
+// service logged at level Error, or at Warn with an err attribute, with its time; Instance.Handler wraps the
 // service's slog handler to see it), plus the service's own counters.
 // Each endpoint also names its request schema in its metadata ("schema":
 // the $id of the JSON Schema in schemas/), which `sipbus which` lists.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -35,6 +36,8 @@ type Instance struct {
 	Host    string    // os.Hostname()
 	Started time.Time // when New ran
 
+	tracked atomic.Int64 // Begin .. done
+
 	mu       sync.Mutex
 	inFlight func() int64
 	extra    func() any
@@ -56,6 +59,13 @@ func (i *Instance) SetInFlight(f func() int64) {
 	i.mu.Lock()
 	i.inFlight = f
 	i.mu.Unlock()
+}
+
+// Begin counts one piece of work in flight until the returned function
+// runs (added to what SetInFlight counts).
+func (i *Instance) Begin() (done func()) {
+	i.tracked.Add(1)
+	return func() { i.tracked.Add(-1) }
 }
 
 // SetExtra sets the service's own counters, added to Status as "counters".
@@ -86,8 +96,9 @@ func (i *Instance) Status() Status {
 	inFlight, extra := i.inFlight, i.extra
 	s := Status{LastError: i.lastErr, LastErrorAt: i.lastAt}
 	i.mu.Unlock()
+	s.InFlight = i.tracked.Load()
 	if inFlight != nil {
-		s.InFlight = inFlight()
+		s.InFlight += inFlight()
 	}
 	if extra != nil {
 		s.Counters = extra()
@@ -125,8 +136,10 @@ func Schema(id string) micro.EndpointOpt {
 	return micro.WithEndpointMetadata(map[string]string{MetaSchema: id})
 }
 
-// Handler wraps h so that every record at level Error becomes the
-// instance's last error (its message and an "err" attribute, if any).
+// Handler wraps h so that every record at level Error, and every record
+// at level Warn with an "err" attribute (a failed REGISTER, a refused
+// mail), becomes the instance's last error: its message and the error.
+// Start-up warnings without an error (a missing secret) are not errors.
 func (i *Instance) Handler(h slog.Handler) slog.Handler { return &errHandler{h: h, i: i} }
 
 // Logger is log with Handler applied; a nil log is slog.Default().
@@ -145,20 +158,23 @@ type errHandler struct {
 var _ slog.Handler = (*errHandler)(nil)
 
 func (e *errHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelError || e.h.Enabled(ctx, l)
+	return l >= slog.LevelWarn || e.h.Enabled(ctx, l)
 }
 
 func (e *errHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError {
-		msg := r.Message
+	if r.Level >= slog.LevelWarn {
+		msg, withErr := r.Message, false
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "err" || a.Key == "error" {
 				msg += ": " + a.Value.String()
+				withErr = true
 				return false
 			}
 			return true
 		})
-		e.i.RecordError(msg)
+		if r.Level >= slog.LevelError || withErr {
+			e.i.RecordError(msg)
+		}
 	}
 	if !e.h.Enabled(ctx, r.Level) {
 		return nil
