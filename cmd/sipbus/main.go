@@ -36,6 +36,8 @@ usage:
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
+  sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
+  sipbus stats --instances [--nats URL] [SERVICE|ID]...
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
 Run 'sipbus <command> --help' for the flags of a command.
@@ -97,6 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUL(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
+	case "ps":
+		return cmdPS(ctx, args[1:], stdout, stderr)
+	case "uptime":
+		return cmdUptime(ctx, args[1:], stdout, stderr)
+	case "which":
+		return cmdWhich(ctx, args[1:], stdout, stderr)
 	case "msg":
 		if len(args) < 2 || args[1] != "check" {
 			return errUsage{errors.New("msg: the subcommand is 'check': sipbus msg check FILE...")}
