@@ -37,6 +37,8 @@ usage:
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
+  sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier] [--since D]
+  sipbus calls [--since 1h] [--user AOR] [--missed] [--json]
   sipbus stats --instances [--nats URL] [SERVICE|ID]...
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -99,6 +101,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUL(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, args[1:], stdout, stderr)
+	case "calls":
+		return cmdCalls(ctx, args[1:], stdout, stderr)
 	case "ps":
 		return cmdPS(ctx, args[1:], stdout, stderr)
 	case "uptime":
