@@ -2,13 +2,57 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"text/tabwriter"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/cmd/sipbus/internal/replay"
+	"github.com/sipbus/sipbus/pkg/notifyapi"
 )
 
-// redrive re-drives a subscriber with the call's events (dry-run).
+// redrive re-drives a subscriber with the call's events, side effects
+// fenced: for the notifier, its replay command (dry-run) gets the call's
+// call.* events (the SIP messages are not its input) and answers what it
+// would have done; the table lists it. No mail is sent, no program runs.
 func redrive(ctx context.Context, natsURL, to string, call *replay.Call, stdout io.Writer) error {
-	return errors.New("--to: not yet")
+	nc, err := nats.Connect(natsURL, nats.Name("sipbus-replay"))
+	if err != nil {
+		return fmt.Errorf("--nats %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	req := notifyapi.ReplayRequest{DryRun: true}
+	for _, it := range call.Items {
+		if it.Call == nil {
+			continue
+		}
+		b, err := json.Marshal(toCloudEvent(it.Call))
+		if err != nil {
+			return err
+		}
+		req.Events = append(req.Events, b)
+	}
+	if len(req.Events) == 0 {
+		return fmt.Errorf("--to %s: the call has no call event to re-drive it with", to)
+	}
+	rep, err := (&notifyapi.Client{NC: nc}).Replay(ctx, req)
+	if err != nil {
+		return fmt.Errorf("--to %s: %w", to, err)
+	}
+	fmt.Fprintf(stdout, "replay of %s to %s: %d events, dry-run (nothing sent, nothing run)\n", call.CallID, to, len(req.Events))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT\tWOULD\tTO / RULE\tSUBJECT / ARGV / DETAIL")
+	for _, a := range rep.Actions {
+		who, what := a.To, a.Subject
+		if a.Kind == "exec" {
+			who, what = a.Rule, fmt.Sprintf("%q", a.Argv)
+		}
+		if what == "" {
+			what = a.Detail
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.EventType, a.Kind, orDash(quoteIf(who)), fmt.Sprintf("%q", what))
+	}
+	return tw.Flush()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,13 +15,20 @@ import (
 	"github.com/sipbus/sipbus/pkg/testenv"
 )
 
-// forkedCancelledCall makes one call on `sipbus up` forked to two phones
-// (a and b, both ring) that the caller cancels: tm cancels both branches.
-// It returns the stack and the Call-ID.
-func forkedCancelledCall(t *testing.T, extra ...string) (*upStack, string, *ua, *ua, *ua) {
+// forkStack starts `sipbus up` where bob@localhost forks to two phones,
+// a and b.
+func forkStack(t *testing.T, extra ...string) (s *upStack, uac, a, b *ua) {
 	t.Helper()
-	uac, a, b := newUA(t), newUA(t), newUA(t)
-	s := startUp(t, append([]string{"--static", "bob@localhost=sip:bob@" + a.addr + ",sip:bob@" + b.addr}, extra...)...)
+	uac, a, b = newUA(t), newUA(t), newUA(t)
+	s = startUp(t, append([]string{"--static", "bob@localhost=sip:bob@" + a.addr + ",sip:bob@" + b.addr}, extra...)...)
+	return s, uac, a, b
+}
+
+// forkedCancelledCall makes one call to bob, forked to a and b (both
+// ring), that the caller cancels: tm cancels both branches. It returns
+// the Call-ID.
+func forkedCancelledCall(t *testing.T, s *upStack, uac, a, b *ua) string {
+	t.Helper()
 	callID := fmt.Sprintf("replay-fork-%d@test", time.Now().UnixNano())
 	uac.send(s.sip, fmt.Sprintf(`INVITE sip:bob@localhost SIP/2.0
 Via: SIP/2.0/UDP %s;branch=z9hG4bK-replay-1;rport
@@ -72,7 +80,7 @@ Content-Length: 0
 		must(p.u, "ACK for a 487", isRequest("ACK"))
 	}
 	must(uac, "487 to the caller", isResponse(487, "INVITE"))
-	return s, callID, uac, a, b
+	return callID
 }
 
 // TestReplayForkedCancelled: `sipbus replay` of a forked call the caller
@@ -85,7 +93,8 @@ func TestReplayForkedCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal("tshark is required: apt-get install -y tshark (or run .ci/run)")
 	}
-	s, callID, uac, a, b := forkedCancelledCall(t)
+	s, uac, a, b := forkStack(t)
+	callID := forkedCancelledCall(t, s, uac, a, b)
 	// The log holds the call once its call.missed is in.
 	testenv.Eventually(t, 10*time.Second, func() bool {
 		out, _, code := cliExit(t, s.nats, "replay", callID)
@@ -281,4 +290,60 @@ func inOrder(got, want []string) error {
 		}
 	}
 	return nil
+}
+
+// TestReplayToNotifier: `sipbus replay --to notifier` re-drives the
+// running notifier with a forked, cancelled call's events in dry-run: it
+// reports the mail and the exec rule's program it would send and run,
+// and sends no mail and runs nothing. The real notifier mailed the call
+// once, before.
+func TestReplayToNotifier(t *testing.T) {
+	mp := testenv.StartMailpit(t)
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	cfg := notifierConfig(t, fmt.Sprintf(`exec:
+  - name: touch-on-missed
+    events: [sipbus.call.missed.v1]
+    argv: [/bin/sh, -c, 'echo x >> "$OUT"']
+    env: {OUT: %q}
+    timeout: 5s
+`, ran))
+	s, uac, a, b := forkStack(t, "--smtp", "smtp://"+mp.SMTP+"?tls=none", "--notifier-config", cfg)
+	cli(t, s.nats, "user", "add", "bob@localhost", "--password", "bob-secret", "--email", "bob@example.com")
+	// A subscriber is called at the bindings of the location service.
+	cli(t, s.nats, "ul", "add", "bob@localhost", "sip:bob@"+a.addr, "--expires", "0")
+	cli(t, s.nats, "ul", "add", "bob@localhost", "sip:bob@"+b.addr, "--expires", "0")
+	callID := forkedCancelledCall(t, s, uac, a, b)
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(mailsTo(t, mp, "bob@example.com")) == 1 }, "the real missed-call mail; stderr:\n%s", s.p.stderrString())
+	testenv.Eventually(t, 10*time.Second, func() bool { b, _ := os.ReadFile(ran); return string(b) == "x\n" }, "the exec rule's real run")
+	mp.DeleteAll(t)
+
+	out := cli(t, s.nats, "replay", callID, "--to", "notifier")
+	t.Logf("replay --to notifier:\n%s", out)
+	for _, w := range []string{"dry-run", "sipbus.call.missed.v1", "mail", "bob@example.com", "Missed call", "exec", "touch-on-missed", "/bin/sh"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("replay --to notifier lacks %q", w)
+		}
+	}
+	// Nothing was sent or run: poll a while for a mail or a second run.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if n := len(mp.Messages(t)); n != 0 {
+			t.Fatalf("the dry-run sent %d mails", n)
+		}
+		if b, _ := os.ReadFile(ran); string(b) != "x\n" {
+			t.Fatalf("the dry-run ran the program: %q", b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, stderr, code := cliExit(t, s.nats, "replay", callID, "--to", "mailer")
+	if code != 2 || !strings.Contains(stderr, "--to") {
+		t.Errorf("--to mailer: exit %d, stderr %q", code, stderr)
+	}
+	// The command itself refuses a replay that is not a dry run, naming the field.
+	nc, _ := testenv.Connect(t, s.nats)
+	msg, err := nc.Request("sipbus.notifier.replay", []byte(`{"dry_run":false,"events":[]}`), 5*time.Second)
+	if err != nil || !strings.Contains(string(msg.Data), `"status":400`) || !strings.Contains(string(msg.Data), "dry_run") {
+		t.Errorf("replay without dry_run: %v %+v", err, msg)
+	}
 }

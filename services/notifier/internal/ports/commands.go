@@ -44,6 +44,7 @@ func (h *Handlers) Commands(nc *nats.Conn) (micro.Service, error) {
 	}{
 		{"failed", notifyapi.SubjectFailed, events.CommandNotifierFailed, endpoint(events.CommandNotifierFailed, h.Failed)},
 		{"retry", notifyapi.SubjectRetry, events.CommandNotifierRetry, endpoint(events.CommandNotifierRetry, h.Retry)},
+		{"replay", notifyapi.SubjectReplay, events.CommandNotifierReplay, endpoint(events.CommandNotifierReplay, h.Replay)},
 	}
 	for _, ep := range eps {
 		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject), micro.WithEndpointQueueGroup(notifyapi.QueueGroup),
