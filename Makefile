@@ -63,7 +63,7 @@ FUZZ_TARGETS := \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
 	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
 	services/notifier:./internal/adapters:FuzzMessage \
-	cmd/sipbus:./internal/replay:FuzzDecode
+	cmd/sipbus:./internal/replay:FuzzDecode services/notifier:./internal/ports:FuzzDecodeStructured
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
