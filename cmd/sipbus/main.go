@@ -39,6 +39,7 @@ usage:
   sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
   sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier] [--since D]
   sipbus calls [--since 1h] [--user AOR] [--missed] [--json]
+  sipbus rebuild location --redis URL [--nats URL] [--since D] [--dry-run] [--json]
   sipbus stats --instances [--nats URL] [SERVICE|ID]...
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdReplay(ctx, args[1:], stdout, stderr)
 	case "calls":
 		return cmdCalls(ctx, args[1:], stdout, stderr)
+	case "rebuild":
+		return cmdRebuild(ctx, args[1:], stdout, stderr)
 	case "ps":
 		return cmdPS(ctx, args[1:], stdout, stderr)
 	case "uptime":
