@@ -35,6 +35,8 @@ usage:
   sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
+  sipbus uac METHOD URI|--dialog ID [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
+  sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
   sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier] [--since D]
@@ -114,6 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUptime(ctx, args[1:], stdout, stderr)
 	case "which":
 		return cmdWhich(ctx, args[1:], stdout, stderr)
+	case "uac":
+		return cmdUAC(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "im":
+		return cmdIM(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "msg":
 		if len(args) < 2 || args[1] != "check" {
 			return errUsage{errors.New("msg: the subcommand is 'check': sipbus msg check FILE...")}
