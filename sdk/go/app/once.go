@@ -48,6 +48,15 @@ func Once(ctx context.Context, key string) (bool, error) {
 	return a.Once(ctx, key)
 }
 
+// Forget is App.Forget for the application of a handler's ctx.
+func Forget(ctx context.Context, key string) error {
+	a, ok := ctx.Value(appKey{}).(*App)
+	if !ok {
+		return errors.New("app: Forget: ctx is not a handler's")
+	}
+	return a.Forget(ctx, key)
+}
+
 // Forget removes the marker of key.
 func (a *App) Forget(ctx context.Context, key string) error {
 	kv, err := a.once(ctx)
