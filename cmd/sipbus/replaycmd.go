@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,7 +27,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stream := fs.String("stream", bus.DefaultStream, "JetStream stream")
 	asJSON := fs.Bool("json", false, "print the call's events as CloudEvent JSON, one per line, in log order")
 	pcap := fs.String("pcap", "", "also write the SIP messages to this pcap file (tshark -r FILE)")
-	to := fs.String("to", "", "re-drive this subscriber with the call's events, side effects fenced (dry-run): notifier")
+	to := fs.String("to", "", "re-drive this subscriber with the call's events, side effects fenced (dry-run): notifier, or app:NAME (an SDK application)")
 	since := fs.Duration("since", 0, "read from this long ago only (default: the whole stream)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -38,8 +39,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *since < 0 {
 		return errUsage{errors.New("--since: must not be negative")}
 	}
-	if *to != "" && *to != "notifier" {
-		return errUsage{fmt.Errorf("--to: unknown subscriber %q (known: notifier)", *to)}
+	if name, isApp := strings.CutPrefix(*to, "app:"); *to != "" && *to != "notifier" && (!isApp || name == "" || bus.SafeToken(name) != name) {
+		return errUsage{fmt.Errorf("--to: unknown subscriber %q (want notifier, or app:NAME)", *to)}
 	}
 	js, closeNC, err := connectJS(*natsURL)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -160,4 +161,26 @@ func TestExampleMissedCounter(t *testing.T) {
 		"-key", "domain", "localhost", "-m", "2").wait(t, 30*time.Second)
 	testenv.Eventually(t, 10*time.Second, func() bool { return redisDo(t, redisURL, "HGET", "missed", "sip:bob@localhost") == "2" },
 		"missed[sip:bob@localhost] = %q, want 2", redisDo(t, redisURL, "HGET", "missed", "sip:bob@localhost"))
+
+	// The app is a managed instance, and a replay re-drives it dry-run:
+	// it reports the count it would make, and the count stays.
+	if ps := cli(t, s.nats, "ps", "app-missed-counter"); !strings.Contains(ps, "app-missed-counter") {
+		t.Errorf("ps app-missed-counter:\n%s", ps)
+	}
+	var call struct {
+		CallID string `json:"call_id"`
+	}
+	line, _, _ := strings.Cut(cli(t, s.nats, "calls", "--since", "10m", "--missed", "--json"), "\n")
+	if err := json.Unmarshal([]byte(line), &call); err != nil || call.CallID == "" {
+		t.Fatalf("calls --json: %q %v", line, err)
+	}
+	out := cli(t, s.nats, "replay", call.CallID, "--to", "app:missed-counter")
+	if !strings.Contains(out, "effect") || !strings.Contains(out, "count a missed call for sip:bob@localhost") {
+		t.Errorf("replay --to app:missed-counter:\n%s", out)
+	}
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n := redisDo(t, redisURL, "HGET", "missed", "sip:bob@localhost"); n != "2" {
+			t.Fatalf("after the dry-run replay missed = %q, want 2", n)
+		}
+	}
 }

@@ -36,6 +36,10 @@ func main() {
 			if callee == "" {
 				callee = ev.Missed.Callee.URI
 			}
+			if app.DryRun(ctx) { // sipbus replay --to app:missed-counter
+				app.Report(ctx, "count a missed call for "+callee)
+				return nil
+			}
 			if err := rdb.HIncrBy(ctx, "missed", callee, 1).Err(); err != nil {
 				_ = app.Forget(ctx, ev.ID)
 				return err

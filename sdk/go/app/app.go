@@ -10,9 +10,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/regapi"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
@@ -69,6 +71,8 @@ type App struct {
 	sem     chan struct{}
 	onceKV  jetstream.KeyValue
 	ownConn bool
+	inst    *mgmt.Instance
+	svc     micro.Service
 }
 
 // Run connects, serves h until ctx ends, and shuts down.
@@ -128,6 +132,9 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.js, a.reg = js, &regapi.Client{NC: a.nc}
+	if err := a.register(); err != nil {
+		return err
+	}
 	if a.h == nil {
 		return a.subscribeEvents(ctx)
 	}
@@ -153,6 +160,9 @@ func (a *App) Start(ctx context.Context) error {
 
 // Shutdown stops taking requests and waits for those running.
 func (a *App) Shutdown(ctx context.Context) error {
+	if a.svc != nil {
+		_ = a.svc.Stop()
+	}
 	if a.cc != nil {
 		a.cc.Drain()
 	}
@@ -175,8 +185,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 // onMsg runs one hand-over in its own goroutine (bounded by sem).
 func (a *App) onMsg(m jetstream.Msg) {
 	a.sem <- struct{}{}
+	done := a.inst.Begin()
 	go func() {
-		defer func() { <-a.sem }()
+		defer func() { <-a.sem; done() }()
 		a.handle(m)
 	}()
 }

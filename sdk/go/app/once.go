@@ -22,6 +22,13 @@ const OnceTTL = 7 * 24 * time.Hour
 // redelivered event never both see first. A side effect that failed after
 // Once should call Forget so the redelivery does it.
 func (a *App) Once(ctx context.Context, key string) (first bool, err error) {
+	if d, ok := ctx.Value(dryKey{}).(*dryRun); ok {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		first = !d.once[key]
+		d.once[key] = true
+		return first, nil
+	}
 	kv, err := a.once(ctx)
 	if err != nil {
 		return false, err
@@ -59,6 +66,12 @@ func Forget(ctx context.Context, key string) error {
 
 // Forget removes the marker of key.
 func (a *App) Forget(ctx context.Context, key string) error {
+	if d, ok := ctx.Value(dryKey{}).(*dryRun); ok {
+		d.mu.Lock()
+		delete(d.once, key)
+		d.mu.Unlock()
+		return nil
+	}
 	kv, err := a.once(ctx)
 	if err != nil {
 		return err
