@@ -63,7 +63,8 @@ FUZZ_TARGETS := \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
 	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
 	services/notifier:./internal/adapters:FuzzMessage \
-	cmd/sipbus:./internal/replay:FuzzDecode services/notifier:./internal/ports:FuzzDecodeStructured
+	cmd/sipbus:./internal/replay:FuzzDecode cmd/sipbus:./internal/rebuild:FuzzDecode \
+	services/notifier:./internal/ports:FuzzDecodeStructured pkg:./mgmt:FuzzMerge
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

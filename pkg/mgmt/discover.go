@@ -89,25 +89,7 @@ collect:
 		case <-timer.C:
 			break collect
 		case m := <-ch:
-			var probe struct {
-				Type string `json:"type"`
-				ID   string `json:"id"`
-			}
-			if json.Unmarshal(m.Data, &probe) != nil || probe.ID == "" {
-				continue
-			}
-			switch probe.Type {
-			case micro.InfoResponseType:
-				var in micro.Info
-				if json.Unmarshal(m.Data, &in) == nil {
-					infos[in.ID] = &in
-				}
-			case micro.StatsResponseType:
-				var st micro.Stats
-				if json.Unmarshal(m.Data, &st) == nil {
-					stats[st.ID] = &st
-				}
-			}
+			collect(m.Data, infos, stats)
 		}
 	}
 	out := make([]Found, 0, len(stats))
@@ -126,6 +108,30 @@ collect:
 	return out, nil
 }
 
+// collect files one answer (any bytes from the network) as an INFO or a
+// STATS reply; anything else is ignored.
+func collect(data []byte, infos map[string]*micro.Info, stats map[string]*micro.Stats) {
+	var probe struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.ID == "" {
+		return
+	}
+	switch probe.Type {
+	case micro.InfoResponseType:
+		var in micro.Info
+		if json.Unmarshal(data, &in) == nil && in.ID == probe.ID {
+			infos[in.ID] = &in
+		}
+	case micro.StatsResponseType:
+		var st micro.Stats
+		if json.Unmarshal(data, &st) == nil && st.ID == probe.ID {
+			stats[st.ID] = &st
+		}
+	}
+}
+
 // merge builds a Found from an instance's STATS and INFO (nil when its
 // INFO did not come).
 func merge(st *micro.Stats, in *micro.Info) Found {
@@ -136,6 +142,9 @@ func merge(st *micro.Stats, in *micro.Info) Found {
 	}
 	if f.Service == "" {
 		f.Service = strings.TrimPrefix(st.Name, "sipbus-")
+	}
+	if f.Service == "" {
+		f.Service = "?"
 	}
 	if f.ID == "" {
 		f.ID = st.ID
