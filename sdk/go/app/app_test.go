@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/regapi"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/tmapi"
 	"github.com/sipbus/sipbus/sdk/go/app"
 )
 
@@ -105,13 +107,16 @@ hi`, user, c.LocalAddr(), strings.NewReplacer("@", "-", ".", "-").Replace(callID
 
 // TestRunAgainstSipbus: handlers answer through tm; a handler that
 // panics gets its transaction answered 500 (and the app keeps serving);
-// Once is true once per key; call events arrive typed.
+// Once is true once per key; UAC sends a request through tm; registration
+// events arrive typed.
 func TestRunAgainstSipbus(t *testing.T) {
 	proxy, natsURL := startSipbus(t, "routes:\n  - match: {method: MESSAGE, user_regex: 'echo|boom'}\n    app: sdktest\n")
 	var calls atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(app.Options{Name: "sdktest", NATS: natsURL, Timeout: 3 * time.Second},
+	regs := make(chan *app.RegEvent, 4)
+	a, err := app.New(app.Options{Name: "sdktest", NATS: natsURL, Timeout: 3 * time.Second,
+		OnReg: func(ctx context.Context, ev *app.RegEvent) error { regs <- ev; return nil }},
 		func(ctx context.Context, r *app.Request) app.Answer {
 			calls.Add(1)
 			if strings.HasPrefix(r.RequestURI(), "sip:boom@") {
@@ -143,8 +148,31 @@ func TestRunAgainstSipbus(t *testing.T) {
 	if st := message(t, proxy, "echo", "sdk-echo@test"); st != 200 {
 		t.Errorf("echo after the panic: %d, want 200", st)
 	}
-	if calls.Load() < 2 {
+	// UAC: a new request through tm, here to the proxy itself, whose
+	// route hands it back to this application.
+	uctx, ucancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ucancel()
+	resp, err := a.UAC(uctx, &tmapi.UAC{Method: "MESSAGE", RequestURI: "sip:echo@localhost", NextHop: "sip:" + proxy,
+		From: "sip:alice@localhost", Body: "hi", ContentType: "text/plain"}, nil)
+	if err != nil || resp.Status != 200 {
+		t.Errorf("UAC MESSAGE to echo: %+v, %v", resp, err)
+	}
+	if calls.Load() < 3 {
 		t.Errorf("handler ran %d times", calls.Load())
+	}
+
+	// Registration events arrive as typed values.
+	nc, _ := testenv.Connect(t, natsURL)
+	if _, err := (&regapi.Client{NC: nc}).ULAdd(ctx, regapi.ULAddRequest{AOR: "carol@localhost", Contact: "sip:carol@127.0.0.1:5099", Expires: 60}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-regs:
+		if ev.Kind != "added" || ev.Contact.AOR != "sip:carol@localhost" || ev.Contact.Contact != "sip:carol@127.0.0.1:5099" {
+			t.Errorf("reg event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no registration event")
 	}
 	if _, err := app.New(app.Options{Name: "bad name"}, nil, nil); err == nil || !strings.Contains(err.Error(), "Name") {
 		t.Errorf("bad options: %v", err)
