@@ -39,7 +39,7 @@ usage:
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
-  sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier] [--since D]
+  sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier|app:NAME] [--since D]
   sipbus calls [--since 1h] [--user AOR] [--missed] [--json]
   sipbus rebuild location --redis URL [--nats URL] [--since D] [--dry-run] [--json]
   sipbus stats --instances [--nats URL] [SERVICE|ID]...
