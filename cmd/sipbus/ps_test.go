@@ -134,3 +134,39 @@ func TestPSSplit(t *testing.T) {
 		t.Errorf("which tm:\n%s", which)
 	}
 }
+
+// TestPSLastError: a notifier whose mail server refuses connections shows
+// the failure as its last error in `sipbus ps` (and the others none).
+func TestPSLastError(t *testing.T) {
+	dead := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")) // nothing listens
+	s := startUp(t, "--smtp", "smtp://"+dead+"?tls=none", "--notifier-config", notifierConfig(t, ""))
+	cli(t, s.nats, "user", "add", "bob@localhost", "--password", "bob-secret", "--email", "bob@example.com")
+	uac := newUA(t)
+	uac.send(s.sip, fmt.Sprintf(`INVITE sip:bob@localhost SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bK-ps-err-1;rport
+From: <sip:alice@localhost>;tag=p1
+To: <sip:bob@localhost>
+Call-ID: ps-last-error@test
+CSeq: 1 INVITE
+Contact: <sip:alice@%s>
+Max-Forwards: 70
+Content-Length: 0
+
+`, uac.addr, uac.addr))
+	if uac.recv(5*time.Second, isResponse(480, "INVITE")) == nil {
+		t.Fatal("no 480 for bob, who is offline")
+	}
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		n := byService(psJSON(t, s.nats, "notifier"))["notifier"]
+		return len(n) == 1 && strings.Contains(n[0].Status.LastError, "mail not sent")
+	}, "the notifier's last error in ps; stderr:\n%s", s.p.stderrString())
+	table := cli(t, s.nats, "ps")
+	if !strings.Contains(table, "ago \"notifier: mail not sent") {
+		t.Errorf("ps table:\n%s", table)
+	}
+	for _, f := range psJSON(t, s.nats, "tm", "edge") {
+		if f.Status.LastError != "" {
+			t.Errorf("%s has a last error: %q", f.Service, f.Status.LastError)
+		}
+	}
+}
