@@ -10,7 +10,7 @@
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 
-MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus
+MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter
 GO      ?= go
 TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
@@ -63,7 +63,9 @@ FUZZ_TARGETS := \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
 	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
 	services/notifier:./internal/adapters:FuzzMessage \
-	services/ctd:./internal/app:FuzzParseSipfrag services/ctd:./internal/app:FuzzNext services/ctd:./internal/ports:FuzzAPI services/ctd:.:FuzzParseDialogRequest
+	services/ctd:./internal/app:FuzzParseSipfrag services/ctd:./internal/app:FuzzNext services/ctd:./internal/ports:FuzzAPI services/ctd:.:FuzzParseDialogRequest \
+	cmd/sipbus:./internal/replay:FuzzDecode cmd/sipbus:./internal/rebuild:FuzzDecode \
+	services/notifier:./internal/ports:FuzzDecodeStructured pkg:./mgmt:FuzzMerge
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/coder/websocket v1.8.15
+	github.com/gopacket/gopacket v1.7.7
 	github.com/nats-io/nats.go v1.55.0
 	github.com/sipbus/sipbus/pkg v0.0.0
 	github.com/sipbus/sipbus/services/ctd v0.0.0

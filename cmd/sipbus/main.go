@@ -40,6 +40,11 @@ usage:
   sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
   sipbus ctd serve --redis URL [--nats URL] [--http 127.0.0.1:8081] [--id ID] [--ctd-fallback LIST|off] [--ctd-*-timeout D]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
+  sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
+  sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier|app:NAME] [--since D]
+  sipbus calls [--since 1h] [--user AOR] [--missed] [--json]
+  sipbus rebuild location --redis URL [--nats URL] [--since D] [--dry-run] [--json]
+  sipbus stats --instances [--nats URL] [SERVICE|ID]...
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
 Run 'sipbus <command> --help' for the flags of a command.
@@ -103,6 +108,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdCtd(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, args[1:], stdout, stderr)
+	case "calls":
+		return cmdCalls(ctx, args[1:], stdout, stderr)
+	case "rebuild":
+		return cmdRebuild(ctx, args[1:], stdout, stderr)
+	case "ps":
+		return cmdPS(ctx, args[1:], stdout, stderr)
+	case "uptime":
+		return cmdUptime(ctx, args[1:], stdout, stderr)
+	case "which":
+		return cmdWhich(ctx, args[1:], stdout, stderr)
 	case "uac":
 		return cmdUAC(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "im":

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/store"
 )
 
@@ -51,8 +52,15 @@ func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	monitor := fs.String("nats-monitor", "", "NATS monitoring URL (http://ip:port) for the server's message counters")
 	redisURL := fs.String("redis", "", "Redis URL for the store's counters; empty: none")
 	stream := fs.String("stream", bus.DefaultStream, "JetStream stream")
-	if err := parseFlags(fs, args); err != nil {
+	instances := fs.Bool("instances", false, "the stats of every service instance (micro $SRV.STATS), one JSON line each; SERVICE or ID arguments select some")
+	wait := fs.Duration("wait", mgmt.DefaultWait, "with --instances: how long to wait for answers")
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
+	}
+	if *instances || len(names) > 0 {
+		f := false
+		return instanceStats(ctx, &mgmtFlags{nats: natsURL, wait: wait, asJSON: &f}, names, stdout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

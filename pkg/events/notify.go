@@ -14,6 +14,7 @@ const (
 	TypeNotifyFailed      = "sipbus.notify.failed.v1"
 	CommandNotifierFailed = "sipbus.notifier.failed.v1"
 	CommandNotifierRetry  = "sipbus.notifier.retry.v1"
+	CommandNotifierReplay = "sipbus.notifier.replay.v1"
 )
 
 // Kinds of notification (NotifyFailed.Kind).
@@ -87,6 +88,32 @@ type NotifierRetry struct {
 	ID string `json:"id"`
 }
 
+// NotifierReplay is the request of CommandNotifierReplay: run these
+// events (CloudEvents in the structured JSON form, as `sipbus replay
+// --json` prints them) through the notifier's handlers with every side
+// effect fenced, and report what it would have done. DryRun must be true:
+// a replay never sends a mail or runs a program.
+type NotifierReplay struct {
+	DryRun bool              `json:"dry_run"`
+	Events []json.RawMessage `json:"events"`
+}
+
+// NotifierReplayAction is one thing the notifier would have done.
+type NotifierReplayAction struct {
+	EventID   string   `json:"event_id"`
+	EventType string   `json:"event_type"`
+	Kind      string   `json:"kind"` // NotifyMail, NotifyExec, "none" (nothing to do, Detail says why), "error"
+	To        string   `json:"to,omitempty"`
+	Subject   string   `json:"subject,omitempty"`
+	MessageID string   `json:"message_id,omitempty"`
+	Rule      string   `json:"rule,omitempty"`
+	Argv      []string `json:"argv,omitempty"`
+	Detail    string   `json:"detail,omitempty"`
+}
+
+func (*NotifierReplay) CEType() string   { return CommandNotifierReplay }
+func (*NotifierReplay) CESchema() string { return SchemaURL(CommandNotifierReplay) }
+
 func (*NotifyFailed) CEType() string     { return TypeNotifyFailed }
 func (*NotifyFailed) CESchema() string   { return SchemaURL(TypeNotifyFailed) }
 func (*NotifierFailed) CEType() string   { return CommandNotifierFailed }
@@ -98,4 +125,5 @@ var (
 	_ bus.Typed = (*NotifyFailed)(nil)
 	_ bus.Typed = (*NotifierFailed)(nil)
 	_ bus.Typed = (*NotifierRetry)(nil)
+	_ bus.Typed = (*NotifierReplay)(nil)
 )

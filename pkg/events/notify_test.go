@@ -27,8 +27,10 @@ func notifySamples() map[string]bus.Typed {
 			Key: "exec.script.call.terminal.x", Permanent: true, Code: -1, Error: "killed at its timeout (10s)",
 			Attempts: 1, FailedAt: when, Rule: "script", Event: &events.NotifyEvent{ID: "call.terminal.x",
 				Type: events.TypeCallMissed, Source: "sipbus/tm/tm-1", Data: missed}},
-		"notifier failed":  &events.NotifierFailed{Limit: 10},
-		"notifier retry":   &events.NotifierRetry{ID: "nf-0123456789abcdef"},
+		"notifier failed": &events.NotifierFailed{Limit: 10},
+		"notifier retry":  &events.NotifierRetry{ID: "nf-0123456789abcdef"},
+		"notifier replay": &events.NotifierReplay{DryRun: true, Events: []json.RawMessage{json.RawMessage(
+			`{"specversion":"1.0","id":"call.terminal.x","source":"sipbus/tm/tm-1","type":"sipbus.call.missed.v1","data":` + string(missed) + `}`)}},
 		"registrar set":    &events.RegistrarUserSet{AOR: "bob@biloxi.example.com", TZ: ptr("Europe/Paris"), MissedCallEmail: ptr(false)},
 		"registrar set no": &events.RegistrarUserSet{AOR: "bob@biloxi.example.com"},
 	}

@@ -89,4 +89,5 @@ var ByType = map[string]func() any{
 	TypeNotifyFailed:      func() any { return new(NotifyFailed) },
 	CommandNotifierFailed: func() any { return new(NotifierFailed) },
 	CommandNotifierRetry:  func() any { return new(NotifierRetry) },
+	CommandNotifierReplay: func() any { return new(NotifierReplay) },
 }

@@ -8,6 +8,7 @@
 //
 //	sipbus.notifier.failed  FailedRequest -> FailedReply
 //	sipbus.notifier.retry   RetryRequest  -> RetryReply
+//	sipbus.notifier.replay  ReplayRequest -> ReplayReply (dry-run)
 //
 // Replies carry a status: 200 done; 400 the request is wrong; 404 no such
 // failure; 409 it was sent since, or is being sent; 500 a server bug; 502
@@ -33,6 +34,7 @@ const (
 	QueueGroup    = "sipbus-notifier"
 	SubjectFailed = "sipbus.notifier.failed"
 	SubjectRetry  = "sipbus.notifier.retry"
+	SubjectReplay = "sipbus.notifier.replay"
 )
 
 // Requests.
@@ -41,7 +43,20 @@ type (
 	FailedRequest = events.NotifierFailed
 	// RetryRequest sends (or runs) a failed notification again.
 	RetryRequest = events.NotifierRetry
+	// ReplayRequest runs events through the notifier, dry-run.
+	ReplayRequest = events.NotifierReplay
 )
+
+// ReplayReply answers replay: what the notifier would have done.
+type ReplayReply struct {
+	Reply
+	Actions []events.NotifierReplayAction `json:"actions,omitempty"`
+}
+
+// Replay runs events through the notifier with its side effects fenced.
+func (c *Client) Replay(ctx context.Context, req ReplayRequest) (*ReplayReply, error) {
+	return call(ctx, c, SubjectReplay, req, new(ReplayReply))
+}
 
 // Reply is the status every reply carries.
 type Reply struct {

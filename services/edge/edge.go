@@ -97,6 +97,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 	"github.com/sipbus/sipbus/services/edge/internal/config"
@@ -142,6 +143,7 @@ type Edge struct {
 	udp      *ports.UDP
 	flows    *ports.Flows
 	streams  map[string]*ports.Listener // tcp, tls, ws, wss
+	inst     *mgmt.Instance             // management: sipbus ps
 }
 
 // New validates cfg and binds the listeners. Serve with Run.
@@ -157,8 +159,9 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("service", "edge", "edge_id", cfg.ID)
-	e := &Edge{cfg: cfg, deps: d, log: log, counters: new(app.Counters)}
+	inst := mgmt.New("edge", cfg.ID)
+	log = inst.Logger(log).With("service", "edge", "edge_id", cfg.ID)
+	e := &Edge{cfg: cfg, deps: d, log: log, counters: new(app.Counters), inst: inst}
 	if cfg.FloodLimit != config.FloodOff {
 		allow, _ := cfg.FloodAllowPrefixes() // validated
 		e.flood = app.NewFlood(app.FloodOptions{
@@ -239,7 +242,7 @@ func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 // (messages to send already received go out), then pending publishes are
 // flushed.
 func (e *Edge) Run(ctx context.Context) error {
-	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log})
+	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst})
 	if err != nil {
 		e.closeListeners()
 		return fmt.Errorf("edge: nats: %w", err)

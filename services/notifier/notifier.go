@@ -16,6 +16,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/notifier/internal/adapters"
@@ -119,7 +120,8 @@ func New(cfg Config, d Deps) (*Notifier, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("service", "notifier", "notifier_id", cfg.ID)
+	inst := mgmt.New("notifier", cfg.ID)
+	log = inst.Logger(log).With("service", "notifier", "notifier_id", cfg.ID)
 	now := d.Now
 	if now == nil {
 		now = time.Now
@@ -140,6 +142,7 @@ func New(cfg Config, d Deps) (*Notifier, error) {
 		h.Rules = append(h.Rules, ports.Rule{Name: r.Name, Events: r.Events, Argv: r.Argv, Env: r.Env, Dir: r.Dir,
 			Timeout: r.Timeout, Concurrency: r.Concurrency})
 	}
+	h.Inst = inst
 	return &Notifier{cfg: cfg, d: d, log: log, pub: pub, h: h}, nil
 }
 
@@ -154,7 +157,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 		sub, err := bus.Subscribe(ctx, n.d.JS, ports.ConsumerMissedCall, bus.TypedFunc(n.h.OnCallMissed), bus.SubscribeOptions{
 			Filters: []string{"call." + bus.CallEventMissed + ".*"}, Concurrency: cfg.Concurrency,
 			AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver, Backoff: cfg.Backoff, DeliverNew: true,
-			Timeout: cfg.SMTPTimeout + 5*time.Second, Logger: n.log,
+			Timeout: cfg.SMTPTimeout + 5*time.Second, Logger: n.log, Middleware: []bus.Middleware{n.h.Track},
 		})
 		if err != nil {
 			return fmt.Errorf("notifier: subscribe: %w", err)
@@ -170,6 +173,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 		sub, err := bus.Subscribe(ctx, n.d.JS, ports.ConsumerExec(r.Name), n.h.OnExec(r), bus.SubscribeOptions{
 			Filters: filters, Concurrency: r.Concurrency, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver,
 			Backoff: cfg.Backoff, DeliverNew: true, Timeout: r.Timeout + 15*time.Second, Logger: n.log,
+			Middleware: []bus.Middleware{n.h.Track},
 		})
 		if err != nil {
 			n.stopSubs(ctx)

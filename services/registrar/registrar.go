@@ -18,6 +18,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/services/registrar/internal/adapters"
 	"github.com/sipbus/sipbus/services/registrar/internal/app"
 	"github.com/sipbus/sipbus/services/registrar/internal/config"
@@ -67,6 +68,7 @@ type Registrar struct {
 
 	in     *ports.Input
 	svc    micro.Service
+	inst   *mgmt.Instance // management: sipbus ps
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	stopMu sync.Mutex
@@ -89,7 +91,8 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("service", "registrar", "registrar_id", cfg.ID)
+	inst := mgmt.New("registrar", cfg.ID)
+	log = inst.Logger(log).With("service", "registrar", "registrar_id", cfg.ID)
 	now := d.Now
 	if now == nil {
 		now = time.Now
@@ -114,7 +117,7 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 	source := "sipbus/registrar/" + cfg.ID
 	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	emit := &adapters.Events{Pub: pub}
-	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub}
+	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub, inst: inst}
 	r.reg = &ports.Register{
 		Location: d.Location, Auth: auth, Send: edgeapi.NewSender(pub, source), Emit: emit,
 		Options: opt, Now: now, Log: log,
@@ -173,7 +176,8 @@ func (r *Registrar) Start(ctx context.Context) error {
 		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}
 	r.in = in
-	if r.svc, err = ports.Commands(r.d.NC, r.cfg.ID, r.mg); err != nil {
+	r.inst.SetInFlight(in.InFlight.Load)
+	if r.svc, err = ports.Commands(r.d.NC, r.inst, r.mg); err != nil {
 		in.Stop()
 		return fmt.Errorf("registrar: command endpoints: %w", err)
 	}

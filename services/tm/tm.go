@@ -17,6 +17,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
@@ -78,6 +79,7 @@ type TM struct {
 	input   *ports.Input
 	members *ports.Members
 	svc     micro.Service
+	inst    *mgmt.Instance // management: sipbus ps
 	dns     *sipdns.Resolver
 	uac     *uac.Runner
 	uacSub  *nats.Subscription
@@ -98,7 +100,8 @@ func New(cfg Config, d Deps) (*TM, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("service", "tm", "tm_id", cfg.ID)
+	inst := mgmt.New("tm", cfg.ID)
+	log = inst.Logger(log).With("service", "tm", "tm_id", cfg.ID)
 	if cfg.FlowSecret == "" {
 		log.Warn("tm: flow_secret (SIPBUS_FLOW_SECRET) is not set: flow tokens in Record-Route use a random key; set one secret on every tm replica, or in-dialog requests to phones on connections fail once their dialog's partition moves")
 	}
@@ -127,7 +130,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 		failover = -1 // off: Timer B/F only
 	}
 	source := "sipbus/tm/" + cfg.ID
-	t := &TM{cfg: cfg, d: d, log: log, dns: res}
+	t := &TM{cfg: cfg, d: d, log: log, dns: res, inst: inst}
 	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)
@@ -223,7 +226,9 @@ func (t *TM) Start(ctx context.Context) error {
 		return fmt.Errorf("tm: join: %w", err)
 	}
 	var err error
-	if t.svc, err = ports.Commands(t.d.NC, t.cfg.ID, t.eng); err != nil {
+	// In-flight work: the transactions this replica holds in memory.
+	t.inst.SetInFlight(func() int64 { return int64(t.eng.Cached()) })
+	if t.svc, err = ports.Commands(t.d.NC, t.inst, t.eng); err != nil {
 		_ = t.members.Stop(ctx)
 		return fmt.Errorf("tm: command endpoint: %w", err)
 	}

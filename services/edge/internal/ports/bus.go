@@ -13,6 +13,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 )
 
@@ -35,10 +36,10 @@ type Bus struct {
 
 // BusOptions tune the edge's NATS side.
 type BusOptions struct {
-	Version    string
 	Every      time.Duration // beat interval; default bus.DefaultBeatEvery
 	TCPWorkers int           // goroutines writing to connections (tcp, tls, ws, wss); default 16
 	Log        *slog.Logger
+	Inst       *mgmt.Instance // management (sipbus ps); default mgmt.New("edge", id)
 }
 
 // StartBus subscribes the edge and starts beating.
@@ -48,9 +49,6 @@ func StartBus(ctx context.Context, nc *nats.Conn, core *app.Edge, opt BusOptions
 	}
 	if opt.TCPWorkers <= 0 {
 		opt.TCPWorkers = 16
-	}
-	if opt.Version == "" {
-		opt.Version = "0.2.0"
 	}
 	b := &Bus{nc: nc, core: core, opt: opt, tcp: make(chan *events.SIP, 4096), stop: make(chan struct{})}
 	fail := func(err error) (*Bus, error) {
@@ -75,13 +73,19 @@ func StartBus(ctx context.Context, nc *nats.Conn, core *app.Edge, opt BusOptions
 	for _, s := range b.subs {
 		_ = s.SetPendingLimits(1<<20, 512<<20)
 	}
-	b.svc, err = micro.AddService(nc, micro.Config{
-		Name:         edgeapi.ServiceName,
-		Version:      opt.Version,
-		Description:  "sipbus SIP edge",
-		Metadata:     map[string]string{"edge_id": core.ID()},
-		StatsHandler: func(*micro.Endpoint) any { return core.Snapshot() },
-	})
+	inst := opt.Inst
+	if inst == nil {
+		inst = mgmt.New("edge", core.ID())
+	}
+	// In-flight work: the server transactions the edge remembers; its
+	// counters are the STATS data's "counters".
+	inst.SetInFlight(func() int64 { return int64(core.Snapshot().Transactions) })
+	inst.SetExtra(func() any { return core.Snapshot() })
+	b.svc, err = micro.AddService(nc, inst.Config(micro.Config{
+		Name:        edgeapi.ServiceName,
+		Description: "sipbus SIP edge",
+		Metadata:    map[string]string{"edge_id": core.ID()},
+	}))
 	if err != nil {
 		return fail(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/notifyapi"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/notifier/internal/adapters"
@@ -25,23 +26,29 @@ const CommandTimeout = 55 * time.Second
 // Commands serves the notifier's commands (package notifyapi) as the
 // nats.go/micro service notifyapi.ServiceName.
 func (h *Handlers) Commands(nc *nats.Conn) (micro.Service, error) {
-	svc, err := micro.AddService(nc, micro.Config{
+	cfg := micro.Config{
 		Name: notifyapi.ServiceName, Version: "0.1.0", QueueGroup: notifyapi.QueueGroup,
 		Description: "sipbus notifier: failed notifications, retry",
 		Metadata:    map[string]string{"id": h.ID},
-	})
+	}
+	if h.Inst != nil {
+		cfg = h.Inst.Config(cfg)
+	}
+	svc, err := micro.AddService(nc, cfg)
 	if err != nil {
 		return nil, err
 	}
 	eps := []struct {
-		name, subject string
-		h             micro.HandlerFunc
+		name, subject, command string
+		h                      micro.HandlerFunc
 	}{
-		{"failed", notifyapi.SubjectFailed, endpoint(events.CommandNotifierFailed, h.Failed)},
-		{"retry", notifyapi.SubjectRetry, endpoint(events.CommandNotifierRetry, h.Retry)},
+		{"failed", notifyapi.SubjectFailed, events.CommandNotifierFailed, endpoint(events.CommandNotifierFailed, h.Failed)},
+		{"retry", notifyapi.SubjectRetry, events.CommandNotifierRetry, endpoint(events.CommandNotifierRetry, h.Retry)},
+		{"replay", notifyapi.SubjectReplay, events.CommandNotifierReplay, endpoint(events.CommandNotifierReplay, h.Replay)},
 	}
 	for _, ep := range eps {
-		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject), micro.WithEndpointQueueGroup(notifyapi.QueueGroup)); err != nil {
+		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject), micro.WithEndpointQueueGroup(notifyapi.QueueGroup),
+			mgmt.Schema(events.SchemaURL(ep.command))); err != nil {
 			_ = svc.Stop()
 			return nil, err
 		}

@@ -12,7 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/notifier/internal/adapters"
 	"github.com/sipbus/sipbus/services/notifier/internal/app"
@@ -95,6 +97,19 @@ type Handlers struct {
 	Rules      []Rule // exec rules, for retry
 
 	Counters Counters
+	// Inst is the instance management sees (sipbus ps); nil in tests.
+	Inst *mgmt.Instance
+}
+
+// Track is middleware counting the events being handled as the
+// instance's in-flight work.
+func (h *Handlers) Track(next bus.Handler) bus.Handler {
+	return func(ctx context.Context, ev *bus.Event) error {
+		if h.Inst != nil {
+			defer h.Inst.Begin()()
+		}
+		return next(ctx, ev)
+	}
 }
 
 // Counters count what the notifier did.

@@ -38,6 +38,8 @@ type Input struct {
 	log   *slog.Logger
 
 	Received, Shed, Bad atomic.Uint64
+	// InFlight is the REGISTERs queued or being handled now.
+	InFlight atomic.Int64
 }
 
 // InputOptions tune the input.
@@ -70,8 +72,10 @@ func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOption
 
 func (in *Input) onMsg(m *nats.Msg) {
 	in.Received.Add(1)
+	in.InFlight.Add(1)
 	ck := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
 	in.lanes.Submit(ck, false, func(waited time.Duration) {
+		defer in.InFlight.Add(-1)
 		s, err := events.DecodeSIP(m)
 		if err != nil || s.Type != events.TypeRequestReceived {
 			in.Bad.Add(1)

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/services/tm/internal/app"
 )
 
@@ -17,11 +18,11 @@ const ServiceName = "sipbus-tm"
 
 // Commands serves the application command endpoint (sipbus.tm.command,
 // queue group sipbus-tm: any replica answers).
-func Commands(nc *nats.Conn, id string, eng *app.Engine) (micro.Service, error) {
-	svc, err := micro.AddService(nc, micro.Config{
-		Name: ServiceName, Version: "0.1.0", Description: "sipbus transaction manager",
-		Metadata: map[string]string{"id": id},
-	})
+func Commands(nc *nats.Conn, inst *mgmt.Instance, eng *app.Engine) (micro.Service, error) {
+	svc, err := micro.AddService(nc, inst.Config(micro.Config{
+		Name: ServiceName, Description: "sipbus transaction manager",
+		Metadata: map[string]string{"id": inst.ID},
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,8 @@ func Commands(nc *nats.Conn, id string, eng *app.Engine) (micro.Service, error) 
 		}
 		b, _ := json.Marshal(rep)
 		_ = r.Respond(b)
-	}), micro.WithEndpointSubject(events.TMCommandSubject), micro.WithEndpointQueueGroup(events.TMQueue))
+	}), micro.WithEndpointSubject(events.TMCommandSubject), micro.WithEndpointQueueGroup(events.TMQueue),
+		mgmt.Schema(events.SchemaURL(events.CommandTM)))
 	if err != nil {
 		_ = svc.Stop()
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/tmapi"
 	"github.com/sipbus/sipbus/services/tm/internal/uac"
 )
@@ -30,7 +32,8 @@ func UAC(svc micro.Service, nc *nats.Conn, rn *uac.Runner) (*nats.Subscription, 
 			return
 		}
 		rn.Start(req, send)
-	}), micro.WithEndpointSubject(tmapi.SubjectUAC), micro.WithEndpointQueueGroup(tmapi.QueueGroup))
+	}), micro.WithEndpointSubject(tmapi.SubjectUAC), micro.WithEndpointQueueGroup(tmapi.QueueGroup),
+		mgmt.Schema(events.SchemaURL(events.CommandTMUAC)))
 	if err != nil {
 		return nil, err
 	}
