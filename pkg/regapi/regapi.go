@@ -102,6 +102,7 @@ type User struct {
 	// MissedCallEmail: a missed call is mailed (when Email is set).
 	MissedCallEmail bool   `json:"missed_call_email"`
 	TZ              string `json:"tz,omitempty"` // IANA zone of notifications; "" = UTC
+	Admin           bool   `json:"admin,omitempty"` // admin of the web page
 }
 
 // UserReply answers user add and user passwd.
