@@ -10,7 +10,7 @@
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 
-MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus
+MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd services/web cmd/sipbus
 GO      ?= go
 TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
