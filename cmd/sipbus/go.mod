@@ -11,6 +11,7 @@ require (
 	github.com/sipbus/sipbus/services/notifier v0.0.0
 	github.com/sipbus/sipbus/services/registrar v0.0.0
 	github.com/sipbus/sipbus/services/tm v0.0.0
+	github.com/sipbus/sipbus/services/web v0.0.0
 )
 
 require (
@@ -54,6 +55,7 @@ replace (
 	github.com/sipbus/sipbus/services/notifier => ../../services/notifier
 	github.com/sipbus/sipbus/services/registrar => ../../services/registrar
 	github.com/sipbus/sipbus/services/tm => ../../services/tm
+	github.com/sipbus/sipbus/services/web => ../../services/web
 )
 
 replace github.com/sipbus/sipbus/schemas => ../../schemas

@@ -193,6 +193,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			_ = web.Shutdown(sctx)
 		}()
 		fmt.Fprintf(stdout, "  http   %s\n", web.URL())
+		_, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, log, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopWeb()
 	} else {
 		fmt.Fprintf(stdout, "  http   off\n")
 	}
