@@ -21,10 +21,12 @@ import (
 
 // Subjects the hub listens to (plain NATS subscriptions: every replica
 // sees every event, for the browsers connected to it).
-var (
-	SubjectRegAll    = bus.SubjectReg("*", "*")
-	SubjectCallMiss  = bus.SubjectCall(bus.CallEventMissed, "*")
-	SubjectCallEnded = bus.SubjectCall(bus.CallEventEnded, "*")
+// (bus.SubjectReg and bus.SubjectCall make tokens safe, wildcards too, so
+// the filters are written out.)
+const (
+	SubjectRegAll    = "reg.contact.*.*"
+	SubjectCallMiss  = "call." + bus.CallEventMissed + ".*"
+	SubjectCallEnded = "call." + bus.CallEventEnded + ".*"
 )
 
 // SSE limits.
