@@ -15,8 +15,8 @@ type Binding struct {
 	UserAgent string `json:"user_agent"`
 	Transport string `json:"transport"`
 	// ExpiresAt is unix milliseconds; 0 for a permanent binding.
-	ExpiresAt int64 `json:"expires_at"`
-	NAT       bool  `json:"nat"`
+	ExpiresAt int64  `json:"expires_at"`
+	NAT       bool   `json:"nat"`
 	Received  string `json:"received,omitempty"`
 }
 

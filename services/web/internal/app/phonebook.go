@@ -95,18 +95,26 @@ func isNumber(t string) bool {
 // insensitive), sorted by name then target; all of them for q "".
 func Search(entries []Entry, q string) []Entry {
 	q = strings.ToLower(strings.TrimSpace(q))
-	out := entries[:0:0]
+	type keyed struct {
+		key string
+		e   Entry
+	}
+	ks := make([]keyed, 0, len(entries))
 	for _, e := range entries {
-		if q == "" || strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.Target), q) {
-			out = append(out, e)
+		k := strings.ToLower(e.Name)
+		if q == "" || strings.Contains(k, q) || strings.Contains(strings.ToLower(e.Target), q) {
+			ks = append(ks, keyed{k, e})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := strings.ToLower(out[i].Name), strings.ToLower(out[j].Name)
-		if a != b {
-			return a < b
+	sort.Slice(ks, func(i, j int) bool {
+		if ks[i].key != ks[j].key {
+			return ks[i].key < ks[j].key
 		}
-		return out[i].Target < out[j].Target
+		return ks[i].e.Target < ks[j].e.Target
 	})
+	out := make([]Entry, len(ks))
+	for i := range ks {
+		out[i] = ks[i].e
+	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/sipbus/sipbus/pkg/httpfront"
 	"github.com/sipbus/sipbus/pkg/location"
@@ -41,6 +40,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err, "")
 		return
 	}
+	var edit *app.Entry
+	if id := r.URL.Query().Get("edit"); id != "" {
+		for i := range entries {
+			if entries[i].ID == id {
+				edit = &entries[i]
+			}
+		}
+	}
 	loc := u.Location()
 	views := make([]callView, len(calls))
 	for i, c := range calls {
@@ -54,7 +61,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		"Me": sess, "User": u, "Self": sess.AOR == aor, "CSRF": sess.CSRF, "Path": userPath(aor),
 		"Entries": app.Search(entries, q), "Total": len(entries), "Q": q, "Calls": views,
 		"Bindings": app.ShowBindings(bs, s.Now()), "From": "sip:" + aor, "TZ": loc.String(),
-		"Msg": r.URL.Query().Get("msg"),
+		"Msg": r.URL.Query().Get("msg"), "Edit": edit,
 	}
 	if sess.Admin {
 		users, _, err := s.Directory.List(ctx, r.URL.Query().Get("after"), 200)
@@ -343,5 +350,3 @@ func contains(l []string, v string) bool {
 	}
 	return false
 }
-
-var _ = time.Second

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/digest"
@@ -223,8 +225,15 @@ func wantsJSON(r *http.Request) bool {
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, data any) {
-	var b strings.Builder
-	if err := s.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+	b := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 1<<20 {
+			b.Reset()
+			bufPool.Put(b)
+		}
+	}()
+	b.Reset()
+	if err := s.tmpl.ExecuteTemplate(b, name, data); err != nil {
 		s.Log.Error("web: render", "template", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -232,8 +241,10 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = w.Write(b.Bytes())
 }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // dialURI is what click-to-dial calls for a phonebook target: a SIP URI as
 // it is, a number in the user's domain.
