@@ -79,13 +79,20 @@ func (h *Hub) Stop() {
 func (h *Hub) onMsg(m *nats.Msg) {
 	ev, err := bus.Decode(m)
 	if err != nil {
+		h.Log.Debug("web: undecodable event", "subject", m.Subject, "err", err)
 		return
 	}
 	switch ev.Type {
 	case events.TypeRegContactAdded, events.TypeRegContactRefreshed, events.TypeRegContactRemoved, events.TypeRegContactExpired:
 		var rc events.RegContact
-		if json.Unmarshal(ev.Data, &rc) == nil {
-			h.notify(rc.AOR, note{})
+		if err := json.Unmarshal(ev.Data, &rc); err != nil {
+			h.Log.Debug("web: undecodable binding event", "subject", m.Subject, "err", err)
+			return
+		}
+		// The registrar writes the AOR as a URI ("sip:alice@example.com"):
+		// streams are keyed by the canonical "user@domain".
+		if aor, err := location.ParseAOR(rc.AOR); err == nil {
+			h.notify(aor, note{})
 		}
 	default:
 		for _, l := range linesOf(ev) {

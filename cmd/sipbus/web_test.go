@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sipbus/sipbus/pkg/regapi"
+)
+
+// chromiumPath finds the browser the web tests drive: $SIPBUS_CHROMIUM, or
+// Debian's chromium (or another Chrome) on PATH or where Debian puts it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SIPBUS_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("$SIPBUS_CHROMIUM=%s is not an executable: %v", p, err)
+		}
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome", "chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium", "/snap/bin/chromium"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: install the Debian package chromium (apt-get install -y chromium; .ci/run does) or set $SIPBUS_CHROMIUM")
+	return ""
+}
+
+// browserAt starts a headless chromium with a window width px wide and
+// returns a tab's context; everything stops with the test.
+func browserAt(t *testing.T, width int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // tests may run as root, where chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.WindowSize(width, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancel(); cancelAlloc() })
+	// Headless chromium keeps windows at least 500 px wide: the viewport
+	// is emulated at the width asked.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), 900), chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// webURL is the http line of `sipbus up`.
+func (s *upStack) webURL(t *testing.T) string {
+	t.Helper()
+	for _, l := range s.p.seen {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "http" && strings.HasPrefix(f[1], "http://") {
+			return f[1]
+		}
+	}
+	t.Fatalf("sipbus up printed no http line: %q", s.p.seen)
+	return ""
+}
+
+// page drives one tab.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.text())
+	}
+}
+
+func (p *page) text() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+	return s
+}
+
+// waitFor evaluates a JavaScript condition every 100 ms until it is true
+// (a navigation in between only means evaluating again).
+func (p *page) waitFor(what, js string, d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("%s: not within %v (last error %v)\npage text:\n%s", what, d, last, p.text())
+}
+
+func (p *page) signIn(base, aor, password string) {
+	p.t.Helper()
+	p.do("open the sign-in page", chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.ID("aor")))
+	p.do("sign in as "+aor, chromedp.SendKeys(chromedp.ID("aor"), aor), chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.ID("signin-submit")))
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestWebPage drives the page in headless chromium at 360 px wide against
+// `sipbus up` as a user would, after `sipbus user add`: a wrong password
+// is refused; alice signs in, adds a phonebook entry, sees her baresip
+// phone's binding appear live, sees bob's unanswered call listed as
+// missed, sees the binding vanish when the phone unregisters, changes her
+// password and signs in with the new one. It writes docs/web.png.
+func TestWebPage(t *testing.T) {
+	s := startUp(t)
+	base := s.webURL(t)
+	cli(t, s.nats, "user", "add", "alice@localhost", "--password", "alice-secret")
+	cli(t, s.nats, "user", "add", "bob@localhost", "--password", "bob-secret")
+	p := &page{t: t, ctx: browserAt(t, 360)}
+
+	p.signIn(base, "alice@localhost", "wrong-password")
+	p.waitFor("a wrong password is refused", `(document.getElementById("signin-error")||{}).textContent === "Wrong address or password."`, 10*time.Second)
+
+	p.signIn(base, "alice@localhost", "alice-secret")
+	p.waitFor("alice's page", `document.body.dataset.aor === "alice@localhost"`, 10*time.Second)
+
+	p.do("add a phonebook entry", chromedp.SendKeys(chromedp.ID("pb-name"), "Bob Builder"),
+		chromedp.SendKeys(chromedp.ID("pb-target"), "sip:bob@localhost"), chromedp.Click(chromedp.ID("pb-add-submit")))
+	p.waitFor("the entry is listed", `[...document.querySelectorAll("#pb-list li")].some(li => li.textContent.includes("Bob Builder") && li.textContent.includes("sip:bob@localhost"))`, 10*time.Second)
+
+	// alice's phone registers: the binding appears without a reload.
+	account := func(user, display, extra string) string {
+		return fmt.Sprintf(`"%s" <sip:%s@localhost>;auth_pass=%s-secret;outbound="sip:%s"%s`, display, user, user, s.sip, extra)
+	}
+	alice := startBaresip(t, "alice", account("alice", "Alice", ""), "<sip:bob@localhost>")
+	p.waitFor("alice's binding appears", `[...document.querySelectorAll("#reg-list li")].some(li => li.textContent.includes(`+jsString("@"+alice.sip)+`) && li.textContent.includes("expires in"))`, 15*time.Second)
+
+	// bob calls alice, she does not answer, bob gives up: a missed call.
+	bob := startBaresip(t, "bob", account("bob", "Bob Builder", ""), "<sip:alice@localhost>")
+	bob.command("dial", "sip:alice@localhost")
+	alice.waitEvent("CALL_INCOMING", 15*time.Second)
+	bob.command("hangup", "")
+	p.waitFor("the missed call is listed", `[...document.querySelectorAll("#call-list li.missed")].some(li => li.textContent.includes("Bob Builder") && li.textContent.includes("missed (cancelled)"))`, 15*time.Second)
+	// It is in the stored history too (a reload shows it).
+	p.do("reload", chromedp.Reload())
+	p.waitFor("the missed call after a reload", `[...document.querySelectorAll("#call-list li.missed")].some(li => li.textContent.includes("sip:bob@localhost"))`, 10*time.Second)
+
+	// 360 px: nothing wider than the window.
+	if w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || w > 360 {
+		t.Errorf("the page is %d px wide at a 360 px window (%v): it must not scroll sideways", w, err)
+	}
+	shot, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot = pngOf(t, shot)
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", "web.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// alice's phone unregisters (baresip does on SIGINT): the binding vanishes.
+	_ = alice.cmd.Process.Signal(os.Interrupt)
+	p.waitFor("alice's binding vanishes", `document.querySelectorAll("#reg-list li[data-expires]").length === 0 && document.querySelector("#reg-list li.empty") !== null`, 15*time.Second)
+
+	// My account: e-mail, missed-call mail off, time zone reach the directory.
+	p.do("account", chromedp.SetValue(chromedp.ID("email"), "alice@example.com"), chromedp.SetValue(chromedp.ID("tz"), "Europe/Paris"),
+		chromedp.Click(chromedp.ID("missed-call")), chromedp.Click(chromedp.ID("account-save")))
+	p.waitFor("account saved", `(document.getElementById("msg")||{}).textContent === "Done: account."`, 10*time.Second)
+	var users []regapi.User
+	if err := json.Unmarshal([]byte(cli(t, s.nats, "user", "list", "--json")), &users); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.AOR == "alice@localhost" && (u.Email != "alice@example.com" || u.TZ != "Europe/Paris" || u.MissedCallEmail) {
+			t.Errorf("alice in the directory after the account form: %+v", u)
+		}
+	}
+
+	// Change the password: signed out, the old one is refused, the new one works.
+	p.do("change the password", chromedp.SendKeys(chromedp.ID("pw-current"), "alice-secret"),
+		chromedp.SendKeys(chromedp.ID("pw-new"), "alice-new-secret"), chromedp.SendKeys(chromedp.ID("pw-confirm"), "alice-new-secret"),
+		chromedp.Click(chromedp.ID("pw-save")))
+	p.waitFor("back at the sign-in page", `document.getElementById("signin") !== null && document.body.innerText.includes("Your password was changed")`, 10*time.Second)
+	p.signIn(base, "alice@localhost", "alice-secret")
+	p.waitFor("the old password is refused", `(document.getElementById("signin-error")||{}).textContent === "Wrong address or password."`, 10*time.Second)
+	p.signIn(base, "alice@localhost", "alice-new-secret")
+	p.waitFor("signed in with the new password", `document.body.dataset.aor === "alice@localhost"`, 10*time.Second)
+}
