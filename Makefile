@@ -62,7 +62,8 @@ FUZZ_TARGETS := \
 	services/registrar:./internal/ports:FuzzAuthCheck \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
 	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
-	services/notifier:./internal/adapters:FuzzMessage
+	services/notifier:./internal/adapters:FuzzMessage \
+	pkg:./websession:FuzzDecode services/web:./internal/app:FuzzCleanEntry
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

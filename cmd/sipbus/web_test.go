@@ -63,6 +63,37 @@ func browserAt(t *testing.T, width int) context.Context {
 	return ctx
 }
 
+// readmeWebUser returns the arguments of the `sipbus user add` command of
+// the README's "The web page" section, after checking the section signs in
+// with the address and password that command sets.
+func readmeWebUser(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## The web page")
+	if !ok {
+		t.Fatal(`README.md has no "## The web page" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !strings.Contains(section, "go run ./cmd/sipbus up\n") {
+		t.Fatal("README's web page section does not start sipbus up")
+	}
+	for line := range strings.Lines(section) {
+		if _, cmd, ok := strings.Cut(line, "go run ./cmd/sipbus user add "); ok {
+			args := append([]string{"user", "add"}, strings.Fields(cmd)...)
+			if len(args) != 5 || args[2] != "alice@localhost" || args[3] != "--password" || args[4] != "alice-secret" ||
+				!strings.Contains(section, "sign in as `alice@localhost` with\n`alice-secret`") {
+				t.Fatalf("README's web page section: the test signs in as alice@localhost with alice-secret, the README says %q", line)
+			}
+			return args
+		}
+	}
+	t.Fatal("README's web page section has no `sipbus user add` command")
+	return nil
+}
+
 // webURL is the http line of `sipbus up`.
 func (s *upStack) webURL(t *testing.T) string {
 	t.Helper()
@@ -135,7 +166,7 @@ func jsString(s string) string {
 func TestWebPage(t *testing.T) {
 	s := startUp(t)
 	base := s.webURL(t)
-	cli(t, s.nats, "user", "add", "alice@localhost", "--password", "alice-secret")
+	cli(t, s.nats, readmeWebUser(t)...) // alice@localhost, alice-secret: as the README says
 	cli(t, s.nats, "user", "add", "bob@localhost", "--password", "bob-secret")
 	p := &page{t: t, ctx: browserAt(t, 360)}
 
