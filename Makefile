@@ -54,15 +54,16 @@ FUZZ_TARGETS := \
 	services/edge:./internal/ports:FuzzWSFrames services/edge:./internal/ports:FuzzWSUpgrade \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
-	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials \
+	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
-	services/tm:./internal/app:FuzzEngine pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
+	services/tm:./internal/app:FuzzEngine services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
 	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
 	services/registrar:./internal/ports:FuzzAuthCheck \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \
 	services/notifier:./internal/app:FuzzExecEnv services/notifier:./internal/config:FuzzParseSMTP \
 	services/notifier:./internal/adapters:FuzzMessage \
+	services/ctd:./internal/app:FuzzParseSipfrag services/ctd:./internal/app:FuzzNext services/ctd:./internal/ports:FuzzAPI services/ctd:.:FuzzParseDialogRequest \
 	pkg:./websession:FuzzDecode services/web:./internal/app:FuzzCleanEntry
 
 fuzz:

@@ -8,6 +8,7 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/nats-io/nats.go v1.55.0
 	github.com/sipbus/sipbus/pkg v0.0.0
+	github.com/sipbus/sipbus/services/ctd v0.0.0
 	github.com/sipbus/sipbus/services/edge v0.0.0
 	github.com/sipbus/sipbus/services/notifier v0.0.0
 	github.com/sipbus/sipbus/services/registrar v0.0.0
@@ -54,6 +55,7 @@ require (
 
 replace (
 	github.com/sipbus/sipbus/pkg => ../../pkg
+	github.com/sipbus/sipbus/services/ctd => ../../services/ctd
 	github.com/sipbus/sipbus/services/edge => ../../services/edge
 	github.com/sipbus/sipbus/services/notifier => ../../services/notifier
 	github.com/sipbus/sipbus/services/registrar => ../../services/registrar

@@ -35,6 +35,10 @@ usage:
   sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
+  sipbus uac METHOD URI [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
+  sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
+  sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
+  sipbus ctd serve --redis URL [--nats URL] [--http 127.0.0.1:8081] [--id ID] [--ctd-fallback LIST|off] [--ctd-*-timeout D]
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus msg check [--role proxy|endpoint|registrar] [--transport udp|tcp] FILE...
 
@@ -95,8 +99,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdNotifier(ctx, args[1:], stdout, stderr)
 	case "ul":
 		return cmdUL(ctx, args[1:], stdout, stderr)
+	case "ctd":
+		return cmdCtd(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
+	case "uac":
+		return cmdUAC(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "im":
+		return cmdIM(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "msg":
 		if len(args) < 2 || args[1] != "check" {
 			return errUsage{errors.New("msg: the subcommand is 'check': sipbus msg check FILE...")}

@@ -44,6 +44,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flood := addFloodFlags(fs)
 	nf := addNotifierFlags(fs)
 	hf := addHTTPFlag(fs)
+	ctdf := addCtdFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -181,6 +182,16 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	webAuth, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopCtd()
 	if web != nil {
 		go func() {
 			if err := web.Serve(); err != nil {
@@ -193,11 +204,6 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			_ = web.Shutdown(sctx)
 		}()
 		fmt.Fprintf(stdout, "  http   %s\n", web.URL())
-		_, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, log, stdout)
-		if err != nil {
-			return err
-		}
-		defer stopWeb()
 	} else {
 		fmt.Fprintf(stdout, "  http   off\n")
 	}

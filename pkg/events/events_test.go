@@ -102,6 +102,7 @@ func samples(t *testing.T) map[string]bus.Typed {
 	maps.Copy(m, regSamples())
 	maps.Copy(m, edgeSamples())
 	maps.Copy(m, notifySamples())
+	maps.Copy(m, ctdSamples())
 	return m
 }
 

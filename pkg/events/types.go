@@ -61,6 +61,7 @@ var ByType = map[string]func() any{
 	TypeTxCreated:          func() any { return new(TxCreated) },
 	TypeTxAbsorbed:         func() any { return new(TxAbsorbed) },
 	CommandTM:              func() any { return new(TMCommand) },
+	CommandTMUAC:           func() any { return new(TMUAC) },
 
 	TypeCallStarted:  func() any { return new(CallStarted) },
 	TypeCallRinging:  func() any { return new(CallRinging) },

@@ -26,6 +26,7 @@ import (
 	"github.com/sipbus/sipbus/services/tm/internal/config"
 	"github.com/sipbus/sipbus/services/tm/internal/ports"
 	"github.com/sipbus/sipbus/services/tm/internal/routes"
+	"github.com/sipbus/sipbus/services/tm/internal/uac"
 )
 
 // Config configures a tm instance; see the field docs. Zero values take defaults.
@@ -78,6 +79,8 @@ type TM struct {
 	members *ports.Members
 	svc     micro.Service
 	dns     *sipdns.Resolver
+	uac     *uac.Runner
+	uacSub  *nats.Subscription
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -129,6 +132,12 @@ func New(cfg Config, d Deps) (*TM, error) {
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)
 	t.sched = ports.NewScheduler(func(ck, id string) { t.input.Due(ck, id) }, nil)
+	sender := edgeapi.NewSender(t.pub, source)
+	dialogs := uac.Dialogs{S: uacStore{d.Store, t.commit}}
+	t.uac = uac.NewRunner(uac.Config{
+		Advertise: cfg.Advertise, Domains: cfg.Domains, NoAnswer: cfg.NoAnswer,
+		Timers: sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
+	}, uac.Deps{NC: d.NC, Send: sender, DNS: dns, Locate: loc, Dialogs: dialogs, Log: log})
 	t.eng = app.NewEngine(app.Config{
 		Advertise: cfg.Advertise, Listeners: listeners(cfg), FlowKey: []byte(cfg.FlowSecret),
 		Self: selfNames(cfg), Domains: cfg.Domains,
@@ -137,11 +146,12 @@ func New(cfg Config, d Deps) (*TM, error) {
 		FailoverTimeout: failover, LookupTimeout: cfg.ResolverTimeout + time.Second,
 	}, app.Deps{
 		Records: d.Store, Commit: t.commit, Sched: t.sched,
-		Send:   edgeapi.NewSender(t.pub, source),
-		Edges:  t.edges,
-		Emit:   &adapters.Events{Pub: t.pub},
-		Apps:   &adapters.Apps{Pub: t.pub},
-		Locate: loc, Routes: table, Log: log,
+		Send:    sender,
+		Dialogs: &uac.AppDialogs{Dialogs: dialogs, Pub: t.pub},
+		Edges:   t.edges,
+		Emit:    &adapters.Events{Pub: t.pub},
+		Apps:    &adapters.Apps{Pub: t.pub},
+		Locate:  loc, Routes: table, Log: log,
 		DNS: dns, Lookups: lookups(func(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error) {
 			t.input.Lookup(ck, q, done)
 		}),
@@ -217,6 +227,11 @@ func (t *TM) Start(ctx context.Context) error {
 		_ = t.members.Stop(ctx)
 		return fmt.Errorf("tm: command endpoint: %w", err)
 	}
+	if t.uacSub, err = ports.UAC(t.svc, t.d.NC, t.uac); err != nil {
+		_ = t.svc.Stop()
+		_ = t.members.Stop(ctx)
+		return fmt.Errorf("tm: uac endpoint: %w", err)
+	}
 	if err := t.d.NC.FlushTimeout(5 * time.Second); err != nil {
 		return fmt.Errorf("tm: nats: %w", err)
 	}
@@ -255,6 +270,10 @@ func (t *TM) Shutdown(ctx context.Context) error {
 	if t.svc != nil {
 		errs = append(errs, t.svc.Stop())
 	}
+	if t.uacSub != nil {
+		_ = t.uacSub.Unsubscribe()
+	}
+	t.uac.Stop(ctx)
 	errs = append(errs, t.members.Stop(ctx))
 	if t.cancel != nil {
 		t.cancel()
@@ -303,3 +322,20 @@ func Owner(callKey string, members []string) string {
 func NewLocationLocator(loc location.Store, dir subscriber.Directory) Locator {
 	return &adapters.Location{Store: loc, Directory: dir}
 }
+
+// uacStore gives the uac dialogs the store's reads and the group commit.
+type uacStore struct {
+	r app.RecordReader
+	c *store.Committer
+}
+
+func (u uacStore) LoadRecord(ctx context.Context, callKey, key string) (store.Record, error) {
+	return u.r.LoadRecord(ctx, callKey, key)
+}
+
+func (u uacStore) Commit(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
+	return u.c.Commit(ctx, ops)
+}
+
+// UACRunning counts the uac commands this replica is running.
+func (t *TM) UACRunning() int { return t.uac.Running() }

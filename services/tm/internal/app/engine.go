@@ -181,6 +181,7 @@ type Deps struct {
 	DNS     DNS     // nil: next hops must be IP addresses
 	Lookups Lookups // nil: names not cached fail (503)
 	Apps    Apps
+	Dialogs UACDialogs // nil: no uac dialogs (package uac)
 	Routes  *routes.Table
 	Log     *slog.Logger
 	Now     func() time.Time

@@ -69,6 +69,11 @@ func (e *Engine) Request(ctx context.Context, in *Inbound) error {
 	// default answers 404 too), and an initial request whose Route goes on
 	// elsewhere would make tm relay to any host the sender names
 	// ("preloaded" Route, Kamailio: 403).
+	if hasToTag(m) && pop == 0 {
+		if handled, err := e.uacDialog(ctx, in); handled {
+			return err
+		}
+	}
 	switch {
 	case hasToTag(m) && pop == 0:
 		return e.reject(ctx, in, 404, "Not Here: no Route to this proxy in an in-dialog request")

@@ -1,0 +1,3 @@
+// Package config is ctd's configuration: Config with its defaults and
+// Validate.
+package config
