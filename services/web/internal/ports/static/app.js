@@ -76,10 +76,14 @@
   var reasonEl = document.getElementById("dial-reason");
   var current = null, stream = null;
   var phases = ["trying", "caller_answered", "referred", "callee_ringing", "connected", "failed", "cancelled", "ended"];
+  var hangup = document.getElementById("dial-hangup");
   function show(phase, reason) {
     phaseEl.textContent = phase;
     reasonEl.textContent = reason || "";
     dial.dataset.phase = phase;
+    // Connected, the call is between the two phones (REFER): it ends on a
+    // phone. Before that the button cancels it.
+    hangup.hidden = phase === "connected" || phase === "failed" || phase === "cancelled" || phase === "ended";
   }
   function start(to) {
     if (stream) stream.close();
@@ -111,7 +115,7 @@
     var t = e.target;
     if (t.classList && t.classList.contains("dial")) start(t.dataset.to);
   });
-  document.getElementById("dial-hangup").addEventListener("click", function () {
+  hangup.addEventListener("click", function () {
     if (!current) return;
     fetch("/v1/calls/" + encodeURIComponent(current), {
       method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }
