@@ -237,6 +237,16 @@ func TestWebPage(t *testing.T) {
 	p.waitFor("the old password is refused", `(document.getElementById("signin-error")||{}).textContent === "Wrong address or password."`, 10*time.Second)
 	p.signIn(base, "alice@localhost", "alice-new-secret")
 	p.waitFor("signed in with the new password", `document.body.dataset.aor === "alice@localhost"`, 10*time.Second)
+	if ok, _ := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.getElementById("admin") === null`)); !ok {
+		t.Error("alice, no admin, sees the admin section")
+	}
+
+	// An admin (sipbus user add --admin on) sees every user.
+	cli(t, s.nats, "user", "add", "root@localhost", "--password", "root-secret", "--admin", "on")
+	p.do("sign out", chromedp.Click(chromedp.ID("signout")))
+	p.waitFor("signed out", `document.getElementById("signin") !== null`, 10*time.Second)
+	p.signIn(base, "root@localhost", "root-secret")
+	p.waitFor("the admin lists the users", `[...document.querySelectorAll("#user-list li a")].map(a => a.textContent).join(" ") === "alice@localhost bob@localhost root@localhost"`, 10*time.Second)
 }
 
 // TestWebClickToDial: alice clicks a phonebook entry on the page and
