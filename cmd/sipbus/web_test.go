@@ -310,3 +310,24 @@ func TestWebClickToDial(t *testing.T) {
 	// bob's is alice's phone's own, which ctd does not cancel: see the report.)
 	bob.command("hangup", "")
 }
+
+// TestWebUsageErrors: a bad --admin value and a bad $SIPBUS_WEB_SECRET are
+// refused with a message naming them.
+func TestWebUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"user", "add", "x@localhost", "--password", "secret1", "--admin", "maybe", "--nats", "nats://127.0.0.1:1"}, "", `--admin: want on or off, got "maybe"`},
+		{[]string{"up", "--sip", fmt.Sprintf("127.0.0.1:%d", freeSIPPort(t)), "--data", t.TempDir(), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", freeSIPPort(t))},
+			"SIPBUS_WEB_SECRET=not-hex", "$SIPBUS_WEB_SECRET: want at least 32 bytes in hex"},
+	} {
+		cmd := exec.Command(sipbusBinary(t), c.args...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NATS_URL=", "REDIS_URL=", c.env)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v %s: %v\n%s\nwant an error with %q", c.args, c.env, err, out, c.want)
+		}
+	}
+}

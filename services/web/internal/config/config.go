@@ -1,4 +1,3 @@
-// Package config is the web service's configuration: a Config with its
 // defaults and Validate.
 package config
 
