@@ -1,4 +1,3 @@
-// defaults and Validate.
 package config
 
 import (
