@@ -92,6 +92,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, err := s.Directory.Get(ctx, aor)
+	if err != nil {
+		// As much work for an unknown address as for a known one, so the
+		// answer time does not tell which addresses exist.
+		checkPassword(subscriber.Subscriber{AOR: aor, HA1SHA256: dummyHA1}, password)
+	}
 	switch {
 	case err == nil && sub.Enabled && checkPassword(sub, password):
 		if _, err := s.Sessions.Issue(ctx, w, r, sub.AOR); err != nil {
@@ -117,6 +122,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	s.signInPage(w, r, http.StatusUnauthorized, raw, "Wrong address or password.")
 }
+
+// dummyHA1 is compared against for unknown addresses.
+const dummyHA1 = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // checkPassword compares the HA1 of password with the stored one (SHA-256
 // when there is one, else MD5).

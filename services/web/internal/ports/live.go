@@ -193,6 +193,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-keep.C:
+			// A stream outlives no session: signed out, password changed,
+			// disabled: it ends at the next keep-alive.
+			if _, ok := s.Sessions.Session(r); !ok {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
