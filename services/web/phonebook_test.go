@@ -67,6 +67,20 @@ func TestPhonebook(t *testing.T) {
 		t.Fatal("the page's search shows entries that do not match")
 	}
 
+	if _, page := b.do("GET", "/u/alice@example.com/?msg=Call+0800+now", nil); strings.Contains(page, "0800") {
+		t.Fatal("the page shows text from the URL")
+	}
+	if _, page := e.browser(t).do("GET", "/signin?msg=Call+0800+now", nil); strings.Contains(page, "0800") {
+		t.Fatal("the sign-in page shows text from the URL")
+	}
+	for _, tc := range []struct{ field, value string }{{"email", "a@b.example\r\nBcc: x@y"}, {"email", "Alice <a@b.example>"}, {"tz", "Mars/Olympus"}} {
+		resp, body := b.do("POST", "/u/alice@example.com/account", url.Values{"csrf": {csrf}, tc.field: {tc.value}}, "Accept", "application/json")
+		var eb httpfront.ErrorBody
+		_ = json.Unmarshal([]byte(body), &eb)
+		if resp.StatusCode != http.StatusBadRequest || eb.Field != tc.field {
+			t.Errorf("account %s=%q: %d %s, want 400 naming %s", tc.field, tc.value, resp.StatusCode, body, tc.field)
+		}
+	}
 	bob := search("bob")[0]
 	resp, _ := b.do("POST", "/u/alice@example.com/phonebook/"+bob.ID, url.Values{"csrf": {csrf}, "name": {"Robert"}, "target": {"sip:robert@example.com"}})
 	if resp.StatusCode != http.StatusSeeOther {

@@ -63,6 +63,14 @@ func StateOn(c redis.UniversalClient, prefix string) State {
 	return State{Phonebook: r, History: r, Generations: websession.NewRedis(c, prefix), Failures: digest.NewRedisFailures(c, fp)}
 }
 
+var (
+	_ ports.Phonebooks       = (*adapters.Redis)(nil)
+	_ ports.Phonebooks       = (*adapters.Memory)(nil)
+	_ ports.Histories        = (*adapters.Redis)(nil)
+	_ ports.Histories        = (*adapters.Memory)(nil)
+	_ websession.Generations = (*websession.Redis)(nil)
+)
+
 // Deps are what the page runs on.
 type Deps struct {
 	NC        *nats.Conn

@@ -35,7 +35,7 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, userPath(sess.AOR), http.StatusSeeOther)
 		return
 	}
-	s.signInPage(w, r, http.StatusOK, "", r.URL.Query().Get("msg"))
+	s.signInPage(w, r, http.StatusOK, "", "")
 }
 
 var notices = map[string]string{
@@ -43,12 +43,10 @@ var notices = map[string]string{
 	"out":      "You are signed out.",
 }
 
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, status int, aor, msg string) {
-	notice := notices[msg]
-	errMsg := ""
-	if notice == "" {
-		errMsg = msg
-	}
+// signInPage renders the sign-in form with errMsg; a notice comes only
+// from the fixed list (?msg=password), never from the URL's text.
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, status int, aor, errMsg string) {
+	notice := notices[r.URL.Query().Get("msg")]
 	s.render(w, status, "signin.html", map[string]any{"CSRF": s.Sessions.SignInToken(w, r), "AOR": aor, "Error": errMsg, "Notice": notice})
 }
 

@@ -13,6 +13,11 @@ import (
 	"github.com/sipbus/sipbus/services/web/internal/app"
 )
 
+// done are the confirmations a redirect may ask for (?msg=saved): a fixed
+// list, so a link cannot put its own words on the page.
+var done = map[string]string{"saved": "saved", "deleted": "deleted", "account": "account", "password": "password",
+	"added": "added", "enabled": "enabled", "reset": "reset"}
+
 // callView is a history line as the page shows it.
 type callView struct {
 	app.Call
@@ -61,7 +66,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		"Me": sess, "User": u, "Self": sess.AOR == aor, "CSRF": sess.CSRF, "Path": userPath(aor),
 		"Entries": app.Search(entries, q), "Total": len(entries), "Q": q, "Calls": views,
 		"Bindings": app.ShowBindings(bs, s.Now()), "From": "sip:" + aor, "TZ": loc.String(),
-		"Msg": r.URL.Query().Get("msg"), "Edit": edit,
+		"Msg": done[r.URL.Query().Get("msg")], "Edit": edit,
 	}
 	if sess.Admin {
 		users, _, err := s.Directory.List(ctx, r.URL.Query().Get("after"), 200)
