@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,41 @@ func TestClickToDialSIPp(t *testing.T) {
 		}
 		caller.wait(t, 15*time.Second)
 	})
+	t.Run("operator CLI prints the steps", func(t *testing.T) {
+		p := callerPort()
+		caller := runSIPp(t, "ctd_caller_486", "ctd_caller_486.xml", "-p", fmt.Sprint(p), "-m", "1")
+		bind("alice@localhost", p)
+		out, errOut, code := cliExit(t, s.nats, "ctd", "sip:alice@localhost", "sip:bob@localhost")
+		if code != 1 || !strings.Contains(errOut, "486 Busy Here") {
+			t.Errorf("sipbus ctd: exit %d, stderr %q", code, errOut)
+		}
+		var phases []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			phases = append(phases, strings.Fields(l)[0])
+		}
+		if got := strings.Join(phases, " "); got != "trying caller_answered referred failed" {
+			t.Errorf("sipbus ctd printed %q:\n%s", got, out)
+		}
+		caller.wait(t, 15*time.Second)
+		for _, bad := range [][]string{{"ctd", "token", "nobody@localhost"}, {"ctd", "sip:alice@localhost"}, {"ctd", "sip:alice@", "sip:bob@localhost"}} {
+			if _, errOut, code := cliExit(t, s.nats, bad...); code != 2 {
+				t.Errorf("sipbus %s: exit %d, want 2 (usage): %s", strings.Join(bad, " "), code, errOut)
+			} else {
+				t.Logf("sipbus %s: %s", strings.Join(bad, " "), strings.TrimSpace(errOut))
+			}
+		}
+	})
+	t.Run("two phones: the first answer wins, the other gets CANCEL", func(t *testing.T) {
+		p, q := callerPort(), callerPort()
+		answers := runSIPp(t, "ctd_caller_486", "ctd_caller_486.xml", "-p", fmt.Sprint(p), "-m", "1")
+		rings := runSIPp(t, "uas_cancel", "uas_cancel.xml", "-p", fmt.Sprint(q), "-m", "1")
+		bind("alice@localhost", p)
+		cli(t, s.nats, "ul", "add", "alice@localhost", fmt.Sprintf("sip:alice@127.0.0.1:%d", q))
+		id := dial(t)
+		phase(t, id, "failed", 15*time.Second)
+		answers.wait(t, 15*time.Second)
+		rings.wait(t, 15*time.Second) // CANCEL, 200, 487, ACK
+	})
 	t.Run("never a NOTIFY", func(t *testing.T) {
 		p := callerPort()
 		caller := runSIPp(t, "ctd_caller_nonotify", "ctd_caller_nonotify.xml", "-p", fmt.Sprint(p), "-m", "1")
@@ -210,7 +246,10 @@ func TestClickToDialSIPp(t *testing.T) {
 		if code, v := apiDo(t, "DELETE", api+"/v1/calls/"+id, token, ""); code != 200 || v["phase"] != "cancelled" {
 			t.Fatalf("DELETE: %d %v", code, v)
 		}
-		caller.wait(t, 15*time.Second)
+		caller.wait(t, 15*time.Second) // including the 481 to its NOTIFY after our BYE
+		if v := phase(t, id, "cancelled", time.Second); len(v["progress"].([]any)) != 5 {
+			t.Errorf("progress after the late NOTIFY: %v", v["progress"])
+		}
 	})
 	t.Run("501 to REFER: 3PCC connects", func(t *testing.T) {
 		p, q := callerPort(), callerPort()
@@ -282,4 +321,22 @@ func TestClickToDialReplicaKilled(t *testing.T) {
 		t.Fatalf("after replica A died: %v\nsipp:\n%s", v, caller.logs())
 	}
 	caller.wait(t, 15*time.Second)
+}
+
+// TestCtdFlagsNameTheFlag: bad click-to-dial flags stop `sipbus up` before
+// anything listens, naming the flag.
+func TestCtdFlagsNameTheFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"up", "--ctd-fallback", "501,abc"},
+		{"up", "--ctd-fallback", "200"},
+		{"up", "--ctd-ring-timeout", "0s"},
+		{"ctd", "serve", "--redis", "memory://"},
+	} {
+		cmd := exec.Command(sipbusBinary(t), args...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--") {
+			t.Errorf("sipbus %s: %v, want exit 2 naming the flag:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }

@@ -27,6 +27,7 @@ import (
 type ctdFlags struct {
 	ring, refer, notify, callee *time.Duration
 	fallback                    *string
+	noNotify                    *bool
 }
 
 func addCtdFlags(fs *flag.FlagSet) ctdFlags {
@@ -37,6 +38,7 @@ func addCtdFlags(fs *flag.FlagSet) ctdFlags {
 		notify:   fs.Duration("ctd-notify-timeout", d.NotifyTimeout, "click-to-dial: how long after the 202 the first NOTIFY may take"),
 		callee:   fs.Duration("ctd-callee-timeout", d.CalleeTimeout, "click-to-dial: how long the callee may ring"),
 		fallback: fs.String("ctd-fallback", "405,408,489,501,603", "click-to-dial: REFER answers that start RFC 3725 third-party call control (408 = no answer), or off"),
+		noNotify: fs.Bool("ctd-fallback-no-notify", false, "click-to-dial: also start third-party call control when no NOTIFY came within --ctd-notify-timeout after the 202 (off: BYE; the phone may be calling already)"),
 	}
 }
 
@@ -54,6 +56,7 @@ func (f ctdFlags) config(id string) (ctd.Config, error) {
 			c.Fallback = append(c.Fallback, n)
 		}
 	}
+	c.FallbackNoNotify = *f.noNotify
 	c.AdminToken = envOr("SIPBUS_CTD_ADMIN_TOKEN", "")
 	if err := c.Validate(); err != nil {
 		return c, errUsage{fmt.Errorf("--ctd-*: %w", err)}
@@ -61,8 +64,15 @@ func (f ctdFlags) config(id string) (ctd.Config, error) {
 	return c, nil
 }
 
+// check validates the flags before anything listens.
+func (f ctdFlags) check() error {
+	_, err := f.config("check")
+	return err
+}
+
 // upCtd runs click-to-dial in `sipbus up`: its API on the process's HTTP
-// server (when --http is not off), its commands on NATS.
+// server (when --http is not off), its commands on NATS. auth, when not
+// nil (the web page's signed session), is tried before the API tokens.
 func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, js jetstream.JetStream, st store.Store,
 	dir subscriber.Directory, web *httpfront.Server, auth ctd.Authenticate, log *slog.Logger, stdout io.Writer) (func(), error) {
 	cfg, err := f.config(id)

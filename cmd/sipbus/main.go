@@ -24,7 +24,7 @@ import (
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
 
 usage:
-  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT] [--smtp dev|URL] [--notifier-config FILE] [--http ADDR|off]
+  sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT] [--smtp dev|URL] [--notifier-config FILE] [--http ADDR|off] [--ctd-* ...]
   sipbus edge [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
   sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE] [--resolver IP:PORT]
   sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
@@ -35,7 +35,7 @@ usage:
   sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
-  sipbus uac METHOD URI [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
+  sipbus uac METHOD URI|--dialog ID [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
   sipbus ctd serve --redis URL [--nats URL] [--http 127.0.0.1:8081] [--id ID] [--ctd-fallback LIST|off] [--ctd-*-timeout D]

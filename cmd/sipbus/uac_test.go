@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/sipdns/dnstest"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
 	"github.com/sipbus/sipbus/pkg/tmapi"
@@ -206,6 +210,11 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 		t.Fatalf("the ACK came from %q, not a tm replica", runner)
 	}
 	_ = victim.cmd.Process.Signal(syscall.SIGKILL)
+	for range victim.lines { // its stdout closes when it is gone
+	}
+	// The NATS server drops the dead replica's queue subscription when it
+	// sees the connection close: wait until one tm answers a ping.
+	testenv.Eventually(t, 10*time.Second, func() bool { return tmReplicas(nc) == 1 }, "one tm replica left after the SIGKILL")
 	other := "tm1"
 	if runner == "tm1" {
 		other = "tm2"
@@ -255,4 +264,231 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var e *tmapi.Error
 	return errors.As(err, &e) && e.Status == status
+}
+
+// TestUACFork: a uac INVITE to an AOR of ours is forked to its contacts
+// (static here, registered ones alike). One rings and is CANCELled when
+// the other answers (RFC 3261 §9.1); two that both answer: the later 2xx
+// is ACKed and BYEd (§13.2.2.4); a ringing INVITE whose command is
+// cancelled ends with 487.
+func TestUACFork(t *testing.T) {
+	ports := map[string]int{}
+	for _, n := range []string{"ans", "ring", "a1", "a2", "solo", "flow1"} {
+		ports[n] = testenv.FreePort(t, "udp")
+	}
+	contact := func(n string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", n, ports[n]) }
+	s := startUp(t, "--static", "alice@localhost="+contact("ans")+","+contact("ring"),
+		"--static", "bob@localhost="+contact("a1")+","+contact("a2"), "--static", "carol@localhost="+contact("solo"))
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 90*time.Second)
+	sipp := func(n, scenario string) *sipp {
+		return runSIPp(t, n+" "+scenario, scenario, "-p", strconv.Itoa(ports[n]), "-m", "1")
+	}
+
+	// First 2xx wins; the ringing branch gets CANCEL.
+	ans, ring := sipp("ans", "uas.xml"), sipp("ring", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:alice@localhost"}, nil)
+	if err != nil || r.Status != 200 || r.Contact != contact("ans") || r.DialogID == "" {
+		t.Fatalf("forked INVITE: %+v %v; want ans's 200", r, err)
+	}
+	ring.wait(t, 20*time.Second) // CANCEL, 487, ACK
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	ans.wait(t, 20*time.Second)
+
+	// Both answer: one wins, the other is ACKed and BYEd by tm.
+	a1, a2 := sipp("a1", "uas_200.xml"), sipp("a2", "uas_200.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:bob@localhost"}, nil)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("INVITE to two answering contacts: %+v %v", r, err)
+	}
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	a1.wait(t, 20*time.Second)
+	a2.wait(t, 20*time.Second)
+
+	// The application cancels a ringing INVITE.
+	solo := sipp("solo", "uas_cancel.xml")
+	time.Sleep(300 * time.Millisecond)
+	cctx, cancel := context.WithCancel(ctx)
+	r, err = c.UAC(cctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:carol@localhost"}, func(p *tmapi.Response) {
+		if p.Status == 180 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) || r == nil || r.Status != 487 {
+		t.Fatalf("cancelled INVITE: %+v %v; want the 487", r, err)
+	}
+	solo.wait(t, 20*time.Second)
+
+	// RFC 3725 flow I: the application ACKs the 2xx itself, with the
+	// answer, and the CLI sends the ACK and the BYE in the dialog.
+	log := watchBus(t, s.nats)
+	flow := sipp("flow1", "uas.xml")
+	time.Sleep(300 * time.Millisecond)
+	r, err = c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: contact("flow1"), ACK: tmapi.ACKByApp}, nil)
+	if err != nil || r.Status != 200 || r.DialogID == "" {
+		t.Fatalf("INVITE with ack app: %+v %v", r, err)
+	}
+	sdp := filepath.Join(t.TempDir(), "answer.sdp")
+	if err := os.WriteFile(sdp, []byte("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, s.nats, "uac", "ACK", "--dialog", r.DialogID, "--body", sdp, "--content-type", "application/sdp"); !strings.Contains(out, "200 ACK sent (tm)") {
+		t.Errorf("uac ACK --dialog printed %q", out)
+	}
+	ack := log.waitSIP(5*time.Second, "the application's ACK", func(s *events.SIP, m *sipmsg.Msg) bool {
+		return m.Request && m.MethodID == sipmsg.ACK && m.CallID() == r.CallID
+	})
+	if cs, _ := ack.CSeq(); cs.Seq != 1 || !strings.Contains(ack.Str(ack.Body), "m=audio 4000") {
+		t.Errorf("ACK CSeq %d body %q; want the INVITE's CSeq and the answer", cs.Seq, ack.Str(ack.Body))
+	}
+	if out := cli(t, s.nats, "uac", "BYE", "--dialog", r.DialogID); !strings.Contains(out, "SIP/2.0 200 OK") {
+		t.Errorf("uac BYE --dialog printed %q", out)
+	}
+	flow.wait(t, 20*time.Second)
+}
+
+// tmReplicas counts the tm replicas that answer a micro ping.
+func tmReplicas(nc *nats.Conn) int {
+	inbox := nc.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return -1
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.PublishRequest("$SRV.PING."+tmapi.ServiceName, inbox, nil); err != nil {
+		return -1
+	}
+	n := 0
+	for {
+		if _, err := sub.NextMsg(300 * time.Millisecond); err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+// TestUACRefer: the click-to-dial path on the contract ctd builds on. A
+// uac INVITE with an owner, a REFER in the dialog it created (202), the
+// phone's two NOTIFYs (message/sipfrag 100, then 200) answered 200 by tm
+// and delivered on app.<owner>.dialog.<id>, then the BYE.
+func TestUACRefer(t *testing.T) {
+	s := startUp(t)
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 60*time.Second)
+	notifies := make(chan *nats.Msg, 8)
+	sub, err := nc.ChanSubscribe(tmapi.DialogSubjects("ctd"), notifies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	port := testenv.FreePort(t, "udp")
+	phone := runSIPp(t, "uas_refer", "uas_refer.xml", "-p", strconv.Itoa(port), "-m", "1")
+	time.Sleep(300 * time.Millisecond)
+
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: fmt.Sprintf("sip:alice@127.0.0.1:%d", port), Owner: "ctd"}, nil)
+	if err != nil || r.Status != 200 || r.DialogID == "" {
+		t.Fatalf("INVITE: %+v %v", r, err)
+	}
+	refer, err := c.UAC(ctx, &tmapi.UAC{Method: "REFER", DialogID: r.DialogID, Headers: []string{"Refer-To: <sip:bob@localhost>"}}, nil)
+	if err != nil || refer.Status != 202 || refer.DialogID != r.DialogID || refer.CSeq != 2 {
+		t.Fatalf("REFER: %+v %v; want 202 in the dialog with CSeq 2", refer, err)
+	}
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 200 OK"} {
+		select {
+		case m := <-notifies:
+			ev, err := events.DecodeSIP(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := sipmsg.Parse(ev.Raw, sipmsg.Datagram)
+			if err != nil || n.MethodID != sipmsg.NOTIFY || !strings.HasPrefix(n.Str(n.Body), want) || m.Subject != tmapi.DialogSubject("ctd", r.DialogID) {
+				t.Errorf("owner got %q on %s (%v), want a NOTIFY with %q", ev.Raw, m.Subject, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no NOTIFY with %q reached the owner", want)
+		}
+	}
+	if bye, err := c.UAC(ctx, &tmapi.UAC{Method: "BYE", DialogID: r.DialogID}, nil); err != nil || bye.Status != 200 || bye.CSeq != 3 {
+		t.Fatalf("BYE: %+v %v", bye, err)
+	}
+	phone.wait(t, 20*time.Second)
+}
+
+// TestUACTimersAndDNS: `sipbus up --t1 50ms --resolver` against a DNS
+// server on loopback. A uac to a name is resolved (NAPTR, SRV, A: RFC
+// 3263) and answered; a name that does not exist gets tm's 502 naming it;
+// a silent peer gets the request retransmitted over UDP (Timer E, Timer A)
+// until Timer F / Timer B (64*T1) ends it with 408.
+func TestUACTimersAndDNS(t *testing.T) {
+	peer, silent := newUA(t), newUA(t)
+	_, peerPort, _ := strings.Cut(peer.addr, ":")
+	srv := dnstest.Serve(t, "test", fmt.Sprintf(`
+$TTL 300
+@             IN SOA   ns.test. hostmaster.test. 1 60 60 60 30
+pbx           IN NAPTR 10 10 "s" "SIP+D2U" "" _sip._udp.pbx.test.
+_sip._udp.pbx IN SRV   10 0 %s a1.pbx.test.
+a1.pbx        IN A     127.0.0.1
+`, peerPort))
+	s := startUp(t, "--t1", "50ms", "--resolver", srv.Addr)
+
+	// The peer behind pbx.test answers the OPTIONS.
+	answered := make(chan string, 1)
+	go func() {
+		m := peer.recv(10*time.Second, isRequest("OPTIONS"))
+		if m == nil {
+			answered <- "no OPTIONS reached the peer"
+			return
+		}
+		v, _ := m.TopVia()
+		peer.sendRaw(v.SentBy(), sipmsg.Reply(m, 200, "", sipmsg.ReplyOptions{ToTag: "peer1"}))
+		answered <- ""
+	}()
+	out := cli(t, s.nats, "uac", "OPTIONS", "sip:bob@pbx.test")
+	if msg := <-answered; msg != "" || !strings.Contains(out, "SIP/2.0 200 OK") {
+		t.Errorf("OPTIONS to sip:bob@pbx.test: %s; printed %q", msg, out)
+	}
+	stdout, _, code := cliExit(t, s.nats, "uac", "OPTIONS", "sip:bob@missing.test")
+	if code != 1 || !strings.Contains(stdout, "502 DNS: no such domain missing.test (tm)") {
+		t.Errorf("OPTIONS to a name that does not exist: exit %d, %q", code, stdout)
+	}
+
+	// A silent peer: retransmissions, then 408 at 64*T1 = 3.2s.
+	for _, method := range []string{"OPTIONS", "INVITE"} {
+		start := time.Now()
+		stdout, _, code := cliExit(t, s.nats, "uac", method, "sip:x@"+silent.addr)
+		took := time.Since(start)
+		if code != 1 || !strings.Contains(stdout, "408 Request Timeout (tm)") || took < 3*time.Second || took > 15*time.Second {
+			t.Errorf("%s to a silent peer: exit %d after %v, %q; want tm's 408 after 64*T1", method, code, took, stdout)
+		}
+		n, branch := 0, ""
+		for m := silent.recv(200*time.Millisecond, isRequest(method)); m != nil; m = silent.recv(200*time.Millisecond, isRequest(method)) {
+			v, _ := m.TopVia()
+			if branch == "" {
+				branch = v.Branch
+			}
+			if v.Branch == branch {
+				n++
+			}
+		}
+		if n < 5 {
+			t.Errorf("%s: the silent peer got %d copies, want the retransmissions of Timer %s (T1 50ms: 6 in 3.2s)", method, n, map[string]string{"OPTIONS": "E", "INVITE": "A"}[method])
+		}
+	}
 }

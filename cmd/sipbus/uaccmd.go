@@ -60,14 +60,22 @@ type uacFlagSet struct{ *flag.FlagSet }
 func cmdUAC(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, f := addUACFlags("uac", stderr)
 	body := fs.String("body", "", "file whose content is the body (- reads stdin)")
+	dialog := fs.String("dialog", "", "send inside this dialog (the id a 2xx printed with -v): sipbus uac BYE --dialog ID")
 	pos, err := parseInterleaved(fs.FlagSet, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	var req *tmapi.UAC
+	switch {
+	case *dialog != "" && len(pos) == 1:
+		req = &tmapi.UAC{Method: strings.ToUpper(pos[0]), DialogID: *dialog}
+	case *dialog != "":
+		return errUsage{errors.New("uac --dialog: want METHOD only (the dialog gives the URI)")}
+	case len(pos) != 2:
 		return errUsage{errors.New("uac: want METHOD URI (e.g. sipbus uac OPTIONS sip:bob@example.com)")}
+	default:
+		req = &tmapi.UAC{Method: strings.ToUpper(pos[0]), RequestURI: pos[1]}
 	}
-	req := &tmapi.UAC{Method: strings.ToUpper(pos[0]), RequestURI: pos[1]}
 	if *body != "" {
 		var b []byte
 		if *body == "-" {

@@ -70,6 +70,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := regf.check(tmf.domains, *ef.sip); err != nil {
 		return err // before anything listens
 	}
+	if err := ctdf.check(); err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return errUsage{fmt.Errorf("--log-level: %v", err)}

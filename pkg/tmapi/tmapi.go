@@ -36,11 +36,13 @@
 // of RFC 3725 flow I; its Response is a local "200 ACK sent").
 //
 // Requests tm receives inside such a dialog (NOTIFY after REFER, BYE from
-// the far end, INFO, ...) are answered by tm at once — 200, or 481 when the
-// dialog is unknown — and, when the dialog has an Owner, published as
-// sipbus.sip.request.received.v2 events on DialogSubject(owner, dialog id)
-// (core NATS: an application that wants them subscribes before it sends the
-// uac). A BYE from the far end removes the dialog.
+// the far end, INFO, ...) are answered by tm at once — 200; a re-INVITE
+// 488 (tm holds no media); a request in a dialog tm does not know gets
+// tm's proxy answer, 404 "Not Here" — and, when the dialog has an Owner,
+// published as sipbus.sip.request.received.v2 events (siptxkey set) on
+// DialogSubject(owner, dialog id), on the stream (subject app.>), so an
+// application subscribes with core NATS before it sends the uac, or reads
+// them back from the stream. A BYE from the far end removes the dialog.
 package tmapi
 
 import (

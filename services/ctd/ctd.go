@@ -232,6 +232,9 @@ func (s *Service) halt() {
 // Dial implements ports.Calls: store the call, then start it.
 func (s *Service) Dial(ctx context.Context, id, owner, from, to string) (app.State, error) {
 	st := app.NewState(id, owner, from, to, s.pol, s.now())
+	// A deadline from the start: a replica dying between Create and the
+	// first INVITE leaves a call that another one ends at the ring timeout.
+	st.Timer, st.Deadline = app.TimerRing, st.Created.Add(s.pol.RingTimeout)
 	if toAOR, err := location.ParseAOR(to); err == nil {
 		st.Watch = RingKey(owner, toAOR)
 	}

@@ -205,9 +205,12 @@ func do(t *testing.T, method, url, token, body string) (int, map[string]any) {
 }
 
 // sse reads an SSE stream into a channel of "phase status" strings.
-func sse(t *testing.T, url, token string) <-chan string {
+func sse(t *testing.T, url, token string, lastID ...string) <-chan string {
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	if len(lastID) > 0 {
+		req.Header.Set("Last-Event-ID", lastID[0])
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

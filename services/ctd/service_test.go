@@ -92,6 +92,13 @@ func TestReferFlow(t *testing.T) {
 		t.Fatalf("ctd events %q", got)
 	}
 	time.Sleep(200 * time.Millisecond) // the late NOTIFY had its chance
+	// A client that reconnects with Last-Event-ID gets the rest, then the
+	// stream ends (the call is over).
+	rest := sse(t, srv.URL+"/v1/calls/"+id+"/events", tok, "3")
+	expectSSE(t, rest, "callee_ringing 180", "connected 200")
+	if _, open := <-rest; open {
+		t.Fatal("the SSE stream of a finished call did not end")
+	}
 	code, body = do(t, "GET", srv.URL+"/v1/calls/"+id, tok, "")
 	if code != 200 || body["phase"] != "connected" || len(body["progress"].([]any)) != 5 || len(tm.sent("BYE")) != 1 {
 		t.Fatalf("GET: %d %v, BYEs %d", code, body, len(tm.sent("BYE")))

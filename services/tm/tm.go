@@ -135,7 +135,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 	sender := edgeapi.NewSender(t.pub, source)
 	dialogs := uac.Dialogs{S: uacStore{d.Store, t.commit}}
 	t.uac = uac.NewRunner(uac.Config{
-		Advertise: cfg.Advertise, Domains: cfg.Domains, NoAnswer: cfg.NoAnswer,
+		Advertise: cfg.Advertise, Listeners: listeners(cfg), Domains: cfg.Domains, NoAnswer: cfg.NoAnswer,
 		Timers: sipfsm.Timers{T1: cfg.T1, T2: cfg.T2, T4: cfg.T4},
 	}, uac.Deps{NC: d.NC, Send: sender, DNS: dns, Locate: loc, Dialogs: dialogs, Log: log})
 	t.eng = app.NewEngine(app.Config{

@@ -92,6 +92,18 @@ func TestNext(t *testing.T) {
 			step{fin(0, 2, 603, 3), PhaseCallerAnswered, []string{"emit caller_answered 0", "reinvite leg 0"}},
 			step{fin(0, 3, 200, 4), PhaseFailed, []string{"ack leg 0", "bye leg 0", "emit failed 488"}},
 		), "no SDP offer"},
+		{"RFC 3725 §5 / RFC 3261 §9: DELETE while the 3PCC callee rings: CANCEL it, ACK the caller on hold, BYE", nil, seq(answered,
+			step{fin(0, 2, 501, 3), PhaseCallerAnswered, []string{"emit caller_answered 0", "reinvite leg 0"}},
+			step{Input{Kind: InFinal, Now: at(4), Leg: 0, Seq: 3, Status: 200, Body: []byte("v=0 offer")}, PhaseCallerAnswered, []string{"invite leg 1"}},
+			step{prov(1, 4, 180), PhaseCalleeRinging, []string{"emit callee_ringing 180"}},
+			step{Input{Kind: InDelete, Now: at(6)}, PhaseCancelled, []string{"cancel leg 1", "ack leg 0", "bye leg 0", "emit cancelled 0"}},
+			step{fin(1, 4, 200, 7), PhaseCancelled, []string{"ack leg 1", "bye leg 1"}}, // the callee's 2xx crossed the CANCEL
+		), "API"},
+		{"RFC 3725 §5: 3PCC, the caller hangs up while the callee rings", nil, seq(answered,
+			step{fin(0, 2, 489, 3), PhaseCallerAnswered, []string{"emit caller_answered 0", "reinvite leg 0"}},
+			step{Input{Kind: InFinal, Now: at(4), Leg: 0, Seq: 3, Status: 200, Body: []byte("v=0 offer")}, PhaseCallerAnswered, []string{"invite leg 1"}},
+			step{Input{Kind: InBye, Now: at(5), Leg: 0}, PhaseFailed, []string{"cancel leg 1", "emit failed 0"}},
+		), "the caller hung up"},
 		{"REFER refused 603, fallback off: BYE", &fallbackOff, seq(answered,
 			step{fin(0, 2, 603, 3), PhaseFailed, []string{"bye leg 0", "emit failed 603"}},
 		), "refused REFER: 603 R"},
@@ -239,4 +251,15 @@ func FuzzNext(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTimeoutBeforeStart: a call stored with its ring deadline but never
+// started (the replica died between Create and the INVITE) ends failed.
+func TestTimeoutBeforeStart(t *testing.T) {
+	s := NewState("c1", "a", "sip:a@x", "sip:b@x", DefaultPolicy(), t0)
+	s.Timer, s.Deadline = TimerRing, at(30)
+	s, acts := Next(s, Input{Kind: InTimeout, Now: at(31)})
+	if s.Phase != PhaseFailed || !s.Done || len(acts) != 1 || acts[0].Kind != ActEmit {
+		t.Fatalf("%s %v %v", s.Phase, s.Done, acts)
+	}
 }

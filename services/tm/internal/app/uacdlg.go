@@ -6,6 +6,10 @@ import (
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
+// UACContactUser is the user part of the Contact tm puts in the requests
+// of its uac command (sip:sipbus@<advertise>).
+const UACContactUser = "sipbus"
+
 // UACDialogs are the dialogs tm's uac command created (package uac): tm
 // is their user agent, so the requests the far end sends in them (a
 // NOTIFY after a REFER, a BYE) arrive with tm's Contact as Request-URI and
@@ -38,6 +42,11 @@ func (e *Engine) uacDialog(ctx context.Context, in *Inbound) (handled bool, err 
 		return true, e.reply(ctx, in, 500, "Server Internal Error: dialog store", nil)
 	}
 	if !ok {
+		// Addressed to tm's own uac Contact, in a dialog that ended (a
+		// NOTIFY after our BYE): the UA answers 481 (RFC 3261 §12.2.2).
+		if ru, err := m.RequestURIParsed(); err == nil && ru.User == UACContactUser && e.isSelfURI(ru) {
+			return true, e.reply(ctx, in, 481, "Call/Transaction Does Not Exist", nil)
+		}
 		return false, nil
 	}
 	status, reason := 200, "OK"

@@ -38,7 +38,7 @@ type Decision struct {
 	Final       bool  // stream the final response of branch FinalBranch
 	FinalBranch int   // which branch's response is the final
 	Dialog      bool  // the final 2xx creates a dialog
-	ACK         bool  // ACK this 2xx (RFC 3261 §13.2.2.4; again on a retransmission)
+	ACK         bool  // ACK this 2xx (RFC 3261 §13.2.2.4): tm's ACK, or on a retransmission the ACK sent so far
 	BYE         bool  // a 2xx that lost: ACK it, then BYE its dialog
 	Cancel      []int // branches to CANCEL now (RFC 3261 §9.1)
 }
@@ -61,8 +61,8 @@ func (r *Run) OnResponse(i, status int) Decision {
 			b.Final = status
 		}
 		switch {
-		case r.Winner == i: // a retransmitted 2xx (RFC 6026 Accepted)
-			d.ACK = r.Invite && r.AckByTM
+		case r.Winner == i: // a retransmitted 2xx (RFC 6026 Accepted): ACK again (tm's, or the application's once sent)
+			d.ACK = r.Invite
 		case r.Winner >= 0 || r.Final != 0: // another branch won first
 			d.BYE = r.Invite
 		default:

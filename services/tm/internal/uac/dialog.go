@@ -32,6 +32,10 @@ type Dialog struct {
 	Owner   string `json:"owner,omitempty"`
 	Method  string `json:"method"` // what created it
 	ACKApp  bool   `json:"ack_app,omitempty"`
+	// ACKRaw is the application's ACK of the INVITE's 2xx (ack "app"),
+	// sent again on a retransmitted 2xx by the replica that ran the INVITE.
+	ACKRaw  string `json:"ack_raw,omitempty"`
+	ACKDest string `json:"ack_dest,omitempty"`
 }
 
 // DialogTTL bounds a dialog record (a BYE removes it first).

@@ -12,12 +12,17 @@
 //   - dialog.go: the dialog record in the store (rec:{<callkey>}:uacdlg:<id>),
 //     read and written with compare-and-set, so another replica sends the
 //     next request in the dialog (its CSeq is taken atomically);
-//   - runner.go: the shell running one uac on the replica that took the
-//     command. It subscribes (core NATS) to the responses of the call
-//     (sip.<p>.in.res.*.<callkey>) for the life of its client
-//     transactions, runs each branch on the pure machines of pkg/sipfsm
-//     (Timers A/B/D/E/F/K/M in memory), sends through the edges (the
-//     edgeapi out-path) and resolves next hops with tm's resolver.
+//   - the shell running one uac on the replica that took the command:
+//     runner.go (the Runner, one goroutine and input loop per uac; it
+//     subscribes, core NATS, to the responses of the call,
+//     sip.<p>.in.res.*.<callkey>, for the life of its client
+//     transactions), prepare.go (the request of each branch: defaults,
+//     the dialog, forking to an AOR's contacts, next hops resolved with
+//     tm's resolver), tx.go (each client transaction on the pure machines
+//     of pkg/sipfsm: Timers A/B/D/E/F/K/M in memory; sends through the
+//     edges, the edgeapi out-path) and outcome.go (what the decisions
+//     mean on the wire: the final streamed, the dialog stored, ACK,
+//     CANCEL, ACK+BYE of a late 2xx, the retry with credentials).
 //
 // Decisions where the issue is silent:
 //   - A uac's client transactions live in the memory of the replica that
@@ -36,6 +41,13 @@
 //     first target of a name is used.
 //   - One 401/407 per branch is answered, when the command has credentials
 //     and the challenge's realm matches the given realm (if any).
+//   - Messages are built and read with pkg/sipmsg, as everywhere in tm
+//     (one parse per message, the edge's index), not with sipgo's types:
+//     what sipgo would bring here (its dialog client) keeps state in the
+//     process, and the dialog must be in Redis for another replica.
+//   - A NOTIFY that arrives before the 2xx of an out-of-dialog SUBSCRIBE
+//     or REFER finds no dialog yet and gets 404 (a REFER sent inside an
+//     INVITE dialog, as click-to-dial does, has its dialog already).
 //   - tm answers requests received in a uac dialog itself (200; BYE ends
 //     the dialog; a re-INVITE gets 488, tm has no media) and tells the
 //     owner; see app.UACDialogs.

@@ -80,7 +80,9 @@ func Run(t *testing.T, mk func(t *testing.T) Engine) {
 	})
 	t.Run("deadlines and dialogs", func(t *testing.T) {
 		e := mk(t)
-		a, _ := e.Create(ctx, fresh("a"))
+		w := fresh("a")
+		w.Watch = "ring:alice@example.com>bob@example.com"
+		a, _ := e.Create(ctx, w)
 		b, _ := e.Create(ctx, fresh("b"))
 		a.Deadline, a.Timer = now.Add(time.Second), app.TimerRefer
 		a.Legs = []app.Leg{{Role: app.RoleCaller, Dialog: "0123-dlg"}}
@@ -95,6 +97,9 @@ func Run(t *testing.T, mk func(t *testing.T) Engine) {
 		}
 		if id, err := e.ByDialog(ctx, "0123-dlg"); err != nil || id != "a" {
 			t.Fatalf("by dialog: %q %v", id, err)
+		}
+		if id, err := e.ByDialog(ctx, "ring:alice@example.com>bob@example.com"); err != nil || id != "a" {
+			t.Fatalf("by watch key: %q %v", id, err)
 		}
 		if _, err := e.ByDialog(ctx, "other"); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("unknown dialog: %v", err)
