@@ -69,11 +69,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		"Msg": done[r.URL.Query().Get("msg")], "Edit": edit,
 	}
 	if sess.Admin {
-		users, _, err := s.Directory.List(ctx, r.URL.Query().Get("after"), 200)
+		users, next, err := s.Directory.List(ctx, r.URL.Query().Get("after"), 200)
 		if err != nil {
 			s.Log.Warn("web: list users", "err", err)
 		}
-		data["Users"] = users
+		data["Users"], data["UsersNext"] = users, next
 	}
 	s.render(w, http.StatusOK, "page.html", data)
 }
