@@ -179,9 +179,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return printJSON(stdout, all)
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED\tMISSED-CALL-EMAIL\tTZ")
+		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED\tMISSED-CALL-EMAIL\tTZ\tADMIN")
 		for _, u := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.AOR, u.Name, u.Email, u.Enabled, onOff(u.MissedCallEmail), orDefault(u.TZ, "UTC"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", u.AOR, u.Name, u.Email, u.Enabled, onOff(u.MissedCallEmail), orDefault(u.TZ, "UTC"), onOff(u.Admin))
 		}
 		return tw.Flush()
 	}

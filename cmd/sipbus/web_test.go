@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +244,9 @@ func TestWebPage(t *testing.T) {
 
 	// An admin (sipbus user add --admin on) sees every user.
 	cli(t, s.nats, "user", "add", "root@localhost", "--password", "root-secret", "--admin", "on")
+	if list := cli(t, s.nats, "user", "list"); !strings.Contains(list, "ADMIN") || !regexp.MustCompile(`(?m)^root@localhost .* on\s*$`).MatchString(list) {
+		t.Errorf("user list does not show root as admin:\n%s", list)
+	}
 	p.do("sign out", chromedp.Click(chromedp.ID("signout")))
 	p.waitFor("signed out", `document.getElementById("signin") !== null`, 10*time.Second)
 	p.signIn(base, "root@localhost", "root-secret")
