@@ -10,7 +10,7 @@
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 
-MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter
+MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd services/web cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter
 GO      ?= go
 TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
@@ -27,6 +27,7 @@ build:
 	$(GO) build -o bin/tm ./services/tm/cmd/tm
 	$(GO) build -o bin/registrar ./services/registrar/cmd/registrar
 	$(GO) build -o bin/notifier ./services/notifier/cmd/notifier
+	$(GO) build -o bin/web ./services/web/cmd/web
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.
@@ -65,7 +66,8 @@ FUZZ_TARGETS := \
 	services/notifier:./internal/adapters:FuzzMessage \
 	services/ctd:./internal/app:FuzzParseSipfrag services/ctd:./internal/app:FuzzNext services/ctd:./internal/ports:FuzzAPI services/ctd:.:FuzzParseDialogRequest \
 	cmd/sipbus:./internal/replay:FuzzDecode cmd/sipbus:./internal/rebuild:FuzzDecode \
-	services/notifier:./internal/ports:FuzzDecodeStructured pkg:./mgmt:FuzzMerge
+	services/notifier:./internal/ports:FuzzDecodeStructured pkg:./mgmt:FuzzMerge \
+	pkg:./websession:FuzzDecode services/web:./internal/app:FuzzCleanEntry
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -79,7 +79,7 @@ func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, js jetstre
 	if err != nil {
 		return nil, err
 	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Log: log, Auth: auth})
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Auth: auth, Log: log})
 	if err != nil {
 		return nil, err
 	}

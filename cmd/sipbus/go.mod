@@ -3,6 +3,7 @@ module github.com/sipbus/sipbus/cmd/sipbus
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/coder/websocket v1.8.15
 	github.com/gopacket/gopacket v1.7.7
@@ -13,12 +14,15 @@ require (
 	github.com/sipbus/sipbus/services/notifier v0.0.0
 	github.com/sipbus/sipbus/services/registrar v0.0.0
 	github.com/sipbus/sipbus/services/tm v0.0.0
+	github.com/sipbus/sipbus/services/web v0.0.0
 )
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/emiago/sipgo v1.7.2 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.3.2 // indirect
@@ -57,6 +61,7 @@ replace (
 	github.com/sipbus/sipbus/services/notifier => ../../services/notifier
 	github.com/sipbus/sipbus/services/registrar => ../../services/registrar
 	github.com/sipbus/sipbus/services/tm => ../../services/tm
+	github.com/sipbus/sipbus/services/web => ../../services/web
 )
 
 replace github.com/sipbus/sipbus/schemas => ../../schemas

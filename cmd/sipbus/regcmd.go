@@ -71,7 +71,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := newFlags("user "+sub, stderr)
 	natsURL := fs.String("nats", defaultNATS(), "NATS server URL")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
-	var password, email, name, missed, tz *string
+	var password, email, name, missed, tz, admin *string
 	if sub == "add" || sub == "passwd" {
 		password = fs.String("password", "", "the password (at least 6 characters); \"-\" reads it from stdin")
 	}
@@ -80,6 +80,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		name = fs.String("name", "", "display name")
 		missed = fs.String("missed-call-email", "", "on or off: mail the subscriber about missed calls (default on when an e-mail is set)")
 		tz = fs.String("tz", "", "IANA time zone of the subscriber's notifications, e.g. Europe/Paris (default UTC)")
+		admin = fs.String("admin", "", "on or off: the subscriber manages every subscriber on the web page (default off)")
 	}
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
@@ -103,6 +104,19 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			missedOn = &v
 		default:
 			return errUsage{fmt.Errorf("user %s: --missed-call-email: want on or off, got %q", sub, *missed)}
+		}
+	}
+	var adminOn *bool
+	if given["admin"] {
+		switch strings.ToLower(*admin) {
+		case "on", "true", "yes":
+			v := true
+			adminOn = &v
+		case "off", "false", "no":
+			v := false
+			adminOn = &v
+		default:
+			return errUsage{fmt.Errorf("user %s: --admin: want on or off, got %q", sub, *admin)}
 		}
 	}
 	if len(pos) != n {
@@ -130,9 +144,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	switch sub {
 	case "add":
 		out, err = c.UserAdd(ctx, regapi.UserAddRequest{AOR: pos[0], Password: *password, Email: *email, Name: *name,
-			MissedCallEmail: missedOn, TZ: *tz})
+			MissedCallEmail: missedOn, TZ: *tz, Admin: adminOn != nil && *adminOn})
 	case "set":
-		req := regapi.UserSetRequest{AOR: pos[0], MissedCallEmail: missedOn}
+		req := regapi.UserSetRequest{AOR: pos[0], MissedCallEmail: missedOn, Admin: adminOn}
 		if given["email"] {
 			req.Email = email
 		}
@@ -142,8 +156,8 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if given["tz"] {
 			req.TZ = tz
 		}
-		if req.Email == nil && req.Name == nil && req.TZ == nil && req.MissedCallEmail == nil {
-			return errUsage{errors.New("user set: nothing to change: give --email, --name, --missed-call-email or --tz")}
+		if req.Email == nil && req.Name == nil && req.TZ == nil && req.MissedCallEmail == nil && req.Admin == nil {
+			return errUsage{errors.New("user set: nothing to change: give --email, --name, --missed-call-email, --tz or --admin")}
 		}
 		out, err = c.UserSet(ctx, req)
 	case "passwd":
@@ -165,9 +179,9 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return printJSON(stdout, all)
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED\tMISSED-CALL-EMAIL\tTZ")
+		fmt.Fprintln(tw, "AOR\tNAME\tEMAIL\tENABLED\tMISSED-CALL-EMAIL\tTZ\tADMIN")
 		for _, u := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", u.AOR, u.Name, u.Email, u.Enabled, onOff(u.MissedCallEmail), orDefault(u.TZ, "UTC"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", u.AOR, u.Name, u.Email, u.Enabled, onOff(u.MissedCallEmail), orDefault(u.TZ, "UTC"), onOff(u.Admin))
 		}
 		return tw.Flush()
 	}

@@ -185,7 +185,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, nil, log, stdout)
+	webAuth, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, log, stdout)
 	if err != nil {
 		return err
 	}

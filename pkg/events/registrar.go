@@ -42,6 +42,8 @@ type RegistrarUserAdd struct {
 	// TZ is the IANA time zone of the subscriber's notifications
 	// ("Europe/Paris"); "" is UTC.
 	TZ string `json:"tz,omitempty"`
+	// Admin makes the subscriber an admin of the web page.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // RegistrarUserSet is the request of CommandRegistrarUserSet: change a
@@ -53,6 +55,7 @@ type RegistrarUserSet struct {
 	Name            *string `json:"name,omitempty"`
 	MissedCallEmail *bool   `json:"missed_call_email,omitempty"`
 	TZ              *string `json:"tz,omitempty"`
+	Admin           *bool   `json:"admin,omitempty"`
 }
 
 // RegistrarUserPasswd is the request of CommandRegistrarUserPasswd: set a

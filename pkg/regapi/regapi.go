@@ -101,7 +101,8 @@ type User struct {
 	Updated time.Time `json:"updated"`
 	// MissedCallEmail: a missed call is mailed (when Email is set).
 	MissedCallEmail bool   `json:"missed_call_email"`
-	TZ              string `json:"tz,omitempty"` // IANA zone of notifications; "" = UTC
+	TZ              string `json:"tz,omitempty"`    // IANA zone of notifications; "" = UTC
+	Admin           bool   `json:"admin,omitempty"` // admin of the web page
 }
 
 // UserReply answers user add and user passwd.

@@ -30,7 +30,8 @@
 // Hash fields: aor, ha1_md5, ha1_sha256, name, email, enabled ("1"/"0"),
 // created and updated (unix milliseconds), missed_call ("1"/"0": the
 // missed-call mail on or off; absent, in entries written before it
-// existed, means on) and tz (IANA zone name, "" = UTC). Times have
+// existed, means on), tz (IANA zone name, "" = UTC) and admin ("1"/"0":
+// manages every subscriber on the web page; absent means not). Times have
 // millisecond precision.
 //
 // # Notifications

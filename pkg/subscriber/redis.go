@@ -68,7 +68,7 @@ func (r *Redis) Add(ctx context.Context, s Subscriber) error {
 	created := createdTime(s.Created, time.UnixMilli(now)).UnixMilli()
 	n, err := addScript.Run(ctx, r.c, r.keys(s.AOR),
 		s.AOR, s.HA1MD5, s.HA1SHA256, s.Name, s.Email, boolField(s.Enabled), created, now,
-		boolField(!s.MissedCallOptOut), s.TZ).Int()
+		boolField(!s.MissedCallOptOut), s.TZ, boolField(s.Admin)).Int()
 	if err != nil {
 		return mapErr(ctx, "add subscriber "+s.AOR, err)
 	}
@@ -118,7 +118,7 @@ func (r *Redis) Update(ctx context.Context, s Subscriber) error {
 	}
 	n, err := updateScript.Run(ctx, r.c, r.keys(s.AOR),
 		s.AOR, s.HA1MD5, s.HA1SHA256, s.Name, s.Email, boolField(s.Enabled), time.Now().UnixMilli(),
-		boolField(!s.MissedCallOptOut), s.TZ).Int()
+		boolField(!s.MissedCallOptOut), s.TZ, boolField(s.Admin)).Int()
 	if err != nil {
 		return mapErr(ctx, "update subscriber "+s.AOR, err)
 	}
@@ -225,7 +225,7 @@ func (r *Redis) getMany(ctx context.Context, aors []string) ([]Subscriber, error
 }
 
 // fields is the order of HMGET and decode.
-var fields = []string{"aor", "ha1_md5", "ha1_sha256", "name", "email", "enabled", "created", "updated", "missed_call", "tz"}
+var fields = []string{"aor", "ha1_md5", "ha1_sha256", "name", "email", "enabled", "created", "updated", "missed_call", "tz", "admin"}
 
 // decode builds a Subscriber from HMGET values in fields order; false when
 // the hash does not exist.
@@ -259,6 +259,7 @@ func decode(vals []any) (Subscriber, bool, error) {
 		AOR: str(0), HA1MD5: str(1), HA1SHA256: str(2), Name: str(3), Email: str(4),
 		Enabled: str(5) == "1", Created: created, Updated: updated,
 		MissedCallOptOut: str(8) == "0", TZ: str(9), // absent (before issue 14): on, UTC
+		Admin: str(10) == "1", // absent (before issue 16): not an admin
 	}, true, nil
 }
 

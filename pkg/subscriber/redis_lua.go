@@ -14,7 +14,7 @@ import (
 // where the script updates both atomically. Subscribers have no TTL.
 
 // addScript: ARGV = aor, ha1_md5, ha1_sha256, name, email, enabled,
-// created ms, updated ms, missed_call ("1" on, "0" off), tz. Returns 1 when it created the hash, 0 when it
+// created ms, updated ms, missed_call ("1" on, "0" off), tz, admin ("1"/"0"). Returns 1 when it created the hash, 0 when it
 // exists (the index is still written: it repairs a missing entry).
 var addScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -23,20 +23,20 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'aor', ARGV[1], 'ha1_md5', ARGV[2], 'ha1_sha256', ARGV[3],
   'name', ARGV[4], 'email', ARGV[5], 'enabled', ARGV[6], 'created', ARGV[7], 'updated', ARGV[8],
-  'missed_call', ARGV[9], 'tz', ARGV[10])
+  'missed_call', ARGV[9], 'tz', ARGV[10], 'admin', ARGV[11])
 if KEYS[2] then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
 return 1
 `)
 
 // updateScript: ARGV = aor, ha1_md5, ha1_sha256, name, email, enabled,
-// updated ms, missed_call, tz. Returns 0 when the hash does not exist, else 1.
+// updated ms, missed_call, tz, admin. Returns 0 when the hash does not exist, else 1.
 var updateScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 redis.call('HSET', KEYS[1], 'ha1_md5', ARGV[2], 'ha1_sha256', ARGV[3],
   'name', ARGV[4], 'email', ARGV[5], 'enabled', ARGV[6], 'updated', ARGV[7],
-  'missed_call', ARGV[8], 'tz', ARGV[9])
+  'missed_call', ARGV[8], 'tz', ARGV[9], 'admin', ARGV[10])
 if KEYS[2] then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
 return 1
 `)

@@ -96,7 +96,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 	want := map[string]string{
 		"aor": "Alice@example.com", "ha1_md5": s.HA1MD5, "ha1_sha256": s.HA1SHA256, "name": "Alice",
-		"email": "alice@example.com", "enabled": "1", "missed_call": "1", "tz": "",
+		"email": "alice@example.com", "enabled": "1", "missed_call": "1", "tz": "", "admin": "0",
 		"created": fmt.Sprint(got.Created.UnixMilli()), "updated": fmt.Sprint(got.Updated.UnixMilli()),
 	}
 	if fmt.Sprint(fields) != fmt.Sprint(want) {

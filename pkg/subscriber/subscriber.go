@@ -65,6 +65,9 @@ type Subscriber struct {
 	// whatever zone the notifier's host is set to.
 	TZ      string
 	Enabled bool
+	// Admin lets the subscriber manage every subscriber on the web page
+	// (services/web); off by default (`sipbus user add|set --admin on`).
+	Admin bool
 	// Created is set by Add (a non-zero Created given to Add is kept, for
 	// imports) and kept by Update; Updated is set by Add and Update.
 	Created, Updated time.Time

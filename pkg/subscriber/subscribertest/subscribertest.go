@@ -220,7 +220,7 @@ func testUpdate(t *testing.T, d subscriber.Directory) {
 	changed := orig
 	changed.AOR = "sip:alice@Example.com" // any spelling
 	changed.Name, changed.Email, changed.Enabled = "Alice Liddell", "alice@wonderland.example", false
-	changed.TZ, changed.MissedCallOptOut = "America/New_York", true
+	changed.TZ, changed.MissedCallOptOut, changed.Admin = "America/New_York", true, true
 	changed.Created = time.Unix(1, 0) // ignored: Update keeps Created
 	if err := changed.SetPassword("new password"); err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func testUpdate(t *testing.T, d subscriber.Directory) {
 	// Clearing optional fields.
 	cleared := got
 	cleared.Name, cleared.Email, cleared.HA1MD5, cleared.HA1SHA256 = "", "", "", ""
-	cleared.TZ, cleared.MissedCallOptOut = "", false
+	cleared.TZ, cleared.MissedCallOptOut, cleared.Admin = "", false, false
 	if err := d.Update(ctx(t), cleared); err != nil {
 		t.Fatal(err)
 	}

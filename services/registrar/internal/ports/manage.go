@@ -65,7 +65,7 @@ func (mg *Manager) UserAdd(ctx context.Context, req regapi.UserAddRequest) regap
 	if rep := checkTZ(req.TZ); rep.Status != 0 {
 		return regapi.UserReply{Reply: rep}
 	}
-	s := subscriber.Subscriber{AOR: aor, Name: req.Name, Email: req.Email, Enabled: true, TZ: req.TZ}
+	s := subscriber.Subscriber{AOR: aor, Name: req.Name, Email: req.Email, Enabled: true, TZ: req.TZ, Admin: req.Admin}
 	if req.MissedCallEmail != nil {
 		s.MissedCallOptOut = !*req.MissedCallEmail
 	}
@@ -124,8 +124,8 @@ func (mg *Manager) UserSet(ctx context.Context, req regapi.UserSetRequest) regap
 			return regapi.UserReply{Reply: rep}
 		}
 	}
-	if req.Email == nil && req.Name == nil && req.MissedCallEmail == nil && req.TZ == nil {
-		return regapi.UserReply{Reply: bad("request: nothing to change: give email, name, missed_call_email or tz")}
+	if req.Email == nil && req.Name == nil && req.MissedCallEmail == nil && req.TZ == nil && req.Admin == nil {
+		return regapi.UserReply{Reply: bad("request: nothing to change: give email, name, missed_call_email, tz or admin")}
 	}
 	s, err := mg.Directory.Get(ctx, aor)
 	if err != nil {
@@ -142,6 +142,9 @@ func (mg *Manager) UserSet(ctx context.Context, req regapi.UserSetRequest) regap
 	}
 	if req.TZ != nil {
 		s.TZ = *req.TZ
+	}
+	if req.Admin != nil {
+		s.Admin = *req.Admin
 	}
 	if err := mg.Directory.Update(ctx, s); err != nil {
 		return regapi.UserReply{Reply: mg.storeError(err, "", "aor: no subscriber "+quote(aor))}
@@ -472,7 +475,7 @@ func pageLimit(limit int) (int, regapi.Reply) {
 
 func user(s subscriber.Subscriber) regapi.User {
 	return regapi.User{AOR: s.AOR, Name: s.Name, Email: s.Email, Enabled: s.Enabled, Created: s.Created.UTC(), Updated: s.Updated.UTC(),
-		MissedCallEmail: s.MissedCallEmail(), TZ: s.TZ}
+		MissedCallEmail: s.MissedCallEmail(), TZ: s.TZ, Admin: s.Admin}
 }
 
 func binding(b *location.Binding, now time.Time) regapi.Binding {

@@ -1,0 +1,16 @@
+// Package adapters keeps the web service's state: each user's phonebook
+// and call history, in Redis (shared by replicas) or in memory (`sipbus up`
+// without Redis). Both engines pass one conformance suite (statetest).
+//
+// # Redis layout
+//
+//	<prefix>:web:pb:{<aor>}     HASH entry id -> JSON app.Entry. Provisioning
+//	                            data like the subscriber directory: no TTL;
+//	                            at most phonebook_max fields.
+//	<prefix>:web:calls:{<aor>}  LIST of JSON app.Call, newest first, trimmed
+//	                            to history_len; TTL history_ttl, renewed by
+//	                            each new call.
+//
+// A history push is one Lua script: it skips a call whose ID is in the list
+// already (a redelivered event), then LPUSH, LTRIM and PEXPIRE.
+package adapters

@@ -1,0 +1,2 @@
+// Package config is the web service's configuration (see config.go).
+package config

@@ -1,0 +1,173 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/digest"
+	"github.com/sipbus/sipbus/pkg/store"
+	"github.com/sipbus/sipbus/pkg/subscriber"
+	"github.com/sipbus/sipbus/pkg/websession"
+	"github.com/sipbus/sipbus/services/web/internal/adapters"
+	"github.com/sipbus/sipbus/services/web/internal/config"
+	"github.com/sipbus/sipbus/services/web/internal/ports"
+)
+
+// Config configures the page; see the field docs (internal/config).
+type Config = config.Config
+
+// DefaultConfig returns the defaults (set SessionKey).
+func DefaultConfig() Config { return config.Default() }
+
+// Locations looks bindings up: the registrar's location service.
+type Locations = ports.Locations
+
+// State is where the page keeps phonebooks, histories, session
+// generations and sign-in failures.
+type State struct {
+	Phonebook   ports.Phonebooks
+	History     ports.Histories
+	Generations websession.Generations
+	Failures    digest.FailureCounter
+}
+
+// StateFor returns the state beside the process's store st: on its Redis
+// client, or in memory when st is the memory engine (one process).
+func StateFor(st store.Store) State {
+	if r, ok := st.(*store.Redis); ok {
+		c, prefix := r.Client()
+		return StateOn(c, prefix)
+	}
+	m := adapters.NewMemory()
+	return State{Phonebook: m, History: m, Generations: websession.NewMemory(), Failures: digest.NewMemoryFailures(nil)}
+}
+
+// StateOn keeps the state on a Redis client under prefix. Sign-in failures
+// are counted apart from the registrar's (prefix + ":web").
+func StateOn(c redis.UniversalClient, prefix string) State {
+	r := adapters.NewRedis(c, prefix)
+	fp := "web"
+	if prefix != "" {
+		fp = prefix + ":web"
+	}
+	return State{Phonebook: r, History: r, Generations: websession.NewRedis(c, prefix), Failures: digest.NewRedisFailures(c, fp)}
+}
+
+var (
+	_ ports.Phonebooks       = (*adapters.Redis)(nil)
+	_ ports.Phonebooks       = (*adapters.Memory)(nil)
+	_ ports.Histories        = (*adapters.Redis)(nil)
+	_ ports.Histories        = (*adapters.Memory)(nil)
+	_ websession.Generations = (*websession.Redis)(nil)
+)
+
+// Deps are what the page runs on.
+type Deps struct {
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Directory subscriber.Directory
+	Locations Locations
+	State     State
+	Log       *slog.Logger
+	Now       func() time.Time // nil: time.Now
+}
+
+// Service is the web page.
+type Service struct {
+	cfg  Config
+	d    Deps
+	srv  *ports.Server
+	hub  *ports.Hub
+	sess *websession.Manager
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	sub *bus.Subscription
+}
+
+// New validates cfg and builds the page; Mount serves it, Start feeds it.
+func New(cfg Config, d Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st := d.State
+	if d.NC == nil || d.JS == nil || d.Directory == nil || d.Locations == nil || st.Phonebook == nil ||
+		st.History == nil || st.Generations == nil || st.Failures == nil {
+		return nil, errors.New("web: Deps.NC, JS, Directory, Locations and every State part are required")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", "web", "web_id", cfg.ID)
+	sess, err := websession.New(websession.Config{Key: cfg.SessionKey, TTL: cfg.SessionTTL, Secure: cfg.SecureCookies}, d.Directory, st.Generations, d.Now)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	hub := &ports.Hub{Log: log}
+	srv := &ports.Server{Cfg: cfg, Sessions: sess, Directory: d.Directory, Locations: d.Locations, Phonebook: st.Phonebook,
+		History: st.History, Failures: st.Failures, Hub: hub, Log: log, Now: d.Now}
+	if err := srv.Init(); err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	return &Service{cfg: cfg, d: d, srv: srv, hub: hub, sess: sess, log: log}, nil
+}
+
+// Mount registers the page on mux (the process's httpfront mux): "/",
+// /signin, /signout, /u/{aor}/..., /admin/..., /static/.
+func (s *Service) Mount(mux *http.ServeMux) { s.srv.Mount(mux) }
+
+// Sessions is the session manager: Sessions().Check(r) tells any handler
+// of the process who is signed in.
+func (s *Service) Sessions() *websession.Manager { return s.sess }
+
+// Authenticate is for the click-to-dial API: the signed-in user, and for a
+// request that changes something the CSRF token in X-CSRF-Token.
+func (s *Service) Authenticate(r *http.Request) (aor string, admin bool, ok bool) {
+	return ports.CheckAPI(s.sess)(r)
+}
+
+// Start subscribes the live hub (plain NATS) and the history consumer
+// (durable, Config.Consumer, on call.missed.* and call.ended.*). The
+// stream must exist.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.hub.Start(s.d.NC); err != nil {
+		return err
+	}
+	sub, err := bus.Subscribe(ctx, s.d.JS, s.cfg.Consumer, s.srv.HistoryHandler, bus.SubscribeOptions{
+		Filters: []string{ports.SubjectCallMiss, ports.SubjectCallEnded}, Concurrency: 8, Logger: s.log,
+	})
+	if err != nil {
+		s.hub.Stop()
+		return fmt.Errorf("web: subscribe: %w", err)
+	}
+	s.mu.Lock()
+	s.sub = sub
+	s.mu.Unlock()
+	s.log.Info("web started", "consumer", s.cfg.Consumer)
+	return nil
+}
+
+// Shutdown stops the consumer and the hub (open event streams end with
+// the HTTP server's shutdown).
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.hub.Stop()
+	s.mu.Lock()
+	sub := s.sub
+	s.sub = nil
+	s.mu.Unlock()
+	if sub != nil {
+		return sub.Stop(ctx)
+	}
+	return nil
+}
