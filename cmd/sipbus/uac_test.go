@@ -492,3 +492,52 @@ a1.pbx        IN A     127.0.0.1
 		}
 	}
 }
+
+// TestUACReinviteAckByApp: RFC 3725 flow I as ctd's fallback runs it. An
+// INVITE without SDP whose 2xx the application ACKs, then a re-INVITE in
+// the dialog, also ACKed by the application: each ACK carries the CSeq of
+// its INVITE (1, then 2) and the body given; the BYE takes CSeq 3.
+func TestUACReinviteAckByApp(t *testing.T) {
+	s := startUp(t)
+	log := watchBus(t, s.nats)
+	nc, err := nats.Connect(s.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &tmapi.Client{NC: nc}
+	ctx := testenv.Context(t, 60*time.Second)
+	port := testenv.FreePort(t, "udp")
+	callee := runSIPp(t, "uas_reinvite", "uas_reinvite.xml", "-p", strconv.Itoa(port), "-m", "1")
+	time.Sleep(300 * time.Millisecond)
+	const answer = "v=0\r\no=- 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0\r\n"
+
+	r, err := c.UAC(ctx, &tmapi.UAC{Method: "INVITE", RequestURI: fmt.Sprintf("sip:b@127.0.0.1:%d", port), ACK: tmapi.ACKByApp}, nil)
+	if err != nil || r.Status != 200 {
+		t.Fatalf("INVITE: %+v %v", r, err)
+	}
+	for i, step := range []struct {
+		method string
+		cseq   uint32
+	}{{"ACK", 1}, {"INVITE", 2}, {"ACK", 2}, {"BYE", 3}} {
+		req := &tmapi.UAC{Method: step.method, DialogID: r.DialogID}
+		switch step.method {
+		case "ACK":
+			req.Body, req.ContentType = answer, "application/sdp"
+		case "INVITE":
+			req.ACK = tmapi.ACKByApp
+		}
+		got, err := c.UAC(ctx, req, nil)
+		if err != nil || got.Status != 200 {
+			t.Fatalf("step %d %s: %+v %v", i, step.method, got, err)
+		}
+		sent := log.waitSIP(5*time.Second, fmt.Sprintf("%s with CSeq %d", step.method, step.cseq), func(s *events.SIP, m *sipmsg.Msg) bool {
+			cs, _ := m.CSeq()
+			return m.Request && m.Str(m.Method) == step.method && m.CallID() == r.CallID && cs.Seq == step.cseq
+		})
+		if step.method == "ACK" && sent.Str(sent.Body) != answer {
+			t.Errorf("ACK %d carries %q, want the application's answer", step.cseq, sent.Str(sent.Body))
+		}
+	}
+	callee.wait(t, 20*time.Second)
+}

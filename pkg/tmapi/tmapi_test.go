@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,40 @@ func TestClient(t *testing.T) {
 	r, err = c.UAC(cctx, &tmapi.UAC{Method: "INVITE", RequestURI: "sip:a@b"}, func(*tmapi.Response) { cancel() })
 	if !errors.Is(err, context.Canceled) || r == nil || r.Status != 487 {
 		t.Errorf("cancelled INVITE = %+v %v", r, err)
+	}
+}
+
+// TestSchemaDeclaresEveryField: every JSON field of the Go types is a
+// property of its schema half, and every property a field (the schema and
+// the types cannot drift apart).
+func TestSchemaDeclaresEveryField(t *testing.T) {
+	b, err := fs.ReadFile(schemas.FS, events.CommandTMUAC+".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for def, v := range map[string]any{"request": tmapi.UAC{}, "response": tmapi.Response{}, "cancel": tmapi.Cancel{}} {
+		props := doc.Defs[def].Properties
+		typ := reflect.TypeOf(v)
+		fields := map[string]bool{}
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			fields[name] = true
+			if _, ok := props[name]; !ok {
+				t.Errorf("%s: field %s (%s) is not in the schema", def, typ.Field(i).Name, name)
+			}
+		}
+		for p := range props {
+			if !fields[p] {
+				t.Errorf("%s: schema property %s has no Go field", def, p)
+			}
+		}
 	}
 }

@@ -17,6 +17,13 @@
 // missed.<callkey> (schemas/sipbus.call.*.json), the messages to send
 // (sip.<p>.out.<edge>...) and its beats (sipbus.beat.tm.<id>).
 //
+// tm also sends requests on behalf of applications (the uac command,
+// sipbus.tm.uac, the heir of t_uac_dlg; contract in pkg/tmapi): client
+// transactions run by the replica that takes the command, dialogs kept in
+// Redis so any replica sends the next request in them, requests received
+// in those dialogs answered and delivered to their owner
+// (app.<owner>.dialog.<id>). See internal/uac.
+//
 // The proxy logic, with its RFC references, is documented in internal/app;
 // the route table format in internal/routes.
 package tm

@@ -103,6 +103,11 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 			r.rn.d.Log.Warn("tm: uac dialog", "id", r.req.ID, "err", err)
 		}
 	}
+	if dl != nil && r.dl != nil && r.req.Method == "INVITE" {
+		if ndl := r.reinvited(ctx, t, m); ndl != nil {
+			dl = ndl
+		}
+	}
 	if dl != nil {
 		resp.DialogID = dl.ID
 		t.dialog = dl.ID
@@ -119,6 +124,33 @@ func (r *run) won(t *tx, m *sipmsg.Msg, d Decision, resp *tmapi.Response) {
 		t.hopDest = dest
 		r.send(t.ackRaw, dest)
 	}
+}
+
+// reinvited records what a 2xx to a re-INVITE changes in the dialog: the
+// CSeq its ACK carries (the application's ACK is built from it), who ACKs,
+// and the remote target (a target refresh, RFC 3261 §12.2.1.2).
+func (r *run) reinvited(ctx context.Context, t *tx, m *sipmsg.Msg) *Dialog {
+	for range 8 {
+		dl, v, err := r.rn.d.Dialogs.Load(ctx, r.dl.ID)
+		if err != nil {
+			return nil
+		}
+		dl.InviteSeq = t.req.CSeq
+		dl.ACKApp = r.req.ACK == tmapi.ACKByApp
+		dl.ACKRaw, dl.ACKDest = "", ""
+		if cs, err := m.Contacts(); err == nil && len(cs) > 0 && !cs[0].Star {
+			dl.Target = cs[0].URI.String()
+		}
+		ok, err := r.rn.d.Dialogs.Save(ctx, dl, v)
+		if err != nil {
+			r.rn.d.Log.Warn("tm: uac dialog", "id", r.req.ID, "err", err)
+			return nil
+		}
+		if ok {
+			return dl
+		}
+	}
+	return nil
 }
 
 // reACK answers a retransmitted 2xx of the winning branch with the ACK
@@ -212,6 +244,15 @@ func (r *run) retryWithAuth(t *tx, m *sipmsg.Msg) bool {
 		}
 		rq := *t.req
 		rq.CSeq++
+		if r.dl != nil { // in a dialog: the next CSeq is the dialog's, taken atomically
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ndl, err := r.rn.d.Dialogs.NextSeq(ctx, r.dl.ID)
+			cancel()
+			if err != nil {
+				return false
+			}
+			rq.CSeq = ndl.LocalSeq
+		}
 		rq.Auth = name + ": " + digest.Respond(ch, digest.Answer{Method: rq.Method, URI: rq.RURI, User: a.User, HA1: ha1, CNonce: sipmsg.NewTag()})
 		i := r.dec.AddBranch()
 		nt := r.newTx(&rq, t.dest, i, t.target)

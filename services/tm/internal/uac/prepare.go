@@ -69,7 +69,11 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 	if cseq == 0 {
 		cseq = 1
 	}
-	contact := q.Contact
+	contact := ""
+	if q.Contact != "" {
+		na, _ := sipmsg.ParseNameAddr(strings.TrimSpace(q.Contact)) // validated
+		contact = na.String()
+	}
 	if contact == "" && createsDialog(q.Method) {
 		contact = "<sip:" + app.UACContactUser + "@" + r.rn.cfg.Advertise + ">"
 	}
@@ -81,10 +85,9 @@ func (r *run) prepare(ctx context.Context) (reqs []*Req, dests []string, targets
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		base.Routes = append(base.Routes, "<"+q.NextHop+">")
-		if u, _ := sipmsg.ParseURI(q.NextHop); !u.Params.Has("lr") {
-			base.Routes = nil // a plain outbound proxy address: send there, no Route
-		}
+		if u, _ := sipmsg.ParseURI(q.NextHop); u.Params.Has("lr") {
+			base.Routes = append(base.Routes, "<"+u.String()+">") // a loose router: a Route to it
+		} // else a plain outbound proxy address: send there, no Route
 		return []*Req{&base}, []string{dest}, []string{q.NextHop}, nil
 	}
 	if r.localDomain(ruri.Host, ruri.Port) && ruri.User != "" && r.rn.d.Locate != nil {
