@@ -36,14 +36,14 @@ func byService(found []mgmt.Found) map[string][]mgmt.Found {
 }
 
 // TestPSUp: `sipbus ps` of `sipbus up` (with the notifier) lists edge, tm,
-// registrar and notifier with id, version, host and uptime; `which` lists
+// registrar, notifier and ctd with id, version, host and uptime; `which` lists
 // the command endpoints with their subject and schema; `uptime` and
 // `stats --instances` answer; an unknown service is an error naming it.
 func TestPSUp(t *testing.T) {
 	mp := testenv.StartMailpit(t)
 	s := startUp(t, "--smtp", "smtp://"+mp.SMTP+"?tls=none")
 	svc := byService(psJSON(t, s.nats))
-	for _, name := range []string{"edge", "tm", "registrar", "notifier"} {
+	for _, name := range []string{"edge", "tm", "registrar", "notifier", "ctd"} {
 		fs := svc[name]
 		if len(fs) != 1 {
 			t.Errorf("ps shows %d %s instances, want 1: %+v", len(fs), name, svc)
@@ -55,7 +55,7 @@ func TestPSUp(t *testing.T) {
 		}
 	}
 	table := cli(t, s.nats, "ps")
-	for _, w := range []string{"SERVICE", "IN-FLIGHT", "LAST ERROR", "edge", "tm", "registrar", "notifier", mgmt.Version} {
+	for _, w := range []string{"SERVICE", "IN-FLIGHT", "LAST ERROR", "edge", "tm", "registrar", "notifier", "ctd", mgmt.Version} {
 		if !strings.Contains(table, w) {
 			t.Errorf("ps table lacks %q:\n%s", w, table)
 		}
@@ -78,9 +78,9 @@ func TestPSUp(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(st)), &f); err != nil || f.Service != "edge" || !strings.Contains(string(f.Counters), `"received"`) {
 		t.Errorf("stats --instances edge: %v\n%s", err, st)
 	}
-	_, stderr, code := cliExit(t, s.nats, "ps", "ctd")
-	if code == 0 || !strings.Contains(stderr, "no instance of ctd") {
-		t.Errorf("ps ctd: exit %d, stderr %q", code, stderr)
+	_, stderr, code := cliExit(t, s.nats, "ps", "nosuch")
+	if code == 0 || !strings.Contains(stderr, "no instance of nosuch") {
+		t.Errorf("ps nosuch: exit %d, stderr %q", code, stderr)
 	}
 	_, stderr, code = cliExit(t, s.nats, "ps", "--wait", "0s")
 	if code != 2 || !strings.Contains(stderr, "--wait") {

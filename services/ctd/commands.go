@@ -51,8 +51,8 @@ func reply(r micro.Request, v CommandReply) {
 }
 
 func (s *Service) serveCommands() error {
-	svc, err := micro.AddService(s.d.NC, micro.Config{Name: "sipbus-ctd", Version: "1.0.0", QueueGroup: QueueGroup,
-		Description: "click-to-dial: API tokens, operator calls"})
+	svc, err := micro.AddService(s.d.NC, s.inst.Config(micro.Config{Name: "sipbus-ctd", QueueGroup: QueueGroup,
+		Description: "click-to-dial: API tokens, operator calls"}))
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/mgmt"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/tmapi"
@@ -105,6 +107,7 @@ type Service struct {
 	sub    *nats.Subscription
 	ring   *nats.Subscription
 	svc    micro.Service
+	inst   *mgmt.Instance // management: sipbus ps lists this replica
 	stop   chan struct{}
 	once   sync.Once
 }
@@ -121,8 +124,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("service", "ctd", "ctd_id", cfg.ID)
-	s := &Service{cfg: cfg, d: d, log: log, store: d.State, tokens: d.State, uac: d.UAC, now: d.Now, pol: cfg.Policy()}
+	inst := mgmt.New("ctd", cfg.ID)
+	log = inst.Logger(log.With("service", "ctd", "ctd_id", cfg.ID))
+	s := &Service{cfg: cfg, d: d, log: log, inst: inst, store: d.State, tokens: d.State, uac: d.UAC, now: d.Now, pol: cfg.Policy()}
 	if s.uac == nil {
 		s.uac = TMClient(d.NC)
 	}

@@ -116,12 +116,15 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	hub := &ports.Hub{Log: log}
 	srv := &ports.Server{Cfg: cfg, Sessions: sess, Directory: d.Directory, Locations: d.Locations, Phonebook: st.Phonebook,
-		History: st.History, Failures: st.Failures, Hub: hub, Log: log, Now: d.Now}
+		History: st.History, Failures: st.Failures, Hub: hub, Log: log, Now: d.Now,
+		Instances: adapters.Instances{NC: d.NC}}
 	if err := srv.Init(); err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	return &Service{cfg: cfg, d: d, srv: srv, hub: hub, sess: sess, log: log}, nil
 }
+
+var _ ports.Instances = adapters.Instances{}
 
 // Mount registers the page on mux (the process's httpfront mux): "/",
 // /signin, /signout, /u/{aor}/..., /admin/..., /static/.

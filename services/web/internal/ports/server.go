@@ -55,6 +55,8 @@ type Server struct {
 	History   Histories
 	Failures  digest.FailureCounter
 	Hub       *Hub
+	// Instances lists running services for the admin (nil: no listing).
+	Instances Instances
 	Log       *slog.Logger
 	Now       func() time.Time
 
@@ -95,6 +97,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	h("POST /u/{aor}/phonebook/{id}/delete", s.user(s.post(s.phonebookDelete)))
 	h("POST /u/{aor}/account", s.user(s.post(s.account)))
 	h("POST /u/{aor}/password", s.user(s.post(s.password)))
+	h("GET /admin/services", s.admin(s.adminServices))
 	h("POST /admin/users", s.admin(s.post(s.adminAdd)))
 	h("POST /admin/users/{aor}/enabled", s.admin(s.post(s.adminEnabled)))
 	h("POST /admin/users/{aor}/password", s.admin(s.post(s.adminPassword)))
