@@ -3,6 +3,7 @@
 #   make test    every module alone (GOWORK=off): vet + tests against real
 #                NATS (embedded server module) and a real redis-server
 #   make test-node  the Node example's tests only (node, npm, SIPp)
+#   make schemas-doc  regenerate schemas/EVENTS.md (pkg/schemadoc; a test fails when it is stale)
 #   make up      run everything in one process (go run ./cmd/sipbus up)
 #   make bench   sipbus side by side with Kamailio (bench/bench.sh): REGISTER
 #                and call throughput, latency, per-call cost, micro-benchmarks;
@@ -17,7 +18,7 @@ TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-node test-node-unit test-race bench bench-micro lint fmt fuzz up clean
+.PHONY: all build test test-node test-node-unit test-race schemas-doc bench bench-micro lint fmt fuzz up clean
 
 all: lint build test
 
@@ -86,6 +87,10 @@ fuzz:
 
 up:
 	$(GO) run ./cmd/sipbus up
+
+# The contract page: every event and command with subject, schema, example.
+schemas-doc:
+	cd pkg && $(GO) run ./schemadoc/cmd/schemadoc -o ../schemas/EVENTS.md
 
 clean:
 	rm -rf bin

@@ -25,3 +25,17 @@ test("fromURI", () => {
   for (const [line, want] of cases) assert.equal(fromURI(invite(line)), want, line);
   assert.equal(fromURI(""), "");
 });
+
+// Network input: any text gives a string and never throws (a seeded
+// random walk over SIP-ish pieces and arbitrary characters).
+test("arbitrary input", () => {
+  const pieces = ["INVITE ", "sip:", "SIP/2.0", "\r\n", "\r\n\r\n", "From:", "f:", "<", ">", ";", " ", "\t", ":", "\u0000", "é", "\ud800"];
+  let seed = 17;
+  const rnd = (n) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  for (let i = 0; i < 5000; i++) {
+    let s = "";
+    for (let j = rnd(40); j > 0; j--) s += rnd(4) ? pieces[rnd(pieces.length)] : String.fromCharCode(rnd(65536));
+    assert.equal(typeof requestURI(s), "string");
+    assert.equal(typeof fromURI(s), "string");
+  }
+});
