@@ -91,7 +91,8 @@ func startNode(t *testing.T, dir, natsURL, consumer string, env ...string) *stri
 // same scenario as TestExampleCallScreening: a caller on the Redis block
 // list gets 603 (SIPp uac_603.xml); once off it, the call rings bob's
 // registered phone and connects (uac.xml, uas.xml). The app is a managed
-// instance: `sipbus ps` lists it, its replay endpoint answers.
+// instance: `sipbus ps` lists it with its last error (a message that is
+// not a hand-over), its replay endpoint answers.
 func TestExampleCallScreeningNode(t *testing.T) {
 	sippPath(t)
 	dir := nodeExample(t, "call-screening-node")
@@ -103,6 +104,18 @@ func TestExampleCallScreeningNode(t *testing.T) {
 			t.Logf("node app logs:\n%s", logs.String())
 		}
 	}()
+	// A message on its subject that is not a hand-over is dropped, and
+	// shows as the instance's last error; the app keeps serving.
+	nc, js := testenv.Connect(t, s.nats)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, bus.SubjectApp("screen", "0000000000000000"), []byte("not a SIP message")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		return strings.Contains(cli(t, s.nats, "ps", "app-screen", "--json"), "not a hand-over event, dropped")
+	}, "sipbus ps app-screen --json does not show the dropped message as last error")
+
 	bobPort, uacPort := testenv.FreePort(t, "udp"), strconv.Itoa(testenv.FreePort(t, "udp"))
 	cli(t, s.nats, "ul", "add", "bob@localhost", fmt.Sprintf("sip:bob@127.0.0.1:%d", bobPort), "--expires", "0")
 	bob := runSIPp(t, "uas bob", "uas.xml", "-p", strconv.Itoa(bobPort))
@@ -119,7 +132,6 @@ func TestExampleCallScreeningNode(t *testing.T) {
 	if which := cli(t, s.nats, "which"); !strings.Contains(which, "sipbus.app.screen.replay") {
 		t.Errorf("sipbus which does not list the app's replay endpoint:\n%s", which)
 	}
-	nc, _ := testenv.Connect(t, s.nats)
 	for _, c := range []struct {
 		req    string
 		status int
