@@ -90,15 +90,16 @@ func startNode(t *testing.T, dir, natsURL, consumer string, env ...string) *stri
 // @nats-io/transport-node + @nats-io/jetstream) against `sipbus up`, the
 // same scenario as TestExampleCallScreening: a caller on the Redis block
 // list gets 603 (SIPp uac_603.xml); once off it, the call rings bob's
-// registered phone and connects (uac.xml, uas.xml). The app is a managed
+// registered phone and connects (uac.xml, uas.xml); while its Redis does
+// not answer the caller gets 500 (uac_500.xml). The app is a managed
 // instance: `sipbus ps` lists it with its last error (a message that is
 // not a hand-over), its replay endpoint answers.
 func TestExampleCallScreeningNode(t *testing.T) {
 	sippPath(t)
 	dir := nodeExample(t, "call-screening-node")
-	redisURL := testenv.RedisURL(t)
+	redisURL, appRedis := testenv.RedisURL(t), testenv.RedisURL(t) // the app's own Redis: the test stalls it
 	s := startUp(t, "--redis", redisURL, "--routes", routes(t, "routes:\n  - match: {method: INVITE, user: bob}\n    app: screen\n"))
-	logs := startNode(t, dir, s.nats, "app-screen", "REDIS_URL="+redisURL)
+	logs := startNode(t, dir, s.nats, "app-screen", "REDIS_URL="+appRedis)
 	defer func() {
 		if t.Failed() {
 			t.Logf("node app logs:\n%s", logs.String())
@@ -120,11 +121,21 @@ func TestExampleCallScreeningNode(t *testing.T) {
 	cli(t, s.nats, "ul", "add", "bob@localhost", fmt.Sprintf("sip:bob@127.0.0.1:%d", bobPort), "--expires", "0")
 	bob := runSIPp(t, "uas bob", "uas.xml", "-p", strconv.Itoa(bobPort))
 
-	redisDo(t, redisURL, "SADD", "screen:blocked", "sip:caller@localhost")
+	redisDo(t, appRedis, "SADD", "screen:blocked", "sip:caller@localhost")
 	runSIPp(t, "uac blocked", "uac_603.xml", s.sip, "-p", uacPort, "-s", "bob", "-key", "domain", "localhost", "-m", "1").wait(t, 30*time.Second)
-	redisDo(t, redisURL, "SREM", "screen:blocked", "sip:caller@localhost")
+	redisDo(t, appRedis, "SREM", "screen:blocked", "sip:caller@localhost")
 	runSIPp(t, "uac allowed", "uac.xml", s.sip, "-p", uacPort, "-s", "bob", "-key", "domain", "localhost", "-m", "1").wait(t, 30*time.Second)
 	bob.stopClean(t)
+
+	// The block list does not answer (Redis paused): the caller gets 500
+	// from the app's 3 s bound, not a call that hangs.
+	// (for 8 s: the pause ends by itself; CLIENT UNPAUSE would wait too.)
+	redisDo(t, appRedis, "CLIENT", "PAUSE", "8000", "ALL")
+	start := time.Now()
+	runSIPp(t, "uac redis stalled", "uac_500.xml", s.sip, "-p", uacPort, "-s", "bob", "-key", "domain", "localhost", "-m", "1").wait(t, 30*time.Second)
+	if d := time.Since(start); d > 7*time.Second {
+		t.Errorf("500 after %v, want it within the app's 3s bound (and SIPp's start), before Redis answers again", d)
+	}
 
 	if ps := cli(t, s.nats, "ps", "app-screen"); !strings.Contains(ps, "app-screen") || !strings.Contains(ps, "screen-") {
 		t.Errorf("sipbus ps app-screen:\n%s", ps)

@@ -19,7 +19,8 @@ const rdb = await createClient({ url: process.env.REDIS_URL }).on("error", (e) =
 async function decide(raw) {
   let blocked;
   try {
-    blocked = await rdb.sIsMember("screen:blocked", fromURI(raw));
+    blocked = await Promise.race([rdb.sIsMember("screen:blocked", fromURI(raw)),
+      new Promise((_, no) => setTimeout(() => no(new Error("no answer within 3s")), 3000).unref())]);
   } catch (e) {
     mg.error(`redis: ${e.message}`);
     return { action: "reply", code: 500, reason: "Screening Unavailable" };
