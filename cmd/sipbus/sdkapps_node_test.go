@@ -150,7 +150,8 @@ func TestExampleCallScreeningNode(t *testing.T) {
 	}{
 		{`{"dry_run":true,"events":[]}`, 200, "takes no call events"},
 		{`{"dry_run":false}`, 400, "dry_run"},
-		{`not json`, 400, "dry_run"},
+		{`not json`, 400, "request: not a JSON object"},
+		{`[1]`, 400, "request: not a JSON object"},
 	} {
 		m, err := nc.Request("sipbus.app.screen.replay", []byte(c.req), 5*time.Second)
 		if err != nil {

@@ -30,9 +30,12 @@ export function manage(nc, name, version = "0.1.0") {
     requests++;
     let req;
     try { req = m.json(); } catch { req = null; }
-    const rep = req?.dry_run !== true
-      ? (errors++, { status: 400, reason: "dry_run: must be true (a replay only reports what would be done)" })
-      : { status: 200, reason: "dry-run: this application takes no call events" };
+    const rep = req === null || typeof req !== "object" || Array.isArray(req)
+      ? { status: 400, reason: "request: not a JSON object" }
+      : req.dry_run !== true
+        ? { status: 400, reason: "dry_run: must be true (a replay only reports what would be done)" }
+        : { status: 200, reason: "dry-run: this application takes no call events" };
+    if (rep.status !== 200) errors++;
     m.respond(JSON.stringify(rep));
   } });
   return {
