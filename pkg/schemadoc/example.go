@@ -248,8 +248,8 @@ func num(n map[string]any, name string) any {
 
 // str is an example string: base64 of a SIP message for base64 content;
 // else the first that fits the pattern and length bounds of: a value for
-// its format, the hint for parent/name, the hint for name, and (with a
-// pattern) every hint; else the name itself.
+// the hint for parent/name, the hint for name, a value for its format,
+// and (with a pattern) every hint; else the name itself.
 func str(n map[string]any, name, path string) string {
 	if enc, _ := n["contentEncoding"].(string); enc == "base64" {
 		return base64.StdEncoding.EncodeToString([]byte(sipInvite))
@@ -264,9 +264,6 @@ func str(n map[string]any, name, path string) string {
 		return (re == nil || re.MatchString(v)) && len(v) >= int(lo) && (!hasHi || len(v) <= int(hi))
 	}
 	var cands []string
-	if f, _ := n["format"].(string); formats[f] != "" {
-		cands = append(cands, formats[f])
-	}
 	if i := strings.LastIndex(path, "/"); i > 0 {
 		parent := path[strings.LastIndex(path[:i], "/")+1 : i]
 		if h, ok := strHints[parent+"/"+name]; ok {
@@ -275,6 +272,9 @@ func str(n map[string]any, name, path string) string {
 	}
 	if h, ok := strHints[name]; ok {
 		cands = append(cands, h)
+	}
+	if f, _ := n["format"].(string); formats[f] != "" {
+		cands = append(cands, formats[f])
 	}
 	if re != nil {
 		cands = append(cands, strPool...)

@@ -42,6 +42,8 @@ var strHints = map[string]string{
 	"key": "mail.call.missed.0f8fad5b", "message": "aor: missing", "natssubject": "call.missed.fedcba9876543210",
 	"requested_by": "sipbus/tm/tm-1", "rule": "missed-call", "sipheader": "CSeq", "sipreason": "Bad CSeq",
 	"time": "2026-11-25T09:00:00.123Z", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	"expires_at": "2026-11-25T10:00:00.123Z", "ended_at": "2026-11-25T09:01:05.123Z", "answered_at": "2026-11-25T09:00:05.123Z",
+	"updated": "2026-11-25T09:30:00Z", "until": "2026-11-25T09:01:00.123Z",
 	"caller/uri": "sip:alice@example.com", "caller/display": "Alice", "callee/uri": "sip:bob@example.com",
 }
 
@@ -50,7 +52,7 @@ var intHints = map[string]float64{
 	"final_status": 486, "duration_ms": 65000, "window_ms": 2000,
 }
 
-var boolHints = map[string]bool{"dry_run": true}
+var boolHints = map[string]bool{"dry_run": true, "enabled": true, "missed_call_email": true, "local_user": true}
 
 var formats = map[string]string{
 	"date-time": "2026-11-25T09:00:00.123Z", "email": "bob@example.com", "uri": "https://sipbus.example.com/",
