@@ -2,6 +2,8 @@
 #
 #   make test    every module alone (GOWORK=off): vet + tests against real
 #                NATS (embedded server module) and a real redis-server
+#   make test-node  the Node example's tests only (node, npm, SIPp)
+#   make schemas-doc  regenerate schemas/EVENTS.md (pkg/schemadoc; a test fails when it is stale)
 #   make up      run everything in one process (go run ./cmd/sipbus up)
 #   make bench   sipbus side by side with Kamailio (bench/bench.sh): REGISTER
 #                and call throughput, latency, per-call cost, micro-benchmarks;
@@ -16,7 +18,7 @@ TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-race bench bench-micro lint fmt fuzz up clean
+.PHONY: all build test test-node test-node-unit test-race schemas-doc bench bench-micro lint fmt fuzz up clean
 
 all: lint build test
 
@@ -33,6 +35,17 @@ build:
 # is complete; the workspace build above proves they fit together.
 test:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test $(TESTFLAGS) ./...); done
+	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory test-node-unit; else echo "node not found: install nodejs npm (.ci/run does)"; exit 1; fi
+
+# The Node example (examples/call-screening-node): its unit tests (node
+# --test) and its end-to-end test against `sipbus up` with SIPp (Go test
+# TestExampleCallScreeningNode in cmd/sipbus, which `make test` runs with
+# the rest of cmd/sipbus; it runs `npm ci` once and fails without node/npm).
+test-node-unit:
+	cd examples/call-screening-node && node --test sip.test.js
+
+test-node: test-node-unit
+	cd cmd/sipbus && GOWORK=off $(GO) test $(TESTFLAGS) -run 'TestExampleCallScreeningNode$$' .
 
 test-race:
 	@set -e; for m in $(MODULES); do echo "== race $$m"; (cd $$m && $(GO) test -race $(TESTFLAGS) ./...); done
@@ -77,6 +90,10 @@ fuzz:
 
 up:
 	$(GO) run ./cmd/sipbus up
+
+# The contract page: every event and command with subject, schema, example.
+schemas-doc:
+	cd pkg && $(GO) run ./schemadoc/cmd/schemadoc -o ../schemas/EVENTS.md
 
 clean:
 	rm -rf bin
