@@ -176,6 +176,12 @@ func SubjectNotify(event, id string) string {
 	return "notify." + SafeToken(event) + "." + SafeToken(id)
 }
 
+// SubjectCtd is the subject of a click-to-dial progress event
+// (sipbus.ctd.progress.v1): ctd.<phase>.<id>.
+func SubjectCtd(phase, id string) string {
+	return "ctd." + SafeToken(phase) + "." + SafeToken(id)
+}
+
 // SubjectDead is the dead-letter subject of an event that consumer gave up
 // on: dead.<consumer>.<original subject>.
 func SubjectDead(consumer, subject string) string {

@@ -166,10 +166,10 @@ func TestExamplesValidate(t *testing.T) {
 // over synthesis; text that looks like HTML is escaped.
 func TestNewSchemaWithoutConstant(t *testing.T) {
 	fsys := fstest.MapFS{
-		"sipbus.ctd.progress.v1.json": {Data: []byte(`{"title": "Click-to-dial progress",
-			"description": "Data of CloudEvent type sipbus.ctd.progress.v1. Subject ctd.progress.<id>.",
+		"sipbus.demo.progress.v1.json": {Data: []byte(`{"title": "Click-to-dial progress",
+			"description": "Data of CloudEvent type sipbus.demo.progress.v1. Subject demo.progress.<id>.",
 			"type": "object", "properties": {"state": {"type": "string", "examples": ["ringing"]}, "n": {"type": "integer", "minimum": 3}}}`)},
-		"sipbus.ctd.call.v1.json": {Data: []byte(`{"description": "Command sipbus.ctd.call.v1 (NATS request/reply on subject sipbus.ctd.call, queue group sipbus-ctd; not a stream event).",
+		"sipbus.demo.call.v1.json": {Data: []byte(`{"description": "Command sipbus.demo.call.v1 (NATS request/reply on subject sipbus.demo.call, queue group sipbus-demo; not a stream event).",
 			"$ref": "#/$defs/request", "$defs": {"request": {"type": "object", "required": ["from"], "properties": {"from": {"type": "string"}}},
 			"response": {"type": "object", "properties": {"status": {"type": "integer"}}}}}`)},
 	}
@@ -181,14 +181,14 @@ func TestNewSchemaWithoutConstant(t *testing.T) {
 	for _, e := range es {
 		got[e.Name] = e
 	}
-	ev, cmd := got["sipbus.ctd.progress.v1"], got["sipbus.ctd.call.v1"]
-	if !ev.FromDesc || ev.Route.Kind != schemadoc.KindEvent || strings.Join(ev.Route.Subjects, ",") != "ctd.progress.<id>" {
+	ev, cmd := got["sipbus.demo.progress.v1"], got["sipbus.demo.call.v1"]
+	if !ev.FromDesc || ev.Route.Kind != schemadoc.KindEvent || strings.Join(ev.Route.Subjects, ",") != "demo.progress.<id>" {
 		t.Errorf("event: %+v", ev)
 	}
 	if string(ev.Example) != `{"n":200,"state":"ringing"}` {
 		t.Errorf("event example %s", ev.Example)
 	}
-	if cmd.Route.Kind != schemadoc.KindCommand || strings.Join(cmd.Route.Subjects, ",") != "sipbus.ctd.call" || cmd.Route.QueueGroup != "sipbus-ctd" {
+	if cmd.Route.Kind != schemadoc.KindCommand || strings.Join(cmd.Route.Subjects, ",") != "sipbus.demo.call" || cmd.Route.QueueGroup != "sipbus-demo" {
 		t.Errorf("command: %+v", cmd.Route)
 	}
 	if string(cmd.Example) != `{"from":"sip:alice@example.com"}` || string(cmd.Reply) != `{"status":200}` {
@@ -198,7 +198,7 @@ func TestNewSchemaWithoutConstant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Subject ctd.progress.&lt;id&gt;.", "| `ctd.progress.<id>` (from the schema's description) |", "- queue group: `sipbus-ctd`"} {
+	for _, want := range []string{"Subject demo.progress.&lt;id&gt;.", "| `demo.progress.<id>` (from the schema's description) |", "- queue group: `sipbus-demo`"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("page lacks %q:\n%s", want, b)
 		}

@@ -50,7 +50,7 @@ func fill(s string) string {
 }
 
 var holes = map[string]string{ck: "<callkey>", aorKey: "<aorkey>", "METHOD": "<METHOD>", "1xx": "<N>xx",
-	"EDGE": "<edge>", "ID": "<id>", "NAME": "<NAME>", "OWNER": "<owner>", "DIALOG": "<dialog_id>"}
+	"EDGE": "<edge>", "ID": "<id>", "NAME": "<NAME>", "OWNER": "<owner>", "DIALOG": "<dialog_id>", "PHASE": "<phase>"}
 
 func subjects(ss ...string) []string {
 	for i := range ss {
@@ -99,6 +99,7 @@ func Routes() map[string]Route {
 
 		events.TypeEdgeBlocked:  ev("edge", bus.SubjectEdge(bus.EdgeEventBlocked, "EDGE")),
 		events.TypeNotifyFailed: ev("notifier", bus.SubjectNotify(bus.NotifyEventFailed, "ID")),
+		events.TypeCtdProgress:  ev("ctd", bus.SubjectCtd("PHASE", "ID")),
 
 		events.CommandTM:    cmd("tm", events.TMQueue, events.TMCommandSubject),
 		events.CommandTMUAC: cmd("tm", tmapi.QueueGroup, tmapi.SubjectUAC, tmapi.SubjectUACCancel+" (cancel)", fill(tmapi.DialogSubject("OWNER", "DIALOG"))+" (in-dialog requests, on the stream)"),

@@ -40,7 +40,7 @@ var _ ports.Emitter = (*Bus)(nil)
 
 // Subject is the subject of a progress event: ctd.<phase>.<id>.
 func Subject(phase app.Phase, id string) string {
-	return "ctd." + bus.SafeToken(string(phase)) + "." + bus.SafeToken(id)
+	return bus.SubjectCtd(string(phase), id)
 }
 
 // Emit implements ports.Emitter. The event id is <call id>-<n>: a
