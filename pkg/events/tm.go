@@ -17,6 +17,8 @@ type TMCommand struct {
 type TMCommandReply struct {
 	Status int    `json:"status"`
 	Reason string `json:"reason"`
+	// Field names the command's field at fault when Status is 400.
+	Field string `json:"field,omitempty"`
 }
 
 // TM command actions and subjects.

@@ -62,6 +62,8 @@ func (c *Client) Replay(ctx context.Context, req ReplayRequest) (*ReplayReply, e
 type Reply struct {
 	Status int    `json:"status"`
 	Reason string `json:"reason"`
+	// Field names the request's field at fault when Status is 400.
+	Field string `json:"field,omitempty"`
 }
 
 func (r *Reply) reply() *Reply { return r }

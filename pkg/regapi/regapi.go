@@ -87,6 +87,8 @@ type (
 type Reply struct {
 	Status int    `json:"status"`
 	Reason string `json:"reason"`
+	// Field names the request's field at fault when Status is 400.
+	Field string `json:"field,omitempty"`
 }
 
 func (r *Reply) reply() *Reply { return r }

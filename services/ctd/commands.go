@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/services/ctd/internal/ports"
 )
 
@@ -75,8 +76,8 @@ func (s *Service) ctx() (context.Context, context.CancelFunc) {
 
 func (s *Service) cmdToken(r micro.Request) {
 	var req TokenRequest
-	if err := json.Unmarshal(r.Data(), &req); err != nil {
-		reply(r, CommandReply{Status: 400, Error: "bad JSON: " + err.Error()})
+	if fe := events.DecodeCommand(SubjectToken, r.Data(), &req); fe != nil {
+		reply(r, CommandReply{Status: 400, Field: fe.Field, Error: fe.Error()})
 		return
 	}
 	_, aor, err := ports.CheckURI("aor", "sip:"+trimSIP(req.AOR))
@@ -112,8 +113,8 @@ func trimSIP(s string) string {
 
 func (s *Service) cmdCall(r micro.Request) {
 	var req CallCommand
-	if err := json.Unmarshal(r.Data(), &req); err != nil {
-		reply(r, CommandReply{Status: 400, Error: "bad JSON: " + err.Error()})
+	if fe := events.DecodeCommand(SubjectCall, r.Data(), &req); fe != nil {
+		reply(r, CommandReply{Status: 400, Field: fe.Field, Error: fe.Error()})
 		return
 	}
 	if req.ID == "" {
@@ -156,7 +157,11 @@ func (s *Service) cmdCall(r micro.Request) {
 
 func (s *Service) cmdHangup(r micro.Request) {
 	var req CallCommand
-	if err := json.Unmarshal(r.Data(), &req); err != nil || !ports.ValidID(req.ID) {
+	if fe := events.DecodeCommand(SubjectHang, r.Data(), &req); fe != nil {
+		reply(r, CommandReply{Status: 400, Field: fe.Field, Error: fe.Error()})
+		return
+	}
+	if !ports.ValidID(req.ID) {
 		reply(r, CommandReply{Status: 400, Field: "id", Error: "want {\"id\": call id}"})
 		return
 	}

@@ -74,17 +74,18 @@ func (a *App) register() error {
 type replayReply struct {
 	Status  int                           `json:"status"`
 	Reason  string                        `json:"reason"`
+	Field   string                        `json:"field,omitempty"`
 	Actions []events.NotifierReplayAction `json:"actions,omitempty"`
 }
 
 func (a *App) onReplay(r micro.Request) {
 	var req events.NotifierReplay
 	rep := replayReply{Status: 200, Reason: "dry-run: nothing was done"}
-	switch err := json.Unmarshal(r.Data(), &req); {
-	case err != nil:
-		rep = replayReply{Status: 400, Reason: "request: not a JSON object: " + err.Error()}
+	switch fe := events.DecodeCommand(events.CommandNotifierReplay, r.Data(), &req); {
+	case fe != nil:
+		rep = replayReply{Status: 400, Reason: fe.Error(), Field: fe.Field}
 	case !req.DryRun:
-		rep = replayReply{Status: 400, Reason: "dry_run: must be true (a replay only reports what would be done)"}
+		rep = replayReply{Status: 400, Reason: "dry_run: must be true (a replay only reports what would be done)", Field: "dry_run"}
 	case a.opt.OnCall == nil:
 		rep.Reason = "dry-run: this application takes no call events"
 	default:

@@ -74,8 +74,8 @@ func endpoint[Req any, Rep replier](command string, fn func(context.Context, Req
 		go func() {
 			var out any
 			var req Req
-			if err := json.Unmarshal(r.Data(), &req); err != nil {
-				out = notifyapi.Reply{Status: 400, Reason: "request: not a " + command + " JSON object: " + err.Error()}
+			if fe := events.DecodeCommand(command, r.Data(), &req); fe != nil {
+				out = notifyapi.Reply{Status: 400, Reason: fe.Error(), Field: fe.Field}
 			} else {
 				ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 				rep := fn(ctx, req)

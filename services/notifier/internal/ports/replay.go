@@ -34,9 +34,9 @@ func (r replayReply) status() notifyapi.Reply { return r.Reply }
 func (h *Handlers) Replay(ctx context.Context, req notifyapi.ReplayRequest) replayReply {
 	switch {
 	case !req.DryRun:
-		return replayReply{notifyapi.ReplayReply{Reply: reply(400, "dry_run: must be true (a replay only reports what would be done)")}}
+		return replayReply{notifyapi.ReplayReply{Reply: notifyapi.Reply{Status: 400, Field: "dry_run", Reason: "dry_run: must be true (a replay only reports what would be done)"}}}
 	case len(req.Events) > MaxReplayEvents:
-		return replayReply{notifyapi.ReplayReply{Reply: reply(400, fmt.Sprintf("events: at most %d", MaxReplayEvents))}}
+		return replayReply{notifyapi.ReplayReply{Reply: notifyapi.Reply{Status: 400, Field: "events", Reason: fmt.Sprintf("events: at most %d", MaxReplayEvents)}}}
 	}
 	evs := make([]*bus.Event, 0, len(req.Events))
 	for i, raw := range req.Events {

@@ -29,8 +29,8 @@ func Commands(nc *nats.Conn, inst *mgmt.Instance, eng *app.Engine) (micro.Servic
 	err = svc.AddEndpoint("command", micro.HandlerFunc(func(r micro.Request) {
 		var c events.TMCommand
 		rep := events.TMCommandReply{Status: 400}
-		if err := json.Unmarshal(r.Data(), &c); err != nil {
-			rep.Reason = "not a sipbus.tm.command.v1 JSON object: " + err.Error()
+		if fe := events.DecodeCommand(events.CommandTM, r.Data(), &c); fe != nil {
+			rep.Reason, rep.Field = fe.Error(), fe.Field
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			rep = eng.Command(ctx, &c)
