@@ -68,7 +68,7 @@ FUZZ_TARGETS := \
 	services/edge:./internal/ports:FuzzWSFrames services/edge:./internal/ports:FuzzWSUpgrade \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
-	pkg:./bus:FuzzDecodeData pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
+	pkg:./bus:FuzzDecodeData pkg:./events:FuzzDecodeCommand pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
