@@ -9,14 +9,15 @@
 #   make bench-micro  parser, store and bus benchmarks with allocations
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
+#   make image   the container image (Dockerfile; DOCKER=podman works too)
 
-MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus
+MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd cmd/sipbus k8s
 GO      ?= go
 TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-race bench bench-micro lint fmt fuzz up clean
+.PHONY: all build test test-race bench bench-micro lint fmt fuzz up clean image
 
 all: lint build test
 
@@ -72,6 +73,14 @@ fuzz:
 
 up:
 	$(GO) run ./cmd/sipbus up
+
+# The container image every k8s/ manifest runs. Needs docker (or podman,
+# DOCKER=podman) with BuildKit; the test in k8s/ checks the manifests
+# against this Dockerfile without building it.
+IMAGE  ?= ghcr.io/sipbus/sipbus:dev
+DOCKER ?= docker
+image:
+	$(DOCKER) build -t $(IMAGE) .
 
 clean:
 	rm -rf bin

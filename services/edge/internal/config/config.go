@@ -28,6 +28,17 @@ type Config struct {
 	// Default: "edge-" + host name.
 	ID string `yaml:"id" env:"SIPBUS_EDGE_ID"`
 
+	// NATS is the NATS server URL (or several, comma-separated) of the
+	// edge's own main (services/edge/cmd/edge); `sipbus up` and `sipbus
+	// edge` take --nats instead. Default: $NATS_URL, else
+	// nats://127.0.0.1:4222. The variable is the one every service reads.
+	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
+
+	// StreamReplicas is the replica count the edge creates the event
+	// stream with when it does not exist yet: 3 on a three-node NATS
+	// cluster (k8s/overlays/prod), 1 on a single server. Default 1.
+	StreamReplicas int `yaml:"stream_replicas" env:"SIPBUS_STREAM_REPLICAS"`
+
 	// UDP and TCP are the listen addresses (host:port). Default
 	// 127.0.0.1:5060 for both. "-" disables a transport.
 	UDP string `yaml:"udp" env:"SIPBUS_EDGE_UDP"`
@@ -293,6 +304,9 @@ func (c Config) Validate() error {
 	}
 	if c.FloodBlock <= 0 || c.FloodBlock > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("flood_block: %v must be positive and at most 24h", c.FloodBlock))
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("stream_replicas: %d must be 1-5 (JetStream's limit)", c.StreamReplicas))
 	}
 	if c.FloodSources <= 0 {
 		errs = append(errs, errors.New("flood_sources: must be positive"))

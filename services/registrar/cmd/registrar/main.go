@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/services/registrar"
 )
 
@@ -38,6 +39,7 @@ func main() {
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (keys: see the README); the environment overrides it")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	httpAddr := flag.String("http", "off", "HTTP address ip:port for /healthz, /readyz and /metrics, or off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -81,5 +83,20 @@ func run() error {
 	} else if err != nil {
 		return fmt.Errorf("stream %s: %w", bus.DefaultStream, err)
 	}
+	health, metrics := &obs.Health{}, obs.NewMetrics("registrar")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	redisCheck, closeCheck, err := obs.RedisURL(ctx, cfg.Redis, metrics.RedisRTT)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer closeCheck()
+	health.Add("redis", redisCheck)
+	hs, err := obs.Listen(*httpAddr, health, metrics, log)
+	if err != nil {
+		return fmt.Errorf("-http: %w", err)
+	}
+	defer hs.Shutdown(context.Background())
+	go func() { <-ctx.Done(); health.Drain() }()
 	return registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
 }

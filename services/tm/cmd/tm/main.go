@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm"
 )
@@ -37,6 +38,7 @@ func main() {
 
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (strict: an unknown key is an error)")
+	httpAddr := flag.String("http", "off", "HTTP address ip:port for /healthz, /readyz and /metrics, or off")
 	flag.Parse()
 	cfg, err := tm.LoadConfig(*cfgPath)
 	if err != nil {
@@ -73,5 +75,15 @@ func run() error {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
+	health, metrics := &obs.Health{}, obs.NewMetrics("tm")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	health.Add("redis", obs.Redis(st.Ping, metrics.RedisRTT))
+	hs, err := obs.Listen(*httpAddr, health, metrics, log)
+	if err != nil {
+		return fmt.Errorf("-http: %w", err)
+	}
+	defer hs.Shutdown(context.Background())
+	go func() { <-ctx.Done(); health.Drain() }()
 	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
 }
