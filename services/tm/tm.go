@@ -17,6 +17,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
@@ -62,6 +63,9 @@ type Deps struct {
 	// nil uses only Config.Static.
 	Locate Locator
 	Log    *slog.Logger
+	// Metrics, when set, gets tm's counters and decision latency
+	// (RegisterMetrics).
+	Metrics *obs.Metrics
 }
 
 // TM is a running transaction manager.
@@ -150,6 +154,9 @@ func New(cfg Config, d Deps) (*TM, error) {
 		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
+	if d.Metrics != nil {
+		t.RegisterMetrics(d.Metrics)
+	}
 	return t, nil
 }
 

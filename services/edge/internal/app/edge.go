@@ -189,6 +189,7 @@ func (e *Edge) Handle(ctx context.Context, p *Packet) {
 		e.opt.Log.Debug("drop unparseable message", "from", p.Remote, "transport", p.Transport, "err", err)
 		return
 	}
+	e.C.SIP.Count(DirIn, p.Data)
 	if m.Request {
 		e.request(ctx, p, m)
 	} else {

@@ -85,5 +85,5 @@ func run() error {
 	}
 	defer hs.Shutdown(context.Background())
 	go func() { <-ctx.Done(); health.Drain() }()
-	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
+	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics})
 }

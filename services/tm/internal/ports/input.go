@@ -67,12 +67,23 @@ type Input struct {
 	skipRegister bool
 
 	Stats InputStats
+
+	// Decision, when set before the input subscribes, observes the
+	// seconds each SIP event took from decode to the engine's decision
+	// carried out (store written, sends queued).
+	Decision Observer
 }
 
 // InputStats count what the input did.
 type InputStats struct {
 	Messages, Timers, Lookups, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
+	// Transactions counts new requests handed to the engine (a new server
+	// transaction each; retransmissions the edge absorbed never get here).
+	Transactions atomic.Uint64
 }
+
+// Observer takes one measurement (a prometheus.Histogram is one).
+type Observer interface{ Observe(float64) }
 
 // InputOptions tune the input.
 type InputOptions struct {
@@ -303,6 +314,9 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		}
 	}
 	err = in.dispatch(ctx, s, inb, waited)
+	if in.Decision != nil {
+		in.Decision.Observe(time.Since(now).Seconds())
+	}
 	if errors.Is(err, store.ErrInvalid) {
 		in.log.Warn("tm: input refused by the store", "call_key", s.CallKey, "err", err)
 		return nil
@@ -330,6 +344,7 @@ func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, 
 			in.Stats.Shed.Add(1)
 			return in.eng.Shed(ctx, inb)
 		}
+		in.Stats.Transactions.Add(1)
 	}
 	return in.eng.Request(ctx, inb)
 }
