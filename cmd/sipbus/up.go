@@ -182,6 +182,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if web != nil {
+		upObs(ctx, web.Mux, nc, js, st, e, t)
 		go func() {
 			if err := web.Serve(); err != nil {
 				log.Error("http: stopped serving", "err", err)

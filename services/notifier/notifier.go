@@ -16,6 +16,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/notifier/internal/adapters"
@@ -57,6 +58,8 @@ type Deps struct {
 	// Now is the clock of rate-limit windows and digests; nil is
 	// time.Now. For tests.
 	Now func() time.Time
+	// Metrics, when set, gets the notifier's counters (RegisterMetrics).
+	Metrics *obs.Metrics
 }
 
 // OpenState opens the directory and the state named by url: "" or
@@ -140,7 +143,11 @@ func New(cfg Config, d Deps) (*Notifier, error) {
 		h.Rules = append(h.Rules, ports.Rule{Name: r.Name, Events: r.Events, Argv: r.Argv, Env: r.Env, Dir: r.Dir,
 			Timeout: r.Timeout, Concurrency: r.Concurrency})
 	}
-	return &Notifier{cfg: cfg, d: d, log: log, pub: pub, h: h}, nil
+	n := &Notifier{cfg: cfg, d: d, log: log, pub: pub, h: h}
+	if d.Metrics != nil {
+		n.RegisterMetrics(d.Metrics)
+	}
+	return n, nil
 }
 
 // Start subscribes the missed-call mail (when a mail server is set) and

@@ -11,7 +11,7 @@ import (
 var decisionBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
 
 // RegisterMetrics exports tm's counters on m and times its decisions
-// (sipbus_tm_decision_seconds). Call it before Start. The counters are the
+// (sipbus_tm_decision_seconds), running or not. The counters are the
 // atomics the input already keeps, read at scrape time.
 func (t *TM) RegisterMetrics(m *obs.Metrics) {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -20,7 +20,7 @@ func (t *TM) RegisterMetrics(m *obs.Metrics) {
 		Buckets: decisionBuckets,
 	})
 	m.Registry.MustRegister(h)
-	t.input.Decision = h
+	t.input.SetDecision(h)
 	st := &t.input.Stats
 	for _, c := range []struct {
 		name, help string

@@ -105,5 +105,5 @@ func run() error {
 	}
 	defer hs.Shutdown(context.Background())
 	go func() { <-ctx.Done(); health.Drain() }()
-	return notifier.Run(ctx, cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: st, Log: log})
+	return notifier.Run(ctx, cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: st, Log: log, Metrics: metrics})
 }

@@ -68,10 +68,21 @@ type Input struct {
 
 	Stats InputStats
 
-	// Decision, when set before the input subscribes, observes the
-	// seconds each SIP event took from decode to the engine's decision
-	// carried out (store written, sends queued).
-	Decision Observer
+	// decision observes the seconds each SIP event took from decode to
+	// the engine's decision carried out (store written, sends queued).
+	decision atomic.Pointer[observer]
+}
+
+type observer struct{ Observer }
+
+// SetDecision makes o observe the decision latency (any time, running or
+// not; nil stops it).
+func (in *Input) SetDecision(o Observer) {
+	if o == nil {
+		in.decision.Store(nil)
+		return
+	}
+	in.decision.Store(&observer{o})
 }
 
 // InputStats count what the input did.
@@ -314,8 +325,8 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		}
 	}
 	err = in.dispatch(ctx, s, inb, waited)
-	if in.Decision != nil {
-		in.Decision.Observe(time.Since(now).Seconds())
+	if o := in.decision.Load(); o != nil {
+		o.Observe(time.Since(now).Seconds())
 	}
 	if errors.Is(err, store.ErrInvalid) {
 		in.log.Warn("tm: input refused by the store", "call_key", s.CallKey, "err", err)
