@@ -49,6 +49,19 @@ func (h *Health) Add(name string, c Check) {
 	h.checks[name] = c
 }
 
+// Starting adds a check named name that fails until done is called: a
+// process is not ready before its service has started.
+func (h *Health) Starting(name string) (done func()) {
+	var ok atomic.Bool
+	h.Add(name, func(context.Context) error {
+		if !ok.Load() {
+			return errors.New("obs: " + name + ": starting")
+		}
+		return nil
+	})
+	return func() { ok.Store(true) }
+}
+
 // Drain makes the process unready for good (SIGTERM).
 func (h *Health) Drain() { h.draining.Store(true) }
 

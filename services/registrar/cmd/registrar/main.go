@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -98,5 +99,21 @@ func run() error {
 	}
 	defer hs.Shutdown(context.Background())
 	go func() { <-ctx.Done(); health.Drain() }()
-	return registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+	started := health.Starting("registrar")
+	r, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := r.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while starting
+		}
+		return err
+	}
+	started()
+	<-ctx.Done()
+	health.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.Shutdown(sctx)
 }

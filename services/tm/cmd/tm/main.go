@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,5 +86,21 @@ func run() error {
 	}
 	defer hs.Shutdown(context.Background())
 	go func() { <-ctx.Done(); health.Drain() }()
-	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics})
+	started := health.Starting("tm")
+	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	if err := t.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while starting
+		}
+		return err
+	}
+	started()
+	<-ctx.Done()
+	health.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return t.Shutdown(sctx)
 }
