@@ -89,3 +89,15 @@ func Mount(mux *http.ServeMux, h *Health, m *Metrics) {
 		mux.Handle("GET "+MetricsPath, m.Handler())
 	}
 }
+
+// CTDCalls registers and returns sipbus_ctd_calls_total{outcome}: the hook
+// for click-to-dial, which counts each call it placed once, by how it
+// ended (answered, busy, no-answer, failed, ...; a short fixed set).
+func (m *Metrics) CTDCalls() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "ctd_calls_total",
+		Help: "Click-to-dial calls by outcome.",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(c)
+	return c
+}
