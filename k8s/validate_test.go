@@ -325,7 +325,8 @@ func (o objects) checkPod(where string, w workload, served func(string) bool, cm
 		}
 		reads := envNames(cfg)
 		for _, e := range c.Env {
-			if !reads[e.Name] && !slices.Contains(runtimeEnv, e.Name) && !referenced[e.Name] {
+			otel := strings.HasPrefix(e.Name, "OTEL_EXPORTER_OTLP_") // read by the exporter (obs.TracingFromEnv)
+			if !reads[e.Name] && !slices.Contains(runtimeEnv, e.Name) && !referenced[e.Name] && !otel {
 				add("%s: env %s is not a setting %s reads (its Config has no env tag %s)", cw, e.Name, bin, e.Name)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/natsembed"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
@@ -112,7 +113,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
+	tracer, stopTracing, err := obs.TracingFromEnv(ctx, "up", ecfg.ID)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
+	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log, Tracer: tracer})
 	if err != nil {
 		return ef.listenError(fs, err)
 	}
@@ -153,7 +159,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		_ = reg.Shutdown(sctx)
 	}()
-	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory)})
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory), Tracer: tracer})
 	if err != nil {
 		return err
 	}

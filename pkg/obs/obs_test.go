@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/obs"
@@ -126,4 +129,44 @@ func TestReadyzConsumerLag(t *testing.T) {
 
 func jsConsumer(name string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy}
+}
+
+// TestTracerOff: a nil Tracer (tracing off, the default) costs nothing.
+func TestTracerOff(t *testing.T) {
+	var tr *obs.Tracer
+	ctx := context.Background()
+	if a := testing.AllocsPerRun(100, func() {
+		_, tp, end := tr.Start(ctx, "sip.receive", "", "sip.method", "INVITE")
+		end()
+		_ = tp
+	}); a != 0 {
+		t.Errorf("a span with tracing off allocates %v times", a)
+	}
+	if _, ok := os.LookupEnv("OTEL_EXPORTER_OTLP_ENDPOINT"); !ok {
+		if tr, _, err := obs.TracingFromEnv(ctx, "test", "1"); tr != nil || err != nil {
+			t.Errorf("TracingFromEnv without OTEL_EXPORTER_OTLP_ENDPOINT: %v, %v; want off", tr, err)
+		}
+	}
+}
+
+// TestTracerParent: a span started from a traceparent is its child.
+func TestTracerParent(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := obs.NewTracer(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)), "test")
+	_, tp1, end1 := tr.Start(context.Background(), "a", "")
+	end1()
+	_, tp2, end2 := tr.Start(context.Background(), "b", tp1)
+	end2()
+	if len(tp1) != 55 || tp1[:3] != "00-" || tp2[3:35] != tp1[3:35] || tp2[36:52] == tp1[36:52] {
+		t.Errorf("traceparents %q then %q: want one trace, two spans", tp1, tp2)
+	}
+	spans := rec.Ended()
+	if len(spans) != 2 || spans[1].Parent().SpanID() != spans[0].SpanContext().SpanID() {
+		t.Errorf("span b is not a child of a")
+	}
+	_, tp3, end3 := tr.Start(context.Background(), "c", "garbage")
+	end3()
+	if tp3 == "" || tp3[3:35] == tp1[3:35] {
+		t.Errorf("an invalid parent did not start a new trace: %q", tp3)
+	}
 }

@@ -97,6 +97,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 	"github.com/sipbus/sipbus/services/edge/internal/config"
@@ -128,6 +129,8 @@ type Deps struct {
 	NC  *nats.Conn          // messages to send, beats, the stats endpoint
 	JS  jetstream.JetStream // for publishing events
 	Log *slog.Logger
+	// Tracer, when set, traces messages (pkg/obs); nil: off.
+	Tracer *obs.Tracer
 }
 
 // Edge is a running edge.
@@ -210,8 +213,17 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		BusReady: func() bool { return d.NC.IsConnected() && e.pub.Healthy() },
 		Flood:    e.flood,
 		Flows:    e.flows.Conns,
+		Tracer:   tracer(d.Tracer),
 	}, &ports.Transports{UDP: e.udp, Flows: e.flows}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
+}
+
+// tracer is t as the core's Tracer: a nil interface when tracing is off.
+func tracer(t *obs.Tracer) app.Tracer {
+	if t == nil {
+		return nil
+	}
+	return t
 }
 
 // gate is the listeners' flood control (a nil interface when it is off).

@@ -66,6 +66,8 @@ type Deps struct {
 	// Metrics, when set, gets tm's counters and decision latency
 	// (RegisterMetrics).
 	Metrics *obs.Metrics
+	// Tracer, when set, traces tm's decisions (pkg/obs); nil: off.
+	Tracer *obs.Tracer
 }
 
 // TM is a running transaction manager.
@@ -152,12 +154,21 @@ func New(cfg Config, d Deps) (*TM, error) {
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
 		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
+		Tracer: tracer(d.Tracer),
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
 	if d.Metrics != nil {
 		t.RegisterMetrics(d.Metrics)
 	}
 	return t, nil
+}
+
+// tracer is t as the input's Tracer: a nil interface when off.
+func tracer(t *obs.Tracer) ports.Tracer {
+	if t == nil {
+		return nil
+	}
+	return t
 }
 
 // lookups adapts a function to app.Lookups (the input, built after the

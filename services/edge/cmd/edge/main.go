@@ -72,7 +72,12 @@ func run() error {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{Replicas: cfg.StreamReplicas}); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Log: log})
+	tracer, stopTracing, err := obs.TracingFromEnv(ctx, "edge", cfg.ID)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
+	e, err := edge.New(cfg, edge.Deps{NC: nc, JS: js, Log: log, Tracer: tracer})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,13 @@ import (
 )
 
 // Options configure the core.
+// Tracer starts spans (obs.Tracer): a child of parent (a W3C
+// traceparent, "" for a new trace), attributes as key, value pairs; it
+// returns the span's traceparent and the function that ends it.
+type Tracer interface {
+	Start(ctx context.Context, name, parent string, kv ...string) (context.Context, string, func())
+}
+
 type Options struct {
 	ID     string // edge id
 	Source string // CloudEvent source, sipbus/edge/<id>
@@ -77,6 +84,10 @@ type Options struct {
 	// the stream acknowledging); while it does not, new requests get 503
 	// with Retry-After. nil: always.
 	BusReady func() bool
+	// Tracer, when set, traces each message received (a new trace) and
+	// each message sent for another service (a child of the event's
+	// traceparent); obs.Tracer is one. nil: off.
+	Tracer Tracer
 	// Flood is the flood control the listeners ask before anything else
 	// (nil: none); the core expires it and reports its blocks.
 	Flood *Flood

@@ -86,8 +86,13 @@ func run() error {
 	}
 	defer hs.Shutdown(context.Background())
 	go func() { <-ctx.Done(); health.Drain() }()
+	tracer, stopTracing, err := obs.TracingFromEnv(ctx, "tm", cfg.ID)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
 	started := health.Starting("tm")
-	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics})
+	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics, Tracer: tracer})
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,14 @@ type InputStats struct {
 	Transactions atomic.Uint64
 }
 
+// Tracer starts spans (obs.Tracer).
+type Tracer interface {
+	Start(ctx context.Context, name, parent string, kv ...string) (context.Context, string, func())
+}
+
+// SpanDecide is the span of tm handling one SIP event.
+const SpanDecide = "tm.decide"
+
 // Observer takes one measurement (a prometheus.Histogram is one).
 type Observer interface{ Observe(float64) }
 
@@ -104,7 +112,11 @@ type InputOptions struct {
 	Timeout       time.Duration // per input; default 5s
 	T1            time.Duration // non-INVITE requests older than 64*T1 are dropped; default 500ms
 	DNS           Resolver      // resolves next hops for Lookup; nil: lookups fail
-	Log           *slog.Logger
+	// Tracer, when set, makes each SIP event that carries a traceparent a
+	// span (SpanDecide) whose traceparent the messages and events it
+	// causes carry. nil: off.
+	Tracer Tracer
+	Log    *slog.Logger
 }
 
 // Resolver resolves a next hop from DNS (adapters.DNS).
@@ -312,6 +324,13 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	if err := msg.Parse(s.Raw, framing); err != nil {
 		in.Stats.Bad.Add(1)
 		return nil
+	}
+	if in.opt.Tracer != nil && s.TraceParent != "" {
+		var tp string
+		var end func()
+		ctx, tp, end = in.opt.Tracer.Start(ctx, SpanDecide, s.TraceParent, "sipbus.callkey", s.CallKey, "sipbus.tm", in.opt.ID, "cloudevents.event_type", s.Type)
+		ctx = bus.WithTraceParent(ctx, tp)
+		defer end()
 	}
 	inb := &app.Inbound{
 		Msg: msg, CallKey: s.CallKey, Event: s,
