@@ -92,6 +92,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -218,6 +219,24 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	return e, nil
 }
 
+// drain refuses new dialogs and waits, at most cfg.Drain, until the
+// transactions and dialogs that had started are done (app.Edge.Idle).
+func (e *Edge) drain() {
+	e.core.Drain()
+	start := time.Now()
+	deadline := start.Add(e.cfg.Drain)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !e.core.Idle(config.DrainQuiet) {
+		if time.Now().After(deadline) {
+			e.log.Warn("edge: drain: deadline passed with work in flight", "drain", e.cfg.Drain)
+			return
+		}
+		<-t.C
+	}
+	e.log.Info("edge drained", "took", time.Since(start).Round(time.Millisecond))
+}
+
 // tracer is t as the core's Tracer: a nil interface when tracing is off.
 func tracer(t *obs.Tracer) app.Tracer {
 	if t == nil {
@@ -269,6 +288,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	e.log.Info("edge up", "listen", e.Listeners(), "advertise", e.cfg.Advertise)
 	<-ctx.Done()
+	e.drain()
 	e.closeListeners()
 	e.flows.Close()
 	wg.Wait()

@@ -42,6 +42,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/bus"
@@ -109,6 +110,9 @@ type Edge struct {
 
 	msgs   sync.Pool
 	blocks chan Block // blocks that started, for PublishBlocks
+
+	draining atomic.Bool  // Drain: new dialogs get 503
+	lastWork atomic.Int64 // unix ns of the last message of started work (drain.go)
 }
 
 type idSource interface{ Next() string }
@@ -240,7 +244,7 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		e.unavailable(ctx, p, m)
 		return
 	}
-	if initial(m) && e.adm.shed(now, serviceFor(m)) {
+	if initial(m) && (e.draining.Load() || e.adm.shed(now, serviceFor(m))) {
 		e.C.Shed.Add(1)
 		e.refuse(ctx, p, m)
 		return
@@ -393,7 +397,11 @@ func (e *Edge) reject(ctx context.Context, p *Packet, m *sipmsg.Msg, f *sipmsg.F
 func (e *Edge) refuse(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	opt := e.replyOptions(p, m, e.signedTag(m))
 	opt.Headers = append(opt.Headers, "Retry-After: "+strconv.Itoa(e.opt.RetryAfter))
-	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, "Service Unavailable", opt))
+	reason := "Service Unavailable"
+	if e.draining.Load() {
+		reason = "Shutting Down" // this edge drains: another one takes the call
+	}
+	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, reason, opt))
 }
 
 // unavailable answers 503 with Retry-After when the bus failed.

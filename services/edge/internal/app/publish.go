@@ -43,6 +43,7 @@ func (e *Edge) publishReceived(ctx context.Context, p *Packet, m *sipmsg.Msg, ck
 		return err
 	}
 	e.C.Published.Add(1)
+	e.work()
 	return nil
 }
 

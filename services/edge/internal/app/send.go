@@ -55,6 +55,7 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 		return fmt.Errorf("%w: to %s: %v", ErrUndeliverable, d, err)
 	}
 	e.C.Transmitted.Add(1)
+	e.work()
 	if m != nil && !m.Request {
 		e.remember(s.TxKey, m, s.Raw, used)
 	}

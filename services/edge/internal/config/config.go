@@ -135,6 +135,14 @@ type Config struct {
 	// Default: ["path"].
 	Supported []string `yaml:"supported" env:"SIPBUS_EDGE_SUPPORTED"`
 
+	// Drain bounds the graceful stop (SIGTERM): the edge answers new
+	// dialogs and registrations 503 (reason "Shutting Down", with
+	// Retry-After) and goes on with every transaction and dialog that had
+	// started, until none awaits a final response and none of their
+	// messages came for DrainQuiet (1s), or Drain passed. Set the pod's
+	// terminationGracePeriodSeconds above it. Default 30s.
+	Drain time.Duration `yaml:"drain" env:"SIPBUS_EDGE_DRAIN"`
+
 	// Flood control (the heir of Kamailio's pike; see app.Flood): a source
 	// (an IPv4 address, an IPv6 /64) sending more than FloodLimit requests
 	// in a sliding FloodWindow is blocked for FloodBlock: its datagrams are
@@ -159,6 +167,10 @@ type Config struct {
 	// not blocked (see app.Flood). Default 100000.
 	FloodSources int `yaml:"flood_sources" env:"SIPBUS_EDGE_FLOOD_SOURCES"`
 }
+
+// DrainQuiet is how long a draining edge waits for no started work
+// before it stops (see Drain).
+const DrainQuiet = time.Second
 
 // DefaultFloodAllow is the default FloodAllow.
 var DefaultFloodAllow = []string{"127.0.0.1/32", "::1/128"}
@@ -213,6 +225,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Supported == nil {
 		c.Supported = []string{"path"}
+	}
+	if c.Drain == 0 {
+		c.Drain = 30 * time.Second
 	}
 	if c.FloodLimit == 0 {
 		c.FloodLimit = 1000
@@ -289,7 +304,7 @@ func (c Config) Validate() error {
 		{"tcp_idle", int64(c.TCPIdle)}, {"tcp_max_conns", int64(c.TCPMaxConns)},
 		{"cache_max", int64(c.CacheMax)}, {"republish", int64(c.Republish)},
 		{"queue_target", int64(c.QueueTarget)}, {"queue_interval", int64(c.QueueInterval)},
-		{"retry_after", int64(c.RetryAfter)},
+		{"retry_after", int64(c.RetryAfter)}, {"drain", int64(c.Drain)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
