@@ -227,7 +227,7 @@ func (e *Edge) drain() {
 	deadline := start.Add(e.cfg.Drain)
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for !e.core.Idle(config.DrainQuiet) {
+	for !e.core.Idle(config.DrainQuiet, config.DrainStalled) {
 		if time.Now().After(deadline) {
 			e.log.Warn("edge: drain: deadline passed with work in flight", "drain", e.cfg.Drain)
 			return

@@ -8,7 +8,8 @@ import "time"
 // had started: retransmissions, responses, ACK, CANCEL, in-dialog
 // requests, and the messages other services send through it. It is idle
 // once no server transaction awaits its final response and no such work
-// arrived for a quiet while; then it may stop.
+// arrived for a quiet while (a new dialog refused counts: while traffic
+// still comes here, the edge stays to answer it); then it may stop.
 
 // Drain makes the edge refuse new dialogs from now on.
 func (e *Edge) Drain() { e.draining.Store(true) }
@@ -20,10 +21,14 @@ func (e *Edge) Draining() bool { return e.draining.Load() }
 // handled (published to the bus or sent for a service).
 func (e *Edge) work() { e.lastWork.Store(e.opt.Now().UnixNano()) }
 
-// Idle reports whether no server transaction awaits a final response and
-// no work arrived for quiet: a draining edge may stop.
-func (e *Edge) Idle(quiet time.Duration) bool {
-	return e.opt.Now().UnixNano()-e.lastWork.Load() >= int64(quiet) && e.cache.pending() == 0
+// Idle reports whether a draining edge may stop: no work arrived for
+// quiet and no server transaction awaits a final response, or no work at
+// all arrived for stalled (a transaction that makes no progress, a call
+// ringing for long, is left to the other edges: its final response goes to
+// the advertised address, and SIP's retransmissions find them).
+func (e *Edge) Idle(quiet, stalled time.Duration) bool {
+	since := e.opt.Now().UnixNano() - e.lastWork.Load()
+	return since >= int64(quiet) && (since >= int64(stalled) || e.cache.pending() == 0)
 }
 
 // pending counts the server transactions without a final response.

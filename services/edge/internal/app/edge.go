@@ -400,6 +400,7 @@ func (e *Edge) refuse(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	reason := "Service Unavailable"
 	if e.draining.Load() {
 		reason = "Shutting Down" // this edge drains: another one takes the call
+		e.work()                 // traffic still comes here: stay to answer it
 	}
 	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, reason, opt))
 }

@@ -139,7 +139,8 @@ type Config struct {
 	// dialogs and registrations 503 (reason "Shutting Down", with
 	// Retry-After) and goes on with every transaction and dialog that had
 	// started, until none awaits a final response and none of their
-	// messages came for DrainQuiet (1s), or Drain passed. Set the pod's
+	// messages came for DrainQuiet (1s), or none came for DrainStalled
+	// (3s), or Drain passed. Set the pod's
 	// terminationGracePeriodSeconds above it. Default 30s.
 	Drain time.Duration `yaml:"drain" env:"SIPBUS_EDGE_DRAIN"`
 
@@ -169,8 +170,12 @@ type Config struct {
 }
 
 // DrainQuiet is how long a draining edge waits for no started work
-// before it stops (see Drain).
-const DrainQuiet = time.Second
+// before it stops, DrainStalled how long when transactions still await
+// their final response (see Drain and app.Edge.Idle).
+const (
+	DrainQuiet   = time.Second
+	DrainStalled = 3 * time.Second
+)
 
 // DefaultFloodAllow is the default FloodAllow.
 var DefaultFloodAllow = []string{"127.0.0.1/32", "::1/128"}
