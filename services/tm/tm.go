@@ -265,22 +265,37 @@ func (t *TM) background(ctx context.Context) {
 	}
 }
 
-// Shutdown leaves the group (the partitions move to the other replicas at
-// once), lets queued inputs finish, and flushes published events and
-// pending writes.
+// Shutdown hands the replica's work over: it stops taking input, lets
+// queued inputs finish, writes what it holds, then leaves the group (the
+// partitions move to the other replicas at once, told on
+// ports.ChangedSubject), and flushes published events.
 func (t *TM) Shutdown(ctx context.Context) error {
 	var errs []error
 	if t.svc != nil {
 		errs = append(errs, t.svc.Stop())
 	}
-	errs = append(errs, t.members.Stop(ctx))
+	// Hand over (ports/handover.go): hold new input, finish what is in
+	// flight, write what this replica holds, leave (the others subscribe
+	// at once and load the calls' latest state), then pass the held
+	// messages on to them.
+	t.members.Quiesce()
+	t.input.BeginHandover()
 	if t.cancel != nil {
 		t.cancel()
 		<-t.done
 	}
+	t.commit.Close()
+	errs = append(errs, t.members.Leave(ctx))
+	select {
+	case <-time.After(ports.HandoverWait):
+	case <-ctx.Done():
+	}
+	if n := t.input.EndHandover(ctx); n > 0 {
+		t.log.Info("tm: handover: messages passed on to the new owners", "messages", n)
+	}
+	errs = append(errs, t.members.Stop(ctx))
 	t.input.Stop()
 	t.edges.Stop()
-	t.commit.Close()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errs = append(errs, t.pub.Flush(fctx))

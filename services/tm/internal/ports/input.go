@@ -68,6 +68,12 @@ type Input struct {
 
 	Stats InputStats
 
+	// Handover (handover.go): messages held while the replica leaves.
+	handover atomic.Bool
+	hmu      sync.Mutex
+	held     []*nats.Msg
+	schOnce  sync.Once
+
 	// decision observes the seconds each SIP event took from decode to
 	// the engine's decision carried out (store written, sends queued).
 	decision atomic.Pointer[observer]
@@ -155,24 +161,28 @@ func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, 
 }
 
 // Acquire subscribes to partition p and schedules the deadlines its
-// previous owner left in the store.
+// previous owner left in the store (idx nil: subscribe only).
 func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) error {
 	in.mu.Lock()
-	if _, ok := in.subs[p]; ok {
-		in.mu.Unlock()
-		return nil
+	if _, ok := in.subs[p]; !ok {
+		sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
+		if err != nil {
+			in.mu.Unlock()
+			return err
+		}
+		_ = sub.SetPendingLimits(1<<20, 512<<20)
+		in.subs[p] = sub
 	}
-	sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
-	if err != nil {
-		in.mu.Unlock()
-		return err
-	}
-	_ = sub.SetPendingLimits(1<<20, 512<<20)
-	in.subs[p] = sub
 	in.mu.Unlock()
 	if idx == nil {
 		return nil
 	}
+	return in.LoadDeadlines(ctx, p, idx)
+}
+
+// LoadDeadlines schedules the deadlines of partition p's calls that its
+// previous owner left in the store.
+func (in *Input) LoadDeadlines(ctx context.Context, p string, idx store.IndexStore) error {
 	entries, err := idx.IndexRange(ctx, app.DeadlineIndex(p), 1<<62)
 	if err != nil {
 		return err
@@ -185,6 +195,9 @@ func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) er
 	}
 	return nil
 }
+
+// Flush makes sure the NATS server has every subscription made so far.
+func (in *Input) Flush(ctx context.Context) error { return in.nc.FlushWithContext(ctx) }
 
 // Release unsubscribes from partition p and forgets its calls: their
 // records stay in the store for the new owner.
@@ -215,6 +228,10 @@ func (in *Input) Owned() []string {
 // onMsg runs on a partition's subscription goroutine: it handles the
 // message under the partition's lock.
 func (in *Input) onMsg(m *nats.Msg) {
+	if in.handover.Load() {
+		in.hold(m)
+		return
+	}
 	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
 	subj := m.Subject
 	if in.skipRegister {
@@ -410,6 +427,6 @@ func (in *Input) Stop() {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	in.sch.Stop()
+	in.stopScheduler()
 	in.wg.Wait()
 }
