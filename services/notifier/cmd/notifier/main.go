@@ -4,7 +4,7 @@
 // on one durable consumer. For a laptop, `sipbus up --smtp dev` runs one
 // inside everything else.
 //
-//	notifier [-config notifier.yaml] [-log-level info]
+//	notifier [-config notifier.yaml] [-log-level info] [-http ADDR|off]
 //
 // Settings come from the YAML file, then the environment (SIPBUS_NATS_URL,
 // REDIS_URL, SIPBUS_SMTP_URL, SIPBUS_MAIL_*, SIPBUS_NOTIFIER_*; see the

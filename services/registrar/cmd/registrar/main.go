@@ -3,7 +3,7 @@
 // registrar per pod, as many pods as needed). For a laptop, `sipbus up`
 // runs everything in one process instead.
 //
-//	registrar [-config registrar.yaml] [-log-level info]
+//	registrar [-config registrar.yaml] [-log-level info] [-http ADDR|off]
 //
 // Settings come from the YAML file, then the environment (SIPBUS_NATS_URL,
 // REDIS_URL, SIPBUS_DOMAINS, SIPBUS_AUTH_SECRET, SIPBUS_REGISTRAR_*; see

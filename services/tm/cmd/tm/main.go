@@ -3,7 +3,7 @@
 // any number of them). For a laptop, `sipbus up` runs everything in one
 // process instead.
 //
-//	tm [-config tm.yaml]
+//	tm [-config tm.yaml] [-http ADDR|off]
 //
 // Settings come from the YAML file, then SIPBUS_* variables (SIPBUS_ADVERTISE,
 // SIPBUS_DOMAINS, SIPBUS_ROUTES, REDIS_URL, SIPBUS_NATS_URL, ...; see
