@@ -11,14 +11,15 @@
 #   make bench-micro  parser, store and bus benchmarks with allocations
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
+#   make image   the container image (Dockerfile; DOCKER=podman works too)
 
-MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd services/web cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter
+MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd services/web cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter k8s
 GO      ?= go
 TESTFLAGS ?= -count=1 -timeout 15m
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-node test-node-unit test-race schemas-doc bench bench-micro lint fmt fuzz up clean
+.PHONY: all build test test-node test-node-unit test-race schemas-doc bench bench-micro lint fmt fuzz up clean image
 
 all: lint build test
 
@@ -70,7 +71,7 @@ FUZZ_TARGETS := \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
 	pkg:./bus:FuzzDecodeData pkg:./events:FuzzDecodeCommand pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
-	services/edge:./internal/app:FuzzParseDest services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
+	services/edge:./internal/app:FuzzParseDest services/edge:./internal/app:FuzzSIPCounts services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
 	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \
 	services/registrar:./internal/ports:FuzzAuthCheck \
@@ -94,6 +95,14 @@ up:
 # The contract page: every event and command with subject, schema, example.
 schemas-doc:
 	cd pkg && $(GO) run ./schemadoc/cmd/schemadoc -o ../schemas/EVENTS.md
+
+# The container image every k8s/ manifest runs. Needs docker (or podman,
+# DOCKER=podman) with BuildKit; the test in k8s/ checks the manifests
+# against this Dockerfile without building it.
+IMAGE  ?= ghcr.io/sipbus/sipbus:dev
+DOCKER ?= docker
+image:
+	$(DOCKER) build -t $(IMAGE) .
 
 clean:
 	rm -rf bin

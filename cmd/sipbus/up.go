@@ -18,6 +18,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/natsembed"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
@@ -116,7 +117,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
+	tracer, stopTracing, err := obs.TracingFromEnv(ctx, "up", ecfg.ID)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
+	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log, Tracer: tracer})
 	if err != nil {
 		return ef.listenError(fs, err)
 	}
@@ -157,7 +163,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		_ = reg.Shutdown(sctx)
 	}()
-	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory)})
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory), Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -196,6 +202,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopCtd()
 	if web != nil {
+		upObs(ctx, web.Mux, nc, js, st, e, t)
 		go func() {
 			if err := web.Serve(); err != nil {
 				log.Error("http: stopped serving", "err", err)

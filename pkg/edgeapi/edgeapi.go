@@ -126,9 +126,13 @@ func (s *Sender) Send(ctx context.Context, m *Message) error {
 	} else {
 		subject = bus.SubjectResponseOut(edge, statusOf(token), ck)
 	}
+	tp := m.TraceParent
+	if tp == "" {
+		tp = bus.TraceParent(ctx) // the span of the decision that sends it
+	}
 	ev := &events.SIP{
 		Type: events.TypeMessageSent, ID: s.ids.Next(), Source: s.source,
-		CallKey: ck, TraceParent: m.TraceParent, Raw: m.Raw,
+		CallKey: ck, TraceParent: tp, Raw: m.Raw,
 		Dest: m.Dest, TxKey: m.TxKey,
 	}
 	return s.pub.PublishMsg(ctx, ev.Encode(subject))

@@ -92,12 +92,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/mgmt"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 	"github.com/sipbus/sipbus/services/edge/internal/config"
@@ -129,6 +131,8 @@ type Deps struct {
 	NC  *nats.Conn          // messages to send, beats, the stats endpoint
 	JS  jetstream.JetStream // for publishing events
 	Log *slog.Logger
+	// Tracer, when set, traces messages (pkg/obs); nil: off.
+	Tracer *obs.Tracer
 }
 
 // Edge is a running edge.
@@ -213,8 +217,35 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		BusReady: func() bool { return d.NC.IsConnected() && e.pub.Healthy() },
 		Flood:    e.flood,
 		Flows:    e.flows.Conns,
+		Tracer:   tracer(d.Tracer),
 	}, &ports.Transports{UDP: e.udp, Flows: e.flows}, e.pub, bus.NewIDs(), e.counters)
 	return e, nil
+}
+
+// drain refuses new dialogs and waits, at most cfg.Drain, until the
+// transactions and dialogs that had started are done (app.Edge.Idle).
+func (e *Edge) drain() {
+	e.core.Drain()
+	start := time.Now()
+	deadline := start.Add(e.cfg.Drain)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !e.core.Idle(config.DrainQuiet, config.DrainStalled) {
+		if time.Now().After(deadline) {
+			e.log.Warn("edge: drain: deadline passed with work in flight", "drain", e.cfg.Drain)
+			return
+		}
+		<-t.C
+	}
+	e.log.Info("edge drained", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// tracer is t as the core's Tracer: a nil interface when tracing is off.
+func tracer(t *obs.Tracer) app.Tracer {
+	if t == nil {
+		return nil
+	}
+	return t
 }
 
 // gate is the listeners' flood control (a nil interface when it is off).
@@ -260,6 +291,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	e.log.Info("edge up", "listen", e.Listeners(), "advertise", e.cfg.Advertise)
 	<-ctx.Done()
+	e.drain()
 	e.closeListeners()
 	e.flows.Close()
 	wg.Wait()

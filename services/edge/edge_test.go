@@ -58,6 +58,9 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if cfg.ID == "" {
 		cfg.ID = "e1"
 	}
+	if cfg.Drain == 0 {
+		cfg.Drain = 100 * time.Millisecond // stop at once: the drain has tests of its own
+	}
 	if cfg.UDP == "" {
 		cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
 	}

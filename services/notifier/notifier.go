@@ -17,6 +17,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/mgmt"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/notifier/internal/adapters"
@@ -58,6 +59,8 @@ type Deps struct {
 	// Now is the clock of rate-limit windows and digests; nil is
 	// time.Now. For tests.
 	Now func() time.Time
+	// Metrics, when set, gets the notifier's counters (RegisterMetrics).
+	Metrics *obs.Metrics
 }
 
 // OpenState opens the directory and the state named by url: "" or
@@ -143,7 +146,11 @@ func New(cfg Config, d Deps) (*Notifier, error) {
 			Timeout: r.Timeout, Concurrency: r.Concurrency})
 	}
 	h.Inst = inst
-	return &Notifier{cfg: cfg, d: d, log: log, pub: pub, h: h}, nil
+	n := &Notifier{cfg: cfg, d: d, log: log, pub: pub, h: h}
+	if d.Metrics != nil {
+		n.RegisterMetrics(d.Metrics)
+	}
+	return n, nil
 }
 
 // Start subscribes the missed-call mail (when a mail server is set) and

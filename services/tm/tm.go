@@ -18,6 +18,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/mgmt"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/sipdns"
 	"github.com/sipbus/sipbus/pkg/sipfsm"
 	"github.com/sipbus/sipbus/pkg/store"
@@ -64,6 +65,11 @@ type Deps struct {
 	// nil uses only Config.Static.
 	Locate Locator
 	Log    *slog.Logger
+	// Metrics, when set, gets tm's counters and decision latency
+	// (RegisterMetrics).
+	Metrics *obs.Metrics
+	// Tracer, when set, traces tm's decisions (pkg/obs); nil: off.
+	Tracer *obs.Tracer
 }
 
 // TM is a running transaction manager.
@@ -161,9 +167,21 @@ func New(cfg Config, d Deps) (*TM, error) {
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
 		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
+		Tracer: tracer(d.Tracer),
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
+	if d.Metrics != nil {
+		t.RegisterMetrics(d.Metrics)
+	}
 	return t, nil
+}
+
+// tracer is t as the input's Tracer: a nil interface when off.
+func tracer(t *obs.Tracer) ports.Tracer {
+	if t == nil {
+		return nil
+	}
+	return t
 }
 
 // lookups adapts a function to app.Lookups (the input, built after the
@@ -267,9 +285,10 @@ func (t *TM) background(ctx context.Context) {
 	}
 }
 
-// Shutdown leaves the group (the partitions move to the other replicas at
-// once), lets queued inputs finish, and flushes published events and
-// pending writes.
+// Shutdown hands the replica's work over: it stops taking input, lets
+// queued inputs finish, writes what it holds, then leaves the group (the
+// partitions move to the other replicas at once, told on
+// ports.ChangedSubject), and flushes published events.
 func (t *TM) Shutdown(ctx context.Context) error {
 	var errs []error
 	if t.svc != nil {
@@ -278,15 +297,29 @@ func (t *TM) Shutdown(ctx context.Context) error {
 	if t.uacSub != nil {
 		_ = t.uacSub.Unsubscribe()
 	}
-	t.uac.Stop(ctx)
-	errs = append(errs, t.members.Stop(ctx))
+	t.uac.Stop(ctx) // the uacs this replica runs end; their dialogs stay in Redis
+	// Hand over (ports/handover.go): hold new input, finish what is in
+	// flight, write what this replica holds, leave (the others subscribe
+	// at once and load the calls' latest state), then pass the held
+	// messages on to them.
+	t.members.Quiesce()
+	t.input.BeginHandover()
 	if t.cancel != nil {
 		t.cancel()
 		<-t.done
 	}
+	t.commit.Close()
+	errs = append(errs, t.members.Leave(ctx))
+	select {
+	case <-time.After(ports.HandoverWait):
+	case <-ctx.Done():
+	}
+	if n := t.input.EndHandover(ctx); n > 0 {
+		t.log.Info("tm: handover: messages passed on to the new owners", "messages", n)
+	}
+	errs = append(errs, t.members.Stop(ctx))
 	t.input.Stop()
 	t.edges.Stop()
-	t.commit.Close()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errs = append(errs, t.pub.Flush(fctx))

@@ -29,6 +29,9 @@ type Counters struct {
 	// HandshakeFailed: TLS handshakes that failed and WebSocket upgrades
 	// refused (the connection is closed).
 	HandshakeFailed atomic.Uint64
+
+	// SIP counts messages in and out by method and status (metrics).
+	SIP SIPCounts
 }
 
 // Snapshot is a copy of the counters, as served by the stats endpoint.

@@ -42,6 +42,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/bus"
@@ -49,6 +50,13 @@ import (
 )
 
 // Options configure the core.
+// Tracer starts spans (obs.Tracer): a child of parent (a W3C
+// traceparent, "" for a new trace), attributes as key, value pairs; it
+// returns the span's traceparent and the function that ends it.
+type Tracer interface {
+	Start(ctx context.Context, name, parent string, kv ...string) (context.Context, string, func())
+}
+
 type Options struct {
 	ID     string // edge id
 	Source string // CloudEvent source, sipbus/edge/<id>
@@ -77,6 +85,10 @@ type Options struct {
 	// the stream acknowledging); while it does not, new requests get 503
 	// with Retry-After. nil: always.
 	BusReady func() bool
+	// Tracer, when set, traces each message received (a new trace) and
+	// each message sent for another service (a child of the event's
+	// traceparent); obs.Tracer is one. nil: off.
+	Tracer Tracer
 	// Flood is the flood control the listeners ask before anything else
 	// (nil: none); the core expires it and reports its blocks.
 	Flood *Flood
@@ -98,6 +110,9 @@ type Edge struct {
 
 	msgs   sync.Pool
 	blocks chan Block // blocks that started, for PublishBlocks
+
+	draining atomic.Bool  // Drain: new dialogs get 503
+	lastWork atomic.Int64 // unix ns of the last message of started work (drain.go)
 }
 
 type idSource interface{ Next() string }
@@ -189,6 +204,7 @@ func (e *Edge) Handle(ctx context.Context, p *Packet) {
 		e.opt.Log.Debug("drop unparseable message", "from", p.Remote, "transport", p.Transport, "err", err)
 		return
 	}
+	e.C.SIP.Count(DirIn, p.Data)
 	if m.Request {
 		e.request(ctx, p, m)
 	} else {
@@ -228,7 +244,7 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		e.unavailable(ctx, p, m)
 		return
 	}
-	if initial(m) && e.adm.shed(now, serviceFor(m)) {
+	if initial(m) && (e.draining.Load() || e.adm.shed(now, serviceFor(m))) {
 		e.C.Shed.Add(1)
 		e.refuse(ctx, p, m)
 		return
@@ -381,7 +397,12 @@ func (e *Edge) reject(ctx context.Context, p *Packet, m *sipmsg.Msg, f *sipmsg.F
 func (e *Edge) refuse(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 	opt := e.replyOptions(p, m, e.signedTag(m))
 	opt.Headers = append(opt.Headers, "Retry-After: "+strconv.Itoa(e.opt.RetryAfter))
-	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, "Service Unavailable", opt))
+	reason := "Service Unavailable"
+	if e.draining.Load() {
+		reason = "Shutting Down" // this edge drains: another one takes the call
+		e.work()                 // traffic still comes here: stay to answer it
+	}
+	e.transmit(ctx, e.replyDest(p, m), sipmsg.Reply(m, 503, reason, opt))
 }
 
 // unavailable answers 503 with Retry-After when the bus failed.

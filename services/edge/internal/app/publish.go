@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/sipbus/sipbus/pkg/bus"
@@ -33,10 +34,16 @@ func (e *Edge) publishReceived(ctx context.Context, p *Packet, m *sipmsg.Msg, ck
 		s = e.received(p, m, events.TypeResponseReceived, ck)
 		subject = bus.SubjectResponseIn(m.StatusCode, ck)
 	}
+	if e.opt.Tracer != nil {
+		var end func()
+		ctx, s.TraceParent, end = e.opt.Tracer.Start(ctx, SpanReceive, "", traceAttrs(m, ck, e.opt.ID, p.Transport)...)
+		defer end()
+	}
 	if err := e.pub.PublishMsg(ctx, s.Encode(subject)); err != nil {
 		return err
 	}
 	e.C.Published.Add(1)
+	e.work()
 	return nil
 }
 
@@ -52,4 +59,18 @@ func (e *Edge) publishRejected(ctx context.Context, p *Packet, m *sipmsg.Msg, f 
 		return
 	}
 	e.C.Published.Add(1)
+}
+
+// Span names of the edge.
+const (
+	SpanReceive = "sip.receive" // a message received and published
+	SpanSend    = "sip.send"    // a message sent for another service
+)
+
+// traceAttrs are the attributes of a span about message m.
+func traceAttrs(m *sipmsg.Msg, ck, edge, transport string) []string {
+	if m.Request {
+		return []string{"sip.method", m.Str(m.Method), "sipbus.callkey", ck, "sipbus.edge", edge, "network.transport", transport}
+	}
+	return []string{"sip.status_code", strconv.Itoa(m.StatusCode), "sipbus.callkey", ck, "sipbus.edge", edge, "network.transport", transport}
 }

@@ -44,12 +44,18 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 		e.C.Undeliverable.Add(1)
 		return fmt.Errorf("%w: not a SIP message: no SIP start line", ErrUndeliverable)
 	}
+	if e.opt.Tracer != nil && s.TraceParent != "" {
+		var end func()
+		ctx, _, end = e.opt.Tracer.Start(ctx, SpanSend, s.TraceParent, "sipbus.callkey", s.CallKey, "sipbus.edge", e.opt.ID, "sip.dest", d.String())
+		defer end()
+	}
 	used, err := e.send.Send(ctx, d, s.Raw)
 	if err != nil {
 		e.C.Undeliverable.Add(1)
 		return fmt.Errorf("%w: to %s: %v", ErrUndeliverable, d, err)
 	}
 	e.C.Transmitted.Add(1)
+	e.work()
 	if m != nil && !m.Request {
 		e.remember(s.TxKey, m, s.Raw, used)
 	}

@@ -28,6 +28,17 @@ type Config struct {
 	// Default: "edge-" + host name.
 	ID string `yaml:"id" env:"SIPBUS_EDGE_ID"`
 
+	// NATS is the NATS server URL (or several, comma-separated) of the
+	// edge's own main (services/edge/cmd/edge); `sipbus up` and `sipbus
+	// edge` take --nats instead. Default: $NATS_URL, else
+	// nats://127.0.0.1:4222. The variable is the one every service reads.
+	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
+
+	// StreamReplicas is the replica count the edge creates the event
+	// stream with when it does not exist yet: 3 on a three-node NATS
+	// cluster (k8s/overlays/prod), 1 on a single server. Default 1.
+	StreamReplicas int `yaml:"stream_replicas" env:"SIPBUS_STREAM_REPLICAS"`
+
 	// UDP and TCP are the listen addresses (host:port). Default
 	// 127.0.0.1:5060 for both. "-" disables a transport.
 	UDP string `yaml:"udp" env:"SIPBUS_EDGE_UDP"`
@@ -124,6 +135,15 @@ type Config struct {
 	// Default: ["path"].
 	Supported []string `yaml:"supported" env:"SIPBUS_EDGE_SUPPORTED"`
 
+	// Drain bounds the graceful stop (SIGTERM): the edge answers new
+	// dialogs and registrations 503 (reason "Shutting Down", with
+	// Retry-After) and goes on with every transaction and dialog that had
+	// started, until none awaits a final response and none of their
+	// messages came for DrainQuiet (1s), or none came for DrainStalled
+	// (3s), or Drain passed. Set the pod's
+	// terminationGracePeriodSeconds above it. Default 30s.
+	Drain time.Duration `yaml:"drain" env:"SIPBUS_EDGE_DRAIN"`
+
 	// Flood control (the heir of Kamailio's pike; see app.Flood): a source
 	// (an IPv4 address, an IPv6 /64) sending more than FloodLimit requests
 	// in a sliding FloodWindow is blocked for FloodBlock: its datagrams are
@@ -148,6 +168,14 @@ type Config struct {
 	// not blocked (see app.Flood). Default 100000.
 	FloodSources int `yaml:"flood_sources" env:"SIPBUS_EDGE_FLOOD_SOURCES"`
 }
+
+// DrainQuiet is how long a draining edge waits for no started work
+// before it stops, DrainStalled how long when transactions still await
+// their final response (see Drain and app.Edge.Idle).
+const (
+	DrainQuiet   = time.Second
+	DrainStalled = 3 * time.Second
+)
 
 // DefaultFloodAllow is the default FloodAllow.
 var DefaultFloodAllow = []string{"127.0.0.1/32", "::1/128"}
@@ -202,6 +230,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Supported == nil {
 		c.Supported = []string{"path"}
+	}
+	if c.Drain == 0 {
+		c.Drain = 30 * time.Second
 	}
 	if c.FloodLimit == 0 {
 		c.FloodLimit = 1000
@@ -278,7 +309,7 @@ func (c Config) Validate() error {
 		{"tcp_idle", int64(c.TCPIdle)}, {"tcp_max_conns", int64(c.TCPMaxConns)},
 		{"cache_max", int64(c.CacheMax)}, {"republish", int64(c.Republish)},
 		{"queue_target", int64(c.QueueTarget)}, {"queue_interval", int64(c.QueueInterval)},
-		{"retry_after", int64(c.RetryAfter)},
+		{"retry_after", int64(c.RetryAfter)}, {"drain", int64(c.Drain)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -293,6 +324,9 @@ func (c Config) Validate() error {
 	}
 	if c.FloodBlock <= 0 || c.FloodBlock > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("flood_block: %v must be positive and at most 24h", c.FloodBlock))
+	}
+	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("stream_replicas: %d must be 1-5 (JetStream's limit)", c.StreamReplicas))
 	}
 	if c.FloodSources <= 0 {
 		errs = append(errs, errors.New("flood_sources: must be positive"))

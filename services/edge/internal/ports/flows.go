@@ -231,6 +231,7 @@ func (t *Flows) Send(id string, b []byte) error {
 		return fmt.Errorf("edge: %s send on %s: %w", f.transport, id, err)
 	}
 	t.opt.Counters.Sent.Add(1)
+	t.opt.Counters.SIP.Count(app.DirOut, b)
 	return nil
 }
 

@@ -226,6 +226,7 @@ func (u *UDP) Send(to netip.AddrPort, b []byte) error {
 		return fmt.Errorf("edge: udp send to %s: %w", to, err)
 	}
 	u.counters.Sent.Add(1)
+	u.counters.SIP.Count(app.DirOut, b)
 	return nil
 }
 

@@ -4,7 +4,7 @@
 // on one durable consumer. For a laptop, `sipbus up --smtp dev` runs one
 // inside everything else.
 //
-//	notifier [-config notifier.yaml] [-log-level info]
+//	notifier [-config notifier.yaml] [-log-level info] [-http ADDR|off]
 //
 // Settings come from the YAML file, then the environment (SIPBUS_NATS_URL,
 // REDIS_URL, SIPBUS_SMTP_URL, SIPBUS_MAIL_*, SIPBUS_NOTIFIER_*; see the
@@ -27,7 +27,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/services/notifier"
+	"github.com/sipbus/sipbus/services/notifier/internal/ports"
 )
 
 func main() {
@@ -40,6 +42,7 @@ func main() {
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (keys: see the README); the environment overrides it")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	httpAddr := flag.String("http", "off", "HTTP address ip:port for /healthz, /readyz and /metrics, or off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -86,5 +89,21 @@ func run() error {
 	} else if err != nil {
 		return fmt.Errorf("stream %s: %w", bus.DefaultStream, err)
 	}
-	return notifier.Run(ctx, cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: st, Log: log})
+	health, metrics := &obs.Health{}, obs.NewMetrics("notifier")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	redisCheck, closeCheck, err := obs.RedisURL(ctx, cfg.Redis, metrics.RedisRTT)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer closeCheck()
+	health.Add("redis", redisCheck)
+	health.Add("consumer", obs.Consumer(js, bus.DefaultStream, ports.ConsumerMissedCall, 10000, metrics.ConsumerLag))
+	hs, err := obs.Listen(*httpAddr, health, metrics, log)
+	if err != nil {
+		return fmt.Errorf("-http: %w", err)
+	}
+	defer hs.Shutdown(context.Background())
+	go func() { <-ctx.Done(); health.Drain() }()
+	return notifier.Run(ctx, cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: st, Log: log, Metrics: metrics})
 }

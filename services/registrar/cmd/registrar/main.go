@@ -3,7 +3,7 @@
 // registrar per pod, as many pods as needed). For a laptop, `sipbus up`
 // runs everything in one process instead.
 //
-//	registrar [-config registrar.yaml] [-log-level info]
+//	registrar [-config registrar.yaml] [-log-level info] [-http ADDR|off]
 //
 // Settings come from the YAML file, then the environment (SIPBUS_NATS_URL,
 // REDIS_URL, SIPBUS_DOMAINS, SIPBUS_AUTH_SECRET, SIPBUS_REGISTRAR_*; see
@@ -20,11 +20,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/services/registrar"
 )
 
@@ -38,6 +40,7 @@ func main() {
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (keys: see the README); the environment overrides it")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	httpAddr := flag.String("http", "off", "HTTP address ip:port for /healthz, /readyz and /metrics, or off")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
@@ -81,5 +84,36 @@ func run() error {
 	} else if err != nil {
 		return fmt.Errorf("stream %s: %w", bus.DefaultStream, err)
 	}
-	return registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+	health, metrics := &obs.Health{}, obs.NewMetrics("registrar")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	redisCheck, closeCheck, err := obs.RedisURL(ctx, cfg.Redis, metrics.RedisRTT)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	defer closeCheck()
+	health.Add("redis", redisCheck)
+	hs, err := obs.Listen(*httpAddr, health, metrics, log)
+	if err != nil {
+		return fmt.Errorf("-http: %w", err)
+	}
+	defer hs.Shutdown(context.Background())
+	go func() { <-ctx.Done(); health.Drain() }()
+	started := health.Starting("registrar")
+	r, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := r.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while starting
+		}
+		return err
+	}
+	started()
+	<-ctx.Done()
+	health.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.Shutdown(sctx)
 }

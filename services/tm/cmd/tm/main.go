@@ -3,7 +3,7 @@
 // any number of them). For a laptop, `sipbus up` runs everything in one
 // process instead.
 //
-//	tm [-config tm.yaml]
+//	tm [-config tm.yaml] [-http ADDR|off]
 //
 // Settings come from the YAML file, then SIPBUS_* variables (SIPBUS_ADVERTISE,
 // SIPBUS_DOMAINS, SIPBUS_ROUTES, REDIS_URL, SIPBUS_NATS_URL, ...; see
@@ -19,11 +19,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/tm"
 )
@@ -37,6 +39,7 @@ func main() {
 
 func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (strict: an unknown key is an error)")
+	httpAddr := flag.String("http", "off", "HTTP address ip:port for /healthz, /readyz and /metrics, or off")
 	flag.Parse()
 	cfg, err := tm.LoadConfig(*cfgPath)
 	if err != nil {
@@ -73,5 +76,36 @@ func run() error {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	return tm.Run(ctx, cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
+	health, metrics := &obs.Health{}, obs.NewMetrics("tm")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	health.Add("redis", obs.Redis(st.Ping, metrics.RedisRTT))
+	hs, err := obs.Listen(*httpAddr, health, metrics, log)
+	if err != nil {
+		return fmt.Errorf("-http: %w", err)
+	}
+	defer hs.Shutdown(context.Background())
+	go func() { <-ctx.Done(); health.Drain() }()
+	tracer, stopTracing, err := obs.TracingFromEnv(ctx, "tm", cfg.ID)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
+	started := health.Starting("tm")
+	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate, Metrics: metrics, Tracer: tracer})
+	if err != nil {
+		return err
+	}
+	if err := t.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while starting
+		}
+		return err
+	}
+	started()
+	<-ctx.Done()
+	health.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return t.Shutdown(sctx)
 }

@@ -67,12 +67,48 @@ type Input struct {
 	skipRegister bool
 
 	Stats InputStats
+
+	// Handover (handover.go): messages held while the replica leaves.
+	handover atomic.Bool
+	hmu      sync.Mutex
+	held     []*nats.Msg
+	schOnce  sync.Once
+
+	// decision observes the seconds each SIP event took from decode to
+	// the engine's decision carried out (store written, sends queued).
+	decision atomic.Pointer[observer]
+}
+
+type observer struct{ Observer }
+
+// SetDecision makes o observe the decision latency (any time, running or
+// not; nil stops it).
+func (in *Input) SetDecision(o Observer) {
+	if o == nil {
+		in.decision.Store(nil)
+		return
+	}
+	in.decision.Store(&observer{o})
 }
 
 // InputStats count what the input did.
 type InputStats struct {
 	Messages, Timers, Lookups, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
+	// Transactions counts new requests handed to the engine (a new server
+	// transaction each; retransmissions the edge absorbed never get here).
+	Transactions atomic.Uint64
 }
+
+// Tracer starts spans (obs.Tracer).
+type Tracer interface {
+	Start(ctx context.Context, name, parent string, kv ...string) (context.Context, string, func())
+}
+
+// SpanDecide is the span of tm handling one SIP event.
+const SpanDecide = "tm.decide"
+
+// Observer takes one measurement (a prometheus.Histogram is one).
+type Observer interface{ Observe(float64) }
 
 // InputOptions tune the input.
 type InputOptions struct {
@@ -82,7 +118,11 @@ type InputOptions struct {
 	Timeout       time.Duration // per input; default 5s
 	T1            time.Duration // non-INVITE requests older than 64*T1 are dropped; default 500ms
 	DNS           Resolver      // resolves next hops for Lookup; nil: lookups fail
-	Log           *slog.Logger
+	// Tracer, when set, makes each SIP event that carries a traceparent a
+	// span (SpanDecide) whose traceparent the messages and events it
+	// causes carry. nil: off.
+	Tracer Tracer
+	Log    *slog.Logger
 }
 
 // Resolver resolves a next hop from DNS (adapters.DNS).
@@ -121,24 +161,28 @@ func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, 
 }
 
 // Acquire subscribes to partition p and schedules the deadlines its
-// previous owner left in the store.
+// previous owner left in the store (idx nil: subscribe only).
 func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) error {
 	in.mu.Lock()
-	if _, ok := in.subs[p]; ok {
-		in.mu.Unlock()
-		return nil
+	if _, ok := in.subs[p]; !ok {
+		sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
+		if err != nil {
+			in.mu.Unlock()
+			return err
+		}
+		_ = sub.SetPendingLimits(1<<20, 512<<20)
+		in.subs[p] = sub
 	}
-	sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
-	if err != nil {
-		in.mu.Unlock()
-		return err
-	}
-	_ = sub.SetPendingLimits(1<<20, 512<<20)
-	in.subs[p] = sub
 	in.mu.Unlock()
 	if idx == nil {
 		return nil
 	}
+	return in.LoadDeadlines(ctx, p, idx)
+}
+
+// LoadDeadlines schedules the deadlines of partition p's calls that its
+// previous owner left in the store.
+func (in *Input) LoadDeadlines(ctx context.Context, p string, idx store.IndexStore) error {
 	entries, err := idx.IndexRange(ctx, app.DeadlineIndex(p), 1<<62)
 	if err != nil {
 		return err
@@ -151,6 +195,9 @@ func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) er
 	}
 	return nil
 }
+
+// Flush makes sure the NATS server has every subscription made so far.
+func (in *Input) Flush(ctx context.Context) error { return in.nc.FlushWithContext(ctx) }
 
 // Release unsubscribes from partition p and forgets its calls: their
 // records stay in the store for the new owner.
@@ -181,6 +228,10 @@ func (in *Input) Owned() []string {
 // onMsg runs on a partition's subscription goroutine: it handles the
 // message under the partition's lock.
 func (in *Input) onMsg(m *nats.Msg) {
+	if in.handover.Load() {
+		in.hold(m)
+		return
+	}
 	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
 	subj := m.Subject
 	if in.skipRegister {
@@ -291,6 +342,13 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		in.Stats.Bad.Add(1)
 		return nil
 	}
+	if in.opt.Tracer != nil && s.TraceParent != "" {
+		var tp string
+		var end func()
+		ctx, tp, end = in.opt.Tracer.Start(ctx, SpanDecide, s.TraceParent, "sipbus.callkey", s.CallKey, "sipbus.tm", in.opt.ID, "cloudevents.event_type", s.Type)
+		ctx = bus.WithTraceParent(ctx, tp)
+		defer end()
+	}
 	inb := &app.Inbound{
 		Msg: msg, CallKey: s.CallKey, Event: s,
 		Src: app.Source{Transport: s.Transport, Remote: s.Remote, Flow: s.Flow, Edge: s.Edge},
@@ -303,6 +361,9 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		}
 	}
 	err = in.dispatch(ctx, s, inb, waited)
+	if o := in.decision.Load(); o != nil {
+		o.Observe(time.Since(now).Seconds())
+	}
 	if errors.Is(err, store.ErrInvalid) {
 		in.log.Warn("tm: input refused by the store", "call_key", s.CallKey, "err", err)
 		return nil
@@ -330,6 +391,7 @@ func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, 
 			in.Stats.Shed.Add(1)
 			return in.eng.Shed(ctx, inb)
 		}
+		in.Stats.Transactions.Add(1)
 	}
 	return in.eng.Request(ctx, inb)
 }
@@ -365,6 +427,6 @@ func (in *Input) Stop() {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	in.sch.Stop()
+	in.stopScheduler()
 	in.wg.Wait()
 }

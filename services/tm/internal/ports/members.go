@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/store"
 )
@@ -42,6 +44,8 @@ type Members struct {
 	owned   map[string]bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	kick    chan struct{}      // a member left: tick now
+	sub     *nats.Subscription // ChangedSubject
 }
 
 // Start joins the group, takes this replica's partitions and keeps them
@@ -58,7 +62,15 @@ func (m *Members) Start(ctx context.Context) error {
 		return err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel, m.done = cancel, make(chan struct{})
+	m.cancel, m.done, m.kick = cancel, make(chan struct{}), make(chan struct{}, 1)
+	if m.Input != nil && m.Input.nc != nil {
+		m.sub, _ = m.Input.nc.Subscribe(ChangedSubject, func(*nats.Msg) {
+			select {
+			case m.kick <- struct{}{}:
+			default:
+			}
+		})
+	}
 	go m.loop(rctx)
 	return nil
 }
@@ -72,9 +84,10 @@ func (m *Members) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := m.tick(ctx); err != nil && ctx.Err() == nil {
-				m.Log.Warn("tm: membership", "err", err)
-			}
+		case <-m.kick:
+		}
+		if err := m.tick(ctx); err != nil && ctx.Err() == nil {
+			m.Log.Warn("tm: membership", "err", err)
 		}
 	}
 }
@@ -115,7 +128,20 @@ func (m *Members) tick(ctx context.Context) error {
 		m.mu.Unlock()
 	}
 	sort.Strings(gain)
+	// Subscribe to every gained partition first (a replica that left
+	// stopped taking their messages: the gap is as short as a subscribe),
+	// then load each partition's deadlines from the store.
 	var firstErr error
+	for _, p := range gain {
+		if err := m.Input.Acquire(ctx, p, nil); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(gain) > 0 {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = m.Input.Flush(fctx)
+		cancel()
+	}
 	for _, p := range gain {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := m.Input.Acquire(actx, p, m.Store)
@@ -143,13 +169,40 @@ func (m *Members) View() (members []string, owned int) {
 	return append([]string(nil), m.members...), len(m.owned)
 }
 
-// Stop leaves the group and releases every partition.
-func (m *Members) Stop(ctx context.Context) error {
+// ChangedSubject is where a replica that leaves the group says so, so the
+// others take its partitions over at once rather than at their next tick.
+const ChangedSubject = "sipbus.tm.members.changed"
+
+// Quiesce stops the heartbeat loop (no partition is gained or lost any
+// more); the replica stays a member until Stop.
+func (m *Members) Quiesce() {
 	if m.cancel != nil {
 		m.cancel()
 		<-m.done
+		m.cancel = nil
 	}
+	if m.sub != nil {
+		_ = m.sub.Unsubscribe()
+		m.sub = nil
+	}
+}
+
+// Leave leaves the group and tells the other replicas (ChangedSubject),
+// which take this replica's partitions over at once. The partitions stay
+// subscribed here until Stop (see Input.BeginHandover).
+func (m *Members) Leave(ctx context.Context) error {
+	m.Quiesce()
 	err := m.Store.Leave(ctx, Group, m.ID)
+	if m.Input != nil && m.Input.nc != nil {
+		_ = m.Input.nc.Publish(ChangedSubject, []byte(m.ID))
+		_ = m.Input.nc.Flush()
+	}
+	return err
+}
+
+// Stop leaves the group (Leave) and releases every partition.
+func (m *Members) Stop(ctx context.Context) error {
+	err := m.Leave(ctx)
 	m.mu.Lock()
 	owned := m.owned
 	m.owned = map[string]bool{}
