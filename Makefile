@@ -31,6 +31,7 @@ build:
 	$(GO) build -o bin/registrar ./services/registrar/cmd/registrar
 	$(GO) build -o bin/notifier ./services/notifier/cmd/notifier
 	$(GO) build -o bin/web ./services/web/cmd/web
+	$(GO) build -o bin/ctd ./services/ctd/cmd/ctd
 
 # Each module is tested on its own (GOWORK=off), which also proves its go.mod
 # is complete; the workspace build above proves they fit together.

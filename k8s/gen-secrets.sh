@@ -9,7 +9,7 @@ dir=${1:?usage: gen-secrets.sh DIR [DOMAIN]}
 domain=${2:-sip.example.com}
 mkdir -p "$dir"
 umask 077
-for f in auth-secret sl-secret flow-secret redis-password; do
+for f in auth-secret sl-secret flow-secret redis-password web-session-key ctd-admin-token; do
   [ -s "$dir/$f" ] || openssl rand -hex 32 | tr -d '\n' > "$dir/$f"
 done
 [ -s "$dir/smtp-url" ] || printf 'smtp://user:password@smtp.example.com:587' > "$dir/smtp-url"

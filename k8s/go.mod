@@ -6,9 +6,13 @@ replace github.com/sipbus/sipbus/pkg => ../pkg
 
 replace github.com/sipbus/sipbus/schemas => ../schemas
 
+replace github.com/sipbus/sipbus/services/ctd => ../services/ctd
+
 replace github.com/sipbus/sipbus/services/edge => ../services/edge
 
 replace github.com/sipbus/sipbus/services/tm => ../services/tm
+
+replace github.com/sipbus/sipbus/services/web => ../services/web
 
 replace github.com/sipbus/sipbus/services/registrar => ../services/registrar
 
@@ -16,10 +20,12 @@ replace github.com/sipbus/sipbus/services/notifier => ../services/notifier
 
 require (
 	github.com/sipbus/sipbus/pkg v0.0.0
+	github.com/sipbus/sipbus/services/ctd v0.0.0
 	github.com/sipbus/sipbus/services/edge v0.0.0
 	github.com/sipbus/sipbus/services/notifier v0.0.0
 	github.com/sipbus/sipbus/services/registrar v0.0.0
 	github.com/sipbus/sipbus/services/tm v0.0.0
+	github.com/sipbus/sipbus/services/web v0.0.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	sigs.k8s.io/kustomize/api v0.21.2

@@ -53,7 +53,7 @@ func TestProdShape(t *testing.T) {
 			t.Errorf("%s %s: not spread over nodes", w.kind, w.name)
 		}
 	}
-	want := map[string]bool{"edge": true, "tm": true, "registrar": true, "notifier": true, "nats": true, "redis": true, "redis-sentinel": true}
+	want := map[string]bool{"edge": true, "tm": true, "registrar": true, "notifier": true, "ctd": true, "web": true, "nats": true, "redis": true, "redis-sentinel": true}
 	for _, p := range o.pdbs {
 		delete(want, p.Name)
 	}
@@ -65,8 +65,14 @@ func TestProdShape(t *testing.T) {
 			t.Errorf("HorizontalPodAutoscaler %s: minReplicas below 2", h.Name)
 		}
 	}
-	if len(o.hpas) < 4 {
-		t.Errorf("%d HorizontalPodAutoscalers, want edge, tm, registrar and notifier", len(o.hpas))
+	hpas := map[string]bool{}
+	for _, h := range o.hpas {
+		hpas[h.Spec.ScaleTargetRef.Name] = true
+	}
+	for _, n := range []string{"edge", "tm", "registrar", "notifier", "ctd", "web"} {
+		if !hpas[n] {
+			t.Errorf("no HorizontalPodAutoscaler for %s", n)
+		}
 	}
 }
 
@@ -92,6 +98,12 @@ func TestBrokenManifests(t *testing.T) {
 		{"undefined variable", "base/edge.yaml", "value: $(POD_IP):5060", "value: $(NODE_IP):5060", "uses $(NODE_IP)"},
 		{"missing annotation", "base/kustomization.yaml", "  sipbus.io/advertise-tls:", "  sipbus.io/advertise-tsl:", "no annotation sipbus.io/advertise-tls"},
 		{"unpinned image", "base/redis.yaml", "image: redis:7.4-alpine", "image: redis:latest", "pin a tag"},
+		{"web: wrong env name", "base/web.yaml", "name: SIPBUS_WEB_SECRET", "name: SIPBUS_WEB_SESSION_KEY", "env SIPBUS_WEB_SESSION_KEY is not a setting web reads"},
+		{"ctd: env of another service", "base/ctd.yaml", "name: SIPBUS_CTD_ADMIN_TOKEN", "name: SIPBUS_WEB_SECRET", "env SIPBUS_WEB_SECRET is not a setting ctd reads"},
+		{"ctd: probe on an unserved path", "base/ctd.yaml", "path: /readyz", "path: /v1/ready", "path /v1/ready is not served"},
+		{"web: missing secret key", "base/web.yaml", "key: session-key", "key: session_key", "has no key session_key"},
+		{"ctd: command not in the image", "base/ctd.yaml", "/usr/local/bin/ctd", "/usr/local/bin/ctdd", "not built by the Dockerfile"},
+		{"networkpolicy selects nothing", "base/networkpolicy.yaml", `values: ["web", "ctd"]`, `values: ["www", "ctdx"]`, "web-ctd-from-ingress"},
 		{"pdb selects nothing", "overlays/prod/pdb.yaml", "app.kubernetes.io/name: notifier", "app.kubernetes.io/name: notifyer", "PodDisruptionBudget notifier"},
 	}
 	for _, c := range cases {

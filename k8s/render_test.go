@@ -23,7 +23,7 @@ var overlays = []string{"dev", "prod"}
 
 // secretFiles are what k8s/gen-secrets.sh writes into an overlay's
 // secrets/ (never committed); the test supplies stand-ins in memory.
-var secretFiles = []string{"auth-secret", "sl-secret", "flow-secret", "redis-password", "smtp-url", "tls.crt", "tls.key"}
+var secretFiles = []string{"auth-secret", "sl-secret", "flow-secret", "redis-password", "smtp-url", "web-session-key", "ctd-admin-token", "tls.crt", "tls.key"}
 
 // tree copies base/ and overlays/ into an in-memory file system under
 // /k8s (so tests can break a copy), with stand-in secret files.

@@ -20,21 +20,26 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/sipbus/sipbus/services/ctd"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/notifier"
 	"github.com/sipbus/sipbus/services/registrar"
 	"github.com/sipbus/sipbus/services/tm"
+	"github.com/sipbus/sipbus/services/web"
 )
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 // serviceConfigs maps each command the image holds to its service's
-// Config type: the env tags of its fields are the variables it reads.
-var serviceConfigs = map[string]reflect.Type{
-	"edge":      reflect.TypeFor[edge.Config](),
-	"tm":        reflect.TypeFor[tm.Config](),
-	"registrar": reflect.TypeFor[registrar.Config](),
-	"notifier":  reflect.TypeFor[notifier.Config](),
+// Config type (and, for ctd and web, the ProcessEnv their mains read
+// beside it): the env tags of their fields are the variables it reads.
+var serviceConfigs = map[string][]reflect.Type{
+	"edge":      {reflect.TypeFor[edge.Config]()},
+	"tm":        {reflect.TypeFor[tm.Config]()},
+	"registrar": {reflect.TypeFor[registrar.Config]()},
+	"notifier":  {reflect.TypeFor[notifier.Config]()},
+	"ctd":       {reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()},
+	"web":       {reflect.TypeFor[web.ProcessEnv]()},
 }
 
 // runtimeEnv are read by the Go runtime of every process, not by a
@@ -43,11 +48,13 @@ var runtimeEnv = []string{"GOMEMLIMIT", "GOGC", "GOMAXPROCS"}
 
 // envNames is the set of variables a service reads: the env tags of its
 // Config's fields.
-func envNames(t reflect.Type) map[string]bool {
+func envNames(ts ...reflect.Type) map[string]bool {
 	out := map[string]bool{}
-	for i := range t.NumField() {
-		if n := t.Field(i).Tag.Get("env"); n != "" {
-			out[n] = true
+	for _, t := range ts {
+		for i := range t.NumField() {
+			if n := t.Field(i).Tag.Get("env"); n != "" {
+				out[n] = true
+			}
 		}
 	}
 	return out
@@ -323,7 +330,7 @@ func (o objects) checkPod(where string, w workload, served func(string) bool, cm
 			add("%s: command %s: no service Config known for it", cw, bin)
 			continue
 		}
-		reads := envNames(cfg)
+		reads := envNames(cfg...)
 		for _, e := range c.Env {
 			otel := strings.HasPrefix(e.Name, "OTEL_EXPORTER_OTLP_") // read by the exporter (obs.TracingFromEnv)
 			if !reads[e.Name] && !slices.Contains(runtimeEnv, e.Name) && !referenced[e.Name] && !otel {

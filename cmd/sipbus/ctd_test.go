@@ -273,6 +273,20 @@ func TestClickToDialSIPp(t *testing.T) {
 		caller.wait(t, 15*time.Second)
 		callee.wait(t, 15*time.Second)
 	})
+	// Each click-to-dial above counted once by how it ended, on
+	// `sipbus up`'s /metrics: four failed (486 twice, two phones, no
+	// NOTIFY), one cancelled, one connected (its later "ended" not again).
+	m := scrape(t, api)
+	for k, v := range map[string]float64{
+		`sipbus_ctd_calls_total{outcome="failed"}`:    4,
+		`sipbus_ctd_calls_total{outcome="cancelled"}`: 1,
+		`sipbus_ctd_calls_total{outcome="connected"}`: 1,
+		`sipbus_ctd_calls_total{outcome="ended"}`:     0,
+	} {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
 }
 
 // TestClickToDialReplicaKilled: three ctd replicas on one Redis (the one

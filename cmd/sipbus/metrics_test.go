@@ -63,8 +63,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 	sipPort, uasPort, uacPort := testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp")
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
 	base := "http://" + httpAddr
+	natsPort := testenv.FreePort(t, "tcp")
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	p := start(t, "up", "--sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "--data", t.TempDir(),
-		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")), "--log-level", "warn",
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--log-level", "warn",
 		"--static", fmt.Sprintf("uas@localhost=sip:uas@127.0.0.1:%d", uasPort),
 		"--redis", redis.URL+"?op_timeout=500ms", "--http", httpAddr)
 	p.waitLine(t, "ready", 30*time.Second)
@@ -116,6 +118,32 @@ func TestMetricsAndReadiness(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("sipp uas logs:\n%s", uas.logs())
+	}
+
+	// REGISTER by result: SIPp registers each provisioned user with one
+	// MD5 challenge (401, then 200), and one REGISTER for a domain this
+	// registrar does not serve is refused unchallenged (RFC 3261 §10.3 step 1).
+	const regs = 10
+	for i := 1; i <= regs; i++ {
+		u := fmt.Sprintf("met%04d", i)
+		cli(t, natsURL, "user", "add", u+"@localhost", "--password", "pw-"+u)
+	}
+	before = scrape(t, base)
+	runSIPp(t, "reg_auth", "reg_auth.xml", fmt.Sprintf("127.0.0.1:%d", sipPort), "-p", strconv.Itoa(uacPort),
+		"-inf", usersFile(t, "met", regs), "-key", "domain", "localhost", "-m", strconv.Itoa(regs), "-r", "20").wait(t, 60*time.Second)
+	runSIPp(t, "reg_refused", "reg_refused.xml", fmt.Sprintf("127.0.0.1:%d", sipPort), "-p", strconv.Itoa(uacPort),
+		"-key", "domain", "elsewhere.example", "-m", "1").wait(t, 30*time.Second)
+	after = scrape(t, base)
+	for k, v := range map[string]float64{
+		`sipbus_registrar_registers_total{result="ok"}`:         regs,
+		`sipbus_registrar_registers_total{result="challenged"}`: regs,
+		`sipbus_registrar_registers_total{result="rejected"}`:   1,
+		`sipbus_registrar_registers_total{result="failed"}`:     0,
+		`sipbus_registrar_registers_total{result="shed"}`:       0,
+	} {
+		if got := delta(k); got != v {
+			t.Errorf("%s moved by %v, want %v", k, got, v)
+		}
 	}
 
 	redis.Stop()

@@ -73,7 +73,8 @@ func TestMissedCallMail(t *testing.T) {
 	for _, n := range []string{"busy", "noans", "cancel", "decline", "forka", "forkb", "uac"} {
 		ports[n] = testenv.FreePort(t, "udp")
 	}
-	s := startUp(t, "--no-answer", "2s", "--smtp", "smtp://"+mp.SMTP+"?tls=none", "--notifier-config", notifierConfig(t, ""))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
+	s := startUp(t, "--no-answer", "2s", "--smtp", "smtp://"+mp.SMTP+"?tls=none", "--notifier-config", notifierConfig(t, ""), "--http", httpAddr)
 	for _, u := range []string{"off", "busy", "noans", "cancel", "decline", "fork", "optout"} {
 		cli(t, s.nats, "user", "add", u+"@localhost", "--password", "pw-"+u+"-secret", "--email", u+"@example.com", "--tz", "America/New_York")
 	}
@@ -155,6 +156,13 @@ func TestMissedCallMail(t *testing.T) {
 	}
 	if n := len(mp.Messages(t)); n != 6 {
 		t.Errorf("%d mails in all, want 6", n)
+	}
+	// The notifier's counters on `sipbus up`'s /metrics.
+	m := scrape(t, "http://"+httpAddr)
+	for k, v := range map[string]float64{"sipbus_notifier_mails_sent_total": 6, "sipbus_notifier_mails_failed_total": 0} {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (exported: %v), want %v", k, got, ok, v)
+		}
 	}
 }
 

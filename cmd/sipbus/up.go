@@ -155,6 +155,8 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	metrics := obs.NewMetrics("up") // /metrics of every service in this process (upObs)
+	reg.RegisterMetrics(metrics)
 	if err := reg.Start(ctx); err != nil {
 		return err
 	}
@@ -182,7 +184,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
-	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, rstate.Directory, st, log, stdout)
+	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, rstate.Directory, st, metrics, log, stdout)
 	if err != nil {
 		return err
 	}
@@ -196,13 +198,13 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopWeb()
-	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, log, stdout)
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, metrics, log, stdout)
 	if err != nil {
 		return err
 	}
 	defer stopCtd()
 	if web != nil {
-		upObs(ctx, web.Mux, nc, js, st, e, t)
+		upObs(ctx, web.Mux, metrics, nc, js, st, e, t)
 		go func() {
 			if err := web.Serve(); err != nil {
 				log.Error("http: stopped serving", "err", err)

@@ -14,12 +14,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/mgmt"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/tmapi"
@@ -78,6 +80,10 @@ type Deps struct {
 	Auth Authenticate
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Metrics, when set, gets sipbus_ctd_calls_total{outcome}: each call
+	// counted once, when it first reaches a terminal phase (connected,
+	// failed or cancelled; a 3PCC call's later "ended" is not counted).
+	Metrics *obs.Metrics
 }
 
 // Owner is the tm dialog owner of ctd's dialogs: tm publishes their
@@ -110,6 +116,7 @@ type Service struct {
 	inst   *mgmt.Instance // management: sipbus ps lists this replica
 	stop   chan struct{}
 	once   sync.Once
+	calls  *prometheus.CounterVec // nil without Deps.Metrics
 }
 
 // New validates cfg and builds a replica; Start runs it.
@@ -127,6 +134,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	inst := mgmt.New("ctd", cfg.ID)
 	log = inst.Logger(log.With("service", "ctd", "ctd_id", cfg.ID))
 	s := &Service{cfg: cfg, d: d, log: log, inst: inst, store: d.State, tokens: d.State, uac: d.UAC, now: d.Now, pol: cfg.Policy()}
+	if d.Metrics != nil {
+		s.calls = d.Metrics.CTDCalls()
+	}
 	if s.uac == nil {
 		s.uac = TMClient(d.NC)
 	}

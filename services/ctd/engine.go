@@ -38,6 +38,11 @@ func (s *Service) apply(ctx context.Context, id string, in app.Input) (app.State
 		if err != nil {
 			return app.State{}, err
 		}
+		// The compare-and-set just won decides the terminal phase: only
+		// this replica, only this once, counts the call's outcome.
+		if s.calls != nil && saved.Phase.Terminal() && !cur.Phase.Terminal() {
+			s.calls.WithLabelValues(string(saved.Phase)).Inc()
+		}
 		if s.dead.Load() {
 			return saved, ErrDead
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
@@ -147,6 +148,11 @@ func newWorld(t *testing.T) *world {
 
 // replica starts a ctd replica with its own NATS and Redis connections.
 func (w *world) replica(t *testing.T, id string, tune func(*ctd.Config)) (*ctd.Service, ctd.State) {
+	return w.replicaWith(t, id, tune, nil)
+}
+
+// replicaWith is replica with metrics exported on m (nil: none).
+func (w *world) replicaWith(t *testing.T, id string, tune func(*ctd.Config), m *obs.Metrics) (*ctd.Service, ctd.State) {
 	nc, js := testenv.Connect(t, w.url)
 	c, p, err := store.OpenRedisClient(context.Background(), w.redis)
 	if err != nil {
@@ -159,7 +165,7 @@ func (w *world) replica(t *testing.T, id string, tune func(*ctd.Config)) (*ctd.S
 	if tune != nil {
 		tune(&cfg)
 	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: st, Directory: w.dir})
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: st, Directory: w.dir, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // Config configures a ctd replica.
 type Config struct {
 	// ID names the replica (CloudEvent source sipbus/ctd/<ID>). Required.
-	ID string `yaml:"id" env:"CTD_ID"`
+	ID string `yaml:"id" env:"SIPBUS_CTD_ID"`
 	// RingTimeout is how long the caller's phones ring. Default 30s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	// ReferTimeout bounds the answer to REFER and to the 3PCC re-INVITE;

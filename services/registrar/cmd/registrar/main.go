@@ -104,6 +104,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	r.RegisterMetrics(metrics)
 	if err := r.Start(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // SIGTERM while starting

@@ -20,7 +20,7 @@ func TestMainServesHealth(t *testing.T) {
 	p := testenv.StartProc(t, bin, []string{"-http", httpAddr},
 		"SIPBUS_NATS_URL="+srv.ClientURL(), "REDIS_URL="+redis, "SIPBUS_DOMAINS=localhost", "SIPBUS_AUTH_SECRET=0123456789abcdef0123456789abcdef", "SIPBUS_REGISTRAR_ID=registrar-main-test")
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
-		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="registrar"} 1`)
+		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="registrar"} 1`, `sipbus_registrar_registers_total{result="ok"} 0`)
 	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

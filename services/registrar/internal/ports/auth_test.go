@@ -349,4 +349,11 @@ func TestShedAndRetransmission(t *testing.T) {
 	if rep, _ := sipmsg.Parse(snd.msgs[2].Raw, sipmsg.Datagram); rep.StatusCode != 200 {
 		t.Errorf("REGISTER answered %d", rep.StatusCode)
 	}
+	// Counted once each: shed, ok, and the retransmission answered from
+	// the cache (sipbus_registrar_registers_total{result}).
+	for r, want := range map[string]uint64{ResultShed: 1, ResultOK: 1, ResultRetransmission: 1, ResultChallenged: 0, ResultRejected: 0, ResultFailed: 0} {
+		if got := h.Results.Load(r); got != want {
+			t.Errorf("result %s counted %d, want %d", r, got, want)
+		}
+	}
 }

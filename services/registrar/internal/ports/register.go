@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/edgeapi"
@@ -54,8 +56,57 @@ type Register struct {
 	// before the expiry loop would look; nil: it notices within MaxSleep.
 	Expiry *Expiry
 
+	// Results counts the REGISTERs answered, by result (Count).
+	Results Results
+
 	once    sync.Once
 	replies *recent
+}
+
+// The results a REGISTER is counted under (sipbus_registrar_registers_total).
+const (
+	ResultOK             = "ok"             // 2xx: bindings changed or fetched
+	ResultChallenged     = "challenged"     // 401/407: credentials asked for
+	ResultRejected       = "rejected"       // other 3xx-6xx: refused (403, 404, 423, 400, ...)
+	ResultFailed         = "failed"         // 5xx other than shed: the store failed
+	ResultShed           = "shed"           // 503 Retry-After under overload, not looked at
+	ResultRetransmission = "retransmission" // answered again from the reply cache
+)
+
+// ResultNames are the results, in a fixed order.
+var ResultNames = []string{ResultOK, ResultChallenged, ResultRejected, ResultFailed, ResultShed, ResultRetransmission}
+
+// Results are counters of answered REGISTERs, one per ResultNames entry.
+type Results struct{ n [6]atomic.Uint64 }
+
+// Load is the count of result r (one of ResultNames; 0 for another).
+func (c *Results) Load(r string) uint64 {
+	if i := slices.Index(ResultNames, r); i >= 0 {
+		return c.n[i].Load()
+	}
+	return 0
+}
+
+// count adds one REGISTER answered with raw (a SIP response) to its result.
+func (c *Results) count(raw []byte, shed, retransmission bool) {
+	r := ResultRejected
+	code := 0
+	if len(raw) >= 11 {
+		code, _ = strconv.Atoi(string(raw[8:11])) // "SIP/2.0 200 ..."
+	}
+	switch {
+	case retransmission:
+		r = ResultRetransmission
+	case shed:
+		r = ResultShed
+	case code >= 200 && code < 300:
+		r = ResultOK
+	case code == 401 || code == 407:
+		r = ResultChallenged
+	case code >= 500 && code < 600:
+		r = ResultFailed
+	}
+	c.n[slices.Index(ResultNames, r)].Add(1)
 }
 
 // RetryAfter is the Retry-After, in seconds, of a REGISTER refused under
@@ -87,6 +138,7 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 	}
 	h.once.Do(func() { h.replies = newRecent(MaxEventAge, 200_000) })
 	if raw := h.replies.get(txKey, now); raw != nil {
+		h.Results.count(raw, false, true)
 		return h.send(ctx, s, m, txKey, raw) // a retransmission: the same answer
 	}
 	var raw []byte
@@ -98,6 +150,7 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 		raw = h.answer(ctx, s, m, txKey, now)
 		h.replies.put(txKey, raw, now)
 	}
+	h.Results.count(raw, shed, false)
 	return h.send(ctx, s, m, txKey, raw)
 }
 

@@ -6,6 +6,9 @@
 //
 //	web -redis redis://redis:6379 [-nats nats://nats:4222] [-http 0.0.0.0:8080] [-domain D]... [-secure-cookies] [-log-level info]
 //
+// -http serves the page with /healthz, /readyz (NATS, the stream, Redis)
+// and /metrics.
+//
 // SIPBUS_WEB_SECRET (hex, at least 32 bytes, the same on every replica)
 // signs the sessions; it is required here. The click-to-dial API is served
 // by `sipbus ctd serve`: route /v1/ to it on the same origin. SIGINT or
@@ -30,8 +33,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/httpfront"
 	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/web"
@@ -54,8 +59,12 @@ func (d *domains) Set(v string) error { *d = append(*d, v); return nil }
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("web", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", orDefault(getenv("SIPBUS_NATS_URL"), "nats://127.0.0.1:4222"), "NATS server URL (default $SIPBUS_NATS_URL)")
-	redisURL := fs.String("redis", getenv("REDIS_URL"), "Redis URL (default $REDIS_URL); required")
+	env := web.ProcessEnv{NATS: "nats://127.0.0.1:4222"}
+	if err := confload.FromEnv(&env, getenv); err != nil {
+		return err
+	}
+	natsURL := fs.String("nats", env.NATS, "NATS server URL (default $SIPBUS_NATS_URL)")
+	redisURL := fs.String("redis", env.Redis, "Redis URL (default $REDIS_URL); required")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP address ip:port")
 	secure := fs.Bool("secure-cookies", false, "set the Secure flag on cookies over plain HTTP (behind a TLS-terminating proxy)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -72,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	cfg := web.DefaultConfig()
-	key, err := hex.DecodeString(getenv("SIPBUS_WEB_SECRET"))
+	key, err := hex.DecodeString(env.Secret)
 	if err != nil || len(key) < 32 {
 		return errors.New("SIPBUS_WEB_SECRET: required, at least 32 bytes in hex (openssl rand -hex 32), the same on every replica")
 	}
@@ -105,6 +114,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("-http: %w", err)
 	}
+	health, metrics := &obs.Health{}, obs.NewMetrics("web")
+	health.Add("nats", obs.NATS(nc, metrics.NATSRTT))
+	health.Add("stream", obs.Stream(js, bus.DefaultStream))
+	health.Add("redis", obs.Redis(func(ctx context.Context) error { return rc.Ping(ctx).Err() }, metrics.RedisRTT))
+	obs.Mount(srv.Mux, health, metrics)
+	started := health.Starting("web")
 	w, err := web.New(cfg, web.Deps{NC: nc, JS: js, Directory: subscriber.NewRedis(rc, prefix), Locations: location.NewRedis(rc, prefix),
 		State: web.StateOn(rc, prefix), Log: log})
 	if err != nil {
@@ -114,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	w.Mount(srv.Mux)
+	started()
 	go func() {
 		if err := srv.Serve(); err != nil {
 			log.Error("http: stopped serving", "err", err)
@@ -121,14 +137,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}()
 	log.Info("web serving", "url", srv.URL())
 	<-ctx.Done()
+	health.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(srv.Shutdown(sctx), w.Shutdown(sctx))
-}
-
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
 }

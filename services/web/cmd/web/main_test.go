@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/testenv"
 )
 
 // TestConfigErrors: bad settings stop the start-up naming the key.
@@ -24,5 +29,28 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%v, %v) = %v, want an error with %q", tc.args, tc.env, err, tc.want)
 		}
+	}
+}
+
+// TestMainServesHealth runs the web binary against real NATS and Redis,
+// configured from the environment as in Kubernetes: /healthz, /readyz
+// and /metrics answer; SIGTERM ends it cleanly.
+func TestMainServesHealth(t *testing.T) {
+	srv := testenv.NATS(t)
+	redis := testenv.RedisURL(t)
+	bin := testenv.BuildMain(t, ".")
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
+	p := testenv.StartProc(t, bin, []string{"-http", httpAddr},
+		"SIPBUS_NATS_URL="+srv.ClientURL(), "REDIS_URL="+redis, "SIPBUS_WEB_SECRET="+strings.Repeat("ab", 32))
+	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
+		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="web"} 1`)
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Wait(20 * time.Second) {
+		t.Fatalf("web did not exit within 20s of SIGTERM\n%s", p.Output())
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("web exited %d after SIGTERM\n%s", code, p.Output())
 	}
 }
