@@ -2,7 +2,9 @@
 // (`sipbus up`), or the edge and the transaction manager as separate
 // processes sharing NATS and Redis (`sipbus edge`, `sipbus tm`), watch the bus (`sipbus tail`), check SIP messages
 // (`sipbus msg check`), mail missed calls (`sipbus up --smtp dev`, `sipbus
-// notifier`). Later issues add ps, uac, im, ctd, replay.
+// notifier`), send requests (`sipbus uac`, `sipbus im`), click-to-dial
+// (`sipbus ctd`), look at what runs (`sipbus ps`) and at past calls
+// (`sipbus replay`, `sipbus calls`).
 //
 // Every command that talks to the bus takes --nats URL (default $NATS_URL,
 // else nats://127.0.0.1:4222). Errors name the flag or file at fault; the
@@ -17,8 +19,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/sipbus/sipbus/pkg/obs"
 )
 
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
@@ -53,19 +56,8 @@ Run 'sipbus <command> --help' for the flags of a command.
 // errUsage marks errors that are the caller's fault (exit status 2).
 type errUsage struct{ error }
 
-// gcPercent is the garbage collector's target when GOGC is not set. A
-// sipbus process allocates per message and keeps a small live heap (the
-// caches of the edge and tm, the stream's block cache: tens of MB), so the
-// default of 100 runs a collection every second at a few hundred calls/s
-// and GC becomes ~7 % of the CPU of a call. 400 trades heap (up to 5x the
-// live heap) for a quarter of the collections; GOGC and GOMEMLIMIT in the
-// environment still win (set GOMEMLIMIT under a container's memory limit).
-const gcPercent = 400
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
+	obs.SetGCDefault() // GOGC=400 unless GOGC is set (pkg/obs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -148,6 +148,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rcfg.ID = "registrar-" + e.ID()
 	rcfg.Domains = tcfg.Domains
 	rcfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
+	if rcfg.AuthSecret == "" && *redisURL == "" {
+		// One registrar in one process on its own memory: no replica to
+		// share nonces with, so no warning. On Redis another sipbus up may
+		// share the state, and the registrar says it needs the secret.
+		rcfg.AuthSecret = rand.Text()
+	}
 	if err := regf.apply(&rcfg); err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 )
 
 func main() {
+	obs.SetGCDefault() // GOGC=400 unless GOGC is set
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)
 		os.Exit(1)

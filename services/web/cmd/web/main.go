@@ -43,6 +43,7 @@ import (
 )
 
 func main() {
+	obs.SetGCDefault() // GOGC=400 unless GOGC is set
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
