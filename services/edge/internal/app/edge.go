@@ -204,7 +204,7 @@ func (e *Edge) Handle(ctx context.Context, p *Packet) {
 		e.opt.Log.Debug("drop unparseable message", "from", p.Remote, "transport", p.Transport, "err", err)
 		return
 	}
-	e.C.SIP.Count(DirIn, p.Data)
+	e.C.SIP.CountMsg(DirIn, m)
 	if m.Request {
 		e.request(ctx, p, m)
 	} else {

@@ -1,10 +1,15 @@
 package app
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/sipbus/sipbus/pkg/sipmsg"
+)
 
 // SIP message counts by direction, request method and response status,
 // for the metrics endpoint. Counting reads the start line of the raw
-// message (no parse, no allocation) and adds to a fixed array of atomics.
+// message (no parse, no allocation) or the index of one already parsed,
+// and adds to a fixed array of atomics.
 
 // Directions of SIPCounts.
 const (
@@ -46,14 +51,29 @@ func (c *SIPCounts) Count(dir int, b []byte) {
 	if sp <= 0 {
 		return
 	}
-	m := b[:sp]
+	c.req[dir][methodIndex(b[:sp])].Add(1)
+}
+
+// CountMsg adds one parsed message in direction dir from the index the
+// caller already has (the edge's received messages: no second scan).
+func (c *SIPCounts) CountMsg(dir int, m *sipmsg.Msg) {
+	if !m.Request {
+		if m.StatusCode >= 100 && m.StatusCode <= 699 {
+			c.res[dir][m.StatusCode-100].Add(1)
+		}
+		return
+	}
+	c.req[dir][methodIndex(m.Bytes(m.Method))].Add(1)
+}
+
+// methodIndex is tok's slot in CountedMethods ("other" for the rest).
+func methodIndex(tok []byte) int {
 	for i := 0; i < nMethods-1; i++ {
-		if string(m) == CountedMethods[i] {
-			c.req[dir][i].Add(1)
-			return
+		if string(tok) == CountedMethods[i] {
+			return i
 		}
 	}
-	c.req[dir][nMethods-1].Add(1)
+	return nMethods - 1
 }
 
 // Each calls f for every non-zero count: a request (method set, code 0)

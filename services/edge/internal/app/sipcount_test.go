@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 	"testing"
+
+	"github.com/sipbus/sipbus/pkg/sipmsg"
 )
 
 func TestSIPCounts(t *testing.T) {
@@ -23,6 +25,32 @@ func TestSIPCounts(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { c.Count(DirIn, []byte("REGISTER sip:b SIP/2.0\r\n")) }); a != 0 {
 		t.Errorf("Count allocates %v times", a)
+	}
+}
+
+// TestCountMsgAgrees: counting a parsed message gives what counting its
+// raw bytes gives.
+func TestCountMsgAgrees(t *testing.T) {
+	var raw, parsed SIPCounts
+	for _, b := range []string{
+		"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		"FOO sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 FOO\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+	} {
+		var m sipmsg.Msg
+		if err := m.Parse([]byte(b), sipmsg.Datagram); err != nil {
+			t.Fatalf("parse: %v\n%s", err, b)
+		}
+		raw.Count(DirIn, []byte(b))
+		parsed.CountMsg(DirIn, &m)
+	}
+	dump := func(c *SIPCounts) string {
+		out := ""
+		c.Each(func(dir int, method string, code int, n uint64) { out += fmt.Sprintf("%d/%s/%d=%d ", dir, method, code, n) })
+		return out
+	}
+	if a, b := dump(&raw), dump(&parsed); a != b || a == "" {
+		t.Errorf("raw %q, parsed %q", a, b)
 	}
 }
 
