@@ -46,7 +46,9 @@ func TestCountMsgAgrees(t *testing.T) {
 	}
 	dump := func(c *SIPCounts) string {
 		out := ""
-		c.Each(func(dir int, method string, code int, n uint64) { out += fmt.Sprintf("%d/%s/%d=%d ", dir, method, code, n) })
+		c.Each(func(dir int, method string, code int, n uint64) {
+			out += fmt.Sprintf("%d/%s/%d=%d ", dir, method, code, n)
+		})
 		return out
 	}
 	if a, b := dump(&raw), dump(&parsed); a != b || a == "" {
