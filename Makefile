@@ -12,6 +12,8 @@
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 #   make image   the container image (Dockerfile; DOCKER=podman works too)
+#   make k8s-apiserver-test  opt-in: both k8s overlays applied (server-side
+#                dry-run) to a real kube-apiserver + Debian's etcd (k8s/README.md)
 
 MODULES := pkg schemas services/edge services/tm services/registrar services/notifier services/ctd services/web cmd/sipbus sdk/go examples/call-screening examples/after-hours examples/missed-counter k8s
 GO      ?= go
@@ -107,3 +109,22 @@ image:
 
 clean:
 	rm -rf bin
+
+# Opt-in, not in `make test`: k8s/apiserver_test.go (build tag apiserver)
+# applies both overlays to a real kube-apiserver with server-side dry-run.
+# kube-apiserver is built once from the Go module proxy (k8s/apiserver/tools)
+# into KUBE_APISERVER, beside the Go build cache; etcd is Debian's
+# etcd-server.
+KUBE_VERSION := v1.37.2
+KUBE_APISERVER ?= $(abspath $(shell $(GO) env GOCACHE)/../sipbus-kube-apiserver/$(KUBE_VERSION)/kube-apiserver)
+
+.PHONY: k8s-apiserver-test
+k8s-apiserver-test: $(KUBE_APISERVER)
+	@command -v etcd >/dev/null 2>&1 || { echo "etcd not found: apt-get install -y etcd-server"; exit 1; }
+	cd k8s && GOWORK=off KUBE_APISERVER="$(KUBE_APISERVER)" $(GO) test -tags apiserver -count=1 -timeout 15m -run 'TestAPIServer$$' -v .
+
+$(KUBE_APISERVER):
+	@echo "== building kube-apiserver $(KUBE_VERSION) from the Go module proxy (once) into $@"
+	@mkdir -p "$(dir $@)"
+	cd k8s/apiserver/tools && GOWORK=off $(GO) build -trimpath -o "$@.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+	@mv "$@.tmp" "$@"

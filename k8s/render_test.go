@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -93,10 +94,15 @@ func decoder() runtime.Decoder {
 	return kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Yaml: true, Strict: true})
 }
 
+// build runs kustomize on the overlay (what `kubectl apply -k` sends).
+func build(mem filesys.FileSystem, overlay string) (resmap.ResMap, error) {
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/k8s/overlays/"+overlay)
+}
+
 // render builds the overlay and decodes every object; errors name the
 // object.
 func render(mem filesys.FileSystem, overlay string) ([]runtime.Object, []error) {
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/k8s/overlays/"+overlay)
+	rm, err := build(mem, overlay)
 	if err != nil {
 		return nil, []error{err}
 	}
