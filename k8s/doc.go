@@ -6,4 +6,8 @@
 // tags of the service's Config), its probes must hit paths the sipbus HTTP
 // mux serves, and images, commands, ports, ConfigMaps and Secrets must
 // line up.
+//
+// apiserver_test.go (build tag apiserver, `make k8s-apiserver-test`)
+// applies both overlays with server-side dry-run to a real kube-apiserver
+// and etcd on loopback; its header comment lists the choices it makes.
 package k8s
