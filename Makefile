@@ -126,5 +126,7 @@ k8s-apiserver-test: $(KUBE_APISERVER)
 $(KUBE_APISERVER):
 	@echo "== building kube-apiserver $(KUBE_VERSION) from the Go module proxy (once) into $@"
 	@mkdir -p "$(dir $@)"
-	cd k8s/apiserver/tools && GOWORK=off $(GO) build -trimpath -o "$@.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+	cd k8s/apiserver/tools && GOWORK=off $(GO) build -trimpath -o "$@.tmp" \
+		-ldflags "-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37" \
+		k8s.io/kubernetes/cmd/kube-apiserver
 	@mv "$@.tmp" "$@"
