@@ -90,8 +90,9 @@ func TestAPIServer(t *testing.T) {
 		})
 	}
 
-	// Broken copies: each must be refused by the server, naming the field,
-	// while every other object of the overlay is still accepted.
+	// Broken copies: each must be refused by the server, naming the field
+	// (or, with warn, accepted with that warning), while every other object
+	// of the overlay is still accepted without a warning.
 	broken := []struct {
 		name, file, old, new string
 		obj                  string // kind/name refused
