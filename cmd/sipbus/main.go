@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/service"
 )
 
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
@@ -66,7 +67,8 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "sipbus:", err)
 	var u errUsage
-	if errors.As(err, &u) {
+	var su service.UsageError
+	if errors.As(err, &u) || errors.As(err, &su) {
 		os.Exit(2)
 	}
 	os.Exit(1)

@@ -83,14 +83,14 @@ func (f *sharedFlags) openStore(ctx context.Context) (store.Store, error) {
 }
 
 // service is a long-lived component with Start and Shutdown (tm, registrar).
-type service interface {
+type longService interface {
 	Start(ctx context.Context) error
 	Shutdown(ctx context.Context) error
 }
 
 // serve starts s, prints banner and "ready", waits for ctx (SIGINT or
 // SIGTERM), and shuts s down within 10 seconds.
-func serve(ctx context.Context, s service, stdout io.Writer, banner string) error {
+func serve(ctx context.Context, s longService, stdout io.Writer, banner string) error {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
