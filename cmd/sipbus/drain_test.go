@@ -38,8 +38,8 @@ func (d *drainSetup) edge(t *testing.T) *proc {
 }
 
 func (d *drainSetup) tm(t *testing.T, id string) *proc {
-	p := start(t, "tm", "--id", id, "--advertise", d.edgeAddr, "--domain", "localhost",
-		"--static", fmt.Sprintf("uas@localhost=sip:uas@127.0.0.1:%d", d.uasPort),
+	p := start(t, "tm", "--id", id, "--advertise", d.edgeAddr, "--domains", "localhost",
+		"--config", tmConfig(t, map[string][]string{"uas@localhost": {fmt.Sprintf("sip:uas@127.0.0.1:%d", d.uasPort)}}),
 		"--nats", d.natsURL, "--redis", d.redisURL, "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
 	return p

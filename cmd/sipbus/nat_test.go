@@ -109,8 +109,8 @@ func TestNATFlowAcrossEdges(t *testing.T) {
 	for _, args := range [][]string{
 		{"edge", "--id", "a", "--sip", edgeA},
 		{"edge", "--id", "b", "--sip", edgeB},
-		{"tm", "--id", "tm1", "--advertise", edgeA, "--alias", edgeB, "--domain", "localhost"},
-		{"registrar", "--id", "reg1", "--domain", "localhost", "--auth", "off"},
+		{"tm", "--id", "tm1", "--advertise", edgeA, "--aliases", edgeB, "--domains", "localhost"},
+		{"registrar", "--id", "reg1", "--domains", "localhost", "--auth", "off"},
 	} {
 		start(t, append(args, shared...)...).waitLine(t, "ready", 30*time.Second)
 	}

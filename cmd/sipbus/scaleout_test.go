@@ -106,8 +106,8 @@ func TestScaleOut(t *testing.T) {
 		p.waitLine(t, "ready", 30*time.Second)
 	}
 	tmArgs := func(id string) []string {
-		return []string{"tm", "--id", id, "--advertise", edgeA, "--alias", edgeB, "--domain", "localhost",
-			"--static", "bob@localhost=sip:bob@" + uas.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
+		return []string{"tm", "--id", id, "--advertise", edgeA, "--aliases", edgeB, "--domains", "localhost",
+			"--config", tmConfig(t, map[string][]string{"bob@localhost": {"sip:bob@" + uas.addr}}), "--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
 	}
 	tm1 := start(t, tmArgs("tm1")...)
 	tm1.waitLine(t, "ready", 30*time.Second)
@@ -242,8 +242,8 @@ func TestSplitRegistrar(t *testing.T) {
 	shared := []string{"--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
 	for _, args := range [][]string{
 		{"edge", "--id", "e1", "--sip", edgeAddr},
-		{"tm", "--id", "tm1", "--advertise", edgeAddr, "--domain", "localhost"},
-		{"registrar", "--id", "reg1", "--domain", "localhost", "--auth", "off"},
+		{"tm", "--id", "tm1", "--advertise", edgeAddr, "--domains", "localhost"},
+		{"registrar", "--id", "reg1", "--domains", "localhost", "--auth", "off"},
 	} {
 		start(t, append(args, shared...)...).waitLine(t, "ready", 30*time.Second)
 	}
@@ -291,8 +291,9 @@ func TestPartitionOwnerKilled(t *testing.T) {
 	start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm-a", "tm-b"} {
-		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost",
-			"--static", "bob@localhost=sip:bob@"+uas.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "info")
+		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domains", "localhost",
+			"--config", tmConfig(t, map[string][]string{"bob@localhost": {"sip:bob@" + uas.addr}}), "--nats", natsURL, "--redis", redisURL,
+			"--log-level", "info", "--log-format", "text")
 		p.waitLine(t, "ready", 30*time.Second)
 		tms[id] = p
 	}

@@ -168,7 +168,7 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 	p.waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm1", "tm2"} {
-		tms[id] = start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+		tms[id] = start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domains", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
 		tms[id].waitLine(t, "ready", 30*time.Second)
 	}
 	log := watchBus(t, natsURL)
