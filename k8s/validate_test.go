@@ -36,8 +36,8 @@ func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 // and the shared ones).
 var serviceEnv = map[string]map[string]bool{
 	"edge":      envNames(reflect.TypeFor[edge.Config]()),
-	"tm":        envNames(reflect.TypeFor[tm.Config]()),
-	"registrar": envNames(reflect.TypeFor[registrar.Config]()),
+	"tm":        specEnv(tm.Spec),
+	"registrar": specEnv(registrar.Spec),
 	"notifier":  envNames(reflect.TypeFor[notifier.Config]()),
 	"ctd":       envNames(reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()),
 	"web":       envNames(reflect.TypeFor[web.ProcessEnv]()),
