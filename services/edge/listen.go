@@ -162,7 +162,7 @@ func (e *Edge) Banner() string {
 	fmt.Fprintf(&b, "  sip    %s\n", e.Listeners())
 	fmt.Fprintf(&b, "  edge   %s\n", e.ID())
 	if self, hosts := e.SelfSignedTLS(); self {
-		fmt.Fprintf(&b, "  tls    self-signed certificate for %s (made now, in memory; tls_cert and tls_key for a real one)\n", strings.Join(hosts, ", "))
+		fmt.Fprintf(&b, "  tls    self-signed certificate for %s (made now, in memory; --tls-cert and --tls-key for a real one)\n", strings.Join(hosts, ", "))
 	} else if e.cfg.TLSCert != "" && (e.TLSAddr().IsValid() || e.WSSAddr().IsValid()) {
 		fmt.Fprintf(&b, "  tls    certificate %s (re-read when it changes)\n", strconv.Quote(e.cfg.TLSCert))
 	}
