@@ -11,6 +11,14 @@
 // without a round trip; the authority on a transaction is tm's record in
 // Redis, so a retransmission that reaches another edge is answered by tm.
 //
+// It runs in the one service shape (pkg/service): [Spec] is what `sipbus
+// edge` and the edge's own main run; its settings are [Config]'s keys
+// (README.md, "Settings"). [New] validates and binds the listeners, so
+// that their addresses are known before the edge serves (`sipbus up` gives
+// them to tm); [Edge.Start] serves; [Edge.Shutdown] is the graceful drain
+// (new dialogs get 503 "Shutting Down", what had started finishes, within
+// the drain setting); [Edge.Run] is both.
+//
 // Decisions worth knowing:
 //   - The edge checks messages in the proxy role (Proxy-Require, not
 //     Require; unknown methods and content types pass on to tm).
