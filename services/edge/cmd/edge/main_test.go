@@ -93,3 +93,24 @@ func TestMainBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestMainListenerTaken: a listener that cannot be bound (the port is
+// taken) stops the edge with exit status 1 and an error naming the
+// transport and the address.
+func TestMainListenerTaken(t *testing.T) {
+	srv := testenv.NATS(t)
+	bin := testenv.BuildMain(t, ".")
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.LocalAddr().String()
+	cmd := exec.Command(bin, "--udp", addr, "--tcp", "off", "--nats", srv.ClientURL())
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "udp listen "+addr) {
+		t.Errorf("%v, output %q; want exit status 1 naming udp listen %s", err, out, addr)
+	}
+}

@@ -20,8 +20,8 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 )
 
-// Config configures one edge instance. Zero values take the defaults named
-// in each field's comment (see Defaults).
+// Config configures one edge instance. Zero values take the defaults of
+// Defaults (listed in the Settings table of services/edge/README.md).
 type Config struct {
 	// ID names this edge instance in events, flow ids and the subjects of
 	// the messages it sends (sip.*.out.<id>.>). Default: "edge-" + host
