@@ -102,9 +102,8 @@ func TestAPIServer(t *testing.T) {
 	}{
 		{
 			// kube-apiserver v1.37.2 answers an unknown field in a
-			// server-side apply with 500, not 400: kubernetes/kubernetes
-			// issue 139253 (fix proposed in PR 139255). Either is accepted;
-			// the message must name the field.
+			// server-side apply with 500, not 400 (observed with this
+			// build). Either is accepted; the message must name the field.
 			name: "unknown field", file: "base/edge.yaml",
 			old: "  replicas: 1\n", new: "  replicas: 1\n  replicaz: 2\n",
 			obj: "Deployment/edge", codes: []int{http.StatusBadRequest, http.StatusInternalServerError},
