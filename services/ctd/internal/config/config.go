@@ -13,7 +13,7 @@ import (
 type Config struct {
 	// ID names the replica (CloudEvent source sipbus/ctd/<ID>); the
 	// service fills ctd-<hostname>-<pid> when it is empty.
-	ID string `yaml:"id" help:"names the replica (CloudEvent source sipbus/ctd/<id>), unique per process; default ctd-<hostname>-<pid>"`
+	ID string `yaml:"id" help:"names the replica (CloudEvent source sipbus/ctd/ID), unique per process; default ctd-HOSTNAME-PID"`
 	// RingTimeout is how long the caller's phones ring.
 	RingTimeout time.Duration `yaml:"ring_timeout" help:"how long the caller's phones ring"`
 	// ReferTimeout bounds the answer to REFER and to the 3PCC re-INVITE;
