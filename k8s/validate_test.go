@@ -38,9 +38,9 @@ var serviceEnv = map[string]map[string]bool{
 	"edge":      envNames(reflect.TypeFor[edge.Config]()),
 	"tm":        envNames(reflect.TypeFor[tm.Config]()),
 	"registrar": envNames(reflect.TypeFor[registrar.Config]()),
-	"notifier":  envNames(reflect.TypeFor[notifier.Config]()),
-	"ctd":       envNames(reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()),
-	"web":       envNames(reflect.TypeFor[web.ProcessEnv]()),
+	"notifier":  specEnv(notifier.Spec),
+	"ctd":       specEnv(ctd.Spec),
+	"web":       specEnv(web.Spec),
 }
 
 // specEnv is the set of variables spec's service reads.

@@ -166,7 +166,7 @@ var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Sec
 // Default returns the defaults (the ID is filled by Validate).
 func Default() Config {
 	return Config{
-		From: DefaultFrom,
+		From:        DefaultFrom,
 		SMTPTimeout: DefaultSMTPTimeout, RateLimit: DefaultRateLimit, RateWindow: DefaultRateWindow,
 		Backoff: append([]time.Duration(nil), DefaultBackoff...), MaxDeliver: DefaultMaxDeliver,
 		AckWait: DefaultAckWait, Lease: DefaultLease, FenceTTL: DefaultFenceTTL,
