@@ -35,14 +35,18 @@ func cmdNotifier(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return service.Main(ctx, notifier.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
 }
 
+// notifierFileKeys are the keys of a notifier's settings file (a named
+// type: the strict decoder's unknown-key errors name it).
+type notifierFileKeys struct {
+	service.Common `yaml:",inline"`
+	Cfg            notifier.Config `yaml:",inline"`
+}
+
 // notifierFile reads `sipbus up --notifier-config`: the file `sipbus
 // notifier --config` takes, strict; its common keys (nats, redis, http,
 // ...) belong to the `sipbus up` process and are ignored here.
 func notifierFile(path string) (notifier.Config, error) {
-	v := struct {
-		service.Common `yaml:",inline"`
-		Cfg            notifier.Config `yaml:",inline"`
-	}{Cfg: notifier.DefaultConfig()}
+	v := notifierFileKeys{Cfg: notifier.DefaultConfig()}
 	if path == "" {
 		return v.Cfg, nil
 	}
