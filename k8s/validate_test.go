@@ -35,7 +35,7 @@ func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 // reads: the settings of its service.Spec (pkg/service: SIPBUS_<NAME>_*
 // and the shared ones).
 var serviceEnv = map[string]map[string]bool{
-	"edge":      envNames(reflect.TypeFor[edge.Config]()),
+	"edge":      specEnv(edge.Spec),
 	"tm":        envNames(reflect.TypeFor[tm.Config]()),
 	"registrar": envNames(reflect.TypeFor[registrar.Config]()),
 	"notifier":  specEnv(notifier.Spec),

@@ -32,7 +32,7 @@ func newDrainSetup(t *testing.T) *drainSetup {
 }
 
 func (d *drainSetup) edge(t *testing.T) *proc {
-	p := start(t, "edge", "--id", "e1", "--sip", d.edgeAddr, "--nats", d.natsURL, "--log-level", "warn")
+	p := start(t, "edge", "--id", "e1", "--udp", d.edgeAddr, "--tcp", d.edgeAddr, "--nats", d.natsURL, "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
 	return p
 }

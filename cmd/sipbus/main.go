@@ -29,7 +29,7 @@ const usage = `sipbus: a SIP platform on NATS JetStream and Redis
 
 usage:
   sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT] [--smtp dev|URL] [--notifier-config FILE] [--http ADDR|off] [--ctd-* ...]
-  sipbus edge [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
+  sipbus edge [--config FILE] [--udp 127.0.0.1:5060] [--tcp ADDR] [--tls ADDR] [--nats URL] [--id ID] [--KEY VALUE]...
   sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE] [--resolver IP:PORT]
   sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
   sipbus stats [--nats URL] [--nats-monitor URL] [--redis URL] [--stream NAME]

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/store"
-	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
 	"github.com/sipbus/sipbus/services/tm"
 )
@@ -99,43 +98,6 @@ func serve(ctx context.Context, s longService, stdout io.Writer, banner string) 
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.Shutdown(sctx)
-	fmt.Fprintf(stdout, "stopped\n")
-	return err
-}
-
-// cmdEdge runs one edge as its own process.
-func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("edge", stderr)
-	ef := addEdgeFlags(fs)
-	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
-	flood := addFloodFlags(fs)
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	ecfg, err := ef.config(fs)
-	if err != nil {
-		return err
-	}
-	ecfg.ID = *id
-	if err := flood.apply(&ecfg); err != nil {
-		return err
-	}
-	log, nc, js, err := sf.connect(ctx, "edge", stderr, false)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
-	if err != nil {
-		return ef.listenError(fs, err)
-	}
-	fmt.Fprintf(stdout, "sipbus edge\n")
-	printListeners(stdout, e, ef)
-	fmt.Fprintf(stdout, "ready\n")
-	err = e.Run(ctx)
 	fmt.Fprintf(stdout, "stopped\n")
 	return err
 }

@@ -164,7 +164,7 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 	ns := testenv.NATS(t)
 	natsURL := ns.ClientURL()
 	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
-	p := start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+	p := start(t, "edge", "--id", "e1", "--udp", edgeAddr, "--tcp", edgeAddr, "--nats", natsURL, "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm1", "tm2"} {
