@@ -38,9 +38,9 @@ var serviceEnv = map[string]map[string]bool{
 	"edge":      specEnv(edge.Spec),
 	"tm":        specEnv(tm.Spec),
 	"registrar": specEnv(registrar.Spec),
-	"notifier":  envNames(reflect.TypeFor[notifier.Config]()),
-	"ctd":       envNames(reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()),
-	"web":       envNames(reflect.TypeFor[web.ProcessEnv]()),
+	"notifier":  specEnv(notifier.Spec),
+	"ctd":       specEnv(ctd.Spec),
+	"web":       specEnv(web.Spec),
 }
 
 // specEnv is the set of variables spec's service reads.
@@ -59,20 +59,6 @@ func specEnv[C any](spec service.Spec[C]) map[string]bool {
 // runtimeEnv are read by the Go runtime of every process, not by a
 // service's Config.
 var runtimeEnv = []string{"GOMEMLIMIT", "GOGC", "GOMAXPROCS"}
-
-// envNames is the set of variables a service reads: the env tags of its
-// Config's fields.
-func envNames(ts ...reflect.Type) map[string]bool {
-	out := map[string]bool{}
-	for _, t := range ts {
-		for i := range t.NumField() {
-			if n := t.Field(i).Tag.Get("env"); n != "" {
-				out[n] = true
-			}
-		}
-	}
-	return out
-}
 
 // sipbusImage is the image every sipbus container runs (the overlays'
 // images: entry renames the base's "sipbus").

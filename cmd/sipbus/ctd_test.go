@@ -304,7 +304,7 @@ func TestClickToDialReplicaKilled(t *testing.T) {
 	}
 	replica := func(id string) (*proc, string) {
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
-		p := start(t, "ctd", "serve", "--nats", s.nats, "--redis", redis, "--http", addr, "--id", id, "--ctd-refer-timeout", "3s", "--log-level", "warn")
+		p := start(t, "ctd", "serve", "--nats", s.nats, "--redis", redis, "--http", addr, "--id", id, "--refer-timeout", "3s", "--log-level", "warn")
 		p.waitLine(t, "ready", 20*time.Second)
 		return p, "http://" + addr
 	}

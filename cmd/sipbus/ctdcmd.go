@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/httpfront"
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/ctd"
@@ -264,57 +264,7 @@ func cmdCtdHangup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // cmdCtdServe is `sipbus ctd serve`: one click-to-dial replica as its own
 // process (state in Redis, shared with every other replica), its API on
-// --http.
+// --http: the ctd's own main, ctd.Spec run by pkg/service.
 func cmdCtdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("ctd serve", stderr)
-	id := fs.String("id", "", "replica id (default ctd-<hostname>-<pid>); unique per process")
-	httpAddr := fs.String("http", "127.0.0.1:8081", "HTTP address ip:port of the API")
-	cf := addCtdFlags(fs)
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	if fs.NArg() > 0 {
-		return errUsage{fmt.Errorf("ctd serve: unexpected argument %q", fs.Arg(0))}
-	}
-	if *id == "" {
-		h, _ := os.Hostname()
-		*id = fmt.Sprintf("ctd-%s-%d", h, os.Getpid())
-	}
-	cfg, err := cf.config(*id)
-	if err != nil {
-		return err
-	}
-	log, nc, js, err := sf.connect(ctx, "ctd", stderr, true)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	c, prefix, err := store.OpenRedisClient(ctx, *sf.redis)
-	if err != nil {
-		return fmt.Errorf("--redis: %w", err)
-	}
-	defer c.Close()
-	web, err := httpfront.Listen(*httpAddr, log)
-	if err != nil {
-		return errUsage{fmt.Errorf("--http %s: %w", *httpAddr, err)}
-	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateOn(c, prefix), Directory: subscriber.NewRedis(c, prefix), Log: log})
-	if err != nil {
-		return err
-	}
-	s.Mount(web.Mux)
-	go func() {
-		if err := web.Serve(); err != nil {
-			log.Error("http: stopped serving", "err", err)
-		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = web.Shutdown(sctx)
-	}()
-	return serve(ctx, s, stdout, fmt.Sprintf("ctd %s\n  http   %s", cfg.ID, web.URL()))
+	return service.Main(ctx, ctd.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
 }

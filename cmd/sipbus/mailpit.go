@@ -137,7 +137,7 @@ func upNotifier(ctx context.Context, f *notifierFlags, dataDir string, nc *nats.
 		fmt.Fprintf(stdout, "  notifier  off (no --smtp: missed-call mail needs `--smtp dev` or an SMTP URL)\n")
 		return stop, nil
 	}
-	cfg, err := notifier.LoadConfig(*f.config)
+	cfg, err := notifierFile(*f.config)
 	if err != nil {
 		return stop, errUsage{fmt.Errorf("--notifier-config: %w", err)}
 	}

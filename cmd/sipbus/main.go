@@ -36,13 +36,14 @@ usage:
   sipbus registrar [--config FILE] --domains D --redis URL [--KEY VALUE]...   (keys: services/registrar/README.md#settings)
   sipbus user add AOR --password P|- [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off] | list | rm AOR | passwd AOR --password P|-   [--json]
   sipbus user set AOR [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off]
-  sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
+  sipbus notifier [--config FILE] [--KEY VALUE]...   (--redis URL --smtp URL|none required; services/notifier/README.md)
   sipbus notifier failed [--json] [--limit N] | retry ID
   sipbus ul show AOR | add AOR CONTACT [--expires S] [--q Q] | rm AOR [CONTACT] | dump   [--json]
   sipbus uac METHOD URI|--dialog ID [--header H]... [--body FILE] [--auth USER:PASSWORD] [--from A] [--to A] [--next-hop URI] [-v] [--nats URL]
   sipbus im URI TEXT [--auth USER:PASSWORD] [--from A] [-v] [--nats URL]
   sipbus ctd FROM TO [--json] [--nats URL] | token AOR | hangup ID
-  sipbus ctd serve --redis URL [--nats URL] [--http 127.0.0.1:8081] [--id ID] [--ctd-fallback LIST|off] [--ctd-*-timeout D]
+  sipbus ctd serve [--config FILE] [--KEY VALUE]...  (--redis URL required; services/ctd/README.md)
+  sipbus web [--config FILE] [--KEY VALUE]...        (--redis URL, $SIPBUS_WEB_SECRET required; services/web/README.md)
   sipbus tail [--nats URL] [--json] [--type PREFIX] [--call-id ID]
   sipbus ps|uptime|which [--nats URL] [--wait 1s] [--json] [SERVICE|ID]...
   sipbus replay CALL-ID|CALLKEY [--nats URL] [--json] [--pcap FILE] [--to notifier|app:NAME] [--since D]
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUL(ctx, args[1:], stdout, stderr)
 	case "ctd":
 		return cmdCtd(ctx, args[1:], stdout, stderr)
+	case "web":
+		return cmdWeb(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, args[1:], stdout, stderr)
 	case "replay":

@@ -690,6 +690,32 @@ func TestUpSMTPURL(t *testing.T) {
 	}
 }
 
+// TestNotifierFile: `sipbus up --notifier-config` reads the file `sipbus
+// notifier --config` takes: its notifier keys apply, its common keys (nats,
+// redis, http) belong to `sipbus up` and are ignored, an unknown key is an
+// error naming the file and line.
+func TestNotifierFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("nats: nats://elsewhere:4222\nredis: redis://elsewhere:6379\nhttp: 0.0.0.0:9\nrate_limit: 3\nbackoff: [1s, 2s]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := notifierFile(good)
+	if err != nil || c.RateLimit != 3 || len(c.Backoff) != 2 || c.From == "" {
+		t.Errorf("notifierFile: %+v %v", c, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("rate_limit: 3\nrate_limt: 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notifierFile(bad); err == nil || !strings.Contains(err.Error(), `bad.yaml:2: unknown key "rate_limt"`) {
+		t.Errorf("unknown key: %v", err)
+	}
+	if c, err := notifierFile(""); err != nil || c.RateLimit != 10 {
+		t.Errorf("no file: %+v %v, want the defaults", c, err)
+	}
+}
+
 // grepLines returns the lines of text that contain sub.
 func grepLines(text, sub string) string {
 	var b strings.Builder

@@ -13,12 +13,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/pkg/notifyapi"
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/services/notifier"
 )
 
-// cmdNotifier is `sipbus notifier` (one notifier as its own process),
-// `sipbus notifier failed` and `sipbus notifier retry ID`.
+// cmdNotifier is `sipbus notifier` (one notifier as its own process: the
+// notifier's own main, notifier.Spec run by pkg/service), `sipbus notifier
+// failed` and `sipbus notifier retry ID`.
 func cmdNotifier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		switch args[0] {
@@ -29,55 +32,30 @@ func cmdNotifier(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return errUsage{fmt.Errorf("notifier: unknown subcommand %q: want failed or retry (or flags to run a notifier)", args[0])}
 	}
-	fs := newFlags("notifier", stderr)
-	id := fs.String("id", "", "notifier id (default notifier-<hostname>); unique per process")
-	configFile := fs.String("config", "", "notifier YAML config file (strict; the environment overrides it, flags override both): from, templates, rate_limit, exec rules, ...")
-	smtpURL := fs.String("smtp", "", "SMTP server: smtp://user:password@host:port (STARTTLS), smtps://... (TLS), ?tls=none for a local relay, or none (exec rules only); default $SIPBUS_SMTP_URL")
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	if fs.NArg() > 0 {
-		return errUsage{fmt.Errorf("notifier: unexpected argument %q", fs.Arg(0))}
-	}
-	cfg, err := notifier.LoadConfig(*configFile)
-	if err != nil {
-		return errUsage{fmt.Errorf("--config: %w", err)}
-	}
-	if *id != "" {
-		cfg.ID = *id
-	}
-	if *smtpURL != "" {
-		cfg.SMTP = *smtpURL
-	}
-	cfg.NATS, cfg.Redis = *sf.nats, *sf.redis
-	if err := cfg.Validate(); err != nil {
-		return errUsage{fmt.Errorf("notifier: %w", err)}
-	}
-	log, nc, js, err := sf.connect(ctx, "notifier", stderr, true)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	dir, st, closeState, err := notifier.OpenState(ctx, *sf.redis)
-	if err != nil {
-		return fmt.Errorf("--redis: %w", err)
-	}
-	defer closeState()
-	n, err := notifier.New(cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: st, Log: log})
-	if err != nil {
-		return err
-	}
-	return serve(ctx, n, stdout, fmt.Sprintf("notifier %s: smtp %s, exec rules %d", cfg.ID, smtpLine(n), len(cfg.Exec)))
+	return service.Main(ctx, notifier.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
 }
 
-func smtpLine(n *notifier.Notifier) string {
-	if s, ok := n.SMTPServer(); ok {
-		return s.String()
+// notifierFileKeys are the keys of a notifier's settings file (a named
+// type: the strict decoder's unknown-key errors name it).
+type notifierFileKeys struct {
+	service.Common `yaml:",inline"`
+	Cfg            notifier.Config `yaml:",inline"`
+}
+
+// notifierFile reads `sipbus up --notifier-config`: the file `sipbus
+// notifier --config` takes, strict; its common keys (nats, redis, http,
+// ...) belong to the `sipbus up` process and are ignored here.
+func notifierFile(path string) (notifier.Config, error) {
+	v := notifierFileKeys{Cfg: notifier.DefaultConfig()}
+	if path == "" {
+		return v.Cfg, nil
 	}
-	return "none"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return v.Cfg, err
+	}
+	err = confload.Decode(data, path, &v)
+	return v.Cfg, err
 }
 
 func notifyClient(natsURL string) (*notifyapi.Client, func(), error) {

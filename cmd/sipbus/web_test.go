@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sipbus/sipbus/pkg/regapi"
+	"github.com/sipbus/sipbus/pkg/testenv"
 )
 
 // chromiumPath finds the browser the web tests drive: $SIPBUS_CHROMIUM, or
@@ -334,4 +335,29 @@ func TestWebUsageErrors(t *testing.T) {
 			t.Errorf("%v %s: %v\n%s\nwant an error with %q", c.args, c.env, err, out, c.want)
 		}
 	}
+}
+
+// TestWebCommand: `sipbus web` runs the page as its own process (the web's
+// own main, web.Spec) next to `sipbus up` on a shared Redis: settings from
+// flags and the secret from $SIPBUS_WEB_SECRET; it serves the page and
+// /readyz, prints its banner, and stops on SIGINT with "stopped".
+func TestWebCommand(t *testing.T) {
+	redis := testenv.RedisURL(t)
+	s := startUp(t, "--redis", redis, "--http", "off")
+	t.Setenv("SIPBUS_WEB_SECRET", strings.Repeat("5a", 32))
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
+	p := start(t, "web", "--nats", s.nats, "--redis", redis, "--http", addr, "--domains", "localhost", "--log-level", "warn")
+	p.waitLine(t, "ready", 30*time.Second)
+	if seen := strings.Join(p.seen, "\n"); !strings.Contains(seen, "sipbus web\n  web    id web, history consumer web-history\n  http   http://"+addr) {
+		t.Errorf("banner:\n%s", seen)
+	}
+	for _, path := range []string{"/signin", "/readyz"} {
+		if code, body := testenv.HTTPGet("http://" + addr + path); code != 200 {
+			t.Errorf("GET %s: %d %.200s", path, code, body)
+		}
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLine(t, "stopped", 20*time.Second)
 }

@@ -15,11 +15,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/httpfront"
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/ctd"
 	"github.com/sipbus/sipbus/services/web"
 )
+
+// cmdWeb is `sipbus web`: the web page as its own process (state in
+// Redis, shared with every other replica), served on --http: the web's own
+// main, web.Spec run by pkg/service.
+func cmdWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return service.Main(ctx, web.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
+}
 
 // upWeb mounts the web page (services/web) at "/" on the process's HTTP
 // server and starts its consumers (nothing when srv is nil: --http off).

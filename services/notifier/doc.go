@@ -100,7 +100,7 @@
 // variables and the event's SIP_* variables (app.ExecEnv: the seed's
 // SIP_HF_FROM, SIP_HF_TO, SIP_HF_CALLID, SIP_RURI, SIP_USER, and every
 // field of the event); the notifier's own environment, which may hold
-// SIPBUS_SMTP_URL's password, is not passed on. The program runs in a
+// SIPBUS_NOTIFIER_SMTP's password, is not passed on. The program runs in a
 // process group of its own, killed whole at its timeout (and after it
 // exits). Its exit status, run time and output (64 kB kept, 2 kB logged,
 // escaped) are logged; a failure is dead-lettered (no automatic retry: a

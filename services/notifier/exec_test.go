@@ -90,7 +90,7 @@ func TestExecExampleScript(t *testing.T) {
 // and its rule's variables, nothing of the notifier's environment, and
 // the event as CloudEvents JSON on stdin.
 func TestExecEnvAndStdin(t *testing.T) {
-	t.Setenv("SIPBUS_SMTP_URL", "smtp://user:leaked-secret@example.com")
+	t.Setenv("SIPBUS_NOTIFIER_SMTP", "smtp://user:leaked-secret@example.com")
 	b := newBench(t)
 	out := t.TempDir()
 	cfg := b.config("n1")
@@ -119,7 +119,7 @@ func TestExecEnvAndStdin(t *testing.T) {
 			t.Errorf("%s=%q, want %q", k, env[k], v)
 		}
 	}
-	if strings.Contains(string(envb), "leaked-secret") || env["SIPBUS_SMTP_URL"] != "" {
+	if strings.Contains(string(envb), "leaked-secret") || env["SIPBUS_NOTIFIER_SMTP"] != "" {
 		t.Errorf("the notifier's environment reached the program:\n%s", envb)
 	}
 	var ce struct {

@@ -38,10 +38,6 @@ type SMTP = config.SMTP
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config { return config.Default() }
 
-// LoadConfig reads a YAML config file strictly over the defaults, then the
-// environment; it does not validate (New does).
-func LoadConfig(path string) (Config, error) { return config.Load(path) }
-
 // ParseSMTP parses an SMTP URL; its String never shows the password.
 func ParseSMTP(raw string) (SMTP, error) { return config.ParseSMTP(raw) }
 
@@ -252,22 +248,6 @@ func (n *Notifier) Stats() Stats {
 
 // SMTPServer is the mail server (ok false with smtp: none).
 func (n *Notifier) SMTPServer() (SMTP, bool) { return n.cfg.SMTPServer() }
-
-// Run starts the notifier and runs until ctx ends, then shuts it down
-// (30 s to finish the mails in flight).
-func Run(ctx context.Context, cfg Config, d Deps) error {
-	n, err := New(cfg, d)
-	if err != nil {
-		return err
-	}
-	if err := n.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return n.Shutdown(sctx)
-}
 
 // TypeFailed is the CloudEvent type of the notifier's dead letters.
 const TypeFailed = events.TypeNotifyFailed

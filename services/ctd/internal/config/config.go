@@ -8,33 +8,33 @@ import (
 	"github.com/sipbus/sipbus/services/ctd/internal/app"
 )
 
-// Config configures a ctd replica.
+// Config is a ctd replica's settings (pkg/service: each yaml key is also
+// a flag and a SIPBUS_CTD_* variable; see the README's settings table).
 type Config struct {
-	// ID names the replica (CloudEvent source sipbus/ctd/<ID>). Required.
-	ID string `yaml:"id" env:"SIPBUS_CTD_ID"`
-	// RingTimeout is how long the caller's phones ring. Default 30s.
-	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// ID names the replica (CloudEvent source sipbus/ctd/<ID>); the
+	// service fills ctd-<hostname>-<pid> when it is empty.
+	ID string `yaml:"id" help:"names the replica (CloudEvent source sipbus/ctd/ID), unique per process; default ctd-HOSTNAME-PID"`
+	// RingTimeout is how long the caller's phones ring.
+	RingTimeout time.Duration `yaml:"ring_timeout" help:"how long the caller's phones ring"`
 	// ReferTimeout bounds the answer to REFER and to the 3PCC re-INVITE;
 	// it is also how long a replica that died with one in flight holds
-	// the call before another takes it over. Default 32s (Timer F).
-	ReferTimeout time.Duration `yaml:"refer_timeout"`
+	// the call before another takes it over (Timer F by default).
+	ReferTimeout time.Duration `yaml:"refer_timeout" help:"how long the answer to REFER (or the 3PCC re-INVITE) may take; also the takeover delay after a replica died"`
 	// NotifyTimeout is how long after the 202 the first NOTIFY may take.
-	// Default 32s.
-	NotifyTimeout time.Duration `yaml:"notify_timeout"`
-	// CalleeTimeout is how long the callee may ring. Default 120s.
-	CalleeTimeout time.Duration `yaml:"callee_timeout"`
+	NotifyTimeout time.Duration `yaml:"notify_timeout" help:"how long after the 202 the first NOTIFY may take"`
+	// CalleeTimeout is how long the callee may ring.
+	CalleeTimeout time.Duration `yaml:"callee_timeout" help:"how long the callee may ring"`
 	// Fallback lists the REFER answers that start RFC 3725 third-party
 	// call control (408: no answer); empty turns the fallback off.
-	// Default 405, 408, 489, 501, 603.
-	Fallback []int `yaml:"fallback"`
-	// FallbackNoNotify starts 3PCC when no NOTIFY came after the 202.
-	// Default false (the phone may be calling already).
-	FallbackNoNotify bool `yaml:"fallback_no_notify"`
-	// Tick is how often the replica looks for due deadlines. Default 250ms.
-	Tick time.Duration `yaml:"tick"`
+	Fallback []int `yaml:"fallback" help:"REFER answers that start RFC 3725 third-party call control (408 = no answer); empty (--fallback= or fallback: []) turns it off"`
+	// FallbackNoNotify starts 3PCC when no NOTIFY came after the 202
+	// (off: BYE; the phone may be calling already).
+	FallbackNoNotify bool `yaml:"fallback_no_notify" help:"also start third-party call control when no NOTIFY came within notify_timeout after the 202 (false: BYE; the phone may be calling already)"`
+	// Tick is how often the replica looks for due deadlines.
+	Tick time.Duration `yaml:"tick" help:"how often the replica looks for due deadlines"`
 	// AdminToken, when set, is an operator bearer token for the HTTP API
-	// (may dial from any AOR). Default none. Never logged.
-	AdminToken string `yaml:"admin_token" env:"SIPBUS_CTD_ADMIN_TOKEN"`
+	// (may dial from any AOR). Never logged.
+	AdminToken string `yaml:"admin_token" secret:"true" help:"an operator bearer token for the HTTP API (may dial from any AOR); default none"`
 }
 
 // Default returns the defaults (ID empty).

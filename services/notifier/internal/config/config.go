@@ -12,104 +12,103 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sipbus/sipbus/pkg/confload"
 	"github.com/sipbus/sipbus/services/notifier/internal/app"
 )
 
-// Config configures one notifier instance. Default() holds the defaults
-// named in each field's comment; Load overlays a YAML file and the
-// environment; Validate checks the result and parses SMTP.
+// Config is one notifier's settings (pkg/service: each yaml key is also a
+// flag and a SIPBUS_NOTIFIER_* variable, exec rules are set in the file
+// only; see the README's settings table). Validate checks them and parses
+// SMTP.
+//
+// smtp is not a secret (it has a flag): a development relay
+// (smtp://127.0.0.1:1025?tls=none) has no password and belongs on the
+// command line. A URL with a password belongs in SIPBUS_NOTIFIER_SMTP
+// (from a Kubernetes Secret) or the file (mode 0600), not on a command
+// line that every user of the host sees in ps. Wherever it comes from the
+// password is never printed: SMTP.String and LogValue leave it out,
+// ParseSMTP's errors never quote the URL, and the loader's errors never
+// quote a string value.
 type Config struct {
 	// ID names this instance in logs and events: [A-Za-z0-9_-], at most
-	// 64 characters. Default: "notifier-" and the host name.
-	ID string `yaml:"id" env:"SIPBUS_NOTIFIER_ID"`
-
-	// NATS is the NATS server URL. Default nats://127.0.0.1:4222.
-	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
-
-	// Redis holds the fences, the rate limiter and the subscriber
-	// directory, shared by every replica. Default "": memory, which only
-	// a single notifier (inside `sipbus up`) can use.
-	Redis string `yaml:"redis" env:"REDIS_URL"`
+	// 64 characters; Validate fills "notifier-" and the host name.
+	ID string `yaml:"id" help:"names this instance in logs and events: [A-Za-z0-9_-], at most 64; default notifier-HOSTNAME"`
 
 	// SMTP is the mail server: smtp://user:password@host:port (STARTTLS
-	// required), smtps://... (TLS), ?tls=none for a local relay; see
-	// SMTP. Required for mail; never logged with its password.
-	SMTP string `yaml:"smtp" env:"SIPBUS_SMTP_URL"`
+	// required), smtps://... (TLS), ?tls=none for a local relay, or none
+	// (exec rules only); see SMTP. Never logged with its password.
+	SMTP string `yaml:"smtp" help:"mail server: smtp://[user[:password]@]host[:port] (STARTTLS required), smtps://... (TLS), ?tls=none|opportunistic (a password only to a loopback host), &auth=, &helo=; none: exec rules only. Required; a password belongs in the variable or the file, never printed"`
 
 	// SMTPCA is a PEM file of the CA certificates that may sign the mail
-	// server's certificate (a private relay). Default: the system's roots.
-	SMTPCA string `yaml:"smtp_ca" env:"SIPBUS_SMTP_CA"`
+	// server's certificate (a private relay); empty: the system's roots.
+	SMTPCA string `yaml:"smtp_ca" help:"PEM file of the CAs that may sign the mail server's certificate (a private relay); empty: the system's roots"`
 
-	// From is the sender, "Name <address>" or an address. Default
-	// "sipbus <sipbus@localhost>".
-	From string `yaml:"from" env:"SIPBUS_MAIL_FROM"`
+	// From is the sender, "Name <address>" or an address.
+	From string `yaml:"from" help:"the sender: an address, or a name and the address in angle brackets"`
 
-	// ReplyTo is the Reply-To address, if any. Default none.
-	ReplyTo string `yaml:"reply_to" env:"SIPBUS_MAIL_REPLY_TO"`
+	// ReplyTo is the Reply-To address, if any.
+	ReplyTo string `yaml:"reply_to" help:"the Reply-To address (a bare address); empty: none"`
 
-	// MessageIDDomain is the right-hand side of Message-IDs. Default: the
+	// MessageIDDomain is the right-hand side of Message-IDs; empty: the
 	// domain of From.
-	MessageIDDomain string `yaml:"message_id_domain" env:"SIPBUS_MAIL_MESSAGE_ID_DOMAIN"`
+	MessageIDDomain string `yaml:"message_id_domain" help:"right-hand side of Message-IDs; empty: the domain of from"`
 
 	// WebURL is a page with the user's calls (http or https), linked from
-	// every mail. Default none: no link.
-	WebURL string `yaml:"web_url" env:"SIPBUS_WEB_URL"`
+	// every mail; empty: no link.
+	WebURL string `yaml:"web_url" help:"http(s) page with the user's calls, linked from every mail; empty: no link"`
 
 	// Templates is a folder whose files override the embedded templates
 	// of the same name (missed.subject.tmpl, missed.txt.tmpl,
 	// missed.html.tmpl, digest.subject.tmpl, digest.txt.tmpl,
-	// digest.html.tmpl). Default none.
-	Templates string `yaml:"templates" env:"SIPBUS_MAIL_TEMPLATES"`
+	// digest.html.tmpl).
+	Templates string `yaml:"templates" help:"folder whose files override the embedded templates of the same name (missed.*.tmpl, digest.*.tmpl)"`
 
 	// SMTPTimeout bounds one delivery (connect, TLS, AUTH, the whole
-	// DATA). Default 30s.
-	SMTPTimeout time.Duration `yaml:"smtp_timeout" env:"SIPBUS_SMTP_TIMEOUT"`
+	// DATA).
+	SMTPTimeout time.Duration `yaml:"smtp_timeout" help:"bounds one delivery (connect, TLS, AUTH, DATA)"`
 
 	// RateLimit is the most missed-call mails a callee gets per
 	// RateWindow; the calls past it are folded into one "and N more
-	// missed calls" mail when the window ends. Default 10; 0 turns the
-	// limit off.
-	RateLimit int `yaml:"rate_limit" env:"SIPBUS_MAIL_RATE_LIMIT"`
+	// missed calls" mail when the window ends; 0 turns the limit off.
+	RateLimit int `yaml:"rate_limit" help:"missed-call mails per callee per rate_window; the rest fold into one digest at the window's end; 0: no limit"`
 
 	// RateWindow is the rate limit's window, aligned on the clock (an
-	// hour window runs from hh:00 to hh+1:00). Default 1h.
-	RateWindow time.Duration `yaml:"rate_window" env:"SIPBUS_MAIL_RATE_WINDOW"`
+	// hour window runs from hh:00 to hh+1:00).
+	RateWindow time.Duration `yaml:"rate_window" help:"the rate limit's window, aligned on the clock"`
 
 	// Backoff is the wait before each new delivery of an event whose mail
 	// failed for now (SMTP 4xx, no connection), by attempt; the last
-	// entry repeats. Default 1s, 5s, 15s, 30s, 1m.
-	Backoff []time.Duration `yaml:"backoff"`
+	// entry repeats.
+	Backoff []time.Duration `yaml:"backoff" help:"waits before each new delivery of an event whose mail failed for now, by attempt; the last repeats"`
 
 	// MaxDeliver is how many times an event is tried before its
 	// notification is dead-lettered (sipbus.notify.failed.v1): with the
-	// default backoff, 60 deliveries take about an hour. Default 60.
-	MaxDeliver int `yaml:"max_deliver" env:"SIPBUS_NOTIFIER_MAX_DELIVER"`
+	// default backoff, 60 deliveries take about an hour.
+	MaxDeliver int `yaml:"max_deliver" help:"deliveries of an event before its notification is dead-lettered (60: about an hour with the default backoff)"`
 
 	// AckWait is how long the stream waits for a notifier that took an
-	// event before giving it to another (the notifier died). Default 30s.
-	AckWait time.Duration `yaml:"ack_wait" env:"SIPBUS_NOTIFIER_ACK_WAIT"`
+	// event before giving it to another (the notifier died).
+	AckWait time.Duration `yaml:"ack_wait" help:"how long an event taken by a notifier that died waits before going to another"`
 
 	// Lease is how long a notifier holds a notification's fence while it
 	// sends: a notifier that dies mid-send blocks the notification that
-	// long, then another sends it again (same Message-ID). Default 2m;
-	// at least SMTPTimeout + 10s (a handler runs at most SMTPTimeout + 5s).
-	Lease time.Duration `yaml:"lease" env:"SIPBUS_NOTIFIER_LEASE"`
+	// long, then another sends it again (same Message-ID). At least
+	// SMTPTimeout + 10s (a handler runs at most SMTPTimeout + 5s).
+	Lease time.Duration `yaml:"lease" help:"a sending notifier's hold on a notification's fence; at least smtp_timeout + 10s"`
 
 	// FenceTTL is how long a sent notification is remembered, so a
-	// redelivered or replayed event does not send it again. Default 168h
-	// (7 days, longer than the stream keeps events).
-	FenceTTL time.Duration `yaml:"fence_ttl" env:"SIPBUS_NOTIFIER_FENCE_TTL"`
+	// redelivered or replayed event does not send it again (longer than
+	// the stream keeps events).
+	FenceTTL time.Duration `yaml:"fence_ttl" help:"how long a sent notification is remembered (longer than the stream keeps events)"`
 
-	// Concurrency is how many mails one replica sends at once. Default 8.
-	Concurrency int `yaml:"concurrency" env:"SIPBUS_NOTIFIER_CONCURRENCY"`
+	// Concurrency is how many mails one replica sends at once.
+	Concurrency int `yaml:"concurrency" help:"mails one replica sends at once (1 to 1024)"`
 
-	// DigestPoll is how often a replica looks for digests due. Default 1s.
-	DigestPoll time.Duration `yaml:"digest_poll" env:"SIPBUS_NOTIFIER_DIGEST_POLL"`
+	// DigestPoll is how often a replica looks for digests due.
+	DigestPoll time.Duration `yaml:"digest_poll" help:"how often a replica looks for digests due"`
 
-	// Exec are programs run on events (the seed's exec module). Default
-	// none. Not settable from the environment.
-	Exec []ExecRule `yaml:"exec"`
+	// Exec are programs run on events (the seed's exec module); set in
+	// the file only.
+	Exec []ExecRule `yaml:"exec" help:"programs run on events: name, events, argv, env, dir, timeout, concurrency (see Exec rules)"`
 
 	// parsed by Validate
 	smtp SMTP
@@ -131,7 +130,7 @@ type ExecRule struct {
 	// (default /usr/local/bin:/usr/bin:/bin). Required.
 	Argv []string `yaml:"argv"`
 	// Env are extra variables of the program. The notifier's own
-	// environment is not passed on (it may hold SIPBUS_SMTP_URL's
+	// environment is not passed on (it may hold SIPBUS_NOTIFIER_SMTP's
 	// password); the program gets PATH, LANG, these and the SIP_*
 	// variables of the event.
 	Env map[string]string `yaml:"env"`
@@ -164,24 +163,15 @@ const (
 // DefaultBackoff is Config.Backoff's default.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute}
 
-// Default returns the defaults.
+// Default returns the defaults (the ID is filled by Validate).
 func Default() Config {
-	host, _ := os.Hostname()
 	return Config{
-		ID: "notifier-" + sanitizeID(host), NATS: "nats://127.0.0.1:4222", From: DefaultFrom,
+		From:        DefaultFrom,
 		SMTPTimeout: DefaultSMTPTimeout, RateLimit: DefaultRateLimit, RateWindow: DefaultRateWindow,
 		Backoff: append([]time.Duration(nil), DefaultBackoff...), MaxDeliver: DefaultMaxDeliver,
 		AckWait: DefaultAckWait, Lease: DefaultLease, FenceTTL: DefaultFenceTTL,
 		Concurrency: DefaultConcurrency, DigestPoll: DefaultDigestPoll,
 	}
-}
-
-// Load returns Default() overlaid with the YAML file at path (skipped when
-// "") and then the environment. It does not validate.
-func Load(path string) (Config, error) {
-	c := Default()
-	err := confload.Load(path, &c)
-	return c, err
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -202,18 +192,19 @@ func sanitizeID(s string) string {
 	return string(b)
 }
 
-// Validate fills the exec rules' defaults, parses SMTP and From, and
+// Validate fills the ID and the exec rules' defaults, parses SMTP and From, and
 // reports every problem, each naming its key. An empty SMTP is an error:
 // a notifier without a mail server has nothing to do but exec rules, and
 // then says so with smtp: none.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = "notifier-" + sanitizeID(host)
+	}
 	if !idPattern.MatchString(c.ID) {
 		add("id: %q: want 1 to 64 of [A-Za-z0-9_-]", c.ID)
-	}
-	if c.NATS == "" {
-		add("nats: required")
 	}
 	switch c.SMTP {
 	case "":

@@ -11,15 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/service"
+	"github.com/sipbus/sipbus/services/notifier"
 	"github.com/sipbus/sipbus/services/notifier/internal/config"
 )
 
+// load is the notifier's settings from the file at path as the service
+// loads them (pkg/service: strict YAML, validated), with no environment.
+func load(path string) (config.Config, error) {
+	_, c, err := service.Load(notifier.Spec, []string{"--redis", "redis://127.0.0.1:1", "--config", path},
+		service.IO{Getenv: func(string) string { return "" }})
+	return c, err
+}
+
 func TestSample(t *testing.T) {
-	c, err := config.Load("testdata/notifier.yaml")
+	c, err := load("testdata/notifier.yaml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	s, ok := c.SMTPServer()
@@ -49,18 +56,6 @@ func TestDefaults(t *testing.T) {
 	}
 	if _, ok := c.SMTPServer(); ok {
 		t.Error("smtp none has a server")
-	}
-}
-
-func TestEnvironment(t *testing.T) {
-	t.Setenv("SIPBUS_SMTP_URL", "smtp://u:p@mail.example.com:2525")
-	t.Setenv("SIPBUS_MAIL_RATE_LIMIT", "3")
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.SMTP != "smtp://u:p@mail.example.com:2525" || c.RateLimit != 3 {
-		t.Errorf("from the environment: %q %d", c.SMTP, c.RateLimit)
 	}
 }
 
@@ -98,6 +93,9 @@ func TestValidateNamesEveryKey(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "smtp: required") {
 		t.Errorf("no smtp: %v", err)
 	}
+	if host, _ := os.Hostname(); host != "" && !strings.HasPrefix(c.ID, "notifier-") {
+		t.Errorf("id %q, want notifier-<hostname> filled by Validate", c.ID)
+	}
 }
 
 func TestUnknownKey(t *testing.T) {
@@ -105,7 +103,7 @@ func TestUnknownKey(t *testing.T) {
 	if err := os.WriteFile(p, []byte("smtp: none\nrate_limt: 3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Load(p); err == nil || !strings.Contains(err.Error(), `n.yaml:2: unknown key "rate_limt"`) {
+	if _, err := load(p); err == nil || !strings.Contains(err.Error(), `n.yaml:2: unknown key "rate_limt"`) {
 		t.Errorf("Load = %v", err)
 	}
 }
@@ -208,11 +206,7 @@ func TestReadmeSample(t *testing.T) {
 	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("README sample: %v", err)
-	}
-	if err := c.Validate(); err != nil {
+	if _, err := load(path); err != nil {
 		t.Fatalf("README sample: %v", err)
 	}
 }

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,45 +11,61 @@ import (
 	"github.com/sipbus/sipbus/pkg/testenv"
 )
 
-// TestConfigErrors: bad settings stop the start-up naming the key.
-func TestConfigErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
-		{nil, nil, "SIPBUS_WEB_SECRET: required"},
-		{nil, map[string]string{"SIPBUS_WEB_SECRET": "abcd"}, "SIPBUS_WEB_SECRET"},
-		{nil, map[string]string{"SIPBUS_WEB_SECRET": strings.Repeat("ab", 32)}, "-redis (REDIS_URL): required"},
-		{[]string{"-log-level", "loud"}, nil, "-log-level"},
-		{[]string{"-redis", "redis://127.0.0.1:1", "extra"}, nil, `unexpected argument "extra"`},
-	} {
-		err := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%v, %v) = %v, want an error with %q", tc.args, tc.env, err, tc.want)
-		}
-	}
-}
-
 // TestMainServesHealth runs the web binary against real NATS and Redis,
 // configured from the environment as in Kubernetes: /healthz, /readyz
-// and /metrics answer; SIGTERM ends it cleanly.
+// and /metrics answer, the page is served; SIGTERM ends it cleanly.
 func TestMainServesHealth(t *testing.T) {
 	srv := testenv.NATS(t)
 	redis := testenv.RedisURL(t)
 	bin := testenv.BuildMain(t, ".")
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
-	p := testenv.StartProc(t, bin, []string{"-http", httpAddr},
-		"SIPBUS_NATS_URL="+srv.ClientURL(), "REDIS_URL="+redis, "SIPBUS_WEB_SECRET="+strings.Repeat("ab", 32))
+	p := testenv.StartProc(t, bin, []string{"--http", httpAddr, "--secure-cookies"},
+		"SIPBUS_NATS_URL="+srv.ClientURL(), "SIPBUS_REDIS_URL="+redis, "SIPBUS_WEB_SECRET="+strings.Repeat("ab", 32))
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
-		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="web"} 1`)
+		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="web"} 1`, `sipbus_consumer_lag_messages{consumer="web-history"`)
+	if code, body := testenv.HTTPGet("http://" + httpAddr + "/signin"); code != 200 || !strings.Contains(body, "<form") {
+		t.Errorf("/signin: %d %.200s", code, body)
+	}
 	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if !p.Wait(20 * time.Second) {
 		t.Fatalf("web did not exit within 20s of SIGTERM\n%s", p.Output())
 	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.Output(), "stopped\n") {
 		t.Errorf("web exited %d after SIGTERM\n%s", code, p.Output())
+	}
+}
+
+// TestMainRefuses: bad settings stop the binary with exit status 2 and a
+// message naming the setting (never the secret's value); --http off is
+// refused: the page is served on it.
+func TestMainRefuses(t *testing.T) {
+	srv := testenv.NATS(t)
+	redis := testenv.RedisURL(t)
+	bin := testenv.BuildMain(t, ".")
+	secret := "SIPBUS_WEB_SECRET=" + strings.Repeat("cd", 32)
+	for _, c := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{nil, []string{"SIPBUS_REDIS_URL=" + redis}, "secret (SIPBUS_WEB_SECRET): required"},
+		{nil, []string{"SIPBUS_REDIS_URL=" + redis, "SIPBUS_WEB_SECRET=abcd-not-hex"}, "want at least 32 bytes in hex"},
+		{nil, []string{secret}, "redis (--redis, SIPBUS_REDIS_URL): required"},
+		{[]string{"--history-len", "0"}, []string{"SIPBUS_REDIS_URL=" + redis, secret}, "history_len 0"},
+		{[]string{"--http", "off", "--nats", srv.ClientURL()}, []string{"SIPBUS_REDIS_URL=" + redis, secret}, "http (--http, SIPBUS_WEB_HTTP): off"},
+		{[]string{"extra"}, []string{"SIPBUS_REDIS_URL=" + redis, secret}, `unexpected argument "extra"`},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, c.env...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
+			t.Errorf("web %v %v: %v, want exit 2 saying %q:\n%s", c.args, c.env, err, c.want, out)
+		}
+		if strings.Contains(string(out), "abcd-not-hex") || strings.Contains(string(out), strings.Repeat("cd", 32)) {
+			t.Errorf("web %v: the secret was printed:\n%s", c.args, out)
+		}
 	}
 }
