@@ -92,7 +92,7 @@ cmd_start() {
         launch nats "$SIPBUS" nats --listen "127.0.0.1:$NATS_PORT" --monitor "127.0.0.1:$MONITOR_PORT" \
             --data "$STATE/data" || return 1
         local shared=(--nats "$NATS_URL" --redis "$REDIS_URL" --log-level warn)
-        launch edge "$SIPBUS" edge --id edge-1 --sip "$adv" "${shared[@]}" $SIPBUS_FLAGS || return 1
+        launch edge "$SIPBUS" edge --id edge-1 --udp "$adv" --tcp "$adv" --nats "$NATS_URL" --log-level warn $SIPBUS_FLAGS || return 1
         launch tm "$SIPBUS" tm --id tm-1 --advertise "$adv" --domains bench.local "${shared[@]}" \
             $TM_FLAGS || return 1
         launch registrar "$SIPBUS" registrar --id reg-1 --domains bench.local --auth off "${shared[@]}" \

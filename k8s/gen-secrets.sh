@@ -1,7 +1,7 @@
 #!/bin/sh
 # gen-secrets.sh DIR [DOMAIN]: writes the secret files an overlay's
 # secretGenerator reads (DIR is k8s/overlays/<name>/secrets): random
-# hex secrets (URL-safe: the Redis password goes into REDIS_URL), an SMTP
+# hex secrets (URL-safe: the Redis password goes into SIPBUS_REDIS_URL), an SMTP
 # URL to edit, and a self-signed TLS certificate for DOMAIN (replace it
 # with a real one for phones outside a lab). Existing files are kept.
 set -eu

@@ -6,7 +6,7 @@
 // (`sipbus ctd`), look at what runs (`sipbus ps`) and at past calls
 // (`sipbus replay`, `sipbus calls`).
 //
-// Every command that talks to the bus takes --nats URL (default $NATS_URL,
+// Every command that talks to the bus takes --nats URL (default $SIPBUS_NATS_URL,
 // else nats://127.0.0.1:4222). Errors name the flag or file at fault; the
 // exit status is 2 for usage errors and 1 for everything else.
 package main
@@ -160,4 +160,4 @@ func envOr(k, def string) string {
 }
 
 // defaultNATS is the --nats default of every bus command.
-func defaultNATS() string { return envOr("NATS_URL", "nats://127.0.0.1:4222") }
+func defaultNATS() string { return envOr("SIPBUS_NATS_URL", "nats://127.0.0.1:4222") }

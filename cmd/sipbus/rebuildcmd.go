@@ -21,7 +21,7 @@ func cmdRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fs := newFlags("rebuild location", stderr)
 	natsURL := fs.String("nats", defaultNATS(), "NATS server URL")
-	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL of the location service to rebuild (required; default $REDIS_URL)")
+	redisURL := fs.String("redis", os.Getenv("SIPBUS_REDIS_URL"), "Redis URL of the location service to rebuild (required; default $SIPBUS_REDIS_URL)")
 	stream := fs.String("stream", bus.DefaultStream, "JetStream stream")
 	since := fs.Duration("since", 0, "read the events of this long ago only (default: the whole stream)")
 	dryRun := fs.Bool("dry-run", false, "read and report, write nothing")

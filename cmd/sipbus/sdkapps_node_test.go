@@ -54,7 +54,7 @@ func startNode(t *testing.T, dir, natsURL, consumer string, env ...string) *stri
 	t.Helper()
 	cmd := exec.Command("node", "index.js")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), append([]string{"NATS_URL=" + natsURL}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"SIPBUS_NATS_URL=" + natsURL}, env...)...)
 	logs := new(strings.Builder)
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: logs}, &lockedWriter{w: logs}
 	if err := cmd.Start(); err != nil {
@@ -99,7 +99,7 @@ func TestExampleCallScreeningNode(t *testing.T) {
 	dir := nodeExample(t, "call-screening-node")
 	redisURL, appRedis := testenv.RedisURL(t), testenv.RedisURL(t) // the app's own Redis: the test stalls it
 	s := startUp(t, "--redis", redisURL, "--routes", routes(t, "routes:\n  - match: {method: INVITE, user: bob}\n    app: screen\n"))
-	logs := startNode(t, dir, s.nats, "app-screen", "REDIS_URL="+appRedis)
+	logs := startNode(t, dir, s.nats, "app-screen", "SIPBUS_REDIS_URL="+appRedis)
 	defer func() {
 		if t.Failed() {
 			t.Logf("node app logs:\n%s", logs.String())

@@ -38,7 +38,7 @@ func buildExample(t *testing.T, name string) string {
 func startExample(t *testing.T, bin, natsURL, consumer string, env ...string) *strings.Builder {
 	t.Helper()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append([]string{"NATS_URL=" + natsURL}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"SIPBUS_NATS_URL=" + natsURL}, env...)...)
 	logs := new(strings.Builder)
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: logs}, &lockedWriter{w: logs}
 	if err := cmd.Start(); err != nil {
@@ -113,7 +113,7 @@ func TestExampleCallScreening(t *testing.T) {
 	redisURL := testenv.RedisURL(t)
 	bin := buildExample(t, "call-screening")
 	s := startUp(t, "--redis", redisURL, "--routes", routes(t, "routes:\n  - match: {method: INVITE, user: bob}\n    app: screen\n"))
-	logs := startExample(t, bin, s.nats, "app-screen", "REDIS_URL="+redisURL)
+	logs := startExample(t, bin, s.nats, "app-screen", "SIPBUS_REDIS_URL="+redisURL)
 	bobPort, uacPort := testenv.FreePort(t, "udp"), strconv.Itoa(testenv.FreePort(t, "udp"))
 	cli(t, s.nats, "ul", "add", "bob@localhost", fmt.Sprintf("sip:bob@127.0.0.1:%d", bobPort), "--expires", "0")
 	bob := runSIPp(t, "uas bob", "uas.xml", "-p", strconv.Itoa(bobPort))
@@ -155,7 +155,7 @@ func TestExampleMissedCounter(t *testing.T) {
 	redisURL := testenv.RedisURL(t)
 	bin := buildExample(t, "missed-counter")
 	s := startUp(t, "--redis", redisURL)
-	startExample(t, bin, s.nats, "app-missed-counter-call", "REDIS_URL="+redisURL)
+	startExample(t, bin, s.nats, "app-missed-counter-call", "SIPBUS_REDIS_URL="+redisURL)
 	cli(t, s.nats, "user", "add", "bob@localhost", "--password", "bob-secret")
 	runSIPp(t, "uac 480", "uac_480.xml", s.sip, "-p", strconv.Itoa(testenv.FreePort(t, "udp")), "-s", "bob",
 		"-key", "domain", "localhost", "-m", "2").wait(t, 30*time.Second)

@@ -32,7 +32,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	ef := addEdgeFlags(fs)
 	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
-	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL for SIP state (default $REDIS_URL; empty = in-memory store)")
+	redisURL := fs.String("redis", os.Getenv("SIPBUS_REDIS_URL"), "Redis URL for SIP state (default $SIPBUS_REDIS_URL; empty = in-memory store)")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens for other sipbus commands and subscribers")
 	edgeID := fs.String("edge-id", "", "edge id (default edge-<hostname>)")
 	maxAge := fs.Duration("retention", 24*time.Hour, "how long the stream keeps events")

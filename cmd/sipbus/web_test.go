@@ -329,7 +329,7 @@ func TestWebUsageErrors(t *testing.T) {
 			"SIPBUS_WEB_SECRET=not-hex", "$SIPBUS_WEB_SECRET: want at least 32 bytes in hex"},
 	} {
 		cmd := exec.Command(sipbusBinary(t), c.args...)
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NATS_URL=", "REDIS_URL=", c.env)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "SIPBUS_NATS_URL=", "SIPBUS_REDIS_URL=", c.env)
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("%v %s: %v\n%s\nwant an error with %q", c.args, c.env, err, out, c.want)

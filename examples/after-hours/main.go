@@ -34,7 +34,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = app.Run(ctx, app.Options{Name: "after-hours", NATS: os.Getenv("NATS_URL")},
+	err = app.Run(ctx, app.Options{Name: "after-hours", NATS: os.Getenv("SIPBUS_NATS_URL")},
 		func(ctx context.Context, r *app.Request) app.Answer {
 			if open(time.Now()) {
 				return app.ProxyUser(r.RequestURI())

@@ -11,9 +11,9 @@ import { manage } from "./mgmt.js";
 import { fromURI, requestURI } from "./sip.js";
 
 const NAME = "screen", STREAM = "SIPBUS", CONSUMER = `app-${NAME}`;
-const nc = await connect({ servers: process.env.NATS_URL || "nats://127.0.0.1:4222", name: `sipbus-app-${NAME}`, maxReconnectAttempts: -1 });
+const nc = await connect({ servers: process.env.SIPBUS_NATS_URL || "nats://127.0.0.1:4222", name: `sipbus-app-${NAME}`, maxReconnectAttempts: -1 });
 const mg = manage(nc, NAME);
-const rdb = await createClient({ url: process.env.REDIS_URL }).on("error", (e) => mg.error(`redis: ${e.message}`)).connect();
+const rdb = await createClient({ url: process.env.SIPBUS_REDIS_URL }).on("error", (e) => mg.error(`redis: ${e.message}`)).connect();
 
 // decide answers one INVITE (the raw SIP text) with a tm command's action fields.
 async function decide(raw) {

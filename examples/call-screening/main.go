@@ -17,14 +17,14 @@ import (
 )
 
 func main() {
-	opt, err := redis.ParseURL(os.Getenv("REDIS_URL"))
+	opt, err := redis.ParseURL(os.Getenv("SIPBUS_REDIS_URL"))
 	if err != nil {
-		log.Fatalf("REDIS_URL: %v", err)
+		log.Fatalf("SIPBUS_REDIS_URL: %v", err)
 	}
 	rdb := redis.NewClient(opt)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = app.Run(ctx, app.Options{Name: "screen", NATS: os.Getenv("NATS_URL")},
+	err = app.Run(ctx, app.Options{Name: "screen", NATS: os.Getenv("SIPBUS_NATS_URL")},
 		func(ctx context.Context, r *app.Request) app.Answer {
 			blocked, err := rdb.SIsMember(ctx, "screen:blocked", r.From()).Result()
 			switch {

@@ -16,14 +16,14 @@ import (
 )
 
 func main() {
-	opt, err := redis.ParseURL(os.Getenv("REDIS_URL"))
+	opt, err := redis.ParseURL(os.Getenv("SIPBUS_REDIS_URL"))
 	if err != nil {
-		log.Fatalf("REDIS_URL: %v", err)
+		log.Fatalf("SIPBUS_REDIS_URL: %v", err)
 	}
 	rdb := redis.NewClient(opt)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = app.Run(ctx, app.Options{Name: "missed-counter", NATS: os.Getenv("NATS_URL"),
+	err = app.Run(ctx, app.Options{Name: "missed-counter", NATS: os.Getenv("SIPBUS_NATS_URL"),
 		OnCall: func(ctx context.Context, ev *app.CallEvent) error {
 			if ev.Missed == nil {
 				return nil

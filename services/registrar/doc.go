@@ -27,7 +27,9 @@
 //	state, closeState, err := registrar.OpenState(ctx, redisURL)
 //	...
 //	defer closeState()
-//	err = registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+//	r, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
+//	...
+//	err = r.Start(ctx) // then, when stopping: r.Shutdown(ctx) drains
 //
 // The stream must exist (bus.EnsureStream). tm reads the same location
 // service and directory (tm.NewLocationLocator(state.Location,

@@ -209,19 +209,3 @@ func (r *Registrar) Shutdown(ctx context.Context) error {
 	errs = append(errs, r.pub.Flush(fctx))
 	return errors.Join(errs...)
 }
-
-// Run starts the registrar and runs until ctx ends, then shuts it down
-// (10 s to drain).
-func Run(ctx context.Context, cfg Config, d Deps) error {
-	r, err := New(cfg, d)
-	if err != nil {
-		return err
-	}
-	if err := r.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return r.Shutdown(sctx)
-}

@@ -323,21 +323,6 @@ func (t *TM) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run starts tm and runs until ctx ends.
-func Run(ctx context.Context, cfg Config, d Deps) error {
-	t, err := New(cfg, d)
-	if err != nil {
-		return err
-	}
-	if err := t.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return t.Shutdown(sctx)
-}
-
 // Partitions returns the live tm replicas and the partitions this one owns.
 func (t *TM) Partitions() (members []string, owned []string) {
 	members, _ = t.members.View()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -27,7 +28,8 @@ type Options struct {
 	// Name is the application's name: routes say `app: NAME`; it is the
 	// durable consumer's name too. Required, [A-Za-z0-9_-].
 	Name string
-	// NATS is the server URL (default $NATS_URL, else nats://127.0.0.1:4222).
+	// NATS is the server URL (default $SIPBUS_NATS_URL, the variable every
+	// sipbus service reads, else nats://127.0.0.1:4222).
 	NATS string
 	// Stream is the JetStream stream (default bus.DefaultStream).
 	Stream string
@@ -118,6 +120,9 @@ func New(opt Options, h Handler, nc *nats.Conn) (*App, error) {
 func (a *App) Start(ctx context.Context) error {
 	if a.nc == nil {
 		url := a.opt.NATS
+		if url == "" {
+			url = os.Getenv("SIPBUS_NATS_URL")
+		}
 		if url == "" {
 			url = nats.DefaultURL
 		}

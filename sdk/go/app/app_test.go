@@ -38,7 +38,7 @@ func startSipbus(t *testing.T, routes string) (sipAddr, natsURL string) {
 	natsPort := testenv.FreePort(t, "tcp")
 	cmd := exec.Command(bin, "up", "--sip", sipAddr, "--data", t.TempDir(), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
 		"--log-level", "warn", "--routes", rf, "--http", "off")
-	cmd.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=")
+	cmd.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=", "SIPBUS_NATS_URL=", "SIPBUS_REDIS_URL=")
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
