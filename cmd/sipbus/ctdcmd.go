@@ -75,12 +75,12 @@ func (f ctdFlags) check() error {
 // server (when --http is not off), its commands on NATS. auth, when not
 // nil (the web page's signed session), is tried before the API tokens.
 func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, js jetstream.JetStream, st store.Store,
-	dir subscriber.Directory, web *httpfront.Server, auth ctd.Authenticate, metrics *obs.Metrics, log *slog.Logger, stdout io.Writer) (func(), error) {
+	dir subscriber.Directory, web *httpfront.Server, auth ctd.Authenticate, metrics *obs.Metrics, tracer *obs.Tracer, log *slog.Logger, stdout io.Writer) (func(), error) {
 	cfg, err := f.config(id)
 	if err != nil {
 		return nil, err
 	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Auth: auth, Log: log, Metrics: metrics})
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Auth: auth, Log: log, Metrics: metrics, Tracer: tracer})
 	if err != nil {
 		return nil, err
 	}

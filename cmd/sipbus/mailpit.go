@@ -131,7 +131,7 @@ func (m *devMailpit) stop() {
 // the transaction store. It prints the smtp and notifier lines; stop
 // shuts it (and a dev Mailpit) down.
 func upNotifier(ctx context.Context, f *notifierFlags, dataDir string, nc *nats.Conn, js jetstream.JetStream,
-	dir subscriber.Directory, st store.Store, metrics *obs.Metrics, log *slog.Logger, stdout io.Writer) (stop func(), err error) {
+	dir subscriber.Directory, st store.Store, metrics *obs.Metrics, tracer *obs.Tracer, log *slog.Logger, stdout io.Writer) (stop func(), err error) {
 	stop = func() {}
 	if *f.smtp == "" {
 		fmt.Fprintf(stdout, "  notifier  off (no --smtp: missed-call mail needs `--smtp dev` or an SMTP URL)\n")
@@ -159,7 +159,7 @@ func upNotifier(ctx context.Context, f *notifierFlags, dataDir string, nc *nats.
 		}
 		return stop, errUsage{fmt.Errorf("--smtp / --notifier-config: %w", err)}
 	}
-	n, err := notifier.New(cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: notifier.StateFor(st), Log: log, Metrics: metrics})
+	n, err := notifier.New(cfg, notifier.Deps{NC: nc, JS: js, Directory: dir, State: notifier.StateFor(st), Log: log, Metrics: metrics, Tracer: tracer})
 	if err == nil {
 		err = n.Start(ctx)
 	}

@@ -157,7 +157,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := regf.apply(&rcfg); err != nil {
 		return err
 	}
-	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: rstate, Log: log})
+	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: rstate, Log: log, Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
-	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, rstate.Directory, st, metrics, log, stdout)
+	stopNotifier, err := upNotifier(ctx, nf, *dataDir, nc, js, rstate.Directory, st, metrics, tracer, log, stdout)
 	if err != nil {
 		return err
 	}
@@ -199,12 +199,12 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	webAuth, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, log, stdout)
+	webAuth, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, tracer, log, stdout)
 	if err != nil {
 		return err
 	}
 	defer stopWeb()
-	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, metrics, log, stdout)
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, metrics, tracer, log, stdout)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,10 @@ type Deps struct {
 	Auth Authenticate
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Tracer, when set, makes a traced call.ringing of one of ctd's
+	// calls a span (ctd.call_ringing) that the ctd.* events it causes
+	// join; nil is off.
+	Tracer *obs.Tracer
 	// Metrics, when set, gets sipbus_ctd_calls_total{outcome}: each call
 	// counted once, when it first reaches a terminal phase (connected,
 	// failed or cancelled; a 3PCC call's later "ended" is not counted).

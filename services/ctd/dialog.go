@@ -149,6 +149,13 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 	if err != nil {
 		return
 	}
+	if s.d.Tracer != nil && ev.TraceParent != "" {
+		var tp string
+		var end func()
+		ctx, tp, end = s.d.Tracer.Start(ctx, "ctd.call_ringing", ev.TraceParent, "sipbus.ctd.call", id)
+		defer end()
+		ctx = bus.WithTraceParent(ctx, tp)
+	}
 	in := app.Input{Kind: app.InNotify, Frag: app.Sipfrag{Status: r.Status, Reason: "the callee rings (call.ringing)"}}
 	if _, err := s.apply(ctx, id, in); err != nil {
 		s.log.Warn("ctd: apply", "call", id, "input", "call.ringing", "err", err)

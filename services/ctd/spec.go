@@ -41,7 +41,7 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 	}
 	d.OnClose(func() { _ = rc.Close() })
 	s, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, State: StateOn(rc, prefix), Directory: subscriber.NewRedis(rc, prefix),
-		Log: d.Log, Metrics: d.Metrics})
+		Log: d.Log, Metrics: d.Metrics, Tracer: d.Tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,9 @@ type Deps struct {
 	Now func() time.Time
 	// Metrics, when set, gets the notifier's counters (RegisterMetrics).
 	Metrics *obs.Metrics
+	// Tracer, when set, makes each traced event a span
+	// (notifier.missed_call, notifier.exec); nil is off.
+	Tracer *obs.Tracer
 }
 
 // OpenState opens the directory and the state named by url: "" or
@@ -160,7 +163,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 		sub, err := bus.Subscribe(ctx, n.d.JS, ports.ConsumerMissedCall, bus.TypedFunc(n.h.OnCallMissed), bus.SubscribeOptions{
 			Filters: []string{"call." + bus.CallEventMissed + ".*"}, Concurrency: cfg.Concurrency,
 			AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver, Backoff: cfg.Backoff, DeliverNew: true,
-			Timeout: cfg.SMTPTimeout + 5*time.Second, Logger: n.log, Middleware: []bus.Middleware{n.h.Track},
+			Timeout: cfg.SMTPTimeout + 5*time.Second, Logger: n.log, Middleware: []bus.Middleware{n.h.Track, obs.TraceEvents(n.d.Tracer, "notifier.missed_call")},
 		})
 		if err != nil {
 			return fmt.Errorf("notifier: subscribe: %w", err)
@@ -176,7 +179,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 		sub, err := bus.Subscribe(ctx, n.d.JS, ports.ConsumerExec(r.Name), n.h.OnExec(r), bus.SubscribeOptions{
 			Filters: filters, Concurrency: r.Concurrency, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver,
 			Backoff: cfg.Backoff, DeliverNew: true, Timeout: r.Timeout + 15*time.Second, Logger: n.log,
-			Middleware: []bus.Middleware{n.h.Track},
+			Middleware: []bus.Middleware{n.h.Track, obs.TraceEvents(n.d.Tracer, "notifier.exec")},
 		})
 		if err != nil {
 			n.stopSubs(ctx)

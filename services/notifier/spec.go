@@ -30,7 +30,7 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	d.OnClose(func() { _ = closeState() })
-	n, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, Directory: dir, State: st, Log: d.Log, Metrics: d.Metrics})
+	n, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, Directory: dir, State: st, Log: d.Log, Metrics: d.Metrics, Tracer: d.Tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/digest"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
 	"github.com/sipbus/sipbus/pkg/mgmt"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/services/registrar/internal/adapters"
 	"github.com/sipbus/sipbus/services/registrar/internal/app"
 	"github.com/sipbus/sipbus/services/registrar/internal/config"
@@ -46,6 +47,10 @@ type Deps struct {
 	JS jetstream.JetStream
 	State
 	Log *slog.Logger
+	// Tracer, when set, makes each traced REGISTER a span
+	// (registrar.register) whose traceparent its reply and its reg.*
+	// events carry; nil is off.
+	Tracer *obs.Tracer
 	// Now is the clock of REGISTER processing, nonces and expiry; nil
 	// means time.Now. For tests.
 	Now func() time.Time
@@ -166,7 +171,7 @@ func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports
 // beats and starts the expiry loop. The stream must exist
 // (bus.EnsureStream).
 func (r *Registrar) Start(ctx context.Context) error {
-	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log})
+	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log, Tracer: r.d.Tracer})
 	if err != nil {
 		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}

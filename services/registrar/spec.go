@@ -34,7 +34,7 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	d.OnClose(func() { _ = closeState() })
-	r, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, State: state, Log: d.Log})
+	r, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, State: state, Log: d.Log, Tracer: d.Tracer})
 	if err != nil {
 		return nil, err
 	}

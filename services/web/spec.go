@@ -42,7 +42,7 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 	}
 	d.OnClose(func() { _ = rc.Close() })
 	w, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, Directory: subscriber.NewRedis(rc, prefix), Locations: location.NewRedis(rc, prefix),
-		State: StateOn(rc, prefix), Log: d.Log})
+		State: StateOn(rc, prefix), Log: d.Log, Tracer: d.Tracer})
 	if err != nil {
 		return nil, err
 	}

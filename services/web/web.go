@@ -15,6 +15,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/digest"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/websession"
@@ -80,6 +81,7 @@ type Deps struct {
 	State     State
 	Log       *slog.Logger
 	Now       func() time.Time // nil: time.Now
+	Tracer    *obs.Tracer      // nil: no spans (web.history per traced call event)
 }
 
 // Service is the web page.
@@ -149,6 +151,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	sub, err := bus.Subscribe(ctx, s.d.JS, s.cfg.Consumer, s.srv.HistoryHandler, bus.SubscribeOptions{
 		Filters: []string{ports.SubjectCallMiss, ports.SubjectCallEnded}, Concurrency: 8, Logger: s.log,
+		Middleware: []bus.Middleware{obs.TraceEvents(s.d.Tracer, "web.history")},
 	})
 	if err != nil {
 		s.hub.Stop()

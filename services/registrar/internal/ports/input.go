@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/obs"
 )
 
 // QueueGroup is the queue group of the registrar replicas: each REGISTER
@@ -31,16 +32,20 @@ const QueueGroup = "sipbus-registrar"
 // replica's beat says so, so the edges refuse REGISTERs before they reach
 // it.
 type Input struct {
-	h     *Register
-	lanes *bus.Lanes
-	beat  *bus.Beater
-	sub   *nats.Subscription
-	log   *slog.Logger
+	h      *Register
+	lanes  *bus.Lanes
+	beat   *bus.Beater
+	sub    *nats.Subscription
+	log    *slog.Logger
+	tracer *obs.Tracer
 
 	Received, Shed, Bad atomic.Uint64
 	// InFlight is the REGISTERs queued or being handled now.
 	InFlight atomic.Int64
 }
+
+// SpanRegister is the span of a traced REGISTER's handling.
+const SpanRegister = "registrar.register"
 
 // InputOptions tune the input.
 type InputOptions struct {
@@ -49,11 +54,12 @@ type InputOptions struct {
 	QueueTarget   time.Duration // default 20ms
 	QueueInterval time.Duration // default 100ms
 	Log           *slog.Logger
+	Tracer        *obs.Tracer // nil: no spans
 }
 
 // StartInput subscribes h to REGISTER requests.
 func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOptions) (*Input, error) {
-	in := &Input{h: h, log: opt.Log, lanes: bus.NewLanes(opt.Lanes, 1024, opt.QueueTarget, opt.QueueInterval)}
+	in := &Input{h: h, log: opt.Log, tracer: opt.Tracer, lanes: bus.NewLanes(opt.Lanes, 1024, opt.QueueTarget, opt.QueueInterval)}
 	in.beat = &bus.Beater{NC: nc, Service: "registrar", ID: opt.ID, Load: &in.lanes.Load}
 	in.lanes.OnChange = func(bool) { in.beat.Beat() }
 	sub, err := nc.QueueSubscribe(bus.RequestInFilter("REGISTER"), QueueGroup, in.onMsg)
@@ -84,6 +90,13 @@ func (in *Input) onMsg(m *nats.Msg) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if in.tracer != nil && s.TraceParent != "" {
+			var tp string
+			var end func()
+			ctx, tp, end = in.tracer.Start(ctx, SpanRegister, s.TraceParent, "sipbus.callkey", s.CallKey, "cloudevents.event_type", s.Type)
+			defer end()
+			ctx, s.TraceParent = bus.WithTraceParent(ctx, tp), tp // the reply and the reg.* events join the span
+		}
 		shed := in.lanes.Load.Overloaded()
 		if shed {
 			in.Shed.Add(1)
