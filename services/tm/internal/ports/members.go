@@ -139,7 +139,11 @@ func (m *Members) tick(ctx context.Context) error {
 	}
 	if len(gain) > 0 {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_ = m.Input.Flush(fctx)
+		if m.Input.Flush(fctx) == nil {
+			// The server has the subscriptions: a replica leaving (whose
+			// partitions these were) may pass on what it held.
+			m.announceTook(members)
+		}
 		cancel()
 	}
 	for _, p := range gain {
