@@ -40,9 +40,18 @@ func (d *drainSetup) edge(t *testing.T) *proc {
 func (d *drainSetup) tm(t *testing.T, id string) *proc {
 	p := start(t, "tm", "--id", id, "--advertise", d.edgeAddr, "--domain", "localhost",
 		"--static", fmt.Sprintf("uas@localhost=sip:uas@127.0.0.1:%d", d.uasPort),
-		"--nats", d.natsURL, "--redis", d.redisURL, "--log-level", "warn")
+		"--nats", d.natsURL, "--redis", d.redisURL, "--log-level", "info")
 	p.waitLine(t, "ready", 30*time.Second)
 	return p
+}
+
+// tail is the end of a process's log, for a failure's report.
+func (p *proc) tail(n int) string {
+	s := p.stderrString()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
 }
 
 // load starts the callee and n calls at 100 calls/s from a SIPp caller.
@@ -140,9 +149,19 @@ func TestTMSIGTERMUnderLoad(t *testing.T) {
 	d := newDrainSetup(t)
 	d.edge(t)
 	tmA := d.tm(t, "tm-a")
-	d.tm(t, "tm-b")
+	tmB := d.tm(t, "tm-b")
+	defer func() {
+		if t.Failed() {
+			t.Logf("--- tm-a\n%s\n--- tm-b\n%s", tmA.tail(6000), tmB.tail(6000))
+		}
+	}()
 	const n = 500
 	uac, uas := d.load(t, "drain-tm-", n)
+	defer func() {
+		if t.Failed() {
+			t.Logf("--- sipp uas\n%s", uas.logs())
+		}
+	}()
 	d.ended(t, "drain-tm-", 100)
 	tmA.sigterm(t, "tm-a", 30*time.Second)
 	uac.finished(t, 90*time.Second)

@@ -119,15 +119,24 @@ func (in *Input) EndHandover(ctx context.Context) int {
 // reports whether every new owner answered.
 func (m *Members) Handover(ctx context.Context, wait time.Duration) (bool, error) {
 	m.Quiesce()
+	// The member list as it is now, not as this replica last saw it: a
+	// replica that joined since this one's last tick already owns some of
+	// the partitions this one still subscribes to, and gains the rest.
 	m.mu.Lock()
-	others := slices.DeleteFunc(slices.Clone(m.members), func(id string) bool { return id == m.ID })
+	members := slices.Clone(m.members)
+	m.mu.Unlock()
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	if fresh, err := m.Store.Heartbeat(hctx, Group, m.ID, m.TTL); err == nil {
+		members = fresh
+	}
+	cancel()
+	others := slices.DeleteFunc(members, func(id string) bool { return id == m.ID })
 	expect := map[string]bool{}
-	if len(others) > 0 {
-		for p := range m.owned {
+	if len(others) > 0 && m.Input != nil {
+		for _, p := range m.Input.Owned() {
 			expect[Owner(p, others)] = true
 		}
 	}
-	m.mu.Unlock()
 	var nc *nats.Conn
 	if m.Input != nil {
 		nc = m.Input.nc
