@@ -7,10 +7,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/testenv"
 )
@@ -150,9 +154,10 @@ func TestTMSIGTERMUnderLoad(t *testing.T) {
 	d.edge(t)
 	tmA := d.tm(t, "tm-a")
 	tmB := d.tm(t, "tm-b")
+	over := watchOverload(t, d.natsURL)
 	defer func() {
 		if t.Failed() {
-			t.Logf("--- tm-a\n%s\n--- tm-b\n%s", tmA.tail(6000), tmB.tail(6000))
+			t.Logf("--- tm-a\n%s\n--- tm-b\n%s\n--- overloaded beats\n%s", tmA.tail(6000), tmB.tail(6000), over())
 		}
 	}()
 	const n = 500
@@ -220,4 +225,31 @@ func (s *sipp) errorsExcept(ok *regexp.Regexp) []string {
 		}
 	}
 	return bad
+}
+
+// watchOverload records the beats that say an instance is overloaded (the
+// edges then refuse new dialogs with 503), for a failure's report.
+func watchOverload(t *testing.T, natsURL string) func() string {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var mu sync.Mutex
+	var b strings.Builder
+	if _, err := nc.Subscribe("sipbus.beat.>", func(m *nats.Msg) {
+		if beat, err := bus.DecodeBeat(m.Data); err == nil && beat.Overloaded {
+			mu.Lock()
+			fmt.Fprintf(&b, "%s %s/%s queue delay %.1f ms\n", beat.At.Format("15:04:05.000"), beat.Service, beat.ID, beat.QueueDelayMs)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return b.String()
+	}
 }
