@@ -320,3 +320,83 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestShutdownWaitsForNewOwners: requests keep arriving on every partition
+// while tm-a hands over to tm-b, which joined a moment ago (tm-a is stopped
+// before its next heartbeat, so its own member list does not have tm-b
+// yet): each gets its answer, from tm-a before the hand-over or from tm-b
+// (directly, or passed on by tm-a), and tm-b owns every partition once
+// Shutdown returned. That the leaving replica waits for the new owners'
+// word, also when its member list is stale, is shown deterministically by
+// ports.TestHandoverWaitsForTook.
+func TestShutdownWaitsForNewOwners(t *testing.T) {
+	r := newHandoverRig(t)
+	a := r.replica("tm-a")
+	b := r.replica("tm-b")
+	ms, owned := a.Partitions()
+	t.Logf("tm-a, when stopped, sees members %v and subscribes to %d partitions", ms, len(owned))
+	stop := make(chan struct{})
+	sentN := make(chan int)
+	go func() {
+		n := 0
+		defer func() { sentN <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r.publishIn(fmt.Sprintf(`OPTIONS sip:%s SIP/2.0
+Via: SIP/2.0/UDP %s;branch=z9hG4bKopt%d
+From: <sip:caller@localhost>;tag=o%d
+To: <sip:%s>
+Call-ID: opt-%d@test
+CSeq: 1 OPTIONS
+Max-Forwards: 70
+Content-Length: 0
+
+`, rigAdvertise, rigCaller, n, n, rigAdvertise, n), rigCaller)
+			n++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err := r.shutdown(testenv.Context(t, 15*time.Second), "tm-a", a)
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	n := <-sentN
+	if err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, owned := b.Partitions(); len(owned) != 256 {
+		t.Errorf("tm-b subscribes to %d partitions, want all 256", len(owned))
+	}
+	answered := func() map[string]bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		got := map[string]bool{}
+		for _, s := range r.out {
+			if m, err := sipmsg.Parse(s.Raw, sipmsg.Datagram); err == nil && !m.Request && m.StatusCode == 200 {
+				got[m.CallID()] = true
+			}
+		}
+		return got
+	}
+	var got map[string]bool
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if got = answered(); len(got) >= n {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var lost []string
+	for i := range n {
+		if id := fmt.Sprintf("opt-%d@test", i); !got[id] {
+			lost = append(lost, id)
+		}
+	}
+	t.Logf("%d OPTIONS during the hand-over", n)
+	if len(lost) > 0 {
+		t.Errorf("%d of %d OPTIONS got no 200 (lost in the hand-over), first %v", len(lost), n, lost[:min(len(lost), 5)])
+	}
+}

@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 
@@ -144,11 +145,12 @@ func (m *Members) Handover(ctx context.Context, wait time.Duration) (bool, error
 	if nc == nil || len(expect) == 0 {
 		return len(expect) == 0, m.Leave(ctx)
 	}
-	took := make(chan string, 16)
+	want := maps.Clone(expect) // read only, by the callback
+	took := make(chan string, len(want))
 	sub, err := nc.Subscribe(TookSubject, func(msg *nats.Msg) {
 		var t Took
-		if json.Unmarshal(msg.Data, &t) != nil || slices.Contains(t.Members, m.ID) {
-			return // a view from before this replica left
+		if json.Unmarshal(msg.Data, &t) != nil || !want[t.ID] || slices.Contains(t.Members, m.ID) {
+			return // not a new owner, or a view from before this replica left
 		}
 		select {
 		case took <- t.ID:

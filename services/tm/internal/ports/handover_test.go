@@ -2,10 +2,14 @@ package ports
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/edgeapi"
@@ -47,16 +51,11 @@ type nobody struct{}
 
 func (nobody) Lookup(context.Context, string) ([]app.Target, bool, error) { return nil, false, nil }
 
-// TestHandedOverMessagesAreNotShed: the messages a leaving replica held
-// reach the new owner late by the hand-over's length. Marked with
-// HandoverHeader, they are neither counted as queueing delay nor shed:
-// each INVITE gets the answer routing gives it (404 here), not 503. The
-// same late messages unmarked (a real standing queue) make the replica
-// overloaded, and it sheds. Real NATS: the messages arrive on the
-// partitions' subscriptions as the edges' do.
-func TestHandedOverMessagesAreNotShed(t *testing.T) {
-	srv := testenv.NATS(t)
-	nc, _ := testenv.Connect(t, srv.ClientURL())
+// newTestInput builds an input on nc over an engine on the memory store
+// (the route table's default: unknown users get 404), with a quick
+// overload detector (1ms target and interval); sent records the status of
+// every response the engine sends.
+func newTestInput(t *testing.T, nc *nats.Conn) (*Input, *statusRecorder) {
 	st := store.NewMemory(store.MemoryOptions{})
 	t.Cleanup(func() { _ = st.Close() })
 	commit := store.NewCommitter(st, store.CommitterOptions{})
@@ -69,6 +68,20 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	})
 	in = NewInput(nc, eng, sch, NewEdgeTable(nil), InputOptions{ID: "tm-x", QueueTarget: time.Millisecond, QueueInterval: time.Millisecond})
 	t.Cleanup(in.Stop)
+	return in, sent
+}
+
+// TestHandedOverMessagesAreNotShed: the messages a leaving replica held
+// reach the new owner late by the hand-over's length. Marked with
+// HandoverHeader, they are neither counted as queueing delay nor shed:
+// each INVITE gets the answer routing gives it (404 here), not 503. The
+// same late messages unmarked (a real standing queue) make the replica
+// overloaded, and it sheds. Real NATS: the messages arrive on the
+// partitions' subscriptions as the edges' do.
+func TestHandedOverMessagesAreNotShed(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, _ := testenv.Connect(t, srv.ClientURL())
+	in, sent := newTestInput(t, nc)
 	ctx := testenv.Context(t, 10*time.Second)
 	for i := range bus.Partitions {
 		if err := in.Acquire(ctx, bus.PartitionToken(i), nil); err != nil {
@@ -126,5 +139,70 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= n }, "%d answers (messages %d, bad %d, failed %d)", n, in.Stats.Messages.Load(), in.Stats.Bad.Load(), in.Stats.Failed.Load())
 	if count(got, 503) == 0 || in.Stats.Shed.Load() == 0 {
 		t.Errorf("late INVITEs not handed over answered %v (shed %d), want some 503: the detector works", got, in.Stats.Shed.Load())
+	}
+}
+
+// TestHandoverWaitsForTook: a leaving replica passes its held messages on
+// only once each replica gaining its partitions said it subscribed
+// (TookSubject), even when that replica joined after the leaving one's
+// last heartbeat (its member list does not have it: Handover reads the
+// live members from the store). A word that still lists the leaving
+// replica does not count; without the word, Handover gives up after its
+// wait. Real NATS, real Redis.
+func TestHandoverWaitsForTook(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, _ := testenv.Connect(t, srv.ClientURL())
+	ctx := testenv.Context(t, 30*time.Second)
+	st, err := store.Open(ctx, testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	in, _ := newTestInput(t, nc)
+	m := &Members{ID: "tm-a", Store: st, Input: in, Every: time.Hour, TTL: time.Minute, Log: slog.New(slog.DiscardHandler)}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	if ms, owned := m.View(); len(ms) != 1 || owned != 256 {
+		t.Fatalf("tm-a alone: members %v, owns %d", ms, owned)
+	}
+	// tm-b joins; tm-a's next heartbeat is an hour away.
+	if _, err := st.Heartbeat(ctx, Group, "tm-b", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := testenv.Connect(t, srv.ClientURL())
+	var answer func(*nats.Msg)
+	if _, err := b.Subscribe(ChangedSubject, func(msg *nats.Msg) { answer(msg) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	// tm-b answers with a view that still has tm-a, then says nothing:
+	// Handover waits its whole wait and reports it.
+	answer = func(*nats.Msg) {
+		data, _ := json.Marshal(Took{ID: "tm-b", Members: []string{"tm-a", "tm-b"}})
+		_ = b.Publish(TookSubject, data)
+	}
+	start := time.Now()
+	ok, err := m.Handover(ctx, 300*time.Millisecond)
+	if err != nil || ok || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("Handover without a valid word from tm-b: ok %v, err %v after %v; want false after the 300ms wait", ok, err, time.Since(start))
+	}
+
+	// tm-b says it took the partitions: Handover returns at once.
+	if _, err := st.Heartbeat(ctx, Group, "tm-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	answer = func(*nats.Msg) {
+		data, _ := json.Marshal(Took{ID: "tm-b", Members: []string{"tm-b"}})
+		_ = b.Publish(TookSubject, data)
+	}
+	start = time.Now()
+	ok, err = m.Handover(ctx, 10*time.Second)
+	if err != nil || !ok || time.Since(start) > 5*time.Second {
+		t.Errorf("Handover with tm-b's word: ok %v, err %v after %v; want true at once", ok, err, time.Since(start))
 	}
 }
