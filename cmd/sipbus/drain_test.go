@@ -186,7 +186,7 @@ func TestTMSIGTERMUnderLoad(t *testing.T) {
 	// handover with the same id (the stream keeps one: Nats-Msg-Id); count
 	// distinct ids.
 	if got := d.calls.distinctTerminals("drain-tm-"); got != n {
-		t.Errorf("%d distinct call.ended events, want %d", got, n)
+		t.Errorf("%d distinct call.ended events, want %d; calls without one: %v", got, n, d.calls.withoutTerminal("drain-tm-"))
 	}
 	// The leaving replica passes on what it held; a message the new owner
 	// also got directly reaches the callee twice. The only such duplicate a
@@ -213,6 +213,29 @@ func (l *callLog) distinctTerminals(marker string) int {
 		}
 	}
 	return len(ids)
+}
+
+// withoutTerminal lists the calls of marker seen on the bus without a
+// terminal event, with the events they had.
+func (l *callLog) withoutTerminal(marker string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for id, evs := range l.data {
+		if !strings.Contains(id, marker) {
+			continue
+		}
+		var types []string
+		term := false
+		for _, ev := range evs {
+			types = append(types, strings.TrimPrefix(ev.Type, "sipbus.call."))
+			term = term || ev.Type == events.TypeCallEnded || ev.Type == events.TypeCallMissed
+		}
+		if !term {
+			out = append(out, fmt.Sprintf("%s %v", id, types))
+		}
+	}
+	return out
 }
 
 var sippErrEntry = regexp.MustCompile(`^\S+\t\S+\t\d+\.\d+: `)

@@ -324,6 +324,9 @@ func (t *TM) Shutdown(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errs = append(errs, t.pub.Flush(fctx))
+	// The events published without an acknowledgement (bus.HotAckEvery)
+	// are on their way to the server before the process may exit.
+	errs = append(errs, t.d.NC.FlushWithContext(fctx))
 	return errors.Join(errs...)
 }
 
