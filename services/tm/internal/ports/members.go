@@ -151,20 +151,34 @@ func (m *Members) tick(ctx context.Context, kicked bool) error {
 		}
 		cancel()
 	}
+	// The deadlines, a few partitions at a time: a replica that left
+	// hands over up to all of them at once, and their timers are late by
+	// as long as this takes.
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	sem := make(chan struct{}, 8)
 	for _, p := range gain {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := m.Input.Acquire(actx, p, m.Store)
-		cancel()
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := m.Input.Acquire(actx, p, m.Store)
+			cancel()
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				return // tried again at the next tick
 			}
-			continue // tried again at the next tick
-		}
-		m.mu.Lock()
-		m.owned[p] = true
-		m.mu.Unlock()
+			m.mu.Lock()
+			m.owned[p] = true
+			m.mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	if len(gain)+len(lose) > 0 {
 		m.Log.Info("tm: partitions", "members", members, "gained", len(gain), "lost", len(lose), "owned", len(want))
 	}
