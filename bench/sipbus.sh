@@ -93,9 +93,9 @@ cmd_start() {
             --data "$STATE/data" || return 1
         local shared=(--nats "$NATS_URL" --redis "$REDIS_URL" --log-level warn)
         launch edge "$SIPBUS" edge --id edge-1 --sip "$adv" "${shared[@]}" $SIPBUS_FLAGS || return 1
-        launch tm "$SIPBUS" tm --id tm-1 --advertise "$adv" --domain bench.local "${shared[@]}" \
+        launch tm "$SIPBUS" tm --id tm-1 --advertise "$adv" --domains bench.local "${shared[@]}" \
             $TM_FLAGS || return 1
-        launch registrar "$SIPBUS" registrar --id reg-1 --domain bench.local --auth off "${shared[@]}" \
+        launch registrar "$SIPBUS" registrar --id reg-1 --domains bench.local --auth off "${shared[@]}" \
             $REG_FLAGS || return 1
         ;;
     *) echo "mode must be up or split" >&2; return 2 ;;

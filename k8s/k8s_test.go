@@ -86,7 +86,7 @@ func TestBrokenManifests(t *testing.T) {
 		{"unknown field", "base/tm.yaml", "      enableServiceLinks: false\n", "      enableServiceLinks: false\n      enableServiceLink: true\n", `unknown field "spec.template.spec.enableServiceLink"`},
 		{"misspelt container field", "base/edge.yaml", "          readinessProbe:\n", "          readynessProbe:\n", "unknown field"},
 		{"wrong env name", "base/edge.yaml", "name: SIPBUS_SL_SECRET", "name: SIPBUS_EDGE_SL_SECRET", "env SIPBUS_EDGE_SL_SECRET is not a setting edge reads"},
-		{"env of another service", "base/registrar.yaml", "name: SIPBUS_DOMAINS", "name: SIPBUS_ADVERTISE", "env SIPBUS_ADVERTISE is not a setting registrar reads"},
+		{"env of another service", "base/registrar.yaml", "name: SIPBUS_DOMAINS", "name: SIPBUS_TM_ADVERTISE", "env SIPBUS_TM_ADVERTISE is not a setting registrar reads"},
 		{"probe on an unserved path", "base/tm.yaml", "path: /readyz", "path: /ready", "path /ready is not served"},
 		{"probe on another port", "base/notifier.yaml", "containerPort: 8080", "containerPort: 8081", "is not the -http port"},
 		{"nats probe path", "base/nats.yaml", "path: /healthz?js-server-only=true", "path: /health?js-server-only=true", "not a nats-server monitoring endpoint"},

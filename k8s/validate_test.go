@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/services/ctd"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/notifier"
@@ -30,16 +31,29 @@ import (
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
-// serviceConfigs maps each command the image holds to its service's
-// Config type (and, for ctd and web, the ProcessEnv their mains read
-// beside it): the env tags of their fields are the variables it reads.
-var serviceConfigs = map[string][]reflect.Type{
-	"edge":      {reflect.TypeFor[edge.Config]()},
-	"tm":        {reflect.TypeFor[tm.Config]()},
-	"registrar": {reflect.TypeFor[registrar.Config]()},
-	"notifier":  {reflect.TypeFor[notifier.Config]()},
-	"ctd":       {reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()},
-	"web":       {reflect.TypeFor[web.ProcessEnv]()},
+// serviceEnv maps each command the image holds to the variables it
+// reads: the settings of its service.Spec (pkg/service: SIPBUS_<NAME>_*
+// and the shared ones).
+var serviceEnv = map[string]map[string]bool{
+	"edge":      specEnv(edge.Spec),
+	"tm":        specEnv(tm.Spec),
+	"registrar": specEnv(registrar.Spec),
+	"notifier":  envNames(reflect.TypeFor[notifier.Config]()),
+	"ctd":       envNames(reflect.TypeFor[ctd.Config](), reflect.TypeFor[ctd.ProcessEnv]()),
+	"web":       envNames(reflect.TypeFor[web.ProcessEnv]()),
+}
+
+// specEnv is the set of variables spec's service reads.
+func specEnv[C any](spec service.Spec[C]) map[string]bool {
+	out := map[string]bool{}
+	fields, _ := service.Settings(spec)
+	for _, f := range fields {
+		if f.Env != "" {
+			out[f.Env] = true
+		}
+	}
+	out["SIPBUS_"+strings.ToUpper(spec.Name)+"_CONFIG"] = true
+	return out
 }
 
 // runtimeEnv are read by the Go runtime of every process, not by a
@@ -325,12 +339,11 @@ func (o objects) checkPod(where string, w workload, served func(string) bool, cm
 		if !cmds[bin] {
 			add("%s: command %s is not built by the Dockerfile", cw, c.Command[0])
 		}
-		cfg, ok := serviceConfigs[bin]
+		reads, ok := serviceEnv[bin]
 		if !ok {
 			add("%s: command %s: no service Config known for it", cw, bin)
 			continue
 		}
-		reads := envNames(cfg...)
 		for _, e := range c.Env {
 			otel := strings.HasPrefix(e.Name, "OTEL_EXPORTER_OTLP_") // read by the exporter (obs.TracingFromEnv)
 			if !reads[e.Name] && !slices.Contains(runtimeEnv, e.Name) && !referenced[e.Name] && !otel {

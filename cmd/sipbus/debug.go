@@ -1,14 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/pprof"
-	"net/netip"
-	"time"
+
+	"github.com/sipbus/sipbus/pkg/service"
 )
 
 // addDebugFlag adds --debug-addr: where the process serves Go's profiles
@@ -17,35 +13,12 @@ func addDebugFlag(fs *flag.FlagSet) *string {
 	return fs.String("debug-addr", "", "serve /debug/pprof/ on this loopback ip:port (off when empty)")
 }
 
-// startDebug serves the profiles on addr ("" = off) and returns the
-// function that stops the server. Profiles reveal internals, so only a
-// loopback address is accepted.
+// startDebug serves the profiles on addr ("" = off; pkg/service) and
+// returns the function that stops the server.
 func startDebug(addr string) (func(), error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	ap, err := netip.ParseAddrPort(addr)
+	stop, err := service.StartDebug(addr)
 	if err != nil {
-		return nil, errUsage{fmt.Errorf("--debug-addr: want ip:port: %v", err)}
+		return nil, errUsage{fmt.Errorf("--debug-addr: %w", err)}
 	}
-	if !ap.Addr().IsLoopback() {
-		return nil, errUsage{fmt.Errorf("--debug-addr: %s is not a loopback address; profiles are served on loopback only", ap.Addr())}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--debug-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener is gone; nothing else depends on it
-		}
-	}()
-	return func() { _ = srv.Close() }, nil
+	return stop, nil
 }

@@ -36,14 +36,14 @@ func newDrainSetup(t *testing.T) *drainSetup {
 }
 
 func (d *drainSetup) edge(t *testing.T) *proc {
-	p := start(t, "edge", "--id", "e1", "--sip", d.edgeAddr, "--nats", d.natsURL, "--log-level", "warn")
+	p := start(t, "edge", "--id", "e1", "--udp", d.edgeAddr, "--tcp", d.edgeAddr, "--nats", d.natsURL, "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
 	return p
 }
 
 func (d *drainSetup) tm(t *testing.T, id string) *proc {
-	p := start(t, "tm", "--id", id, "--advertise", d.edgeAddr, "--domain", "localhost",
-		"--static", fmt.Sprintf("uas@localhost=sip:uas@127.0.0.1:%d", d.uasPort),
+	p := start(t, "tm", "--id", id, "--advertise", d.edgeAddr, "--domains", "localhost",
+		"--config", tmConfig(t, map[string][]string{"uas@localhost": {fmt.Sprintf("sip:uas@127.0.0.1:%d", d.uasPort)}}),
 		"--nats", d.natsURL, "--redis", d.redisURL, "--log-level", "info")
 	p.waitLine(t, "ready", 30*time.Second)
 	return p

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/sipbus/sipbus/services/edge"
 )
 
-// edgeFlags are the listener flags of `up` and `edge`.
+// edgeFlags are the listener flags of `up` (`sipbus edge` takes the edge's
+// settings instead: services/edge/README.md).
 //
 // --sip is UDP and TCP on one address; --udp and --tcp override either.
 // TLS, WS and WSS listen on the --sip host at 5061, 5066 and 7443 when
@@ -135,15 +135,9 @@ func (f *edgeFlags) listenError(fs *flag.FlagSet, err error) error {
 	return fmt.Errorf("--sip %s: %w", *f.sip, err)
 }
 
-// printListeners writes the sip line (every listener, as Edge.Listeners
-// prints them: "udp ADDR, tcp ADDR, tls ADDR, ws ADDR, wss ADDR", "off"
-// for one that is not on) and the certificate in use.
-func printListeners(w io.Writer, e *edge.Edge, f *edgeFlags) {
-	fmt.Fprintf(w, "  sip    %s\n", e.Listeners())
-	fmt.Fprintf(w, "  edge   %s\n", e.ID())
-	if self, hosts := e.SelfSignedTLS(); self {
-		fmt.Fprintf(w, "  tls    self-signed certificate for %s (made now, in memory; --tls-cert and --tls-key for a real one)\n", strings.Join(hosts, ", "))
-	} else if *f.cert != "" && (e.TLSAddr().IsValid() || e.WSSAddr().IsValid()) {
-		fmt.Fprintf(w, "  tls    certificate %s (re-read when it changes)\n", strconv.Quote(*f.cert))
-	}
+// printListeners writes the edge's banner (Edge.Banner: the sip line
+// "udp ADDR, tcp ADDR, tls ADDR, ws ADDR, wss ADDR", the edge id and the
+// certificate in use), as `sipbus edge` prints it.
+func printListeners(w io.Writer, e *edge.Edge, _ *edgeFlags) {
+	fmt.Fprint(w, e.Banner())
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/sipbus/sipbus/services/edge"
 )
 
-// floodFlags are the edge's flood control flags, shared by `up` and `edge`
-// (the edge's config keys flood_*; defaults in services/edge/internal/config).
+// floodFlags are the edge's flood control flags of `up` (the edge's
+// config keys flood_*, which `sipbus edge` takes as they are; defaults in services/edge/internal/config).
 type floodFlags struct {
 	limit, sources *int
 	window, block  *time.Duration

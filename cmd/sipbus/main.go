@@ -22,17 +22,18 @@ import (
 	"syscall"
 
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/service"
 )
 
 const usage = `sipbus: a SIP platform on NATS JetStream and Redis
 
 usage:
   sipbus up [--sip 127.0.0.1:5060] [--data DIR] [--redis URL] [--nats-listen 127.0.0.1:4222] [--domain D]... [--routes FILE] [--static AOR=CONTACT]... [--resolver IP:PORT] [--smtp dev|URL] [--notifier-config FILE] [--http ADDR|off] [--ctd-* ...]
-  sipbus edge [--nats URL] [--sip 127.0.0.1:5060] [--id ID]
-  sipbus tm   --redis URL --advertise HOST:PORT [--nats URL] [--alias HOST:PORT]... [--domain D]... [--routes FILE] [--resolver IP:PORT]
+  sipbus edge [--config FILE] [--udp 127.0.0.1:5060] [--tcp ADDR] [--tls ADDR] [--nats URL] [--id ID] [--KEY VALUE]...
+  sipbus tm   [--config FILE] --advertise HOST:PORT --redis URL [--KEY VALUE]...   (keys: services/tm/README.md#settings)
   sipbus nats [--listen 127.0.0.1:4222] [--data DIR] [--monitor ADDR]
   sipbus stats [--nats URL] [--nats-monitor URL] [--redis URL] [--stream NAME]
-  sipbus registrar --redis URL --domain D... [--nats URL] [--auth required|off] [--id ID]
+  sipbus registrar [--config FILE] --domains D --redis URL [--KEY VALUE]...   (keys: services/registrar/README.md#settings)
   sipbus user add AOR --password P|- [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off] | list | rm AOR | passwd AOR --password P|-   [--json]
   sipbus user set AOR [--email E] [--name N] [--tz ZONE] [--missed-call-email on|off]
   sipbus notifier --redis URL [--smtp URL] [--config FILE] [--nats URL] [--id ID]
@@ -66,7 +67,8 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "sipbus:", err)
 	var u errUsage
-	if errors.As(err, &u) {
+	var su service.UsageError
+	if errors.As(err, &u) || errors.As(err, &su) {
 		os.Exit(2)
 	}
 	os.Exit(1)

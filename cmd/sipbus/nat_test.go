@@ -107,12 +107,12 @@ func TestNATFlowAcrossEdges(t *testing.T) {
 	unreachable := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp")) // nothing listens there
 	shared := []string{"--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
 	for _, args := range [][]string{
-		{"edge", "--id", "a", "--sip", edgeA},
-		{"edge", "--id", "b", "--sip", edgeB},
-		{"tm", "--id", "tm1", "--advertise", edgeA, "--alias", edgeB, "--domain", "localhost"},
-		{"registrar", "--id", "reg1", "--domain", "localhost", "--auth", "off"},
+		{"edge", "--id", "a", "--udp", edgeA, "--tcp", edgeA},
+		{"edge", "--id", "b", "--udp", edgeB, "--tcp", edgeB},
+		{"tm", "--id", "tm1", "--advertise", edgeA, "--aliases", edgeB, "--domains", "localhost"},
+		{"registrar", "--id", "reg1", "--domains", "localhost", "--auth", "off"},
 	} {
-		start(t, append(args, shared...)...).waitLine(t, "ready", 30*time.Second)
+		start(t, append(args, sharedFor(args[0], shared)...)...).waitLine(t, "ready", 30*time.Second)
 	}
 	calls := watchCalls(t, natsURL)
 

@@ -161,7 +161,7 @@ func TestMissedCallMail(t *testing.T) {
 	m := scrape(t, "http://"+httpAddr)
 	for k, v := range map[string]float64{"sipbus_notifier_mails_sent_total": 6, "sipbus_notifier_mails_failed_total": 0} {
 		if got, ok := m[k]; !ok || got != v {
-			t.Errorf("%s = %v (exported: %v), want %v", k, got, ok, v)
+			t.Errorf("%s = %v (exported: %v), want %v; the notifier's log:\n%s", k, got, ok, v, grepLines(s.p.stderrString(), "notifier:"))
 		}
 	}
 }
@@ -688,4 +688,15 @@ func TestUpSMTPURL(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "clear text") || strings.Contains(string(out), secret) {
 		t.Errorf("up with a clear-text password to a remote server: %v\n%s", err, out)
 	}
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }

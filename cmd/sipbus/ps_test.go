@@ -97,11 +97,11 @@ func TestPSSplit(t *testing.T) {
 	ns := testenv.NATS(t)
 	natsURL := ns.ClientURL()
 	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
-	start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
-	start(t, "registrar", "--id", "reg-1", "--domain", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
+	start(t, "edge", "--id", "e1", "--udp", edgeAddr, "--tcp", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
+	start(t, "registrar", "--id", "reg-1", "--domains", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm-a", "tm-b"} {
-		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domains", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
 		p.waitLine(t, "ready", 30*time.Second)
 		tms[id] = p
 	}

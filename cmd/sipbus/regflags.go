@@ -11,8 +11,9 @@ import (
 	"github.com/sipbus/sipbus/services/registrar"
 )
 
-// regFlags are the registrar's flags, shared by `up` and `registrar`. The
-// defaults are registrar.DefaultConfig's.
+// regFlags are the registrar's flags of `sipbus up` (`sipbus registrar`
+// takes registrar.Spec's settings, pkg/service). The defaults are
+// registrar.DefaultConfig's.
 type regFlags struct {
 	auth          *string
 	algorithms    *string

@@ -102,12 +102,12 @@ func TestScaleOut(t *testing.T) {
 	uac, uas := newUA(t), newUA(t)
 
 	for _, e := range []struct{ id, addr string }{{"a", edgeA}, {"b", edgeB}} {
-		p := start(t, "edge", "--id", e.id, "--sip", e.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+		p := start(t, "edge", "--id", e.id, "--udp", e.addr, "--tcp", e.addr, "--nats", natsURL, "--log-level", "warn")
 		p.waitLine(t, "ready", 30*time.Second)
 	}
 	tmArgs := func(id string) []string {
-		return []string{"tm", "--id", id, "--advertise", edgeA, "--alias", edgeB, "--domain", "localhost",
-			"--static", "bob@localhost=sip:bob@" + uas.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
+		return []string{"tm", "--id", id, "--advertise", edgeA, "--aliases", edgeB, "--domains", "localhost",
+			"--config", tmConfig(t, map[string][]string{"bob@localhost": {"sip:bob@" + uas.addr}}), "--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
 	}
 	tm1 := start(t, tmArgs("tm1")...)
 	tm1.waitLine(t, "ready", 30*time.Second)
@@ -241,11 +241,11 @@ func TestSplitRegistrar(t *testing.T) {
 	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
 	shared := []string{"--nats", natsURL, "--redis", redisURL, "--log-level", "warn"}
 	for _, args := range [][]string{
-		{"edge", "--id", "e1", "--sip", edgeAddr},
-		{"tm", "--id", "tm1", "--advertise", edgeAddr, "--domain", "localhost"},
-		{"registrar", "--id", "reg1", "--domain", "localhost", "--auth", "off"},
+		{"edge", "--id", "e1", "--udp", edgeAddr, "--tcp", edgeAddr},
+		{"tm", "--id", "tm1", "--advertise", edgeAddr, "--domains", "localhost"},
+		{"registrar", "--id", "reg1", "--domains", "localhost", "--auth", "off"},
 	} {
-		start(t, append(args, shared...)...).waitLine(t, "ready", 30*time.Second)
+		start(t, append(args, sharedFor(args[0], shared)...)...).waitLine(t, "ready", 30*time.Second)
 	}
 	bob, uac := newUA(t), newUA(t)
 	register(bob, edgeAddr, "bob", "sip:bob@"+bob.addr, "")
@@ -288,11 +288,12 @@ func TestPartitionOwnerKilled(t *testing.T) {
 	natsURL := ns.ClientURL()
 	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
 	uac, uas := newUA(t), newUA(t)
-	start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
+	start(t, "edge", "--id", "e1", "--udp", edgeAddr, "--tcp", edgeAddr, "--nats", natsURL, "--log-level", "warn").waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm-a", "tm-b"} {
-		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost",
-			"--static", "bob@localhost=sip:bob@"+uas.addr, "--nats", natsURL, "--redis", redisURL, "--log-level", "info")
+		p := start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domains", "localhost",
+			"--config", tmConfig(t, map[string][]string{"bob@localhost": {"sip:bob@" + uas.addr}}), "--nats", natsURL, "--redis", redisURL,
+			"--log-level", "info", "--log-format", "text")
 		p.waitLine(t, "ready", 30*time.Second)
 		tms[id] = p
 	}

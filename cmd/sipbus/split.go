@@ -14,8 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
-	"github.com/sipbus/sipbus/pkg/store"
-	"github.com/sipbus/sipbus/services/edge"
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/services/registrar"
 	"github.com/sipbus/sipbus/services/tm"
 )
@@ -73,24 +72,15 @@ func (f *sharedFlags) connect(ctx context.Context, name string, stderr io.Writer
 	return log, nc, js, nil
 }
 
-// openStore opens the shared state store (tm).
-func (f *sharedFlags) openStore(ctx context.Context) (store.Store, error) {
-	st, err := store.Open(ctx, *f.redis)
-	if err != nil {
-		return nil, fmt.Errorf("--redis: %w", err)
-	}
-	return st, nil
-}
-
 // service is a long-lived component with Start and Shutdown (tm, registrar).
-type service interface {
+type longService interface {
 	Start(ctx context.Context) error
 	Shutdown(ctx context.Context) error
 }
 
 // serve starts s, prints banner and "ready", waits for ctx (SIGINT or
 // SIGTERM), and shuts s down within 10 seconds.
-func serve(ctx context.Context, s service, stdout io.Writer, banner string) error {
+func serve(ctx context.Context, s longService, stdout io.Writer, banner string) error {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
@@ -103,140 +93,16 @@ func serve(ctx context.Context, s service, stdout io.Writer, banner string) erro
 	return err
 }
 
-// cmdEdge runs one edge as its own process.
-func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("edge", stderr)
-	ef := addEdgeFlags(fs)
-	id := fs.String("id", "", "edge id (default edge-<hostname>); unique per process")
-	flood := addFloodFlags(fs)
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	ecfg, err := ef.config(fs)
-	if err != nil {
-		return err
-	}
-	ecfg.ID = *id
-	if err := flood.apply(&ecfg); err != nil {
-		return err
-	}
-	log, nc, js, err := sf.connect(ctx, "edge", stderr, false)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log})
-	if err != nil {
-		return ef.listenError(fs, err)
-	}
-	fmt.Fprintf(stdout, "sipbus edge\n")
-	printListeners(stdout, e, ef)
-	fmt.Fprintf(stdout, "ready\n")
-	err = e.Run(ctx)
-	fmt.Fprintf(stdout, "stopped\n")
-	return err
-}
-
-// cmdTM runs one transaction manager as its own process.
+// cmdTM runs one transaction manager as its own process: the tm
+// command's code (service.Main with tm.Spec; settings in
+// services/tm/README.md).
 func cmdTM(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tm", stderr)
-	id := fs.String("id", "", "tm id (default the host name); unique per process")
-	advertise := fs.String("advertise", os.Getenv("SIPBUS_ADVERTISE"), "host:port put in Via and Record-Route: where the edges are reached (required; default $SIPBUS_ADVERTISE)")
-	configFile := fs.String("config", "", "tm YAML config file (strict; SIPBUS_* variables override it, flags override both): t2, t4, workers, static, ...")
-	var aliases listFlag
-	fs.Var(&aliases, "alias", "another host:port that addresses this proxy, e.g. every other edge (repeatable)")
-	advTCP := fs.String("advertise-tcp", "", "host:port of the edges' TCP listener in Via and Record-Route (default --advertise; $SIPBUS_ADVERTISE_TCP)")
-	advTLS := fs.String("advertise-tls", "", "host:port of the edges' TLS listener (default --advertise; $SIPBUS_ADVERTISE_TLS)")
-	advWS := fs.String("advertise-ws", "", "host:port of the edges' WebSocket listener (default --advertise; $SIPBUS_ADVERTISE_WS)")
-	advWSS := fs.String("advertise-wss", "", "host:port of the edges' secure WebSocket listener (default --advertise; $SIPBUS_ADVERTISE_WSS)")
-	tmf := addTMFlags(fs)
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	if *advertise == "" {
-		return errUsage{errors.New("--advertise: required (the SIP address of the edges, host:port)")}
-	}
-	cfg, err := tm.LoadConfig(*configFile)
-	if err != nil {
-		return errUsage{fmt.Errorf("--config: %w", err)}
-	}
-	if *id != "" {
-		cfg.ID = *id
-	}
-	if len(aliases) > 0 {
-		cfg.Aliases = aliases
-	}
-	for _, a := range []struct{ flag, dst *string }{{advTCP, &cfg.AdvertiseTCP}, {advTLS, &cfg.AdvertiseTLS}, {advWS, &cfg.AdvertiseWS}, {advWSS, &cfg.AdvertiseWSS}} {
-		if *a.flag != "" {
-			*a.dst = *a.flag
-		}
-	}
-	if err := tmf.apply(fs, &cfg, *advertise); err != nil {
-		return err
-	}
-	log, nc, js, err := sf.connect(ctx, "tm", stderr, true)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	st, err := sf.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	locate, err := tm.LocatorFor(st)
-	if err != nil {
-		return fmt.Errorf("--redis: %w", err)
-	}
-	t, err := tm.New(cfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: locate})
-	if err != nil {
-		return err
-	}
-	return serve(ctx, t, stdout, fmt.Sprintf("tm %s: advertise %s, domains %v, dns %s", cfg.ID, cfg.Advertise, cfg.Domains, t.Resolver()))
+	return service.Main(ctx, tm.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
 }
 
-// cmdRegistrar runs one registrar as its own process.
+// cmdRegistrar runs one registrar as its own process: the registrar
+// command's code (service.Main with registrar.Spec; settings in
+// services/registrar/README.md).
 func cmdRegistrar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("registrar", stderr)
-	id := fs.String("id", "", "registrar id (default the host name); unique per process")
-	var domains listFlag
-	fs.Var(&domains, "domain", "local SIP domain = digest realm (repeatable; required)")
-	regf := addRegFlags(fs)
-	sf := addSharedFlags(fs)
-	stopDebug, err := sf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	defer stopDebug()
-	cfg := registrar.DefaultConfig()
-	if *id != "" {
-		cfg.ID = *id
-	}
-	cfg.Domains = domains
-	cfg.AuthSecret = os.Getenv("SIPBUS_AUTH_SECRET")
-	cfg.Redis = *sf.redis
-	if err := regf.apply(&cfg); err != nil {
-		return err
-	}
-	log, nc, js, err := sf.connect(ctx, "registrar", stderr, true)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	state, closeState, err := registrar.OpenState(ctx, *sf.redis)
-	if err != nil {
-		return fmt.Errorf("--redis: %w", err)
-	}
-	defer closeState()
-	reg, err := registrar.New(cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
-	if err != nil {
-		return err
-	}
-	return serve(ctx, reg, stdout, fmt.Sprintf("registrar %s: domains %v, auth %s", cfg.ID, cfg.Domains, cfg.Auth))
+	return service.Main(ctx, registrar.Spec, args, service.IO{Stdout: stdout, Stderr: stderr})
 }

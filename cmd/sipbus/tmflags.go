@@ -15,7 +15,8 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// tmFlags are the transaction manager's flags, shared by `up` and `tm`.
+// tmFlags are the transaction manager's flags of `sipbus up` (`sipbus tm`
+// takes tm.Spec's settings, pkg/service).
 type tmFlags struct {
 	domains  listFlag
 	statics  listFlag

@@ -164,11 +164,11 @@ func TestUACDialogAcrossReplicas(t *testing.T) {
 	ns := testenv.NATS(t)
 	natsURL := ns.ClientURL()
 	edgeAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
-	p := start(t, "edge", "--id", "e1", "--sip", edgeAddr, "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+	p := start(t, "edge", "--id", "e1", "--udp", edgeAddr, "--tcp", edgeAddr, "--nats", natsURL, "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
 	tms := map[string]*proc{}
 	for _, id := range []string{"tm1", "tm2"} {
-		tms[id] = start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domain", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
+		tms[id] = start(t, "tm", "--id", id, "--advertise", edgeAddr, "--domains", "localhost", "--nats", natsURL, "--redis", redisURL, "--log-level", "warn")
 		tms[id].waitLine(t, "ready", 30*time.Second)
 	}
 	log := watchBus(t, natsURL)

@@ -170,3 +170,34 @@ func TestTracerParent(t *testing.T) {
 		t.Errorf("an invalid parent did not start a new trace: %q", tp3)
 	}
 }
+
+// TestTraceEvents: a handled event with a traceparent is a child span,
+// and the handler's context carries that span's traceparent (for the
+// events it publishes); one without starts no trace; a nil Tracer passes
+// events through.
+func TestTraceEvents(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := obs.NewTracer(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)), "test")
+	_, parent, end := tr.Start(context.Background(), "edge", "")
+	end()
+	var got []string
+	h := obs.TraceEvents(tr, "registrar.register")(func(ctx context.Context, ev *bus.Event) error {
+		got = append(got, bus.TraceParent(ctx))
+		return nil
+	})
+	_ = h(context.Background(), &bus.Event{ID: "1", Type: "sipbus.sip.in.v1", TraceParent: parent})
+	_ = h(context.Background(), &bus.Event{ID: "2", Type: "sipbus.sip.in.v1"})
+	spans := rec.Ended()
+	if len(spans) != 2 || spans[1].Name() != "registrar.register" || spans[1].Parent().SpanID() != spans[0].SpanContext().SpanID() {
+		t.Fatalf("spans %v: want the edge's and its child registrar.register", spans)
+	}
+	if len(got) != 2 || got[0][3:35] != parent[3:35] || got[0] == parent || got[1] != "" {
+		t.Errorf("handler contexts carried %q (parent %q): want the child's traceparent, then none", got, parent)
+	}
+	var off *obs.Tracer
+	called := false
+	_ = obs.TraceEvents(off, "x")(func(ctx context.Context, ev *bus.Event) error { called = true; return nil })(context.Background(), &bus.Event{TraceParent: parent})
+	if !called {
+		t.Error("a nil Tracer did not pass the event through")
+	}
+}

@@ -11,6 +11,14 @@
 // without a round trip; the authority on a transaction is tm's record in
 // Redis, so a retransmission that reaches another edge is answered by tm.
 //
+// It runs in the one service shape (pkg/service): [Spec] is what `sipbus
+// edge` and the edge's own main run; its settings are [Config]'s keys
+// (README.md, "Settings"). [New] validates and binds the listeners, so
+// that their addresses are known before the edge serves (`sipbus up` gives
+// them to tm); [Edge.Start] serves; [Edge.Shutdown] is the graceful drain
+// (new dialogs get 503 "Shutting Down", what had started finishes, within
+// the drain setting); [Edge.Run] is both.
+//
 // Decisions worth knowing:
 //   - The edge checks messages in the proxy role (Proxy-Require, not
 //     Require; unknown methods and content types pass on to tm).
@@ -112,18 +120,10 @@ type Config = config.Config
 // Counters is a snapshot of the edge's traffic counters.
 type Counters = app.Snapshot
 
-// LoadConfig reads a YAML config file (unknown keys are errors).
-func LoadConfig(path string) (Config, error) { return config.Load(path) }
-
-// ApplyEnv overrides cfg from SIPBUS_EDGE_* environment variables.
-func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
-	return config.ApplyEnv(cfg, lookup)
-}
-
 // ListenError is a tcp, tls, ws or wss listener that could not be bound.
 type ListenError = ports.ListenError
 
-// Off reports a listen address that disables its transport ("" or "-").
+// Off reports a listen address that disables its transport ("", "-" or "off").
 func Off(addr string) bool { return config.Off(addr) }
 
 // Deps are what an edge runs on.
@@ -148,9 +148,15 @@ type Edge struct {
 	flows    *ports.Flows
 	streams  map[string]*ports.Listener // tcp, tls, ws, wss
 	inst     *mgmt.Instance             // management: sipbus ps
+
+	bus      *ports.Bus // set by Start
+	serving  sync.WaitGroup
+	stopOnce sync.Once
 }
 
-// New validates cfg and binds the listeners. Serve with Run.
+// New validates cfg and binds the listeners (so that their addresses are
+// known before the edge serves: `sipbus up` gives them to tm). Serve with
+// Start and stop with Shutdown, or do both with Run.
 func New(cfg Config, d Deps) (*Edge, error) {
 	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
@@ -222,9 +228,10 @@ func New(cfg Config, d Deps) (*Edge, error) {
 	return e, nil
 }
 
-// drain refuses new dialogs and waits, at most cfg.Drain, until the
-// transactions and dialogs that had started are done (app.Edge.Idle).
-func (e *Edge) drain() {
+// drain refuses new dialogs and waits, at most cfg.Drain and until ctx
+// ends, until the transactions and dialogs that had started are done
+// (app.Edge.Idle).
+func (e *Edge) drain(ctx context.Context) {
 	e.core.Drain()
 	start := time.Now()
 	deadline := start.Add(e.cfg.Drain)
@@ -235,7 +242,12 @@ func (e *Edge) drain() {
 			e.log.Warn("edge: drain: deadline passed with work in flight", "drain", e.cfg.Drain)
 			return
 		}
-		<-t.C
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			e.log.Warn("edge: drain: shutdown timeout passed with work in flight")
+			return
+		}
 	}
 	e.log.Info("edge drained", "took", time.Since(start).Round(time.Millisecond))
 }
@@ -268,40 +280,67 @@ func (e *Edge) Advertise() string { return e.cfg.Advertise }
 // Counters reads the traffic counters.
 func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 
-// Run serves until ctx ends, then stops cleanly: the listeners first
-// (messages in progress finish), then the connections, then the NATS side
-// (messages to send already received go out), then pending publishes are
-// flushed.
-func (e *Edge) Run(ctx context.Context) error {
+// Start serves: it subscribes to the messages other services send
+// through this edge and starts reading the listeners New bound. It
+// returns at once; the edge serves until Shutdown.
+func (e *Edge) Start(ctx context.Context) error {
 	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst})
 	if err != nil {
 		e.closeListeners()
 		return fmt.Errorf("edge: nats: %w", err)
 	}
+	e.bus = b
+	// The listeners serve until Shutdown closes them, not until ctx ends:
+	// a draining edge still reads (answers 503 to new dialogs, forwards
+	// what belongs to the calls it has).
 	serveCtx := context.WithoutCancel(ctx)
 	e.flows.Start(serveCtx, e.core)
-	var wg sync.WaitGroup
 	if e.udp != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); e.udp.Serve(serveCtx, e.core) }()
+		e.serving.Add(1)
+		go func() { defer e.serving.Done(); e.udp.Serve(serveCtx, e.core) }()
 	}
 	for _, l := range e.streams {
-		wg.Add(1)
-		go func() { defer wg.Done(); l.Serve() }()
+		e.serving.Add(1)
+		go func() { defer e.serving.Done(); l.Serve() }()
 	}
 	e.log.Info("edge up", "listen", e.Listeners(), "advertise", e.cfg.Advertise)
-	<-ctx.Done()
-	e.drain()
-	e.closeListeners()
-	e.flows.Close()
-	wg.Wait()
-	e.flows.Wait()
-	b.Stop()
-	fctx, cancel := context.WithTimeout(context.Background(), 5e9)
-	defer cancel()
-	if err := e.pub.Flush(fctx); err != nil {
-		e.log.Warn("flush events on shutdown", "err", err)
-	}
-	e.log.Info("edge stopped", "counters", e.core.Snapshot())
 	return nil
+}
+
+// Shutdown stops the edge gracefully: new dialogs and registrations get
+// 503 "Shutting Down" with Retry-After while the transactions and dialogs
+// that had started go on, until they are done, the drain setting passed
+// or ctx ends; then the listeners close (messages in progress finish),
+// then the connections, then the NATS side (messages to send already
+// received go out), and pending publishes are flushed. Call it once,
+// after Start.
+func (e *Edge) Shutdown(ctx context.Context) error {
+	if e.bus == nil {
+		return errors.New("edge: Shutdown before Start")
+	}
+	e.stopOnce.Do(func() {
+		e.drain(ctx)
+		e.closeListeners()
+		e.flows.Close()
+		e.serving.Wait()
+		e.flows.Wait()
+		e.bus.Stop()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.pub.Flush(fctx); err != nil {
+			e.log.Warn("flush events on shutdown", "err", err)
+		}
+		e.log.Info("edge stopped", "counters", e.core.Snapshot())
+	})
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down (Start, then Shutdown
+// without a deadline beyond the drain setting).
+func (e *Edge) Run(ctx context.Context) error {
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return e.Shutdown(context.Background())
 }

@@ -10,7 +10,6 @@ require (
 	github.com/pion/stun/v3 v3.1.7
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sipbus/sipbus/pkg v0.0.0
-	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -67,6 +66,7 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace github.com/sipbus/sipbus/pkg => ../../pkg

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sipbus/sipbus/services/edge/internal/app"
@@ -22,7 +24,7 @@ func (e *Edge) listen(cfg Config, log *slog.Logger) (err error) {
 			e.closeListeners()
 		}
 	}()
-	if cfg.UDP != "-" {
+	if !config.Off(cfg.UDP) {
 		e.udp, err = ports.ListenUDP(cfg.UDP, ports.UDPOptions{
 			Workers: cfg.Workers, Queue: cfg.Queue, MaxMessage: cfg.MaxMessage, Gate: e.gate(), Counters: e.counters, Log: log,
 		})
@@ -151,3 +153,18 @@ func (e *Edge) SelfSignedTLS() (bool, []string) {
 // Flows is the number of open connections over tcp, tls, ws and wss,
 // handshakes in progress included.
 func (e *Edge) Flows() int { return e.flows.Conns() }
+
+// Banner is what `sipbus edge`, the edge's own main and `sipbus up` print
+// before "ready": the sip line (every listener as Listeners prints them),
+// the edge id, and the certificate the tls and wss listeners serve.
+func (e *Edge) Banner() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  sip    %s\n", e.Listeners())
+	fmt.Fprintf(&b, "  edge   %s\n", e.ID())
+	if self, hosts := e.SelfSignedTLS(); self {
+		fmt.Fprintf(&b, "  tls    self-signed certificate for %s (made now, in memory; --tls-cert and --tls-key for a real one)\n", strings.Join(hosts, ", "))
+	} else if e.cfg.TLSCert != "" && (e.TLSAddr().IsValid() || e.WSSAddr().IsValid()) {
+		fmt.Fprintf(&b, "  tls    certificate %s (re-read when it changes)\n", strconv.Quote(e.cfg.TLSCert))
+	}
+	return b.String()
+}

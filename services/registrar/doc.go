@@ -18,9 +18,13 @@
 // Management commands are a nats.go/micro service whose contract is
 // pkg/regapi.
 //
-// Wiring, as cmd/registrar and `sipbus up` do it:
+// As its own process (`sipbus registrar`, cmd/registrar) it runs in the
+// one service shape: service.Main(ctx, registrar.Spec, args, ...) loads
+// its settings (Config and the common ones), connects, serves
+// /healthz, /readyz and /metrics and drains on SIGTERM. Wired by hand, as
+// `sipbus up` does it:
 //
-//	state, closeState, err := registrar.OpenState(ctx, cfg.Redis)
+//	state, closeState, err := registrar.OpenState(ctx, redisURL)
 //	...
 //	defer closeState()
 //	err = registrar.Run(ctx, cfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log})
@@ -32,5 +36,5 @@
 // The decisions (403 for too many contacts, 200 with the current bindings
 // for an out-of-order REGISTER, what is told before and after
 // authentication, idempotence under redelivery) are listed in README.md;
-// the configuration keys in internal/config.
+// the settings in its Settings table.
 package registrar

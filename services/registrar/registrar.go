@@ -39,11 +39,6 @@ const (
 // DefaultConfig returns the defaults (auth required, which needs Domains).
 func DefaultConfig() Config { return config.Default() }
 
-// LoadConfig reads a YAML config file strictly (unknown keys are errors)
-// over the defaults, then the environment (SIPBUS_REGISTRAR_*, ...). It
-// does not validate; New does.
-func LoadConfig(path string) (Config, error) { return config.Load(path) }
-
 // Deps are what the registrar runs on. OpenState makes the State from one
 // URL.
 type Deps struct {

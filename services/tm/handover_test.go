@@ -79,7 +79,6 @@ func (r *handoverRig) replica(id string) *TM {
 	t := r.t
 	cfg := DefaultConfig()
 	cfg.ID, cfg.Advertise, cfg.Domains, cfg.FlowSecret = id, rigAdvertise, []string{"localhost"}, "handover-test"
-	cfg.Redis, cfg.NATS = r.redisURL, r.natsURL
 	cfg.Static = map[string][]string{"uas@localhost": {"sip:uas@" + rigCallee}}
 	cfg.Coalesce = time.Second
 	ctx := testenv.Context(t, 30*time.Second)

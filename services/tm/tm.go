@@ -37,9 +37,6 @@ type Config = config.Config
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config { return config.Default() }
 
-// LoadConfig reads a YAML config file strictly (unknown keys are errors).
-func LoadConfig(path string) (Config, error) { return config.Load(path) }
-
 // Locator finds the contacts of an address of record; see app.Locator.
 type Locator = app.Locator
 

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,16 +16,17 @@ import (
 )
 
 // TestMainServesHealth runs the edge binary against a real NATS server,
-// configured from the environment as in Kubernetes: it answers /healthz,
-// /readyz and /metrics, counts a real OPTIONS it received, and exits
-// cleanly on SIGTERM.
+// configured from the environment as in Kubernetes (SIPBUS_NATS_URL,
+// SIPBUS_EDGE_*) and a flag: it prints its listeners and ready, answers
+// /healthz, /readyz and /metrics, counts a real OPTIONS it received, and
+// exits cleanly on SIGTERM.
 func TestMainServesHealth(t *testing.T) {
 	srv := testenv.NATS(t)
 	bin := testenv.BuildMain(t, ".")
 	sip := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
-	p := testenv.StartProc(t, bin, []string{"-http", httpAddr},
-		"SIPBUS_NATS_URL="+srv.ClientURL(), "SIPBUS_EDGE_UDP="+sip, "SIPBUS_EDGE_TCP=-", "SIPBUS_EDGE_ID=edge-main-test")
+	p := testenv.StartProc(t, bin, []string{"--http", httpAddr},
+		"SIPBUS_NATS_URL="+srv.ClientURL(), "SIPBUS_EDGE_UDP="+sip, "SIPBUS_EDGE_TCP=off", "SIPBUS_EDGE_ID=edge-main-test")
 	base := "http://" + httpAddr
 	testenv.ServesHealth(t, p, base, 20*time.Second, "sipbus_edge_messages_received_total", "sipbus_nats_rtt_seconds", `sipbus_build_info{service="edge"} 1`)
 
@@ -52,5 +57,60 @@ func TestMainServesHealth(t *testing.T) {
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("edge exited %d after SIGTERM\n%s", code, p.Output())
+	}
+	for _, want := range []string{"sipbus edge\n  sip    udp " + sip + ", tcp off, tls off, ws off, wss off\n  edge   edge-main-test\n", "ready\n", "stopped\n"} {
+		if !strings.Contains(p.Output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, p.Output())
+		}
+	}
+}
+
+// TestMainBadSettings: a bad setting stops the edge before it listens,
+// with exit status 2 and an error naming the key (from a flag, the file or
+// a variable alike).
+func TestMainBadSettings(t *testing.T) {
+	bin := testenv.BuildMain(t, ".")
+	file := filepath.Join(t.TempDir(), "edge.yaml")
+	if err := os.WriteFile(file, []byte("udp: 127.0.0.1:5060\nudpp: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--wss", "192.0.2.1:7443"}, "", "tls_cert, tls_key: required for the wss listener on 192.0.2.1:7443"},
+		{[]string{"--config", file}, "", `unknown key "udpp"`},
+		{nil, "SIPBUS_EDGE_FLOOD_WINDOW=soon", `SIPBUS_EDGE_FLOOD_WINDOW: "soon" is not a duration`},
+		{[]string{"--redis", "redis://127.0.0.1:1"}, "", "-redis"},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), c.env}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v %s: %v, output %q; want exit status 2 naming %q", c.args, c.env, err, out, c.want)
+		}
+	}
+}
+
+// TestMainListenerTaken: a listener that cannot be bound (the port is
+// taken) stops the edge with exit status 1 and an error naming the
+// transport and the address.
+func TestMainListenerTaken(t *testing.T) {
+	srv := testenv.NATS(t)
+	bin := testenv.BuildMain(t, ".")
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.LocalAddr().String()
+	cmd := exec.Command(bin, "--udp", addr, "--tcp", "off", "--nats", srv.ClientURL())
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "udp listen "+addr) {
+		t.Errorf("%v, output %q; want exit status 1 naming udp listen %s", err, out, addr)
 	}
 }

@@ -1,9 +1,12 @@
 // Package config is the configuration of the SIP edge: what it listens on,
 // what it advertises, and the limits that keep bad peers from hurting it.
+// It is the edge's settings struct in the one service shape (pkg/service):
+// every field is a YAML key, a flag (--tcp-idle) and a variable
+// (SIPBUS_EDGE_TCP_IDLE); where NATS is, the HTTP address and logging are
+// the common settings of pkg/service.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -14,135 +17,107 @@ import (
 	"strconv"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/sipbus/sipbus/pkg/bus"
 )
 
-// Config configures one edge instance. Zero values take the defaults named
-// in each field's comment (see Defaults).
+// Config configures one edge instance. Zero values take the defaults of
+// Defaults (listed in the Settings table of services/edge/README.md).
 type Config struct {
 	// ID names this edge instance in events, flow ids and the subjects of
-	// the messages it sends (sip.*.out.<id>.>). [A-Za-z0-9_-], at most 32
-	// chars, not "any".
-	// Default: "edge-" + host name.
-	ID string `yaml:"id" env:"SIPBUS_EDGE_ID"`
+	// the messages it sends (sip.*.out.<id>.>). Default: "edge-" + host
+	// name.
+	ID string `yaml:"id" help:"edge id, unique per process: [A-Za-z0-9_-], at most 32 characters, not any (default edge-HOSTNAME)"`
 
-	// NATS is the NATS server URL (or several, comma-separated) of the
-	// edge's own main (services/edge/cmd/edge); `sipbus up` and `sipbus
-	// edge` take --nats instead. Default: $NATS_URL, else
-	// nats://127.0.0.1:4222. The variable is the one every service reads.
-	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
-
-	// StreamReplicas is the replica count the edge creates the event
-	// stream with when it does not exist yet: 3 on a three-node NATS
-	// cluster (k8s/overlays/prod), 1 on a single server. Default 1.
-	StreamReplicas int `yaml:"stream_replicas" env:"SIPBUS_STREAM_REPLICAS"`
-
-	// UDP and TCP are the listen addresses (host:port). Default
-	// 127.0.0.1:5060 for both. "-" disables a transport.
-	UDP string `yaml:"udp" env:"SIPBUS_EDGE_UDP"`
-	TCP string `yaml:"tcp" env:"SIPBUS_EDGE_TCP"`
+	// UDP and TCP are the listen addresses (ip:port). "off" (or "-")
+	// disables a transport.
+	UDP string `yaml:"udp" help:"UDP listen address ip:port, or off"`
+	TCP string `yaml:"tcp" help:"TCP listen address ip:port, or off"`
 
 	// TLS, WS and WSS are the listen addresses (ip:port) of SIP over TLS
 	// (RFC 3261 §26, RFC 5630), over WebSocket and over secure WebSocket
-	// (RFC 7118). Default "": off (`sipbus up` and `sipbus edge` turn them
-	// on, at 5061, 5066 and 7443 on loopback). "-" is off too.
-	TLS string `yaml:"tls" env:"SIPBUS_EDGE_TLS"`
-	WS  string `yaml:"ws" env:"SIPBUS_EDGE_WS"`
-	WSS string `yaml:"wss" env:"SIPBUS_EDGE_WSS"`
+	// (RFC 7118). Default off ("", "off" or "-").
+	TLS string `yaml:"tls" help:"TLS listen address ip:port (5061 by convention), or off"`
+	WS  string `yaml:"ws" help:"WebSocket listen address ip:port (RFC 7118), or off"`
+	WSS string `yaml:"wss" help:"secure WebSocket listen address ip:port, or off"`
 
 	// TLSCert and TLSKey are PEM files, the certificate chain and its key,
 	// of the tls and wss listeners; they are read again when they change.
-	// Default none: then a self-signed certificate is made in memory, and
-	// only when every tls and wss listener is on a loopback address (a
-	// listener others can reach needs a real certificate: the edge refuses
-	// to start without one).
-	TLSCert string `yaml:"tls_cert" env:"SIPBUS_EDGE_TLS_CERT"`
-	TLSKey  string `yaml:"tls_key" env:"SIPBUS_EDGE_TLS_KEY"`
+	// Without them a self-signed certificate is made in memory, and only
+	// when every tls and wss listener is on a loopback address.
+	TLSCert string `yaml:"tls_cert" help:"PEM certificate chain of the tls and wss listeners, re-read when it changes (none: self-signed in memory, loopback listeners only)"`
+	TLSKey  string `yaml:"tls_key" help:"PEM private key of tls_cert"`
 
 	// TLSCA are PEM files of CAs trusted, besides the system's, when the
-	// edge verifies the certificate of a server it connects to (a sips: or
-	// transport=tls target). Default none.
-	TLSCA []string `yaml:"tls_ca" env:"SIPBUS_EDGE_TLS_CA"`
+	// edge verifies the certificate of a server it connects to.
+	TLSCA []string `yaml:"tls_ca" help:"PEM files of CAs trusted, besides the system's, for TLS servers the edge connects to"`
 
 	// TLSInsecure connects to TLS servers without verifying their
-	// certificate. For tests only: anybody on the path can then pose as
-	// the server. Default false.
-	TLSInsecure bool `yaml:"tls_insecure" env:"SIPBUS_EDGE_TLS_INSECURE"`
+	// certificate. For tests only.
+	TLSInsecure bool `yaml:"tls_insecure" help:"do not verify the certificates of TLS servers the edge connects to (tests only)"`
 
-	// WSOrigins are the origins (scheme://host[:port]) of web pages
-	// allowed to open a WebSocket to the edge, or "*" for any. A page may
-	// always connect to the host that served it (same origin), and a
-	// client that sends no Origin (not a browser) is always accepted.
-	// Default none beyond that.
-	WSOrigins []string `yaml:"ws_origins" env:"SIPBUS_EDGE_WS_ORIGINS"`
+	// WSOrigins are the origins of web pages allowed to open a WebSocket
+	// beyond the same origin; a client without Origin (not a browser) is
+	// always accepted.
+	WSOrigins []string `yaml:"ws_origins" help:"origins (https://host[:port]) of web pages allowed to open a WebSocket, or * (default: the same origin only)"`
 
 	// Advertise is the host:port put in Via and Record-Route by services
-	// that send through this edge (for example a NAT or load-balancer
-	// address). Default: the bound UDP (else TCP) listen address.
-	Advertise string `yaml:"advertise" env:"SIPBUS_EDGE_ADVERTISE"`
+	// that send through this edge (a NAT or load-balancer address).
+	// Default: the bound UDP (else TCP) listen address.
+	Advertise string `yaml:"advertise" help:"host:port other services put in Via and Record-Route for this edge, e.g. a load balancer's (default: the first bound listener)"`
 
-	// Workers is the number of goroutines processing UDP datagrams (parse,
-	// check, publish: CPU work, nothing waits for Redis). Default 16.
-	Workers int `yaml:"workers" env:"SIPBUS_EDGE_WORKERS"`
+	// Workers is the number of goroutines processing UDP datagrams.
+	Workers int `yaml:"workers" help:"goroutines processing UDP datagrams (parse, check, publish)"`
 
 	// Queue is how many datagrams may wait for a worker before new ones are
-	// dropped (and counted). Default 4096.
-	Queue int `yaml:"queue" env:"SIPBUS_EDGE_QUEUE"`
+	// dropped (and counted).
+	Queue int `yaml:"queue" help:"datagrams that may wait for a worker before new ones are dropped"`
 
 	// MaxMessage is the largest message accepted, in bytes, on any
-	// transport. Default 65535.
-	MaxMessage int `yaml:"max_message" env:"SIPBUS_EDGE_MAX_MESSAGE"`
+	// transport (at most 1 MiB).
+	MaxMessage int `yaml:"max_message" help:"largest message accepted on any transport, in bytes (at most 1048576)"`
 
 	// TCPIdle closes a connection (tcp, tls, ws, wss) that received
 	// nothing, keep-alives included, for this long; an idle WebSocket is
-	// pinged first and closed when it does not answer. Default 5m.
-	// TCPMaxConns bounds the open connections of every transport
-	// together, handshakes included; default 10000.
-	TCPIdle     time.Duration `yaml:"tcp_idle" env:"SIPBUS_EDGE_TCP_IDLE"`
-	TCPMaxConns int           `yaml:"tcp_max_conns" env:"SIPBUS_EDGE_TCP_MAX_CONNS"`
+	// pinged first. TCPMaxConns bounds the open connections of every
+	// transport together, handshakes included.
+	TCPIdle     time.Duration `yaml:"tcp_idle" help:"close a connection (tcp, tls, ws, wss) that received nothing for this long"`
+	TCPMaxConns int           `yaml:"tcp_max_conns" help:"open connections of every transport together, handshakes included"`
 
 	// CacheMax bounds the server transactions the edge remembers to answer
-	// retransmissions itself; past it they are answered by tm. Default
-	// 500000.
-	CacheMax int `yaml:"cache_max" env:"SIPBUS_EDGE_CACHE_MAX"`
+	// retransmissions itself; past it they are answered by tm.
+	CacheMax int `yaml:"cache_max" help:"server transactions remembered to answer retransmissions (past it tm answers them)"`
 
 	// Republish: a request still unanswered this long is handed to the bus
 	// again when it is retransmitted (the replica that had it may have
-	// died). Default 2s.
-	Republish time.Duration `yaml:"republish" env:"SIPBUS_EDGE_REPUBLISH"`
+	// died).
+	Republish time.Duration `yaml:"republish" help:"hand a retransmitted request to the bus again when it is unanswered this long"`
 
 	// QueueTarget and QueueInterval drive overload control: while
 	// datagrams wait longer than QueueTarget for a worker for a whole
 	// QueueInterval, or a tm or registrar replica reports the same of its
-	// own queue, new dialogs get 503 with Retry-After. Defaults 50ms,
-	// 100ms. RetryAfter is the seconds in those replies; default 5.
-	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_EDGE_QUEUE_TARGET"`
-	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_EDGE_QUEUE_INTERVAL"`
-	RetryAfter    int           `yaml:"retry_after" env:"SIPBUS_EDGE_RETRY_AFTER"`
+	// own queue, new dialogs get 503 with Retry-After (RetryAfter seconds).
+	QueueTarget   time.Duration `yaml:"queue_target" help:"overload control: the standing queue delay above which new dialogs get 503"`
+	QueueInterval time.Duration `yaml:"queue_interval" help:"overload control: how long the delay must stand"`
+	RetryAfter    int           `yaml:"retry_after" help:"seconds in the Retry-After of the edge's 503s"`
 
 	// SLSecret keys the to-tags of stateless replies so that any edge with
 	// the same secret recognises the ACK to them. Set the same value on
 	// every edge of a deployment. Default: random per process. Never logged.
-	SLSecret string `yaml:"sl_secret" env:"SIPBUS_SL_SECRET"`
+	SLSecret string `yaml:"sl_secret" env:"SIPBUS_SL_SECRET" secret:"true" help:"key of the to-tags of stateless replies, the same on every edge (default: random per process)"`
 
 	// Server is the Server header of replies the edge sends itself.
-	// Default "sipbus".
-	Server string `yaml:"server" env:"SIPBUS_EDGE_SERVER"`
+	Server string `yaml:"server" help:"Server header of the replies the edge sends itself"`
 
 	// Supported option tags; a Proxy-Require outside this list gets 420.
-	// Default: ["path"].
-	Supported []string `yaml:"supported" env:"SIPBUS_EDGE_SUPPORTED"`
+	Supported []string `yaml:"supported" help:"option tags supported; a Proxy-Require of another gets 420"`
 
 	// Drain bounds the graceful stop (SIGTERM): the edge answers new
 	// dialogs and registrations 503 (reason "Shutting Down", with
 	// Retry-After) and goes on with every transaction and dialog that had
 	// started, until none awaits a final response and none of their
 	// messages came for DrainQuiet (1s), or none came for DrainStalled
-	// (3s), or Drain passed. Set the pod's
-	// terminationGracePeriodSeconds above it. Default 30s.
-	Drain time.Duration `yaml:"drain" env:"SIPBUS_EDGE_DRAIN"`
+	// (3s), or Drain passed. Keep it below shutdown_timeout.
+	Drain time.Duration `yaml:"drain" help:"graceful stop: the longest the edge answers new dialogs 503 while what had started finishes (keep it below shutdown_timeout)"`
 
 	// Flood control (the heir of Kamailio's pike; see app.Flood): a source
 	// (an IPv4 address, an IPv6 /64) sending more than FloodLimit requests
@@ -152,21 +127,21 @@ type Config struct {
 	// Defaults: 1000 requests per 2s (500/s: a PBX with a hundred calls a
 	// second passes; a phone sends a few a minute), blocked for 60s;
 	// FloodLimit -1 turns flood control off.
-	FloodLimit  int           `yaml:"flood_limit" env:"SIPBUS_EDGE_FLOOD_LIMIT"`
-	FloodWindow time.Duration `yaml:"flood_window" env:"SIPBUS_EDGE_FLOOD_WINDOW"`
-	FloodBlock  time.Duration `yaml:"flood_block" env:"SIPBUS_EDGE_FLOOD_BLOCK"`
+	FloodLimit  int           `yaml:"flood_limit" help:"flood control: requests one source (an IPv4 address, an IPv6 /64) may send per flood_window; -1 turns flood control off"`
+	FloodWindow time.Duration `yaml:"flood_window" help:"flood control: the sliding window of flood_limit (10ms to 1h)"`
+	FloodBlock  time.Duration `yaml:"flood_block" help:"flood control: how long a source past its limit is blocked (datagrams dropped, connections closed)"`
 
 	// FloodAllow lists the sources never limited, as CIDR prefixes or
-	// addresses: trunks, an SBC in front, monitoring. Default
-	// ["127.0.0.1/32", "::1/128"], this host's own loopback addresses (no
-	// packet from the network carries them: RFC 1122 §3.2.1.3); the rest
-	// of 127.0.0.0/8 is limited like any source. ["none"] exempts nothing.
-	FloodAllow []string `yaml:"flood_allow" env:"SIPBUS_EDGE_FLOOD_ALLOW"`
+	// addresses: trunks, an SBC in front, monitoring. The default is this
+	// host's own loopback addresses (no packet from the network carries
+	// them: RFC 1122 §3.2.1.3); the rest of 127.0.0.0/8 is limited like
+	// any source. ["none"] exempts nothing.
+	FloodAllow []string `yaml:"flood_allow" help:"flood control: sources never limited, CIDR prefixes or addresses (trunks, an SBC); none exempts nothing"`
 
 	// FloodSources bounds the sources tracked at once (about 100 bytes
 	// each); past it a new source replaces the least active one that is
-	// not blocked (see app.Flood). Default 100000.
-	FloodSources int `yaml:"flood_sources" env:"SIPBUS_EDGE_FLOOD_SOURCES"`
+	// not blocked (see app.Flood).
+	FloodSources int `yaml:"flood_sources" help:"flood control: sources tracked at most (about 100 bytes each)"`
 }
 
 // DrainQuiet is how long a draining edge waits for no started work
@@ -282,8 +257,8 @@ func (c Config) Validate() error {
 	} else if c.ID == "any" {
 		errs = append(errs, fmt.Errorf("id: %q is reserved (the subject token of messages any edge may send)", c.ID))
 	}
-	if c.UDP == "-" && c.TCP == "-" && Off(c.TLS) && Off(c.WS) && Off(c.WSS) {
-		errs = append(errs, errors.New("udp, tcp, tls, ws, wss: at least one transport must be enabled"))
+	if Off(c.UDP) && Off(c.TCP) && Off(c.TLS) && Off(c.WS) && Off(c.WSS) {
+		errs = append(errs, errors.New("udp, tcp, tls, ws, wss: every listener is off; at least one transport must be enabled"))
 	}
 	for _, a := range []struct{ key, v string }{{"udp", c.UDP}, {"tcp", c.TCP}, {"tls", c.TLS}, {"ws", c.WS}, {"wss", c.WSS}} {
 		if Off(a.v) {
@@ -325,9 +300,6 @@ func (c Config) Validate() error {
 	if c.FloodBlock <= 0 || c.FloodBlock > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("flood_block: %v must be positive and at most 24h", c.FloodBlock))
 	}
-	if c.StreamReplicas < 0 || c.StreamReplicas > 5 {
-		errs = append(errs, fmt.Errorf("stream_replicas: %d must be 1-5 (JetStream's limit)", c.StreamReplicas))
-	}
 	if c.FloodSources <= 0 {
 		errs = append(errs, errors.New("flood_sources: must be positive"))
 	}
@@ -340,8 +312,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Off reports a listen address that disables its transport: "" or "-".
-func Off(addr string) bool { return addr == "" || addr == "-" }
+// Off reports a listen address that disables its transport: "", "-" or
+// "off". (UDP and TCP are on by default: Defaults fills an empty one.)
+func Off(addr string) bool { return addr == "" || addr == "-" || addr == "off" }
 
 // SelfSignedTLS reports whether the tls and wss listeners use a
 // self-signed certificate made in memory: no files are configured.
@@ -373,21 +346,6 @@ func (c Config) validateTLS() []error {
 		}
 	}
 	return errs
-}
-
-// Load decodes a YAML file strictly: an unknown key is an error with its line.
-func Load(path string) (Config, error) {
-	var c Config
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return c, fmt.Errorf("config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("config: %s: %w", path, err)
-	}
-	return c, nil
 }
 
 func sanitizeID(s string) string {

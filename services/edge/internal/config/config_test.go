@@ -2,8 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,41 +27,6 @@ func TestValidateNamesEveryKey(t *testing.T) {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s: %v", key, err)
 		}
-	}
-}
-
-func TestLoadStrict(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("id: e1\nudp: 127.0.0.1:5070\ntcp_idle: 30s\n"), 0o600)
-	c, err := Load(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ID != "e1" || c.UDP != "127.0.0.1:5070" || c.TCPIdle != 30*time.Second {
-		t.Fatalf("decoded %+v", c)
-	}
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("id: e1\nudpp: 127.0.0.1:5070\n"), 0o600)
-	_, err = Load(bad)
-	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "udpp") {
-		t.Fatalf("unknown key not reported with its line: %v", err)
-	}
-}
-
-func TestApplyEnv(t *testing.T) {
-	env := map[string]string{"SIPBUS_EDGE_WORKERS": "8", "SIPBUS_EDGE_TCP_IDLE": "10s", "SIPBUS_EDGE_SUPPORTED": "path, gruu"}
-	var c Config
-	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
-		t.Fatal(err)
-	}
-	if c.Workers != 8 || c.TCPIdle != 10*time.Second || len(c.Supported) != 2 || c.Supported[1] != "gruu" {
-		t.Fatalf("env not applied: %+v", c)
-	}
-	env["SIPBUS_EDGE_WORKERS"] = "many"
-	err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err == nil || !strings.Contains(err.Error(), "SIPBUS_EDGE_WORKERS") {
-		t.Fatalf("bad env value not named: %v", err)
 	}
 }
 
@@ -150,18 +113,5 @@ func TestValidateTLS(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestApplyEnvBool(t *testing.T) {
-	var c Config
-	env := map[string]string{"SIPBUS_EDGE_TLS_INSECURE": "true", "SIPBUS_EDGE_WS_ORIGINS": "https://a.example, *"}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	if err := ApplyEnv(&c, lookup); err != nil || !c.TLSInsecure || len(c.WSOrigins) != 2 {
-		t.Fatalf("env not applied: %+v, %v", c, err)
-	}
-	env["SIPBUS_EDGE_TLS_INSECURE"] = "maybe"
-	if err := ApplyEnv(&c, lookup); err == nil || !strings.Contains(err.Error(), "SIPBUS_EDGE_TLS_INSECURE") {
-		t.Fatalf("bad bool not named: %v", err)
 	}
 }

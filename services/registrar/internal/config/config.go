@@ -7,47 +7,39 @@ import (
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/digest"
-	"github.com/sipbus/sipbus/pkg/store"
 )
 
-// Config configures one registrar instance. Default() holds the defaults
-// named in each field's comment; Load overlays a YAML file and the
-// environment; Validate completes, normalizes and checks the result.
+// Config is the registrar's settings (pkg/service: each field is a YAML
+// key, the flag --key and the variable SIPBUS_REGISTRAR_KEY unless its env
+// tag names a shared one). Default() holds the defaults; Validate
+// completes, normalizes and checks them. Where NATS and Redis are, the
+// HTTP address and logging are the settings every service shares
+// (service.Common).
 type Config struct {
 	// ID names this instance (in events, the micro service metadata and
-	// logs): [A-Za-z0-9_-], at most 64 characters. Default: the host name,
-	// other bytes replaced by '-'.
-	ID string `yaml:"id" env:"SIPBUS_REGISTRAR_ID"`
-
-	// NATS is the NATS server URL, or several separated by commas
-	// (nats://, tls://, ws:// or wss://). Default nats://127.0.0.1:4222.
-	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
-
-	// Redis is where the subscriber directory, the location service and
-	// the digest nonce counters live (redis://, rediss://, unix://, the
-	// forms of store.Open). Default "": memory://, which only a single
-	// process can use.
-	Redis string `yaml:"redis" env:"REDIS_URL"`
+	// logs). Default (filled in by Validate): the host name, other bytes
+	// replaced by '-'.
+	ID string `yaml:"id" help:"instance name in events and logs: [A-Za-z0-9_-], at most 64 (default: the host name)"`
 
 	// Domains are the local domains: a REGISTER whose To host is not one
 	// of them gets 403, and each is the digest realm of its users. Host
 	// names or IP addresses, no port; Validate lower-cases them and writes
 	// IPv6 addresses in brackets. Required when Auth is "required"; with
-	// auth off, empty means every domain is served. The environment
-	// variable is the one tm reads too.
-	Domains []string `yaml:"domains" env:"SIPBUS_DOMAINS"`
+	// auth off, empty means every domain is served. tm reads the same
+	// variable.
+	Domains []string `yaml:"domains" env:"SIPBUS_DOMAINS" help:"local SIP domains, each the digest realm of its users (required with auth required); tm reads the same variable"`
 
 	// Auth is "required" (digest authentication of every REGISTER, RFC
 	// 3261 §22) or "off" (anybody may register any AOR of a local domain:
-	// tests and closed networks only). Default "required".
-	Auth string `yaml:"auth" env:"SIPBUS_REGISTRAR_AUTH"`
+	// tests and closed networks only).
+	Auth string `yaml:"auth" help:"digest authentication of REGISTER: required, or off (tests and closed networks only)"`
 
 	// AuthSecret is the HMAC key of the digest nonces, at least 16 bytes
 	// (32 random bytes recommended). Every replica must share it, or a
 	// nonce minted by one is refused by another. Default "": a random
 	// secret is generated at start with a warning (one replica only).
 	// Never printed: String, GoString and LogValue leave it out.
-	AuthSecret string `yaml:"auth_secret" env:"SIPBUS_AUTH_SECRET"`
+	AuthSecret string `yaml:"auth_secret" env:"SIPBUS_AUTH_SECRET" secret:"true" help:"HMAC key of the digest nonces, at least 16 bytes, the same on every replica (default: random per process, one replica only)"`
 
 	// AuthAlgorithms are the digest algorithms every client is offered,
 	// one challenge each, in this order: "MD5" and "SHA-256". Default
@@ -57,63 +49,60 @@ type Config struct {
 	// any they cannot compute (baresip 1.0), break on a SHA-256 challenge;
 	// move the clients that handle it to SHA-256 with AuthSHA256Domains
 	// and AuthSHA256UserAgents instead.
-	AuthAlgorithms []string `yaml:"auth_algorithms" env:"SIPBUS_REGISTRAR_AUTH_ALGORITHMS"`
+	AuthAlgorithms []string `yaml:"auth_algorithms" help:"digest algorithms every client is offered, one challenge each, in order: MD5, SHA-256 (MD5: every client answers it)"`
 
 	// AuthSHA256Domains are local domains whose clients are offered
 	// SHA-256 first, then AuthAlgorithms (RFC 8760 §2.3): for domains
-	// whose phones all handle SHA-256. Default none.
-	AuthSHA256Domains []string `yaml:"auth_sha256_domains" env:"SIPBUS_REGISTRAR_AUTH_SHA256_DOMAINS"`
+	// whose phones all handle SHA-256.
+	AuthSHA256Domains []string `yaml:"auth_sha256_domains" help:"local domains whose clients are offered SHA-256 first, then auth_algorithms (RFC 8760)"`
 
 	// AuthSHA256UserAgents are regular expressions (RE2 syntax, unanchored,
 	// case-sensitive unless (?i)); a REGISTER whose User-Agent matches one
 	// is offered SHA-256 first, then AuthAlgorithms, whatever its domain.
-	// In the environment the list is comma-separated, so a pattern with a
-	// comma goes in the file. Default none.
-	AuthSHA256UserAgents []string `yaml:"auth_sha256_user_agents" env:"SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS"`
+	// As a flag or variable the list is comma-separated, so a pattern with
+	// a comma goes in the file.
+	AuthSHA256UserAgents []string `yaml:"auth_sha256_user_agents" help:"regular expressions (RE2): a REGISTER whose User-Agent matches one is offered SHA-256 first (a pattern with a comma: in the file)"`
 
 	// AuthFailWindow is how long failed authentications (a wrong password,
 	// an unknown user) are counted, per (user, source address) and per
-	// source address: a fixed window from the first failure. Default 1m.
-	AuthFailWindow time.Duration `yaml:"auth_fail_window" env:"SIPBUS_REGISTRAR_AUTH_FAIL_WINDOW"`
+	// source address: a fixed window from the first failure.
+	AuthFailWindow time.Duration `yaml:"auth_fail_window" help:"how long failed authentications count, per user and source address and per source address"`
 
 	// AuthFailPerUser failures of one user from one source address within
 	// AuthFailWindow block that user from that address for AuthFailBlock
 	// (answered 403 "Too many failed authentications" without checking
 	// the password); the user's phones elsewhere go on. 0 turns it off.
-	// Default 10.
-	AuthFailPerUser int `yaml:"auth_fail_per_user" env:"SIPBUS_REGISTRAR_AUTH_FAIL_PER_USER"`
+	AuthFailPerUser int `yaml:"auth_fail_per_user" help:"failures of one user from one address that block that user from that address (0: off)"`
 
 	// AuthFailPerSource failures from one source address (an IPv6 /64)
 	// within AuthFailWindow, whatever the users, block the address for
 	// every user for AuthFailBlock. Set it above what a NAT with many
 	// phones may fail at once; 0 turns it off (behind an SBC that hides
-	// the phones' addresses). Default 100.
-	AuthFailPerSource int `yaml:"auth_fail_per_source" env:"SIPBUS_REGISTRAR_AUTH_FAIL_PER_SOURCE"`
+	// the phones' addresses).
+	AuthFailPerSource int `yaml:"auth_fail_per_source" help:"failures from one address (an IPv6 /64), any users, that block the address (0: off)"`
 
 	// AuthFailBlock is how long a block lasts, from the failure that
-	// reached a limit. Default 10m.
-	AuthFailBlock time.Duration `yaml:"auth_fail_block" env:"SIPBUS_REGISTRAR_AUTH_FAIL_BLOCK"`
+	// reached a limit.
+	AuthFailBlock time.Duration `yaml:"auth_fail_block" help:"how long a block after failed authentications lasts"`
 
 	// NonceTTL is how long a nonce stays fresh; an older one is answered
-	// with a new challenge and stale=true. Default 5m.
-	NonceTTL time.Duration `yaml:"nonce_ttl" env:"SIPBUS_REGISTRAR_NONCE_TTL"`
+	// with a new challenge and stale=true.
+	NonceTTL time.Duration `yaml:"nonce_ttl" help:"how long a digest nonce stays fresh (older: a new challenge with stale=true)"`
 
 	// MinExpires is the shortest registration accepted: a shorter one gets
-	// 423 Interval Too Brief with Min-Expires. Default 60s, at most 1h.
-	MinExpires time.Duration `yaml:"min_expires" env:"SIPBUS_REGISTRAR_MIN_EXPIRES"`
+	// 423 Interval Too Brief with Min-Expires. At most 1h.
+	MinExpires time.Duration `yaml:"min_expires" help:"shortest registration accepted, whole seconds, at most 1h (shorter: 423 with Min-Expires)"`
 
 	// MaxExpires caps registrations (longer ones are shortened to it).
-	// Default 3600s.
-	MaxExpires time.Duration `yaml:"max_expires" env:"SIPBUS_REGISTRAR_MAX_EXPIRES"`
+	MaxExpires time.Duration `yaml:"max_expires" help:"longest registration; longer ones are shortened to it"`
 
 	// DefaultExpires applies to a Contact without an expires parameter in
-	// a REGISTER without an Expires header. Default 3600s.
-	DefaultExpires time.Duration `yaml:"default_expires" env:"SIPBUS_REGISTRAR_DEFAULT_EXPIRES"`
+	// a REGISTER without an Expires header.
+	DefaultExpires time.Duration `yaml:"default_expires" help:"expiry of a Contact without expires in a REGISTER without Expires"`
 
 	// MaxContacts caps the bindings of one AOR; a REGISTER that would
-	// exceed it gets 403 "Too many contacts". 0 means unlimited. Default
-	// 10.
-	MaxContacts int `yaml:"max_contacts" env:"SIPBUS_REGISTRAR_MAX_CONTACTS"`
+	// exceed it gets 403 "Too many contacts". 0 means unlimited.
+	MaxContacts int `yaml:"max_contacts" help:"most bindings of one AOR (more: 403 Too many contacts; 0: unlimited)"`
 
 	// ExpiryScan is the least time between two scans for expired bindings
 	// (which remove them and emit reg.contact.expired; any replica may
@@ -121,11 +110,11 @@ type Config struct {
 	// next binding expires, looking again at least every 30s for bindings
 	// other replicas made, so an idle registrar does not scan; bindings
 	// expiring one after the other are removed in batches, at most one
-	// scan per ExpiryScan. Default 1s, less than 10m.
-	ExpiryScan time.Duration `yaml:"expiry_scan" env:"SIPBUS_REGISTRAR_EXPIRY_SCAN"`
+	// scan per ExpiryScan. Less than 10m.
+	ExpiryScan time.Duration `yaml:"expiry_scan" help:"least time between two scans for expired bindings (less than 10m)"`
 
-	// Workers bounds the REGISTER events handled at once. Default 64.
-	Workers int `yaml:"workers" env:"SIPBUS_REGISTRAR_WORKERS"`
+	// Workers bounds the REGISTER events handled at once.
+	Workers int `yaml:"workers" help:"REGISTER requests handled at once"`
 }
 
 // Auth modes.
@@ -136,7 +125,6 @@ const (
 
 // Defaults.
 const (
-	defaultNATS           = "nats://127.0.0.1:4222"
 	defaultNonceTTL       = 5 * time.Minute
 	defaultAuthFailWindow = time.Minute
 	defaultAuthFailUser   = 10
@@ -150,12 +138,10 @@ const (
 	defaultWorkers        = 64
 )
 
-// Default returns the configuration without file or environment. With
-// auth required it does not validate until Domains is set.
+// Default returns the defaults. With auth required it does not validate
+// until Domains is set.
 func Default() Config {
 	return Config{
-		ID:             hostID(),
-		NATS:           defaultNATS,
 		Auth:           AuthRequired,
 		AuthAlgorithms: []string{"MD5"},
 		NonceTTL:       defaultNonceTTL,
@@ -185,13 +171,11 @@ func (c Config) AuthFailLimits() digest.Limits {
 // printable is Config without its methods, for String.
 type printable Config
 
-// String describes c without AuthSecret and without the passwords of the
-// NATS and Redis URLs.
+// String describes c without AuthSecret.
 func (c Config) String() string {
 	if c.AuthSecret != "" {
 		c.AuthSecret = "[redacted]"
 	}
-	c.NATS, c.Redis = store.RedactURL(c.NATS), store.RedactURL(c.Redis)
 	return fmt.Sprintf("%+v", printable(c))
 }
 

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,8 +20,8 @@ const maxDelta = (1<<32 - 1) * time.Second
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Validate completes c (an empty Auth is "required", empty AuthAlgorithms
-// are MD5), normalizes it (Auth lower case, AuthAlgorithms upper case;
+// Validate completes c (an empty ID is the host name, an empty Auth
+// "required", empty AuthAlgorithms MD5), normalizes it (Auth lower case, AuthAlgorithms upper case;
 // Domains and AuthSHA256Domains in the canonical form of the location
 // service and the subscriber directory: lower case, IPv6 in brackets,
 // without repeats) and reports every problem, joined, each naming its key: for
@@ -34,14 +33,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New(key+": "+fmt.Sprintf(format, args...)))
 	}
 
+	if c.ID == "" {
+		c.ID = hostID()
+	}
 	if !idRE.MatchString(c.ID) {
 		add("id", "%q: want 1-%d characters of [A-Za-z0-9_-]", c.ID, maxIDLen)
-	}
-	if msg := checkNATS(c.NATS); msg != "" {
-		add("nats", "%s", msg)
-	}
-	if msg := checkRedis(c.Redis); msg != "" {
-		add("redis", "%s", msg)
 	}
 
 	c.Auth = strings.ToLower(strings.TrimSpace(c.Auth))
@@ -187,43 +183,4 @@ func canonicalDomain(d string) (string, bool) {
 		return "", false
 	}
 	return host, true
-}
-
-// checkNATS checks a comma-separated list of NATS URLs. Messages never
-// repeat a URL, which may hold a password.
-func checkNATS(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "required"
-	}
-	for i, raw := range strings.Split(s, ",") {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil || u.Host == "" {
-			return fmt.Sprintf("URL %d is not scheme://host:port", i+1)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return fmt.Sprintf("URL %d: scheme %q: want nats://, tls://, ws:// or wss://", i+1, u.Scheme)
-		}
-	}
-	return ""
-}
-
-// checkRedis checks the scheme of a state URL; OpenState checks the rest
-// when the registrar starts. Messages never repeat the URL, which may
-// hold a password.
-func checkRedis(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "memory:" || strings.HasPrefix(s, "memory://") {
-		return ""
-	}
-	scheme, _, ok := strings.Cut(s, "://")
-	if !ok {
-		return "no scheme: want redis://, rediss://, unix:// or memory://"
-	}
-	switch strings.ToLower(scheme) {
-	case "redis", "rediss", "unix":
-		return ""
-	}
-	return fmt.Sprintf("scheme %q: want redis://, rediss://, unix:// or memory://", scheme)
 }

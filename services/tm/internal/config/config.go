@@ -5,102 +5,90 @@ import (
 	"time"
 )
 
-// Config configures one tm instance. Default() holds the defaults named in
-// each field's comment; Load overlays a YAML file and the environment;
-// Validate completes, normalizes and checks the result.
+// Config is tm's settings (pkg/service: each field is a YAML key, the
+// flag --key and the variable SIPBUS_TM_KEY unless its env tag names a
+// shared one). Default() holds the defaults; Validate completes,
+// normalizes and checks them. Where NATS and Redis are, the HTTP address
+// and logging are the settings every service shares (service.Common).
 type Config struct {
-	// ID names this instance (in events, consumer names and logs):
-	// [A-Za-z0-9_-], at most 64 characters. Default: the host name, other
-	// bytes replaced by '-'.
-	ID string `yaml:"id" env:"SIPBUS_TM_ID"`
-
-	// NATS is the NATS server URL, or several separated by commas
-	// (nats://, tls://, ws:// or wss://). Default nats://127.0.0.1:4222.
-	NATS string `yaml:"nats" env:"SIPBUS_NATS_URL"`
-
-	// Redis is the transaction store URL (redis://, rediss://, unix://).
-	// Default "": memory://, which only a single process can use.
-	Redis string `yaml:"redis" env:"REDIS_URL"`
+	// ID names this instance in events, consumer names and logs. Default
+	// (filled in by Validate): the host name, other bytes replaced by '-'.
+	ID string `yaml:"id" help:"instance name in events, consumer names and logs: [A-Za-z0-9_-], at most 64 (default: the host name)"`
 
 	// Advertise is the host:port tm puts in Via and Record-Route: the
 	// address its edges are reached at. Required.
-	Advertise string `yaml:"advertise" env:"SIPBUS_ADVERTISE"`
+	Advertise string `yaml:"advertise" help:"host:port of the edges that tm puts in Via and Record-Route (UDP, and TCP unless advertise_tcp); required"`
 
 	// AdvertiseTCP, AdvertiseTLS, AdvertiseWS and AdvertiseWSS are the
 	// host:port of the edges' listener for each transport, put in Via and
 	// Record-Route when a request leaves or arrives over it (a call from a
 	// UDP phone to a WebSocket phone is record-routed on both, RFC 5658).
-	// Default: TCP shares Advertise; the others are filled in by `sipbus
-	// up` from its edge, and Advertise stands in for an unset one.
-	AdvertiseTCP string `yaml:"advertise_tcp" env:"SIPBUS_ADVERTISE_TCP"`
-	AdvertiseTLS string `yaml:"advertise_tls" env:"SIPBUS_ADVERTISE_TLS"`
-	AdvertiseWS  string `yaml:"advertise_ws" env:"SIPBUS_ADVERTISE_WS"`
-	AdvertiseWSS string `yaml:"advertise_wss" env:"SIPBUS_ADVERTISE_WSS"`
+	// Default: Advertise stands in for an unset one; `sipbus up` fills
+	// them from its edge.
+	AdvertiseTCP string `yaml:"advertise_tcp" help:"host:port of the edges' TCP listener in Via and Record-Route (default: advertise)"`
+	AdvertiseTLS string `yaml:"advertise_tls" help:"host:port of the edges' TLS listener (default: advertise)"`
+	AdvertiseWS  string `yaml:"advertise_ws" help:"host:port of the edges' WebSocket listener (default: advertise)"`
+	AdvertiseWSS string `yaml:"advertise_wss" help:"host:port of the edges' secure WebSocket listener (default: advertise)"`
 
 	// FlowSecret keys the flow tokens tm writes in Record-Route (the way
-	// back to a phone over its connection); set the same value on every
-	// tm replica, like SIPBUS_SL_SECRET on the edges. Default: random per
-	// process (in-dialog requests to a WebSocket phone then need the
-	// replica that routed the call). Never logged.
-	FlowSecret string `yaml:"flow_secret" env:"SIPBUS_FLOW_SECRET"`
+	// back to a phone over its connection); the same on every tm replica.
+	// Default: random per process (in-dialog requests to a WebSocket phone
+	// then need the replica that routed the call). Never logged.
+	FlowSecret string `yaml:"flow_secret" env:"SIPBUS_FLOW_SECRET" secret:"true" help:"key of the flow tokens in Record-Route, the same on every tm replica (default: random per process)"`
 
 	// Domains are the local domains (request-URI hosts whose users are
 	// ours), lower case. Default: localhost and the host of Advertise
 	// (filled in by Validate).
-	Domains []string `yaml:"domains" env:"SIPBUS_DOMAINS"`
+	Domains []string `yaml:"domains" env:"SIPBUS_DOMAINS" help:"local SIP domains (default: localhost and the host of advertise); the registrar reads the same variable"`
 
 	// Routes is the route table file (see package routes). Default "":
 	// routes.Default().
-	Routes string `yaml:"routes" env:"SIPBUS_ROUTES"`
+	Routes string `yaml:"routes" help:"route table YAML file (default: the built-in table: REGISTER to the registrar, local domains to location, anything else 403)"`
 
-	// T1, T2 and T4 are the RFC 3261 §17 timers: round-trip estimate
-	// (default 500ms), cap of non-INVITE retransmission intervals (default
-	// 4s, at least T1) and how long a message stays in the network
-	// (default 5s).
-	T1 time.Duration `yaml:"t1" env:"SIPBUS_T1"`
-	T2 time.Duration `yaml:"t2" env:"SIPBUS_T2"`
-	T4 time.Duration `yaml:"t4" env:"SIPBUS_T4"`
+	// T1, T2 and T4 are the RFC 3261 §17 timers: round-trip estimate,
+	// cap of non-INVITE retransmission intervals (at least T1) and how
+	// long a message stays in the network.
+	T1 time.Duration `yaml:"t1" help:"RFC 3261 timer T1, the round-trip estimate"`
+	T2 time.Duration `yaml:"t2" help:"RFC 3261 timer T2, the cap of non-INVITE retransmission intervals (at least t1)"`
+	T4 time.Duration `yaml:"t4" help:"RFC 3261 timer T4, how long a message stays in the network"`
 
 	// NoAnswer is how long a relayed INVITE may ring after its first
 	// provisional response before tm cancels it (Kamailio's fr_inv_timer).
-	// Default 60s.
-	NoAnswer time.Duration `yaml:"no_answer" env:"SIPBUS_NO_ANSWER"`
+	NoAnswer time.Duration `yaml:"no_answer" help:"timer C (fr_inv_timer): how long an INVITE may ring before tm CANCELs it and answers 408"`
 
 	// QueueTarget and QueueInterval drive overload control: when messages
 	// reach tm more than QueueTarget after the edge received them, for a
 	// whole QueueInterval, tm answers new requests 503 with Retry-After
-	// and its beat tells the edges to refuse new dialogs. Defaults 50ms
-	// and 100ms (bus.DefaultQueueTarget, bus.DefaultQueueInterval).
-	QueueTarget   time.Duration `yaml:"queue_target" env:"SIPBUS_TM_QUEUE_TARGET"`
-	QueueInterval time.Duration `yaml:"queue_interval" env:"SIPBUS_TM_QUEUE_INTERVAL"`
+	// and its beat tells the edges to refuse new dialogs (defaults
+	// bus.DefaultQueueTarget, bus.DefaultQueueInterval).
+	QueueTarget   time.Duration `yaml:"queue_target" help:"overload: messages reaching tm later than this after the edge got them ..."`
+	QueueInterval time.Duration `yaml:"queue_interval" help:"... for this long make tm answer new requests 503 and tell the edges to refuse new dialogs"`
 
 	// Coalesce is how long a change of a transaction that SIP does not need
 	// written first (a provisional response, a timer) may wait to be
-	// written together with the next ones. Default 20ms; 0 writes every
-	// change at once.
-	Coalesce time.Duration `yaml:"coalesce" env:"SIPBUS_TM_COALESCE"`
+	// written together with the next ones; 0 writes every change at once.
+	Coalesce time.Duration `yaml:"coalesce" help:"how long a change SIP does not need written first may wait to be written with the next ones (0: at once; at most 1s)"`
 
 	// Static maps an address of record "user@domain" to its contact URIs
-	// (sip: or sips:), used when no location service is configured. The
-	// domain must be one of Domains; Validate lower-cases it. Default none.
-	// Not settable from the environment.
-	Static map[string][]string `yaml:"static"`
+	// (sip: or sips:), used besides the registrar's location service. The
+	// domain must be one of Domains; Validate lower-cases it. File only.
+	Static map[string][]string `yaml:"static" help:"address of record user@domain to its contact URIs (sip: or sips:; a name-addr with ;q=0.5 sets its preference), besides the location service"`
 
 	// Aliases are other host:port values that address this proxy: the
 	// address of every edge when several edges front one tm pool (a
-	// Route or Via naming any of them is ours). Default none.
-	Aliases []string `yaml:"aliases" env:"SIPBUS_ALIASES"`
+	// Route or Via naming any of them is ours).
+	Aliases []string `yaml:"aliases" help:"other host:port that address this proxy (every other edge)"`
 
 	// Resolver lists the DNS servers that resolve next hops with a
 	// domain name (RFC 3263: NAPTR, SRV, A), "ip" or "ip:port", asked in
 	// order. Default none: the nameservers of /etc/resolv.conf, with
 	// /etc/hosts first.
-	Resolver []string `yaml:"resolver" env:"SIPBUS_RESOLVER"`
+	Resolver []string `yaml:"resolver" help:"DNS servers ip[:port] for next hops with a domain name, asked in order (default: /etc/resolv.conf, /etc/hosts first)"`
 
 	// ResolverTimeout bounds one resolution of a next hop, every query
 	// and retry included (a lookup runs outside the partition's lock; a
-	// branch waits for it). Default 2s.
-	ResolverTimeout time.Duration `yaml:"resolver_timeout" env:"SIPBUS_RESOLVER_TIMEOUT"`
+	// branch waits for it).
+	ResolverTimeout time.Duration `yaml:"resolver_timeout" help:"bound of one resolution of a next hop, every query and retry included (100ms to 30s)"`
 
 	// FailoverTimeout is how long an INVITE branch whose next hop has
 	// another DNS target to try waits for any response (a live next hop
@@ -108,13 +96,12 @@ type Config struct {
 	// names the transaction timeout, Timer B: 64*T1, longer than the
 	// caller waits; this is Kamailio's fr_timer. A non-INVITE fails over
 	// at Timer F (no 100 Trying tells a slow target from a dead one).
-	// Default 5s; 0 waits for Timer B.
-	FailoverTimeout time.Duration `yaml:"failover_timeout" env:"SIPBUS_FAILOVER_TIMEOUT"`
+	// 0 waits for Timer B.
+	FailoverTimeout time.Duration `yaml:"failover_timeout" help:"an INVITE branch with another DNS target that got no response within this tries the next (0: only Timer B)"`
 }
 
 // Defaults.
 const (
-	defaultNATS          = "nats://127.0.0.1:4222"
 	defaultT1            = 500 * time.Millisecond
 	defaultT2            = 4 * time.Second
 	defaultT4            = 5 * time.Second
@@ -126,12 +113,10 @@ const (
 	defaultFailoverTO    = 5 * time.Second
 )
 
-// Default returns the configuration without file or environment. It does
-// not validate: Advertise is required and has no default.
+// Default returns the defaults. It does not validate: Advertise is
+// required and has no default.
 func Default() Config {
 	return Config{
-		ID:              hostID(),
-		NATS:            defaultNATS,
 		T1:              defaultT1,
 		T2:              defaultT2,
 		T4:              defaultT4,

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,8 +20,8 @@ const maxIDLen = 64
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Validate completes c (empty Domains become localhost and the host of a
-// valid Advertise), normalizes it (domains and the domains of Static lower
+// Validate completes c (an empty ID becomes the host name, empty Domains
+// localhost and the host of a valid Advertise), normalizes it (domains and the domains of Static lower
 // case, IPv6 without brackets) and reports every problem, joined, each
 // naming its key: for example "advertise: required" or "t2: must be >= t1".
 func (c *Config) Validate() error {
@@ -31,14 +30,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New(key+": "+fmt.Sprintf(format, args...)))
 	}
 
+	if c.ID == "" {
+		c.ID = hostID()
+	}
 	if !idRE.MatchString(c.ID) {
 		add("id", "%q: want 1-%d characters of [A-Za-z0-9_-]", c.ID, maxIDLen)
-	}
-	if msg := checkNATS(c.NATS); msg != "" {
-		add("nats", "%s", msg)
-	}
-	if msg := checkRedis(c.Redis); msg != "" {
-		add("redis", "%s", msg)
 	}
 	advHost, msg := checkAdvertise(c.Advertise)
 	if msg != "" {
@@ -94,44 +90,6 @@ func (c *Config) Validate() error {
 		add("static", "%s", p)
 	}
 	return errors.Join(errs...)
-}
-
-// checkNATS checks a comma-separated list of NATS URLs. Messages never
-// repeat a URL, which may hold a password.
-func checkNATS(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "required"
-	}
-	for i, raw := range strings.Split(s, ",") {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil || u.Host == "" {
-			return fmt.Sprintf("URL %d is not scheme://host:port", i+1)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return fmt.Sprintf("URL %d: scheme %q: want nats://, tls://, ws:// or wss://", i+1, u.Scheme)
-		}
-	}
-	return ""
-}
-
-// checkRedis checks the scheme of a store URL; store.Open checks the rest
-// when tm starts. Messages never repeat the URL, which may hold a password.
-func checkRedis(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "memory:" || strings.HasPrefix(s, "memory://") {
-		return ""
-	}
-	scheme, _, ok := strings.Cut(s, "://")
-	if !ok {
-		return "no scheme: want redis://, rediss://, unix:// or memory://"
-	}
-	switch strings.ToLower(scheme) {
-	case "redis", "rediss", "unix":
-		return ""
-	}
-	return fmt.Sprintf("scheme %q: want redis://, rediss://, unix:// or memory://", scheme)
 }
 
 // checkAdvertise returns the host of host:port, lower case, and a problem.

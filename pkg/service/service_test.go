@@ -1,0 +1,246 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/service"
+	"github.com/sipbus/sipbus/pkg/service/servicetest"
+	"github.com/sipbus/sipbus/pkg/testenv"
+)
+
+// demo is a service's settings, one of each kind.
+type demo struct {
+	Name    string            `yaml:"name" help:"a name"`
+	Workers int               `yaml:"workers" help:"how many"`
+	Quiet   bool              `yaml:"quiet" help:"say less"`
+	Wait    time.Duration     `yaml:"wait" help:"how long"`
+	Peers   []string          `yaml:"peers" help:"who"`
+	Codes   []int             `yaml:"codes" help:"which"`
+	Backoff []time.Duration   `yaml:"backoff" help:"retries"`
+	Secret  string            `yaml:"secret" secret:"true" help:"a key"`
+	Shared  string            `yaml:"domains" env:"SIPBUS_DOMAINS" help:"shared with others"`
+	Routes  map[string]string `yaml:"routes" help:"file only"`
+}
+
+type demoSvc struct {
+	mu               sync.Mutex
+	started, stopped bool
+}
+
+func (d *demoSvc) Start(context.Context) error {
+	d.mu.Lock()
+	d.started = true
+	d.mu.Unlock()
+	return nil
+}
+func (d *demoSvc) Shutdown(context.Context) error {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	return nil
+}
+func (d *demoSvc) Banner() string { return "  demo   up" }
+
+func spec(svc *demoSvc) service.Spec[demo] {
+	return service.Spec[demo]{
+		Name: "demo", Redis: service.RedisRequired,
+		Default: func() demo { return demo{Workers: 4, Wait: time.Second} },
+		Validate: func(c *demo) error {
+			if c.Workers < 1 {
+				return fmt.Errorf("workers %d: want at least 1", c.Workers)
+			}
+			return nil
+		},
+		Build: func(ctx context.Context, c *demo, d *service.Deps) (service.Service, error) { return svc, nil },
+	}
+}
+
+var base = map[string]string{"redis": `"redis://127.0.0.1:1"`}
+
+// TestShape: the shared table test over a settings struct with one field
+// of each kind, and the common settings.
+func TestShape(t *testing.T) {
+	servicetest.Shape(t, spec(nil), base, []servicetest.Case[demo]{
+		{Key: "name", Value: "a b", Other: "c", Get: func(_ service.Common, c *demo) any { return c.Name }, Want: "a b"},
+		{Key: "workers", Value: "7", Other: "8", Get: func(_ service.Common, c *demo) any { return c.Workers }, Want: 7},
+		{Key: "quiet", Value: "true", Other: "false", Get: func(_ service.Common, c *demo) any { return c.Quiet }, Want: true},
+		{Key: "wait", Value: "90s", Other: "1m", Get: func(_ service.Common, c *demo) any { return c.Wait }, Want: 90 * time.Second},
+		{Key: "peers", Value: "a, b", Other: "c", Get: func(_ service.Common, c *demo) any { return c.Peers }, Want: []string{"a", "b"}},
+		{Key: "codes", Value: "486,600", Get: func(_ service.Common, c *demo) any { return c.Codes }, Want: []int{486, 600}},
+		{Key: "backoff", Value: "1s,2s", Get: func(_ service.Common, c *demo) any { return c.Backoff }, Want: []time.Duration{time.Second, 2 * time.Second}},
+		{Key: "secret", Value: "s3cr3t", Get: func(_ service.Common, c *demo) any { return c.Secret }, Want: "s3cr3t"},
+		{Key: "domains", Value: "x.example", Get: func(_ service.Common, c *demo) any { return c.Shared }, Want: "x.example"},
+		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: func(c service.Common, _ *demo) any { return c.NATS }, Want: "nats://10.0.0.1:4222"},
+		{Key: "redis", Value: "redis://10.0.0.2:6379", Get: func(c service.Common, _ *demo) any { return c.Redis }, Want: "redis://10.0.0.2:6379"},
+		{Key: "stream_replicas", Value: "3", Get: func(c service.Common, _ *demo) any { return c.StreamReplicas }, Want: 3},
+		{Key: "http", Value: "127.0.0.1:9090", Get: func(c service.Common, _ *demo) any { return c.HTTP }, Want: "127.0.0.1:9090"},
+		{Key: "log_level", Value: "debug", Get: func(c service.Common, _ *demo) any { return c.LogLevel }, Want: "debug"},
+		{Key: "log_format", Value: "text", Get: func(c service.Common, _ *demo) any { return c.LogFormat }, Want: "text"},
+		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: func(c service.Common, _ *demo) any { return c.DebugAddr }, Want: "127.0.0.1:6060"},
+		{Key: "shutdown_timeout", Value: "5s", Get: func(c service.Common, _ *demo) any { return c.Shutdown }, Want: 5 * time.Second},
+	})
+	fields, _ := service.Settings(spec(nil))
+	for _, f := range fields {
+		switch f.Key {
+		case "secret":
+			if f.Flag != "" || f.Env != "SIPBUS_DEMO_SECRET" {
+				t.Errorf("secret: flag %q env %q, want no flag, SIPBUS_DEMO_SECRET", f.Flag, f.Env)
+			}
+		case "routes":
+			if !f.FileOnly || f.Flag != "" || f.Env != "" {
+				t.Errorf("routes: %+v, want file only", f)
+			}
+		case "wait":
+			if f.Flag != "wait" || f.Env != "SIPBUS_DEMO_WAIT" {
+				t.Errorf("wait: %+v", f)
+			}
+		}
+	}
+}
+
+func load(args []string, env map[string]string) (service.Common, demo, error) {
+	return service.Load(spec(nil), args, service.IO{Getenv: func(k string) string { return env[k] }, Stderr: io.Discard})
+}
+
+// TestLoadErrors: every bad setting is named by where it came from, a
+// secret's value never appears, and the checks of Common and of the
+// service's Validate run.
+func TestLoadErrors(t *testing.T) {
+	r := "--redis=redis://x"
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+		not  string
+	}{
+		{"flag", []string{r, "--workers=x"}, nil, []string{"--workers", `"x" is not an integer`}, ""},
+		{"variable", []string{r}, map[string]string{"SIPBUS_DEMO_WAIT": "soon"}, []string{"SIPBUS_DEMO_WAIT", `"soon" is not a duration`}, ""},
+		{"list item", []string{r, "--codes=1,x"}, nil, []string{"--codes", `"x" is not an integer`}, ""},
+		{"secret has no flag", []string{r, "--secret=abc"}, nil, []string{"flag provided but not defined: -secret"}, ""},
+		{"validate", []string{r, "--workers=0"}, nil, []string{"workers 0: want at least 1"}, ""},
+		{"redis required", nil, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}, ""},
+		{"memory redis", []string{"--redis=memory://"}, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}, ""},
+		{"log level", []string{r, "--log-level=loud"}, nil, []string{`log_level "loud"`}, ""},
+		{"argument", []string{r, "extra"}, nil, []string{`unexpected argument "extra"`}, ""},
+		{"missing file", []string{r, "--config=/nonexistent.yaml"}, nil, []string{"--config", "/nonexistent.yaml"}, ""},
+		{"config from env", []string{r}, map[string]string{"SIPBUS_DEMO_CONFIG": "/nonexistent2.yaml"}, []string{"/nonexistent2.yaml"}, ""},
+	} {
+		_, _, err := load(c.args, c.env)
+		var u service.UsageError
+		if err == nil || !errors.As(err, &u) {
+			t.Errorf("%s: %v, want a UsageError", c.name, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+// TestListFlagRepeats: a repeated list flag adds, its first use replaces
+// the environment's list.
+func TestListFlagRepeats(t *testing.T) {
+	_, c, err := load([]string{"--redis=redis://x", "--peers=a,b", "--peers", "c"}, map[string]string{"SIPBUS_DEMO_PEERS": "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Peers, " ") != "a b c" {
+		t.Errorf("peers %q, want a b c", c.Peers)
+	}
+}
+
+// TestRedisNone: a service without Redis takes no redis setting: no flag,
+// the shared variable is ignored, the file key is refused.
+func TestRedisNone(t *testing.T) {
+	s := spec(nil)
+	s.Redis = service.RedisNone
+	o := service.IO{Getenv: func(k string) string { return map[string]string{"SIPBUS_REDIS_URL": "redis://x"}[k] }, Stderr: io.Discard}
+	if _, _, err := service.Load(s, nil, o); err != nil {
+		t.Errorf("with SIPBUS_REDIS_URL set: %v", err)
+	}
+	if _, _, err := service.Load(s, []string{"--redis=redis://x"}, o); err == nil || !strings.Contains(err.Error(), "-redis") {
+		t.Errorf("--redis: %v, want unknown flag", err)
+	}
+	_ = s
+}
+
+// TestUsage: -h prints every flag with its variable and default, no
+// secret's value, and returns flag.ErrHelp.
+func TestUsage(t *testing.T) {
+	var b bytes.Buffer
+	_, _, err := service.Load(spec(nil), []string{"-h"}, service.IO{Getenv: func(string) string { return "" }, Stderr: &b})
+	if err == nil || !strings.Contains(err.Error(), "help requested") {
+		t.Errorf("-h: %v", err)
+	}
+	for _, w := range []string{"--workers int", "(default 4)", "[$SIPBUS_DEMO_WORKERS]", "$SIPBUS_DEMO_SECRET (no flag: a secret)", "(file only) routes", "--nats string", "[$SIPBUS_NATS_URL]"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("usage lacks %q:\n%s", w, b.String())
+		}
+	}
+}
+
+// TestMain_RunsAndDrains: Main against a real NATS server and a real
+// redis-server: the service starts, "ready" is printed, /healthz,
+// /readyz and /metrics answer on --http, the event stream exists; when
+// the context ends, Shutdown is called and "stopped" printed.
+func TestMainRunsAndDrains(t *testing.T) {
+	ns := testenv.NATS(t)
+	redisURL := testenv.RedisURL(t)
+	port := testenv.FreePort(t, "tcp")
+	svc := &demoSvc{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuf
+	done := make(chan error, 1)
+	go func() {
+		done <- service.Main(ctx, spec(svc), []string{"--nats", ns.ClientURL(), "--redis", redisURL, "--http", fmt.Sprintf("127.0.0.1:%d", port)},
+			service.IO{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: io.Discard})
+	}()
+	testenv.Eventually(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }, "no ready line: %s", &out)
+	if !strings.Contains(out.String(), "sipbus demo\n  demo   up\n  http   http://127.0.0.1:") {
+		t.Errorf("banner:\n%s", out.String())
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, body := testenv.HTTPGet(base + p); code != 200 {
+			t.Errorf("%s: %d %s", p, code, body)
+		}
+	}
+	_, js := testenv.Connect(t, ns.ClientURL())
+	if _, err := js.Stream(context.Background(), bus.DefaultStream); err != nil {
+		t.Errorf("stream: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Main did not return after the context ended")
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if !svc.started || !svc.stopped || !strings.HasSuffix(out.String(), "stopped\n") {
+		t.Errorf("started %v stopped %v, output:\n%s", svc.started, svc.stopped, out.String())
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
