@@ -17,6 +17,13 @@
 // missed.<callkey> (schemas/sipbus.call.*.json), the messages to send
 // (sip.<p>.out.<edge>...) and its beats (sipbus.beat.tm.<id>).
 //
+// SIGTERM (TM.Shutdown) hands a replica's partitions over without losing a
+// message of a started call: it holds new input, finishes what is in
+// flight, writes what it holds only in memory (coalesced changes,
+// BYE-like transactions in progress, their deadlines), leaves the group,
+// waits for the new owners to say they subscribed, and passes the held
+// messages on to them. See README.md, "Graceful shutdown".
+//
 // tm also sends requests on behalf of applications (the uac command,
 // sipbus.tm.uac, the heir of t_uac_dlg; contract in pkg/tmapi): client
 // transactions run by the replica that takes the command, dialogs kept in

@@ -282,10 +282,12 @@ func (t *TM) background(ctx context.Context) {
 	}
 }
 
-// Shutdown hands the replica's work over: it stops taking input, lets
-// queued inputs finish, writes what it holds, then leaves the group (the
-// partitions move to the other replicas at once, told on
-// ports.ChangedSubject), and flushes published events.
+// Shutdown hands the replica's work over (README, "Graceful shutdown"):
+// it stops taking new work (commands, uac, messages: held from now on),
+// lets the inputs in flight finish, writes what it holds in memory, leaves
+// the group (told on ports.ChangedSubject, the others subscribe to its
+// partitions at once and say so on ports.TookSubject), passes the messages
+// it held on to them, and flushes published events.
 func (t *TM) Shutdown(ctx context.Context) error {
 	var errs []error
 	if t.svc != nil {
@@ -295,21 +297,20 @@ func (t *TM) Shutdown(ctx context.Context) error {
 		_ = t.uacSub.Unsubscribe()
 	}
 	t.uac.Stop(ctx) // the uacs this replica runs end; their dialogs stay in Redis
-	// Hand over (ports/handover.go): hold new input, finish what is in
-	// flight, write what this replica holds, leave (the others subscribe
-	// at once and load the calls' latest state), then pass the held
-	// messages on to them.
 	t.members.Quiesce()
 	t.input.BeginHandover()
 	if t.cancel != nil {
 		t.cancel()
 		<-t.done
 	}
+	if n, err := t.eng.Handover(ctx); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		t.log.Info("tm: handover: records written", "records", n)
+	}
 	t.commit.Close()
-	errs = append(errs, t.members.Leave(ctx))
-	select {
-	case <-time.After(ports.HandoverWait):
-	case <-ctx.Done():
+	if _, err := t.members.Handover(ctx, ports.HandoverWait); err != nil {
+		errs = append(errs, err)
 	}
 	if n := t.input.EndHandover(ctx); n > 0 {
 		t.log.Info("tm: handover: messages passed on to the new owners", "messages", n)
@@ -320,6 +321,9 @@ func (t *TM) Shutdown(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	errs = append(errs, t.pub.Flush(fctx))
+	// The events published without an acknowledgement (bus.HotAckEvery)
+	// are on their way to the server before the process may exit.
+	errs = append(errs, t.d.NC.FlushWithContext(fctx))
 	return errors.Join(errs...)
 }
 

@@ -159,3 +159,20 @@ func (c *ptxCache) len() int {
 	defer c.mu.Unlock()
 	return len(c.m) + len(c.dialogs)
 }
+
+type keyedCached struct {
+	key string
+	c   *cached
+}
+
+// snapshot lists the transactions held (not the dialogs: their records
+// are written when they are created).
+func (c *ptxCache) snapshot() []keyedCached {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]keyedCached, 0, len(c.m))
+	for k, e := range c.m {
+		out = append(out, keyedCached{k, e})
+	}
+	return out
+}

@@ -54,6 +54,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sipbus/sipbus/pkg/bus"
@@ -193,6 +194,7 @@ type Engine struct {
 	d     Deps
 	cache *ptxCache
 	down  downList
+	bg    sync.WaitGroup // writeBehind goroutines (Handover waits for them)
 }
 
 // NewEngine returns an engine; zero config values get their defaults.
@@ -465,7 +467,9 @@ func persisted(p *ptx) bool { return p.invite() || p.App != "" }
 // writeBehind applies ops without waiting for them (the dialog record a
 // BYE removes: nothing SIP does waits for it).
 func (e *Engine) writeBehind(callKey string, ops []store.Op) {
+	e.bg.Add(1)
 	go func() {
+		defer e.bg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := e.d.Commit.Commit(ctx, ops); err != nil {

@@ -94,6 +94,8 @@ func (in *Input) SetDecision(o Observer) {
 // InputStats count what the input did.
 type InputStats struct {
 	Messages, Timers, Lookups, Shed, Stale, Skipped, Bad, Failed atomic.Uint64
+	// HandedOver counts messages a leaving replica passed on to this one.
+	HandedOver atomic.Uint64
 	// Transactions counts new requests handed to the engine (a new server
 	// transaction each; retransmissions the edge absorbed never get here).
 	Transactions atomic.Uint64
@@ -227,11 +229,14 @@ func (in *Input) Owned() []string {
 
 // onMsg runs on a partition's subscription goroutine: it handles the
 // message under the partition's lock.
+//
+// The handover flag is read under the partition's lock: BeginHandover sets
+// it, then takes every partition's lock once, so past that barrier no
+// message is being handled and every later one is held (a message that
+// read the flag before it was set, and took the lock after the barrier,
+// would otherwise be handled while the replica writes what it holds and
+// leaves).
 func (in *Input) onMsg(m *nats.Msg) {
-	if in.handover.Load() {
-		in.hold(m)
-		return
-	}
 	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
 	subj := m.Subject
 	if in.skipRegister {
@@ -244,6 +249,10 @@ func (in *Input) onMsg(m *nats.Msg) {
 	mu := &in.part[partitionOf(ck)]
 	mu.Lock()
 	defer mu.Unlock()
+	if in.handover.Load() {
+		in.hold(m)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
 	defer cancel()
 	if err := in.handle(ctx, m); err != nil {
@@ -330,7 +339,14 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	if !s.Time.IsZero() {
 		waited = max(now.Sub(s.Time), 0)
 	}
-	if in.load.Observe(waited, now) {
+	// A message a leaving replica passed on (handover.go) waited in its
+	// hand-over, not in a queue of this replica: it says nothing of this
+	// replica's load, and the edge admitted it (it may have answered 100
+	// Trying already), so it is not shed either.
+	passed := m.Header.Get(HandoverHeader) != ""
+	if passed {
+		in.Stats.HandedOver.Add(1)
+	} else if in.load.Observe(waited, now) {
 		in.beat.Beat()
 	}
 	in.Stats.Messages.Add(1)
@@ -360,7 +376,7 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 			return nil
 		}
 	}
-	err = in.dispatch(ctx, s, inb, waited)
+	err = in.dispatch(ctx, s, inb, waited, passed)
 	if o := in.decision.Load(); o != nil {
 		o.Observe(time.Since(now).Seconds())
 	}
@@ -371,7 +387,7 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	return err
 }
 
-func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, waited time.Duration) error {
+func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, waited time.Duration, passed bool) error {
 	m := inb.Msg
 	switch s.Type {
 	case events.TypeResponseReceived:
@@ -387,7 +403,7 @@ func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, 
 			in.Stats.Stale.Add(1)
 			return nil // the client transaction timed out (Timer F): nobody waits for it
 		}
-		if in.load.Overloaded() {
+		if !passed && in.load.Overloaded() {
 			in.Stats.Shed.Add(1)
 			return in.eng.Shed(ctx, inb)
 		}

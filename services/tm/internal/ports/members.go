@@ -58,7 +58,7 @@ func (m *Members) Start(ctx context.Context) error {
 		m.TTL = 3 * m.Every
 	}
 	m.owned = make(map[string]bool)
-	if err := m.tick(ctx); err != nil {
+	if err := m.tick(ctx, false); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -80,20 +80,25 @@ func (m *Members) loop(ctx context.Context) {
 	t := time.NewTicker(m.Every)
 	defer t.Stop()
 	for {
+		kicked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-m.kick:
+			kicked = true
 		}
-		if err := m.tick(ctx); err != nil && ctx.Err() == nil {
+		if err := m.tick(ctx, kicked); err != nil && ctx.Err() == nil {
 			m.Log.Warn("tm: membership", "err", err)
 		}
 	}
 }
 
 // tick renews the lease and moves partitions to match the member list.
-func (m *Members) tick(ctx context.Context) error {
+// It says so on TookSubject when it subscribed to partitions, or when
+// kicked (a replica left: it waits for that word even from a replica
+// that gains nothing new).
+func (m *Members) tick(ctx context.Context, kicked bool) error {
 	hctx, cancel := context.WithTimeout(ctx, m.Every)
 	members, err := m.Store.Heartbeat(hctx, Group, m.ID, m.TTL)
 	cancel()
@@ -137,25 +142,43 @@ func (m *Members) tick(ctx context.Context) error {
 			firstErr = err
 		}
 	}
-	if len(gain) > 0 {
+	if len(gain) > 0 || kicked {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_ = m.Input.Flush(fctx)
-		cancel()
-	}
-	for _, p := range gain {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := m.Input.Acquire(actx, p, m.Store)
-		cancel()
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue // tried again at the next tick
+		if m.Input.Flush(fctx) == nil {
+			// The server has the subscriptions: a replica leaving (whose
+			// partitions these were) may pass on what it held.
+			m.announceTook(members)
 		}
-		m.mu.Lock()
-		m.owned[p] = true
-		m.mu.Unlock()
+		cancel()
 	}
+	// The deadlines, a few partitions at a time: a replica that left
+	// hands over up to all of them at once, and their timers are late by
+	// as long as this takes.
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	sem := make(chan struct{}, 8)
+	for _, p := range gain {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := m.Input.Acquire(actx, p, m.Store)
+			cancel()
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				return // tried again at the next tick
+			}
+			m.mu.Lock()
+			m.owned[p] = true
+			m.mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	if len(gain)+len(lose) > 0 {
 		m.Log.Info("tm: partitions", "members", members, "gained", len(gain), "lost", len(lose), "owned", len(want))
 	}
