@@ -3,7 +3,6 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -116,37 +115,19 @@ func load(args []string, env map[string]string) (service.Common, demo, error) {
 // service's Validate run.
 func TestLoadErrors(t *testing.T) {
 	r := "--redis=redis://x"
-	for _, c := range []struct {
-		name string
-		args []string
-		env  map[string]string
-		want []string
-		not  string
-	}{
-		{"flag", []string{r, "--workers=x"}, nil, []string{"--workers", `"x" is not an integer`}, ""},
-		{"variable", []string{r}, map[string]string{"SIPBUS_DEMO_WAIT": "soon"}, []string{"SIPBUS_DEMO_WAIT", `"soon" is not a duration`}, ""},
-		{"list item", []string{r, "--codes=1,x"}, nil, []string{"--codes", `"x" is not an integer`}, ""},
-		{"secret has no flag", []string{r, "--secret=abc"}, nil, []string{"flag provided but not defined: -secret"}, ""},
-		{"validate", []string{r, "--workers=0"}, nil, []string{"workers 0: want at least 1"}, ""},
-		{"redis required", nil, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}, ""},
-		{"memory redis", []string{"--redis=memory://"}, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}, ""},
-		{"log level", []string{r, "--log-level=loud"}, nil, []string{`log_level "loud"`}, ""},
-		{"argument", []string{r, "extra"}, nil, []string{`unexpected argument "extra"`}, ""},
-		{"missing file", []string{r, "--config=/nonexistent.yaml"}, nil, []string{"--config", "/nonexistent.yaml"}, ""},
-		{"config from env", []string{r}, map[string]string{"SIPBUS_DEMO_CONFIG": "/nonexistent2.yaml"}, []string{"/nonexistent2.yaml"}, ""},
-	} {
-		_, _, err := load(c.args, c.env)
-		var u service.UsageError
-		if err == nil || !errors.As(err, &u) {
-			t.Errorf("%s: %v, want a UsageError", c.name, err)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: %q does not say %q", c.name, err, w)
-			}
-		}
-	}
+	servicetest.Errors(t, spec(nil), []servicetest.ErrCase{
+		{Name: "flag", Args: []string{r, "--workers=x"}, Want: []string{"--workers", `"x" is not an integer`}},
+		{Name: "variable", Args: []string{r}, Env: map[string]string{"SIPBUS_DEMO_WAIT": "soon"}, Want: []string{"SIPBUS_DEMO_WAIT", `"soon" is not a duration`}},
+		{Name: "list item", Args: []string{r, "--codes=1,x"}, Want: []string{"--codes", `"x" is not an integer`}},
+		{Name: "secret has no flag", Args: []string{r, "--secret=abc"}, Want: []string{"flag provided but not defined: -secret"}},
+		{Name: "validate", Args: []string{r, "--workers=0"}, Want: []string{"workers 0: want at least 1"}},
+		{Name: "redis required", Want: []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
+		{Name: "memory redis", Args: []string{"--redis=memory://"}, Want: []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
+		{Name: "log level", Args: []string{r, "--log-level=loud"}, Want: []string{`log_level "loud"`}},
+		{Name: "argument", Args: []string{r, "extra"}, Want: []string{`unexpected argument "extra"`}},
+		{Name: "missing file", Args: []string{r, "--config=/nonexistent.yaml"}, Want: []string{"--config", "/nonexistent.yaml"}},
+		{Name: "config from env", Args: []string{r}, Env: map[string]string{"SIPBUS_DEMO_CONFIG": "/nonexistent2.yaml"}, Want: []string{"/nonexistent2.yaml"}},
+	})
 }
 
 // TestListFlagRepeats: a repeated list flag adds, its first use replaces

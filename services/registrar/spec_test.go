@@ -1,7 +1,6 @@
 package registrar_test
 
 import (
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,13 +16,10 @@ import (
 
 type regCase = servicetest.Case[registrar.Config]
 
-func cfgOf(f func(*registrar.Config) any) func(service.Common, *registrar.Config) any {
-	return func(_ service.Common, c *registrar.Config) any { return f(c) }
-}
-
-func comOf(f func(service.Common) any) func(service.Common, *registrar.Config) any {
-	return func(c service.Common, _ *registrar.Config) any { return f(c) }
-}
+var (
+	cfgOf = servicetest.Field[registrar.Config, any]
+	comOf = servicetest.Common[registrar.Config, any]
+)
 
 const testSecret = "0123456789abcdef0123456789abcdef"
 
@@ -139,47 +135,21 @@ func TestSpecSample(t *testing.T) {
 // TestSpecErrors: bad settings are usage errors naming the key, flag,
 // variable or file line; the auth secret is never quoted.
 func TestSpecErrors(t *testing.T) {
-	file := func(s string) string {
-		p := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := func(s string) string { return servicetest.File(t, s) }
 	r, d := "--redis=redis://127.0.0.1:1", "--domains=example.com"
-	for _, c := range []struct {
-		name string
-		args []string
-		env  map[string]string
-		want []string
-	}{
-		{"domains required", []string{r}, nil, []string{`domains: required when auth is "required"`}},
-		{"auth off needs no domains", []string{r, "--auth=off", "--workers=0"}, nil, []string{"workers: must be positive"}},
-		{"redis required", []string{d}, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
-		{"secret short", []string{r, d}, map[string]string{"SIPBUS_AUTH_SECRET": "s3cret"}, []string{"auth_secret: 6 bytes: must be at least 16"}},
-		{"secret has no flag", []string{r, d, "--auth-secret=" + testSecret}, nil, []string{"flag provided but not defined: -auth-secret"}},
-		{"sha256 domain not local", []string{r, d, "--auth-sha256-domains=other.example"}, nil, []string{`auth_sha256_domains: "other.example" is not one of domains`}},
-		{"sha256 user agent regexp", []string{r, d}, map[string]string{"SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS": "Zoiper ("}, []string{`auth_sha256_user_agents: [0] "Zoiper ("`}},
-		{"duration flag", []string{r, d, "--min-expires=60"}, nil, []string{"--min-expires", `"60" is not a duration`}},
-		{"int variable", []string{r, d}, map[string]string{"SIPBUS_REGISTRAR_WORKERS": "many"}, []string{"SIPBUS_REGISTRAR_WORKERS", `"many" is not an integer`}},
-		{"max below min", []string{r, d, "--max-expires=30s"}, nil, []string{"max_expires: must be >= min_expires"}},
-		{"unknown key", []string{r, d, "--config", file("id: r1\nmax_contact: 3\n")}, nil, []string{`c.yaml:2: unknown key "max_contact"`}},
-		{"workers text", []string{r, d, "--config", file("\nworkers: many\n")}, nil, []string{"c.yaml:2", "int"}},
-		{"old variable names are gone", []string{d}, map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
-	} {
-		_, _, err := load(c.args, c.env)
-		var u service.UsageError
-		if err == nil || !errors.As(err, &u) {
-			t.Errorf("%s: %v, want a UsageError", c.name, err)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: %q does not say %q", c.name, err, w)
-			}
-		}
-		if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("%s: the error quotes the secret: %v", c.name, err)
-		}
-	}
+	servicetest.Errors(t, registrar.Spec, []servicetest.ErrCase{
+		{Name: "domains required", Args: []string{r}, Want: []string{`domains: required when auth is "required"`}},
+		{Name: "auth off needs no domains", Args: []string{r, "--auth=off", "--workers=0"}, Want: []string{"workers: must be positive"}},
+		{Name: "redis required", Args: []string{d}, Want: []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
+		{Name: "secret short", Args: []string{r, d}, Env: map[string]string{"SIPBUS_AUTH_SECRET": "s3cret"}, Want: []string{"auth_secret: 6 bytes: must be at least 16"}},
+		{Name: "secret has no flag", Args: []string{r, d, "--auth-secret=" + testSecret}, Want: []string{"flag provided but not defined: -auth-secret"}},
+		{Name: "sha256 domain not local", Args: []string{r, d, "--auth-sha256-domains=other.example"}, Want: []string{`auth_sha256_domains: "other.example" is not one of domains`}},
+		{Name: "sha256 user agent regexp", Args: []string{r, d}, Env: map[string]string{"SIPBUS_REGISTRAR_AUTH_SHA256_USER_AGENTS": "Zoiper ("}, Want: []string{`auth_sha256_user_agents: [0] "Zoiper ("`}},
+		{Name: "duration flag", Args: []string{r, d, "--min-expires=60"}, Want: []string{"--min-expires", `"60" is not a duration`}},
+		{Name: "int variable", Args: []string{r, d}, Env: map[string]string{"SIPBUS_REGISTRAR_WORKERS": "many"}, Want: []string{"SIPBUS_REGISTRAR_WORKERS", `"many" is not an integer`}},
+		{Name: "max below min", Args: []string{r, d, "--max-expires=30s"}, Want: []string{"max_expires: must be >= min_expires"}},
+		{Name: "unknown key", Args: []string{r, d, "--config", file("id: r1\nmax_contact: 3\n")}, Want: []string{`c.yaml:2: unknown key "max_contact"`}},
+		{Name: "workers text", Args: []string{r, d, "--config", file("\nworkers: many\n")}, Want: []string{"c.yaml:2", "int"}},
+		{Name: "old variable names are gone", Args: []string{d}, Env: map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, Want: []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
+	})
 }

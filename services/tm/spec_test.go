@@ -1,12 +1,9 @@
 package tm_test
 
 import (
-	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,13 +14,10 @@ import (
 
 type tmCase = servicetest.Case[tm.Config]
 
-func cfgOf(f func(*tm.Config) any) func(service.Common, *tm.Config) any {
-	return func(_ service.Common, c *tm.Config) any { return f(c) }
-}
-
-func comOf(f func(service.Common) any) func(service.Common, *tm.Config) any {
-	return func(c service.Common, _ *tm.Config) any { return f(c) }
-}
+var (
+	cfgOf = servicetest.Field[tm.Config, any]
+	comOf = servicetest.Common[tm.Config, any]
+)
 
 // TestSpecShape: every setting of tm reaches its field as a flag, a file
 // key and a variable, with the precedence file < variable < flag; static
@@ -124,45 +118,21 @@ func TestSpecSample(t *testing.T) {
 // TestSpecErrors: bad settings are usage errors naming the key, flag,
 // variable or file line; the flow secret is never quoted.
 func TestSpecErrors(t *testing.T) {
-	file := func(s string) string {
-		p := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := func(s string) string { return servicetest.File(t, s) }
 	r, a := "--redis=redis://127.0.0.1:1", "--advertise=127.0.0.1:5060"
-	for _, c := range []struct {
-		name string
-		args []string
-		env  map[string]string
-		want []string
-	}{
-		{"advertise required", []string{r}, nil, []string{"advertise: required"}},
-		{"redis required", []string{a}, nil, []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
-		{"advertise without port", []string{r, "--advertise=proxy.example.com"}, nil, []string{`advertise: "proxy.example.com" is not host:port`}},
-		{"t2 below t1", []string{r, a, "--t1=1s", "--t2=500ms"}, nil, []string{"t2: must be >= t1"}},
-		{"duration flag", []string{r, a, "--no-answer=60"}, nil, []string{"--no-answer", `"60" is not a duration`}},
-		{"duration variable", []string{r, a}, map[string]string{"SIPBUS_TM_T1": "fast"}, []string{"SIPBUS_TM_T1", `"fast" is not a duration`}},
-		{"resolver a name", []string{r, a, "--resolver=dns.example.com"}, nil, []string{`resolver: "dns.example.com": want an IP address or ip:port`}},
-		{"static is file only", []string{r, a, "--static=bob@localhost=sip:bob@127.0.0.1"}, nil, []string{"flag provided but not defined: -static"}},
-		{"flow secret has no flag", []string{r, a, "--flow-secret=x"}, nil, []string{"flag provided but not defined: -flow-secret"}},
-		{"unknown key", []string{r, a, "--config", file("id: tm-1\nadvertize: a:5060\n")}, nil, []string{`c.yaml:2: unknown key "advertize"`}},
-		{"duration without unit", []string{r, a, "--config", file("t1: 500\n")}, nil, []string{"c.yaml:1", "time.Duration"}},
-		{"static foreign domain", []string{r, a, "--config", file("domains: [example.com]\nstatic:\n  alice@example.net: [sip:a@192.0.2.1]\n")}, nil,
-			[]string{`static: "alice@example.net": example.net is not one of domains`}},
-		{"old variable names are gone", []string{r}, map[string]string{"SIPBUS_ADVERTISE": "127.0.0.1:5060"}, []string{"advertise: required"}},
-	} {
-		_, _, err := load(c.args, c.env)
-		var u service.UsageError
-		if err == nil || !errors.As(err, &u) {
-			t.Errorf("%s: %v, want a UsageError", c.name, err)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: %q does not say %q", c.name, err, w)
-			}
-		}
-	}
+	servicetest.Errors(t, tm.Spec, []servicetest.ErrCase{
+		{Name: "advertise required", Args: []string{r}, Want: []string{"advertise: required"}},
+		{Name: "redis required", Args: []string{a}, Want: []string{"redis (--redis, SIPBUS_REDIS_URL): required"}},
+		{Name: "advertise without port", Args: []string{r, "--advertise=proxy.example.com"}, Want: []string{`advertise: "proxy.example.com" is not host:port`}},
+		{Name: "t2 below t1", Args: []string{r, a, "--t1=1s", "--t2=500ms"}, Want: []string{"t2: must be >= t1"}},
+		{Name: "duration flag", Args: []string{r, a, "--no-answer=60"}, Want: []string{"--no-answer", `"60" is not a duration`}},
+		{Name: "duration variable", Args: []string{r, a}, Env: map[string]string{"SIPBUS_TM_T1": "fast"}, Want: []string{"SIPBUS_TM_T1", `"fast" is not a duration`}},
+		{Name: "resolver a name", Args: []string{r, a, "--resolver=dns.example.com"}, Want: []string{`resolver: "dns.example.com": want an IP address or ip:port`}},
+		{Name: "static is file only", Args: []string{r, a, "--static=bob@localhost=sip:bob@127.0.0.1"}, Want: []string{"flag provided but not defined: -static"}},
+		{Name: "flow secret has no flag", Args: []string{r, a, "--flow-secret=x"}, Want: []string{"flag provided but not defined: -flow-secret"}},
+		{Name: "unknown key", Args: []string{r, a, "--config", file("id: tm-1\nadvertize: a:5060\n")}, Want: []string{`c.yaml:2: unknown key "advertize"`}},
+		{Name: "duration without unit", Args: []string{r, a, "--config", file("t1: 500\n")}, Want: []string{"c.yaml:1", "time.Duration"}},
+		{Name: "static foreign domain", Args: []string{r, a, "--config", file("domains: [example.com]\nstatic:\n  alice@example.net: [sip:a@192.0.2.1]\n")}, Want: []string{`static: "alice@example.net": example.net is not one of domains`}},
+		{Name: "old variable names are gone", Args: []string{r}, Env: map[string]string{"SIPBUS_ADVERTISE": "127.0.0.1:5060"}, Want: []string{"advertise: required"}},
+	})
 }

@@ -6,6 +6,7 @@ package servicetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -184,4 +185,51 @@ func Readme[C any](t *testing.T, spec service.Spec[C], path string) {
 		return
 	}
 	t.Errorf("%s: the settings table is not the code's; run SIPBUS_UPDATE_README=1 go test to rewrite it. Want:\n%s", path, want)
+}
+
+// Field reads a setting of a service's own struct, for Case.Get.
+func Field[C, T any](f func(*C) T) func(service.Common, *C) any {
+	return func(_ service.Common, c *C) any { return f(c) }
+}
+
+// Common reads one of the common settings, for Case.Get.
+func Common[C, T any](f func(service.Common) T) func(service.Common, *C) any {
+	return func(c service.Common, _ *C) any { return f(c) }
+}
+
+// ErrCase is a bad setting: Load with Args and Env must fail with a
+// service.UsageError whose text holds every Want.
+type ErrCase struct {
+	Name string
+	Args []string
+	Env  map[string]string
+	Want []string
+}
+
+// Errors runs the bad settings of cases against spec.
+func Errors[C any](t *testing.T, spec service.Spec[C], cases []ErrCase) {
+	t.Helper()
+	for _, c := range cases {
+		_, _, err := service.Load(spec, c.Args, service.IO{Getenv: mapEnv(c.Env), Stderr: &bytes.Buffer{}})
+		var u service.UsageError
+		if err == nil || !errors.As(err, &u) {
+			t.Errorf("%s: %v, want a usage error", c.Name, err)
+			continue
+		}
+		for _, w := range c.Want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.Name, err, w)
+			}
+		}
+	}
+}
+
+// File writes body to a YAML file in a test folder and returns its path.
+func File(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
