@@ -64,7 +64,7 @@ type proc struct {
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(sipbusBinary(t), args...)
-	cmd.Env = append(os.Environ(), "NATS_URL=", "REDIS_URL=", "SIPBUS_NATS_URL=", "SIPBUS_REDIS_URL=")
+	cmd.Env = os.Environ() // the developer's SIPBUS_NATS_URL and SIPBUS_REDIS_URL are cleared in TestMain
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
