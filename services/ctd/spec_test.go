@@ -9,12 +9,13 @@ import (
 	"github.com/sipbus/sipbus/services/ctd"
 )
 
+// get and common read a setting for a case (servicetest.Field, Common).
 func get[T any](f func(*ctd.Config) T) func(service.Common, *ctd.Config) any {
-	return func(_ service.Common, c *ctd.Config) any { return f(c) }
+	return servicetest.Field[ctd.Config](f)
 }
 
 func common[T any](f func(service.Common) T) func(service.Common, *ctd.Config) any {
-	return func(c service.Common, _ *ctd.Config) any { return f(c) }
+	return servicetest.Common[ctd.Config](f)
 }
 
 // TestSpecShape: every setting of a ctd replica reaches its field as a

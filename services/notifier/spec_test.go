@@ -10,12 +10,13 @@ import (
 	"github.com/sipbus/sipbus/services/notifier"
 )
 
+// get and common read a setting for a case (servicetest.Field, Common).
 func get[T any](f func(*notifier.Config) T) func(service.Common, *notifier.Config) any {
-	return func(_ service.Common, c *notifier.Config) any { return f(c) }
+	return servicetest.Field[notifier.Config](f)
 }
 
 func common[T any](f func(service.Common) T) func(service.Common, *notifier.Config) any {
-	return func(c service.Common, _ *notifier.Config) any { return f(c) }
+	return servicetest.Common[notifier.Config](f)
 }
 
 // TestSpecShape: every setting of the notifier reaches its field as a

@@ -12,12 +12,13 @@ import (
 
 type webCase = servicetest.Case[web.Config]
 
+// get and common read a setting for a case (servicetest.Field, Common).
 func get[T any](f func(*web.Config) T) func(service.Common, *web.Config) any {
-	return func(_ service.Common, c *web.Config) any { return f(c) }
+	return servicetest.Field[web.Config](f)
 }
 
 func common[T any](f func(service.Common) T) func(service.Common, *web.Config) any {
-	return func(c service.Common, _ *web.Config) any { return f(c) }
+	return servicetest.Common[web.Config](f)
 }
 
 // TestSpecShape: every setting of the web page reaches its field as a
