@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -136,4 +137,32 @@ func ServesHealth(t testing.TB, p *Proc, base string, d time.Duration, metrics .
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
+}
+
+// Terminate sends SIGTERM and fails the test unless the process exits
+// with status 0 within d; it returns the process's output.
+func (p *Proc) Terminate(t testing.TB, d time.Duration) string {
+	t.Helper()
+	name := filepath.Base(p.Cmd.Path)
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Wait(d) {
+		t.Fatalf("%s did not exit within %v of SIGTERM\n%s", name, d, p.Output())
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("%s exited %d after SIGTERM\n%s", name, code, p.Output())
+	}
+	return p.Output()
+}
+
+// Run runs bin with args and env (the environment of StartProc) to its
+// end, 20 s at most, and returns its exit status and output.
+func Run(t testing.TB, bin string, args []string, env ...string) (int, string) {
+	t.Helper()
+	p := StartProc(t, bin, args, env...)
+	if !p.Wait(20 * time.Second) {
+		t.Fatalf("%s %v did not exit within 20s\n%s", filepath.Base(bin), args, p.Output())
+	}
+	return p.Cmd.ProcessState.ExitCode(), p.Output()
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,14 +35,8 @@ func TestMainServesHealth(t *testing.T) {
 	if !strings.Contains(p.Output(), "  ctd    ctd-main-test: API /v1/calls\n") {
 		t.Errorf("no banner line:\n%s", p.Output())
 	}
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("ctd did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.Output(), "stopped\n") {
-		t.Errorf("ctd exited %d after SIGTERM\n%s", code, p.Output())
+	if out := p.Terminate(t, 20*time.Second); !strings.Contains(out, "stopped\n") {
+		t.Errorf("no stopped line after SIGTERM:\n%s", out)
 	}
 	if strings.Contains(p.Output(), "admin-token-never-printed") {
 		t.Errorf("the admin token was printed:\n%s", p.Output())
@@ -72,12 +64,9 @@ func TestMainRefuses(t *testing.T) {
 		{[]string{"--http", "off", "--nats", srv.ClientURL()}, []string{"SIPBUS_REDIS_URL=" + redis}, "http (--http, SIPBUS_CTD_HTTP): off"},
 		{[]string{"extra"}, []string{"SIPBUS_REDIS_URL=" + redis}, `unexpected argument "extra"`},
 	} {
-		cmd := exec.Command(bin, c.args...)
-		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, c.env...)
-		out, err := cmd.CombinedOutput()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
-			t.Errorf("ctd %v %v: %v, want exit 2 saying %q:\n%s", c.args, c.env, err, c.want, out)
+		code, out := testenv.Run(t, bin, c.args, c.env...)
+		if code != 2 || !strings.Contains(out, c.want) {
+			t.Errorf("ctd %v %v: exit %d, want exit 2 saying %q:\n%s", c.args, c.env, code, c.want, out)
 		}
 	}
 }

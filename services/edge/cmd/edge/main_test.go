@@ -1,14 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,15 +46,7 @@ func TestMainServesHealth(t *testing.T) {
 		return strings.Contains(body, want)
 	}, "/metrics never showed %s", want)
 
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("edge did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("edge exited %d after SIGTERM\n%s", code, p.Output())
-	}
+	p.Terminate(t, 20*time.Second)
 	for _, want := range []string{"sipbus edge\n  sip    udp " + sip + ", tcp off, tls off, ws off, wss off\n  edge   edge-main-test\n", "ready\n", "stopped\n"} {
 		if !strings.Contains(p.Output(), want) {
 			t.Errorf("output lacks %q:\n%s", want, p.Output())
@@ -84,12 +73,8 @@ func TestMainBadSettings(t *testing.T) {
 		{nil, "SIPBUS_EDGE_FLOOD_WINDOW=soon", `SIPBUS_EDGE_FLOOD_WINDOW: "soon" is not a duration`},
 		{[]string{"--redis", "redis://127.0.0.1:1"}, "", "-redis"},
 	} {
-		cmd := exec.Command(bin, c.args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), c.env}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
-			t.Errorf("%v %s: %v, output %q; want exit status 2 naming %q", c.args, c.env, err, out, c.want)
+		if code, out := testenv.Run(t, bin, c.args, c.env); code != 2 || !strings.Contains(out, c.want) {
+			t.Errorf("%v %s: exit %d, output %q; want exit status 2 naming %q", c.args, c.env, code, out, c.want)
 		}
 	}
 }
@@ -106,11 +91,7 @@ func TestMainListenerTaken(t *testing.T) {
 	}
 	defer taken.Close()
 	addr := taken.LocalAddr().String()
-	cmd := exec.Command(bin, "--udp", addr, "--tcp", "off", "--nats", srv.ClientURL())
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "udp listen "+addr) {
-		t.Errorf("%v, output %q; want exit status 1 naming udp listen %s", err, out, addr)
+	if code, out := testenv.Run(t, bin, []string{"--udp", addr, "--tcp", "off", "--nats", srv.ClientURL()}); code != 1 || !strings.Contains(out, "udp listen "+addr) {
+		t.Errorf("exit %d, output %q; want exit status 1 naming udp listen %s", code, out, addr)
 	}
 }

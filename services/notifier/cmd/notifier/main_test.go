@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,14 +29,8 @@ func TestMainServesHealth(t *testing.T) {
 	if want := "  notifier notifier-main-test: smtp smtp://mailer@" + mp.SMTP + "?tls=none (no TLS), exec rules 0\n"; !strings.Contains(p.Output(), want) {
 		t.Errorf("no banner line %q:\n%s", want, p.Output())
 	}
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("notifier did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.Output(), "stopped\n") {
-		t.Errorf("notifier exited %d after SIGTERM\n%s", code, p.Output())
+	if out := p.Terminate(t, 20*time.Second); !strings.Contains(out, "stopped\n") {
+		t.Errorf("no stopped line after SIGTERM:\n%s", out)
 	}
 	if strings.Contains(p.Output(), secret) {
 		t.Errorf("the SMTP password was printed:\n%s", p.Output())
@@ -62,12 +54,9 @@ func TestMainRefuses(t *testing.T) {
 		{[]string{"--redis", "redis://127.0.0.1:1", "--smtp", "none", "--exec", "x"}, nil, "flag provided but not defined: -exec"},
 		{[]string{"--redis", "redis://127.0.0.1:1", "--smtp", "none", "extra"}, nil, `unexpected argument "extra"`},
 	} {
-		cmd := exec.Command(bin, c.args...)
-		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, c.env...)
-		out, err := cmd.CombinedOutput()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) || strings.Contains(string(out), secret) {
-			t.Errorf("notifier %v %v: %v, want exit 2 saying %q (no password):\n%s", c.args, c.env, err, c.want, out)
+		code, out := testenv.Run(t, bin, c.args, c.env...)
+		if code != 2 || !strings.Contains(out, c.want) || strings.Contains(out, secret) {
+			t.Errorf("notifier %v %v: exit %d, want exit 2 saying %q (no password):\n%s", c.args, c.env, code, c.want, out)
 		}
 	}
 }

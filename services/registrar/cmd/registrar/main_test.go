@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,15 +25,7 @@ func TestMainServesHealth(t *testing.T) {
 		"SIPBUS_REGISTRAR_ID=registrar-main-test", "SIPBUS_REGISTRAR_HTTP="+httpAddr, "SIPBUS_REGISTRAR_LOG_LEVEL=debug")
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
 		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="registrar"} 1`, `sipbus_registrar_registers_total{result="ok"} 0`)
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("registrar did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("registrar exited %d after SIGTERM\n%s", code, p.Output())
-	}
+	p.Terminate(t, 20*time.Second)
 	out := p.Output()
 	for _, w := range []string{"registrar-main-test: domains localhost, auth required", "ready", "stopped"} {
 		if !strings.Contains(out, w) {
@@ -59,12 +50,8 @@ func TestMainUsageErrors(t *testing.T) {
 		{[]string{"--redis", "redis://127.0.0.1:1", "--domains", "localhost", "--workers", "many"}, `--workers: "many" is not an integer`},
 		{[]string{"--domains", "localhost"}, "redis (--redis, SIPBUS_REDIS_URL): required"},
 	} {
-		p := testenv.StartProc(t, bin, c.args)
-		if !p.Wait(20 * time.Second) {
-			t.Fatalf("%v did not exit\n%s", c.args, p.Output())
-		}
-		if code := p.Cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(p.Output(), c.want) {
-			t.Errorf("%v: exit %d, want 2 saying %q:\n%s", c.args, code, c.want, p.Output())
+		if code, out := testenv.Run(t, bin, c.args); code != 2 || !strings.Contains(out, c.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q:\n%s", c.args, code, c.want, out)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,15 +23,7 @@ func TestMainServesHealth(t *testing.T) {
 		"SIPBUS_TM_ID=tm-main-test", "SIPBUS_TM_HTTP="+httpAddr)
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
 		"sipbus_tm_decision_seconds_bucket", "sipbus_tm_transactions_total", "sipbus_redis_rtt_seconds", `sipbus_build_info{service="tm"} 1`)
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("tm did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("tm exited %d after SIGTERM\n%s", code, p.Output())
-	}
+	p.Terminate(t, 20*time.Second)
 	for _, w := range []string{"tm-main-test: advertise 127.0.0.1:5060", "ready", "stopped"} {
 		if !strings.Contains(p.Output(), w) {
 			t.Errorf("output lacks %q:\n%s", w, p.Output())
@@ -43,11 +34,7 @@ func TestMainServesHealth(t *testing.T) {
 // TestMainUsageError: a missing required setting exits 2 naming the key.
 func TestMainUsageError(t *testing.T) {
 	bin := testenv.BuildMain(t, ".")
-	p := testenv.StartProc(t, bin, []string{"--redis", "redis://127.0.0.1:1"})
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("tm without advertise did not exit\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(p.Output(), "advertise: required") {
-		t.Errorf("exit %d, want 2 naming advertise:\n%s", code, p.Output())
+	if code, out := testenv.Run(t, bin, []string{"--redis", "redis://127.0.0.1:1"}); code != 2 || !strings.Contains(out, "advertise: required") {
+		t.Errorf("exit %d, want 2 naming advertise:\n%s", code, out)
 	}
 }

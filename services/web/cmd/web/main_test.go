@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,14 +24,8 @@ func TestMainServesHealth(t *testing.T) {
 	if code, body := testenv.HTTPGet("http://" + httpAddr + "/signin"); code != 200 || !strings.Contains(body, "<form") {
 		t.Errorf("/signin: %d %.200s", code, body)
 	}
-	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !p.Wait(20 * time.Second) {
-		t.Fatalf("web did not exit within 20s of SIGTERM\n%s", p.Output())
-	}
-	if code := p.Cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p.Output(), "stopped\n") {
-		t.Errorf("web exited %d after SIGTERM\n%s", code, p.Output())
+	if out := p.Terminate(t, 20*time.Second); !strings.Contains(out, "stopped\n") {
+		t.Errorf("no stopped line after SIGTERM:\n%s", out)
 	}
 }
 
@@ -57,12 +49,9 @@ func TestMainRefuses(t *testing.T) {
 		{[]string{"--http", "off", "--nats", srv.ClientURL()}, []string{"SIPBUS_REDIS_URL=" + redis, secret}, "http (--http, SIPBUS_WEB_HTTP): off"},
 		{[]string{"extra"}, []string{"SIPBUS_REDIS_URL=" + redis, secret}, `unexpected argument "extra"`},
 	} {
-		cmd := exec.Command(bin, c.args...)
-		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, c.env...)
-		out, err := cmd.CombinedOutput()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
-			t.Errorf("web %v %v: %v, want exit 2 saying %q:\n%s", c.args, c.env, err, c.want, out)
+		code, out := testenv.Run(t, bin, c.args, c.env...)
+		if code != 2 || !strings.Contains(out, c.want) {
+			t.Errorf("web %v %v: exit %d, want exit 2 saying %q:\n%s", c.args, c.env, code, c.want, out)
 		}
 		if strings.Contains(string(out), "abcd-not-hex") || strings.Contains(string(out), strings.Repeat("cd", 32)) {
 			t.Errorf("web %v: the secret was printed:\n%s", c.args, out)
