@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -41,29 +42,16 @@ func TestTraceEdgeTMEdge(t *testing.T) {
 	sippPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv := testenv.NATS(t)
-	nc, js := testenv.Connect(t, srv.ClientURL())
-	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
-	log := slog.New(slog.DiscardHandler)
-
-	sipPort, uasPort, uacPort := testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp")
-	sip := fmt.Sprintf("127.0.0.1:%d", sipPort)
-	e, err := edge.New(edge.Config{ID: "edge-trace", UDP: sip, TCP: "-"}, edge.Deps{NC: nc, JS: js, Log: log, Tracer: obs.NewTracer(tp, "edge")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := startTracedEdge(t, ctx)
+	sip, log := x.sip, slog.New(slog.DiscardHandler)
+	uasPort, uacPort := testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp")
 	tcfg := tm.DefaultConfig()
 	tcfg.ID, tcfg.Advertise, tcfg.Domains = "tm-trace", sip, []string{"localhost"}
 	tcfg.Static = map[string][]string{"uas@localhost": {fmt.Sprintf("sip:uas@127.0.0.1:%d", uasPort)}}
 	if err := tcfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	tmr, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: store.NewMemory(store.MemoryOptions{}), Log: log, Tracer: obs.NewTracer(tp, "tm")})
+	tmr, err := tm.New(tcfg, tm.Deps{NC: x.nc, JS: x.js, Store: store.NewMemory(store.MemoryOptions{}), Log: log, Tracer: x.tracer("tm")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,43 +59,18 @@ func TestTraceEdgeTMEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tmr.Shutdown(context.Background())
-	edgeDone := make(chan error, 1)
-	ectx, stopEdge := context.WithCancel(ctx)
-	go func() { edgeDone <- e.Run(ectx) }()
-	defer func() { stopEdge(); <-edgeDone }()
 
 	uas := runSIPp(t, "uas", "uas.xml", "-p", strconv.Itoa(uasPort))
 	runSIPp(t, "uac", "uac.xml", sip, "-p", strconv.Itoa(uacPort), "-s", "uas", "-key", "domain", "localhost",
 		"-m", "1", "-cid_str", "trace-%u-%p@[local_ip]").wait(t, 30*time.Second)
 	uas.stopClean(t)
 
-	var recv, decide, send sdktrace.ReadOnlySpan
+	var spans []sdktrace.ReadOnlySpan
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		recv, decide, send = nil, nil, nil
-		spans := rec.Ended()
-		for _, s := range spans {
-			if s.Name() == "sip.receive" && attr(s, "sip.method") == "INVITE" {
-				recv = s
-			}
-		}
-		if recv == nil {
-			return false
-		}
-		for _, s := range spans {
-			if s.Name() == "tm.decide" && s.Parent().SpanID() == recv.SpanContext().SpanID() {
-				decide = s
-			}
-		}
-		if decide == nil {
-			return false
-		}
-		for _, s := range spans {
-			if s.Name() == "sip.send" && s.Parent().SpanID() == decide.SpanContext().SpanID() {
-				send = s
-			}
-		}
-		return send != nil
-	}, "no edge -> tm -> edge trace for the INVITE; spans: %v", spanNames(rec.Ended()))
+		spans = chain(x.rec.Ended(), "INVITE", "tm.decide", "sip.send")
+		return spans != nil
+	}, "no edge -> tm -> edge trace for the INVITE; spans: %v", spanNames(x.rec.Ended()))
+	recv, decide, send := spans[0], spans[1], spans[2]
 
 	trace := recv.SpanContext().TraceID()
 	for _, s := range []sdktrace.ReadOnlySpan{decide, send} {
@@ -142,21 +105,8 @@ func TestTraceRegistrar(t *testing.T) {
 	sippPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv := testenv.NATS(t)
-	nc, js := testenv.Connect(t, srv.ClientURL())
-	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer tp.Shutdown(context.Background())
-	log := slog.New(slog.DiscardHandler)
-	sipPort, uacPort := testenv.FreePort(t, "udp"), testenv.FreePort(t, "udp")
-	sip := fmt.Sprintf("127.0.0.1:%d", sipPort)
-	e, err := edge.New(edge.Config{ID: "edge-trace", UDP: sip, TCP: "-"}, edge.Deps{NC: nc, JS: js, Log: log, Tracer: obs.NewTracer(tp, "edge")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := startTracedEdge(t, ctx)
+	sip, uacPort := x.sip, testenv.FreePort(t, "udp")
 	rcfg := registrar.DefaultConfig()
 	rcfg.ID, rcfg.Domains, rcfg.Auth = "reg-trace", []string{"localhost"}, "off"
 	if err := rcfg.Validate(); err != nil {
@@ -167,7 +117,7 @@ func TestTraceRegistrar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeState()
-	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: state, Log: log, Tracer: obs.NewTracer(tp, "registrar")})
+	reg, err := registrar.New(rcfg, registrar.Deps{NC: x.nc, JS: x.js, State: state, Log: slog.New(slog.DiscardHandler), Tracer: x.tracer("registrar")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,40 +125,21 @@ func TestTraceRegistrar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Shutdown(context.Background())
-	edgeDone := make(chan error, 1)
-	ectx, stopEdge := context.WithCancel(ctx)
-	go func() { edgeDone <- e.Run(ectx) }()
-	defer func() { stopEdge(); <-edgeDone }()
 
 	runSIPp(t, "register", "register_one.xml", sip, "-p", strconv.Itoa(uacPort), "-key", "domain", "localhost",
 		"-key", "user", "alice", "-key", "contact", "127.0.0.1:5999", "-m", "1").wait(t, 30*time.Second)
 
-	var recv, handle, send sdktrace.ReadOnlySpan
+	var spans []sdktrace.ReadOnlySpan
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		recv, handle, send = nil, nil, nil
-		spans := rec.Ended()
-		for _, s := range spans {
-			if s.Name() == "sip.receive" && attr(s, "sip.method") == "REGISTER" {
-				recv = s
-			}
-		}
-		for _, s := range spans {
-			if recv != nil && s.Name() == "registrar.register" && s.Parent().SpanID() == recv.SpanContext().SpanID() {
-				handle = s
-			}
-		}
-		for _, s := range spans {
-			if handle != nil && s.Name() == "sip.send" && s.Parent().SpanID() == handle.SpanContext().SpanID() {
-				send = s
-			}
-		}
-		return send != nil
-	}, "no edge -> registrar -> edge trace for the REGISTER; spans: %v", spanNames(rec.Ended()))
+		spans = chain(x.rec.Ended(), "REGISTER", "registrar.register", "sip.send")
+		return spans != nil
+	}, "no edge -> registrar -> edge trace for the REGISTER; spans: %v", spanNames(x.rec.Ended()))
+	handle, send := spans[1], spans[2]
 	if got, want := attr(send, "sip.dest"), fmt.Sprintf("udp:127.0.0.1:%d", uacPort); got != want {
 		t.Errorf("the REGISTER's reply (sip.send) went to %q, want the registering phone %s", got, want)
 	}
 	// The reg.contact event in the log carries the registrar span's traceparent.
-	cons, err := js.OrderedConsumer(ctx, bus.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"reg.>"}})
+	cons, err := x.js.OrderedConsumer(ctx, bus.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"reg.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,4 +152,67 @@ func TestTraceRegistrar(t *testing.T) {
 	if wantTP := "00-" + want.TraceID().String() + "-" + want.SpanID().String() + "-"; !strings.HasPrefix(got, wantTP) {
 		t.Errorf("%s carries traceparent %q, want the registrar span's %s..", msg.Subject(), got, wantTP)
 	}
+}
+
+// tracedEdge is a real NATS server with the event stream and an edge on a
+// free UDP port, running until the test ends; its spans, and those of
+// every tracer() a test gives the services it adds, go to rec.
+type tracedEdge struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	rec *tracetest.SpanRecorder
+	tp  *sdktrace.TracerProvider
+	sip string
+}
+
+func startTracedEdge(t *testing.T, ctx context.Context) *tracedEdge {
+	t.Helper()
+	srv := testenv.NATS(t)
+	x := &tracedEdge{rec: tracetest.NewSpanRecorder(), sip: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "udp"))}
+	x.nc, x.js = testenv.Connect(t, srv.ClientURL())
+	if _, err := bus.EnsureStream(ctx, x.js, bus.StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	x.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(x.rec))
+	t.Cleanup(func() { _ = x.tp.Shutdown(context.Background()) })
+	e, err := edge.New(edge.Config{ID: "edge-trace", UDP: x.sip, TCP: "-"}, edge.Deps{NC: x.nc, JS: x.js, Log: slog.New(slog.DiscardHandler), Tracer: x.tracer("edge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ectx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ectx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return x
+}
+
+func (x *tracedEdge) tracer(service string) *obs.Tracer { return obs.NewTracer(x.tp, service) }
+
+// chain returns the edge's sip.receive of a request with method and then
+// one span of each of names, each the child of the one before; nil while
+// a link is missing.
+func chain(spans []sdktrace.ReadOnlySpan, method string, names ...string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.Name() == "sip.receive" && attr(s, "sip.method") == method {
+			out = []sdktrace.ReadOnlySpan{s}
+		}
+	}
+	for _, name := range names {
+		if len(out) == 0 {
+			return nil
+		}
+		parent := out[len(out)-1].SpanContext().SpanID()
+		var next sdktrace.ReadOnlySpan
+		for _, s := range spans {
+			if s.Name() == name && s.Parent().SpanID() == parent {
+				next = s
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		out = append(out, next)
+	}
+	return out
 }
