@@ -82,21 +82,7 @@ func (in *Input) BeginHandover() {
 // too) and publishes every held message again, marked with
 // HandoverHeader, for the new owners. It returns how many it passed on.
 func (in *Input) EndHandover(ctx context.Context) int {
-	in.mu.Lock()
-	subs := make([]*nats.Subscription, 0, len(in.subs))
-	for p, sub := range in.subs {
-		subs = append(subs, sub)
-		delete(in.subs, p)
-	}
-	in.mu.Unlock()
-	for _, sub := range subs {
-		_ = sub.Drain()
-	}
-	for _, sub := range subs {
-		for sub.IsValid() && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	in.drainSubs(ctx)
 	in.hmu.Lock()
 	held := in.held
 	in.held = nil

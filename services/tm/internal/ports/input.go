@@ -425,9 +425,9 @@ func newRequest(m *sipmsg.Msg) bool {
 // Beats publishes this replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
 
-// Stop unsubscribes every partition, lets the messages already received
-// and the deadlines being handled finish, and stops the scheduler.
-func (in *Input) Stop() {
+// drainSubs unsubscribes every partition and waits (until ctx ends) for
+// the messages already received to be handed to the handlers.
+func (in *Input) drainSubs(ctx context.Context) {
 	in.mu.Lock()
 	subs := make([]*nats.Subscription, 0, len(in.subs))
 	for p, sub := range in.subs {
@@ -439,10 +439,16 @@ func (in *Input) Stop() {
 		_ = sub.Drain()
 	}
 	for _, sub := range subs {
-		for sub.IsValid() {
+		for sub.IsValid() && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+}
+
+// Stop unsubscribes every partition, lets the messages already received
+// and the deadlines being handled finish, and stops the scheduler.
+func (in *Input) Stop() {
+	in.drainSubs(context.Background())
 	in.stopScheduler()
 	in.wg.Wait()
 }
