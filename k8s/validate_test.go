@@ -45,15 +45,8 @@ var serviceEnv = map[string]map[string]bool{
 
 // specEnv is the set of variables spec's service reads.
 func specEnv[C any](spec service.Spec[C]) map[string]bool {
-	out := map[string]bool{}
-	fields, _ := service.Settings(spec)
-	for _, f := range fields {
-		if f.Env != "" {
-			out[f.Env] = true
-		}
-	}
-	out["SIPBUS_"+strings.ToUpper(spec.Name)+"_CONFIG"] = true
-	return out
+	_, env := service.Names(spec)
+	return env
 }
 
 // runtimeEnv are read by the Go runtime of every process, not by a

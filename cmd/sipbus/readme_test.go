@@ -16,21 +16,6 @@ import (
 	"github.com/sipbus/sipbus/services/web"
 )
 
-// settingsOf returns the flags and variables of spec's settings.
-func settingsOf[C any](spec service.Spec[C]) (flags, env map[string]bool) {
-	flags, env = map[string]bool{"config": true}, map[string]bool{"SIPBUS_" + strings.ToUpper(spec.Name) + "_CONFIG": true}
-	fields, _ := service.Settings(spec)
-	for _, f := range fields {
-		if f.Flag != "" {
-			flags[f.Flag] = true
-		}
-		if f.Env != "" {
-			env[f.Env] = true
-		}
-	}
-	return flags, env
-}
-
 // TestReadmeServiceRows: the commands table of the top README matches the
 // services: the row of each service command names only flags and
 // variables that service reads (a pattern SIPBUS_<NAME>_* stands for
@@ -51,17 +36,17 @@ func TestReadmeServiceRows(t *testing.T) {
 	}
 	var services = map[string]svc{}
 	{
-		f, e := settingsOf(edge.Spec)
+		f, e := service.Names(edge.Spec)
 		services["edge"] = mk("| `sipbus edge ", f, e)
-		f, e = settingsOf(tm.Spec)
+		f, e = service.Names(tm.Spec)
 		services["tm"] = mk("| `sipbus tm ", f, e)
-		f, e = settingsOf(registrar.Spec)
+		f, e = service.Names(registrar.Spec)
 		services["registrar"] = mk("| `sipbus registrar ", f, e)
-		f, e = settingsOf(notifier.Spec)
+		f, e = service.Names(notifier.Spec)
 		services["notifier"] = mk("| `sipbus notifier ", f, e, "json")
-		f, e = settingsOf(ctd.Spec)
+		f, e = service.Names(ctd.Spec)
 		services["ctd"] = mk("| `sipbus ctd ", f, e, "json")
-		f, e = settingsOf(web.Spec)
+		f, e = service.Names(web.Spec)
 		services["web"] = mk("| `sipbus web ", f, e)
 	}
 	flagRE := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)

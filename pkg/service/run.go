@@ -318,3 +318,21 @@ func Exit[C any](spec Spec[C]) {
 	}
 	os.Exit(1)
 }
+
+// Names are the flags (without dashes) and the environment variables
+// spec's service reads, --config and SIPBUS_<NAME>_CONFIG included: what
+// a manifest or a README may name.
+func Names[C any](spec Spec[C]) (flags, env map[string]bool) {
+	flags = map[string]bool{"config": true}
+	env = map[string]bool{"SIPBUS_" + strings.ToUpper(spec.Name) + "_CONFIG": true}
+	fields, _ := Settings(spec)
+	for _, f := range fields {
+		if f.Flag != "" {
+			flags[f.Flag] = true
+		}
+		if f.Env != "" {
+			env[f.Env] = true
+		}
+	}
+	return flags, env
+}
