@@ -78,14 +78,6 @@ func TestShape(t *testing.T) {
 		{Key: "backoff", Value: "1s,2s", Get: func(_ service.Common, c *demo) any { return c.Backoff }, Want: []time.Duration{time.Second, 2 * time.Second}},
 		{Key: "secret", Value: "s3cr3t", Get: func(_ service.Common, c *demo) any { return c.Secret }, Want: "s3cr3t"},
 		{Key: "domains", Value: "x.example", Get: func(_ service.Common, c *demo) any { return c.Shared }, Want: "x.example"},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: func(c service.Common, _ *demo) any { return c.NATS }, Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379", Get: func(c service.Common, _ *demo) any { return c.Redis }, Want: "redis://10.0.0.2:6379"},
-		{Key: "stream_replicas", Value: "3", Get: func(c service.Common, _ *demo) any { return c.StreamReplicas }, Want: 3},
-		{Key: "http", Value: "127.0.0.1:9090", Get: func(c service.Common, _ *demo) any { return c.HTTP }, Want: "127.0.0.1:9090"},
-		{Key: "log_level", Value: "debug", Get: func(c service.Common, _ *demo) any { return c.LogLevel }, Want: "debug"},
-		{Key: "log_format", Value: "text", Get: func(c service.Common, _ *demo) any { return c.LogFormat }, Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: func(c service.Common, _ *demo) any { return c.DebugAddr }, Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "5s", Get: func(c service.Common, _ *demo) any { return c.Shutdown }, Want: 5 * time.Second},
 	})
 	fields, _ := service.Settings(spec(nil))
 	for _, f := range fields {

@@ -9,13 +9,9 @@ import (
 	"github.com/sipbus/sipbus/services/ctd"
 )
 
-// get and common read a setting for a case (servicetest.Field, Common).
+// get reads a setting for a case (servicetest.Field).
 func get[T any](f func(*ctd.Config) T) func(service.Common, *ctd.Config) any {
 	return servicetest.Field[ctd.Config](f)
-}
-
-func common[T any](f func(service.Common) T) func(service.Common, *ctd.Config) any {
-	return servicetest.Common[ctd.Config](f)
 }
 
 // TestSpecShape: every setting of a ctd replica reaches its field as a
@@ -32,14 +28,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "fallback_no_notify", Value: "true", Other: "false", Get: get(func(c *ctd.Config) bool { return c.FallbackNoNotify }), Want: true},
 		{Key: "tick", Value: "100ms", Get: get(func(c *ctd.Config) time.Duration { return c.Tick }), Want: 100 * time.Millisecond},
 		{Key: "admin_token", Value: "t0ken", Other: "other", Get: get(func(c *ctd.Config) string { return c.AdminToken }), Want: "t0ken"},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: common(func(c service.Common) string { return c.NATS }), Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379", Get: common(func(c service.Common) string { return c.Redis }), Want: "redis://10.0.0.2:6379"},
-		{Key: "stream_replicas", Value: "3", Get: common(func(c service.Common) int { return c.StreamReplicas }), Want: 3},
-		{Key: "http", Value: "0.0.0.0:8080", Get: common(func(c service.Common) string { return c.HTTP }), Want: "0.0.0.0:8080"},
-		{Key: "log_level", Value: "debug", Get: common(func(c service.Common) string { return c.LogLevel }), Want: "debug"},
-		{Key: "log_format", Value: "text", Get: common(func(c service.Common) string { return c.LogFormat }), Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: common(func(c service.Common) string { return c.DebugAddr }), Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "20s", Get: common(func(c service.Common) time.Duration { return c.Shutdown }), Want: 20 * time.Second},
 	})
 	fields, _ := service.Settings(ctd.Spec)
 	for _, f := range fields {

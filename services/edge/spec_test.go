@@ -56,13 +56,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "flood_block", Value: "10m", Get: cfgOf(func(c *edge.Config) any { return c.FloodBlock }), Want: 10 * time.Minute},
 		{Key: "flood_allow", Value: "10.0.0.0/8,198.51.100.7", Other: "none", Get: cfgOf(func(c *edge.Config) any { return c.FloodAllow }), Want: []string{"10.0.0.0/8", "198.51.100.7"}},
 		{Key: "flood_sources", Value: "5000", Get: cfgOf(func(c *edge.Config) any { return c.FloodSources }), Want: 5000},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: func(c service.Common, _ *edge.Config) any { return c.NATS }, Want: "nats://10.0.0.1:4222"},
-		{Key: "stream_replicas", Value: "3", Get: func(c service.Common, _ *edge.Config) any { return c.StreamReplicas }, Want: 3},
-		{Key: "http", Value: "0.0.0.0:8080", Other: "off", Get: func(c service.Common, _ *edge.Config) any { return c.HTTP }, Want: "0.0.0.0:8080"},
-		{Key: "log_level", Value: "debug", Get: func(c service.Common, _ *edge.Config) any { return c.LogLevel }, Want: "debug"},
-		{Key: "log_format", Value: "text", Get: func(c service.Common, _ *edge.Config) any { return c.LogFormat }, Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: func(c service.Common, _ *edge.Config) any { return c.DebugAddr }, Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "60s", Get: func(c service.Common, _ *edge.Config) any { return c.Shutdown }, Want: time.Minute},
 	})
 	servicetest.Readme(t, edge.Spec, "README.md")
 }

@@ -10,13 +10,9 @@ import (
 	"github.com/sipbus/sipbus/services/notifier"
 )
 
-// get and common read a setting for a case (servicetest.Field, Common).
+// get reads a setting for a case (servicetest.Field).
 func get[T any](f func(*notifier.Config) T) func(service.Common, *notifier.Config) any {
 	return servicetest.Field[notifier.Config](f)
-}
-
-func common[T any](f func(service.Common) T) func(service.Common, *notifier.Config) any {
-	return servicetest.Common[notifier.Config](f)
 }
 
 // TestSpecShape: every setting of the notifier reaches its field as a
@@ -43,14 +39,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "fence_ttl", Value: "24h", Get: get(func(c *notifier.Config) time.Duration { return c.FenceTTL }), Want: 24 * time.Hour},
 		{Key: "concurrency", Value: "2", Get: get(func(c *notifier.Config) int { return c.Concurrency }), Want: 2},
 		{Key: "digest_poll", Value: "500ms", Get: get(func(c *notifier.Config) time.Duration { return c.DigestPoll }), Want: 500 * time.Millisecond},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: common(func(c service.Common) string { return c.NATS }), Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379", Get: common(func(c service.Common) string { return c.Redis }), Want: "redis://10.0.0.2:6379"},
-		{Key: "stream_replicas", Value: "3", Get: common(func(c service.Common) int { return c.StreamReplicas }), Want: 3},
-		{Key: "http", Value: "0.0.0.0:8080", Get: common(func(c service.Common) string { return c.HTTP }), Want: "0.0.0.0:8080"},
-		{Key: "log_level", Value: "debug", Get: common(func(c service.Common) string { return c.LogLevel }), Want: "debug"},
-		{Key: "log_format", Value: "text", Get: common(func(c service.Common) string { return c.LogFormat }), Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: common(func(c service.Common) string { return c.DebugAddr }), Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "20s", Get: common(func(c service.Common) time.Duration { return c.Shutdown }), Want: 20 * time.Second},
 	})
 	fields, _ := service.Settings(notifier.Spec)
 	for _, f := range fields {

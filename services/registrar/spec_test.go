@@ -16,10 +16,7 @@ import (
 
 type regCase = servicetest.Case[registrar.Config]
 
-var (
-	cfgOf = servicetest.Field[registrar.Config, any]
-	comOf = servicetest.Common[registrar.Config, any]
-)
+var cfgOf = servicetest.Field[registrar.Config, any]
 
 const testSecret = "0123456789abcdef0123456789abcdef"
 
@@ -48,14 +45,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "max_contacts", Value: "0", Other: "3", Get: cfgOf(func(c *registrar.Config) any { return c.MaxContacts }), Want: 0},
 		{Key: "expiry_scan", Value: "500ms", Other: "2s", Get: cfgOf(func(c *registrar.Config) any { return c.ExpiryScan }), Want: 500 * time.Millisecond},
 		{Key: "workers", Value: "8", Other: "16", Get: cfgOf(func(c *registrar.Config) any { return c.Workers }), Want: 8},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: comOf(func(c service.Common) any { return c.NATS }), Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379/0", Other: "redis://b:6379", Get: comOf(func(c service.Common) any { return c.Redis }), Want: "redis://10.0.0.2:6379/0"},
-		{Key: "stream_replicas", Value: "3", Other: "1", Get: comOf(func(c service.Common) any { return c.StreamReplicas }), Want: 3},
-		{Key: "http", Value: "127.0.0.1:9090", Other: "off", Get: comOf(func(c service.Common) any { return c.HTTP }), Want: "127.0.0.1:9090"},
-		{Key: "log_level", Value: "debug", Other: "warn", Get: comOf(func(c service.Common) any { return c.LogLevel }), Want: "debug"},
-		{Key: "log_format", Value: "text", Other: "json", Get: comOf(func(c service.Common) any { return c.LogFormat }), Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Other: "127.0.0.1:6061", Get: comOf(func(c service.Common) any { return c.DebugAddr }), Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "20s", Other: "30s", Get: comOf(func(c service.Common) any { return c.Shutdown }), Want: 20 * time.Second},
 	})
 	fields, _ := service.Settings(registrar.Spec)
 	names := map[string]service.Field{}

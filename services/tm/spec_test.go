@@ -14,10 +14,7 @@ import (
 
 type tmCase = servicetest.Case[tm.Config]
 
-var (
-	cfgOf = servicetest.Field[tm.Config, any]
-	comOf = servicetest.Common[tm.Config, any]
-)
+var cfgOf = servicetest.Field[tm.Config, any]
 
 // TestSpecShape: every setting of tm reaches its field as a flag, a file
 // key and a variable, with the precedence file < variable < flag; static
@@ -45,14 +42,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "resolver", Value: "127.0.0.1:5353, 10.0.0.2", Other: "10.0.0.3", Get: cfgOf(func(c *tm.Config) any { return c.Resolver }), Want: []string{"127.0.0.1:5353", "10.0.0.2"}},
 		{Key: "resolver_timeout", Value: "1500ms", Other: "3s", Get: cfgOf(func(c *tm.Config) any { return c.ResolverTimeout }), Want: 1500 * time.Millisecond},
 		{Key: "failover_timeout", Value: "0s", Other: "3s", Get: cfgOf(func(c *tm.Config) any { return c.FailoverTimeout }), Want: time.Duration(0)},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: comOf(func(c service.Common) any { return c.NATS }), Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379/0", Other: "redis://b:6379", Get: comOf(func(c service.Common) any { return c.Redis }), Want: "redis://10.0.0.2:6379/0"},
-		{Key: "stream_replicas", Value: "3", Other: "1", Get: comOf(func(c service.Common) any { return c.StreamReplicas }), Want: 3},
-		{Key: "http", Value: "127.0.0.1:9090", Other: "off", Get: comOf(func(c service.Common) any { return c.HTTP }), Want: "127.0.0.1:9090"},
-		{Key: "log_level", Value: "debug", Other: "warn", Get: comOf(func(c service.Common) any { return c.LogLevel }), Want: "debug"},
-		{Key: "log_format", Value: "text", Other: "json", Get: comOf(func(c service.Common) any { return c.LogFormat }), Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Other: "127.0.0.1:6061", Get: comOf(func(c service.Common) any { return c.DebugAddr }), Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "20s", Other: "30s", Get: comOf(func(c service.Common) any { return c.Shutdown }), Want: 20 * time.Second},
 	})
 	fields, _ := service.Settings(tm.Spec)
 	names := map[string]service.Field{}

@@ -12,13 +12,9 @@ import (
 
 type webCase = servicetest.Case[web.Config]
 
-// get and common read a setting for a case (servicetest.Field, Common).
+// get reads a setting for a case (servicetest.Field).
 func get[T any](f func(*web.Config) T) func(service.Common, *web.Config) any {
 	return servicetest.Field[web.Config](f)
-}
-
-func common[T any](f func(service.Common) T) func(service.Common, *web.Config) any {
-	return servicetest.Common[web.Config](f)
 }
 
 // TestSpecShape: every setting of the web page reaches its field as a
@@ -40,14 +36,6 @@ func TestSpecShape(t *testing.T) {
 		{Key: "lockout_window", Value: "5m", Get: get(func(c *web.Config) time.Duration { return c.LockoutWindow }), Want: 5 * time.Minute},
 		{Key: "lockout_block", Value: "1h", Get: get(func(c *web.Config) time.Duration { return c.LockoutBlock }), Want: time.Hour},
 		{Key: "consumer", Value: "web-h2", Get: get(func(c *web.Config) string { return c.Consumer }), Want: "web-h2"},
-		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: common(func(c service.Common) string { return c.NATS }), Want: "nats://10.0.0.1:4222"},
-		{Key: "redis", Value: "redis://10.0.0.2:6379", Get: common(func(c service.Common) string { return c.Redis }), Want: "redis://10.0.0.2:6379"},
-		{Key: "stream_replicas", Value: "3", Get: common(func(c service.Common) int { return c.StreamReplicas }), Want: 3},
-		{Key: "http", Value: "0.0.0.0:8080", Get: common(func(c service.Common) string { return c.HTTP }), Want: "0.0.0.0:8080"},
-		{Key: "log_level", Value: "debug", Get: common(func(c service.Common) string { return c.LogLevel }), Want: "debug"},
-		{Key: "log_format", Value: "text", Get: common(func(c service.Common) string { return c.LogFormat }), Want: "text"},
-		{Key: "debug_addr", Value: "127.0.0.1:6060", Get: common(func(c service.Common) string { return c.DebugAddr }), Want: "127.0.0.1:6060"},
-		{Key: "shutdown_timeout", Value: "20s", Get: common(func(c service.Common) time.Duration { return c.Shutdown }), Want: 20 * time.Second},
 	})
 	fields, _ := service.Settings(web.Spec)
 	for _, f := range fields {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipbus/sipbus/pkg/service"
 )
@@ -32,12 +33,14 @@ type Case[C any] struct {
 	Want  any
 }
 
-// Shape runs the table: cases must cover every setting of spec that has a
-// flag or a variable; base are settings every load needs (the required
+// Shape runs the table: the common settings (service.Common) are checked
+// here for every service; cases must cover every other setting of spec
+// that has a flag or a variable; base are settings every load needs (the required
 // ones) as key: value, given in the file.
 func Shape[C any](t *testing.T, spec service.Spec[C], base map[string]string, cases []Case[C]) {
 	t.Helper()
 	fields, _ := service.Settings(spec)
+	cases = append(commonCases[C](fields), cases...)
 	byKey := map[string]service.Field{}
 	for _, f := range fields {
 		byKey[f.Key] = f
@@ -232,4 +235,26 @@ func File(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// commonCases are the cases of the common settings spec takes (fields):
+// every service's table runs them.
+func commonCases[C any](fields []service.Field) []Case[C] {
+	all := []Case[C]{
+		{Key: "nats", Value: "nats://10.0.0.1:4222", Other: "nats://b:4222", Get: Common[C](func(c service.Common) string { return c.NATS }), Want: "nats://10.0.0.1:4222"},
+		{Key: "redis", Value: "redis://10.0.0.2:6379/0", Other: "redis://b:6379", Get: Common[C](func(c service.Common) string { return c.Redis }), Want: "redis://10.0.0.2:6379/0"},
+		{Key: "stream_replicas", Value: "3", Other: "1", Get: Common[C](func(c service.Common) int { return c.StreamReplicas }), Want: 3},
+		{Key: "http", Value: "127.0.0.1:9090", Other: "off", Get: Common[C](func(c service.Common) string { return c.HTTP }), Want: "127.0.0.1:9090"},
+		{Key: "log_level", Value: "debug", Other: "warn", Get: Common[C](func(c service.Common) string { return c.LogLevel }), Want: "debug"},
+		{Key: "log_format", Value: "text", Other: "json", Get: Common[C](func(c service.Common) string { return c.LogFormat }), Want: "text"},
+		{Key: "debug_addr", Value: "127.0.0.1:6060", Other: "127.0.0.1:6061", Get: Common[C](func(c service.Common) string { return c.DebugAddr }), Want: "127.0.0.1:6060"},
+		{Key: "shutdown_timeout", Value: "20s", Other: "30s", Get: Common[C](func(c service.Common) time.Duration { return c.Shutdown }), Want: 20 * time.Second},
+	}
+	var out []Case[C]
+	for _, c := range all {
+		if slices.ContainsFunc(fields, func(f service.Field) bool { return f.Key == c.Key }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
