@@ -1,7 +1,7 @@
-// Package confload loads a service's configuration the way every sipbus
-// service does: a YAML file decoded strictly (an unknown key is an error
-// with its line), then environment variables named by the struct's env
-// tags. Validation stays with each service's Config.
+// Package confload decodes a sipbus YAML config file strictly (an
+// unknown key, a wrong type or a second document is an error with its
+// line) and splits comma-separated lists; pkg/service builds the settings
+// of every service (file, environment, flags) on it.
 package confload
 
 import (
@@ -9,31 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
-
-// Load overlays *v (already holding the defaults) with the YAML file at
-// path (skipped when path is "") and then with the environment (FromEnv
-// with os.Getenv). Errors name the file. Load does not validate.
-func Load(path string, v any) error {
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-		if err := Decode(data, path, v); err != nil {
-			return err
-		}
-	}
-	return FromEnv(v, nil)
-}
 
 var (
 	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -74,56 +54,6 @@ func Decode(data []byte, file string, v any) error {
 		errs = append(errs, fmt.Errorf("%s:%s: %s", file, line, m))
 	}
 	return errors.Join(errs...)
-}
-
-// FromEnv overrides the fields of the struct v points to from the
-// environment variables named in their env tags. Durations are Go
-// durations (500ms, 60s), lists are comma-separated; an empty or unset
-// variable changes nothing. getenv nil means os.Getenv. Every value that
-// does not parse is reported, naming its variable; a value is quoted in
-// the message only when it is not a string field (so a secret never is).
-func FromEnv(v any, getenv func(string) string) error {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	var errs []error
-	rv := reflect.ValueOf(v).Elem()
-	for i := range rv.NumField() {
-		name := rv.Type().Field(i).Tag.Get("env")
-		if name == "" {
-			continue
-		}
-		s := strings.TrimSpace(getenv(name))
-		if s == "" {
-			continue
-		}
-		switch f := rv.Field(i); {
-		case f.Type() == reflect.TypeFor[time.Duration]():
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a duration (like 500ms or 60s)", name, s))
-				continue
-			}
-			f.SetInt(int64(d))
-		case f.Kind() == reflect.Int:
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, s))
-				continue
-			}
-			f.SetInt(int64(n))
-		case f.Kind() == reflect.String:
-			f.SetString(s)
-		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
-			f.Set(reflect.ValueOf(List(s)))
-		default:
-			panic("confload: no environment parser for field " + rv.Type().Field(i).Name) // caught by the tests
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config: environment: %w", errors.Join(errs...))
-	}
-	return nil
 }
 
 // List splits a comma-separated value (an environment variable, a flag)
