@@ -168,7 +168,7 @@ func set(v reflect.Value, s string, appendTo bool) error {
 
 // quoteValue leaves a secret's value out of an error.
 func quoteValue(f Field, err error) error {
-	if f.Secret || f.Type == "string" {
+	if f.Secret { // a string never fails to parse; a secret list item might
 		return errors.New("the value does not parse")
 	}
 	return err
@@ -244,11 +244,10 @@ func (l Loader) Load(v any, args []string) error {
 		if err != nil {
 			return UsageError{fmt.Errorf("--config: %w", err)}
 		}
-		before := l.skipped(rv)
 		if err := confload.Decode(data, *cfgPath, v); err != nil {
 			return UsageError{err}
 		}
-		if key := l.changed(rv, before); key != "" {
+		if key := l.skippedSet(rv); key != "" {
 			return UsageError{fmt.Errorf("%s: unknown key %q: the %s takes no %s", *cfgPath, key, l.Name, key)}
 		}
 	}
@@ -291,21 +290,11 @@ func (l Loader) fields(v any) []Field {
 
 func (l Loader) skip(key string) bool { return slices.Contains(l.Skip, key) }
 
-// skipped snapshots the skipped keys' values so that a file setting one
-// is found (the struct has the field, the service does not take it).
-func (l Loader) skipped(rv reflect.Value) map[string]any {
-	m := map[string]any{}
+// skippedSet is the first key this service does not take that the file
+// set (those fields hold no default, so any value came from the file).
+func (l Loader) skippedSet(rv reflect.Value) string {
 	for _, f := range Fields(l.Name, rv.Addr().Interface()) {
-		if l.skip(f.Key) {
-			m[f.Key] = rv.FieldByIndex(f.index).Interface()
-		}
-	}
-	return m
-}
-
-func (l Loader) changed(rv reflect.Value, before map[string]any) string {
-	for _, f := range Fields(l.Name, rv.Addr().Interface()) {
-		if old, ok := before[f.Key]; ok && !reflect.DeepEqual(old, rv.FieldByIndex(f.index).Interface()) {
+		if l.skip(f.Key) && !rv.FieldByIndex(f.index).IsZero() {
 			return f.Key
 		}
 	}
