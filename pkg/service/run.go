@@ -66,7 +66,8 @@ type Spec[C any] struct {
 	// Default returns the service's defaults.
 	Default func() C
 	// Validate checks the loaded settings (and fills what derives from
-	// them); its errors name the key.
+	// them); its errors name the key. nil: C's own Validate method, if it
+	// has one.
 	Validate func(*C) error
 	// Build makes the service from its settings and what Main made ready.
 	Build func(ctx context.Context, cfg *C, d *Deps) (Service, error)
@@ -129,8 +130,12 @@ func Load[C any](spec Spec[C], args []string, o IO) (Common, C, error) {
 	if err := s.Common.validate(spec.Redis); err != nil {
 		return s.Common, s.Svc, UsageError{err}
 	}
-	if spec.Validate != nil {
-		if err := spec.Validate(&s.Svc); err != nil {
+	validate := spec.Validate
+	if v, ok := any(&s.Svc).(interface{ Validate() error }); ok && validate == nil {
+		validate = func(*C) error { return v.Validate() }
+	}
+	if validate != nil {
+		if err := validate(&s.Svc); err != nil {
 			return s.Common, s.Svc, UsageError{fmt.Errorf("config: %w", err)}
 		}
 	}

@@ -16,12 +16,11 @@ import (
 // the replicas); --http is off by default (/healthz, /readyz with the
 // missed-call consumer's lag, /metrics when set).
 var Spec = service.Spec[Config]{
-	Name:     "notifier",
-	Summary:  "missed-call mail and exec rules on call events",
-	Redis:    service.RedisRequired,
-	Default:  DefaultConfig,
-	Validate: func(c *Config) error { return c.Validate() },
-	Build:    build,
+	Name:    "notifier",
+	Summary: "missed-call mail and exec rules on call events",
+	Redis:   service.RedisRequired,
+	Default: DefaultConfig,
+	Build:   build,
 }
 
 func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, error) {

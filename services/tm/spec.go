@@ -20,10 +20,7 @@ var Spec = service.Spec[Config]{
 	Redis:   service.RedisRequired,
 	HTTP:    "off",
 	Default: DefaultConfig,
-	Validate: func(c *Config) error {
-		return c.Validate()
-	},
-	Build: build,
+	Build:   build,
 }
 
 // build opens the transaction store and the location service on the
