@@ -38,8 +38,8 @@ type Beat struct {
 	// EveryMs is the interval until the next beat; a receiver forgets what
 	// a beat said after twice that.
 	EveryMs int64 `json:"every_ms"`
-	// Overloaded: the instance's input queue held a delay above its target
-	// for a whole interval; new dialogs for it should be refused.
+	// Overloaded: the instance's input queue holds a standing delay
+	// (Overload); new dialogs for it should be refused.
 	Overloaded bool `json:"overloaded,omitempty"`
 	// QueueDelayMs is the queueing delay of the latest input, milliseconds.
 	QueueDelayMs float64 `json:"queue_delay_ms"`

@@ -9,39 +9,87 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Overload is a CoDel-style detector of a standing queue: overloaded once
-// every input for a whole Interval waited longer than Target, until one
-// waits less. A burst that drains by itself is not overload; a queue that
-// stays is. Safe for concurrent use.
+// Overload is a CoDel-style detector of a standing queue, read in windows
+// of Interval: two windows in a row whose inputs waited Target or longer
+// on average make it overloaded, and it stays so until a window's average
+// falls below Target/2, or until no input arrives for a second (or two
+// intervals, if longer): nothing queues then. A burst that drains within a window or two is
+// not overload; a queue that stays is.
+//
+// The average, not CoDel's minimum, because the queues it watches run in
+// parallel: tm's partitions and the edge's workers each hold a queue of
+// their own, and under overload some inputs always pass through a short
+// one. With "one input below target ends it", such inputs cleared the
+// state every few hundred milliseconds while others waited seconds, the
+// edges admitted new calls again, and at twice the max rate tm's queue
+// grew to 9 s. Two windows, because at the max rate itself a 2-core
+// machine has bursts of one (a GC cycle, a burst of timers) that the
+// queue absorbs: shedding then refused calls the system would have
+// carried. The gap between the two thresholds keeps the state from
+// flapping. Safe for concurrent use.
 type Overload struct {
 	Target, Interval time.Duration
 
-	aboveSince atomic.Int64 // unix ns of the first sojourn above Target; 0 when below
-	over       atomic.Bool
-	last       atomic.Int64 // latest sojourn, ns
+	mu    sync.Mutex
+	start int64         // unix ns when the current window began
+	sum   time.Duration // of the current window's sojourns
+	n     int64
+	above int // windows in a row averaging Target or more
+
+	over   atomic.Bool
+	last   atomic.Int64 // latest sojourn, ns
+	lastAt atomic.Int64 // unix ns of the latest input
 }
 
 // Observe feeds the queueing delay of one input, taken at now; it reports
 // whether the state changed.
 func (o *Overload) Observe(sojourn time.Duration, now time.Time) bool {
 	o.last.Store(int64(sojourn))
-	if sojourn < o.Target {
-		o.aboveSince.Store(0)
+	t := now.UnixNano()
+	prev := o.lastAt.Swap(t)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if prev == 0 || t-prev >= o.pause() {
+		// first input, or the first after a pause: a new window, and
+		// whatever held before the pause is over
+		o.start, o.sum, o.n, o.above = t, sojourn, 1, 0
 		return o.over.Swap(false)
 	}
-	since := o.aboveSince.Load()
-	if since == 0 {
-		o.aboveSince.CompareAndSwap(0, now.UnixNano())
-		return false
+	changed := false
+	if t-o.start >= int64(o.Interval) {
+		mean := o.sum / time.Duration(o.n)
+		if mean >= o.Target {
+			o.above++
+		} else {
+			o.above = 0
+		}
+		over := o.over.Load()
+		if (!over && o.above >= 2) || (over && mean < o.Target/2) {
+			o.over.Store(!over)
+			changed = true
+		}
+		o.start, o.sum, o.n = t, 0, 0
 	}
-	if now.UnixNano()-since >= int64(o.Interval) {
-		return !o.over.Swap(true)
-	}
-	return false
+	o.sum += sojourn
+	o.n++
+	return changed
 }
 
-// Overloaded reports the state.
-func (o *Overload) Overloaded() bool { return o.over.Load() }
+// Overloaded reports the state now.
+func (o *Overload) Overloaded() bool { return o.OverloadedAt(time.Now()) }
+
+// OverloadedAt reports the state at now: overloaded, and an input arrived
+// within the last pause.
+func (o *Overload) OverloadedAt(now time.Time) bool {
+	return o.over.Load() && now.UnixNano()-o.lastAt.Load() < o.pause()
+}
+
+// pause is how long without input ends an overload, in ns: a second (the
+// beat interval: an edge that sheds every new dialog on this instance's
+// word hears of it within a beat), or two intervals if that is longer.
+// Shorter would not do: inputs are observed as they leave the queue, and
+// one slow input (a Redis stall) must not read as an empty queue.
+func (o *Overload) pause() int64 { return int64(max(2*o.Interval, time.Second)) }
 
 // Last is the latest queueing delay observed.
 func (o *Overload) Last() time.Duration { return time.Duration(o.last.Load()) }
@@ -211,13 +259,16 @@ func (b *Beater) Run(ctx context.Context) {
 	}
 }
 
-// Defaults of the overload detectors of the edge, tm and the registrar: a
-// queueing delay held above DefaultQueueTarget for DefaultQueueInterval is
-// overload. SIP's own clock sets the scale: a request that waits near
-// T1 (500 ms) is retransmitted by its UAC, which doubles the load, so the
-// queue must stand well under that before new work is refused; shorter
-// targets refuse calls during bursts a 2-core machine absorbs.
+// Defaults of the overload detectors of the edge, tm and the registrar:
+// two intervals in a row whose inputs waited DefaultQueueTarget or longer
+// on average are overload. SIP's own clock sets the scale: a request that
+// waits near T1 (500 ms) is retransmitted by its UAC, which doubles the
+// load, so a queue must be caught well under that: at twice the max rate
+// the delay grows by about a second per second, and this catches it near
+// 300 ms. Shorter targets refuse calls during the bursts a 2-core machine
+// absorbs at its max rate (50 ms over one 100 ms window did: the step at
+// the max rate after an overload lost 10 % of its calls to 503).
 const (
-	DefaultQueueTarget   = 50 * time.Millisecond
+	DefaultQueueTarget   = 100 * time.Millisecond
 	DefaultQueueInterval = 100 * time.Millisecond
 )

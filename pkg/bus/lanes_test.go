@@ -9,29 +9,56 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 )
 
-// The overload detector is CoDel's: a delay above target is overload only
-// once it held for a whole interval; one delay below ends it.
+// The overload detector reads windows of an interval: two averaging the
+// target or more in a row make it overloaded, one averaging below half the
+// target ends it, and single fast inputs or one slow window change
+// nothing (the queues it watches run in parallel; bursts drain). No input
+// for a second ends it too.
 func TestOverload(t *testing.T) {
 	o := bus.Overload{Target: 20 * time.Millisecond, Interval: 100 * time.Millisecond}
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
 	steps := []struct {
 		at      time.Duration
 		sojourn time.Duration
 		changed bool
 		over    bool
 	}{
-		{0, 5 * time.Millisecond, false, false},
-		{10 * time.Millisecond, 30 * time.Millisecond, false, false}, // above: episode starts
-		{60 * time.Millisecond, 40 * time.Millisecond, false, false}, // not a whole interval yet
-		{111 * time.Millisecond, 40 * time.Millisecond, true, true},  // held 101ms: overloaded
-		{150 * time.Millisecond, 50 * time.Millisecond, false, true},
-		{160 * time.Millisecond, 10 * time.Millisecond, true, false},  // below: over at once
-		{170 * time.Millisecond, 30 * time.Millisecond, false, false}, // a new episode starts from scratch
-		{200 * time.Millisecond, 30 * time.Millisecond, false, false},
+		{0, 5 * ms, false, false},
+		{10 * ms, 30 * ms, false, false},
+		{60 * ms, 40 * ms, false, false},  // not a whole interval yet
+		{111 * ms, 40 * ms, false, false}, // window 0-111 averages 25 ms: the first above
+		{150 * ms, 50 * ms, false, false},
+		{160 * ms, 5 * ms, false, false},
+		{215 * ms, 12 * ms, true, true}, // window 111-215, 31.7 ms: the second in a row: overloaded
+		{230 * ms, 2 * ms, false, true}, // a fast input ends nothing
+		{260 * ms, 30 * ms, false, true},
+		{320 * ms, 5 * ms, false, true},    // window 215-320, 14.7 ms: under the target, not under half
+		{425 * ms, 5 * ms, true, false},    // window 320-425, 5 ms: over
+		{430 * ms, 500 * ms, false, false}, // a burst...
+		{530 * ms, 30 * ms, false, false},  // ...makes one window of 252 ms
+		{560 * ms, 5 * ms, false, false},
+		{640 * ms, 5 * ms, false, false},   // and the next averages 17.5 ms: it drained, no overload
+		{1700 * ms, 30 * ms, false, false}, // after a pause: a new window
+		{1710 * ms, 30 * ms, false, false},
+		{1805 * ms, 30 * ms, false, false},
+		{1910 * ms, 30 * ms, true, true},
+		{2500 * ms, 30 * ms, false, true}, // 590 ms without input: still overloaded
+		{2910 * ms, 30 * ms, false, true}, // window 1910-2910
+		{4000 * ms, 30 * ms, true, false}, // no input for 1.09 s: over
 	}
 	for i, s := range steps {
-		if got := o.Observe(s.sojourn, t0.Add(s.at)); got != s.changed || o.Overloaded() != s.over {
-			t.Errorf("step %d (%v at %v): changed %v overloaded %v, want %v %v", i, s.sojourn, s.at, got, o.Overloaded(), s.changed, s.over)
+		at := t0.Add(s.at)
+		if got := o.Observe(s.sojourn, at); got != s.changed || o.OverloadedAt(at) != s.over {
+			t.Errorf("step %d (%v at %v): changed %v overloaded %v, want %v %v", i, s.sojourn, s.at, got, o.OverloadedAt(at), s.changed, s.over)
+		}
+		if s.at == 2910*ms {
+			if !o.OverloadedAt(at.Add(900 * ms)) {
+				t.Error("overloaded state gone 900 ms after the latest input (the limit is a second)")
+			}
+			if o.OverloadedAt(at.Add(1100 * ms)) {
+				t.Error("still overloaded 1.1 s after the latest input: with no input nothing queues")
+			}
 		}
 	}
 	if o.Last() != 30*time.Millisecond {

@@ -13,9 +13,9 @@ import (
 // a stateless 503 with Retry-After at the edge, the cheapest place to say
 // no, so that the calls already admitted keep their resources and finish.
 //
-// Two signals, each a queueing delay held above a target for a whole
-// interval (a burst that drains by itself is not overload; a standing queue
-// is):
+// Two signals, each a queueing delay that stands above a target
+// (bus.Overload: a burst that drains by itself is not overload; a standing
+// queue is):
 //   - local: how long a datagram waited in this edge's queue before a
 //     worker took it (observe);
 //   - remote: the beats of tm and registrar replicas (bus.Beat), which
@@ -72,7 +72,7 @@ func (a *admission) beat(service, id string, until time.Time) {
 
 // shed reports whether a new dialog for service is refused at now.
 func (a *admission) shed(now time.Time, service string) bool {
-	return a.local.Overloaded() || (*a.until.Load())[service] > now.UnixNano()
+	return a.local.OverloadedAt(now) || (*a.until.Load())[service] > now.UnixNano()
 }
 
 // Services a new request is for: REGISTER goes to the registrar, every

@@ -76,9 +76,10 @@ type Options struct {
 	Server     string
 	Supported  []string
 	Signer     *sipmsg.Signer
-	// QueueTarget and QueueInterval drive admission: new dialogs are shed
-	// while datagrams wait longer than QueueTarget for a whole
-	// QueueInterval (defaults bus.DefaultQueueTarget and
+	// QueueTarget and QueueInterval drive admission (bus.Overload): new
+	// dialogs are shed once datagrams waited QueueTarget or longer on
+	// average over two QueueIntervals in a row, until an interval averages
+	// under half of it (defaults bus.DefaultQueueTarget and
 	// bus.DefaultQueueInterval).
 	QueueTarget, QueueInterval time.Duration
 	// BusReady reports whether the bus takes events now (connected, and

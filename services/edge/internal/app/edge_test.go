@@ -208,18 +208,24 @@ func TestTransactionsExpire(t *testing.T) {
 	}
 }
 
-// Admission: a standing queue in front of the workers sheds new dialogs
-// (503 with Retry-After), not responses or in-dialog requests, and a short
-// wait again lets them in.
+// Admission: a standing queue in front of the workers (two intervals
+// averaging above the target) sheds new dialogs (503 with Retry-After), not
+// responses or in-dialog requests; one short wait changes nothing, an
+// interval of short waits lets them in again.
 func TestAdmissionLocalQueue(t *testing.T) {
 	e, f := newCore(t, Options{QueueTarget: 10 * time.Millisecond, QueueInterval: 50 * time.Millisecond})
-	for i := range 8 {
+	inv := func(i int, wait time.Duration) []string {
 		f.advance(10 * time.Millisecond)
-		e.recv(f, strings.Replace(invite(fmt.Sprintf("z9hG4bK-q%d", i)), "core-1@test", fmt.Sprintf("q%d@test", i), 1), 30*time.Millisecond)
+		e.recv(f, strings.Replace(invite(fmt.Sprintf("z9hG4bK-q%d", i)), "core-1@test", fmt.Sprintf("q%d@test", i), 1), wait)
+		return f.take()
 	}
-	got := f.take()
-	if got[len(got)-1] != "503" {
-		t.Fatalf("after 80ms of a 30ms queue: sent %v, want the last INVITE refused with 503", got)
+	for i := range 10 {
+		if got := inv(i, 30*time.Millisecond); strings.Join(got, ",") != "100" {
+			t.Fatalf("INVITE %d of a 30ms queue, %d ms in: sent %v, want 100 (one interval of it is a burst)", i, 10*(i+1), got)
+		}
+	}
+	if got := inv(10, 30*time.Millisecond); strings.Join(got, ",") != "503" {
+		t.Fatalf("after 110ms of a 30ms queue (two intervals): sent %v, want the INVITE refused with 503", got)
 	}
 	bye := strings.Replace(strings.Replace(invite("z9hG4bK-bye"), "INVITE sip", "BYE sip", 1), "1 INVITE", "2 BYE", 1)
 	bye = strings.Replace(bye, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;tag=b1", 1)
@@ -228,12 +234,18 @@ func TestAdmissionLocalQueue(t *testing.T) {
 	if f.published() != n+1 {
 		t.Error("an in-dialog BYE was shed")
 	}
-	e.recv(f, strings.Replace(invite("z9hG4bK-q9"), "core-1@test", "q9@test", 1), time.Millisecond)
-	if got := f.take(); strings.Join(got, ",") != "100" {
-		t.Errorf("after the queue drained an INVITE got %v, want 100", got)
+	if got := inv(11, time.Millisecond); strings.Join(got, ",") != "503" {
+		t.Errorf("one INVITE that waited 1ms got %v, want 503: one fast input does not end the overload", got)
 	}
-	if e.C.Shed.Load() == 0 {
-		t.Error("shed not counted")
+	var got []string
+	for i := 12; i < 30 && strings.Join(got, ",") != "100"; i++ {
+		got = inv(i, time.Millisecond)
+	}
+	if strings.Join(got, ",") != "100" {
+		t.Errorf("after 180ms of 1ms waits an INVITE got %v, want 100", got)
+	}
+	if e.C.Shed.Load() < 2 {
+		t.Errorf("shed counted %d, want at least 2", e.C.Shed.Load())
 	}
 }
 

@@ -92,12 +92,14 @@ type Config struct {
 	// died).
 	Republish time.Duration `yaml:"republish" help:"hand a retransmitted request to the bus again when it is unanswered this long"`
 
-	// QueueTarget and QueueInterval drive overload control: while
-	// datagrams wait longer than QueueTarget for a worker for a whole
-	// QueueInterval, or a tm or registrar replica reports the same of its
-	// own queue, new dialogs get 503 with Retry-After (RetryAfter seconds).
-	QueueTarget   time.Duration `yaml:"queue_target" help:"overload control: the standing queue delay above which new dialogs get 503"`
-	QueueInterval time.Duration `yaml:"queue_interval" help:"overload control: how long the delay must stand"`
+	// QueueTarget and QueueInterval drive overload control (bus.Overload):
+	// once datagrams waited QueueTarget or longer for a worker, on
+	// average, over two QueueIntervals in a row, or while a tm or
+	// registrar replica reports the same of its own queue, new dialogs get
+	// 503 with Retry-After (RetryAfter seconds), until an interval
+	// averages under half the target.
+	QueueTarget   time.Duration `yaml:"queue_target" help:"overload control: the average queue delay (over two intervals in a row) from which new dialogs get 503"`
+	QueueInterval time.Duration `yaml:"queue_interval" help:"overload control: the window the queue delay is averaged over"`
 	RetryAfter    int           `yaml:"retry_after" help:"seconds in the Retry-After of the edge's 503s"`
 
 	// SLSecret keys the to-tags of stateless replies so that any edge with

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/bus"
 )
 
 func TestDefaultsValidate(t *testing.T) {
@@ -12,7 +14,7 @@ func TestDefaultsValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
-	if c.UDP != "127.0.0.1:5060" || c.Advertise != "" || c.Republish != 2*time.Second || c.QueueTarget != 50*time.Millisecond {
+	if c.UDP != "127.0.0.1:5060" || c.Advertise != "" || c.Republish != 2*time.Second || c.QueueTarget != bus.DefaultQueueTarget {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }

@@ -27,8 +27,8 @@ const QueueGroup = "sipbus-registrar"
 //
 // Requests run on lanes by call key: the REGISTERs of one UA (one
 // Call-ID) one at a time, in arrival order, as digest nonce-counts need.
-// When they wait in the lanes longer than the overload target for a whole
-// interval, new REGISTERs are answered 503 with Retry-After at once and the
+// When they wait in the lanes the overload target or longer, on average
+// over two intervals in a row (bus.Overload), new REGISTERs are answered 503 with Retry-After at once and the
 // replica's beat says so, so the edges refuse REGISTERs before they reach
 // it.
 type Input struct {
@@ -51,8 +51,8 @@ const SpanRegister = "registrar.register"
 type InputOptions struct {
 	ID            string
 	Lanes         int           // default 64
-	QueueTarget   time.Duration // default 20ms
-	QueueInterval time.Duration // default 100ms
+	QueueTarget   time.Duration // default bus.DefaultQueueTarget
+	QueueInterval time.Duration // default bus.DefaultQueueInterval
 	Log           *slog.Logger
 	Tracer        *obs.Tracer // nil: no spans
 }

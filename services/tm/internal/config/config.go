@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/bus"
 )
 
 // Config is tm's settings (pkg/service: each field is a YAML key, the
@@ -56,13 +58,14 @@ type Config struct {
 	// provisional response before tm cancels it (Kamailio's fr_inv_timer).
 	NoAnswer time.Duration `yaml:"no_answer" help:"timer C (fr_inv_timer): how long an INVITE may ring before tm CANCELs it and answers 408"`
 
-	// QueueTarget and QueueInterval drive overload control: when messages
-	// reach tm more than QueueTarget after the edge received them, for a
-	// whole QueueInterval, tm answers new requests 503 with Retry-After
-	// and its beat tells the edges to refuse new dialogs (defaults
+	// QueueTarget and QueueInterval drive overload control (bus.Overload):
+	// when the messages of a QueueInterval reached tm QueueTarget or more
+	// after the edge received them, on average, tm answers new requests
+	// 503 with Retry-After and its beat tells the edges to refuse new
+	// dialogs, until an interval averages under half the target (defaults
 	// bus.DefaultQueueTarget, bus.DefaultQueueInterval).
-	QueueTarget   time.Duration `yaml:"queue_target" help:"overload: messages reaching tm later than this after the edge got them ..."`
-	QueueInterval time.Duration `yaml:"queue_interval" help:"... for this long make tm answer new requests 503 and tell the edges to refuse new dialogs"`
+	QueueTarget   time.Duration `yaml:"queue_target" help:"overload: messages reaching tm this long after the edge got them, on average over two queue_intervals in a row, ..."`
+	QueueInterval time.Duration `yaml:"queue_interval" help:"... make tm answer new requests 503 and tell the edges to refuse new dialogs (until an interval averages under half the target)"`
 
 	// Coalesce is how long a change of a transaction that SIP does not need
 	// written first (a provisional response, a timer) may wait to be
@@ -102,15 +105,13 @@ type Config struct {
 
 // Defaults.
 const (
-	defaultT1            = 500 * time.Millisecond
-	defaultT2            = 4 * time.Second
-	defaultT4            = 5 * time.Second
-	defaultNoAnswer      = 60 * time.Second
-	defaultQueueTarget   = 50 * time.Millisecond
-	defaultQueueInterval = 100 * time.Millisecond
-	defaultCoalesce      = 20 * time.Millisecond
-	defaultResolverTO    = 2 * time.Second
-	defaultFailoverTO    = 5 * time.Second
+	defaultT1         = 500 * time.Millisecond
+	defaultT2         = 4 * time.Second
+	defaultT4         = 5 * time.Second
+	defaultNoAnswer   = 60 * time.Second
+	defaultCoalesce   = 20 * time.Millisecond
+	defaultResolverTO = 2 * time.Second
+	defaultFailoverTO = 5 * time.Second
 )
 
 // Default returns the defaults. It does not validate: Advertise is
@@ -121,8 +122,8 @@ func Default() Config {
 		T2:              defaultT2,
 		T4:              defaultT4,
 		NoAnswer:        defaultNoAnswer,
-		QueueTarget:     defaultQueueTarget,
-		QueueInterval:   defaultQueueInterval,
+		QueueTarget:     bus.DefaultQueueTarget,
+		QueueInterval:   bus.DefaultQueueInterval,
 		Coalesce:        defaultCoalesce,
 		ResolverTimeout: defaultResolverTO,
 		FailoverTimeout: defaultFailoverTO,

@@ -43,9 +43,9 @@ import (
 // every lock; its result comes back under the partition's lock, like a
 // due deadline.
 //
-// Overload (CoDel-style): when messages reach tm more than QueueTarget
-// after the edge received them (the edge's time attribute), for a whole
-// QueueInterval, the replica is overloaded: it answers new requests 503
+// Overload (CoDel-style, bus.Overload): when messages reach tm QueueTarget
+// or more after the edge received them (the edge's time attribute), on
+// average over two QueueIntervals in a row, the replica is overloaded: it answers new requests 503
 // with Retry-After at once instead of routing them (the caller gets an
 // answer, admitted calls keep the CPU), and says so in its beat, so the
 // edges refuse new dialogs before they reach it.
