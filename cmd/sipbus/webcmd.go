@@ -53,7 +53,7 @@ func upWeb(ctx context.Context, srv *httpfront.Server, nc *nats.Conn, js jetstre
 		cfg.SessionKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.SessionKey)
 	}
-	w, err := web.New(cfg, web.Deps{NC: nc, JS: js, Directory: dir, Locations: loc, State: web.StateFor(st), Log: log, Tracer: tracer})
+	w, err := web.New(cfg, web.Deps{NC: nc, JS: js, Directory: dir, Locations: loc, State: web.StateFor(st, dir), Log: log, Tracer: tracer})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -42,8 +42,11 @@ func ParseAOR(s string) (user, domain string, err error) {
 	return user, domain, nil
 }
 
-// canonicalAOR returns the canonical "user@domain" of s.
-func canonicalAOR(s string) (string, error) {
+// CanonicalAOR returns the canonical "user@domain" of s (see the package
+// doc): the spelling every Directory method stores and returns, and the
+// hash tag of the subscriber's Redis key (Redis.Key). Errors are
+// ParseAOR's.
+func CanonicalAOR(s string) (string, error) {
 	user, domain, err := ParseAOR(s)
 	if err != nil {
 		return "", err

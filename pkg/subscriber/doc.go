@@ -34,6 +34,10 @@
 // manages every subscriber on the web page; absent means not). Times have
 // millisecond precision.
 //
+// Redis.Key names a subscriber's hash for the scripts of other packages
+// that check, in the round trip of their own write, that an AOR is a
+// subscriber (services/web keeps call histories of subscribers only).
+//
 // # Notifications
 //
 // A subscriber with an Email gets a mail for each missed call unless

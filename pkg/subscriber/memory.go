@@ -45,7 +45,7 @@ func (m *Memory) Add(ctx context.Context, s Subscriber) error {
 
 // Get implements Directory.
 func (m *Memory) Get(ctx context.Context, aor string) (Subscriber, error) {
-	key, err := canonicalAOR(aor)
+	key, err := CanonicalAOR(aor)
 	if err != nil {
 		return Subscriber{}, err
 	}
@@ -83,7 +83,7 @@ func (m *Memory) Update(ctx context.Context, s Subscriber) error {
 
 // Remove implements Directory.
 func (m *Memory) Remove(ctx context.Context, aor string) error {
-	key, err := canonicalAOR(aor)
+	key, err := CanonicalAOR(aor)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,24 @@ func newRedis(c redis.UniversalClient, prefix string, oneScript bool) *Redis {
 func (r *Redis) hashKey(aor string) string { return r.prefix + ":sub:{" + aor + "}" }
 func (r *Redis) indexKey() string          { return r.prefix + ":subs" }
 
+// Key returns the key of the hash of aor's subscriber (any spelling
+// ParseAOR accepts), for another package's script that must check, in the
+// round trip of its own write, that aor is a subscriber: the hash exists
+// exactly while the subscriber does (EXISTS). Its hash tag is the
+// canonical AOR (CanonicalAOR), so on Redis Cluster it shares a slot with
+// any key tagged "{<canonical AOR>}". Errors wrap ErrInvalid: a bad AOR,
+// or a prefix with '{' or '}'.
+func (r *Redis) Key(aor string) (string, error) {
+	key, err := CanonicalAOR(aor)
+	if err != nil {
+		return "", err
+	}
+	if r.badPrefix != nil {
+		return "", r.badPrefix
+	}
+	return r.hashKey(key), nil
+}
+
 // keys returns the script keys: the hash, and the index in one-script mode.
 func (r *Redis) keys(aor string) []string {
 	if r.oneScript {
@@ -86,7 +104,7 @@ func (r *Redis) Add(ctx context.Context, s Subscriber) error {
 
 // Get implements Directory.
 func (r *Redis) Get(ctx context.Context, aor string) (Subscriber, error) {
-	key, err := canonicalAOR(aor)
+	key, err := CanonicalAOR(aor)
 	if err != nil {
 		return Subscriber{}, err
 	}
@@ -135,7 +153,7 @@ func (r *Redis) Update(ctx context.Context, s Subscriber) error {
 
 // Remove implements Directory.
 func (r *Redis) Remove(ctx context.Context, aor string) error {
-	key, err := canonicalAOR(aor)
+	key, err := CanonicalAOR(aor)
 	if err != nil {
 		return err
 	}

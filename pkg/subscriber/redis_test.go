@@ -106,6 +106,15 @@ func TestRedisKeyLayout(t *testing.T) {
 	if err != nil || len(z) != 1 || z[0].Member != "Alice@example.com" || z[0].Score != 0 {
 		t.Fatalf("index %s = %v, %v; want [Alice@example.com score 0]", indexKey, z, err)
 	}
+	// Key names the hash from any spelling, and fails for a bad AOR.
+	for _, aor := range []string{"Alice@example.com", "sips:Alice@EXAMPLE.com.;transport=tls"} {
+		if k, err := d.Key(aor); k != hashKey || err != nil {
+			t.Errorf("Key(%q) = %q, %v; want %q", aor, k, err, hashKey)
+		}
+	}
+	if k, err := d.Key("sip:example.com"); !errors.Is(err, subscriber.ErrInvalid) {
+		t.Errorf("Key of an AOR without user = %q, %v; want ErrInvalid", k, err)
+	}
 	// Provisioning data: no TTL on either key.
 	for _, k := range []string{hashKey, indexKey} {
 		if ttl := c.PTTL(ctx, k).Val(); ttl != -1*time.Nanosecond && ttl != -1*time.Millisecond {
@@ -134,8 +143,9 @@ func TestRedisBadPrefix(t *testing.T) {
 	d := subscriber.NewRedis(c, "a{b}")
 	_, getErr := d.Get(ctx, "a@example.com")
 	_, _, listErr := d.List(ctx, "", 1)
+	_, keyErr := d.Key("a@example.com")
 	for op, err := range map[string]error{
-		"Add": d.Add(ctx, subscriber.Subscriber{AOR: "a@example.com"}), "Get": getErr,
+		"Add": d.Add(ctx, subscriber.Subscriber{AOR: "a@example.com"}), "Get": getErr, "Key": keyErr,
 		"Update": d.Update(ctx, subscriber.Subscriber{AOR: "a@example.com"}), "Remove": d.Remove(ctx, "a@example.com"), "List": listErr,
 	} {
 		if !errors.Is(err, subscriber.ErrInvalid) || !strings.Contains(err.Error(), "prefix") {

@@ -136,7 +136,7 @@ func (s Subscriber) Validate() error {
 // lower-case HA1 values.
 func normalize(s Subscriber) (Subscriber, error) {
 	var errs []error
-	aor, err := canonicalAOR(s.AOR)
+	aor, err := CanonicalAOR(s.AOR)
 	if err != nil {
 		errs = append(errs, err)
 	}

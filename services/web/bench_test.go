@@ -23,8 +23,9 @@ func BenchmarkPage1000(b *testing.B) {
 		}
 	}
 	for i := range 100 {
-		if _, err := e.st.History.Push(ctx, "alice@example.com", app.Call{ID: fmt.Sprintf("k%d:in", i), Dir: app.In, Missed: true, Reason: "busy"}, 100, 3600e9); err != nil {
-			b.Fatal(err)
+		l := app.Line{UserURI: "sip:alice@example.com", Call: app.Call{ID: fmt.Sprintf("k%d:in", i), Dir: app.In, Missed: true, Reason: "busy"}}
+		if n, err := e.st.History.Record(ctx, []app.Line{l}, 100, 3600e9); n != 1 || err != nil {
+			b.Fatalf("Record = %d, %v", n, err)
 		}
 	}
 	br := e.browser(b)

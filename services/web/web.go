@@ -43,20 +43,26 @@ type State struct {
 }
 
 // StateFor returns the state beside the process's store st: on its Redis
-// client, or in memory when st is the memory engine (one process).
-func StateFor(st store.Store) State {
+// client, or in memory when st is the memory engine (one process), where
+// histories are kept for the subscribers of dir, the process's directory.
+// (On Redis the history checks the directory beside st, as StateOn says,
+// which is where the process's directory is.)
+func StateFor(st store.Store, dir subscriber.Directory) State {
 	if r, ok := st.(*store.Redis); ok {
 		c, prefix := r.Client()
 		return StateOn(c, prefix)
 	}
-	m := adapters.NewMemory()
+	m := adapters.NewMemory(dir)
 	return State{Phonebook: m, History: m, Generations: websession.NewMemory(), Failures: digest.NewMemoryFailures(nil)}
 }
 
-// StateOn keeps the state on a Redis client under prefix. Sign-in failures
-// are counted apart from the registrar's (prefix + ":web").
+// StateOn keeps the state on a Redis client under prefix. Histories are
+// kept for the subscribers of the directory on the same client and prefix
+// (subscriber.NewRedis(c, prefix)), checked in the script that writes
+// them. Sign-in failures are counted apart from the registrar's (prefix +
+// ":web").
 func StateOn(c redis.UniversalClient, prefix string) State {
-	r := adapters.NewRedis(c, prefix)
+	r := adapters.NewRedis(c, prefix, subscriber.NewRedis(c, prefix))
 	fp := "web"
 	if prefix != "" {
 		fp = prefix + ":web"

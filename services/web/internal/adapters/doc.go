@@ -11,6 +11,10 @@
 //	                            to history_len; TTL history_ttl, renewed by
 //	                            each new call.
 //
-// A history push is one Lua script: it skips a call whose ID is in the list
-// already (a redelivered event), then LPUSH, LTRIM and PEXPIRE.
+// A history line is one Lua script: it writes nothing unless the
+// subscriber's hash exists (subscriber.Redis.Key: the line's AOR is a
+// subscriber), skips a call whose ID is in the list already (a redelivered
+// event), then LPUSH, LTRIM and PEXPIRE. The lines of a call event go in
+// one pipeline (Redis.Record), so the event costs one round trip. The
+// memory engine asks the directory instead.
 package adapters

@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sipbus/sipbus/pkg/location"
+	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/web/internal/app"
 )
 
@@ -24,14 +26,36 @@ var (
 // NewID is a phonebook entry id: 16 random base32 characters.
 func NewID() string { return strings.ToLower(rand.Text()[:16]) }
 
+// SubscriberKeys names the Redis hash of a subscriber, which the history
+// script checks (*subscriber.Redis).
+type SubscriberKeys interface {
+	Key(aor string) (string, error)
+}
+
+// Directory tells whether an AOR is a subscriber, for the memory engine's
+// history (subscriber.Directory).
+type Directory interface {
+	Get(ctx context.Context, aor string) (subscriber.Subscriber, error)
+}
+
+var (
+	_ SubscriberKeys = (*subscriber.Redis)(nil)
+	_ Directory      = (subscriber.Directory)(nil)
+)
+
 // Redis is the Redis engine.
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	subs   SubscriberKeys
 }
 
-// NewRedis keeps the state on c under prefix ("" for none).
-func NewRedis(c redis.UniversalClient, prefix string) *Redis { return &Redis{c: c, prefix: prefix} }
+// NewRedis keeps the state on c under prefix ("" for none); histories are
+// kept for the subscribers whose hashes subs names (the directory on the
+// same server).
+func NewRedis(c redis.UniversalClient, prefix string, subs SubscriberKeys) *Redis {
+	return &Redis{c: c, prefix: prefix, subs: subs}
+}
 
 func (r *Redis) key(kind, aor string) string {
 	k := "web:" + kind + ":{" + aor + "}"
@@ -102,9 +126,12 @@ func (r *Redis) Delete(ctx context.Context, aor, id string) error {
 	return nil
 }
 
-// pushScript: KEYS[1] the history; ARGV = id prefix of the JSON, json, max,
-// ttl ms. Returns 0 when the call is there already, else 1.
-var pushScript = redis.NewScript(`
+// recordScript: KEYS[1] the history, KEYS[2] the subscriber's hash
+// (subscriber.Redis.Key); ARGV = id prefix of the JSON, json, max, ttl ms.
+// Returns -1 when KEYS[2] does not exist (not a subscriber: nothing is
+// written, so no key is created), 0 when the call is there already, else 1.
+var recordScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local head = ARGV[1]
 for _, v in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if string.sub(v, 1, #head) == head then return 0 end
@@ -115,16 +142,88 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `)
 
-// Push adds c to aor's history unless a call with its ID is there; it
-// reports whether it added.
-func (r *Redis) Push(ctx context.Context, aor string, c app.Call, max int, ttl time.Duration) (bool, error) {
-	b, _ := json.Marshal(c)
-	head, _ := json.Marshal(c.ID)
-	n, err := pushScript.Run(ctx, r.c, []string{r.key("calls", aor)}, `{"id":`+string(head)+`,`, b, max, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("web: history of %s: %w", aor, err)
+// Record implements ports.Histories in one round trip whatever the number
+// of lines: one pipeline of one script per line, each checking that the
+// subscriber's hash exists before it pushes. Not one script over every
+// line: a caller's and a callee's keys lie in different Redis Cluster
+// slots, while one line's history and subscriber keys share the AOR's
+// hash tag, so each script is a legal Cluster command and go-redis sends
+// the pipeline to the nodes in parallel. When the server has lost the
+// script (a restart, SCRIPT FLUSH), the lines refused with NOSCRIPT go
+// again with EVAL in a second round trip.
+func (r *Redis) Record(ctx context.Context, lines []app.Line, max int, ttl time.Duration) (int, error) {
+	ws := make([]historyWrite, 0, len(lines))
+	for _, l := range lines {
+		aor, err := historyAOR(l.UserURI)
+		if err != nil {
+			continue
+		}
+		sub, err := r.subs.Key(aor)
+		if err != nil {
+			continue // a prefix with '{' or '}': subscriber.Redis.Get skipped the line the same way
+		}
+		b, _ := json.Marshal(l.Call)
+		head, _ := json.Marshal(l.Call.ID)
+		ws = append(ws, historyWrite{aor: aor, keys: []string{r.key("calls", aor), sub},
+			args: []any{`{"id":` + string(head) + `,`, b, max, ttl.Milliseconds()}})
 	}
-	return n == 1, nil
+	if len(ws) == 0 {
+		return 0, nil
+	}
+	added, lost, err := r.runRecord(ctx, ws, true)
+	if err != nil || len(lost) == 0 {
+		return added, err
+	}
+	again, _, err := r.runRecord(ctx, lost, false)
+	return added + again, err
+}
+
+// historyWrite is one line's recordScript call.
+type historyWrite struct {
+	aor  string
+	keys []string
+	args []any
+}
+
+// runRecord sends ws in one pipeline, with EVALSHA (sha) or EVAL, and
+// returns how many calls were added and the writes refused with NOSCRIPT.
+func (r *Redis) runRecord(ctx context.Context, ws []historyWrite, sha bool) (added int, lost []historyWrite, err error) {
+	p := r.c.Pipeline()
+	cmds := make([]*redis.Cmd, len(ws))
+	for i, w := range ws {
+		if sha {
+			cmds[i] = recordScript.EvalSha(ctx, p, w.keys, w.args...)
+		} else {
+			cmds[i] = recordScript.Eval(ctx, p, w.keys, w.args...)
+		}
+	}
+	_, _ = p.Exec(ctx) // each command carries its own error
+	for i, c := range cmds {
+		n, cerr := c.Int()
+		switch {
+		case sha && redis.HasErrorPrefix(cerr, "NOSCRIPT"):
+			lost = append(lost, ws[i])
+		case cerr != nil:
+			if err == nil {
+				err = fmt.Errorf("web: history of %s: %w", ws[i].aor, cerr)
+			}
+		case n == 1:
+			added++
+		}
+	}
+	return added, lost, err
+}
+
+// historyAOR is the AOR whose history a line goes to: the AOR of its URI
+// (location.ParseAOR drops the display name, port and parameters) in the
+// directory's canonical spelling, which is the one a session holds and the
+// page reads, and the hash tag of the subscriber's key.
+func historyAOR(uri string) (string, error) {
+	aor, err := location.ParseAOR(uri)
+	if err != nil {
+		return "", err
+	}
+	return subscriber.CanonicalAOR(aor)
 }
 
 // Calls returns aor's history, newest first.
@@ -145,14 +244,16 @@ func (r *Redis) Calls(ctx context.Context, aor string) ([]app.Call, error) {
 
 // Memory is the in-process engine.
 type Memory struct {
+	dir   Directory
 	mu    sync.Mutex
 	pb    map[string]map[string]app.Entry
 	calls map[string][]app.Call
 }
 
-// NewMemory returns an empty Memory.
-func NewMemory() *Memory {
-	return &Memory{pb: map[string]map[string]app.Entry{}, calls: map[string][]app.Call{}}
+// NewMemory returns an empty Memory that keeps histories for the
+// subscribers of dir.
+func NewMemory(dir Directory) *Memory {
+	return &Memory{dir: dir, pb: map[string]map[string]app.Entry{}, calls: map[string][]app.Call{}}
 }
 
 // Entries returns aor's phonebook, unsorted.
@@ -200,13 +301,36 @@ func (m *Memory) Delete(_ context.Context, aor, id string) error {
 	return nil
 }
 
-// Push is Redis.Push (the memory engine keeps no TTL).
-func (m *Memory) Push(_ context.Context, aor string, c app.Call, max int, _ time.Duration) (bool, error) {
+// Record implements ports.Histories: it asks the directory line by line
+// (the memory engine keeps no TTL).
+func (m *Memory) Record(ctx context.Context, lines []app.Line, max int, _ time.Duration) (int, error) {
+	added := 0
+	for _, l := range lines {
+		aor, err := historyAOR(l.UserURI)
+		if err != nil {
+			continue
+		}
+		if _, err := m.dir.Get(ctx, aor); err != nil {
+			if errors.Is(err, subscriber.ErrNotFound) || errors.Is(err, subscriber.ErrInvalid) {
+				continue
+			}
+			return added, fmt.Errorf("web: history of %s: %w", aor, err)
+		}
+		if m.push(aor, l.Call, max) {
+			added++
+		}
+	}
+	return added, nil
+}
+
+// push adds c to aor's history unless a call with its ID is there; it
+// reports whether it added.
+func (m *Memory) push(aor string, c app.Call, max int) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range m.calls[aor] {
 		if o.ID == c.ID {
-			return false, nil
+			return false
 		}
 	}
 	l := append([]app.Call{c}, m.calls[aor]...)
@@ -214,7 +338,7 @@ func (m *Memory) Push(_ context.Context, aor string, c app.Call, max int, _ time
 		l = l[:max]
 	}
 	m.calls[aor] = l
-	return true, nil
+	return true
 }
 
 // Calls is Redis.Calls.

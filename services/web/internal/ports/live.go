@@ -15,7 +15,6 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/location"
-	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/web/internal/app"
 )
 
@@ -218,26 +217,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 // HistoryHandler is the durable consumer's handler: it keeps each call's
 // lines in the histories of the local subscribers it concerns (a URI that
-// names no subscriber is skipped). A redelivered event adds nothing.
+// names no subscriber is skipped; Histories.Record checks, in the round
+// trip of its write). A redelivered event adds nothing.
 func (s *Server) HistoryHandler(ctx context.Context, ev *bus.Event) error {
 	lines := linesOf(ev)
 	if lines == nil {
 		return bus.Permanent(fmt.Errorf("web: event %s of type %s is not a call.missed or call.ended", ev.ID, ev.Type))
 	}
-	for _, l := range lines {
-		aor, err := location.ParseAOR(l.UserURI)
-		if err != nil {
-			continue
-		}
-		if _, err := s.Directory.Get(ctx, aor); err != nil {
-			if errors.Is(err, subscriber.ErrNotFound) || errors.Is(err, subscriber.ErrInvalid) {
-				continue
-			}
-			return err
-		}
-		if _, err := s.History.Push(ctx, aor, l.Call, s.Cfg.HistoryLen, s.Cfg.HistoryTTL); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.History.Record(ctx, lines, s.Cfg.HistoryLen, s.Cfg.HistoryTTL)
+	return err
 }

@@ -34,9 +34,20 @@ type Phonebooks interface {
 	Delete(ctx context.Context, aor, id string) error
 }
 
-// Histories keeps each user's recent calls.
+// Histories keeps each user's recent calls (adapters.Redis,
+// adapters.Memory).
 type Histories interface {
-	Push(ctx context.Context, aor string, c app.Call, max int, ttl time.Duration) (bool, error)
+	// Record adds each line's call to the history of the subscriber its
+	// URI names, under the directory's canonical AOR; a URI that is no
+	// AOR or names no subscriber is skipped, so random From URIs create
+	// nothing. A call whose ID is in the history already (a redelivered
+	// event) is not added again; a history keeps the newest max calls and
+	// lives ttl after its last new call. It returns how many calls it
+	// added. One round trip on Redis whatever the number of lines; an
+	// error (Redis unreachable) may leave some lines recorded, which a
+	// retry skips.
+	Record(ctx context.Context, lines []app.Line, max int, ttl time.Duration) (int, error)
+	// Calls returns aor's history, newest first.
 	Calls(ctx context.Context, aor string) ([]app.Call, error)
 }
 
