@@ -121,6 +121,9 @@ type Service struct {
 	stop   chan struct{}
 	once   sync.Once
 	calls  *prometheus.CounterVec // nil without Deps.Metrics
+	// announce hears SubjectRing; rings is what it heard (rings.go).
+	announce *nats.Subscription
+	rings    *ringKeys
 }
 
 // New validates cfg and builds a replica; Start runs it.
@@ -137,7 +140,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	inst := mgmt.New("ctd", cfg.ID)
 	log = inst.Logger(log.With("service", "ctd", "ctd_id", cfg.ID))
-	s := &Service{cfg: cfg, d: d, log: log, inst: inst, store: d.State, tokens: d.State, uac: d.UAC, now: d.Now, pol: cfg.Policy()}
+	s := &Service{cfg: cfg, d: d, log: log, inst: inst, store: d.State, tokens: d.State, uac: d.UAC, now: d.Now, pol: cfg.Policy(),
+		rings: newRingKeys(MaxRingKeys)}
 	if d.Metrics != nil {
 		s.calls = d.Metrics.CTDCalls()
 	}
@@ -173,24 +177,40 @@ func NewID() string { return "c" + tmapi.NewID() }
 // Mount serves the HTTP API on mux (the process's httpfront mux).
 func (s *Service) Mount(mux *http.ServeMux) { s.api.Mount(mux) }
 
-// Start subscribes to the in-dialog requests of ctd's dialogs, serves the
-// commands and runs the timer loop.
+// Start subscribes to the ring announcements and reads the RingKeys the
+// store holds, subscribes to the in-dialog requests of ctd's dialogs and
+// to call.ringing, serves the commands and runs the timer loop. A store
+// that cannot be read leaves every call.ringing looked up until the timer
+// loop reads it.
 func (s *Service) Start(ctx context.Context) error {
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = make(chan struct{})
+	ann, err := s.d.NC.Subscribe(SubjectRing, s.onRingAnnouncement)
+	if err != nil {
+		return fmt.Errorf("ctd: subscribe %s: %w", SubjectRing, err)
+	}
+	s.announce = ann
+	s.ringGap()
+	if err := s.seedRings(s.base); err != nil {
+		s.log.Warn("ctd: read the ring keys (call.ringing is looked up until it works)", "err", err)
+	}
 	sub, err := s.d.NC.QueueSubscribe(tmapi.DialogSubjects(Owner), QueueGroup, s.onDialogRequest)
 	if err != nil {
+		_ = ann.Unsubscribe()
 		return fmt.Errorf("ctd: subscribe %s: %w", tmapi.DialogSubjects(Owner), err)
 	}
 	s.sub = sub
 	ring, err := s.d.NC.QueueSubscribe("call."+bus.CallEventRinging+".*", QueueGroup, s.onCallRinging)
 	if err != nil {
+		_ = ann.Unsubscribe()
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("ctd: subscribe call.ringing: %w", err)
 	}
 	s.ring = ring
 	if err := s.serveCommands(); err != nil {
+		_ = ann.Unsubscribe()
 		_ = sub.Unsubscribe()
+		_ = ring.Unsubscribe()
 		return err
 	}
 	s.wg.Add(1)
@@ -206,6 +226,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	if s.sub != nil {
 		_ = s.sub.Drain()
 		_ = s.ring.Drain()
+		_ = s.announce.Unsubscribe()
 	}
 	if s.svc != nil {
 		_ = s.svc.Stop()
@@ -231,6 +252,7 @@ func (s *Service) Abandon() {
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
 		_ = s.ring.Unsubscribe()
+		_ = s.announce.Unsubscribe()
 	}
 	if s.svc != nil {
 		_ = s.svc.Stop()
@@ -258,6 +280,9 @@ func (s *Service) Dial(ctx context.Context, id, owner, from, to string) (app.Sta
 	}
 	if _, err := s.store.Create(ctx, st); err != nil {
 		return app.State{}, err
+	}
+	if st.Watch != "" {
+		s.announceRing(st.Watch)
 	}
 	// One INVITE to the caller's AOR: tm forks it to every registered
 	// phone, the first 2xx wins and tm CANCELs the others.

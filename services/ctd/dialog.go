@@ -125,7 +125,9 @@ func RingKey(callerAOR, calleeAOR string) string { return "ring:" + callerAOR + 
 // tm's call.ringing event of the caller's call to the callee tells the
 // ringing instead: a call from the caller's AOR to the callee's while the
 // click-to-dial waits for it is taken as NOTIFY 180 (the latest
-// click-to-dial between the two AORs, when there are several).
+// click-to-dial between the two AORs, when there are several). Almost no
+// call is one of ctd's: the store is asked only about RingKeys the
+// replica knows (rings.go), so the others cost no round trip.
 func (s *Service) onCallRinging(msg *nats.Msg) {
 	if s.dead.Load() {
 		return
@@ -143,9 +145,14 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 	if err1 != nil || err2 != nil {
 		return
 	}
+	key := RingKey(from, to)
+	s.ringGap()
+	if !s.rings.mayBeOurs(key, time.Now()) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(s.base, 10*time.Second)
 	defer cancel()
-	id, err := s.store.ByDialog(ctx, RingKey(from, to))
+	id, err := s.store.ByDialog(ctx, key)
 	if err != nil {
 		return
 	}

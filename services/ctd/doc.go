@@ -14,4 +14,24 @@
 // replica that sent them; in-dialog requests (NOTIFY, BYE) come from tm on
 // app.ctd.dialog.<dialog> to any replica (queue group sipbus-ctd); due
 // deadlines are claimed by any replica's timer loop.
+//
+// # call.ringing without a round trip
+//
+// A replica hears every call.ringing of the platform (queue group
+// sipbus-ctd), and almost none is a click-to-dial's, so it asks Redis only
+// about RingKeys it knows may be one. The replica that creates a call
+// records its RingKey in the store (the dialog index, and the sorted set
+// of watches), then announces it on SubjectRing (core NATS, outside the
+// stream) before the caller's INVITE leaves on the same connection; every
+// replica keeps the announced keys for the lifetime of the stored key
+// (24 h). A replica cannot know the announcements it missed, so it reads
+// the live keys from the store instead of waiting a day: when it starts,
+// after a NATS reconnect and after its subscription dropped
+// announcements; until that read succeeds it looks up every call.ringing.
+// Its subscription to the announcements comes first, so a key is either
+// in what it read or in what it hears. At most MaxRingKeys are held; a key
+// refused for want of room makes the replica look up every call.ringing
+// until that key would have expired, so the cap costs round trips, never
+// a call. The memory engine (`sipbus up` without Redis) lists its watches
+// with the same lifetime, so the replica behaves the same on both.
 package ctd

@@ -157,7 +157,8 @@ func (s *Service) feed(id string, in app.Input) {
 }
 
 // timers is the deadline loop: any replica may claim a due call; the
-// compare-and-set makes one of them act.
+// compare-and-set makes one of them act. It also keeps the RingKeys:
+// reads them from the store after a gap, drops the expired ones.
 func (s *Service) timers() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Tick)
@@ -171,6 +172,11 @@ func (s *Service) timers() {
 		if s.dead.Load() {
 			return
 		}
+		s.ringGap()
+		if err := s.seedRings(s.base); err != nil {
+			s.log.Warn("ctd: read the ring keys", "err", err)
+		}
+		s.rings.sweep(time.Now())
 		now := s.now()
 		ids, err := s.store.Due(s.base, now, 100)
 		if err != nil {

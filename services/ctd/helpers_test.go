@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
@@ -153,12 +154,22 @@ func (w *world) replica(t *testing.T, id string, tune func(*ctd.Config)) (*ctd.S
 
 // replicaWith is replica with metrics exported on m (nil: none).
 func (w *world) replicaWith(t *testing.T, id string, tune func(*ctd.Config), m *obs.Metrics) (*ctd.Service, ctd.State) {
+	s, st, _ := w.replicaOn(t, id, tune, m, nil)
+	return s, st
+}
+
+// replicaOn is replicaWith with hook on the replica's Redis client (nil:
+// none); it also returns the replica's NATS connection.
+func (w *world) replicaOn(t *testing.T, id string, tune func(*ctd.Config), m *obs.Metrics, hook redis.Hook) (*ctd.Service, ctd.State, *nats.Conn) {
 	nc, js := testenv.Connect(t, w.url)
 	c, p, err := store.OpenRedisClient(context.Background(), w.redis)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
+	if hook != nil {
+		c.AddHook(hook)
+	}
 	st := ctd.StateOn(c, p)
 	cfg := ctd.DefaultConfig()
 	cfg.ID, cfg.Tick = id, 50*time.Millisecond
@@ -177,7 +188,7 @@ func (w *world) replicaWith(t *testing.T, id string, tune func(*ctd.Config), m *
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
-	return s, st
+	return s, st, nc
 }
 
 func serve(t *testing.T, s *ctd.Service) *httptest.Server {

@@ -8,6 +8,7 @@
 //	<p>:ctd:deadlines       sorted set id -> deadline (Unix ms)
 //	<p>:ctd:dialog:<dialog> string: the call id owning a tm dialog; TTL 24 h
 //	<p>:ctd:dialog:ring:<caller AOR>><callee AOR>  the latest call between the two (State.Watch)
+//	<p>:ctd:watches         sorted set State.Watch -> when its dialog key expires (Unix ms)
 //	<p>:ctd:token:<sha256>  string: the AOR of an API token
 //
 // A call's record is written by one Lua script (compare-and-set on v).

@@ -13,11 +13,13 @@ import (
 
 // Memory is the Store and Tokens in this process (`sipbus up` without
 // Redis; one process only). Records never expire: a process's lifetime
-// is the bound.
+// is the bound. Watches still lists a watch for LiveTTL only, as Redis
+// does, so that a replica filters call.ringing alike on both engines.
 type Memory struct {
 	mu      sync.Mutex
 	calls   map[string]app.State
 	dialogs map[string]string
+	watches map[string]time.Time // State.Watch -> when Redis would expire it
 	tokens  map[string]string
 }
 
@@ -28,7 +30,8 @@ var (
 
 // NewMemory returns an empty engine.
 func NewMemory() *Memory {
-	return &Memory{calls: map[string]app.State{}, dialogs: map[string]string{}, tokens: map[string]string{}}
+	return &Memory{calls: map[string]app.State{}, dialogs: map[string]string{}, watches: map[string]time.Time{},
+		tokens: map[string]string{}}
 }
 
 func (m *Memory) write(s app.State) (app.State, error) {
@@ -50,6 +53,7 @@ func (m *Memory) write(s app.State) (app.State, error) {
 	}
 	if s.Watch != "" && old == 0 {
 		m.dialogs[s.Watch] = s.ID
+		m.watches[s.Watch] = time.Now().Add(LiveTTL)
 	}
 	return s.Clone(), nil
 }
@@ -117,6 +121,20 @@ func (m *Memory) ByDialog(_ context.Context, dialog string) (string, error) {
 		return "", fmt.Errorf("dialog %s: %w", dialog, ports.ErrNotFound)
 	}
 	return id, nil
+}
+
+// Watches implements ports.Store.
+func (m *Memory) Watches(_ context.Context, now time.Time, limit int) ([]ports.Watch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ws []ports.Watch
+	for k, exp := range m.watches {
+		if exp.After(now) {
+			ws = append(ws, ports.Watch{Key: k, Expires: exp})
+		}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Expires.After(ws[j].Expires) })
+	return ws[:min(len(ws), limit)], nil
 }
 
 // CreateToken implements ports.Tokens.

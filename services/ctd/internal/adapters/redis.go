@@ -45,6 +45,7 @@ func NewRedis(c redis.UniversalClient, p string) *Redis {
 func (r *Redis) callKey(id string) string    { return r.prefix + ":ctd:call:{" + id + "}" }
 func (r *Redis) deadlines() string           { return r.prefix + ":ctd:deadlines" }
 func (r *Redis) dialogKey(d string) string   { return r.prefix + ":ctd:dialog:" + d }
+func (r *Redis) watches() string             { return r.prefix + ":ctd:watches" }
 func (r *Redis) tokenKey(hash string) string { return r.prefix + ":ctd:token:" + hash }
 func ttl(s app.State) time.Duration {
 	return map[bool]time.Duration{true: DoneTTL, false: LiveTTL}[s.Done]
@@ -84,7 +85,12 @@ func (r *Redis) write(ctx context.Context, s app.State, op string) (app.State, e
 		}
 	}
 	if s.Watch != "" && old == 0 {
+		// The list of watches expires its members with the key (scores
+		// are expiry times), trimmed here rather than by a timer.
+		now := time.Now()
 		p.Set(ctx, r.dialogKey(s.Watch), s.ID, LiveTTL)
+		p.ZAdd(ctx, r.watches(), redis.Z{Score: ms(now.Add(LiveTTL)), Member: s.Watch})
+		p.ZRemRangeByScore(ctx, r.watches(), "-inf", strconv.FormatInt(now.UnixMilli(), 10))
 	}
 	if p.Len() > 0 {
 		if _, err := p.Exec(ctx); err != nil {
@@ -167,6 +173,21 @@ func (r *Redis) ByDialog(ctx context.Context, dialog string) (string, error) {
 		return "", wrap("dialog", err)
 	}
 	return id, nil
+}
+
+// Watches implements ports.Store.
+func (r *Redis) Watches(ctx context.Context, now time.Time, limit int) ([]ports.Watch, error) {
+	zs, err := r.c.ZRevRangeByScoreWithScores(ctx, r.watches(), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10),
+		Max: "+inf", Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, wrap("watches", err)
+	}
+	ws := make([]ports.Watch, 0, len(zs))
+	for _, z := range zs {
+		key, _ := z.Member.(string)
+		ws = append(ws, ports.Watch{Key: key, Expires: time.UnixMilli(int64(z.Score))})
+	}
+	return ws, nil
 }
 
 // NewToken is a fresh API token: 32 random bytes, URL-safe.

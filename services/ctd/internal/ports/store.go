@@ -38,6 +38,17 @@ type Store interface {
 	Index(ctx context.Context, id string, deadline time.Time) error
 	// ByDialog is the call that owns a dialog (a tm dialog id); ErrNotFound.
 	ByDialog(ctx context.Context, dialog string) (string, error)
+	// Watches lists the State.Watch keys recorded (by Create) and still
+	// found by ByDialog after now, the latest to expire first, at most
+	// limit of them: a replica that starts learns there the keys it
+	// cannot have heard announced.
+	Watches(ctx context.Context, now time.Time, limit int) ([]Watch, error)
+}
+
+// Watch is a State.Watch key and when its index entry expires.
+type Watch struct {
+	Key     string
+	Expires time.Time
 }
 
 // Tokens are the API tokens: one random secret per subscriber token,

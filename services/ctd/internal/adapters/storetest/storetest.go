@@ -112,6 +112,34 @@ func Run(t *testing.T, mk func(t *testing.T) Engine) {
 			t.Fatalf("due after done: %v", ids)
 		}
 	})
+	t.Run("watches expire with their dialog key", func(t *testing.T) {
+		e := mk(t)
+		before := time.Now()
+		for _, c := range []struct{ id, watch string }{{"w1", "ring:alice@example.com>bob@example.com"},
+			{"w2", ""}, {"w3", "ring:bob@example.com>alice@example.com"}} {
+			s := fresh(c.id)
+			s.Watch = c.watch
+			if _, err := e.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond) // distinct expiry times: the order is checked
+		}
+		ws, err := e.Watches(ctx, time.Now(), 10)
+		if err != nil || len(ws) != 2 || ws[0].Key != "ring:bob@example.com>alice@example.com" || ws[1].Key != "ring:alice@example.com>bob@example.com" {
+			t.Fatalf("watches: %+v %v, want the two keys, the latest first", ws, err)
+		}
+		for _, w := range ws {
+			if w.Expires.Before(before.Add(23*time.Hour)) || w.Expires.After(time.Now().Add(25*time.Hour)) {
+				t.Fatalf("watch %s expires at %s, want a day after its creation", w.Key, w.Expires)
+			}
+		}
+		if ws, _ := e.Watches(ctx, time.Now(), 1); len(ws) != 1 || ws[0].Key != "ring:bob@example.com>alice@example.com" {
+			t.Fatalf("watches limit 1: %+v", ws)
+		}
+		if ws, _ := e.Watches(ctx, time.Now().Add(25*time.Hour), 10); len(ws) != 0 {
+			t.Fatalf("watches a day later: %+v", ws)
+		}
+	})
 	t.Run("tokens", func(t *testing.T) {
 		e := mk(t)
 		tok, err := e.CreateToken(ctx, "alice@example.com")
