@@ -243,7 +243,7 @@ func (t *TM) Start(ctx context.Context) error {
 	var err error
 	// In-flight work: the transactions this replica holds in memory.
 	t.inst.SetInFlight(func() int64 { return int64(t.eng.Cached()) })
-	if t.svc, err = ports.Commands(t.d.NC, t.inst, t.eng); err != nil {
+	if t.svc, err = ports.Commands(t.d.NC, t.inst, t.eng, t.input); err != nil {
 		_ = t.members.Stop(ctx)
 		return fmt.Errorf("tm: command endpoint: %w", err)
 	}

@@ -17,8 +17,10 @@ import (
 const ServiceName = "sipbus-tm"
 
 // Commands serves the application command endpoint (sipbus.tm.command,
-// queue group sipbus-tm: any replica answers).
-func Commands(nc *nats.Conn, inst *mgmt.Instance, eng *app.Engine) (micro.Service, error) {
+// queue group sipbus-tm: any replica answers). A command runs under the
+// partition lock of its call (in.OnCall), as the call's messages do: it
+// changes the same in-memory transaction.
+func Commands(nc *nats.Conn, inst *mgmt.Instance, eng *app.Engine, in *Input) (micro.Service, error) {
 	svc, err := micro.AddService(nc, inst.Config(micro.Config{
 		Name: ServiceName, Description: "sipbus transaction manager",
 		Metadata: map[string]string{"id": inst.ID},
@@ -32,9 +34,11 @@ func Commands(nc *nats.Conn, inst *mgmt.Instance, eng *app.Engine) (micro.Servic
 		if fe := events.DecodeCommand(events.CommandTM, r.Data(), &c); fe != nil {
 			rep.Reason, rep.Field = fe.Error(), fe.Field
 		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			rep = eng.Command(ctx, &c)
-			cancel()
+			in.OnCall(c.CallKey, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				rep = eng.Command(ctx, &c)
+			})
 		}
 		b, _ := json.Marshal(rep)
 		_ = r.Respond(b)

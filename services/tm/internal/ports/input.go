@@ -313,15 +313,25 @@ func (in *Input) Lookup(ck string, q sipdns.Query, done func(ctx context.Context
 // onLane runs fn under the partition's lock of call ck, as the call's
 // messages run, with the input's timeout.
 func (in *Input) onLane(ck, what string, fn func(ctx context.Context) error) {
+	in.OnCall(ck, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			in.Stats.Failed.Add(1)
+			in.log.Warn(what, "call_key", ck, "err", err)
+		}
+	})
+}
+
+// OnCall runs fn under the partition lock of call key ck, as the call's
+// messages and due deadlines run: the engine keeps its in-memory
+// transactions without locks of its own, so whatever else works on them
+// (an application's command, commands.go) must hold this lock too.
+func (in *Input) OnCall(ck string, fn func()) {
 	mu := &in.part[partitionOf(ck)]
 	mu.Lock()
 	defer mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
-	defer cancel()
-	if err := fn(ctx); err != nil {
-		in.Stats.Failed.Add(1)
-		in.log.Warn(what, "call_key", ck, "err", err)
-	}
+	fn()
 }
 
 var msgPool = sync.Pool{New: func() any { return new(sipmsg.Msg) }}
