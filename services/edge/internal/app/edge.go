@@ -188,9 +188,9 @@ func (e *Edge) Expire() {
 // registrar instance): overloaded until `until`, or no longer (zero).
 func (e *Edge) Beat(service, id string, until time.Time) { e.adm.beat(service, id, until) }
 
-// Shedding reports whether new dialogs for service (ServiceTM,
+// Shedding reports whether some new dialogs for service (ServiceTM,
 // ServiceRegistrar) are refused now.
-func (e *Edge) Shedding(service string) bool { return e.adm.shed(e.opt.Now(), service) }
+func (e *Edge) Shedding(service string) bool { return e.adm.shedding(e.opt.Now(), service) }
 
 // Handle processes one received message. It returns when the message has
 // been answered, absorbed, dropped or handed to the publisher.
