@@ -1,16 +1,13 @@
 package ctd_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
@@ -18,52 +15,6 @@ import (
 	"github.com/sipbus/sipbus/pkg/testenv"
 	"github.com/sipbus/sipbus/services/ctd"
 )
-
-// redisLog records the commands a Redis client sends, as "name key".
-type redisLog struct {
-	mu   sync.Mutex
-	cmds []string
-}
-
-func (l *redisLog) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (l *redisLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		l.add(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (l *redisLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			l.add(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (l *redisLog) add(cmd redis.Cmder) {
-	s := cmd.Name()
-	if args := cmd.Args(); len(args) > 1 {
-		s += " " + fmt.Sprint(args[1])
-	}
-	l.mu.Lock()
-	l.cmds = append(l.cmds, s)
-	l.mu.Unlock()
-}
-
-func (l *redisLog) since(n int) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.cmds[n:]...)
-}
-
-func (l *redisLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.cmds)
-}
 
 // ringLookups are the store lookups of RingKeys among cmds.
 func ringLookups(cmds []string) []string {
@@ -115,7 +66,7 @@ func TestRingingAcrossReplicas(t *testing.T) {
 			newScriptedTM(t, w.url, referScript)
 			nc, js := testenv.Connect(t, w.url)
 			var r2 *ctd.Service
-			log := &redisLog{}
+			log := &testenv.RedisLog{}
 			if c.early {
 				r2, _, _ = w.replicaOn(t, "ctd-2", slowTick, nil, log)
 			}
@@ -140,7 +91,7 @@ func TestRingingAcrossReplicas(t *testing.T) {
 			if _, err := nc.ChanSubscribe(bus.SubjectCtd("callee_ringing", call.ID), ringing); err != nil {
 				t.Fatal(err)
 			}
-			before := log.len()
+			before := log.Mark()
 			for i := range 20 {
 				publishRinging(t, js, fmt.Sprintf("sip:u%d@example.com", i), "sip:bob@example.com")
 			}
@@ -156,7 +107,7 @@ func TestRingingAcrossReplicas(t *testing.T) {
 			}, "call %s callee_ringing", call.ID)
 			// One subscription handles call.ringing in order: the 20
 			// others came first, and sent nothing to Redis.
-			cmds := log.since(before)
+			cmds := log.Commands(before)
 			if want := "get sipbus:ctd:dialog:ring:alice@example.com>bob@example.com"; len(cmds) == 0 || cmds[0] != want {
 				t.Fatalf("replica 2's Redis commands %q, want %q first", cmds, want)
 			}
@@ -176,15 +127,15 @@ func TestRingingAcrossReplicas(t *testing.T) {
 func TestRingingAfterReconnect(t *testing.T) {
 	w := newWorld(t)
 	_, js := testenv.Connect(t, w.url)
-	log := &redisLog{}
+	log := &testenv.RedisLog{}
 	_, _, nc := w.replicaOn(t, "ctd-1", slowTick, nil, log)
 	if err := nc.ForceReconnect(); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 5*time.Second, func() bool { return nc.Stats().Reconnects == 1 && nc.IsConnected() }, "reconnected")
 	publishRinging(t, js, "sip:dave@example.com", "sip:bob@example.com")
-	testenv.Eventually(t, 5*time.Second, func() bool { return len(ringLookups(log.since(0))) > 0 }, "a lookup after the reconnect")
-	if l := ringLookups(log.since(0)); len(l) != 1 || !strings.HasSuffix(l[0], "ring:dave@example.com>bob@example.com") {
+	testenv.Eventually(t, 5*time.Second, func() bool { return len(ringLookups(log.Commands(0))) > 0 }, "a lookup after the reconnect")
+	if l := ringLookups(log.Commands(0)); len(l) != 1 || !strings.HasSuffix(l[0], "ring:dave@example.com>bob@example.com") {
 		t.Fatalf("RingKey lookups %q, want dave's", l)
 	}
 }

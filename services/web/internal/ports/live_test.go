@@ -1,15 +1,13 @@
 package ports_test
 
 import (
-	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
@@ -21,64 +19,30 @@ import (
 	"github.com/sipbus/sipbus/services/web/internal/ports"
 )
 
-// commands is a go-redis hook that counts what a client sends: round
-// trips (one per command or pipeline) and commands by name.
+// commands counts what a client sends (testenv.RedisLog) since the last
+// take.
 type commands struct {
-	mu     sync.Mutex
-	rounds int
-	names  map[string]int
-}
-
-func (h *commands) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *commands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, c redis.Cmder) error {
-		h.count([]redis.Cmder{c})
-		return next(ctx, c)
-	}
-}
-
-func (h *commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cs []redis.Cmder) error {
-		h.count(cs)
-		return next(ctx, cs)
-	}
-}
-
-// count counts a round trip of cs. A new connection's set-up (HELLO,
-// CLIENT SETINFO) is no part of an event's cost and is left out.
-func (h *commands) count(cs []redis.Cmder) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	counted := false
-	for _, c := range cs {
-		if n := c.Name(); n != "hello" && n != "client" {
-			h.names[n]++
-			counted = true
-		}
-	}
-	if counted {
-		h.rounds++
-	}
+	testenv.RedisLog
+	mark int
 }
 
 // take returns what was sent since the last take, as "N round trips:
 // cmd×n ...", commands sorted by name.
 func (h *commands) take() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	names := make([]string, 0, len(h.names))
-	for n := range h.names {
-		names = append(names, n)
+	trips := h.Since(h.mark)
+	h.mark += len(trips)
+	names := map[string]int{}
+	for _, trip := range trips {
+		for _, c := range trip {
+			n, _, _ := strings.Cut(c, " ")
+			names[n]++
+		}
 	}
-	sort.Strings(names)
 	var cs []string
-	for _, n := range names {
-		cs = append(cs, fmt.Sprintf("%s×%d", n, h.names[n]))
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		cs = append(cs, fmt.Sprintf("%s×%d", n, names[n]))
 	}
-	s := fmt.Sprintf("%d round trips: %s", h.rounds, strings.Join(cs, " "))
-	h.rounds, h.names = 0, map[string]int{}
-	return s
+	return fmt.Sprintf("%d round trips: %s", len(trips), strings.Join(cs, " "))
 }
 
 // TestHistoryHandler feeds call events to the history consumer's handler
@@ -179,7 +143,7 @@ func TestHistoryHandler(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
-		h := &commands{names: map[string]int{}}
+		h := &commands{}
 		c.AddHook(h)
 		dir := subscriber.NewRedis(c, prefix)
 		run(t, dir, adapters.NewRedis(c, prefix, dir), func(flush bool) string {
