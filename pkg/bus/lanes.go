@@ -30,11 +30,14 @@ import (
 type Overload struct {
 	Target, Interval time.Duration
 
+	// An input adds to sum and n without a lock; the one that finds the
+	// window over takes mu and closes it.
+	sum   atomic.Int64 // of the current window's sojourns, ns
+	n     atomic.Int64
+	start atomic.Int64 // unix ns when the current window began
+
 	mu    sync.Mutex
-	start int64         // unix ns when the current window began
-	sum   time.Duration // of the current window's sojourns
-	n     int64
-	above int // windows in a row averaging Target or more
+	above int // windows in a row averaging Target or more (under mu)
 
 	over   atomic.Bool
 	last   atomic.Int64 // latest sojourn, ns
@@ -46,33 +49,44 @@ type Overload struct {
 func (o *Overload) Observe(sojourn time.Duration, now time.Time) bool {
 	o.last.Store(int64(sojourn))
 	t := now.UnixNano()
-	prev := o.lastAt.Swap(t)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if prev == 0 || t-prev >= o.pause() {
+	if prev := o.lastAt.Swap(t); prev == 0 || t-prev >= o.pause() {
 		// first input, or the first after a pause: a new window, and
 		// whatever held before the pause is over
-		o.start, o.sum, o.n, o.above = t, sojourn, 1, 0
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.sum.Store(int64(sojourn))
+		o.n.Store(1)
+		o.start.Store(t)
+		o.above = 0
 		return o.over.Swap(false)
 	}
-	changed := false
-	if t-o.start >= int64(o.Interval) {
-		mean := o.sum / time.Duration(o.n)
-		if mean >= o.Target {
-			o.above++
-		} else {
-			o.above = 0
-		}
-		over := o.over.Load()
-		if (!over && o.above >= 2) || (over && mean < o.Target/2) {
-			o.over.Store(!over)
-			changed = true
-		}
-		o.start, o.sum, o.n = t, 0, 0
+	o.sum.Add(int64(sojourn))
+	o.n.Add(1)
+	if t-o.start.Load() < int64(o.Interval) {
+		return false
 	}
-	o.sum += sojourn
-	o.n++
-	return changed
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t-o.start.Load() < int64(o.Interval) {
+		return false // another input closed the window meanwhile
+	}
+	o.start.Store(t)
+	sum, n := o.sum.Swap(0), o.n.Swap(0)
+	if n == 0 {
+		return false
+	}
+	mean := time.Duration(sum / n)
+	if mean >= o.Target {
+		o.above++
+	} else {
+		o.above = 0
+	}
+	over := o.over.Load()
+	if (!over && o.above >= 2) || (over && mean < o.Target/2) {
+		o.over.Store(!over)
+		return true
+	}
+	return false
 }
 
 // Overloaded reports the state now.

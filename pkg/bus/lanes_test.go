@@ -9,7 +9,8 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 )
 
-// The overload detector reads windows of an interval: two averaging the
+// The overload detector reads windows of an interval (the input that
+// finds a window over is its last): two averaging the
 // target or more in a row make it overloaded, one averaging below half the
 // target ends it, and single fast inputs or one slow window change
 // nothing (the queues it watches run in parallel; bursts drain). No input
@@ -27,18 +28,18 @@ func TestOverload(t *testing.T) {
 		{0, 5 * ms, false, false},
 		{10 * ms, 30 * ms, false, false},
 		{60 * ms, 40 * ms, false, false},  // not a whole interval yet
-		{111 * ms, 40 * ms, false, false}, // window 0-111 averages 25 ms: the first above
+		{111 * ms, 40 * ms, false, false}, // window 0-111 averages 28.75 ms: the first above
 		{150 * ms, 50 * ms, false, false},
 		{160 * ms, 5 * ms, false, false},
-		{215 * ms, 12 * ms, true, true}, // window 111-215, 31.7 ms: the second in a row: overloaded
+		{215 * ms, 12 * ms, true, true}, // window 111-215, 22.3 ms: the second in a row: overloaded
 		{230 * ms, 2 * ms, false, true}, // a fast input ends nothing
 		{260 * ms, 30 * ms, false, true},
-		{320 * ms, 5 * ms, false, true},    // window 215-320, 14.7 ms: under the target, not under half
+		{320 * ms, 5 * ms, false, true},    // window 215-320, 12.3 ms: under the target, not under half
 		{425 * ms, 5 * ms, true, false},    // window 320-425, 5 ms: over
 		{430 * ms, 500 * ms, false, false}, // a burst...
-		{530 * ms, 30 * ms, false, false},  // ...makes one window of 252 ms
+		{530 * ms, 30 * ms, false, false},  // ...makes one window of 265 ms
 		{560 * ms, 5 * ms, false, false},
-		{640 * ms, 5 * ms, false, false},   // and the next averages 17.5 ms: it drained, no overload
+		{640 * ms, 5 * ms, false, false},   // and the next averages 5 ms: it drained, no overload
 		{1700 * ms, 30 * ms, false, false}, // after a pause: a new window
 		{1710 * ms, 30 * ms, false, false},
 		{1805 * ms, 30 * ms, false, false},

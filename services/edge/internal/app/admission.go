@@ -41,17 +41,16 @@ type admission struct {
 	remote map[string]map[string]time.Time  // service -> instance -> overloaded until
 	until  atomic.Pointer[map[string]int64] // service -> latest "overloaded until", unix nanos
 
-	gates    map[string]*gate // ServiceTM, ServiceRegistrar; read-only
-	interval int64            // ns between gate steps
-	draw     func(n int64) int64
+	gates map[string]*gate // ServiceTM, ServiceRegistrar; read-only
+	draw  func(n int64) int64
 }
 
 func newAdmission(target, interval time.Duration) *admission {
 	a := &admission{
-		local:    bus.Overload{Target: target, Interval: interval},
-		remote:   make(map[string]map[string]time.Time),
-		gates:    map[string]*gate{ServiceTM: newGate(), ServiceRegistrar: newGate()},
-		interval: int64(interval), draw: rand.Int64N,
+		local:  bus.Overload{Target: target, Interval: interval},
+		remote: make(map[string]map[string]time.Time),
+		gates:  map[string]*gate{ServiceTM: newGate(), ServiceRegistrar: newGate()},
+		draw:   rand.Int64N,
 	}
 	a.until.Store(&map[string]int64{})
 	return a
@@ -146,7 +145,7 @@ func (a *admission) share(now time.Time, service string) int64 {
 	if g == nil {
 		g = a.gates[ServiceTM]
 	}
-	return g.step(now.UnixNano(), a.overloaded(now, service), a.interval)
+	return g.step(now.UnixNano(), a.overloaded(now, service), int64(a.local.Interval))
 }
 
 // shed decides for one new dialog for service at now: refused, or let
