@@ -7,14 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/confload"
 )
 
 func TestDefault(t *testing.T) {
 	c := Default()
 	want := Config{T1: 500 * time.Millisecond, T2: 4 * time.Second,
-		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: 50 * time.Millisecond,
-		QueueInterval: 100 * time.Millisecond, Coalesce: 20 * time.Millisecond,
+		T4: 5 * time.Second, NoAnswer: 60 * time.Second, QueueTarget: bus.DefaultQueueTarget,
+		QueueInterval: bus.DefaultQueueInterval, Coalesce: 20 * time.Millisecond,
 		ResolverTimeout: 2 * time.Second, FailoverTimeout: 5 * time.Second}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
