@@ -13,6 +13,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/sipmsg"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/testenv/redislog"
 	"github.com/sipbus/sipbus/services/ctd"
 )
 
@@ -66,7 +67,7 @@ func TestRingingAcrossReplicas(t *testing.T) {
 			newScriptedTM(t, w.url, referScript)
 			nc, js := testenv.Connect(t, w.url)
 			var r2 *ctd.Service
-			log := &testenv.RedisLog{}
+			log := &redislog.Log{}
 			if c.early {
 				r2, _, _ = w.replicaOn(t, "ctd-2", slowTick, nil, log)
 			}
@@ -127,7 +128,7 @@ func TestRingingAcrossReplicas(t *testing.T) {
 func TestRingingAfterReconnect(t *testing.T) {
 	w := newWorld(t)
 	_, js := testenv.Connect(t, w.url)
-	log := &testenv.RedisLog{}
+	log := &redislog.Log{}
 	_, _, nc := w.replicaOn(t, "ctd-1", slowTick, nil, log)
 	if err := nc.ForceReconnect(); err != nil {
 		t.Fatal(err)

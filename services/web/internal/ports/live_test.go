@@ -14,15 +14,16 @@ import (
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/testenv/redislog"
 	"github.com/sipbus/sipbus/services/web/internal/adapters"
 	"github.com/sipbus/sipbus/services/web/internal/config"
 	"github.com/sipbus/sipbus/services/web/internal/ports"
 )
 
-// commands counts what a client sends (testenv.RedisLog) since the last
+// commands counts what a client sends (redislog.Log) since the last
 // take.
 type commands struct {
-	testenv.RedisLog
+	redislog.Log
 	mark int
 }
 

@@ -1,4 +1,7 @@
-package testenv
+// Package redislog is a go-redis hook for tests that count what a client
+// sends. It lives apart from testenv so that modules using testenv without
+// go-redis (sdk/go) need not require it.
+package redislog
 
 import (
 	"context"
@@ -8,21 +11,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisLog is a go-redis hook (client.AddHook) that records what a client
+// Log is a go-redis hook (client.AddHook) that records what a client
 // sends, one entry per round trip: a single command, or a pipeline. Each
 // command reads "name key" (the name alone for a command without
 // arguments). A new connection's set-up (HELLO, CLIENT SETINFO) is left
 // out: it is no part of what the code under test sends.
-type RedisLog struct {
+type Log struct {
 	mu    sync.Mutex
 	trips [][]string
 }
 
 // DialHook implements redis.Hook.
-func (l *RedisLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (l *Log) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 // ProcessHook implements redis.Hook.
-func (l *RedisLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (l *Log) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		l.record([]redis.Cmder{cmd})
 		return next(ctx, cmd)
@@ -30,14 +33,14 @@ func (l *RedisLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 // ProcessPipelineHook implements redis.Hook.
-func (l *RedisLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (l *Log) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		l.record(cmds)
 		return next(ctx, cmds)
 	}
 }
 
-func (l *RedisLog) record(cmds []redis.Cmder) {
+func (l *Log) record(cmds []redis.Cmder) {
 	var trip []string
 	for _, c := range cmds {
 		s := c.Name()
@@ -58,14 +61,14 @@ func (l *RedisLog) record(cmds []redis.Cmder) {
 }
 
 // Mark is the number of round trips recorded so far, for Since.
-func (l *RedisLog) Mark() int {
+func (l *Log) Mark() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.trips)
 }
 
 // Since returns the round trips recorded after mark.
-func (l *RedisLog) Since(mark int) [][]string {
+func (l *Log) Since(mark int) [][]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([][]string(nil), l.trips[mark:]...)
@@ -73,7 +76,7 @@ func (l *RedisLog) Since(mark int) [][]string {
 
 // Commands returns the commands of the round trips recorded after mark,
 // in order.
-func (l *RedisLog) Commands(mark int) []string {
+func (l *Log) Commands(mark int) []string {
 	var out []string
 	for _, trip := range l.Since(mark) {
 		out = append(out, trip...)
