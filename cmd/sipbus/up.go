@@ -99,6 +99,18 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	defer nc.Close()
+	// The hot path's own connection, without echo: the edge, tm and the
+	// registrar hand each other their messages in-process (bus.Local),
+	// and the server stores them and serves everyone else.
+	hot, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up-hot"), ns.InProcess(), nats.NoEcho())
+	if err != nil {
+		return fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	defer hot.Close()
+	local, err := bus.NewLocal(hot)
+	if err != nil {
+		return err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
@@ -122,7 +134,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopTracing(context.Background())
-	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log, Tracer: tracer})
+	e, err := edge.New(ecfg, edge.Deps{NC: nc, JS: js, Log: log, Tracer: tracer, Local: local})
 	if err != nil {
 		return ef.listenError(fs, err)
 	}
@@ -157,7 +169,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := regf.apply(&rcfg); err != nil {
 		return err
 	}
-	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: rstate, Log: log, Tracer: tracer})
+	reg, err := registrar.New(rcfg, registrar.Deps{NC: nc, JS: js, State: rstate, Log: log, Tracer: tracer, Local: local})
 	if err != nil {
 		return err
 	}
@@ -171,7 +183,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		_ = reg.Shutdown(sctx)
 	}()
-	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory), Tracer: tracer})
+	t, err := tm.New(tcfg, tm.Deps{NC: nc, JS: js, Store: st, Log: log, Locate: tm.NewLocationLocator(rstate.Location, rstate.Directory), Tracer: tracer, Local: local})
 	if err != nil {
 		return err
 	}

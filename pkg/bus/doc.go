@@ -33,6 +33,9 @@
 //	edge.<event>.<edge id>                    an edge's own events: edge.blocked (SubjectEdge)
 //	dead.<consumer>.<subject>                 dead letters        (SubjectDead)
 //
+// and, outside the stream, sipbus.ctd.ring (click-to-dial's ring-key
+// announcements between its replicas, services/ctd).
+//
 // A sip.out subject names the edge that sends the message (its id, or
 // AnyEdge: "any" edge, a queue group): the message in the log is also the
 // order to send it (see pkg/edgeapi). The SIP events are the v2 types of
@@ -58,7 +61,16 @@
 // partition moved) is repaired by SIP's retransmissions, as a lost
 // datagram is. Their publishers ask the stream to acknowledge one message
 // in HotAckEvery (PublisherOptions.AckEvery): a stream that stops storing
-// is noticed within that many messages. Lanes and Overload are the
+// is noticed within that many messages.
+//
+// In one process (`sipbus up`) the hot path skips the server for its
+// deliveries: Local hands each message the edge, tm or the registrar
+// publishes to the subscriptions of the others in-process, and publishes
+// it on a connection without echo, lingering a millisecond to send the
+// messages of that moment in one burst, so the stream stores every one
+// and subscribers in other processes get them as before. Subscriptions
+// are made through Core (NATS(nc) or a Local) so a service reads the same
+// either way. Lanes and Overload are the
 // input queues of those subscribers and their CoDel-style overload
 // detector; Beater publishes the load in their beats.
 //

@@ -35,6 +35,10 @@ type PublisherOptions struct {
 	// failed ack is counted and logged, and Healthy reports false until
 	// an ack succeeds again. Default 1: every publish is acknowledged.
 	AckEvery int
+	// Local, when set, hands every message to the subscriptions of the
+	// services in this process first (Local.Deliver), and publishes on
+	// Local's connection instead of js's.
+	Local *Local
 }
 
 // Publisher publishes events to JetStream asynchronously. It is safe for
@@ -60,6 +64,7 @@ type Publisher struct {
 	ackEvery  int
 	seq       atomic.Uint64
 	unhealthy atomic.Bool
+	local     *Local
 }
 
 type pendingAck struct {
@@ -77,9 +82,15 @@ func NewPublisher(js jetstream.JetStream, source string, opt PublisherOptions) *
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.Local != nil {
+		if ljs, err := jetstream.New(opt.Local.Conn()); err == nil {
+			js = ljs
+		}
+	}
 	idle := make(chan struct{})
 	close(idle)
 	return &Publisher{
+		local:      opt.Local,
 		js:         js,
 		source:     source,
 		ackTimeout: opt.AckTimeout,
@@ -150,7 +161,31 @@ func (p *Publisher) Publish(ctx context.Context, subject string, ev *Event) erro
 // PublishMsg is Publish for a message already encoded (events.SIP.Encode):
 // asynchronous, acknowledged by the stream (every AckEvery-th message only,
 // see PublisherOptions), bounded by MaxPending.
+//
+// With PublisherOptions.Local, the message reaches the subscriptions in
+// this process at once and is published a moment later (Local's linger),
+// in one burst with the other messages of that moment; its failure is
+// counted and logged, not returned.
 func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
+	if p.local != nil {
+		stampTime(msg)
+		p.local.later(p, p.local.Deliver(msg))
+		return nil
+	}
+	return p.publishNow(ctx, msg)
+}
+
+// stampTime gives a CloudEvent without ce-time the time it is published
+// at: the stream stores it a linger later, and readers that order a
+// call's events by time (replay) must see when it happened.
+func stampTime(m *nats.Msg) {
+	if m.Header == nil || len(m.Header[HeaderSpecVersion]) == 0 || len(m.Header[HeaderTime]) > 0 {
+		return
+	}
+	m.Header[HeaderTime] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
+}
+
+func (p *Publisher) publishNow(ctx context.Context, msg *nats.Msg) error {
 	if p.ackEvery > 1 && p.seq.Add(1)%uint64(p.ackEvery) != 0 {
 		if err := p.js.Conn().PublishMsg(msg); err != nil {
 			p.failed.Add(1)
@@ -294,6 +329,9 @@ func NewEvent(id, ceSubject, callKey string, data Typed) (*Event, error) {
 
 // Flush waits until every pending publish is acknowledged (or failed) or ctx ends.
 func (p *Publisher) Flush(ctx context.Context) error {
+	if p.local != nil {
+		p.local.Flush()
+	}
 	p.mu.Lock()
 	idle := p.idle
 	p.mu.Unlock()

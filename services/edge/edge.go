@@ -133,6 +133,10 @@ type Deps struct {
 	Log *slog.Logger
 	// Tracer, when set, traces messages (pkg/obs); nil: off.
 	Tracer *obs.Tracer
+	// Local, when set, is the in-process shortcut to the other services
+	// of this process (`sipbus up`): received messages are published
+	// through it and messages to send arrive through it.
+	Local *bus.Local
 }
 
 // Edge is a running edge.
@@ -215,7 +219,7 @@ func New(cfg Config, d Deps) (*Edge, error) {
 		_, _ = rand.Read(secret)
 	}
 	source := "sipbus/edge/" + cfg.ID
-	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
+	e.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery, Local: d.Local})
 	e.core = app.New(app.Options{
 		ID: cfg.ID, Source: source, CacheMax: cfg.CacheMax, Republish: cfg.Republish,
 		RetryAfter: cfg.RetryAfter, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval,
@@ -284,7 +288,7 @@ func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 // through this edge and starts reading the listeners New bound. It
 // returns at once; the edge serves until Shutdown.
 func (e *Edge) Start(ctx context.Context) error {
-	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst})
+	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst, Core: e.deps.core()})
 	if err != nil {
 		e.closeListeners()
 		return fmt.Errorf("edge: nats: %w", err)
@@ -343,4 +347,12 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return e.Shutdown(context.Background())
+}
+
+// core is where the edge subscribes to the messages it sends.
+func (d Deps) core() bus.Core {
+	if d.Local != nil {
+		return d.Local
+	}
+	return bus.NATS(d.NC)
 }

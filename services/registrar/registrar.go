@@ -51,6 +51,10 @@ type Deps struct {
 	// (registrar.register) whose traceparent its reply and its reg.*
 	// events carry; nil is off.
 	Tracer *obs.Tracer
+	// Local, when set, is the in-process shortcut to the other services
+	// of this process (`sipbus up`): REGISTERs arrive and replies leave
+	// through it.
+	Local *bus.Local
 	// Now is the clock of REGISTER processing, nonces and expiry; nil
 	// means time.Now. For tests.
 	Now func() time.Time
@@ -115,7 +119,7 @@ func New(cfg Config, d Deps) (*Registrar, error) {
 		}
 	}
 	source := "sipbus/registrar/" + cfg.ID
-	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
+	pub := bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery, Local: d.Local})
 	emit := &adapters.Events{Pub: pub}
 	r := &Registrar{cfg: cfg, d: d, log: log, pub: pub, inst: inst}
 	r.reg = &ports.Register{
@@ -171,7 +175,7 @@ func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports
 // beats and starts the expiry loop. The stream must exist
 // (bus.EnsureStream).
 func (r *Registrar) Start(ctx context.Context) error {
-	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log, Tracer: r.d.Tracer})
+	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log, Tracer: r.d.Tracer, Core: r.d.core()})
 	if err != nil {
 		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}
@@ -213,4 +217,12 @@ func (r *Registrar) Shutdown(ctx context.Context) error {
 	defer cancel()
 	errs = append(errs, r.pub.Flush(fctx))
 	return errors.Join(errs...)
+}
+
+// core is where the registrar subscribes to REGISTERs.
+func (d Deps) core() bus.Core {
+	if d.Local != nil {
+		return d.Local
+	}
+	return bus.NATS(d.NC)
 }

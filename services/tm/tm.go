@@ -67,6 +67,10 @@ type Deps struct {
 	Metrics *obs.Metrics
 	// Tracer, when set, traces tm's decisions (pkg/obs); nil: off.
 	Tracer *obs.Tracer
+	// Local, when set, is the in-process shortcut to the other services
+	// of this process (`sipbus up`): the edge's messages arrive, and the
+	// messages to send leave, through it.
+	Local *bus.Local
 }
 
 // TM is a running transaction manager.
@@ -134,7 +138,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 	}
 	source := "sipbus/tm/" + cfg.ID
 	t := &TM{cfg: cfg, d: d, log: log, dns: res, inst: inst}
-	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery})
+	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery, Local: d.Local})
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)
 	t.sched = ports.NewScheduler(func(ck, id string) { t.input.Due(ck, id) }, nil)
@@ -164,7 +168,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
 		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
-		Tracer: tracer(d.Tracer),
+		Tracer: tracer(d.Tracer), Core: d.core(),
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
 	if d.Metrics != nil {
@@ -363,3 +367,11 @@ func (u uacStore) Commit(ctx context.Context, ops []store.Op) ([]store.OpResult,
 
 // UACRunning counts the uac commands this replica is running.
 func (t *TM) UACRunning() int { return t.uac.Running() }
+
+// core is where tm subscribes to its partitions.
+func (d Deps) core() bus.Core {
+	if d.Local != nil {
+		return d.Local
+	}
+	return bus.NATS(d.NC)
+}

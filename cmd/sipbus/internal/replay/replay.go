@@ -218,8 +218,10 @@ func itemCallID(it *Item) string {
 }
 
 // sortByTime orders items by their time, the log's order where times
-// tie: a received message at the edge's receive time, a sent one when
-// the stream stored it, a call event when tm decided it (so call.ringing
+// tie: a received message at the edge's receive time, a sent one when it
+// was published (its ce-time; the stream's time for an event without
+// one: in `sipbus up` the stream stores a message a linger after it was
+// sent, see bus.Local), a call event when tm decided it (so call.ringing
 // sits after the 180 that caused it, though tm publishes call events in
 // batches, after the messages).
 func sortByTime(items []Item) {

@@ -27,7 +27,7 @@ type Bus struct {
 	nc   *nats.Conn
 	core *app.Edge
 	opt  BusOptions
-	subs []*nats.Subscription
+	subs []bus.Sub
 	svc  micro.Service
 	tcp  chan *events.SIP
 	stop chan struct{}
@@ -40,6 +40,10 @@ type BusOptions struct {
 	TCPWorkers int           // goroutines writing to connections (tcp, tls, ws, wss); default 16
 	Log        *slog.Logger
 	Inst       *mgmt.Instance // management (sipbus ps); default mgmt.New("edge", id)
+	// Core subscribes to the messages to send; default bus.NATS(nc). In
+	// `sipbus up` the process's bus.Local, so tm's and the registrar's
+	// messages reach the edge in-process.
+	Core bus.Core
 }
 
 // StartBus subscribes the edge and starts beating.
@@ -50,17 +54,20 @@ func StartBus(ctx context.Context, nc *nats.Conn, core *app.Edge, opt BusOptions
 	if opt.TCPWorkers <= 0 {
 		opt.TCPWorkers = 16
 	}
+	if opt.Core == nil {
+		opt.Core = bus.NATS(nc)
+	}
 	b := &Bus{nc: nc, core: core, opt: opt, tcp: make(chan *events.SIP, 4096), stop: make(chan struct{})}
 	fail := func(err error) (*Bus, error) {
 		b.Stop()
 		return nil, err
 	}
-	own, err := nc.Subscribe(bus.EdgeOutFilter(core.ID()), b.onSend)
+	own, err := opt.Core.Subscribe(bus.EdgeOutFilter(core.ID()), b.onSend, bus.Inline())
 	if err != nil {
 		return fail(err)
 	}
 	b.subs = append(b.subs, own)
-	anyEdge, err := nc.QueueSubscribe(bus.EdgeOutFilter(bus.AnyEdge), edgeapi.QueueGroup, b.onSend)
+	anyEdge, err := opt.Core.QueueSubscribe(bus.EdgeOutFilter(bus.AnyEdge), edgeapi.QueueGroup, b.onSend, bus.Inline())
 	if err != nil {
 		return fail(err)
 	}
@@ -69,10 +76,8 @@ func StartBus(ctx context.Context, nc *nats.Conn, core *app.Edge, opt BusOptions
 	if err != nil {
 		return fail(err)
 	}
+	_ = beats.SetPendingLimits(1<<20, 512<<20)
 	b.subs = append(b.subs, beats)
-	for _, s := range b.subs {
-		_ = s.SetPendingLimits(1<<20, 512<<20)
-	}
 	inst := opt.Inst
 	if inst == nil {
 		inst = mgmt.New("edge", core.ID())

@@ -35,7 +35,7 @@ type Input struct {
 	h      *Register
 	lanes  *bus.Lanes
 	beat   *bus.Beater
-	sub    *nats.Subscription
+	sub    bus.Sub
 	log    *slog.Logger
 	tracer *obs.Tracer
 
@@ -55,6 +55,9 @@ type InputOptions struct {
 	QueueInterval time.Duration // default bus.DefaultQueueInterval
 	Log           *slog.Logger
 	Tracer        *obs.Tracer // nil: no spans
+	// Core subscribes to REGISTERs; default bus.NATS(nc). In `sipbus up`
+	// the process's bus.Local, so the edge's REGISTERs arrive in-process.
+	Core bus.Core
 }
 
 // StartInput subscribes h to REGISTER requests.
@@ -62,12 +65,15 @@ func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOption
 	in := &Input{h: h, log: opt.Log, tracer: opt.Tracer, lanes: bus.NewLanes(opt.Lanes, 1024, opt.QueueTarget, opt.QueueInterval)}
 	in.beat = &bus.Beater{NC: nc, Service: "registrar", ID: opt.ID, Load: &in.lanes.Load}
 	in.lanes.OnChange = func(bool) { in.beat.Beat() }
-	sub, err := nc.QueueSubscribe(bus.RequestInFilter("REGISTER"), QueueGroup, in.onMsg)
+	core := opt.Core
+	if core == nil {
+		core = bus.NATS(nc)
+	}
+	sub, err := core.QueueSubscribe(bus.RequestInFilter("REGISTER"), QueueGroup, in.onMsg, bus.Inline())
 	if err != nil {
 		in.lanes.Stop()
 		return nil, err
 	}
-	_ = sub.SetPendingLimits(1<<20, 512<<20)
 	in.sub = sub
 	if err := nc.FlushTimeout(5 * time.Second); err != nil {
 		in.Stop()

@@ -62,7 +62,8 @@ type Input struct {
 	wg   sync.WaitGroup // due deadlines being handled
 
 	mu   sync.Mutex
-	subs map[string]*nats.Subscription // partition -> subscription
+	core bus.Core
+	subs map[string]bus.Sub // partition -> subscription
 
 	skipRegister bool
 
@@ -125,6 +126,10 @@ type InputOptions struct {
 	// causes carry. nil: off.
 	Tracer Tracer
 	Log    *slog.Logger
+	// Core subscribes to the partitions; default bus.NATS(nc). In
+	// `sipbus up` the process's bus.Local, so the edge's messages arrive
+	// in-process.
+	Core bus.Core
 }
 
 // Resolver resolves a next hop from DNS (adapters.DNS).
@@ -152,9 +157,13 @@ func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, 
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	if opt.Core == nil {
+		opt.Core = bus.NATS(nc)
+	}
 	in := &Input{
 		nc: nc, eng: eng, opt: opt, log: opt.Log, edge: edges, sch: sch,
-		subs:         make(map[string]*nats.Subscription),
+		core:         opt.Core,
+		subs:         make(map[string]bus.Sub),
 		skipRegister: eng.AlwaysRegistrar("REGISTER"),
 		load:         bus.Overload{Target: opt.QueueTarget, Interval: opt.QueueInterval},
 	}
@@ -167,12 +176,11 @@ func NewInput(nc *nats.Conn, eng *app.Engine, sch *Scheduler, edges *EdgeTable, 
 func (in *Input) Acquire(ctx context.Context, p string, idx store.IndexStore) error {
 	in.mu.Lock()
 	if _, ok := in.subs[p]; !ok {
-		sub, err := in.nc.Subscribe(bus.PartitionInFilter(p), in.onMsg)
+		sub, err := in.core.Subscribe(bus.PartitionInFilter(p), in.onMsg)
 		if err != nil {
 			in.mu.Unlock()
 			return err
 		}
-		_ = sub.SetPendingLimits(1<<20, 512<<20)
 		in.subs[p] = sub
 	}
 	in.mu.Unlock()
@@ -439,7 +447,7 @@ func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
 // the messages already received to be handed to the handlers.
 func (in *Input) drainSubs(ctx context.Context) {
 	in.mu.Lock()
-	subs := make([]*nats.Subscription, 0, len(in.subs))
+	subs := make([]bus.Sub, 0, len(in.subs))
 	for p, sub := range in.subs {
 		subs = append(subs, sub)
 		delete(in.subs, p)

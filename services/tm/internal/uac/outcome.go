@@ -50,7 +50,6 @@ func (r *run) finalFrom(d Decision, m *sipmsg.Msg, t *tx) {
 	}
 	if m == nil {
 		r.reply(&tmapi.Response{Status: r.dec.Final, Reason: reasonOf(r.dec.Final), Final: true, Local: true, CallID: r.req.CallID, Contact: bt.target, DialogID: r.dialogID()})
-		r.endDialog()
 		return
 	}
 	resp := r.response(bt, m, true)
@@ -58,7 +57,6 @@ func (r *run) finalFrom(d Decision, m *sipmsg.Msg, t *tx) {
 		r.won(bt, m, d, resp)
 	}
 	r.reply(resp)
-	r.endDialog()
 }
 
 func (r *run) dialogID() string {
@@ -68,8 +66,13 @@ func (r *run) dialogID() string {
 	return ""
 }
 
-// endDialog removes the dialog a BYE ended (whatever its answer: RFC 3261
-// §15.1.2, the dialog is over once the BYE is answered or times out).
+// endDialog removes the dialog a BYE ends, before the BYE leaves: RFC
+// 3261 §15.1.1, the session is over once the BYE is passed to its client
+// transaction, whatever its answer. A request the peer sends in the
+// dialog from then on (it crossed the BYE, or the peer answered the BYE
+// first) gets 481. Removing it when the BYE's answer came instead made
+// that answer race the peer's next request: both reach tm, on different
+// goroutines.
 func (r *run) endDialog() {
 	if r.dl != nil && r.req.Method == "BYE" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -270,6 +270,7 @@ func (r *run) main() {
 	defer func() { _ = sub.Unsubscribe() }()
 	_ = r.rn.d.NC.Flush()
 
+	r.endDialog() // a BYE: before it leaves
 	invite := r.req.Method == "INVITE"
 	r.dec = NewRun(invite, r.req.ACK != tmapi.ACKByApp, r.req.Auth != nil, len(reqs))
 	for i := range reqs {

@@ -1,0 +1,492 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// HeaderTaken names the queue groups whose member in the publisher's own
+// process took the message (Local): a member of such a group elsewhere
+// drops it.
+const HeaderTaken = "sipbus-taken"
+
+// Sub is a core subscription of the hot path: a *nats.Subscription, or a
+// LocalSub that a Local also feeds in-process.
+type Sub interface {
+	Unsubscribe() error
+	// Drain stops new deliveries; what is held is still handled, and
+	// IsValid turns false when that is done.
+	Drain() error
+	IsValid() bool
+}
+
+// Core makes the hot path's core subscriptions (tm's partitions, the
+// registrar's REGISTERs, an edge's messages to send): NATS(nc) on a
+// connection, or a Local. Queue subscriptions made through either drop
+// the messages a member in the publisher's process already took
+// (HeaderTaken).
+type Core interface {
+	Subscribe(subject string, cb nats.MsgHandler, opts ...SubOption) (Sub, error)
+	QueueSubscribe(subject, queue string, cb nats.MsgHandler, opts ...SubOption) (Sub, error)
+}
+
+// SubOption tunes a Core subscription.
+type SubOption func(*subOptions)
+
+type subOptions struct{ inline bool }
+
+// Inline says the handler is quick, never waits long (it hands the
+// message on, or writes a datagram) and is safe for concurrent use: a
+// Local calls it on the publisher's goroutine instead of queueing the
+// message for the subscription's own, which saves a goroutine hand-off
+// per message. NATS deliveries still run on the subscription's goroutine.
+func Inline() SubOption { return func(o *subOptions) { o.inline = true } }
+
+var (
+	_ Core = natsCore{}
+	_ Core = (*Local)(nil)
+	_ Sub  = (*nats.Subscription)(nil)
+	_ Sub  = (*LocalSub)(nil)
+)
+
+// NATS is a Core on nc: plain core NATS subscriptions.
+func NATS(nc *nats.Conn) Core { return natsCore{nc} }
+
+type natsCore struct{ nc *nats.Conn }
+
+func (c natsCore) Subscribe(subject string, cb nats.MsgHandler, _ ...SubOption) (Sub, error) {
+	s, err := c.nc.Subscribe(subject, cb)
+	if err != nil {
+		return nil, err
+	}
+	_ = s.SetPendingLimits(hotPendingMsgs, hotPendingBytes)
+	return s, nil
+}
+
+func (c natsCore) QueueSubscribe(subject, queue string, cb nats.MsgHandler, _ ...SubOption) (Sub, error) {
+	s, err := c.nc.QueueSubscribe(subject, queue, untaken(queue, cb))
+	if err != nil {
+		return nil, err
+	}
+	_ = s.SetPendingLimits(hotPendingMsgs, hotPendingBytes)
+	return s, nil
+}
+
+// The pending limits of a hot-path subscription: past them messages are
+// dropped (a slow consumer), which SIP's retransmissions repair.
+const (
+	hotPendingMsgs  = 1 << 20
+	hotPendingBytes = 512 << 20
+)
+
+// untaken wraps a queue member's handler: it drops the messages a member
+// of its group in the publisher's process took.
+func untaken(queue string, cb nats.MsgHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		if Taken(m, queue) {
+			return
+		}
+		cb(m)
+	}
+}
+
+// Taken reports whether a member of queue in the publisher's process took
+// m (HeaderTaken).
+func Taken(m *nats.Msg, queue string) bool {
+	for _, q := range m.Header[HeaderTaken] {
+		if q == queue {
+			return true
+		}
+	}
+	return false
+}
+
+// Local is the hot path's shortcut between the services of one process
+// (`sipbus up`): a message one of them publishes reaches the others'
+// subscriptions in-process, and goes to NATS only for the stream and for
+// subscribers elsewhere.
+//
+// Without it, every SIP message of `sipbus up` crossed the embedded NATS
+// server twice (publish, then delivery back to the same process: the
+// server's outbound buffer and write loop, the pipe, the client's read
+// loop and parser, then the subscription's goroutine). With it, the
+// delivery is a copy onto the subscription's queue and one goroutine
+// wake-up; the publish still goes to the server, which stores it in the
+// stream and delivers it to every other connection.
+//
+// Its connection must be opened with nats.NoEcho: the server then never
+// delivers the connection's own publishes to its own subscriptions, so a
+// local subscriber gets each message once, and messages published by
+// other connections (other processes, or this process's other
+// connection) arrive through NATS as before. A queue group with a local
+// member: the local member takes the message, and the publish carries
+// HeaderTaken so that a member elsewhere (which the server, skipping the
+// publisher's own members, may choose) drops it. Messages to this
+// connection's subscriptions published through the connection but not
+// through Local are lost (no echo): publish the hot path through
+// PublisherOptions.Local or Local.PublishMsg.
+//
+// Local delivery keeps what a core subscription promises: the messages of
+// one publisher reach a subscription in publish order, one at a time on
+// the subscription's own goroutine; past its pending limit a message is
+// dropped and counted, as a slow consumer's is.
+type Local struct {
+	nc *nats.Conn
+
+	mu     sync.RWMutex
+	byPart map[string][]*LocalSub // subscriptions whose second token is a literal (tm's partitions)
+	wild   []*LocalSub            // the others
+	rr     atomic.Uint64          // round robin among a queue group's local members
+
+	linger time.Duration
+	fmu    sync.Mutex // held by the Flush publishing a burst
+	lmu    sync.Mutex
+	out    []pending // to publish when the linger ends
+	spare  []pending // the previous burst's slice, for reuse
+	armed  bool      // a Flush is scheduled
+
+	// Delivered counts messages handed to local subscriptions, Dropped
+	// those over a subscription's pending limit.
+	Delivered, Dropped atomic.Uint64
+}
+
+// DefaultLinger is how long a Local holds its publishes to send them in
+// one burst.
+const DefaultLinger = time.Millisecond
+
+// ErrEcho is returned by NewLocal for a connection with echo on.
+var ErrEcho = errors.New("bus: the local shortcut needs a connection opened with nats.NoEcho")
+
+// NewLocal returns the shortcut over nc, which must have been opened with
+// nats.NoEcho().
+func NewLocal(nc *nats.Conn) (*Local, error) {
+	if !nc.Opts.NoEcho {
+		return nil, ErrEcho
+	}
+	return &Local{nc: nc, byPart: make(map[string][]*LocalSub), linger: DefaultLinger}, nil
+}
+
+// Conn is the connection the shortcut publishes and subscribes on.
+func (l *Local) Conn() *nats.Conn { return l.nc }
+
+// Subscribe subscribes cb to subject, here and on NATS.
+func (l *Local) Subscribe(subject string, cb nats.MsgHandler, opts ...SubOption) (Sub, error) {
+	return l.subscribe(subject, "", cb, opts)
+}
+
+// QueueSubscribe subscribes cb to subject in queue, here and on NATS.
+func (l *Local) QueueSubscribe(subject, queue string, cb nats.MsgHandler, opts ...SubOption) (Sub, error) {
+	return l.subscribe(subject, queue, cb, opts)
+}
+
+func (l *Local) subscribe(subject, queue string, cb nats.MsgHandler, opts []SubOption) (*LocalSub, error) {
+	var o subOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	s := &LocalSub{l: l, subject: subject, toks: strings.Split(subject, "."), queue: queue, cb: cb, inline: o.inline}
+	s.cond.L = &s.mu
+	// Queued, NATS deliveries join the local queue, so the messages of
+	// the two sources run one at a time, as on one subscription.
+	h := s.enqueue
+	if s.inline {
+		h = cb
+	}
+	var err error
+	if queue == "" {
+		s.nsub, err = l.nc.Subscribe(subject, h)
+	} else {
+		s.nsub, err = l.nc.QueueSubscribe(subject, queue, untaken(queue, h))
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = s.nsub.SetPendingLimits(hotPendingMsgs, hotPendingBytes)
+	if !s.inline {
+		go s.run()
+	}
+	l.mu.Lock()
+	if p := literalPartition(s.toks); p != "" {
+		l.byPart[p] = append(l.byPart[p], s)
+	} else {
+		l.wild = append(l.wild, s)
+	}
+	l.mu.Unlock()
+	return s, nil
+}
+
+// literalPartition is the second token of a sip.<p>... filter, when it
+// is a literal.
+func literalPartition(toks []string) string {
+	if len(toks) > 1 && toks[0] == "sip" && toks[1] != "*" && toks[1] != ">" {
+		return toks[1]
+	}
+	return ""
+}
+
+// Deliver hands a copy of m to the matching local subscriptions, adding
+// HeaderTaken to m for every queue group a local member took it in, and
+// returns the copy: the caller publishes it, and reads it only (the local
+// subscribers share it). The copy's data is m's copied: the publisher may
+// reuse its buffer once Deliver returns, as after nats.Conn.PublishMsg.
+func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
+	var (
+		buf    [4]*LocalSub
+		to     = buf[:0]
+		groups map[string][]*LocalSub
+	)
+	l.mu.RLock()
+	visit := func(subs []*LocalSub) {
+		for _, s := range subs {
+			switch {
+			case !s.matches(m.Subject):
+			case s.queue == "":
+				to = append(to, s)
+			default:
+				if groups == nil {
+					groups = make(map[string][]*LocalSub, 1)
+				}
+				groups[s.queue] = append(groups[s.queue], s)
+			}
+		}
+	}
+	if p, ok := secondToken(m.Subject); ok {
+		visit(l.byPart[p])
+	}
+	visit(l.wild)
+	l.mu.RUnlock()
+	if len(groups) > 0 {
+		// Before any local subscriber can read the header map it shares
+		// with m.
+		taken := make([]string, 0, len(groups))
+		for q, members := range groups {
+			to = append(to, members[l.rr.Add(1)%uint64(len(members))])
+			taken = append(taken, q)
+		}
+		if m.Header == nil {
+			m.Header = nats.Header{}
+		}
+		m.Header[HeaderTaken] = taken
+	}
+	// One copy of the data for every local subscriber: they only read it.
+	local := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: append([]byte(nil), m.Data...)}
+	for _, s := range to {
+		if s.inline {
+			if !s.stopped.Load() {
+				l.Delivered.Add(1)
+				s.cb(local)
+			}
+			continue
+		}
+		if s.push(local) {
+			l.Delivered.Add(1)
+		} else {
+			l.Dropped.Add(1)
+		}
+	}
+	return local
+}
+
+// later queues m for p to publish when the linger ends.
+func (l *Local) later(p *Publisher, m *nats.Msg) {
+	l.lmu.Lock()
+	l.out = append(l.out, pending{p, m})
+	arm := !l.armed
+	l.armed = true
+	l.lmu.Unlock()
+	if arm {
+		time.AfterFunc(l.linger, l.Flush)
+	}
+}
+
+type pending struct {
+	p *Publisher
+	m *nats.Msg
+}
+
+// Flush publishes what waits for the linger to end, in the order it came.
+func (l *Local) Flush() {
+	l.fmu.Lock() // one burst at a time, so bursts keep their order
+	defer l.fmu.Unlock()
+	l.lmu.Lock()
+	out := l.out
+	l.out, l.spare = l.spare[:0], nil
+	l.armed = false
+	l.lmu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var failed error
+	for i, o := range out {
+		if err := o.p.publishNow(ctx, o.m); err != nil && failed == nil {
+			failed = err
+			o.p.log.Warn("bus: publish", "subject", o.m.Subject, "err", err)
+		}
+		out[i] = pending{}
+	}
+	l.lmu.Lock()
+	l.spare = out[:0]
+	l.lmu.Unlock()
+}
+
+func secondToken(subject string) (string, bool) {
+	_, rest, ok := strings.Cut(subject, ".")
+	if !ok {
+		return "", false
+	}
+	p, _, _ := strings.Cut(rest, ".")
+	return p, true
+}
+
+func (l *Local) remove(s *LocalSub) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	drop := func(subs []*LocalSub) []*LocalSub {
+		for i, x := range subs {
+			if x == s {
+				return append(subs[:i:i], subs[i+1:]...)
+			}
+		}
+		return subs
+	}
+	if p := literalPartition(s.toks); p != "" {
+		if l.byPart[p] = drop(l.byPart[p]); len(l.byPart[p]) == 0 {
+			delete(l.byPart, p)
+		}
+	} else {
+		l.wild = drop(l.wild)
+	}
+}
+
+// LocalSub is a subscription of a Local: its NATS subscription and the
+// local deliveries feed one queue, run in order on one goroutine.
+type LocalSub struct {
+	l       *Local
+	subject string
+	toks    []string
+	queue   string
+	cb      nats.MsgHandler
+	nsub    *nats.Subscription
+	inline  bool
+	stopped atomic.Bool // inline: no more local deliveries
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	pending []*nats.Msg
+	closed  bool
+	done    bool // run returned: everything queued was handled
+}
+
+// matches reports whether subject matches the subscription's filter.
+func (s *LocalSub) matches(subject string) bool {
+	for i, t := range s.toks {
+		if t == ">" {
+			return subject != ""
+		}
+		if subject == "" {
+			return false
+		}
+		tok, rest, more := strings.Cut(subject, ".")
+		if t != "*" && t != tok {
+			return false
+		}
+		if !more {
+			return i == len(s.toks)-1
+		}
+		subject = rest
+	}
+	return false
+}
+
+// enqueue is the NATS subscription's handler: NATS deliveries join the
+// local queue.
+func (s *LocalSub) enqueue(m *nats.Msg) {
+	if !s.push(m) {
+		s.l.Dropped.Add(1)
+	}
+}
+
+func (s *LocalSub) push(m *nats.Msg) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.pending) >= hotPendingMsgs {
+		return false
+	}
+	s.pending = append(s.pending, m)
+	if len(s.pending) == 1 {
+		s.cond.Signal()
+	}
+	return true
+}
+
+func (s *LocalSub) run() {
+	var batch []*nats.Msg
+	for {
+		s.mu.Lock()
+		for len(s.pending) == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if len(s.pending) == 0 {
+			s.done = true
+			s.mu.Unlock()
+			return
+		}
+		batch, s.pending = s.pending, batch[:0]
+		s.mu.Unlock()
+		for i, m := range batch {
+			s.cb(m)
+			batch[i] = nil
+		}
+	}
+}
+
+// Unsubscribe stops both sources; messages queued are still handled.
+func (s *LocalSub) Unsubscribe() error {
+	s.l.remove(s)
+	err := s.nsub.Unsubscribe()
+	s.close()
+	return err
+}
+
+// Drain stops both sources and returns at once; what NATS and the local
+// queue hold is still handled.
+func (s *LocalSub) Drain() error {
+	s.l.remove(s)
+	closed := s.nsub.StatusChanged(nats.SubscriptionClosed)
+	err := s.nsub.Drain()
+	if err != nil {
+		s.close()
+		return err
+	}
+	go func() {
+		<-closed // NATS has handed over what it held
+		s.close()
+	}()
+	return nil
+}
+
+// IsValid reports whether the subscription still runs: false once it was
+// unsubscribed or drained and its queue is handled.
+func (s *LocalSub) IsValid() bool {
+	if s.inline {
+		return s.nsub.IsValid()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.done
+}
+
+func (s *LocalSub) close() {
+	s.stopped.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.cond.Broadcast()
+	}
+}
