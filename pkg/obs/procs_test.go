@@ -8,7 +8,7 @@ import (
 )
 
 func TestProcsNext(t *testing.T) {
-	p := &Procs{Max: 4, Up: 0.75, Down: 0.6}
+	p := &Procs{Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 100 * time.Millisecond}
 	steps := []struct {
 		name string
 		cur  int
@@ -18,7 +18,7 @@ func TestProcsNext(t *testing.T) {
 		{"busy one P gets a second", 1, 0.8, 2},
 		{"quiet one P stays", 1, 0.3, 1},
 		{"one quiet reading is not enough to drop", 2, 0.4, 2},
-		{"two in a row drop one", 2, 0.4, 1},
+		{"two in a row (Hold / Every) drop one", 2, 0.4, 1},
 		{"a reading between the thresholds resets the count", 2, 0.4, 2},
 		{"", 2, 0.7, 2},
 		{"so the next quiet reading is the first again", 2, 0.4, 2},
@@ -47,7 +47,7 @@ func TestProcsRunIdle(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&Procs{Max: 2, Every: 20 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
+		(&Procs{Max: 2, Every: 20 * time.Millisecond, Hold: 40 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
 	}()
 	select {
 	case n := <-changed:
