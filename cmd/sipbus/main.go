@@ -61,7 +61,7 @@ type errUsage struct{ error }
 func main() {
 	obs.SetGCDefault() // GOGC=400 unless GOGC is set (pkg/obs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	obs.AdaptProcs(ctx) // GOMAXPROCS follows the load unless set (pkg/obs)
+	ctx = obs.WithProcs(ctx, obs.AdaptProcs(ctx)) // GOMAXPROCS follows the load unless set (pkg/obs)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err == nil || errors.Is(err, flag.ErrHelp) {

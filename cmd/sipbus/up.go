@@ -196,6 +196,10 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = t.Shutdown(sctx)
 	}()
 
+	// One P queues before it reads busy: the edge's shedding adds a P at
+	// once (pkg/obs Procs).
+	obs.ProcsFrom(ctx).Watch(e.Shedding)
+
 	fmt.Fprintf(stdout, "sipbus up\n")
 	printListeners(stdout, e, ef)
 	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)

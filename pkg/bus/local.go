@@ -129,8 +129,14 @@ func Taken(m *nats.Msg, queue string) bool {
 // HeaderTaken so that a member elsewhere (which the server, skipping the
 // publisher's own members, may choose) drops it. Messages to this
 // connection's subscriptions published through the connection but not
-// through Local are lost (no echo): publish the hot path through
-// PublisherOptions.Local or Local.PublishMsg.
+// through Local are lost (no echo): publish the hot path through a
+// Publisher with PublisherOptions.Local.
+//
+// The publishes linger (DefaultLinger) and go out in one burst: the
+// client's flusher, the connection and the server's read loop then wake
+// once per burst instead of once per message. Local delivery does not
+// wait for it; the stream stores a message up to a linger after the
+// subscribers in the process had it.
 //
 // Local delivery keeps what a core subscription promises: the messages of
 // one publisher reach a subscription in publish order, one at a time on
@@ -293,17 +299,27 @@ func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 	return local
 }
 
-// later queues m for p to publish when the linger ends.
+// later queues m for p to publish when the linger ends. Past
+// MaxLingering messages waiting (the server is not keeping up), the
+// caller publishes them itself: its wait is the back-pressure a plain
+// publish into a full connection buffer gives.
 func (l *Local) later(p *Publisher, m *nats.Msg) {
 	l.lmu.Lock()
 	l.out = append(l.out, pending{p, m})
-	arm := !l.armed
-	l.armed = true
+	full := len(l.out) >= MaxLingering
+	arm := !l.armed && !full
+	l.armed = l.armed || arm
 	l.lmu.Unlock()
-	if arm {
+	switch {
+	case full:
+		l.Flush()
+	case arm:
 		time.AfterFunc(l.linger, l.Flush)
 	}
 }
+
+// MaxLingering bounds the messages a Local holds for the linger.
+const MaxLingering = 1 << 16
 
 type pending struct {
 	p *Publisher

@@ -2,8 +2,10 @@ package obs
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,30 +21,82 @@ import (
 // One P is not enough at high load (at 1,500 calls/s it lost 28 % of the
 // calls that two carried), so the number follows the load: one P more as
 // soon as a reading finds the process using more than Up of the Ps it
-// has, one fewer once it has used less than Down of one P fewer for Hold.
-// Quick up, because load arrives at once and a process short of a P
-// queues (a call ramp stepping from idle to 1,500 calls/s lost datagrams
-// in the 250 ms the first version waited); slow down, so a pause between
-// bursts does not cost the next burst its P. Reading CPU time (getrusage)
-// every Every costs nothing measurable.
+// has, or a watched signal (Watch: the edge shedding) says it is
+// overloaded; one fewer once it has used less than Down of one P fewer
+// for Hold. Quick up, because load arrives at once and a process short of
+// a P queues; slow down, so a pause between bursts does not cost the next
+// burst its P. The signal, because one P queues before it reads busy: a
+// single P runs the network poller, the timers and every goroutine in
+// turn, a burst of one delays all the others, and a REGISTER ramp on one
+// P reading 0.7 cores was shed by the edge's queue-delay bound, which
+// kept it under Up. The same load reads about 15 % less CPU on one P than
+// on two, so Up above Down leaves no load that flaps between them.
+// Reading CPU time (getrusage) every Every costs nothing measurable.
 type Procs struct {
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
 	Every    time.Duration // default 50ms
 	Hold     time.Duration // default 2s
-	Up, Down float64       // default 0.75 and 0.6
+	Up, Down float64       // default 0.6 and 0.55
 
 	// Changed, when set, is told each new value.
 	Changed func(procs int)
+
+	mu    sync.Mutex
+	watch []func() bool
+
+	quiet []float64 // the readings since the last change, at most a Hold of them (Run's)
 }
 
-// AdaptProcs runs Procs with its defaults until ctx ends, unless the
-// environment sets GOMAXPROCS (then that number stays) or SIPBUS_PROCS=fixed.
-// Every main calls it.
-func AdaptProcs(ctx context.Context) {
+// AdaptProcs runs a Procs with its defaults until ctx ends and returns it,
+// unless the environment sets GOMAXPROCS (then that number stays) or
+// SIPBUS_PROCS=fixed: then it returns nil (SIPBUS_PROCS=log logs each
+// change). Every main calls it.
+func AdaptProcs(ctx context.Context) *Procs {
 	if os.Getenv("GOMAXPROCS") != "" || os.Getenv("SIPBUS_PROCS") == "fixed" {
+		return nil
+	}
+	p := &Procs{}
+	if os.Getenv("SIPBUS_PROCS") == "log" {
+		p.Changed = func(n int) { slog.Info("obs: GOMAXPROCS", "procs", n) }
+	}
+	go p.Run(ctx)
+	return p
+}
+
+type procsKey struct{}
+
+// WithProcs returns ctx carrying p, for the commands main runs.
+func WithProcs(ctx context.Context, p *Procs) context.Context {
+	return context.WithValue(ctx, procsKey{}, p)
+}
+
+// ProcsFrom is the Procs ctx carries, or nil.
+func ProcsFrom(ctx context.Context) *Procs {
+	p, _ := ctx.Value(procsKey{}).(*Procs)
+	return p
+}
+
+// Watch adds an overload signal (an edge shedding, a queue standing): a
+// reading while one says so adds a P and keeps the Ps. A nil Procs
+// ignores it.
+func (p *Procs) Watch(overloaded func() bool) {
+	if p == nil {
 		return
 	}
-	go (&Procs{}).Run(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watch = append(p.watch, overloaded)
+}
+
+func (p *Procs) overloaded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.watch {
+		if f() {
+			return true
+		}
+	}
+	return false
 }
 
 // Run adapts GOMAXPROCS until ctx ends, then restores Max.
@@ -57,10 +111,10 @@ func (p *Procs) Run(ctx context.Context) {
 		p.Hold = 2 * time.Second
 	}
 	if p.Up <= 0 {
-		p.Up = 0.75
+		p.Up = 0.6
 	}
 	if p.Down <= 0 {
-		p.Down = 0.6
+		p.Down = 0.55
 	}
 	if p.Max < 2 {
 		return
@@ -70,17 +124,15 @@ func (p *Procs) Run(ctx context.Context) {
 	defer t.Stop()
 	cur := runtime.GOMAXPROCS(0)
 	lastCPU, lastAt := cpuTime(), time.Now()
-	low := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			c := cpuTime()
-			used := float64(c-lastCPU) / float64(now.Sub(lastAt)) // in cores
+			r := Reading{Used: float64(c-lastCPU) / float64(now.Sub(lastAt)), Overloaded: p.overloaded()}
 			lastCPU, lastAt = c, now
-			next := p.Next(cur, used, &low)
-			if next != cur {
+			if next := p.Next(cur, r); next != cur {
 				runtime.GOMAXPROCS(next)
 				cur = next
 				if p.Changed != nil {
@@ -91,23 +143,44 @@ func (p *Procs) Run(ctx context.Context) {
 	}
 }
 
-// Next is the number of Ps after a reading of used cores with cur Ps;
-// low counts the readings in a row that asked for fewer (Hold / Every of
-// them drop one).
-func (p *Procs) Next(cur int, used float64, low *int) int {
+// Reading is one look at the process.
+type Reading struct {
+	Used       float64 // cores of CPU time used since the last reading
+	Overloaded bool    // a watched signal says so
+}
+
+// Next is the number of Ps after reading r with cur Ps. Not safe for
+// concurrent use: Run calls it.
+func (p *Procs) Next(cur int, r Reading) int {
 	switch {
-	case used > p.Up*float64(cur) && cur < p.Max:
-		*low = 0
+	case (r.Used > p.Up*float64(cur) || r.Overloaded) && cur < p.Max:
+		p.quiet = p.quiet[:0]
 		return cur + 1
-	case cur > 1 && used < p.Down*float64(cur-1):
-		if *low++; *low >= max(1, int(p.Hold/p.Every)) {
-			*low = 0
+	case r.Overloaded || cur == 1:
+		p.quiet = p.quiet[:0]
+	default:
+		// one P fewer when the readings of the last Hold average under
+		// Down of cur-1 Ps: single readings are noisy (CPU time is
+		// counted in ticks), a Hold of them is not
+		p.quiet = append(p.quiet, r.Used)
+		n := max(1, int(p.Hold/p.Every))
+		if len(p.quiet) > n {
+			p.quiet = p.quiet[1:]
+		}
+		if len(p.quiet) == n && mean(p.quiet) < p.Down*float64(cur-1) {
+			p.quiet = p.quiet[:0]
 			return cur - 1
 		}
-	default:
-		*low = 0
 	}
 	return cur
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
 
 // cpuTime is the process's user and system CPU time.

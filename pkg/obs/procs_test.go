@@ -8,28 +8,35 @@ import (
 )
 
 func TestProcsNext(t *testing.T) {
-	p := &Procs{Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 100 * time.Millisecond}
+	p := &Procs{Max: 4, Up: 0.6, Down: 0.55, Every: 50 * time.Millisecond, Hold: 100 * time.Millisecond}
 	steps := []struct {
 		name string
 		cur  int
 		used float64 // cores
 		want int
+		// overloaded: a watched signal says so
+		overloaded bool
 	}{
-		{"busy one P gets a second", 1, 0.8, 2},
-		{"quiet one P stays", 1, 0.3, 1},
-		{"one quiet reading is not enough to drop", 2, 0.4, 2},
-		{"two in a row (Hold / Every) drop one", 2, 0.4, 1},
-		{"a reading between the thresholds resets the count", 2, 0.4, 2},
-		{"", 2, 0.7, 2},
-		{"so the next quiet reading is the first again", 2, 0.4, 2},
-		{"busy two Ps get a third", 2, 1.6, 3},
-		{"never above Max", 4, 3.9, 4},
-		{"three Ps drop to two under 1.2 cores", 3, 1.1, 3},
-		{"", 3, 1.1, 2},
+		{"busy one P gets a second", 1, 0.7, 2, false},
+		{"quiet one P stays", 1, 0.5, 1, false},
+		{"one P in overload gets a second, whatever the CPU reads", 1, 0.4, 2, true},
+		{"one quiet reading is not enough to drop", 2, 0.4, 2, false},
+		{"a Hold of readings averaging under Down drops one", 2, 0.5, 1, false},
+		{"", 2, 0.4, 2, false},
+		{"a busy reading in the Hold keeps the Ps", 2, 0.8, 2, false},
+		{"", 2, 0.4, 2, false},
+		{"until it leaves the window", 2, 0.4, 1, false},
+		{"overload adds a P", 2, 0.4, 3, true},
+		{"and another", 3, 0.1, 4, true},
+		{"overload at the ceiling keeps the Ps", 4, 0.1, 4, true},
+		{"", 4, 0.1, 4, true},
+		{"four Ps drop to three under 1.65 cores on average", 4, 1.6, 4, false},
+		{"", 4, 1.6, 3, false},
+		{"busy three Ps get a fourth", 3, 1.9, 4, false},
+		{"never above Max", 4, 3.9, 4, false},
 	}
-	low := 0
 	for _, s := range steps {
-		if got := p.Next(s.cur, s.used, &low); got != s.want {
+		if got := p.Next(s.cur, Reading{Used: s.used, Overloaded: s.overloaded}); got != s.want {
 			t.Fatalf("%q: Next(%d Ps, %.1f cores) = %d, want %d", s.name, s.cur, s.used, got, s.want)
 		}
 	}

@@ -311,7 +311,7 @@ func redactURL(s string) string {
 func Exit[C any](spec Spec[C]) {
 	obs.SetGCDefault()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	obs.AdaptProcs(ctx) // GOMAXPROCS follows the load unless set (pkg/obs)
+	ctx = obs.WithProcs(ctx, obs.AdaptProcs(ctx)) // GOMAXPROCS follows the load unless set (pkg/obs)
 	err := Main(ctx, spec, os.Args[1:], IO{})
 	stop()
 	if err == nil || errors.Is(err, flag.ErrHelp) {

@@ -275,8 +275,11 @@ func (e *Edge) gate() ports.Gate {
 // ID is the edge's id.
 func (e *Edge) ID() string { return e.cfg.ID }
 
-// Shedding reports whether new dialogs for tm are refused now (overload).
-func (e *Edge) Shedding() bool { return e.core.Shedding(app.ServiceTM) }
+// Shedding reports whether new dialogs for tm, or REGISTERs for the
+// registrar, are refused now (overload).
+func (e *Edge) Shedding() bool {
+	return e.core.Shedding(app.ServiceTM) || e.core.Shedding(app.ServiceRegistrar)
+}
 
 // Advertise is the address other services put in Via for this edge.
 func (e *Edge) Advertise() string { return e.cfg.Advertise }
