@@ -30,13 +30,17 @@ import (
 // turn, a burst of one delays all the others, and a REGISTER ramp on one
 // P reading 0.7 cores was shed by the edge's queue-delay bound, which
 // kept it under Up. The same load reads about 15 % less CPU on one P than
-// on two, so Up above Down leaves no load that flaps between them.
+// on two, so Up well above Down leaves no load that flaps between them;
+// and single 50 ms readings are noisy (CPU time is counted in ticks): an
+// Up of 0.6 let the spikes of 300 calls/s on one P (0.45 cores on
+// average) add the second P every few seconds (1,730 µs per call in the
+// 02:43 make bench against 1,610 at 0.75).
 // Reading CPU time (getrusage) every Every costs nothing measurable.
 type Procs struct {
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
 	Every    time.Duration // default 50ms
 	Hold     time.Duration // default 2s
-	Up, Down float64       // default 0.6 and 0.55
+	Up, Down float64       // default 0.75 and 0.6
 
 	// Changed, when set, is told each new value.
 	Changed func(procs int)
@@ -111,10 +115,10 @@ func (p *Procs) Run(ctx context.Context) {
 		p.Hold = 2 * time.Second
 	}
 	if p.Up <= 0 {
-		p.Up = 0.6
+		p.Up = 0.75
 	}
 	if p.Down <= 0 {
-		p.Down = 0.55
+		p.Down = 0.6
 	}
 	if p.Max < 2 {
 		return
