@@ -34,7 +34,7 @@ import (
 // and single 50 ms readings are noisy (CPU time is counted in ticks): an
 // Up of 0.6 let the spikes of 300 calls/s on one P (0.45 cores on
 // average) add the second P every few seconds (1,730 µs per call in the
-// 02:43 make bench against 1,610 at 0.75).
+// 02:52 make bench against 1,608 at 0.75 in the 02:21 one).
 // Reading CPU time (getrusage) every Every costs nothing measurable.
 type Procs struct {
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
