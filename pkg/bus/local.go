@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,15 @@ var (
 
 // NATS is a Core on nc: plain core NATS subscriptions.
 func NATS(nc *nats.Conn) Core { return natsCore{nc} }
+
+// CoreFor is where a service subscribes its hot path: l when the process
+// has one (`sipbus up`), else NATS(nc).
+func CoreFor(nc *nats.Conn, l *Local) Core {
+	if l != nil {
+		return l
+	}
+	return NATS(nc)
+}
 
 type natsCore struct{ nc *nats.Conn }
 
@@ -196,7 +206,7 @@ func (l *Local) subscribe(subject, queue string, cb nats.MsgHandler, opts []SubO
 	for _, f := range opts {
 		f(&o)
 	}
-	s := &LocalSub{l: l, subject: subject, toks: strings.Split(subject, "."), queue: queue, cb: cb, inline: o.inline}
+	s := &LocalSub{l: l, toks: strings.Split(subject, "."), queue: queue, cb: cb, inline: o.inline}
 	s.cond.L = &s.mu
 	// Queued, NATS deliveries join the local queue, so the messages of
 	// the two sources run one at a time, as on one subscription.
@@ -243,9 +253,9 @@ func literalPartition(toks []string) string {
 // reuse its buffer once Deliver returns, as after nats.Conn.PublishMsg.
 func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 	var (
-		buf    [4]*LocalSub
-		to     = buf[:0]
-		groups map[string][]*LocalSub
+		buf, qbuf [4]*LocalSub
+		to        = buf[:0]  // plain subscriptions, and the queue members chosen
+		queued    = qbuf[:0] // every matching queue member
 	)
 	l.mu.RLock()
 	visit := func(subs []*LocalSub) {
@@ -255,10 +265,7 @@ func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 			case s.queue == "":
 				to = append(to, s)
 			default:
-				if groups == nil {
-					groups = make(map[string][]*LocalSub, 1)
-				}
-				groups[s.queue] = append(groups[s.queue], s)
+				queued = append(queued, s)
 			}
 		}
 	}
@@ -267,13 +274,32 @@ func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 	}
 	visit(l.wild)
 	l.mu.RUnlock()
-	if len(groups) > 0 {
-		// Before any local subscriber can read the header map it shares
-		// with m.
-		taken := make([]string, 0, len(groups))
-		for q, members := range groups {
-			to = append(to, members[l.rr.Add(1)%uint64(len(members))])
-			taken = append(taken, q)
+	if len(queued) > 0 {
+		// One member of each group (a group has one member per process,
+		// as a rule: no map for that). HeaderTaken is set before any
+		// local subscriber can read the header map it shares with m.
+		var taken []string
+		for i, s := range queued {
+			if slices.Contains(taken, s.queue) {
+				continue
+			}
+			n := 0
+			for _, x := range queued[i:] {
+				if x.queue == s.queue {
+					n++
+				}
+			}
+			k := int(l.rr.Add(1) % uint64(n))
+			for _, x := range queued[i:] {
+				if x.queue == s.queue {
+					if k == 0 {
+						to = append(to, x)
+						break
+					}
+					k--
+				}
+			}
+			taken = append(taken, s.queue)
 		}
 		if m.Header == nil {
 			m.Header = nats.Header{}
@@ -383,8 +409,7 @@ func (l *Local) remove(s *LocalSub) {
 // local deliveries feed one queue, run in order on one goroutine.
 type LocalSub struct {
 	l       *Local
-	subject string
-	toks    []string
+	toks    []string // the filter's tokens
 	queue   string
 	cb      nats.MsgHandler
 	nsub    *nats.Subscription

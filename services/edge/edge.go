@@ -291,7 +291,7 @@ func (e *Edge) Counters() Counters { return e.core.Snapshot() }
 // through this edge and starts reading the listeners New bound. It
 // returns at once; the edge serves until Shutdown.
 func (e *Edge) Start(ctx context.Context) error {
-	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst, Core: e.deps.core()})
+	b, err := ports.StartBus(ctx, e.deps.NC, e.core, ports.BusOptions{Log: e.log, Inst: e.inst, Core: bus.CoreFor(e.deps.NC, e.deps.Local)})
 	if err != nil {
 		e.closeListeners()
 		return fmt.Errorf("edge: nats: %w", err)
@@ -350,12 +350,4 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return e.Shutdown(context.Background())
-}
-
-// core is where the edge subscribes to the messages it sends.
-func (d Deps) core() bus.Core {
-	if d.Local != nil {
-		return d.Local
-	}
-	return bus.NATS(d.NC)
 }

@@ -175,7 +175,7 @@ func newAuth(cfg Config, d Deps, now func() time.Time, log *slog.Logger) (*ports
 // beats and starts the expiry loop. The stream must exist
 // (bus.EnsureStream).
 func (r *Registrar) Start(ctx context.Context) error {
-	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log, Tracer: r.d.Tracer, Core: r.d.core()})
+	in, err := ports.StartInput(ctx, r.d.NC, r.reg, ports.InputOptions{ID: r.cfg.ID, Lanes: r.cfg.Workers, Log: r.log, Tracer: r.d.Tracer, Core: bus.CoreFor(r.d.NC, r.d.Local)})
 	if err != nil {
 		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}
@@ -217,12 +217,4 @@ func (r *Registrar) Shutdown(ctx context.Context) error {
 	defer cancel()
 	errs = append(errs, r.pub.Flush(fctx))
 	return errors.Join(errs...)
-}
-
-// core is where the registrar subscribes to REGISTERs.
-func (d Deps) core() bus.Core {
-	if d.Local != nil {
-		return d.Local
-	}
-	return bus.NATS(d.NC)
 }

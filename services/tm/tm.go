@@ -168,7 +168,7 @@ func New(cfg Config, d Deps) (*TM, error) {
 	})
 	t.input = ports.NewInput(d.NC, t.eng, t.sched, t.edges, ports.InputOptions{
 		ID: cfg.ID, T1: cfg.T1, QueueTarget: cfg.QueueTarget, QueueInterval: cfg.QueueInterval, DNS: dns, Log: log,
-		Tracer: tracer(d.Tracer), Core: d.core(),
+		Tracer: tracer(d.Tracer), Core: bus.CoreFor(d.NC, d.Local),
 	})
 	t.members = &ports.Members{ID: cfg.ID, Store: d.Store, Input: t.input, Log: log}
 	if d.Metrics != nil {
@@ -367,11 +367,3 @@ func (u uacStore) Commit(ctx context.Context, ops []store.Op) ([]store.OpResult,
 
 // UACRunning counts the uac commands this replica is running.
 func (t *TM) UACRunning() int { return t.uac.Running() }
-
-// core is where tm subscribes to its partitions.
-func (d Deps) core() bus.Core {
-	if d.Local != nil {
-		return d.Local
-	}
-	return bus.NATS(d.NC)
-}

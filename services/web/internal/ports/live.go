@@ -47,28 +47,25 @@ type note struct {
 type Hub struct {
 	Log *slog.Logger
 
-	mu   sync.Mutex
-	subs map[string]map[chan note]struct{}
-
-	smu     sync.Mutex // the NATS side, held across subscribe and flush
+	mu      sync.Mutex                        // also held across the first stream's subscribe and flush
+	subs    map[string]map[chan note]struct{} // user -> open streams; empty: no subscription
 	nc      *nats.Conn
-	streams int // open streams
 	nsubs   []*nats.Subscription
 	stopped bool
 }
 
 // Start makes the hub subscribe on nc while streams are open.
 func (h *Hub) Start(nc *nats.Conn) error {
-	h.smu.Lock()
-	defer h.smu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.nc, h.stopped = nc, false
 	return nil
 }
 
 // Stop unsubscribes; streams opened later get no events.
 func (h *Hub) Stop() {
-	h.smu.Lock()
-	defer h.smu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.stopped = true
 	h.unsubscribe()
 }
@@ -76,20 +73,14 @@ func (h *Hub) Stop() {
 // Subscribed reports whether the hub holds its subscriptions (a stream is
 // open).
 func (h *Hub) Subscribed() bool {
-	h.smu.Lock()
-	defer h.smu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return len(h.nsubs) > 0
 }
 
-// opened counts a new stream; the first subscribes, and returns once the
-// server has the subscriptions, so no event after it is missed.
-func (h *Hub) opened() error {
-	h.smu.Lock()
-	defer h.smu.Unlock()
-	h.streams++
-	if len(h.nsubs) > 0 || h.nc == nil || h.stopped {
-		return nil
-	}
+// subscribe makes the subscriptions and returns once the server has them,
+// so no event after it is missed. Under mu.
+func (h *Hub) subscribe() error {
 	for _, subj := range []string{SubjectRegAll, SubjectCallMiss, SubjectCallEnded} {
 		s, err := h.nc.Subscribe(subj, h.onMsg)
 		if err != nil {
@@ -105,15 +96,7 @@ func (h *Hub) opened() error {
 	return nil
 }
 
-// closed counts a stream gone; the last one unsubscribes.
-func (h *Hub) closed() {
-	h.smu.Lock()
-	defer h.smu.Unlock()
-	if h.streams--; h.streams == 0 {
-		h.unsubscribe()
-	}
-}
-
+// unsubscribe drops the subscriptions. Under mu.
 func (h *Hub) unsubscribe() {
 	for _, s := range h.nsubs {
 		_ = s.Unsubscribe()
@@ -177,13 +160,17 @@ func (h *Hub) notify(aor string, n note) {
 	}
 }
 
+// listen opens a stream for aor; the first open stream subscribes the
+// hub, and the returned func closes it (the last one unsubscribes).
 func (h *Hub) listen(aor string) (chan note, func(), error) {
-	if err := h.opened(); err != nil {
-		h.closed()
-		return nil, nil, err
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.nsubs) == 0 && h.nc != nil && !h.stopped {
+		if err := h.subscribe(); err != nil {
+			return nil, nil, err
+		}
 	}
 	ch := make(chan note, 16)
-	h.mu.Lock()
 	if h.subs == nil {
 		h.subs = map[string]map[chan note]struct{}{}
 	}
@@ -191,15 +178,16 @@ func (h *Hub) listen(aor string) (chan note, func(), error) {
 		h.subs[aor] = map[chan note]struct{}{}
 	}
 	h.subs[aor][ch] = struct{}{}
-	h.mu.Unlock()
 	return ch, func() {
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		delete(h.subs[aor], ch)
 		if len(h.subs[aor]) == 0 {
 			delete(h.subs, aor)
 		}
-		h.mu.Unlock()
-		h.closed()
+		if len(h.subs) == 0 {
+			h.unsubscribe()
+		}
 	}, nil
 }
 
