@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -94,10 +95,15 @@ func StartMailpit(t testing.TB) *Mailpit {
 }
 
 // StartMailpitWith is StartMailpit with TLS options.
+//
+// FreePort's ports are free when chosen, not when Mailpit binds them:
+// another test's process may take one in between (or a client still
+// reconnecting to a port a stopped server held may talk to it). When
+// Mailpit exits at start because a port is in use, it starts again on
+// two fresh ports, up to five times.
 func StartMailpitWith(t testing.TB, o MailpitOptions) *Mailpit {
 	t.Helper()
-	m := &Mailpit{t: t, bin: MailpitBinary(t), db: filepath.Join(t.TempDir(), "mailpit.db"),
-		smtpPort: FreePort(t, "tcp"), httpPort: FreePort(t, "tcp")}
+	m := &Mailpit{t: t, bin: MailpitBinary(t), db: filepath.Join(t.TempDir(), "mailpit.db")}
 	if o.TLSCert != "" {
 		m.args = append(m.args, "--smtp-tls-cert", o.TLSCert, "--smtp-tls-key", o.TLSKey)
 	}
@@ -107,24 +113,43 @@ func StartMailpitWith(t testing.TB, o MailpitOptions) *Mailpit {
 	if o.ImplicitTLS {
 		m.args = append(m.args, "--smtp-require-tls")
 	}
-	m.SMTP = "127.0.0.1:" + strconv.Itoa(m.smtpPort)
-	m.HTTP = "http://127.0.0.1:" + strconv.Itoa(m.httpPort)
-	m.Start()
-	t.Cleanup(m.Stop)
+	t.Cleanup(m.Stop) // also stops a Mailpit that never became ready
+	for try := 1; ; try++ {
+		m.smtpPort, m.httpPort = FreePort(t, "tcp"), FreePort(t, "tcp")
+		m.SMTP = "127.0.0.1:" + strconv.Itoa(m.smtpPort)
+		m.HTTP = "http://127.0.0.1:" + strconv.Itoa(m.httpPort)
+		err := m.start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortInUse) || try == 5 {
+			t.Fatalf("testenv: %v", err)
+		}
+		t.Logf("testenv: %v; again on other ports", err)
+	}
 	return m
 }
+
+// errPortInUse: Mailpit exited at start because one of its ports was taken.
+var errPortInUse = errors.New("mailpit: a port is in use")
 
 // Start (re)starts Mailpit on its ports; it waits until the API answers.
 func (m *Mailpit) Start() {
 	m.t.Helper()
+	if err := m.start(); err != nil {
+		m.t.Fatalf("testenv: %v", err)
+	}
+}
+
+func (m *Mailpit) start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cmd != nil {
-		return
+		return nil
 	}
 	log, err := os.OpenFile(m.db+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		m.t.Fatalf("testenv: %v", err)
+		return err
 	}
 	args := append([]string{"--disable-version-check", "--database", m.db,
 		"--smtp", m.SMTP, "--listen", "127.0.0.1:" + strconv.Itoa(m.httpPort),
@@ -132,35 +157,47 @@ func (m *Mailpit) Start() {
 	if !slices.Contains(m.args, "--smtp-require-starttls") && !slices.Contains(m.args, "--smtp-require-tls") {
 		args = append(args, "--smtp-auth-allow-insecure") // AUTH without TLS (Mailpit refuses the pair)
 	}
+	start, _ := log.Seek(0, io.SeekEnd)
 	cmd := exec.Command(m.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		m.t.Fatalf("testenv: start %s: %v", m.bin, err)
+		log.Close()
+		return fmt.Errorf("start %s: %w", m.bin, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	m.cmd, m.done, m.log = cmd, done, log
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if resp, err := http.Get(m.HTTP + "/readyz"); err == nil {
+		if resp, err := readyClient.Get(m.HTTP + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 && smtpUp(m.SMTP) {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-done:
+			_ = log.Close()
+			m.cmd = nil
 			b, _ := os.ReadFile(m.db + ".log")
-			m.t.Fatalf("testenv: mailpit exited at start; log:\n%s", b)
+			b = b[min(int(start), len(b)):]
+			if bytes.Contains(b, []byte("address already in use")) {
+				return fmt.Errorf("%w (%s / %s)", errPortInUse, m.SMTP, m.HTTP)
+			}
+			return fmt.Errorf("mailpit exited at start; log:\n%s", b)
 		default:
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(m.db + ".log")
-			m.t.Fatalf("testenv: mailpit on %s / %s not ready within 20s; log:\n%s", m.SMTP, m.HTTP, b)
+			return fmt.Errorf("mailpit on %s / %s not ready within 20s; log:\n%s", m.SMTP, m.HTTP, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// readyClient asks /readyz with a timeout: whatever else holds a taken
+// port may accept and never answer.
+var readyClient = &http.Client{Timeout: time.Second}
 
 func smtpUp(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)

@@ -1,6 +1,10 @@
 package testenv
 
 import (
+	"errors"
+	"net"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -18,5 +22,27 @@ func TestServersStart(t *testing.T) {
 	ctx := Context(t, 5*time.Second)
 	if _, err := js.AccountInfo(ctx); err != nil {
 		t.Fatalf("JetStream not enabled: %v", err)
+	}
+}
+
+// TestMailpitPortInUse: a Mailpit whose port another process took exits
+// at start with errPortInUse (which StartMailpitWith answers with fresh
+// ports), and StartMailpit still gives a working Mailpit.
+func TestMailpitPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m := &Mailpit{t: t, bin: MailpitBinary(t), db: filepath.Join(t.TempDir(), "mailpit.db"),
+		smtpPort: FreePort(t, "tcp"), httpPort: l.Addr().(*net.TCPAddr).Port}
+	m.SMTP = "127.0.0.1:" + strconv.Itoa(m.smtpPort)
+	m.HTTP = "http://" + l.Addr().String()
+	t.Cleanup(m.Stop)
+	if err := m.start(); !errors.Is(err, errPortInUse) {
+		t.Errorf("start on a taken port: %v, want errPortInUse", err)
+	}
+	if mp := StartMailpit(t); len(mp.Messages(t)) != 0 {
+		t.Errorf("a fresh Mailpit has mails")
 	}
 }
