@@ -73,7 +73,7 @@ FUZZ_TARGETS := \
 	pkg:./sipmsg:FuzzParse pkg:./sipmsg:FuzzFramer pkg:./sipmsg:FuzzParseURI \
 	pkg:./sipmsg:FuzzParseNameAddr pkg:./sipmsg:FuzzParseVia pkg:./sipmsg:FuzzReply \
 	pkg:./bus:FuzzDecodeData pkg:./events:FuzzDecodeCommand pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
-	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./subscriber:FuzzParseAOR \
+	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./location:FuzzCodec pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/app:FuzzSIPCounts services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
 	services/tm:./internal/app:FuzzEngine services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
 	services/registrar:./internal/app:FuzzDecide services/registrar:./internal/app:FuzzSplitList \

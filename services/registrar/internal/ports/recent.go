@@ -10,11 +10,16 @@ import (
 // retransmitted to another edge, or the edge republished a request left
 // unanswered) gets the same reply again, without a second digest check
 // (whose nonce-count would now look replayed) or a second location update.
-// Entries all live equally long, so a FIFO expires them in order.
+// Entries all live equally long, so a FIFO expires them in order: expire
+// moves the FIFO's head and compacts it only once the head passes half of
+// it, so each entry is copied at most once on average. (Shifting the whole
+// FIFO on every expiry cost a 5 MB copy per REGISTER at 4,000/s, 32 s into
+// a run: the registrar shed at 70 % machine CPU.)
 type recent struct {
 	mu   sync.Mutex
 	m    map[string][]byte
 	fifo []recentItem
+	head int // fifo[:head] are expired
 	ttl  time.Duration
 	max  int
 }
@@ -47,12 +52,14 @@ func (r *recent) put(key string, reply []byte, now time.Time) {
 }
 
 func (r *recent) expire(now time.Time) {
-	n := 0
-	for n < len(r.fifo) && now.Sub(r.fifo[n].at) > r.ttl {
-		delete(r.m, r.fifo[n].key)
-		n++
+	for r.head < len(r.fifo) && now.Sub(r.fifo[r.head].at) > r.ttl {
+		delete(r.m, r.fifo[r.head].key)
+		r.fifo[r.head] = recentItem{} // let the key go
+		r.head++
 	}
-	if n > 0 {
-		r.fifo = append(r.fifo[:0], r.fifo[n:]...)
+	if r.head > 0 && r.head >= len(r.fifo)/2 {
+		n := copy(r.fifo, r.fifo[r.head:])
+		clear(r.fifo[n:])
+		r.fifo, r.head = r.fifo[:n], 0
 	}
 }
