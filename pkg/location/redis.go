@@ -37,6 +37,7 @@ type Redis struct {
 	prefix    string
 	badPrefix error
 	rotate    atomic.Uint32 // first shard of the next Expire
+	commits   committer     // Apply's group commit (ordered only)
 	now       func() time.Time
 	// afterExpireScript, when set (by tests), runs between expireAORScript
 	// and the index update that follows it: the window the re-check in
@@ -167,30 +168,22 @@ func (r *Redis) runApply(ctx context.Context, aor string, es []entry, args []any
 			}
 		}
 	}
-	// run returns the script's reply and error, and whether the index
-	// commands all succeeded.
-	run := func(eval func(p redis.Pipeliner) *redis.Cmd) ([]any, bool, error) {
-		var script *redis.Cmd
-		cmds, _ := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			script = eval(p)
-			if first > 0 {
-				p.ZAddLT(ctx, ExpiryKey(r.prefix, ExpiryShard(aor)), redis.Z{Score: float64(first), Member: aor})
-			}
-			if listed {
-				p.ZAddNX(ctx, AORsKey(r.prefix), redis.Z{Member: aor})
-			}
+	c := &applyCall{ctx: ctx, keys: keys, args: args, aor: aor, first: first, listed: listed}
+	if err := r.commit(c); err != nil {
+		return nil, false, err
+	}
+	res, err := c.script.Slice()
+	indexed := c.indexed
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The script cache was flushed (a restarted or failed-over
+		// server): this call alone, with EVAL, loads it again.
+		var index []redis.Cmder
+		_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			index = r.queue(ctx, p, c, true)
 			return nil
 		})
-		indexed := len(cmds) > 0
-		for _, c := range cmds[min(1, len(cmds)):] {
-			indexed = indexed && c.Err() == nil
-		}
-		res, err := script.Slice()
-		return res, indexed, err
-	}
-	res, indexed, err := run(func(p redis.Pipeliner) *redis.Cmd { return applyScript.EvalSha(ctx, p, keys, args...) })
-	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		res, indexed, err = run(func(p redis.Pipeliner) *redis.Cmd { return applyScript.Eval(ctx, p, keys, args...) })
+		res, err = c.script.Slice()
+		indexed = allOK(index)
 	}
 	if err != nil && listed {
 		_ = r.unlist(ctx, aor)

@@ -193,3 +193,101 @@ func TestRedisNextExpiryOneRoundTrip(t *testing.T) {
 			p, k, c, location.ExpiryShards)
 	}
 }
+
+// slowFirstPipeline holds the first pipeline of scripts for hold, then
+// lets every pipeline through, counting those of scripts (a new
+// connection's HELLO goes through the hooks as a pipeline too).
+type slowFirstPipeline struct {
+	commandCounter
+	hold time.Duration
+}
+
+func (h *slowFirstPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) == 0 || cmds[0].Name() != "evalsha" {
+			return next(ctx, cmds)
+		}
+		if h.pipelines.Add(1) == 1 {
+			time.Sleep(h.hold)
+		}
+		h.pipelined.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisApplyGroupCommit: Applies that arrive while one pipeline is in
+// flight go together in the next (one round trip for all of them), each
+// gets its own answer (bindings, an out-of-order refusal), and the indexes
+// hold every AOR. A caller whose context ends while it waits gets its
+// context's error and its REGISTER is not sent.
+func TestRedisApplyGroupCommit(t *testing.T) {
+	c := rawClient(t, testenv.RedisURL(t))
+	ctx := testenv.Context(t, 20*time.Second)
+	s := location.NewRedis(c, "group")
+	t0 := locationtest.T0
+	update := func(i int, cseq uint32) location.Update {
+		return location.Update{AOR: fmt.Sprintf("g%d@example.com", i), CallID: "c", CSeq: cseq, Now: t0, Contacts: []location.Binding{
+			{Contact: fmt.Sprintf("sip:g%d@192.0.2.1", i), Q: 1, Expires: t0.Add(time.Duration(10+i) * time.Minute)}}}
+	}
+	if _, _, err := s.Apply(ctx, update(0, 5)); err != nil { // connects, loads the script
+		t.Fatal(err)
+	}
+	h := &slowFirstPipeline{hold: 500 * time.Millisecond}
+	c.AddHook(h)
+	const n = 64
+	errs := make([]error, n)
+	got := make([][]location.Binding, n)
+	start := make(chan struct{})
+	done := make(chan int, n+1)
+	for i := range n {
+		go func() {
+			<-start
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond) // behind the first, held pipeline
+			}
+			cseq := uint32(1) // AOR 0 is at CSeq 5: out of order
+			if i > 0 {
+				cseq = 2
+			}
+			got[i], _, errs[i] = s.Apply(ctx, update(i, cseq))
+			done <- i
+		}()
+	}
+	gone, cancel := context.WithCancel(ctx)
+	go func() {
+		<-start
+		time.Sleep(100 * time.Millisecond)
+		_, _, err := s.Apply(gone, update(n, 1))
+		if !errorsIs(err, context.Canceled) {
+			t.Errorf("Apply whose context ended while it waited: %v, want context.Canceled", err)
+		}
+		done <- n
+	}()
+	close(start)
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	for range n + 1 {
+		<-done
+	}
+	if p := h.pipelines.Load(); p != 2 {
+		t.Errorf("%d Applies took %d pipelines, want 2 (the held one, then all that waited)", n, p)
+	}
+	if !errorsIs(errs[0], location.ErrOutOfOrder) {
+		t.Errorf("AOR 0 at an old CSeq: %v, want ErrOutOfOrder", errs[0])
+	}
+	for i := 1; i < n; i++ {
+		if want := fmt.Sprintf("sip:g%d@192.0.2.1", i); errs[i] != nil || len(got[i]) != 1 || got[i][0].Contact != want {
+			t.Errorf("Apply %d: %v, %+v; want its own binding %s", i, errs[i], got[i], want)
+		}
+	}
+	aors, _, err := s.AORs(ctx, "", 2*n)
+	if err != nil || len(aors) != n {
+		t.Errorf("AORs: %d (%v), want %d: the indexes of every Apply in the batch", len(aors), err, n)
+	}
+	if b, _ := s.Lookup(ctx, fmt.Sprintf("g%d@example.com", n), t0); len(b) != 0 {
+		t.Errorf("the canceled Apply was written: %+v", b)
+	}
+	if at, ok, err := s.NextExpiry(ctx); err != nil || !ok || !at.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("NextExpiry = %v, %v, %v; want %v", at, ok, err, t0.Add(10*time.Minute))
+	}
+}

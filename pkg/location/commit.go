@@ -1,0 +1,174 @@
+package location
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxCommit bounds the Applies sent in one pipeline.
+const maxCommit = 128
+
+// committer is the group commit of Apply on one server (package doc,
+// "Group commit"). The first Apply to find no pipeline in flight sends one
+// with its own commands; Applies that arrive meanwhile wait in pending and
+// go together in the next pipeline, sent as soon as the one in flight is
+// answered. No timer: an Apply alone goes out at once, and under load a
+// round trip carries every Apply that arrived during the previous one.
+type committer struct {
+	mu      sync.Mutex
+	pending []*applyCall
+	busy    bool // a pipeline is in flight (its sender takes over pending)
+}
+
+// applyCall is one Apply's share of a pipeline: its script and index
+// commands, and whether the index commands all succeeded.
+type applyCall struct {
+	ctx     context.Context
+	keys    []string
+	args    []any
+	aor     string
+	first   int64 // earliest expiry among the request's contacts (ZADD LT), 0: none
+	listed  bool  // ZADD NX on the AOR list
+	script  *redis.Cmd
+	indexed bool
+	done    chan struct{}
+}
+
+// commit runs c's commands in a pipeline shared with the Applies that
+// arrive meanwhile and returns when they have been answered, or when c's
+// context ends (the script may run anyway, as with a single command that
+// timed out).
+func (r *Redis) commit(c *applyCall) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	c.done = make(chan struct{})
+	r.commits.mu.Lock()
+	r.commits.pending = append(r.commits.pending, c)
+	lead := !r.commits.busy
+	var batch []*applyCall
+	if lead {
+		r.commits.busy = true
+		batch = r.take()
+	}
+	r.commits.mu.Unlock()
+	if lead {
+		r.send(batch)
+		r.handOver()
+	}
+	select {
+	case <-c.done:
+		if c.script == nil { // its context ended before the pipeline left
+			return c.ctx.Err()
+		}
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+}
+
+// take removes up to maxCommit pending calls; r.commits.mu is held.
+func (r *Redis) take() []*applyCall {
+	p := r.commits.pending
+	n := min(len(p), maxCommit)
+	batch := append([]*applyCall(nil), p[:n]...)
+	m := copy(p, p[n:])
+	clear(p[m:])
+	r.commits.pending = p[:m]
+	return batch
+}
+
+// handOver ends the sender's turn: the calls that arrived meanwhile go in
+// the next pipeline, sent from a goroutine of its own so that the caller
+// that led returns with its answer.
+func (r *Redis) handOver() {
+	r.commits.mu.Lock()
+	if len(r.commits.pending) == 0 {
+		r.commits.busy = false
+		r.commits.mu.Unlock()
+		return
+	}
+	batch := r.take()
+	r.commits.mu.Unlock()
+	go func() {
+		r.send(batch)
+		r.handOver()
+	}()
+}
+
+// send runs a batch in one pipeline: each call's script (EVALSHA; a
+// NOSCRIPT answer makes runApply repeat that call alone with EVAL) then
+// its index updates, in order. The pipeline's context has no cancellation
+// and the latest deadline of the batch: one caller giving up does not
+// fail the others. A call whose context ended while it waited is not sent.
+func (r *Redis) send(batch []*applyCall) {
+	live := batch[:0:0]
+	for _, c := range batch {
+		if c.ctx.Err() != nil {
+			close(c.done) // gave up while waiting: not sent
+		} else {
+			live = append(live, c)
+		}
+	}
+	if batch = live; len(batch) == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(batch[0].ctx)
+	var last time.Time
+	for _, c := range batch {
+		d, ok := c.ctx.Deadline()
+		if !ok {
+			last = time.Time{}
+			break
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	if !last.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, last)
+		defer cancel()
+	}
+	index := make([][]redis.Cmder, len(batch))
+	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range batch {
+			index[i] = r.queue(ctx, p, c, false)
+		}
+		return nil
+	})
+	for i, c := range batch {
+		c.indexed = allOK(index[i])
+		close(c.done)
+	}
+}
+
+// queue adds c's script to p, EVALSHA or (load) EVAL, and behind it the
+// index updates, which it returns.
+func (r *Redis) queue(ctx context.Context, p redis.Pipeliner, c *applyCall, load bool) []redis.Cmder {
+	if load {
+		c.script = applyScript.Eval(ctx, p, c.keys, c.args...)
+	} else {
+		c.script = applyScript.EvalSha(ctx, p, c.keys, c.args...)
+	}
+	var index []redis.Cmder
+	if c.first > 0 {
+		index = append(index, p.ZAddLT(ctx, ExpiryKey(r.prefix, ExpiryShard(c.aor)), redis.Z{Score: float64(c.first), Member: c.aor}))
+	}
+	if c.listed {
+		index = append(index, p.ZAddNX(ctx, AORsKey(r.prefix), redis.Z{Member: c.aor}))
+	}
+	return index
+}
+
+func allOK(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return false
+		}
+	}
+	return true
+}
