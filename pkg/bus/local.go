@@ -160,12 +160,14 @@ type Local struct {
 	wild   []*LocalSub            // the others
 	rr     atomic.Uint64          // round robin among a queue group's local members
 
-	linger time.Duration
-	fmu    sync.Mutex // held by the Flush publishing a burst
-	lmu    sync.Mutex
-	out    []pending // to publish when the linger ends
-	spare  []pending // the previous burst's slice, for reuse
-	armed  bool      // a Flush is scheduled
+	linger   time.Duration
+	fmu      sync.Mutex // held by the Flush publishing a burst
+	lmu      sync.Mutex
+	out      []pending     // to publish when the linger ends
+	spare    []pending     // the previous burst's slice, for reuse
+	armed    bool          // a Flush is scheduled
+	kick     chan struct{} // wakes the flusher for a new burst
+	flushing bool          // the flusher goroutine runs
 
 	// Delivered counts messages handed to local subscriptions, Dropped
 	// those over a subscription's pending limit.
@@ -185,7 +187,7 @@ func NewLocal(nc *nats.Conn) (*Local, error) {
 	if !nc.Opts.NoEcho {
 		return nil, ErrEcho
 	}
-	return &Local{nc: nc, byPart: make(map[string][]*LocalSub), linger: DefaultLinger}, nil
+	return &Local{nc: nc, byPart: make(map[string][]*LocalSub), linger: DefaultLinger, kick: make(chan struct{}, 1)}, nil
 }
 
 // Conn is the connection the shortcut publishes and subscribes on.
@@ -335,12 +337,49 @@ func (l *Local) later(p *Publisher, m *nats.Msg) {
 	full := len(l.out) >= MaxLingering
 	arm := !l.armed && !full
 	l.armed = l.armed || arm
+	start := arm && !l.flushing
+	l.flushing = l.flushing || start
 	l.lmu.Unlock()
 	switch {
 	case full:
 		l.Flush()
+	case start:
+		go l.flusher()
 	case arm:
-		time.AfterFunc(l.linger, l.Flush)
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flusherIdle is how long the flusher goroutine waits for a next burst
+// before it ends (later starts it again).
+const flusherIdle = time.Second
+
+// flusher publishes a burst a linger after it began, for as long as
+// bursts keep coming: one goroutine whose stack has grown to what
+// publishing takes, rather than a timer's new goroutine per burst.
+func (l *Local) flusher() {
+	idle := time.NewTimer(flusherIdle)
+	defer idle.Stop()
+	for {
+		time.Sleep(l.linger)
+		l.Flush()
+		idle.Reset(flusherIdle)
+		select {
+		case <-l.kick:
+			continue
+		case <-idle.C:
+		}
+		l.lmu.Lock()
+		if !l.armed {
+			l.flushing = false
+			l.lmu.Unlock()
+			return
+		}
+		l.lmu.Unlock() // armed while the timer fired: its kick is waiting
+		<-l.kick
 	}
 }
 

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,34 @@ func TestLocalMatching(t *testing.T) {
 		if fmt.Sprint(matched) != fmt.Sprint(tc.want) {
 			t.Errorf("%s matched filters %v, want %v", tc.subject, matched, tc.want)
 		}
+	}
+}
+
+// TestLocalPublishesAfterIdle: the goroutine that publishes the lingering
+// bursts ends after a second without one; a publish after that starts it
+// again, and each burst reaches the other processes.
+func TestLocalPublishesAfterIdle(t *testing.T) {
+	e := newEnv(t)
+	l := newLocal(t, e)
+	pub := bus.NewPublisher(e.js, "test/local", bus.PublisherOptions{Local: l, AckEvery: bus.HotAckEvery})
+	var other collector
+	osub, err := e.nc.Subscribe("sip.ab.in.>", other.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = osub.Unsubscribe() })
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	subj := bus.SubjectRequestIn("INVITE", "ab00000000000001")
+	for i, gap := range []time.Duration{0, 100 * time.Millisecond, 1500 * time.Millisecond, 0} {
+		time.Sleep(gap)
+		if err := pub.PublishMsg(ctx(t), &nats.Msg{Subject: subj, Data: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("message %d after a gap of %v", i, gap), func() bool { return len(other.data()) == i+1 })
+	}
+	if got := other.data(); !slices.Equal(got, []string{"m0", "m1", "m2", "m3"}) {
+		t.Errorf("other process got %q", got)
 	}
 }

@@ -91,6 +91,8 @@ type Subscription struct {
 	cancel context.CancelFunc
 	slots  chan struct{}
 	lanes  []chan jetstream.Msg // Ordered: one worker per lane
+	work   chan jetstream.Msg   // not Ordered: idle workers wait here
+	nwork  int                  // workers started (by dispatch only)
 	wg     sync.WaitGroup
 
 	acked, naked, dead, deadFailed, ackFailed atomic.Uint64
@@ -132,6 +134,7 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, name string, h Handl
 		opt:   opt,
 		log:   opt.Logger.With("consumer", name),
 		slots: make(chan struct{}, opt.Concurrency),
+		work:  make(chan jetstream.Msg),
 	}
 	mw := append([]Middleware{Recover(s.log)}, opt.Middleware...)
 	mw = append(mw, Timeout(opt.Timeout))
@@ -155,14 +158,32 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, name string, h Handl
 }
 
 // dispatch runs on the consume goroutine: it waits for a worker slot (so at
-// most Concurrency handlers run) and hands the message to a worker.
+// most Concurrency handlers run) and hands the message to an idle worker,
+// or starts one more (up to Concurrency). Workers stay until Stop: a
+// goroutine per message grew its stack through the handler's calls for
+// every message (4 % of `sipbus up`'s CPU at 300 calls/s went to copying
+// stacks).
 func (s *Subscription) dispatch(msg jetstream.Msg) {
 	s.slots <- struct{}{}
 	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.slots; s.wg.Done() }()
+	select {
+	case s.work <- msg:
+	default:
+		if s.nwork < s.opt.Concurrency {
+			s.nwork++
+			go s.worker(msg)
+			return
+		}
+		s.work <- msg // a slot is free: its worker is on its way back
+	}
+}
+
+func (s *Subscription) worker(msg jetstream.Msg) {
+	for ok := true; ok; msg, ok = <-s.work {
 		s.handle(msg)
-	}()
+		<-s.slots
+		s.wg.Done()
+	}
 }
 
 // startLanes starts one worker per lane; each lane holds at most
@@ -349,6 +370,7 @@ func (s *Subscription) Stop(ctx context.Context) error {
 		for _, ch := range s.lanes {
 			close(ch) // the consumer is closed: nothing dispatches any more
 		}
+		close(s.work)
 		close(done)
 	}()
 	select {
