@@ -35,7 +35,7 @@ type record struct {
 }
 
 // encode returns the stored form of a normalised binding.
-func encode(b *Binding) (string, error) {
+func encode(b *Binding) string {
 	n := 128 + len(b.Contact) + len(b.CallID) + len(b.Received) + len(b.Edge) + len(b.UserAgent) + len(b.InstanceID)
 	for _, p := range b.Path {
 		n += len(p) + 3
@@ -73,7 +73,7 @@ func encode(b *Binding) (string, error) {
 	buf = append(buf, `,"updated":`...)
 	buf = strconv.AppendInt(buf, unixMilli(b.Updated), 10)
 	buf = append(buf, '}')
-	return string(buf), nil
+	return string(buf)
 }
 
 func appendOpt(buf []byte, key, s string) []byte {
@@ -163,15 +163,15 @@ func decode(aor, raw string) (Binding, error) {
 }
 
 // decodeFast reads a record in the shape encode writes: an object of known
-// keys, each once, with strings free of escapes, integers in range and
-// nothing else. It reports false for anything else; the caller then asks
-// encoding/json, which also gives the error.
+// keys with strings free of escapes and integers in range, nothing else.
+// A key given twice keeps its last value, as with encoding/json. It
+// reports false for anything else; the caller then asks encoding/json,
+// which also gives the error.
 func decodeFast(s string) (r record, ok bool) {
 	d := scanner{s: s}
 	if !d.byte('{') {
 		return r, false
 	}
-	var seen uint16
 	for first := true; ; first = false {
 		if d.byte('}') {
 			return r, d.i == len(s)
@@ -183,63 +183,48 @@ func decodeFast(s string) (r record, ok bool) {
 		if !ok || !d.byte(':') {
 			return r, false
 		}
-		var bit uint16
 		switch key {
 		case "contact":
-			bit = 1 << 0
 			r.Contact, ok = d.str()
 		case "q":
-			bit = 1 << 1
-			r.Q, ok = intOf[int](d.num())
+			r.Q, ok = int32Range(d.num())
 		case "expires":
-			bit = 1 << 2
 			r.Expires, ok = d.num()
 		case "callid":
-			bit = 1 << 3
 			r.CallID, ok = d.str()
 		case "cseq":
-			bit = 1 << 4
 			var n int64
 			n, ok = d.num()
 			r.CSeq, ok = uint32(n), ok && n >= 0 && n <= 1<<32-1
 		case "path":
-			bit = 1 << 5
 			r.Path, ok = d.strs()
 		case "received":
-			bit = 1 << 6
 			r.Received, ok = d.str()
 		case "transport":
-			bit = 1 << 7
 			r.Transport, ok = d.str()
 		case "edge":
-			bit = 1 << 8
 			r.Edge, ok = d.str()
 		case "ua":
-			bit = 1 << 9
 			r.UserAgent, ok = d.str()
 		case "instance":
-			bit = 1 << 10
 			r.InstanceID, ok = d.str()
 		case "regid":
-			bit = 1 << 11
-			r.RegID, ok = intOf[int](d.num())
+			r.RegID, ok = int32Range(d.num())
 		case "updated":
-			bit = 1 << 12
 			r.Updated, ok = d.num()
 		default:
+			ok = false
+		}
+		if !ok {
 			return r, false
 		}
-		if !ok || seen&bit != 0 {
-			return r, false
-		}
-		seen |= bit
 	}
 }
 
-// intOf narrows n to an int, failing past int32 (the widest RegID and Q
-// that validation lets through, and a bound on every platform).
-func intOf[T ~int](n int64, ok bool) (T, bool) {
-	return T(n), ok && n >= -1<<31 && n <= 1<<31-1
+// int32Range narrows n to an int, failing past int32 (the widest RegID and
+// Q that validation lets through, and a bound on every platform).
+func int32Range(n int64, ok bool) (int, bool) {
+	return int(n), ok && n >= -1<<31 && n <= 1<<31-1
 }
 
 // scanner reads the JSON subset decodeFast accepts: no whitespace (encode

@@ -96,10 +96,7 @@ func (r *Redis) Apply(ctx context.Context, u Update) ([]Binding, []Change, error
 	args = append(args, now.UnixMilli(), u.CallID, u.CSeq, flag(u.Wildcard), u.MaxContacts, TTLMargin.Milliseconds())
 	for i := range es {
 		e := &es[i]
-		raw, err := encode(&e.b)
-		if err != nil {
-			return nil, nil, err
-		}
+		raw := encode(&e.b)
 		inst, regID := "", 0
 		if outbound(&e.b) {
 			inst, regID = e.b.InstanceID, e.b.RegID
@@ -269,10 +266,7 @@ func (r *Redis) Add(ctx context.Context, b Binding) error {
 	if r.badPrefix != nil {
 		return r.badPrefix
 	}
-	raw, err := encode(&b)
-	if err != nil {
-		return err
-	}
+	raw := encode(&b)
 	op := "add binding " + b.Contact + " to " + b.AOR
 	res, err := addScript.Run(ctx, r.c, []string{LocKey(r.prefix, b.AOR)}, field, raw, b.Updated.UnixMilli(), TTLMargin.Milliseconds()).Slice()
 	if err != nil {
