@@ -340,15 +340,17 @@ func (l *Local) later(p *Publisher, m *nats.Msg) {
 	start := arm && !l.flushing
 	l.flushing = l.flushing || start
 	l.lmu.Unlock()
-	switch {
-	case full:
+	if full {
 		l.Flush()
-	case start:
+		return
+	}
+	if start {
 		go l.flusher()
-	case arm:
+	}
+	if arm {
 		select {
 		case l.kick <- struct{}{}:
-		default:
+		default: // a kick waits already
 		}
 	}
 }
@@ -357,29 +359,27 @@ func (l *Local) later(p *Publisher, m *nats.Msg) {
 // before it ends (later starts it again).
 const flusherIdle = time.Second
 
-// flusher publishes a burst a linger after it began, for as long as
-// bursts keep coming: one goroutine whose stack has grown to what
+// flusher publishes each burst a linger after later armed it, for as long
+// as bursts keep coming: one goroutine whose stack has grown to what
 // publishing takes, rather than a timer's new goroutine per burst.
 func (l *Local) flusher() {
 	idle := time.NewTimer(flusherIdle)
 	defer idle.Stop()
 	for {
-		time.Sleep(l.linger)
-		l.Flush()
-		idle.Reset(flusherIdle)
 		select {
 		case <-l.kick:
-			continue
+			time.Sleep(l.linger)
+			l.Flush()
+			idle.Reset(flusherIdle)
 		case <-idle.C:
-		}
-		l.lmu.Lock()
-		if !l.armed {
-			l.flushing = false
+			l.lmu.Lock()
+			done := !l.armed // else a burst was armed as the timer fired: its kick waits
+			l.flushing = !done
 			l.lmu.Unlock()
-			return
+			if done {
+				return
+			}
 		}
-		l.lmu.Unlock() // armed while the timer fired: its kick is waiting
-		<-l.kick
 	}
 }
 
