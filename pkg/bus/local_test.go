@@ -35,6 +35,20 @@ func (c *collector) data() []string {
 	return out
 }
 
+// otherProcess subscribes c to subject with a plain subscription on the
+// env's own connection: another process, as the Local sees it.
+func otherProcess(t *testing.T, e *env, subject string, c *collector) {
+	t.Helper()
+	sub, err := e.nc.Subscribe(subject, c.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -91,15 +105,7 @@ func TestLocalDeliversOnceAndPublishes(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
-	// another process: a plain subscription on another connection
-	osub, err := e.nc.Subscribe("sip.ab.in.>", other.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = osub.Unsubscribe() })
-	if err := e.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	otherProcess(t, e, "sip.ab.in.>", &other)
 
 	const n = 200
 	var want []string
@@ -293,14 +299,7 @@ func TestLocalPublishesAfterIdle(t *testing.T) {
 	l := newLocal(t, e)
 	pub := bus.NewPublisher(e.js, "test/local", bus.PublisherOptions{Local: l, AckEvery: bus.HotAckEvery})
 	var other collector
-	osub, err := e.nc.Subscribe("sip.ab.in.>", other.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = osub.Unsubscribe() })
-	if err := e.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	otherProcess(t, e, "sip.ab.in.>", &other)
 	subj := bus.SubjectRequestIn("INVITE", "ab00000000000001")
 	for i, gap := range []time.Duration{0, 100 * time.Millisecond, 1500 * time.Millisecond, 0} {
 		time.Sleep(gap)
