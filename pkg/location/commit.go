@@ -106,29 +106,25 @@ func (r *Redis) handOver() {
 // fail the others. A call whose context ended while it waited is not sent.
 func (r *Redis) send(batch []*applyCall) {
 	live := batch[:0:0]
+	var last time.Time // the latest deadline of the calls sent
+	unbounded := false // a call has none
 	for _, c := range batch {
 		if c.ctx.Err() != nil {
 			close(c.done) // gave up while waiting: not sent
-		} else {
-			live = append(live, c)
+			continue
+		}
+		live = append(live, c)
+		d, ok := c.ctx.Deadline()
+		unbounded = unbounded || !ok
+		if d.After(last) {
+			last = d
 		}
 	}
 	if batch = live; len(batch) == 0 {
 		return
 	}
 	ctx := context.WithoutCancel(batch[0].ctx)
-	var last time.Time
-	for _, c := range batch {
-		d, ok := c.ctx.Deadline()
-		if !ok {
-			last = time.Time{}
-			break
-		}
-		if d.After(last) {
-			last = d
-		}
-	}
-	if !last.IsZero() {
+	if !unbounded {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, last)
 		defer cancel()
