@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -76,6 +77,8 @@ func (o SubscribeOptions) consumerBackoff() []time.Duration {
 // SubscriptionStats counts what a subscription did with its deliveries.
 type SubscriptionStats struct {
 	Acked, Naked, DeadLettered, DeadLetterFailed, AckFailed uint64
+	// Repulls counts pull requests asked again after missed heartbeats.
+	Repulls uint64
 }
 
 // Subscription is a running durable consumer.
@@ -95,7 +98,7 @@ type Subscription struct {
 	nwork  int                  // workers started (by dispatch only)
 	wg     sync.WaitGroup
 
-	acked, naked, dead, deadFailed, ackFailed atomic.Uint64
+	acked, naked, dead, deadFailed, ackFailed, repulls atomic.Uint64
 }
 
 // Subscribe runs h for every event matching opt.Filters on a durable consumer
@@ -147,7 +150,13 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, name string, h Handl
 	}
 	s.cc, err = cons.Consume(dispatch,
 		jetstream.PullMaxMessages(opt.Concurrency),
+		jetstream.PullExpiry(PullExpiry), jetstream.PullHeartbeat(PullHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				s.repulls.Add(1)
+				s.log.Warn("bus: no heartbeat for the pending pull request: asking again", "err", err)
+				return
+			}
 			s.log.Debug("bus: consume", "err", err)
 		}))
 	if err != nil {
@@ -156,6 +165,20 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, name string, h Handl
 	}
 	return s, nil
 }
+
+// A subscription pulls with requests that wait PullExpiry on the server,
+// which sends a heartbeat every PullHeartbeat while one waits; the client
+// asks again after two missed heartbeats. nats.go's defaults (30 s and
+// 15 s) let a pull request the server no longer holds (seen under
+// overload in `sipbus up`: the web history consumer sat for 30 s with
+// thousands of events pending and no request waiting, then handled the
+// backlog at once) stop a subscription for 30 s; with these it costs two
+// seconds. The price is a heartbeat a second and a new request every
+// five seconds per idle subscription.
+const (
+	PullExpiry    = 5 * time.Second
+	PullHeartbeat = time.Second
+)
 
 // dispatch runs on the consume goroutine: it waits for a worker slot (so at
 // most Concurrency handlers run) and hands the message to an idle worker,
@@ -350,7 +373,7 @@ func HeaderValue(s string, max int) string {
 func (s *Subscription) Stats() SubscriptionStats {
 	return SubscriptionStats{
 		Acked: s.acked.Load(), Naked: s.naked.Load(), DeadLettered: s.dead.Load(),
-		DeadLetterFailed: s.deadFailed.Load(), AckFailed: s.ackFailed.Load(),
+		DeadLetterFailed: s.deadFailed.Load(), AckFailed: s.ackFailed.Load(), Repulls: s.repulls.Load(),
 	}
 }
 

@@ -1,10 +1,14 @@
 package bus_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -456,5 +460,104 @@ func TestSubscribeOrdered(t *testing.T) {
 	defer mu.Unlock()
 	if len(bad) > 0 {
 		t.Fatalf("order violations: %v", bad[:min(5, len(bad))])
+	}
+}
+
+// TestSubscribeLostPullRequest drops one pull request between the client
+// and the server (a proxy that reads the client's protocol): the server
+// then holds no request while the client believes one waits. The
+// subscription must ask again within seconds (missed heartbeats), not
+// after nats.go's default 30 s, and count it.
+func TestSubscribeLostPullRequest(t *testing.T) {
+	e := newEnv(t)
+	var drop atomic.Bool
+	var dropped atomic.Int32
+	addr := pullDropper(t, strings.TrimPrefix(e.url, "nats://"), func(subject string) bool {
+		if strings.HasPrefix(subject, "$JS.API.CONSUMER.MSG.NEXT.") && drop.CompareAndSwap(true, false) {
+			dropped.Add(1)
+			return true
+		}
+		return false
+	})
+	_, js := testenv.Connect(t, "nats://"+addr)
+	var r recorder
+	r.answer = func(*bus.Event) error {
+		drop.Store(true) // the request that follows this delivery is lost
+		return nil
+	}
+	s, err := bus.Subscribe(ctx(t), js, "lost-pull", r.handle, bus.SubscribeOptions{Filters: []string{"sip.in.>"}, Concurrency: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	publish(t, e, "sip.in.req.INVITE.ck", sampleEvent("first", 1))
+	testenv.Eventually(t, 5*time.Second, func() bool { return r.count() == 1 }, "first event not handled")
+	testenv.Eventually(t, 5*time.Second, func() bool { return dropped.Load() == 1 }, "no pull request dropped after the first delivery")
+	start := time.Now()
+	publish(t, e, "sip.in.req.INVITE.ck", sampleEvent("second", 2))
+	testenv.Eventually(t, 4*bus.PullHeartbeat+2*time.Second, func() bool { return r.count() == 2 },
+		"second event not handled within %v of a lost pull request (stats %+v)", 4*bus.PullHeartbeat+2*time.Second, s.Stats())
+	if s.Stats().Repulls == 0 {
+		t.Errorf("stats %+v: the lost request was not counted", s.Stats())
+	}
+	t.Logf("second event handled %v after its publish", time.Since(start).Round(time.Millisecond))
+}
+
+// pullDropper is a TCP proxy to a NATS server that forwards the client's
+// protocol line by line and drops the publishes drop selects.
+func pullDropper(t *testing.T, server string, drop func(subject string) bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", server)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
+			go func() { _, _ = io.Copy(c, s) }()
+			go forwardClient(c, s, drop)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// forwardClient copies the client's protocol to the server: a PUB or HPUB
+// line with its payload, or any other line as it is.
+func forwardClient(c, s net.Conn, drop func(subject string) bool) {
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		f := strings.Fields(string(line))
+		if len(f) >= 3 && (f[0] == "PUB" || f[0] == "HPUB") {
+			size, err := strconv.Atoi(f[len(f)-1])
+			if err != nil {
+				return
+			}
+			payload := make([]byte, size+2) // and its CRLF
+			if _, err := io.ReadFull(r, payload); err != nil {
+				return
+			}
+			if drop(f[1]) {
+				continue
+			}
+			line = append(line, payload...)
+		}
+		if _, err := s.Write(line); err != nil {
+			return
+		}
 	}
 }
