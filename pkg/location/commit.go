@@ -2,7 +2,6 @@ package location
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,20 +10,12 @@ import (
 // maxCommit bounds the Applies sent in one pipeline.
 const maxCommit = 128
 
-// committer is the group commit of Apply on one server (package doc,
-// "Group commit"). The first Apply to find no pipeline in flight sends one
-// with its own commands; Applies that arrive meanwhile wait in pending and
-// go together in the next pipeline, sent as soon as the one in flight is
-// answered. No timer: an Apply alone goes out at once, and under load a
-// round trip carries every Apply that arrived during the previous one.
-type committer struct {
-	mu      sync.Mutex
-	pending []*applyCall
-	busy    bool // a pipeline is in flight (its sender takes over pending)
-}
-
 // applyCall is one Apply's share of a pipeline: its script and index
-// commands, and whether the index commands all succeeded.
+// commands, and whether the index commands all succeeded. Apply's group
+// commit (package doc, "Group commit"; Redis.commits) batches them: the
+// first Apply to find no pipeline in flight sends one with its own
+// commands; Applies that arrive meanwhile go together in the next
+// pipeline, sent as soon as the one in flight is answered.
 type applyCall struct {
 	ctx     context.Context
 	keys    []string
@@ -40,88 +31,38 @@ type applyCall struct {
 // commit runs c's commands in a pipeline shared with the Applies that
 // arrive meanwhile and returns when they have been answered, or when c's
 // context ends (the script may run anyway, as with a single command that
-// timed out).
+// timed out; a call whose context ended before its pipeline left is not
+// sent).
 func (r *Redis) commit(c *applyCall) error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
 	c.done = make(chan struct{})
-	r.commits.mu.Lock()
-	r.commits.pending = append(r.commits.pending, c)
-	lead := !r.commits.busy
-	var batch []*applyCall
-	if lead {
-		r.commits.busy = true
-		batch = r.take()
-	}
-	r.commits.mu.Unlock()
-	if lead {
-		r.send(batch)
-		r.handOver()
+	if err := r.commits.Submit(c); err != nil {
+		return err
 	}
 	select {
 	case <-c.done:
-		if c.script == nil { // its context ended before the pipeline left
-			return c.ctx.Err()
-		}
 		return nil
 	case <-c.ctx.Done():
 		return c.ctx.Err()
 	}
 }
 
-// take removes up to maxCommit pending calls; r.commits.mu is held.
-func (r *Redis) take() []*applyCall {
-	p := r.commits.pending
-	n := min(len(p), maxCommit)
-	batch := append([]*applyCall(nil), p[:n]...)
-	m := copy(p, p[n:])
-	clear(p[m:])
-	r.commits.pending = p[:m]
-	return batch
-}
-
-// handOver ends the sender's turn: the calls that arrived meanwhile go in
-// the next pipeline, sent from a goroutine of its own so that the caller
-// that led returns with its answer.
-func (r *Redis) handOver() {
-	r.commits.mu.Lock()
-	if len(r.commits.pending) == 0 {
-		r.commits.busy = false
-		r.commits.mu.Unlock()
-		return
-	}
-	batch := r.take()
-	r.commits.mu.Unlock()
-	go func() {
-		r.send(batch)
-		r.handOver()
-	}()
-}
-
 // send runs a batch in one pipeline: each call's script (EVALSHA; a
 // NOSCRIPT answer makes runApply repeat that call alone with EVAL) then
 // its index updates, in order. The pipeline's context has no cancellation
 // and the latest deadline of the batch: one caller giving up does not
-// fail the others. A call whose context ended while it waited is not sent.
+// fail the others.
 func (r *Redis) send(batch []*applyCall) {
-	live := batch[:0:0]
 	var last time.Time // the latest deadline of the calls sent
 	unbounded := false // a call has none
 	for _, c := range batch {
-		if c.ctx.Err() != nil {
-			close(c.done) // gave up while waiting: not sent
-			continue
-		}
-		live = append(live, c)
 		d, ok := c.ctx.Deadline()
 		unbounded = unbounded || !ok
 		if d.After(last) {
 			last = d
 		}
-	}
-	if batch = live; len(batch) == 0 {
-		return
 	}
 	ctx := context.WithoutCancel(batch[0].ctx)
 	if !unbounded {

@@ -78,6 +78,7 @@
 // At 5,000 REGISTER/s the registrar's lanes keep several Applies in
 // flight, and a pipeline's write and read system calls were a quarter of
 // Apply's CPU. After a failover (NOSCRIPT) a call repeats alone with EVAL.
+// The batching is package groupcommit's, as for tm's store.Committer.
 //
 // NextExpiry is one round trip whatever the number of bindings: a pipeline
 // of ZRANGE <shard> 0 0 WITHSCORES over the expiry shards, the lowest score

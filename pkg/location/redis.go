@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sipbus/sipbus/pkg/groupcommit"
 )
 
 // Redis engine constants (see the package doc).
@@ -36,8 +37,8 @@ type Redis struct {
 	ordered   bool // one server executes a pipeline in order (not Cluster or Ring)
 	prefix    string
 	badPrefix error
-	rotate    atomic.Uint32 // first shard of the next Expire
-	commits   committer     // Apply's group commit (ordered only)
+	rotate    atomic.Uint32                 // first shard of the next Expire
+	commits   groupcommit.Group[*applyCall] // Apply's group commit (ordered only)
 	now       func() time.Time
 	// afterExpireScript, when set (by tests), runs between expireAORScript
 	// and the index update that follows it: the window the re-check in
@@ -58,6 +59,9 @@ func NewRedis(c redis.UniversalClient, prefix string) *Redis {
 	}
 	_, ordered := c.(*redis.Client)
 	r := &Redis{c: c, ordered: ordered, prefix: prefix, now: time.Now}
+	r.commits.Max = maxCommit
+	r.commits.Run = r.send
+	r.commits.Skip = func(c *applyCall) bool { return c.ctx.Err() != nil } // gave up while waiting: not sent
 	if strings.ContainsAny(prefix, "{}") {
 		r.badPrefix = fmt.Errorf("%w: redis key prefix %q contains '{' or '}'", ErrInvalid, prefix)
 	}

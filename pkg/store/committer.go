@@ -3,9 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/groupcommit"
 )
 
 // Defaults of CommitterOptions.
@@ -32,50 +33,40 @@ type CommitterStats struct {
 }
 
 // Committer batches the ops of concurrent callers into one Apply ("group
-// commit"). The first caller's ops go at once; ops submitted while an
-// Apply is in flight wait and go together in the next one, in the order
-// their Commits were queued: natural batching, with no timer and no added
-// latency when idle. Applies run one at a time, at most MaxOps ops each,
-// on the goroutine of the caller that found none in flight (the leader):
-// it applies batches until the queue is empty, so an idle committer costs
-// no goroutine hand-off at all. It is safe for concurrent use.
+// commit", see package groupcommit): the first caller's ops go at once;
+// ops submitted while an Apply is in flight wait and go together in the
+// next one, in the order their Commits were queued, at most MaxOps per
+// Apply: natural batching, with no timer and no added latency when idle.
+// Applies run one at a time, on the goroutine of the caller that found
+// none in flight, so an idle committer costs no goroutine hand-off at all.
+// It is safe for concurrent use.
 //
 // The ops of one Commit keep their order; ops of different Commits are
 // independent, as in Apply.
 type Committer struct {
 	s       BatchStore
-	maxOps  int
 	timeout time.Duration
-
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when a leader stops
-	queue   []*commitReq
-	closed  bool
-	leading bool // a caller is applying batches
-
-	// The leader's buffers, reused from one Apply to the next.
-	batch []Op
-	parts []commitPart
+	g       groupcommit.Group[opRef]
+	batch   []Op // the ops of the Apply being run, reused
 
 	commits, batches, ops atomic.Uint64
 }
 
 // commitReq is one Commit waiting for its ops to be applied.
 type commitReq struct {
-	ops  []Op
-	res  []OpResult
-	err  error         // the first whole-batch error of its Applies
-	done chan struct{} // closed when every op has a result
-
-	// Under Committer.mu:
-	taken     int  // ops taken into an Apply so far
-	abandoned bool // the caller left (its context ended)
+	ops       []Op
+	res       []OpResult
+	err       error         // the first whole-batch error of its Applies
+	left      int           // ops without a result yet (touched by the running batch only)
+	done      chan struct{} // closed when every op has a result
+	abandoned atomic.Bool   // the caller left (its context ended)
 }
 
-// commitPart is the ops [off, off+n) of one request within a batch.
-type commitPart struct {
-	req    *commitReq
-	off, n int
+// opRef is one op of a Commit: the committer's unit of batching, so that
+// a Commit of more than MaxOps ops spreads over consecutive Applies.
+type opRef struct {
+	req *commitReq
+	i   int
 }
 
 // NewCommitter returns a Committer in front of s; Close stops it.
@@ -86,8 +77,10 @@ func NewCommitter(s BatchStore, opt CommitterOptions) *Committer {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultCommitTimeout
 	}
-	c := &Committer{s: s, maxOps: opt.MaxOps, timeout: opt.Timeout}
-	c.idle.L = &c.mu
+	c := &Committer{s: s, timeout: opt.Timeout}
+	c.g.Max = opt.MaxOps
+	c.g.Run = c.apply
+	c.g.Skip = func(r opRef) bool { return r.req.abandoned.Load() }
 	return c
 }
 
@@ -108,113 +101,53 @@ func (c *Committer) Commit(ctx context.Context, ops []Op) ([]OpResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &commitReq{ops: ops, res: make([]OpResult, len(ops)), done: make(chan struct{})}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	req := &commitReq{ops: ops, res: make([]OpResult, len(ops)), left: len(ops), done: make(chan struct{})}
+	var small [8]opRef
+	refs := small[:0]
+	for i := range ops {
+		refs = append(refs, opRef{req, i})
+	}
+	if len(ops) > 0 {
+		c.commits.Add(1) // before Submit, which may run the Apply
+	}
+	if err := c.g.Submit(refs...); err != nil {
+		if len(ops) > 0 {
+			c.commits.Add(^uint64(0))
+		}
 		return nil, fmt.Errorf("%w: committer closed", ErrUnavailable)
 	}
 	if len(ops) == 0 {
-		c.mu.Unlock()
 		return req.res, nil
 	}
-	c.queue = append(c.queue, req)
-	c.commits.Add(1)
-	if !c.leading {
-		c.leading = true
-		c.lead(req) // unlocks
-	} else {
-		c.mu.Unlock()
-	}
-
 	select {
 	case <-req.done:
 		return req.res, req.err
 	case <-ctx.Done():
 	}
+	req.abandoned.Store(true)
 	select {
 	case <-req.done: // done too: prefer the answer
 		return req.res, req.err
 	default:
 	}
-	c.mu.Lock()
-	req.abandoned = true
-	c.mu.Unlock()
 	return nil, ctx.Err()
 }
 
 // Close waits for the pending commits to be applied and returns. Commit
 // after Close returns ErrUnavailable. It is safe to call more than once.
-func (c *Committer) Close() {
-	c.mu.Lock()
-	c.closed = true
-	for c.leading {
-		c.idle.Wait()
-	}
-	c.mu.Unlock()
-}
+func (c *Committer) Close() { c.g.Close() }
 
 // Stats returns the committer's counters.
 func (c *Committer) Stats() CommitterStats {
 	return CommitterStats{Commits: c.commits.Load(), Batches: c.batches.Load(), Ops: c.ops.Load()}
 }
 
-// lead applies batches until the queue is empty, then gives up the lead.
-// A caller leads until its own request is applied (own); if others are
-// still queued then, a new goroutine takes the lead over, so no caller
-// serves the others for long. c.mu is held on entry and released on
-// return.
-func (c *Committer) lead(own *commitReq) {
-	for len(c.queue) > 0 {
-		if own != nil && own.taken == len(own.ops) && !c.closed {
-			select {
-			case <-own.done:
-				go func() {
-					c.mu.Lock()
-					c.lead(nil)
-				}()
-				c.mu.Unlock()
-				return
-			default:
-			}
-		}
-		c.take()
-		c.mu.Unlock()
-		if len(c.batch) > 0 {
-			c.apply()
-		}
-		c.mu.Lock()
+// apply runs one batch in an Apply and hands each request its results.
+func (c *Committer) apply(batch []opRef) {
+	c.batch = c.batch[:0]
+	for _, r := range batch {
+		c.batch = append(c.batch, r.req.ops[r.i])
 	}
-	c.leading = false
-	c.idle.Broadcast()
-	c.mu.Unlock()
-}
-
-// take moves up to maxOps ops from the head of the queue into c.batch,
-// dropping abandoned requests. c.mu must be held.
-func (c *Committer) take() {
-	c.batch, c.parts = c.batch[:0], c.parts[:0]
-	i := 0
-	for ; i < len(c.queue) && len(c.batch) < c.maxOps; i++ {
-		req := c.queue[i]
-		if req.abandoned {
-			continue
-		}
-		n := min(len(req.ops)-req.taken, c.maxOps-len(c.batch))
-		c.parts = append(c.parts, commitPart{req: req, off: req.taken, n: n})
-		c.batch = append(c.batch, req.ops[req.taken:req.taken+n]...)
-		req.taken += n
-		if req.taken < len(req.ops) {
-			break // the batch is full; the rest of req goes next
-		}
-	}
-	rest := copy(c.queue, c.queue[i:])
-	clear(c.queue[rest:])
-	c.queue = c.queue[:rest]
-}
-
-// apply runs c.batch and hands each request its results.
-func (c *Committer) apply() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	res, err := c.s.Apply(ctx, c.batch)
 	cancel()
@@ -228,17 +161,15 @@ func (c *Committer) apply() {
 		res = make([]OpResult, len(c.batch))
 		failBatch(res, err)
 	}
-	at := 0
-	for _, p := range c.parts {
-		copy(p.req.res[p.off:p.off+p.n], res[at:at+p.n])
-		at += p.n
-		if err != nil && p.req.err == nil {
-			p.req.err = err
+	for k, r := range batch {
+		req := r.req
+		req.res[r.i] = res[k]
+		if err != nil && req.err == nil {
+			req.err = err
 		}
-		if p.off+p.n == len(p.req.ops) {
-			close(p.req.done)
+		if req.left--; req.left == 0 {
+			close(req.done)
 		}
 	}
 	clear(c.batch) // drop the references to the callers' values
-	clear(c.parts)
 }

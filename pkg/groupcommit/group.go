@@ -1,0 +1,142 @@
+// Package groupcommit batches the work of concurrent callers ("group
+// commit"): whoever finds no batch in flight runs one with what is queued,
+// its own items among them; items queued meanwhile go together in the next
+// batch, sent as soon as the one in flight returns. There is no timer: an
+// item alone goes at once, and under load one batch carries everything
+// that arrived during the previous one. tm's store.Committer (Redis
+// writes of many calls in one pipeline) and location's Apply (REGISTER
+// scripts in one pipeline) are built on it.
+//
+// The caller that finds no batch in flight leads: it runs batches on its
+// own goroutine until its own items have run, so an idle group costs no
+// goroutine hand-off. If items are still queued then, a new goroutine
+// takes the lead over, so no caller serves the others for long. Batches
+// run one at a time, in queue order, at most Max items each.
+package groupcommit
+
+import (
+	"errors"
+	"sync"
+)
+
+// DefaultMax is the batch bound when Group.Max is not set.
+const DefaultMax = 128
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("groupcommit: closed")
+
+// Group runs submitted items in batches. Set Run (and optionally Max and
+// Skip) before the first Submit; a Group must not be copied after first
+// use. It is safe for concurrent use.
+type Group[T any] struct {
+	// Run applies one batch. It runs with no lock held, one batch at a
+	// time, and must deliver each item's outcome (by the item's own
+	// means: a channel it carries, fields it points to). The slice is
+	// reused for the next batch: do not keep it.
+	Run func(batch []T)
+	// Max bounds a batch; DefaultMax when <= 0.
+	Max int
+	// Skip, when set, drops an item as its batch is taken, without
+	// running it (a caller that left). It runs with the group's lock held.
+	Skip func(T) bool
+
+	mu      sync.Mutex
+	idle    sync.Cond // broadcast when a leader stops
+	queue   []T
+	buf     []T    // the batch being run, reused
+	queued  uint64 // items ever queued: the last one's sequence number
+	taken   uint64 // items ever taken off the queue (run or skipped)
+	leading bool
+	closed  bool
+}
+
+// Submit queues items, in order, for the next batches. When no batch is
+// in flight the caller leads, and Submit returns once its items have run;
+// otherwise it returns at once and the items run in a batch led by
+// another goroutine. The caller waits for its outcome by its own means.
+// After Close, Submit returns ErrClosed and runs nothing.
+func (g *Group[T]) Submit(items ...T) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return ErrClosed
+	}
+	if len(items) == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	g.queue = append(g.queue, items...)
+	g.queued += uint64(len(items))
+	if g.leading {
+		g.mu.Unlock()
+		return nil
+	}
+	g.leading = true
+	g.lead(g.queued) // unlocks
+	return nil
+}
+
+// Close waits for the queued items to run; Submit then returns ErrClosed.
+// It is safe to call more than once.
+func (g *Group[T]) Close() {
+	g.mu.Lock()
+	g.closed = true
+	for g.leading {
+		g.idle.Wait()
+	}
+	g.mu.Unlock()
+}
+
+// lead runs batches until the queue is empty or, for a caller (own > 0),
+// until its items up to sequence number own have run; then a new
+// goroutine leads what is left, unless the group is closing (the leader
+// then drains it, and Close waits for that). g.mu is held on entry and
+// released on return.
+func (g *Group[T]) lead(own uint64) {
+	if g.idle.L == nil {
+		g.idle.L = &g.mu
+	}
+	for len(g.queue) > 0 {
+		if own > 0 && g.taken >= own && !g.closed {
+			go func() {
+				g.mu.Lock()
+				g.lead(0)
+			}()
+			g.mu.Unlock()
+			return
+		}
+		batch := g.take()
+		g.mu.Unlock()
+		if len(batch) > 0 {
+			g.Run(batch)
+		}
+		clear(batch) // drop the references to the callers' items
+		g.mu.Lock()
+	}
+	g.leading = false
+	g.idle.Broadcast()
+	g.mu.Unlock()
+}
+
+// take moves up to Max items from the head of the queue into the batch
+// buffer, dropping those Skip selects. g.mu must be held.
+func (g *Group[T]) take() []T {
+	max := g.Max
+	if max <= 0 {
+		max = DefaultMax
+	}
+	batch := g.buf[:0]
+	i := 0
+	for ; i < len(g.queue) && len(batch) < max; i++ {
+		if g.Skip != nil && g.Skip(g.queue[i]) {
+			continue
+		}
+		batch = append(batch, g.queue[i])
+	}
+	g.taken += uint64(i)
+	rest := copy(g.queue, g.queue[i:])
+	clear(g.queue[rest:])
+	g.queue = g.queue[:rest]
+	g.buf = batch
+	return batch
+}

@@ -1,0 +1,157 @@
+package groupcommit_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sipbus/sipbus/pkg/groupcommit"
+)
+
+// item is one submitted unit; done is closed when its batch has run.
+type item struct {
+	n       int
+	skip    bool
+	done    chan struct{}
+	batchOf int // the size of the batch it ran in
+}
+
+func newItem(n int) *item { return &item{n: n, done: make(chan struct{})} }
+
+// gatedGroup holds its first batch until gate is closed, and records the
+// batches it ran.
+type gatedGroup struct {
+	groupcommit.Group[*item]
+	entered chan struct{}
+	gate    chan struct{}
+	mu      sync.Mutex
+	batches [][]int
+	once    sync.Once
+}
+
+func newGated(max int) *gatedGroup {
+	g := &gatedGroup{entered: make(chan struct{}), gate: make(chan struct{})}
+	g.Max = max
+	g.Skip = func(it *item) bool { return it.skip }
+	g.Run = func(batch []*item) {
+		g.once.Do(func() { close(g.entered); <-g.gate })
+		var ns []int
+		for _, it := range batch {
+			ns = append(ns, it.n)
+			it.batchOf = len(batch)
+			close(it.done)
+		}
+		g.mu.Lock()
+		g.batches = append(g.batches, ns)
+		g.mu.Unlock()
+	}
+	return g
+}
+
+func wait(t *testing.T, it *item) {
+	t.Helper()
+	select {
+	case <-it.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("item %d never ran", it.n)
+	}
+}
+
+// TestBatchesWhileInFlight: the first item runs alone; what is submitted
+// while it runs goes in the next batches, in order, at most Max each, and
+// a skipped item never runs.
+func TestBatchesWhileInFlight(t *testing.T) {
+	g := newGated(4)
+	first := newItem(0)
+	go func() { _ = g.Submit(first) }()
+	<-g.entered
+	var later []*item
+	for i := 1; i <= 9; i++ {
+		it := newItem(i)
+		it.skip = i == 5
+		later = append(later, it)
+		if err := g.Submit(it); err != nil { // a follower: returns at once
+			t.Fatal(err)
+		}
+	}
+	close(g.gate)
+	wait(t, first)
+	for _, it := range later {
+		if !it.skip {
+			wait(t, it)
+		}
+	}
+	g.Close()
+	want := [][]int{{0}, {1, 2, 3, 4}, {6, 7, 8, 9}}
+	if !slices.EqualFunc(g.batches, want, slices.Equal[[]int]) {
+		t.Errorf("batches %v, want %v", g.batches, want)
+	}
+	select {
+	case <-later[4].done:
+		t.Error("the skipped item ran")
+	default:
+	}
+}
+
+// TestLeaderReturnsWithItsOwn: the leader's Submit returns once its own
+// items ran, even while others keep arriving; the rest is led elsewhere.
+func TestLeaderReturnsWithItsOwn(t *testing.T) {
+	var g groupcommit.Group[*item]
+	var running atomic.Int32
+	g.Run = func(batch []*item) {
+		if running.Add(1) != 1 {
+			t.Error("two batches ran at once")
+		}
+		time.Sleep(time.Millisecond)
+		for _, it := range batch {
+			close(it.done)
+		}
+		running.Add(-1)
+	}
+	var wg sync.WaitGroup
+	items := make([]*item, 200)
+	for i := range items {
+		items[i] = newItem(i)
+		wg.Go(func() {
+			if err := g.Submit(items[i]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	g.Close() // drains
+	for _, it := range items {
+		wait(t, it)
+	}
+}
+
+// TestClose: Close waits for what is queued; Submit after it runs nothing.
+func TestClose(t *testing.T) {
+	g := newGated(0)
+	first, second := newItem(1), newItem(2)
+	go func() { _ = g.Submit(first) }()
+	<-g.entered
+	if err := g.Submit(second); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned with a batch in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.gate)
+	<-closed
+	wait(t, second)
+	if err := g.Submit(newItem(3)); !errors.Is(err, groupcommit.ErrClosed) {
+		t.Errorf("Submit after Close: %v, want ErrClosed", err)
+	}
+	g.Close() // again
+	if len(g.batches) != 2 {
+		t.Errorf("batches %v", g.batches)
+	}
+}
