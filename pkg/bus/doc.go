@@ -97,5 +97,8 @@
 // a permanent error, stack logged) and Timeout are always applied; Metrics
 // and any other Middleware are opt-in. Handlers must be idempotent: delivery
 // is at least once. Stop drains: no new fetches, buffered and in-flight
-// messages finish, until its context ends.
+// messages finish, until its context ends. Pull requests last PullExpiry
+// (5 s) with a heartbeat every PullHeartbeat (1 s): a request the server
+// no longer holds is asked again after two missed heartbeats, not after
+// nats.go's default 30 s.
 package bus

@@ -512,7 +512,16 @@ func pullDropper(t *testing.T, server string, drop func(subject string) bool) st
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -524,7 +533,9 @@ func pullDropper(t *testing.T, server string, drop func(subject string) bool) st
 				_ = c.Close()
 				continue
 			}
-			t.Cleanup(func() { _ = c.Close(); _ = s.Close() })
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
 			go func() { _, _ = io.Copy(c, s) }()
 			go forwardClient(c, s, drop)
 		}
