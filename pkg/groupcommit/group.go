@@ -15,8 +15,10 @@
 package groupcommit
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // DefaultMax is the batch bound when Group.Max is not set.
@@ -139,4 +141,26 @@ func (g *Group[T]) take() []T {
 	g.queue = g.queue[:rest]
 	g.buf = batch
 	return batch
+}
+
+// Context is the context to run a batch under: the values of the first
+// item's context, no cancellation (one caller giving up does not fail the
+// others) and the latest deadline among the items' contexts, none if one
+// of them has none. ctxOf gives an item's context. Call cancel when the
+// batch is done.
+func Context[T any](batch []T, ctxOf func(T) context.Context) (ctx context.Context, cancel context.CancelFunc) {
+	var last time.Time
+	for _, it := range batch {
+		d, ok := ctxOf(it).Deadline()
+		if !ok {
+			return context.WithoutCancel(ctxOf(batch[0])), func() {}
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	if len(batch) == 0 {
+		return context.Background(), func() {}
+	}
+	return context.WithDeadline(context.WithoutCancel(ctxOf(batch[0])), last)
 }

@@ -1,6 +1,7 @@
 package groupcommit_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -153,5 +154,35 @@ func TestClose(t *testing.T) {
 	g.Close() // again
 	if len(g.batches) != 2 {
 		t.Errorf("batches %v", g.batches)
+	}
+}
+
+// TestContext: a batch runs under the latest deadline of its items, with
+// no cancellation, or with no deadline when an item has none.
+func TestContext(t *testing.T) {
+	type key struct{}
+	base := context.WithValue(context.Background(), key{}, "first")
+	soon, cancelSoon := context.WithTimeout(base, time.Second)
+	defer cancelSoon()
+	later, cancelLater := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLater()
+	id := func(c context.Context) context.Context { return c }
+
+	ctx, cancel := groupcommit.Context([]context.Context{soon, later}, id)
+	d, ok := ctx.Deadline()
+	wantD, _ := later.Deadline()
+	if !ok || !d.Equal(wantD) || ctx.Value(key{}) != "first" {
+		t.Errorf("deadline %v %v, value %v; want the later deadline %v and the first item's values", d, ok, ctx.Value(key{}), wantD)
+	}
+	cancelSoon() // one caller giving up does not end the batch
+	if ctx.Err() != nil {
+		t.Errorf("batch context ended with an item's: %v", ctx.Err())
+	}
+	cancel()
+
+	ctx, cancel = groupcommit.Context([]context.Context{later, context.Background()}, id)
+	defer cancel()
+	if _, ok := ctx.Deadline(); ok {
+		t.Error("a batch with an unbounded item has a deadline")
 	}
 }

@@ -2,9 +2,9 @@ package location
 
 import (
 	"context"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sipbus/sipbus/pkg/groupcommit"
 )
 
 // maxCommit bounds the Applies sent in one pipeline.
@@ -55,21 +55,8 @@ func (r *Redis) commit(c *applyCall) error {
 // and the latest deadline of the batch: one caller giving up does not
 // fail the others.
 func (r *Redis) send(batch []*applyCall) {
-	var last time.Time // the latest deadline of the calls sent
-	unbounded := false // a call has none
-	for _, c := range batch {
-		d, ok := c.ctx.Deadline()
-		unbounded = unbounded || !ok
-		if d.After(last) {
-			last = d
-		}
-	}
-	ctx := context.WithoutCancel(batch[0].ctx)
-	if !unbounded {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, last)
-		defer cancel()
-	}
+	ctx, cancel := groupcommit.Context(batch, func(c *applyCall) context.Context { return c.ctx })
+	defer cancel()
 	index := make([][]redis.Cmder, len(batch))
 	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range batch {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sipbus/sipbus/pkg/groupcommit"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/services/web/internal/app"
@@ -45,16 +46,20 @@ var (
 
 // Redis is the Redis engine.
 type Redis struct {
-	c      redis.UniversalClient
-	prefix string
-	subs   SubscriberKeys
+	c       redis.UniversalClient
+	prefix  string
+	subs    SubscriberKeys
+	records groupcommit.Group[*recordCall] // Record's group commit
 }
 
 // NewRedis keeps the state on c under prefix ("" for none); histories are
 // kept for the subscribers whose hashes subs names (the directory on the
 // same server).
 func NewRedis(c redis.UniversalClient, prefix string, subs SubscriberKeys) *Redis {
-	return &Redis{c: c, prefix: prefix, subs: subs}
+	r := &Redis{c: c, prefix: prefix, subs: subs}
+	r.records.Run = r.runRecords
+	r.records.Skip = func(c *recordCall) bool { return c.ctx.Err() != nil } // gave up while waiting: not sent
+	return r
 }
 
 func (r *Redis) key(kind, aor string) string {
@@ -148,9 +153,12 @@ return 1
 // line: a caller's and a callee's keys lie in different Redis Cluster
 // slots, while one line's history and subscriber keys share the AOR's
 // hash tag, so each script is a legal Cluster command and go-redis sends
-// the pipeline to the nodes in parallel. When the server has lost the
-// script (a restart, SCRIPT FLUSH), the lines refused with NOSCRIPT go
-// again with EVAL in a second round trip.
+// the pipeline to the nodes in parallel. Records of concurrent handlers
+// share the pipeline (group commit, package groupcommit: those arriving
+// while one is in flight go together in the next, no timer), so a
+// consumer catching up on a backlog writes many calls per round trip.
+// When the server has lost the script (a restart, SCRIPT FLUSH), the lines
+// refused with NOSCRIPT go again with EVAL in a second round trip.
 func (r *Redis) Record(ctx context.Context, lines []app.Line, max int, ttl time.Duration) (int, error) {
 	ws := make([]historyWrite, 0, len(lines))
 	for _, l := range lines {
@@ -170,12 +178,49 @@ func (r *Redis) Record(ctx context.Context, lines []app.Line, max int, ttl time.
 	if len(ws) == 0 {
 		return 0, nil
 	}
-	added, lost, err := r.runRecord(ctx, ws, true)
-	if err != nil || len(lost) == 0 {
-		return added, err
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	again, _, err := r.runRecord(ctx, lost, false)
-	return added + again, err
+	rc := &recordCall{ctx: ctx, ws: ws, done: make(chan struct{})}
+	if err := r.records.Submit(rc); err != nil {
+		return 0, err
+	}
+	select {
+	case <-rc.done:
+		return rc.added, rc.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// recordCall is one Record's share of a pipeline.
+type recordCall struct {
+	ctx   context.Context
+	ws    []historyWrite
+	added int
+	err   error
+	done  chan struct{}
+}
+
+// runRecords writes the lines of a batch of Records in one pipeline (and
+// those refused with NOSCRIPT in a second, with EVAL), and answers each.
+func (r *Redis) runRecords(batch []*recordCall) {
+	ctx, cancel := groupcommit.Context(batch, func(c *recordCall) context.Context { return c.ctx })
+	defer cancel()
+	var ws []historyWrite
+	var owner []*recordCall
+	for _, c := range batch {
+		for _, w := range c.ws {
+			ws, owner = append(ws, w), append(owner, c)
+		}
+	}
+	lost, lostOwner := r.runRecord(ctx, ws, owner, true)
+	if len(lost) > 0 {
+		r.runRecord(ctx, lost, lostOwner, false)
+	}
+	for _, c := range batch {
+		close(c.done)
+	}
 }
 
 // historyWrite is one line's recordScript call.
@@ -186,8 +231,9 @@ type historyWrite struct {
 }
 
 // runRecord sends ws in one pipeline, with EVALSHA (sha) or EVAL, and
-// returns how many calls were added and the writes refused with NOSCRIPT.
-func (r *Redis) runRecord(ctx context.Context, ws []historyWrite, sha bool) (added int, lost []historyWrite, err error) {
+// counts each write's outcome to its owner (owner[i] wrote ws[i]); it
+// returns the writes refused with NOSCRIPT, and their owners.
+func (r *Redis) runRecord(ctx context.Context, ws []historyWrite, owner []*recordCall, sha bool) (lost []historyWrite, lostOwner []*recordCall) {
 	p := r.c.Pipeline()
 	cmds := make([]*redis.Cmd, len(ws))
 	for i, w := range ws {
@@ -200,18 +246,19 @@ func (r *Redis) runRecord(ctx context.Context, ws []historyWrite, sha bool) (add
 	_, _ = p.Exec(ctx) // each command carries its own error
 	for i, c := range cmds {
 		n, cerr := c.Int()
+		o := owner[i]
 		switch {
 		case sha && redis.HasErrorPrefix(cerr, "NOSCRIPT"):
-			lost = append(lost, ws[i])
+			lost, lostOwner = append(lost, ws[i]), append(lostOwner, o)
 		case cerr != nil:
-			if err == nil {
-				err = fmt.Errorf("web: history of %s: %w", ws[i].aor, cerr)
+			if o.err == nil {
+				o.err = fmt.Errorf("web: history of %s: %w", ws[i].aor, cerr)
 			}
 		case n == 1:
-			added++
+			o.added++
 		}
 	}
-	return added, lost, err
+	return lost, lostOwner
 }
 
 // historyAOR is the AOR whose history a line goes to: the AOR of its URI

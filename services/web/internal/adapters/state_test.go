@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,5 +127,93 @@ func TestRecordRedisDown(t *testing.T) {
 	n, err := e.Record(testenv.Context(t, 10*time.Second), []app.Line{line}, 10, time.Hour)
 	if err == nil || !strings.Contains(err.Error(), "history of bob@example.com") {
 		t.Fatalf("Record against a dead server = %d, %v; want an error naming the history", n, err)
+	}
+}
+
+// holdFirst holds the first pipeline of scripts for hold and counts the
+// pipelines of scripts and their commands.
+type holdFirst struct {
+	hold                 time.Duration
+	pipelines, pipelined atomic.Int64
+}
+
+func (*holdFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (*holdFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *holdFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) == 0 || cmds[0].Name() != "evalsha" {
+			return next(ctx, cmds)
+		}
+		if h.pipelines.Add(1) == 1 {
+			time.Sleep(h.hold)
+		}
+		h.pipelined.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestRecordGroupCommit: Records that arrive while one pipeline is in
+// flight share the next round trip, each with its own answer (a line of
+// a non-subscriber adds nothing), and a caller that gives up while it
+// waits is not written.
+func TestRecordGroupCommit(t *testing.T) {
+	c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	dir := subscriber.NewRedis(c, prefix)
+	e := adapters.NewRedis(c, prefix, dir)
+	ctx := testenv.Context(t, 20*time.Second)
+	const n = 16
+	for i := range n {
+		if err := dir.Add(ctx, subscriber.Subscriber{AOR: fmt.Sprintf("g%d@x", i), Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line := func(i int, id string) app.Line {
+		return app.Line{UserURI: fmt.Sprintf("sip:g%d@x", i), Call: app.Call{ID: id, Dir: app.In}}
+	}
+	if _, err := e.Record(ctx, []app.Line{line(0, "warm")}, 10, time.Hour); err != nil { // connects, loads the script
+		t.Fatal(err)
+	}
+	rc, ok := c.(*redis.Client)
+	if !ok {
+		t.Fatalf("client %T: the test hooks a single server", c)
+	}
+	h := &holdFirst{hold: 300 * time.Millisecond}
+	rc.AddHook(h)
+
+	added := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Go(func() { added[0], errs[0] = e.Record(ctx, []app.Line{line(0, "first")}, 10, time.Hour) })
+	time.Sleep(50 * time.Millisecond) // the first pipeline is held now
+	gone, cancel := context.WithCancel(ctx)
+	wg.Go(func() { // gives up while it waits
+		time.AfterFunc(20*time.Millisecond, cancel)
+		if _, err := e.Record(gone, []app.Line{line(1, "abandoned")}, 10, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Errorf("abandoned Record = %v, want context.Canceled", err)
+		}
+	})
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			added[i], errs[i] = e.Record(ctx, []app.Line{line(i, fmt.Sprintf("c%d", i)), {UserURI: "sip:mallory@x", Call: app.Call{ID: "m", Dir: app.Out}}}, 10, time.Hour)
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || added[i] != 1 {
+			t.Errorf("Record %d = %d, %v; want 1 added", i, added[i], errs[i])
+		}
+	}
+	if p, cmds := h.pipelines.Load(), h.pipelined.Load(); p != 2 || cmds != 1+2*(n-1) {
+		t.Errorf("%d pipelines of %d scripts; want 2 of %d (the held one, then every Record that came meanwhile)", p, cmds, 1+2*(n-1))
+	}
+	calls, err := e.Calls(ctx, "g1@x")
+	if err != nil || len(calls) != 1 || calls[0].ID != "c1" {
+		t.Errorf("g1's history = %+v, %v; want c1 only (the abandoned Record not written)", calls, err)
 	}
 }
