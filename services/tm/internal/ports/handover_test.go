@@ -206,3 +206,55 @@ func TestHandoverWaitsForTook(t *testing.T) {
 		t.Errorf("Handover with tm-b's word: ok %v, err %v after %v; want true at once", ok, err, time.Since(start))
 	}
 }
+
+// TestRejectedRecordsAreNotQueueDelay: the records of requests the edge
+// rejected itself (its 503s when it sheds) reach tm late under overload.
+// They are handled (an INVITE's call.missed) but their wait is not
+// queueing delay: counted, the edge's shedding kept tm "overloaded" and
+// the edge shedding. An INVITE after them is routed (404), not shed.
+func TestRejectedRecordsAreNotQueueDelay(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, _ := testenv.Connect(t, srv.ClientURL())
+	in, sent := newTestInput(t, nc)
+	ctx := testenv.Context(t, 10*time.Second)
+	for i := range bus.Partitions {
+		if err := in.Acquire(ctx, bus.PartitionToken(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := in.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	request := func(method, callID string) (string, string) {
+		return method + " sip:nobody@localhost SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:5998;branch=z9hG4bK" + callID + "\r\n" +
+			"From: <sip:caller@localhost>;tag=c\r\nTo: <sip:nobody@localhost>\r\n" +
+			"Call-ID: " + callID + "\r\nCSeq: 1 " + method + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", sipmsg.CallKey(callID)
+	}
+	const n = 5
+	for i := range n {
+		raw, ck := request("REGISTER", fmt.Sprintf("shed-%d@test", i))
+		ev := &events.SIP{Type: events.TypeMessageRejected, ID: fmt.Sprintf("r%d", i), Source: "sipbus/edge/e1",
+			Time: time.Now().Add(-time.Second), CallKey: ck, Raw: []byte(raw), Status: 503, Reason: "Service Unavailable",
+			Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
+		if err := nc.PublishMsg(ev.Encode(bus.SubjectRejected(ck))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond) // longer than QueueInterval
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return in.Stats.Messages.Load() == n }, "rejected records handled: %d of %d", in.Stats.Messages.Load(), n)
+	if in.load.Overloaded() {
+		t.Fatal("late rejected records made tm overloaded")
+	}
+	raw, ck := request("INVITE", "after@test")
+	ev := &events.SIP{Type: events.TypeRequestReceived, ID: "after", Source: "sipbus/edge/e1", Time: time.Now(), CallKey: ck, Raw: []byte(raw),
+		Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
+	if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("INVITE", ck))); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= 1 }, "no answer to the INVITE")
+	if len(got) != 1 || got[0] != 404 || in.Stats.Shed.Load() != 0 {
+		t.Errorf("INVITE after the rejected records answered %v (shed %d), want one 404", got, in.Stats.Shed.Load())
+	}
+}

@@ -362,9 +362,18 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	// replica's load, and the edge admitted it (it may have answered 100
 	// Trying already), so it is not shed either.
 	passed := m.Header.Get(HandoverHeader) != ""
-	if passed {
+	// A request the edge rejected itself (sip.<p>.in.bad: a 503 it shed,
+	// a malformed request) is a record to keep, already answered: its wait
+	// is not counted either. Counted, the edge's shedding fed tm's own
+	// overload signal (every shed request one more late input), which
+	// kept the edge shedding: in a REGISTER ramp, which tm does not
+	// handle, these records were tm's only inputs.
+	rejected := s.Type == events.TypeMessageRejected
+	switch {
+	case passed:
 		in.Stats.HandedOver.Add(1)
-	} else if in.load.Observe(waited, now) {
+	case rejected:
+	case in.load.Observe(waited, now):
 		in.beat.Beat()
 	}
 	in.Stats.Messages.Add(1)
