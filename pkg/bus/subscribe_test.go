@@ -508,39 +508,16 @@ func TestSubscribeLostPullRequest(t *testing.T) {
 // protocol line by line and drops the publishes drop selects.
 func pullDropper(t *testing.T, server string, drop func(subject string) bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
+	return testenv.TCPServer(t, func(c net.Conn) {
+		s, err := net.Dial("tcp", server)
+		if err != nil {
 			_ = c.Close()
+			return
 		}
+		defer s.Close() // once the client side ends (the test's cleanup closes it)
+		go func() { _, _ = io.Copy(c, s) }()
+		forwardClient(c, s, drop)
 	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", server)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(c, s) }()
-			go forwardClient(c, s, drop)
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // forwardClient copies the client's protocol to the server: a PUB or HPUB

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,34 +176,8 @@ func TestRedisUnavailableClosedPort(t *testing.T) {
 // TestRedisUnavailableSilentServer points the engine at a server that
 // accepts connections and never answers: the op timeout must end each call.
 func TestRedisUnavailableSilentServer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, Protocol: 2})
+	addr := testenv.TCPServer(t, func(net.Conn) {}) // held open, never answered
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, Protocol: 2})
 	const opTimeout = 200 * time.Millisecond
 	s := store.NewRedis(c, store.RedisOptions{OpTimeout: opTimeout, CloseClient: true})
 	defer s.Close()
