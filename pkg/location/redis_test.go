@@ -12,6 +12,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/location/locationtest"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/testenv/redishook"
 )
 
 // rawClient connects to url (a real redis-server from testenv).
@@ -194,27 +195,6 @@ func TestRedisNextExpiryOneRoundTrip(t *testing.T) {
 	}
 }
 
-// slowFirstPipeline holds the first pipeline of scripts for hold, then
-// lets every pipeline through, counting those of scripts (a new
-// connection's HELLO goes through the hooks as a pipeline too).
-type slowFirstPipeline struct {
-	commandCounter
-	hold time.Duration
-}
-
-func (h *slowFirstPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) == 0 || cmds[0].Name() != "evalsha" {
-			return next(ctx, cmds)
-		}
-		if h.pipelines.Add(1) == 1 {
-			time.Sleep(h.hold)
-		}
-		h.pipelined.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestRedisApplyGroupCommit: Applies that arrive while one pipeline is in
 // flight go together in the next (one round trip for all of them), each
 // gets its own answer (bindings, an out-of-order refusal), and the indexes
@@ -232,7 +212,7 @@ func TestRedisApplyGroupCommit(t *testing.T) {
 	if _, _, err := s.Apply(ctx, update(0, 5)); err != nil { // connects, loads the script
 		t.Fatal(err)
 	}
-	h := &slowFirstPipeline{hold: 500 * time.Millisecond}
+	h := &redishook.HoldFirst{Hold: 500 * time.Millisecond}
 	c.AddHook(h)
 	const n = 64
 	errs := make([]error, n)
@@ -269,7 +249,7 @@ func TestRedisApplyGroupCommit(t *testing.T) {
 	for range n + 1 {
 		<-done
 	}
-	if p := h.pipelines.Load(); p != 2 {
+	if p := h.Pipelines.Load(); p != 2 {
 		t.Errorf("%d Applies took %d pipelines, want 2 (the held one, then all that waited)", n, p)
 	}
 	if !errorsIs(errs[0], location.ErrOutOfOrder) {

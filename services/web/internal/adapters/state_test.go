@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/subscriber"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/testenv/redishook"
 	"github.com/sipbus/sipbus/services/web/internal/adapters"
 	"github.com/sipbus/sipbus/services/web/internal/app"
 )
@@ -130,30 +130,6 @@ func TestRecordRedisDown(t *testing.T) {
 	}
 }
 
-// holdFirst holds the first pipeline of scripts for hold and counts the
-// pipelines of scripts and their commands.
-type holdFirst struct {
-	hold                 time.Duration
-	pipelines, pipelined atomic.Int64
-}
-
-func (*holdFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (*holdFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-func (h *holdFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) == 0 || cmds[0].Name() != "evalsha" {
-			return next(ctx, cmds)
-		}
-		if h.pipelines.Add(1) == 1 {
-			time.Sleep(h.hold)
-		}
-		h.pipelined.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestRecordGroupCommit: Records that arrive while one pipeline is in
 // flight share the next round trip, each with its own answer (a line of
 // a non-subscriber adds nothing), and a caller that gives up while it
@@ -183,7 +159,7 @@ func TestRecordGroupCommit(t *testing.T) {
 	if !ok {
 		t.Fatalf("client %T: the test hooks a single server", c)
 	}
-	h := &holdFirst{hold: 300 * time.Millisecond}
+	h := &redishook.HoldFirst{Hold: 300 * time.Millisecond}
 	rc.AddHook(h)
 
 	added := make([]int, n)
@@ -209,7 +185,7 @@ func TestRecordGroupCommit(t *testing.T) {
 			t.Errorf("Record %d = %d, %v; want 1 added", i, added[i], errs[i])
 		}
 	}
-	if p, cmds := h.pipelines.Load(), h.pipelined.Load(); p != 2 || cmds != 1+2*(n-1) {
+	if p, cmds := h.Pipelines.Load(), h.Commands.Load(); p != 2 || cmds != 1+2*(n-1) {
 		t.Errorf("%d pipelines of %d scripts; want 2 of %d (the held one, then every Record that came meanwhile)", p, cmds, 1+2*(n-1))
 	}
 	calls, err := e.Calls(ctx, "g1@x")
