@@ -79,30 +79,12 @@ func newTestInput(t *testing.T, nc *nats.Conn) (*Input, *statusRecorder) {
 // overloaded, and it sheds. Real NATS: the messages arrive on the
 // partitions' subscriptions as the edges' do.
 func TestHandedOverMessagesAreNotShed(t *testing.T) {
-	srv := testenv.NATS(t)
-	nc, _ := testenv.Connect(t, srv.ClientURL())
-	in, sent := newTestInput(t, nc)
-	ctx := testenv.Context(t, 10*time.Second)
-	for i := range bus.Partitions {
-		if err := in.Acquire(ctx, bus.PartitionToken(i), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := in.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nc, in, sent := newOwningInput(t)
 	publish := func(n int, marked bool) {
 		for i := range n {
 			callID := fmt.Sprintf("late-%v-%d@test", marked, i)
-			raw := "INVITE sip:nobody@localhost SIP/2.0\r\n" +
-				"Via: SIP/2.0/UDP 127.0.0.1:5998;branch=z9hG4bK" + fmt.Sprintf("%v%d", marked, i) + "\r\n" +
-				"From: <sip:caller@localhost>;tag=c\r\nTo: <sip:nobody@localhost>\r\n" +
-				"Call-ID: " + callID + "\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-			ck := sipmsg.CallKey(callID)
-			ev := &events.SIP{Type: events.TypeRequestReceived, ID: callID, Source: "sipbus/edge/e1",
-				Time: time.Now().Add(-time.Second), CallKey: ck, Raw: []byte(raw),
-				Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
-			m := ev.Encode(bus.SubjectRequestIn("INVITE", ck))
+			ev := received(events.TypeRequestReceived, "INVITE", callID, fmt.Sprintf("%v%d", marked, i), time.Second)
+			m := ev.Encode(bus.SubjectRequestIn("INVITE", ev.CallKey))
 			if marked {
 				m.Header.Set(HandoverHeader, "tm-old")
 			}
@@ -213,6 +195,36 @@ func TestHandoverWaitsForTook(t *testing.T) {
 // queueing delay: counted, the edge's shedding kept tm "overloaded" and
 // the edge shedding. An INVITE after them is routed (404), not shed.
 func TestRejectedRecordsAreNotQueueDelay(t *testing.T) {
+	nc, in, sent := newOwningInput(t)
+	const n = 5
+	for i := range n {
+		ev := received(events.TypeMessageRejected, "REGISTER", fmt.Sprintf("shed-%d@test", i), fmt.Sprintf("shed-%d@test", i), time.Second)
+		ev.ID, ev.Status, ev.Reason = fmt.Sprintf("r%d", i), 503, "Service Unavailable"
+		if err := nc.PublishMsg(ev.Encode(bus.SubjectRejected(ev.CallKey))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond) // longer than QueueInterval
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return in.Stats.Messages.Load() == n }, "rejected records handled: %d of %d", in.Stats.Messages.Load(), n)
+	if in.load.Overloaded() {
+		t.Fatal("late rejected records made tm overloaded")
+	}
+	ev := received(events.TypeRequestReceived, "INVITE", "after@test", "after@test", 0)
+	ev.ID = "after"
+	if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("INVITE", ev.CallKey))); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= 1 }, "no answer to the INVITE")
+	if len(got) != 1 || got[0] != 404 || in.Stats.Shed.Load() != 0 {
+		t.Errorf("INVITE after the rejected records answered %v (shed %d), want one 404", got, in.Stats.Shed.Load())
+	}
+}
+
+// newOwningInput is a test Input on a real NATS server that owns every
+// partition, and the connection to publish the edges' events on.
+func newOwningInput(t *testing.T) (*nats.Conn, *Input, *statusRecorder) {
+	t.Helper()
 	srv := testenv.NATS(t)
 	nc, _ := testenv.Connect(t, srv.ClientURL())
 	in, sent := newTestInput(t, nc)
@@ -225,36 +237,17 @@ func TestRejectedRecordsAreNotQueueDelay(t *testing.T) {
 	if err := in.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	request := func(method, callID string) (string, string) {
-		return method + " sip:nobody@localhost SIP/2.0\r\n" +
-			"Via: SIP/2.0/UDP 127.0.0.1:5998;branch=z9hG4bK" + callID + "\r\n" +
-			"From: <sip:caller@localhost>;tag=c\r\nTo: <sip:nobody@localhost>\r\n" +
-			"Call-ID: " + callID + "\r\nCSeq: 1 " + method + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", sipmsg.CallKey(callID)
-	}
-	const n = 5
-	for i := range n {
-		raw, ck := request("REGISTER", fmt.Sprintf("shed-%d@test", i))
-		ev := &events.SIP{Type: events.TypeMessageRejected, ID: fmt.Sprintf("r%d", i), Source: "sipbus/edge/e1",
-			Time: time.Now().Add(-time.Second), CallKey: ck, Raw: []byte(raw), Status: 503, Reason: "Service Unavailable",
-			Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
-		if err := nc.PublishMsg(ev.Encode(bus.SubjectRejected(ck))); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(3 * time.Millisecond) // longer than QueueInterval
-	}
-	testenv.Eventually(t, 5*time.Second, func() bool { return in.Stats.Messages.Load() == n }, "rejected records handled: %d of %d", in.Stats.Messages.Load(), n)
-	if in.load.Overloaded() {
-		t.Fatal("late rejected records made tm overloaded")
-	}
-	raw, ck := request("INVITE", "after@test")
-	ev := &events.SIP{Type: events.TypeRequestReceived, ID: "after", Source: "sipbus/edge/e1", Time: time.Now(), CallKey: ck, Raw: []byte(raw),
-		Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
-	if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("INVITE", ck))); err != nil {
-		t.Fatal(err)
-	}
-	var got []int
-	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= 1 }, "no answer to the INVITE")
-	if len(got) != 1 || got[0] != 404 || in.Stats.Shed.Load() != 0 {
-		t.Errorf("INVITE after the rejected records answered %v (shed %d), want one 404", got, in.Stats.Shed.Load())
-	}
+	return nc, in, sent
+}
+
+// received is the event of a request to nobody@localhost (method, Call-ID
+// callID, Via branch z9hG4bK+branch) as an edge publishes it, received age
+// ago.
+func received(typ, method, callID, branch string, age time.Duration) *events.SIP {
+	raw := method + " sip:nobody@localhost SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5998;branch=z9hG4bK" + branch + "\r\n" +
+		"From: <sip:caller@localhost>;tag=c\r\nTo: <sip:nobody@localhost>\r\n" +
+		"Call-ID: " + callID + "\r\nCSeq: 1 " + method + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	return &events.SIP{Type: typ, ID: callID, Source: "sipbus/edge/e1", Time: time.Now().Add(-age), CallKey: sipmsg.CallKey(callID),
+		Raw: []byte(raw), Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
 }

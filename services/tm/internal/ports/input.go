@@ -369,11 +369,10 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	// kept the edge shedding: in a REGISTER ramp, which tm does not
 	// handle, these records were tm's only inputs.
 	rejected := s.Type == events.TypeMessageRejected
-	switch {
-	case passed:
+	if passed {
 		in.Stats.HandedOver.Add(1)
-	case rejected:
-	case in.load.Observe(waited, now):
+	}
+	if !passed && !rejected && in.load.Observe(waited, now) {
 		in.beat.Beat()
 	}
 	in.Stats.Messages.Add(1)
