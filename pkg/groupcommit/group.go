@@ -149,18 +149,19 @@ func (g *Group[T]) take() []T {
 // of them has none. ctxOf gives an item's context. Call cancel when the
 // batch is done.
 func Context[T any](batch []T, ctxOf func(T) context.Context) (ctx context.Context, cancel context.CancelFunc) {
+	if len(batch) == 0 {
+		return context.Background(), func() {}
+	}
+	base := context.WithoutCancel(ctxOf(batch[0]))
 	var last time.Time
 	for _, it := range batch {
 		d, ok := ctxOf(it).Deadline()
 		if !ok {
-			return context.WithoutCancel(ctxOf(batch[0])), func() {}
+			return base, func() {}
 		}
 		if d.After(last) {
 			last = d
 		}
 	}
-	if len(batch) == 0 {
-		return context.Background(), func() {}
-	}
-	return context.WithDeadline(context.WithoutCancel(ctxOf(batch[0])), last)
+	return context.WithDeadline(base, last)
 }
