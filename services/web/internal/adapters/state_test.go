@@ -116,6 +116,64 @@ func TestHistory(t *testing.T) {
 	})
 }
 
+// TestHistoryIDs: on Redis a redelivered call is told by the history's id
+// set, which stays as long as the list; a history kept before the id set
+// existed (a list alone) is indexed from its lines on the next Record.
+func TestHistoryIDs(t *testing.T) {
+	c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	dir := subscriber.NewRedis(c, prefix)
+	e := adapters.NewRedis(c, prefix, dir)
+	ctx := testenv.Context(t, 20*time.Second)
+	if err := dir.Add(ctx, subscriber.Subscriber{AOR: "old@x", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(kind string) string {
+		k := "web:" + kind + ":{old@x}"
+		if prefix != "" {
+			k = prefix + ":" + k
+		}
+		return k
+	}
+	// The history as the previous release left it: lines, newest first,
+	// no id set; one line is not JSON (it has no id to index).
+	for _, v := range []string{`{"id":"o1:in","dir":"in","missed":true}`, `not json`, `{"id":"o2:in","dir":"in","answered":true}`} {
+		if err := c.LPush(ctx, key("calls"), v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line := func(id string) []app.Line {
+		return []app.Line{{UserURI: "sip:old@x", Call: app.Call{ID: id, Dir: app.In}}}
+	}
+	for _, id := range []string{"o1:in", "o2:in"} {
+		if n, err := e.Record(ctx, line(id), 4, time.Hour); n != 0 || err != nil {
+			t.Fatalf("Record of %s, a line the old history holds = %d, %v; want 0 added", id, n, err)
+		}
+	}
+	for _, id := range []string{"n1:in", "n2:in", "n3:in"} {
+		if n, err := e.Record(ctx, line(id), 4, time.Hour); n != 1 || err != nil {
+			t.Fatalf("Record of %s = %d, %v; want 1 added", id, n, err)
+		}
+	}
+	if n, err := e.Record(ctx, line("n1:in"), 4, time.Hour); n != 0 || err != nil {
+		t.Fatalf("redelivered n1 = %d, %v; want 0 added", n, err)
+	}
+	got, err := e.Calls(ctx, "old@x")
+	if err != nil || len(got) != 4 || got[0].ID != "n3:in" || got[1].ID != "n2:in" || got[2].ID != "n1:in" || got[3].ID != "o2:in" || !got[3].Answered {
+		t.Fatalf("Calls = %+v, %v; want n3, n2, n1, o2 (4 kept: the line that is not JSON and o1 trimmed)", got, err)
+	}
+	ids, err := c.ZRange(ctx, key("callids"), 0, -1).Result()
+	if err != nil || strings.Join(ids, " ") != "o2:in n1:in n2:in n3:in" {
+		t.Fatalf("id set = %q, %v; want the 4 newest ids, oldest first (the list's o1 trimmed from both)", ids, err)
+	}
+	if ttl := c.PTTL(ctx, key("callids")).Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("id set TTL = %v, want the history's (1h)", ttl)
+	}
+}
+
 // TestRecordRedisDown: a Redis that does not answer is an error (the
 // consumer retries the event), not a skipped line.
 func TestRecordRedisDown(t *testing.T) {
