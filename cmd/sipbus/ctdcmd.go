@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/httpfront"
 	"github.com/sipbus/sipbus/pkg/obs"
@@ -74,13 +75,13 @@ func (f ctdFlags) check() error {
 // upCtd runs click-to-dial in `sipbus up`: its API on the process's HTTP
 // server (when --http is not off), its commands on NATS. auth, when not
 // nil (the web page's signed session), is tried before the API tokens.
-func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, js jetstream.JetStream, st store.Store,
+func upCtd(ctx context.Context, f ctdFlags, id string, nc *nats.Conn, local *bus.Local, js jetstream.JetStream, st store.Store,
 	dir subscriber.Directory, web *httpfront.Server, auth ctd.Authenticate, metrics *obs.Metrics, tracer *obs.Tracer, log *slog.Logger, stdout io.Writer) (func(), error) {
 	cfg, err := f.config(id)
 	if err != nil {
 		return nil, err
 	}
-	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Auth: auth, Log: log, Metrics: metrics, Tracer: tracer})
+	s, err := ctd.New(cfg, ctd.Deps{NC: nc, JS: js, State: ctd.StateFor(st), Directory: dir, Auth: auth, Log: log, Metrics: metrics, Tracer: tracer, Local: local})
 	if err != nil {
 		return nil, err
 	}

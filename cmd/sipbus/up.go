@@ -220,7 +220,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopWeb()
-	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, js, st, rstate.Directory, web, webAuth, metrics, tracer, log, stdout)
+	stopCtd, err := upCtd(ctx, ctdf, "ctd-"+e.ID(), nc, local, js, st, rstate.Directory, web, webAuth, metrics, tracer, log, stdout)
 	if err != nil {
 		return err
 	}

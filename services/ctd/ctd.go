@@ -88,6 +88,10 @@ type Deps struct {
 	// counted once, when it first reaches a terminal phase (connected,
 	// failed or cancelled; a 3PCC call's later "ended" is not counted).
 	Metrics *obs.Metrics
+	// Local, in one process with tm (`sipbus up`), brings call.ringing
+	// from tm in-process (bus.Local): one event per call that no longer
+	// crosses the NATS server back into the process. Nil: NATS.
+	Local *bus.Local
 }
 
 // Owner is the tm dialog owner of ctd's dialogs: tm publishes their
@@ -115,7 +119,7 @@ type Service struct {
 	dead   atomic.Bool
 	wg     sync.WaitGroup
 	sub    *nats.Subscription
-	ring   *nats.Subscription
+	ring   bus.Sub
 	svc    micro.Service
 	inst   *mgmt.Instance // management: sipbus ps lists this replica
 	stop   chan struct{}
@@ -200,7 +204,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("ctd: subscribe %s: %w", tmapi.DialogSubjects(Owner), err)
 	}
 	s.sub = sub
-	ring, err := s.d.NC.QueueSubscribe("call."+bus.CallEventRinging+".*", QueueGroup, s.onCallRinging)
+	ring, err := bus.CoreFor(s.d.NC, s.d.Local).QueueSubscribe("call."+bus.CallEventRinging+".*", QueueGroup, s.onCallRinging)
 	if err != nil {
 		_ = ann.Unsubscribe()
 		_ = sub.Unsubscribe()

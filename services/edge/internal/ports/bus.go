@@ -135,12 +135,12 @@ func (b *Bus) onSend(m *nats.Msg) {
 		}
 		return
 	}
-	b.transmit(s)
+	// A datagram is written at once, it waits for nothing: no deadline
+	// (a timer per message sent, on tm's goroutine in `sipbus up`).
+	b.transmit(context.Background(), s)
 }
 
-func (b *Bus) transmit(s *events.SIP) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+func (b *Bus) transmit(ctx context.Context, s *events.SIP) {
 	if err := b.core.Transmit(ctx, s); err != nil {
 		b.opt.Log.Debug("edge: transmit", "id", s.ID, "source", s.Source, "err", err)
 	}
@@ -151,7 +151,9 @@ func (b *Bus) tcpWorker() {
 	for {
 		select {
 		case s := <-b.tcp:
-			b.transmit(s)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a dial, a blocked connection
+			b.transmit(ctx, s)
+			cancel()
 		case <-b.stop:
 			return
 		}
