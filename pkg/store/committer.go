@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,9 @@ type CommitterStats struct {
 	Commits uint64 // Commit calls with at least one op that were queued
 	Batches uint64 // Apply calls
 	Ops     uint64 // ops sent to Apply
+	// Deferred counts the ops of Defer that went with another caller's
+	// Apply (Rode) and those that went in one of their own (Flushed).
+	Rode, Flushed uint64
 }
 
 // Committer batches the ops of concurrent callers into one Apply ("group
@@ -43,13 +47,29 @@ type CommitterStats struct {
 //
 // The ops of one Commit keep their order; ops of different Commits are
 // independent, as in Apply.
+//
+// Writes that nothing waits for go through Defer: they ride with the
+// next Apply, whoever's it is, so at low load, where Applies rarely
+// overlap, they cost no round trip of their own.
 type Committer struct {
 	s       BatchStore
 	timeout time.Duration
 	g       groupcommit.Group[opRef]
 	batch   []Op // the ops of the Apply being run, reused
 
-	commits, batches, ops atomic.Uint64
+	commits, batches, ops, rode, flushed atomic.Uint64
+
+	lmu    sync.Mutex // guards the deferred ops
+	later  []deferred
+	ldue   time.Time   // when the timer flushes them
+	ltimer *time.Timer // nil while none wait
+	closed bool
+}
+
+// deferred is one Defer's ops.
+type deferred struct {
+	ops  []Op
+	done func([]OpResult, error)
 }
 
 // commitReq is one Commit waiting for its ops to be applied.
@@ -133,13 +153,127 @@ func (c *Committer) Commit(ctx context.Context, ops []Op) ([]OpResult, error) {
 	return nil, ctx.Err()
 }
 
-// Close waits for the pending commits to be applied and returns. Commit
-// after Close returns ErrUnavailable. It is safe to call more than once.
-func (c *Committer) Close() { c.g.Close() }
+// Defer applies ops that nothing waits for (a write-behind: the dialog
+// record a BYE removes) with the next Apply, whoever's it is, and within
+// `within` at the latest, in an Apply of their own. done, when not nil,
+// gets their results, on the goroutine that ran the Apply (keep it
+// short). Defer does not copy ops: leave them unchanged. After Close,
+// nothing is applied and done gets ErrUnavailable.
+//
+// Why: at low load Applies rarely overlap, so a write-behind that goes
+// at once pays a round trip of its own; at 300 calls/s tm commits every
+// millisecond or so, and a BYE's delete was one of its five round trips
+// per call.
+func (c *Committer) Defer(ops []Op, within time.Duration, done func([]OpResult, error)) {
+	if len(ops) == 0 {
+		if done != nil {
+			done(nil, nil)
+		}
+		return
+	}
+	c.lmu.Lock()
+	if c.closed {
+		c.lmu.Unlock()
+		if done != nil {
+			res := make([]OpResult, len(ops))
+			done(res, failBatch(res, fmt.Errorf("%w: committer closed", ErrUnavailable)))
+		}
+		return
+	}
+	c.later = append(c.later, deferred{ops: ops, done: done})
+	due := time.Now().Add(within)
+	switch {
+	case c.ltimer == nil:
+		c.ltimer = time.AfterFunc(within, c.flushLater)
+		c.ldue = due
+	case due.Before(c.ldue):
+		c.ltimer.Reset(within)
+		c.ldue = due
+	}
+	c.lmu.Unlock()
+}
+
+// takeLater takes the deferred ops, whole Defers only, up to room ops.
+func (c *Committer) takeLater(room int) []deferred {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	n, k := 0, 0
+	for k < len(c.later) && n+len(c.later[k].ops) <= room {
+		n += len(c.later[k].ops)
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	out := append([]deferred(nil), c.later[:k]...)
+	c.later = append(c.later[:0], c.later[k:]...)
+	if len(c.later) == 0 && c.ltimer != nil {
+		c.ltimer.Stop()
+		c.ltimer = nil
+	}
+	return out
+}
+
+// flushLater applies what waits in Defer's queue now (the timer's end, or
+// a drain).
+func (c *Committer) flushLater() {
+	c.lmu.Lock()
+	c.ltimer = nil
+	ls := append([]deferred(nil), c.later...)
+	c.later = c.later[:0]
+	c.lmu.Unlock()
+	if len(ls) == 0 {
+		return
+	}
+	var ops []Op
+	for _, l := range ls {
+		ops = append(ops, l.ops...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	res, err := c.Commit(ctx, ops)
+	if len(res) != len(ops) {
+		if err == nil {
+			err = fmt.Errorf("store: committer: %d results for %d deferred ops", len(res), len(ops))
+		}
+		res = make([]OpResult, len(ops))
+		failBatch(res, err)
+	}
+	c.flushed.Add(uint64(len(ops)))
+	answer(ls, res, err)
+}
+
+// answer hands each Defer its share of res.
+func answer(ls []deferred, res []OpResult, err error) {
+	off := 0
+	for _, l := range ls {
+		n := len(l.ops)
+		if l.done != nil {
+			l.done(res[off:off+n:off+n], err)
+		}
+		off += n
+	}
+}
+
+// FlushDeferred applies the deferred ops now, and returns when they are
+// (a graceful shutdown: nothing may stay in memory only).
+func (c *Committer) FlushDeferred() { c.flushLater() }
+
+// Close applies the deferred ops, waits for the pending commits to be
+// applied and returns. Commit after Close returns ErrUnavailable, Defer
+// applies nothing. It is safe to call more than once.
+func (c *Committer) Close() {
+	c.lmu.Lock()
+	c.closed = true
+	c.lmu.Unlock()
+	c.flushLater()
+	c.g.Close()
+}
 
 // Stats returns the committer's counters.
 func (c *Committer) Stats() CommitterStats {
-	return CommitterStats{Commits: c.commits.Load(), Batches: c.batches.Load(), Ops: c.ops.Load()}
+	return CommitterStats{Commits: c.commits.Load(), Batches: c.batches.Load(), Ops: c.ops.Load(),
+		Rode: c.rode.Load(), Flushed: c.flushed.Load()}
 }
 
 // apply runs one batch in an Apply and hands each request its results.
@@ -147,6 +281,10 @@ func (c *Committer) apply(batch []opRef) {
 	c.batch = c.batch[:0]
 	for _, r := range batch {
 		c.batch = append(c.batch, r.req.ops[r.i])
+	}
+	rides := c.takeLater(c.g.Max - len(c.batch))
+	for _, l := range rides {
+		c.batch = append(c.batch, l.ops...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	res, err := c.s.Apply(ctx, c.batch)
@@ -170,6 +308,10 @@ func (c *Committer) apply(batch []opRef) {
 		if req.left--; req.left == 0 {
 			close(req.done)
 		}
+	}
+	if len(rides) > 0 {
+		c.rode.Add(uint64(len(c.batch) - len(batch)))
+		answer(rides, res[len(batch):], err)
 	}
 	clear(c.batch) // drop the references to the callers' values
 }

@@ -413,3 +413,84 @@ func benchCommitter(b *testing.B, s store.BatchStore, callers *atomic.Int64) {
 	st := c.Stats()
 	b.ReportMetric(float64(st.Ops)/float64(max(st.Batches, 1)), "ops/apply")
 }
+
+// deferOut is what a Defer's done got.
+type deferOut struct {
+	res []store.OpResult
+	err error
+}
+
+func deferAsync(c *store.Committer, within time.Duration, ops ...store.Op) <-chan deferOut {
+	out := make(chan deferOut, 1)
+	c.Defer(ops, within, func(res []store.OpResult, err error) { out <- deferOut{append([]store.OpResult(nil), res...), err} })
+	return out
+}
+
+func recvDefer(t *testing.T, ch <-chan deferOut) deferOut {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(5 * time.Second):
+		t.Fatal("Defer's done not called within 5s")
+		return deferOut{}
+	}
+}
+
+// TestCommitterDefer: deferred ops ride with the next Apply, whoever's
+// it is, and go alone once their time is up; room for them is what
+// MaxOps leaves; Close applies what waits; Defer after Close applies
+// nothing.
+func TestCommitterDefer(t *testing.T) {
+	mem := newMem(t)
+	g := newGated(mem)
+	close(g.gate)
+	c := store.NewCommitter(g, store.CommitterOptions{MaxOps: 4})
+	ctx := testenv.Context(t, 10*time.Second)
+
+	// Rides: a deferred save goes in the next caller's Apply, one batch.
+	later := deferAsync(c, time.Hour, saveOp("d1", "k", 0))
+	if o := recv(t, commitAsync(ctx, c, saveOp("c1", "k", 0))); o.err != nil || !o.res[0].OK {
+		t.Fatalf("Commit = %+v, %v", o.res, o.err)
+	}
+	if o := recvDefer(t, later); o.err != nil || len(o.res) != 1 || !o.res[0].OK || o.res[0].Version != 1 {
+		t.Fatalf("the deferred save = %+v, %v; want applied, version 1", o.res, o.err)
+	}
+	if sizes := g.batchSizes(); len(sizes) != 1 || sizes[0] != 2 {
+		t.Fatalf("batch sizes %v, want [2]: the deferred op rode with the commit", sizes)
+	}
+
+	// Room: a commit of MaxOps ops leaves none; the deferred op goes on
+	// its own when its time is up, with a result of its own (a conflict).
+	start := time.Now()
+	later = deferAsync(c, 50*time.Millisecond, saveOp("d1", "k", 0))
+	if o := recv(t, commitAsync(ctx, c, saveOp("c2", "a", 0), saveOp("c2", "b", 0), saveOp("c2", "c", 0), saveOp("c2", "d", 0))); o.err != nil {
+		t.Fatal(o.err)
+	}
+	o := recvDefer(t, later)
+	if o.err != nil || len(o.res) != 1 || o.res[0].OK || o.res[0].Version != 1 {
+		t.Fatalf("the second deferred save of d1 = %+v, %v; want a conflict at version 1", o.res, o.err)
+	}
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Errorf("the deferred op went after %v, before its 50ms", waited)
+	}
+	if sizes := g.batchSizes(); len(sizes) != 3 || sizes[1] != 4 || sizes[2] != 1 {
+		t.Errorf("batch sizes %v, want [2 4 1]", sizes)
+	}
+
+	// Close applies what waits, and later Defers get ErrUnavailable.
+	later = deferAsync(c, time.Hour, saveOp("d2", "k", 0))
+	c.Close()
+	if o := recvDefer(t, later); o.err != nil || !o.res[0].OK {
+		t.Fatalf("deferred before Close = %+v, %v; want applied", o.res, o.err)
+	}
+	if o := recvDefer(t, deferAsync(c, time.Millisecond, saveOp("d3", "k", 0))); !errors.Is(o.err, store.ErrUnavailable) || len(o.res) != 1 || o.res[0].Err == nil {
+		t.Fatalf("Defer after Close = %+v, %v; want ErrUnavailable", o.res, o.err)
+	}
+	if _, err := mem.LoadRecord(ctx, "d3", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("d3 after Close: %v, want not written", err)
+	}
+	if st := c.Stats(); st.Rode != 1 || st.Flushed != 2 {
+		t.Errorf("Stats = %+v, want 1 op rode and 2 flushed (one by its timer, one by Close)", st)
+	}
+}

@@ -29,6 +29,9 @@ import (
 // A record another replica changed meanwhile (compare-and-set fails) is
 // left as the store has it. It returns how many records it wrote.
 func (e *Engine) Handover(ctx context.Context) (int, error) {
+	if d, ok := e.d.Commit.(Deferrer); ok {
+		d.FlushDeferred()
+	}
 	e.bg.Wait()
 	n := 0
 	var errs []error

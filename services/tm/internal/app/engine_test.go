@@ -651,3 +651,57 @@ func TestNonInviteInMemoryOnly(t *testing.T) {
 		t.Errorf("after a takeover the BYE was relayed as\n%s\nwant the same branch request\n%s", again.Raw, out.Raw)
 	}
 }
+
+// With a store.Committer (a Deferrer), the dialog record a BYE removes is
+// not a round trip of its own: the delete rides with the next commit of
+// any call, and a hand-over applies it at once.
+func TestWriteBehindRides(t *testing.T) {
+	h := newHarness(t, "", bob)
+	c := store.NewCommitter(h.st, store.CommitterOptions{})
+	t.Cleanup(c.Close)
+	h.e = NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second, Coalesce: time.Hour}, Deps{
+		Records: h.st, Commit: c, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
+		Locate: bob, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
+	})
+	// call answers call n and ends it with a BYE from the caller; it
+	// returns the call key.
+	call := func(n int) string {
+		in := h.request(invite(n, "sip:bob@example.com"))
+		h.respond(only(t, h.take(), "INVITE"), 200, fmt.Sprintf("b%d", n))
+		h.take()
+		bye := strings.Replace(strings.Replace(invite(n, "sip:bob@example.com"), "INVITE sip:bob@example.com", "BYE sip:bob@203.0.113.5:5060", 1), "1 INVITE", "2 BYE", 1)
+		bye = strings.Replace(bye, "To: <sip:bob@example.com>", fmt.Sprintf("To: <sip:bob@example.com>;tag=b%d", n), 1)
+		bye = strings.Replace(bye, fmt.Sprintf("branch=z9hG4bK-t%d", n), fmt.Sprintf("branch=z9hG4bK-bye%d", n), 1)
+		bye = strings.Replace(bye, "Max-Forwards: 70", "Route: <sip:"+proxyAddr+";lr>\nMax-Forwards: 70", 1)
+		h.request(bye)
+		h.respond(only(t, h.take(), "BYE downstream"), 200, fmt.Sprintf("b%d", n))
+		only(t, h.take(), "200 upstream")
+		return in.CallKey
+	}
+	dialog := func(ck string) bool {
+		_, err := h.st.LoadRecord(h.ctx(), ck, dialogKey)
+		return err == nil
+	}
+	first := call(71)
+	if !dialog(first) {
+		t.Fatal("the dialog record of call 71 is gone before any other commit: the delete did not wait")
+	}
+	h.request(invite(72, "sip:bob@example.com")) // its transaction's write carries the delete
+	h.take()
+	if dialog(first) {
+		t.Error("the dialog record of call 71 is still there after call 72's commit")
+	}
+	if st := c.Stats(); st.Rode != 1 || st.Flushed != 0 {
+		t.Errorf("committer stats %+v, want the delete to have ridden with another commit", st)
+	}
+	second := call(73)
+	if !dialog(second) {
+		t.Fatal("the dialog record of call 73 is gone before any other commit")
+	}
+	if _, err := h.e.Handover(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if dialog(second) {
+		t.Error("the dialog record of call 73 is still there after Handover")
+	}
+}
