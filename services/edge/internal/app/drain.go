@@ -11,8 +11,17 @@ import "time"
 // arrived for a quiet while (a new dialog refused counts: while traffic
 // still comes here, the edge stays to answer it); then it may stop.
 
-// Drain makes the edge refuse new dialogs from now on.
-func (e *Edge) Drain() { e.draining.Store(true) }
+// Drain makes the edge refuse new dialogs from now on. The drain's start
+// counts as work: the edge stays at least a quiet while after it. A
+// request being handled as the drain begins has had its 100 Trying but
+// may not be published yet (it counts as work only then), and an edge that
+// had seen no work before would otherwise read as idle at once and close
+// its listeners: its phones would get no 503 to move on with
+// (TestShutdownDrains lost that race one run in six).
+func (e *Edge) Drain() {
+	e.work()
+	e.draining.Store(true)
+}
 
 // Draining reports whether Drain was called.
 func (e *Edge) Draining() bool { return e.draining.Load() }

@@ -31,3 +31,22 @@ func TestIdle(t *testing.T) {
 		t.Fatalf("pending %d after the final", n)
 	}
 }
+
+// TestDrainStartCountsAsWork: an edge that saw no work (or whose last
+// request is still being handled) is not idle the moment it starts to
+// drain; it is a quiet while later.
+func TestDrainStartCountsAsWork(t *testing.T) {
+	now := time.Unix(1000, 0)
+	e := &Edge{opt: Options{Now: func() time.Time { return now }}, cache: newTxCache(100, func() time.Time { return now })}
+	e.Drain()
+	if !e.Draining() {
+		t.Fatal("not draining after Drain")
+	}
+	if e.Idle(time.Second, 3*time.Second) {
+		t.Fatal("idle the moment the drain began")
+	}
+	now = now.Add(1500 * time.Millisecond)
+	if !e.Idle(time.Second, 3*time.Second) {
+		t.Fatal("not idle a quiet while after the drain began, with nothing pending")
+	}
+}
