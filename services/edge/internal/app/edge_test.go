@@ -22,12 +22,20 @@ type fake struct {
 	sent []string
 	pub  []*nats.Msg
 	now  time.Time
+	// during, when set, runs once inside the next Send, as if a datagram
+	// arrived while that one was being written.
+	during func()
 }
 
 func (f *fake) Send(_ context.Context, d Dest, b []byte) (Dest, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.sent = append(f.sent, string(b))
+	during := f.during
+	f.during = nil
+	f.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	return d, nil
 }
 
@@ -118,6 +126,20 @@ func (e *Edge) answer(t *testing.T, branch string, code int) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// A retransmission of the request that arrives while the final is being
+// sent is answered with that final (it is remembered before it leaves),
+// not with the 100 Trying it had before.
+func TestRetransmissionDuringTheFinal(t *testing.T) {
+	e, f := newCore(t, Options{})
+	e.recv(f, invite("z9hG4bK-rd1"), 0)
+	f.take()
+	f.during = func() { e.recv(f, invite("z9hG4bK-rd1"), 0) }
+	e.answer(t, "z9hG4bK-rd1", 486)
+	if got := f.take(); strings.Join(got, ",") != "486,486" {
+		t.Fatalf("sent %v, want the 486 and the 486 again for the retransmission", got)
+	}
 }
 
 // RFC 3261 §17.2.1: a non-2xx final to INVITE over UDP is retransmitted,

@@ -49,6 +49,15 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 		ctx, _, end = e.opt.Tracer.Start(ctx, SpanSend, s.TraceParent, "sipbus.callkey", s.CallKey, "sipbus.edge", e.opt.ID, "sip.dest", d.String())
 		defer end()
 	}
+	// A response is remembered before it leaves: remembered after, a
+	// retransmission of the request that arrived while it was being sent
+	// found the transaction unanswered and was absorbed without an answer
+	// (TestAnswerThroughTheBus, one run in a few hundred). One that cannot
+	// be sent is still the service's answer: a retransmission gets it.
+	resp := m != nil && !m.Request
+	if resp {
+		e.remember(s.TxKey, m, s.Raw, d)
+	}
 	used, err := e.send.Send(ctx, d, s.Raw)
 	if err != nil {
 		e.C.Undeliverable.Add(1)
@@ -56,10 +65,22 @@ func (e *Edge) Transmit(ctx context.Context, s *events.SIP) error {
 	}
 	e.C.Transmitted.Add(1)
 	e.work()
-	if m != nil && !m.Request {
-		e.remember(s.TxKey, m, s.Raw, used)
+	if resp && used != d {
+		e.sentOn(s.TxKey, d, used)
 	}
 	return nil
+}
+
+// sentOn records that the final remembered for key toward d left on
+// used (the flow a connection-oriented send chose), where a retransmitted
+// final goes too.
+func (e *Edge) sentOn(key string, d, used Dest) {
+	e.cache.with(key, func(ent *txEntry) (*txEntry, bool) {
+		if ent != nil && ent.dest == d {
+			ent.dest = used
+		}
+		return ent, false
+	})
 }
 
 // sipStartLine reports a first line that ends in SIP/2.0 (a request) or
