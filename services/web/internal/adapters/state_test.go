@@ -36,14 +36,22 @@ func engines(t *testing.T, f func(t *testing.T, e engine, dir subscriber.Directo
 		f(t, adapters.NewMemory(dir), dir)
 	})
 	t.Run("redis", func(t *testing.T) {
-		c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		dir := subscriber.NewRedis(c, prefix)
-		f(t, adapters.NewRedis(c, prefix, dir), dir)
+		_, _, dir, e := redisEngine(t)
+		f(t, e, dir)
 	})
+}
+
+// redisEngine is the Redis engine on the test server, with its client,
+// key prefix and subscriber directory.
+func redisEngine(t *testing.T) (redis.UniversalClient, string, *subscriber.Redis, *adapters.Redis) {
+	t.Helper()
+	c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	dir := subscriber.NewRedis(c, prefix)
+	return c, prefix, dir, adapters.NewRedis(c, prefix, dir)
 }
 
 func TestPhonebook(t *testing.T) {
@@ -120,13 +128,7 @@ func TestHistory(t *testing.T) {
 // set, which stays as long as the list; a history kept before the id set
 // existed (a list alone) is indexed from its lines on the next Record.
 func TestHistoryIDs(t *testing.T) {
-	c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	dir := subscriber.NewRedis(c, prefix)
-	e := adapters.NewRedis(c, prefix, dir)
+	c, prefix, dir, e := redisEngine(t)
 	ctx := testenv.Context(t, 20*time.Second)
 	if err := dir.Add(ctx, subscriber.Subscriber{AOR: "old@x", Enabled: true}); err != nil {
 		t.Fatal(err)
@@ -193,13 +195,7 @@ func TestRecordRedisDown(t *testing.T) {
 // a non-subscriber adds nothing), and a caller that gives up while it
 // waits is not written.
 func TestRecordGroupCommit(t *testing.T) {
-	c, prefix, err := store.OpenRedisClient(context.Background(), testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	dir := subscriber.NewRedis(c, prefix)
-	e := adapters.NewRedis(c, prefix, dir)
+	c, _, dir, e := redisEngine(t)
 	ctx := testenv.Context(t, 20*time.Second)
 	const n = 16
 	for i := range n {
