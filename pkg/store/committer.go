@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +32,8 @@ type CommitterStats struct {
 	Commits uint64 // Commit calls with at least one op that were queued
 	Batches uint64 // Apply calls
 	Ops     uint64 // ops sent to Apply
-	// Deferred counts the ops of Defer that went with another caller's
-	// Apply (Rode) and those that went in one of their own (Flushed).
+	// Rode and Flushed count the ops of Defer that went with another
+	// caller's Apply and those that went in one of their own.
 	Rode, Flushed uint64
 }
 
@@ -184,7 +185,7 @@ func (c *Committer) Defer(ops []Op, within time.Duration, done func([]OpResult, 
 	due := time.Now().Add(within)
 	switch {
 	case c.ltimer == nil:
-		c.ltimer = time.AfterFunc(within, c.flushLater)
+		c.ltimer = time.AfterFunc(within, c.FlushDeferred)
 		c.ldue = due
 	case due.Before(c.ldue):
 		c.ltimer.Reset(within)
@@ -193,7 +194,8 @@ func (c *Committer) Defer(ops []Op, within time.Duration, done func([]OpResult, 
 	c.lmu.Unlock()
 }
 
-// takeLater takes the deferred ops, whole Defers only, up to room ops.
+// takeLater takes the deferred ops, whole Defers only, up to room ops,
+// and stops the timer once none wait.
 func (c *Committer) takeLater(room int) []deferred {
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
@@ -214,14 +216,10 @@ func (c *Committer) takeLater(room int) []deferred {
 	return out
 }
 
-// flushLater applies what waits in Defer's queue now (the timer's end, or
-// a drain).
-func (c *Committer) flushLater() {
-	c.lmu.Lock()
-	c.ltimer = nil
-	ls := append([]deferred(nil), c.later...)
-	c.later = c.later[:0]
-	c.lmu.Unlock()
+// FlushDeferred applies the deferred ops now, and returns when they are
+// (Defer's timer, a graceful shutdown: nothing may stay in memory only).
+func (c *Committer) FlushDeferred() {
+	ls := c.takeLater(math.MaxInt)
 	if len(ls) == 0 {
 		return
 	}
@@ -232,10 +230,7 @@ func (c *Committer) flushLater() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	res, err := c.Commit(ctx, ops)
-	if len(res) != len(ops) {
-		if err == nil {
-			err = fmt.Errorf("store: committer: %d results for %d deferred ops", len(res), len(ops))
-		}
+	if res == nil { // not applied: ctx ended or the committer closed
 		res = make([]OpResult, len(ops))
 		failBatch(res, err)
 	}
@@ -255,10 +250,6 @@ func answer(ls []deferred, res []OpResult, err error) {
 	}
 }
 
-// FlushDeferred applies the deferred ops now, and returns when they are
-// (a graceful shutdown: nothing may stay in memory only).
-func (c *Committer) FlushDeferred() { c.flushLater() }
-
 // Close applies the deferred ops, waits for the pending commits to be
 // applied and returns. Commit after Close returns ErrUnavailable, Defer
 // applies nothing. It is safe to call more than once.
@@ -266,7 +257,7 @@ func (c *Committer) Close() {
 	c.lmu.Lock()
 	c.closed = true
 	c.lmu.Unlock()
-	c.flushLater()
+	c.FlushDeferred()
 	c.g.Close()
 }
 
