@@ -156,14 +156,21 @@ func NewLanes(n, depth int, target, interval time.Duration) *Lanes {
 	return l
 }
 
-// Submit queues fn on the lane of key; it blocks while that queue is full
-// (back-pressure) and drops fn once Stop began. fn gets how long it waited.
-func (l *Lanes) Submit(key string, prio bool, fn func(waited time.Duration)) {
+// KeyHash is FNV-1a (32 bits) of key, without allocating: the lane of a
+// call key (Lanes, ordered subscriptions), and what other per-call shards
+// use to spread calls the same way.
+func KeyHash(key string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint32(key[i])) * 16777619
 	}
-	ln := l.lanes[h%uint32(len(l.lanes))]
+	return h
+}
+
+// Submit queues fn on the lane of key; it blocks while that queue is full
+// (back-pressure) and drops fn once Stop began. fn gets how long it waited.
+func (l *Lanes) Submit(key string, prio bool, fn func(waited time.Duration)) {
+	ln := l.lanes[KeyHash(key)%uint32(len(l.lanes))]
 	ch := ln.normal
 	if prio {
 		ch = ln.prio

@@ -165,3 +165,13 @@ func TestBeatDecode(t *testing.T) {
 		t.Error("a beat without every_ms must mean the default interval")
 	}
 }
+
+// KeyHash is FNV-1a 32: its published test vectors, so every shard that
+// uses it spreads calls as the lanes do.
+func TestKeyHash(t *testing.T) {
+	for key, want := range map[string]uint32{"": 0x811c9dc5, "a": 0xe40c292c, "foobar": 0xbf9cf968} {
+		if got := bus.KeyHash(key); got != want {
+			t.Errorf("KeyHash(%q) = %#x, want %#x", key, got, want)
+		}
+	}
+}

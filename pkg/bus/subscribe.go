@@ -230,13 +230,9 @@ func (s *Subscription) startLanes() {
 func (s *Subscription) dispatchOrdered(msg jetstream.Msg) {
 	subj := msg.Subject()
 	key := subj[strings.LastIndexByte(subj, '.')+1:]
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint32(key[i])) * 16777619
-	}
 	s.slots <- struct{}{}
 	s.wg.Add(1)
-	s.lanes[h%uint32(len(s.lanes))] <- msg
+	s.lanes[KeyHash(key)%uint32(len(s.lanes))] <- msg
 }
 
 func (s *Subscription) handle(msg jetstream.Msg) {

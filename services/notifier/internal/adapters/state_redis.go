@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/services/notifier/internal/app"
 )
 
@@ -58,13 +59,7 @@ func (r *Redis) windowKeys(callee string, w int64) []string {
 
 func (r *Redis) digestsKey() string { return r.prefix + ":notify:digests" }
 
-func fnvHex(s string) string {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return fmt.Sprintf("%08x", h)
-}
+func fnvHex(s string) string { return fmt.Sprintf("%08x", bus.KeyHash(s)) }
 
 // acquireScript: SET NX PX; when the key exists, its value and PTTL.
 var acquireScript = redis.NewScript(`

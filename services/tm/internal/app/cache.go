@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/store"
 )
 
@@ -20,11 +21,23 @@ import (
 //
 // A transaction stays while it is in progress (up to its record's TTL) and
 // Linger after it finished; a dialog until its BYE (or dialogTTL).
+//
+// The cache is split into shards by call key, each with its own lock: the
+// lanes of tm take it several times per input, and the sweep that forgets
+// what expired holds one shard at a time. With one lock for all, a sweep
+// over the tens of thousands of transactions an overload leaves (32 s of
+// them) held every lane for up to 28 ms every 5 s.
 type ptxCache struct {
+	shards [cacheShards]cacheShard
+	now    func() time.Time
+}
+
+const cacheShards = 64
+
+type cacheShard struct {
 	mu      sync.Mutex
 	m       map[string]*cached
 	dialogs map[string]dialogEntry // call key -> answered call
-	now     func() time.Time
 }
 
 // cached is one proxy transaction in memory.
@@ -57,19 +70,36 @@ func sum(b []byte) uint64 { return maphash.Bytes(sumSeed, b) }
 
 func cacheKey(callKey, id string) string { return callKey + "|" + id }
 
+// callKeyOf is the call key of a cache key.
+func callKeyOf(key string) string {
+	ck, _, _ := strings.Cut(key, "|")
+	return ck
+}
+
 func newPTxCache(now func() time.Time) *ptxCache {
-	return &ptxCache{m: make(map[string]*cached), dialogs: make(map[string]dialogEntry), now: now}
+	c := &ptxCache{now: now}
+	for i := range c.shards {
+		c.shards[i] = cacheShard{m: make(map[string]*cached), dialogs: make(map[string]dialogEntry)}
+	}
+	return c
+}
+
+// shard is the shard of a call: a transaction and the dialog of one call
+// share it.
+func (c *ptxCache) shard(callKey string) *cacheShard {
+	return &c.shards[bus.KeyHash(callKey)%cacheShards]
 }
 
 func (c *ptxCache) get(key string) *cached {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[key]
+	s := c.shard(callKeyOf(key))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[key]
 	if e == nil {
 		return nil
 	}
 	if c.now().After(e.expires) {
-		delete(c.m, key)
+		delete(s.m, key)
 		return nil
 	}
 	return e
@@ -77,26 +107,29 @@ func (c *ptxCache) get(key string) *cached {
 
 func (c *ptxCache) put(key string, e *cached, life time.Duration) {
 	e.expires = c.now().Add(life)
-	c.mu.Lock()
-	c.m[key] = e
-	c.mu.Unlock()
+	s := c.shard(callKeyOf(key))
+	s.mu.Lock()
+	s.m[key] = e
+	s.mu.Unlock()
 }
 
 func (c *ptxCache) drop(key string) {
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
+	s := c.shard(callKeyOf(key))
+	s.mu.Lock()
+	delete(s.m, key)
+	s.mu.Unlock()
 }
 
 func (c *ptxCache) dialog(callKey string) *dialog {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.dialogs[callKey]
+	s := c.shard(callKey)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.dialogs[callKey]
 	if !ok {
 		return nil
 	}
 	if c.now().After(e.expires) {
-		delete(c.dialogs, callKey)
+		delete(s.dialogs, callKey)
 		return nil
 	}
 	return e.d
@@ -104,34 +137,44 @@ func (c *ptxCache) dialog(callKey string) *dialog {
 
 // putDialog remembers the first answered dialog of a call.
 func (c *ptxCache) putDialog(d *dialog, life time.Duration) {
-	c.mu.Lock()
-	if _, ok := c.dialogs[d.CallKey]; !ok {
-		c.dialogs[d.CallKey] = dialogEntry{d: d, expires: c.now().Add(life)}
+	s := c.shard(d.CallKey)
+	s.mu.Lock()
+	if _, ok := s.dialogs[d.CallKey]; !ok {
+		s.dialogs[d.CallKey] = dialogEntry{d: d, expires: c.now().Add(life)}
 	}
-	c.mu.Unlock()
+	s.mu.Unlock()
 }
 
 func (c *ptxCache) dropDialog(callKey string) {
-	c.mu.Lock()
-	delete(c.dialogs, callKey)
-	c.mu.Unlock()
+	s := c.shard(callKey)
+	s.mu.Lock()
+	delete(s.dialogs, callKey)
+	s.mu.Unlock()
 }
 
-// sweep removes what expired and returns how many entries went.
+// sweep removes what expired and returns how many entries went; it holds
+// one shard's lock at a time.
 func (c *ptxCache) sweep() int {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	n := 0
-	for k, e := range c.m {
+	for i := range c.shards {
+		n += c.shards[i].sweep(c.now())
+	}
+	return n
+}
+
+func (s *cacheShard) sweep(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, e := range s.m {
 		if now.After(e.expires) && !e.dirty {
-			delete(c.m, k)
+			delete(s.m, k)
 			n++
 		}
 	}
-	for k, e := range c.dialogs {
+	for k, e := range s.dialogs {
 		if now.After(e.expires) {
-			delete(c.dialogs, k)
+			delete(s.dialogs, k)
 			n++
 		}
 	}
@@ -140,24 +183,32 @@ func (c *ptxCache) sweep() int {
 
 // forget drops the entries of the calls drop selects.
 func (c *ptxCache) forget(drop func(callKey string) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.m {
-		if ck, _, _ := strings.Cut(k, "|"); drop(ck) {
-			delete(c.m, k)
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k := range s.m {
+			if drop(callKeyOf(k)) {
+				delete(s.m, k)
+			}
 		}
-	}
-	for k := range c.dialogs {
-		if drop(k) {
-			delete(c.dialogs, k)
+		for k := range s.dialogs {
+			if drop(k) {
+				delete(s.dialogs, k)
+			}
 		}
+		s.mu.Unlock()
 	}
 }
 
 func (c *ptxCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m) + len(c.dialogs)
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += len(s.m) + len(s.dialogs)
+		s.mu.Unlock()
+	}
+	return n
 }
 
 type keyedCached struct {
@@ -168,11 +219,14 @@ type keyedCached struct {
 // snapshot lists the transactions held (not the dialogs: their records
 // are written when they are created).
 func (c *ptxCache) snapshot() []keyedCached {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]keyedCached, 0, len(c.m))
-	for k, e := range c.m {
-		out = append(out, keyedCached{k, e})
+	var out []keyedCached
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			out = append(out, keyedCached{k, e})
+		}
+		s.mu.Unlock()
 	}
 	return out
 }

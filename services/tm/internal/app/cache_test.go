@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -74,4 +75,70 @@ func TestStaleCacheFallsBackToTheStore(t *testing.T) {
 	if answered != 1 {
 		t.Errorf("%d call.answered events, want 1 (the stale cache must not double the 2xx handling)", answered)
 	}
+}
+
+// The cache's shards: a sweep forgets the expired entries of every shard
+// (not the dirty ones), and a call whose shard is locked (swept, or busy)
+// does not hold up a call in another shard.
+func TestPTxCacheShards(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c := newPTxCache(func() time.Time { return now })
+	const calls = 1000
+	for i := range calls {
+		ck := fmt.Sprintf("%016x", i*7919)
+		life := time.Hour
+		if i%2 == 0 {
+			life = time.Second
+		}
+		c.put(cacheKey(ck, "a"), &cached{p: &ptx{ID: "a"}, dirty: i%10 == 0}, life)
+		c.putDialog(&dialog{CallKey: ck, PTx: "a"}, life)
+	}
+	used := 0
+	for i := range c.shards {
+		if len(c.shards[i].m) > 0 {
+			used++
+		}
+	}
+	if used < cacheShards/2 {
+		t.Errorf("%d calls fill %d of %d shards", calls, used, cacheShards)
+	}
+	now = now.Add(2 * time.Second)
+	// 500 transactions and 500 dialogs expired; the 100 dirty transactions
+	// wait for their write
+	if n := c.sweep(); n != 900 {
+		t.Errorf("sweep removed %d entries, want 900", n)
+	}
+	if n := c.len(); n != 1100 {
+		t.Errorf("%d entries left, want 1100", n)
+	}
+	if n := len(c.snapshot()); n != 600 {
+		t.Errorf("snapshot lists %d transactions, want 600", n)
+	}
+	c.forget(func(ck string) bool { return ck < "0000000000008000" })
+	for _, kc := range c.snapshot() {
+		if callKeyOf(kc.key) < "0000000000008000" {
+			t.Fatalf("forget left %s", kc.key)
+		}
+	}
+
+	a, b := "0000000000000001", ""
+	for i := 2; b == ""; i++ {
+		if k := fmt.Sprintf("%016x", i); c.shard(k) != c.shard(a) {
+			b = k
+		}
+	}
+	c.put(cacheKey(b, "x"), &cached{p: &ptx{ID: "x"}}, time.Hour)
+	s := c.shard(a)
+	s.mu.Lock()
+	got := make(chan *cached, 1)
+	go func() { got <- c.get(cacheKey(b, "x")) }()
+	select {
+	case e := <-got:
+		if e == nil {
+			t.Error("the other call's transaction is missing")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a locked shard held up a call of another shard")
+	}
+	s.mu.Unlock()
 }
