@@ -32,6 +32,8 @@
 #
 # Environment (defaults):
 #   TARGETS="kamailio-mem kamailio-redis sipbus-up sipbus-split"
+#                  (also sipbus-upnats, not by default: `sipbus up --nats` on
+#                  `sipbus nats`, the services of one process, NATS apart)
 #   STEP_SECS=7 REFINE=2 QUIET_WAIT_MAX=15 STEP_TIMEOUT_EXTRA=8 COOLDOWN_SECS=2
 #   REG_RATES="2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"
 #   CALL_RATES="500 750 1000 1500 2000 3000 4000 5000 6000"
@@ -123,6 +125,7 @@ target_start() {
     kamailio-redis) "$KAM_SH" start redis ;;
     sipbus-up) "$SIPBUS_SH" start up ;;
     sipbus-split) "$SIPBUS_SH" start split ;;
+    sipbus-upnats) "$SIPBUS_SH" start upnats ;;
     *) die "unknown target $1" ;;
     esac
 }

@@ -62,6 +62,7 @@ label() {
     kamailio-redis) echo "Kamailio 5.6, usrloc on Redis (db_mode 3)" ;;
     sipbus-up) echo "sipbus up (one process, Redis)" ;;
     sipbus-split) echo "sipbus nats + edge + tm + registrar (Redis)" ;;
+    sipbus-upnats) echo "sipbus nats + sipbus up --nats (Redis)" ;;
     *) echo "$1" ;;
     esac
 }

@@ -5,6 +5,8 @@
 # in a Redis of its own (started here, fresh every start).
 #
 # usage: sipbus.sh start up      one process: `sipbus up --redis` (embedded NATS)
+#        sipbus.sh start upnats  `sipbus nats` and `sipbus up --nats --redis`: the
+#                                same services on a NATS server of their own
 #        sipbus.sh start split   four processes: sipbus nats, edge, tm, registrar
 #        sipbus.sh stop          stop what start started (by recorded PID)
 #        sipbus.sh pids          PIDs to account CPU for (sipbus processes + Redis)
@@ -88,6 +90,12 @@ cmd_start() {
             --nats-monitor "127.0.0.1:$MONITOR_PORT" --redis "$REDIS_URL" --domain bench.local \
             --auth off --log-level warn $SIPBUS_FLAGS || return 1
         ;;
+    upnats)
+        launch nats "$SIPBUS" nats --listen "127.0.0.1:$NATS_PORT" --monitor "127.0.0.1:$MONITOR_PORT" \
+            --data "$STATE/data" || return 1
+        launch up "$SIPBUS" up --sip "$adv" --data "$STATE/data" --nats "$NATS_URL" --redis "$REDIS_URL" \
+            --domain bench.local --auth off --log-level warn $SIPBUS_FLAGS || return 1
+        ;;
     split)
         launch nats "$SIPBUS" nats --listen "127.0.0.1:$NATS_PORT" --monitor "127.0.0.1:$MONITOR_PORT" \
             --data "$STATE/data" || return 1
@@ -98,7 +106,7 @@ cmd_start() {
         launch registrar "$SIPBUS" registrar --id reg-1 --domains bench.local --auth off "${shared[@]}" \
             $REG_FLAGS || return 1
         ;;
-    *) echo "mode must be up or split" >&2; return 2 ;;
+    *) echo "mode must be up, upnats or split" >&2; return 2 ;;
     esac
     echo "sipbus started ($mode): $(awk '{printf "%s=%s ", $2, $1}' "$PIDS")"
 }

@@ -328,6 +328,83 @@ func TestMsgCheck(t *testing.T) {
 	}
 }
 
+// sipbus up on a NATS server of its own (sipbus nats, as an operator runs
+// it on a loaded machine, or any NATS with JetStream): the services answer
+// SIP as with the embedded server, and the events land in that server's
+// stream.
+func TestUpOnExternalNATS(t *testing.T) {
+	sipPort := testenv.FreePort(t, "udp")
+	natsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
+	natsURL := "nats://" + natsAddr
+	ns := start(t, "nats", "--listen", natsAddr, "--data", t.TempDir())
+	ns.waitLine(t, "ready", 30*time.Second)
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(routes, []byte("routes:\n  - match: {method: OPTIONS}\n    reply: {code: 488}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := start(t, "up", "--sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "--nats", natsURL,
+		"--data", t.TempDir(), "--edge-id", "ext", "--routes", routes, "--log-level", "warn")
+	if line := up.waitLine(t, "  nats ", 30*time.Second); !strings.Contains(line, natsURL+" (external") {
+		t.Errorf("sipbus up prints %q for its NATS server, want %s (external ...)", line, natsURL)
+	}
+	up.waitLine(t, "ready", 30*time.Second)
+
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "OPTIONS sip:127.0.0.1 SIP/2.0\r\n" +
+		fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-ext1;rport\r\n", c.LocalAddr().(*net.UDPAddr).Port) +
+		"Max-Forwards: 70\r\nFrom: <sip:ext@127.0.0.1>;tag=f1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ext-nats-1\r\n" +
+		"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.WriteToUDP([]byte(req), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sipPort}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := c.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no answer to OPTIONS: %v\n%s", err, up.stderrString())
+	}
+	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 488 ") {
+		t.Fatalf("answer %q, want the route's 488", got)
+	}
+
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := sipmsg.CallKey("ext-nats-1")
+	in := bus.SubjectRequestIn("OPTIONS", ck)
+	out := ""
+	var subjects map[string]uint64
+	for deadline := time.Now().Add(5 * time.Second); out == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s, err := js.Stream(context.Background(), bus.DefaultStream)
+		if err != nil {
+			t.Fatalf("the external server has no stream %s: %v", bus.DefaultStream, err)
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("sip.>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects = info.State.Subjects
+		for subj := range subjects {
+			if strings.Contains(subj, ".out.") && strings.HasSuffix(subj, ".res.4xx."+ck) {
+				out = subj
+			}
+		}
+	}
+	if subjects[in] == 0 || out == "" {
+		t.Errorf("the external stream holds %v, want the OPTIONS on %s and its 488 on sip.*.out.*.res.4xx.%s", subjects, in, ck)
+	}
+}
+
 func TestUsageErrorsNameTheFlag(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -342,6 +419,8 @@ func TestUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"edge", "--wss", "192.0.2.1:7443", "--nats", "nats://127.0.0.1:1"}, "tls_cert, tls_key: required for the wss listener on 192.0.2.1:7443"},
 		{[]string{"edge", "--udp", "off", "--tcp", "off", "--tls", "off", "--ws", "off", "--wss", "off"}, "every listener is off"},
 		{[]string{"up", "--retention", "-1s"}, "--retention"},
+		{[]string{"up", "--nats", "nats://127.0.0.1:4222", "--nats-listen", "127.0.0.1:4223"}, "--nats-listen: set for the embedded NATS server, which --nats replaces"},
+		{[]string{"up", "--nats", "nats://u:secret@127.0.0.1:1"}, "--nats nats://***@127.0.0.1:1"},
 		{[]string{"msg", "check", "--role", "router", "x"}, "--role"},
 		{[]string{"tail", "--nats", "nats://127.0.0.1:1"}, "--nats"},
 		{[]string{"frobnicate"}, "frobnicate"},

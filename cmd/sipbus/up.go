@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
 	"github.com/sipbus/sipbus/services/registrar"
@@ -28,12 +30,22 @@ import (
 // cmdUp runs everything in one process: an embedded NATS server with
 // JetStream, the in-memory store (or Redis), and the services. It prints what
 // it listens on, then "ready", and stops cleanly on Ctrl-C or SIGTERM.
+//
+// With --nats the services use a NATS server that runs elsewhere instead
+// of the embedded one (sipbus nats, or any NATS 2.11+ with JetStream): the
+// stream's per-subject index (about 14 subjects per call, each a few small
+// objects, kept as long as the call's events) then lives in that server's
+// heap, not in the one the services' garbage collector marks. On a loaded
+// machine that is the difference between passing the step at the maximum
+// rate after an overload and shedding a tenth of it (bench/RESULTS.md,
+// round 7).
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	ef := addEdgeFlags(fs)
 	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
 	redisURL := fs.String("redis", os.Getenv("SIPBUS_REDIS_URL"), "Redis URL for SIP state (default $SIPBUS_REDIS_URL; empty = in-memory store)")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens for other sipbus commands and subscribers")
+	natsURL := fs.String("nats", "", "NATS server URL to use instead of the embedded one (JetStream on, NATS 2.11+); empty = embedded")
 	edgeID := fs.String("edge-id", "", "edge id (default edge-<hostname>)")
 	maxAge := fs.Duration("retention", 24*time.Hour, "how long the stream keeps events")
 	maxBytes := fs.Int64("retention-bytes", 1<<30, "size cap of the stream in bytes; oldest events go first")
@@ -65,7 +77,17 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := flood.apply(&ecfg); err != nil {
 		return err
 	}
-	if _, err := netip.ParseAddrPort(*natsListen); err != nil {
+	if *natsURL != "" {
+		var embedOnly []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "nats-listen" || f.Name == "nats-monitor" {
+				embedOnly = append(embedOnly, "--"+f.Name)
+			}
+		})
+		if len(embedOnly) > 0 {
+			return errUsage{fmt.Errorf("%s: set for the embedded NATS server, which --nats replaces", strings.Join(embedOnly, ", "))}
+		}
+	} else if _, err := netip.ParseAddrPort(*natsListen); err != nil {
 		return errUsage{fmt.Errorf("--nats-listen: want ip:port: %v", err)}
 	}
 	if err := regf.check(tmf.domains, *ef.sip); err != nil {
@@ -89,24 +111,17 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--data: %w", err)
 	}
 
-	ns, err := natsembed.Start(natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *natsMonitor})
+	nc, hot, ns, err := upNATS(*natsURL, natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *natsMonitor})
 	if err != nil {
-		return fmt.Errorf("--nats-listen %s: %w", *natsListen, err)
+		return err
 	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up"), ns.InProcess())
-	if err != nil {
-		return fmt.Errorf("connect to embedded NATS: %w", err)
-	}
-	defer nc.Close()
-	// The hot path's own connection, without echo: the edge, tm and the
-	// registrar hand each other their messages in-process (bus.Local),
-	// and the server stores them and serves everyone else.
-	hot, err := nats.Connect(ns.ClientURL(), nats.Name("sipbus-up-hot"), ns.InProcess(), nats.NoEcho())
-	if err != nil {
-		return fmt.Errorf("connect to embedded NATS: %w", err)
-	}
-	defer hot.Close()
+	defer func() {
+		hot.Close()
+		nc.Close()
+		if ns != nil {
+			ns.Shutdown()
+		}
+	}()
 	local, err := bus.NewLocal(hot)
 	if err != nil {
 		return err
@@ -202,7 +217,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "sipbus up\n")
 	printListeners(stdout, e, ef)
-	fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
+	if ns != nil {
+		fmt.Fprintf(stdout, "  nats   %s (JetStream in %s, stream %s)\n", ns.ClientURL(), filepath.Join(*dataDir, "jetstream"), bus.DefaultStream)
+	} else {
+		fmt.Fprintf(stdout, "  nats   %s (external, stream %s)\n", service.RedactURL(*natsURL), bus.DefaultStream)
+	}
 	fmt.Fprintf(stdout, "  store  %s\n", redactStore(storeURL))
 	fmt.Fprintf(stdout, "  tm     domains %s, routes %s, dns %s\n", strings.Join(tcfg.Domains, ","), orDefault(tcfg.Routes, "default"), t.Resolver())
 	fmt.Fprintf(stdout, "  registrar  auth %s\n", rcfg.Auth)
@@ -281,4 +300,39 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// upNATS connects sipbus up to its NATS server: the embedded one, started
+// here (ns), or the one at url. nc serves the services; hot is the hot
+// path's own connection, without echo: the edge, tm and the registrar
+// hand each other their messages in-process (bus.Local), and the server
+// stores them and serves everyone else.
+func upNATS(url string, embed natsembed.Config) (nc, hot *nats.Conn, ns *natsembed.Server, err error) {
+	var opts []nats.Option
+	if url == "" {
+		if ns, err = natsembed.Start(embed); err != nil {
+			return nil, nil, nil, fmt.Errorf("--nats-listen %s: %w", embed.Listen, err)
+		}
+		url = ns.ClientURL()
+		opts = append(opts, ns.InProcess())
+	} else {
+		opts = append(opts, nats.MaxReconnects(-1))
+	}
+	fail := func(err error) (*nats.Conn, *nats.Conn, *natsembed.Server, error) {
+		if nc != nil {
+			nc.Close()
+		}
+		if ns != nil {
+			ns.Shutdown()
+			return nil, nil, nil, fmt.Errorf("connect to embedded NATS: %w", err)
+		}
+		return nil, nil, nil, fmt.Errorf("--nats %s: %w", service.RedactURL(url), err)
+	}
+	if nc, err = nats.Connect(url, append(opts, nats.Name("sipbus-up"))...); err != nil {
+		return fail(err)
+	}
+	if hot, err = nats.Connect(url, append(opts, nats.Name("sipbus-up-hot"), nats.NoEcho())...); err != nil {
+		return fail(err)
+	}
+	return nc, hot, ns, nil
 }

@@ -214,7 +214,7 @@ func Main[C any](ctx context.Context, spec Spec[C], args []string, o IO) (err er
 	}()
 	nc, err := nats.Connect(com.NATS, nats.Name("sipbus-"+spec.Name), nats.MaxReconnects(-1))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", redactURL(com.NATS), err)
+		return fmt.Errorf("nats %s: %w", RedactURL(com.NATS), err)
 	}
 	d.OnClose(func() { _ = nc.Drain() })
 	d.NC = nc
@@ -222,7 +222,7 @@ func Main[C any](ctx context.Context, spec Spec[C], args []string, o IO) (err er
 		return err
 	}
 	if err := ensureStream(ctx, d.JS, com.StreamReplicas); err != nil {
-		return fmt.Errorf("nats %s: %w", redactURL(com.NATS), err)
+		return fmt.Errorf("nats %s: %w", RedactURL(com.NATS), err)
 	}
 	d.Health, d.Metrics = &obs.Health{}, obs.NewMetrics(spec.Name)
 	d.Health.Add("nats", obs.NATS(nc, d.Metrics.NATSRTT))
@@ -292,8 +292,9 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 	return nil
 }
 
-// redactURL leaves a password out of a URL for messages.
-func redactURL(s string) string {
+// RedactURL leaves the credentials out of a NATS URL (or a comma-separated
+// list of them) for messages.
+func RedactURL(s string) string {
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
 		if at := strings.LastIndex(p, "@"); at >= 0 {
