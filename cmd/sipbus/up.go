@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -328,10 +329,10 @@ func upNATS(url string, embed natsembed.Config) (nc, hot *nats.Conn, ns *natsemb
 		}
 		return nil, nil, nil, fmt.Errorf("--nats %s: %w", service.RedactURL(url), err)
 	}
-	if nc, err = nats.Connect(url, append(opts, nats.Name("sipbus-up"))...); err != nil {
+	if nc, err = nats.Connect(url, slices.Concat(opts, []nats.Option{nats.Name("sipbus-up")})...); err != nil {
 		return fail(err)
 	}
-	if hot, err = nats.Connect(url, append(opts, nats.Name("sipbus-up-hot"), nats.NoEcho())...); err != nil {
+	if hot, err = nats.Connect(url, slices.Concat(opts, []nats.Option{nats.Name("sipbus-up-hot"), nats.NoEcho()})...); err != nil {
 		return fail(err)
 	}
 	return nc, hot, ns, nil
