@@ -8,12 +8,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,36 +124,70 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 }
 
 // FreePort returns a free loopback port for network "tcp", or for "udp" a
-// port free for UDP and TCP both (what a SIP listener binds).
+// port free for UDP and TCP both (what a SIP listener binds). The port is
+// below the kernel's ephemeral range (ip_local_port_range), so no outgoing
+// connection of a test running in parallel takes it between this check and
+// the bind of the process it is for (a port the kernel handed out as :0 is
+// in that range, and CI saw a sipbus up fail with "address already in use"
+// that way); a port is handed out once per test binary.
 func FreePort(t testing.TB, network string) int {
 	t.Helper()
-	switch network {
-	case "udp":
-		// A SIP listener binds UDP and TCP on one port: find one free for
-		// both (a UDP port alone is often some TCP socket's ephemeral port).
-		for range 50 {
-			c, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatalf("testenv: free udp port: %v", err)
-			}
-			port := c.LocalAddr().(*net.UDPAddr).Port
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-			c.Close()
-			if err == nil {
-				l.Close()
-				return port
-			}
+	lo, hi := portRange()
+	for range 500 {
+		port := lo + rand.IntN(hi-lo)
+		portsMu.Lock()
+		seen := portsGiven[port]
+		portsGiven[port] = true
+		portsMu.Unlock()
+		if seen || !portFree(network, port) {
+			continue
 		}
-		t.Fatal("testenv: no port free for both UDP and TCP in 50 tries")
-		return 0
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: free tcp port: %v", err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
+		return port
 	}
+	t.Fatalf("testenv: no free %s port in %d..%d after 500 tries", network, lo, hi)
+	return 0
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// portRange is where FreePort picks: from 20000 to the start of the
+// ephemeral range (32768 by default), or 10000..20000 when that range
+// starts low.
+func portRange() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				hi = n
+			}
+		}
+	}
+	if hi < 22000 {
+		return 10000, 20000
+	}
+	return 20000, hi
+}
+
+// portFree reports whether port can be bound on 127.0.0.1 now: TCP, and
+// for "udp" UDP too.
+func portFree(network string, port int) bool {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
 }
 
 // Context returns a context that ends with the test or after d, whichever is first.

@@ -46,3 +46,31 @@ func TestMailpitPortInUse(t *testing.T) {
 		t.Errorf("a fresh Mailpit has mails")
 	}
 }
+
+// FreePort hands out distinct ports below the kernel's ephemeral range,
+// free for UDP and TCP alike when asked for "udp".
+func TestFreePort(t *testing.T) {
+	lo, hi := portRange()
+	seen := map[int]bool{}
+	for i := range 20 {
+		network := []string{"udp", "tcp"}[i%2]
+		p := FreePort(t, network)
+		if p < lo || p >= hi || seen[p] {
+			t.Fatalf("FreePort(%s) = %d: outside %d..%d or given twice", network, p, lo, hi)
+		}
+		seen[p] = true
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("FreePort(%s) = %d: %v", network, p, err)
+		}
+		if network == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				t.Fatalf("FreePort(udp) = %d: %v", p, err)
+			}
+			c.Close()
+		}
+		l.Close()
+	}
+}
