@@ -24,7 +24,7 @@ type handed struct {
 }
 
 // TestAppHandOver: a route with `app: NAME` hands the transaction to an
-// application on app.NAME.<callkey>; the application answers with tm's
+// application on app.NAME.<p>; the application answers with tm's
 // command endpoint, by reply or by relay (the SEAS idea on the bus).
 func TestAppHandOver(t *testing.T) {
 	sipPort, natsPort := testenv.FreePort(t, "udp"), testenv.FreePort(t, "tcp")

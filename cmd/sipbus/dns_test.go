@@ -180,7 +180,7 @@ func watchInvites(t *testing.T, natsURL string) *inviteLog {
 	}
 	t.Cleanup(nc.Close)
 	l := &inviteLog{dests: map[string][]string{}}
-	_, err = nc.Subscribe("sip.*.out.*.req.INVITE.*", func(m *nats.Msg) {
+	_, err = nc.Subscribe("sip.*.out.*.req.INVITE", func(m *nats.Msg) {
 		s, err := events.DecodeSIP(m)
 		if err != nil {
 			t.Errorf("sent INVITE event on %s: %v", m.Subject, err)

@@ -384,24 +384,33 @@ func TestUpOnExternalNATS(t *testing.T) {
 	in := bus.SubjectRequestIn("OPTIONS", ck)
 	out := ""
 	var subjects map[string]uint64
+	var stream jetstream.Stream
 	for deadline := time.Now().Add(5 * time.Second); out == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		s, err := js.Stream(context.Background(), bus.DefaultStream)
-		if err != nil {
+		if stream, err = js.Stream(context.Background(), bus.DefaultStream); err != nil {
 			t.Fatalf("the external server has no stream %s: %v", bus.DefaultStream, err)
 		}
-		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("sip.>"))
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter("sip.>"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		subjects = info.State.Subjects
 		for subj := range subjects {
-			if strings.Contains(subj, ".out.") && strings.HasSuffix(subj, ".res.4xx."+ck) {
+			if strings.HasPrefix(subj, "sip."+bus.Partition(ck)+".out.") && strings.HasSuffix(subj, ".res.4xx") {
 				out = subj
 			}
 		}
 	}
 	if subjects[in] == 0 || out == "" {
-		t.Errorf("the external stream holds %v, want the OPTIONS on %s and its 488 on sip.*.out.*.res.4xx.%s", subjects, in, ck)
+		t.Fatalf("the external stream holds %v, want the OPTIONS on %s and its 488 on sip.%s.out.*.res.4xx", subjects, in, bus.Partition(ck))
+	}
+	for _, subj := range []string{in, out} {
+		m, err := stream.GetLastMsgForSubject(context.Background(), subj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bus.CallKeyOf(m.Header); got != ck {
+			t.Errorf("%s holds an event of call key %q, want %q", subj, got, ck)
+		}
 	}
 }
 

@@ -410,12 +410,16 @@ func readCallEvents(t *testing.T, natsURL, callID string) *streamCalls {
 	if _, err := bus.EnsureStream(ctx, js, bus.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := js.OrderedConsumer(ctx, bus.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"call.*." + sipmsg.CallKey(callID)}})
+	ck := sipmsg.CallKey(callID)
+	cons, err := js.OrderedConsumer(ctx, bus.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"call.*." + bus.Partition(ck)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &streamCalls{n: map[string]int{}}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if bus.CallKeyOf(m.Headers()) != ck {
+			return // another call of the partition
+		}
 		c.mu.Lock()
 		c.n[m.Headers().Get(bus.HeaderType)]++
 		c.mu.Unlock()

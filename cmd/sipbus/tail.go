@@ -54,8 +54,10 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		start := time.Now().Add(-*since)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
+	var callKey string // the call's partition is selected; its other calls are dropped
 	if *callID != "" {
-		cfg.FilterSubjects = bus.CallFilter(sipmsg.CallKey(*callID))
+		callKey = sipmsg.CallKey(*callID)
+		cfg.FilterSubjects = bus.CallFilter(callKey)
 	}
 	cons, err := js.OrderedConsumer(ctx, *stream, cfg)
 	if err != nil {
@@ -74,6 +76,9 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return nil
 			}
 			return err
+		}
+		if callKey != "" && bus.CallKeyOf(jm.Headers()) != callKey {
+			continue
 		}
 		nm := &nats.Msg{Subject: jm.Subject(), Header: jm.Headers(), Data: jm.Data()}
 		if ct := nm.Header.Get(bus.HeaderContentType); ct == events.ContentTypeSIP {

@@ -1,5 +1,5 @@
 // call-screening in Node: the sipbus application "screen". tm hands it the
-// INVITEs a route sends to `app: screen` (JetStream subject app.screen.<callkey>,
+// INVITEs a route sends to `app: screen` (JetStream subject app.screen.<p>,
 // the SIP message as a binary-mode CloudEvent); callers in the Redis set
 // screen:blocked (From URIs) get 603 Decline, everybody else rings the callee's
 // registered phone. The answer is a command on sipbus.tm.command

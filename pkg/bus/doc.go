@@ -14,24 +14,37 @@
 //
 // # Subjects
 //
-// The call key (sipmsg.CallKey: 16 hex digits of FNV-1a 64 of the Call-ID) is
-// always the last token, so one call replays with CallFilter's filters, and
-// every SIP subject carries the call's partition (Partition: the key's first
-// two hex digits, 00 ... ff) as its second token, so a tm replica that owns a
-// partition subscribes to sip.<p>.in.> and gets every message of its calls:
+// Every SIP subject carries the call's partition (Partition: the first two
+// hex digits of the call key, sipmsg.CallKey, 00 ... ff) as its second
+// token, so a tm replica that owns a partition subscribes to sip.<p>.in.>
+// and gets every message of its calls:
 //
-//	sip.<p>.in.req.<METHOD>.<callkey>         request received    (SubjectRequestIn)
-//	sip.<p>.in.res.<N>xx.<callkey>            response received   (SubjectResponseIn)
-//	sip.<p>.in.bad.<callkey>                  request rejected    (SubjectRejected)
-//	sip.<p>.out.<edge>.req.<METHOD>.<callkey> request to send     (SubjectRequestOut)
-//	sip.<p>.out.<edge>.res.<N>xx.<callkey>    response to send    (SubjectResponseOut)
-//	call.<event>.<callkey>                    call lifecycle event (SubjectCall)
-//	app.<name>.<callkey>                      hand-over to an application (SubjectApp)
-//	reg.contact.<event>.<aorkey>              registrar events
-//	ctd.<event>.<id>                          click-to-dial events
-//	notify.<event>.<id>                       notifier events
-//	edge.<event>.<edge id>                    an edge's own events: edge.blocked (SubjectEdge)
-//	dead.<consumer>.<subject>                 dead letters        (SubjectDead)
+//	sip.<p>.in.req.<METHOD>         request received    (SubjectRequestIn)
+//	sip.<p>.in.res.<N>xx            response received   (SubjectResponseIn)
+//	sip.<p>.in.bad                  request rejected    (SubjectRejected)
+//	sip.<p>.out.<edge>.req.<METHOD> request to send     (SubjectRequestOut)
+//	sip.<p>.out.<edge>.res.<N>xx    response to send    (SubjectResponseOut)
+//	call.<event>.<p>                call lifecycle event (SubjectCall)
+//	app.<name>.<p>                  hand-over to an application (SubjectApp)
+//	reg.contact.<event>.<aorkey>    registrar events
+//	ctd.<event>.<id>                click-to-dial events
+//	notify.<event>.<id>             notifier events
+//	edge.<event>.<edge id>          an edge's own events: edge.blocked (SubjectEdge)
+//	dead.<consumer>.<subject>       dead letters        (SubjectDead)
+//
+// No subject names a call. The call is the event's callkey attribute
+// (ce-callkey, CallKeyOf), which every SIP and call event carries; one
+// call replays with CallFilter's filters (its partition: 1/256 of the
+// log) and that attribute. The first design ended every subject with the
+// call key, and the stream then kept an index entry for each of a call's
+// 14 subjects for as long as it held the events: a million subjects for
+// 70,000 calls, in the NATS server's memory (in `sipbus up`, in the heap
+// the services' collector marks: bench/RESULTS.md, round 8). Subjects of
+// a bounded set (256 partitions times the methods, classes and edges)
+// keep that index small and fixed, whatever the stream holds; reading a
+// call back costs a scan of its partition instead of an index lookup.
+// Registrar subjects keep the AOR key: there are as many as subscribers,
+// not calls.
 //
 // and, outside the stream, sipbus.ctd.ring (click-to-dial's ring-key
 // announcements between its replicas, services/ctd).

@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Transaction event names of tx.<event>.<callkey> subjects. Retired: the
@@ -95,40 +97,36 @@ func hexVal(c byte) int {
 }
 
 // SubjectRequestIn is the subject of a request the edge received:
-// sip.<partition>.in.req.<METHOD>.<callkey>.
+// sip.<partition>.in.req.<METHOD>. No subject carries the call key (see
+// the package doc, "Subjects"): the event's callkey attribute names the call.
 func SubjectRequestIn(method, callKey string) string {
-	ck := SafeToken(callKey)
-	return "sip." + Partition(ck) + ".in.req." + SafeToken(method) + "." + ck
+	return "sip." + Partition(SafeToken(callKey)) + ".in.req." + SafeToken(method)
 }
 
 // SubjectResponseIn is the subject of a response the edge received:
-// sip.<partition>.in.res.<N>xx.<callkey>.
+// sip.<partition>.in.res.<N>xx.
 func SubjectResponseIn(status int, callKey string) string {
-	ck := SafeToken(callKey)
-	return "sip." + Partition(ck) + ".in.res." + StatusClass(status) + "." + ck
+	return "sip." + Partition(SafeToken(callKey)) + ".in.res." + StatusClass(status)
 }
 
 // SubjectRejected is the subject of a request the edge rejected
-// statelessly: sip.<partition>.in.bad.<callkey>.
+// statelessly: sip.<partition>.in.bad.
 func SubjectRejected(callKey string) string {
-	ck := SafeToken(callKey)
-	return "sip." + Partition(ck) + ".in.bad." + ck
+	return "sip." + Partition(SafeToken(callKey)) + ".in.bad"
 }
 
 // SubjectRequestOut is the subject of a request a service asks an edge to
-// send: sip.<partition>.out.<edge>.req.<METHOD>.<callkey>. The message is
-// the log's record of it and, at once, the order to the edge: edge is the
-// id of the edge that transmits it (SafeToken'ed), or AnyEdge.
+// send: sip.<partition>.out.<edge>.req.<METHOD>. The message is the log's
+// record of it and, at once, the order to the edge: edge is the id of the
+// edge that transmits it (SafeToken'ed), or AnyEdge.
 func SubjectRequestOut(edge, method, callKey string) string {
-	ck := SafeToken(callKey)
-	return "sip." + Partition(ck) + ".out." + SafeToken(edge) + ".req." + SafeToken(method) + "." + ck
+	return "sip." + Partition(SafeToken(callKey)) + ".out." + SafeToken(edge) + ".req." + SafeToken(method)
 }
 
 // SubjectResponseOut is the subject of a response to send:
-// sip.<partition>.out.<edge>.res.<N>xx.<callkey>.
+// sip.<partition>.out.<edge>.res.<N>xx.
 func SubjectResponseOut(edge string, status int, callKey string) string {
-	ck := SafeToken(callKey)
-	return "sip." + Partition(ck) + ".out." + SafeToken(edge) + ".res." + StatusClass(status) + "." + ck
+	return "sip." + Partition(SafeToken(callKey)) + ".out." + SafeToken(edge) + ".res." + StatusClass(status)
 }
 
 // PartitionInFilter selects every message received for the calls of one
@@ -140,8 +138,13 @@ func PartitionInFilter(p string) string { return "sip." + p + ".in.>" }
 func EdgeOutFilter(edge string) string { return "sip.*.out." + SafeToken(edge) + ".>" }
 
 // RequestInFilter selects received requests of one method in every
-// partition: sip.*.in.req.<METHOD>.* (the registrar's REGISTER).
-func RequestInFilter(method string) string { return "sip.*.in.req." + SafeToken(method) + ".*" }
+// partition: sip.*.in.req.<METHOD> (the registrar's REGISTER).
+func RequestInFilter(method string) string { return "sip.*.in.req." + SafeToken(method) }
+
+// CallKeyOf is the call key of a message on the bus: its callkey attribute
+// (the ce-callkey header), which every SIP and call event carries; "" for a
+// message without one. Subjects name a call's partition, not the call.
+func CallKeyOf(h nats.Header) string { return h.Get(HeaderCallKey) }
 
 // SubjectTx is the subject of a transaction event: tx.<event>.<callkey>.
 // No service emits these any more (see TxEventCreated); the name stays
@@ -150,9 +153,10 @@ func SubjectTx(event, callKey string) string {
 	return "tx." + SafeToken(event) + "." + SafeToken(callKey)
 }
 
-// SubjectCall is the subject of a call lifecycle event: call.<event>.<callkey>.
+// SubjectCall is the subject of a call lifecycle event:
+// call.<event>.<partition>.
 func SubjectCall(event, callKey string) string {
-	return "call." + SafeToken(event) + "." + SafeToken(callKey)
+	return "call." + SafeToken(event) + "." + Partition(SafeToken(callKey))
 }
 
 // SubjectReg is the subject of a registrar binding event:
@@ -188,18 +192,14 @@ func SubjectDead(consumer, subject string) string {
 	return "dead." + SafeToken(consumer) + "." + subject
 }
 
-// CallFilter returns the subject filters that together select every event of
-// one call (they do not overlap, so they can be a consumer's FilterSubjects).
-// Subjects of a call have different token counts, hence one filter per shape.
+// CallFilter returns the subject filters that together select the events
+// of one call's partition (they do not overlap, so they can be a
+// consumer's FilterSubjects): every SIP message and call event of the call,
+// and those of the other calls of its partition (1/Partitions of the log),
+// which a reader drops by their callkey attribute (CallKeyOf, Event.CallKey).
 func CallFilter(callKey string) []string {
-	ck := SafeToken(callKey)
-	p := Partition(ck)
-	return []string{
-		"sip." + p + ".in.*.*." + ck,    // sip.<p>.in.req.X, sip.<p>.in.res.Nxx
-		"sip." + p + ".in.bad." + ck,    // rejected
-		"sip." + p + ".out.*.*.*." + ck, // sip.<p>.out.<edge>.req.X / res.Nxx
-		"call.*." + ck,
-	}
+	p := Partition(SafeToken(callKey))
+	return []string{"sip." + p + ".>", "call.*." + p}
 }
 
 // StatusClass is the code class token of a status: "1xx" ... "6xx"; "xxx"
@@ -259,7 +259,7 @@ func safeByte(c byte) bool {
 }
 
 // SubjectApp is where tm hands a transaction to application app (route
-// action `app: NAME`): app.<name>.<callkey>.
+// action `app: NAME`): app.<name>.<partition>.
 func SubjectApp(app, callKey string) string {
-	return "app." + SafeToken(app) + "." + SafeToken(callKey)
+	return "app." + SafeToken(app) + "." + Partition(SafeToken(callKey))
 }

@@ -1,8 +1,11 @@
 package bus_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 )
@@ -12,23 +15,24 @@ func TestSubjects(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"request in", bus.SubjectRequestIn("INVITE", ck), "sip.01.in.req.INVITE." + ck},
-		{"response in 1xx", bus.SubjectResponseIn(180, ck), "sip.01.in.res.1xx." + ck},
-		{"response in 6xx", bus.SubjectResponseIn(603, ck), "sip.01.in.res.6xx." + ck},
-		{"response out of range", bus.SubjectResponseIn(99, ck), "sip.01.in.res.xxx." + ck},
-		{"request out", bus.SubjectRequestOut("edge-1", "BYE", ck), "sip.01.out.edge-1.req.BYE." + ck},
-		{"response out any", bus.SubjectResponseOut(bus.AnyEdge, 200, ck), "sip.01.out.any.res.2xx." + ck},
-		{"rejected", bus.SubjectRejected(ck), "sip.01.in.bad." + ck},
+		{"request in", bus.SubjectRequestIn("INVITE", ck), "sip.01.in.req.INVITE"},
+		{"response in 1xx", bus.SubjectResponseIn(180, ck), "sip.01.in.res.1xx"},
+		{"response in 6xx", bus.SubjectResponseIn(603, ck), "sip.01.in.res.6xx"},
+		{"response out of range", bus.SubjectResponseIn(99, ck), "sip.01.in.res.xxx"},
+		{"request out", bus.SubjectRequestOut("edge-1", "BYE", ck), "sip.01.out.edge-1.req.BYE"},
+		{"response out any", bus.SubjectResponseOut(bus.AnyEdge, 200, ck), "sip.01.out.any.res.2xx"},
+		{"rejected", bus.SubjectRejected(ck), "sip.01.in.bad"},
 		{"partition in", bus.PartitionInFilter("3f"), "sip.3f.in.>"},
 		{"edge out", bus.EdgeOutFilter("edge-1"), "sip.*.out.edge-1.>"},
-		{"REGISTER in", bus.RequestInFilter("REGISTER"), "sip.*.in.req.REGISTER.*"},
+		{"REGISTER in", bus.RequestInFilter("REGISTER"), "sip.*.in.req.REGISTER"},
 		{"beat", bus.SubjectBeat("tm", "tm-1"), "sipbus.beat.tm.tm-1"},
 		{"tx created", bus.SubjectTx(bus.TxEventCreated, ck), "tx.created." + ck},
 		{"tx absorbed", bus.SubjectTx(bus.TxEventAbsorbed, ck), "tx.absorbed." + ck},
-		{"call", bus.SubjectCall("missed", ck), "call.missed." + ck},
+		{"call", bus.SubjectCall("missed", ck), "call.missed.01"},
 		{"notify failed", bus.SubjectNotify(bus.NotifyEventFailed, "nf-0123456789abcdef"), "notify.failed.nf-0123456789abcdef"},
-		{"dead", bus.SubjectDead("registrar", "sip.in.req.REGISTER."+ck), "dead.registrar.sip.in.req.REGISTER." + ck},
-		{"odd call key", bus.SubjectRejected(""), "sip." + bus.Partition("_") + ".in.bad._"},
+		{"dead", bus.SubjectDead("registrar", "sip.01.in.req.REGISTER"), "dead.registrar.sip.01.in.req.REGISTER"},
+		{"app", bus.SubjectApp("screen", ck), "app.screen.01"},
+		{"odd call key", bus.SubjectRejected(""), "sip." + bus.Partition("_") + ".in.bad"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +124,9 @@ func TestSafeTokenNoAlloc(t *testing.T) {
 	}
 }
 
+// CallFilter selects the partition of a call (every subject of the call
+// once, the other partitions never); the call's own events are those with
+// its callkey attribute.
 func TestCallFilter(t *testing.T) {
 	const ck = "0123456789abcdef"
 	f := bus.CallFilter(ck)
@@ -141,16 +148,60 @@ func TestCallFilter(t *testing.T) {
 			t.Errorf("%s matched by %d filters of %v, want exactly 1", s, n, f)
 		}
 	}
-	for _, s := range []string{bus.SubjectRequestIn("INVITE", "fedcba9876543210"), bus.SubjectRequestIn("INVITE", "01ffffffffffffff"), "reg.added." + ck[:15]} {
+	for _, s := range []string{bus.SubjectRequestIn("INVITE", "fedcba9876543210"), bus.SubjectCall("ended", "02ffffffffffffff"), "reg.contact.added." + ck} {
 		if n := match(s); n != 0 {
 			t.Errorf("%s matched by %v", s, f)
 		}
 	}
+	h := nats.Header{}
+	if bus.CallKeyOf(h) != "" || bus.CallKeyOf(nil) != "" {
+		t.Error("CallKeyOf of a message without a callkey is not empty")
+	}
+	h.Set(bus.HeaderCallKey, ck)
+	if bus.CallKeyOf(h) != ck {
+		t.Errorf("CallKeyOf = %q, want %q", bus.CallKeyOf(h), ck)
+	}
 }
 
-// subjectMatch is NATS wildcard matching for '*' tokens.
+// The stream's subjects are a bounded set, whatever the number of calls:
+// every subject of 20,000 calls is one of at most Partitions per kind.
+func TestSubjectsBounded(t *testing.T) {
+	kinds := []func(ck string) string{
+		func(ck string) string { return bus.SubjectRequestIn("INVITE", ck) },
+		func(ck string) string { return bus.SubjectRequestIn("ACK", ck) },
+		func(ck string) string { return bus.SubjectResponseIn(180, ck) },
+		func(ck string) string { return bus.SubjectResponseIn(200, ck) },
+		func(ck string) string { return bus.SubjectRejected(ck) },
+		func(ck string) string { return bus.SubjectRequestOut(bus.AnyEdge, "INVITE", ck) },
+		func(ck string) string { return bus.SubjectResponseOut("edge-1", 200, ck) },
+		func(ck string) string { return bus.SubjectCall(bus.CallEventEnded, ck) },
+		func(ck string) string { return bus.SubjectApp("screen", ck) },
+	}
+	seen := map[string]bool{}
+	for i := range 20000 {
+		ck := fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)
+		for _, k := range kinds {
+			s := k(ck)
+			if strings.Contains(s, ck) {
+				t.Fatalf("%s names the call %s", s, ck)
+			}
+			seen[s] = true
+		}
+	}
+	if limit := len(kinds) * bus.Partitions; len(seen) > limit {
+		t.Errorf("%d distinct subjects for 20,000 calls, want at most %d", len(seen), limit)
+	}
+}
+
+// subjectMatch is NATS wildcard matching ('*' tokens, a last '>').
 func subjectMatch(filter, subject string) bool {
 	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	if n := len(ft); n > 0 && ft[n-1] == ">" {
+		if len(st) < n {
+			return false
+		}
+		ft, st = ft[:n-1], st[:n-1]
+	}
 	if len(ft) != len(st) {
 		return false
 	}

@@ -28,8 +28,8 @@ type SubscribeOptions struct {
 	Logger      *slog.Logger    // default slog.Default()
 	// Ordered handles the events of one call one at a time, in stream
 	// order, within this process: events are spread over Concurrency
-	// workers by the last token of their subject (the call key, see
-	// subjects.go). Across processes sharing the durable consumer the
+	// workers by their call key (CallKeyOf; the last token of the
+	// subject for an event without one). Across processes sharing the durable consumer the
 	// order is not guaranteed; handlers must stay correct without it.
 	Ordered bool
 }
@@ -226,10 +226,14 @@ func (s *Subscription) startLanes() {
 	}
 }
 
-// dispatchOrdered sends a message to the lane of its call key.
+// dispatchOrdered sends a message to the lane of its call key (its
+// callkey attribute; the subject's last token for a message without one).
 func (s *Subscription) dispatchOrdered(msg jetstream.Msg) {
-	subj := msg.Subject()
-	key := subj[strings.LastIndexByte(subj, '.')+1:]
+	key := CallKeyOf(msg.Headers())
+	if key == "" {
+		subj := msg.Subject()
+		key = subj[strings.LastIndexByte(subj, '.')+1:]
+	}
 	s.slots <- struct{}{}
 	s.wg.Add(1)
 	s.lanes[KeyHash(key)%uint32(len(s.lanes))] <- msg

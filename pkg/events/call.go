@@ -32,7 +32,7 @@ const (
 )
 
 // CallStarted is TypeCallStarted: a new INVITE (outside a dialog) was
-// accepted for routing. Subject call.started.<callkey>.
+// accepted for routing. Subject call.started.<p>.
 type CallStarted struct {
 	CallID     string    `json:"call_id"`
 	CallKey    string    `json:"call_key"` // sipmsg.CallKey(CallID)
@@ -45,7 +45,7 @@ type CallStarted struct {
 }
 
 // CallRinging is TypeCallRinging: the callee side answered 180 or 183.
-// Subject call.ringing.<callkey>.
+// Subject call.ringing.<p>.
 type CallRinging struct {
 	CallID  string    `json:"call_id"`
 	CallKey string    `json:"call_key"`
@@ -56,7 +56,7 @@ type CallRinging struct {
 }
 
 // CallAnswered is TypeCallAnswered: a branch answered with a 2xx.
-// Subject call.answered.<callkey>.
+// Subject call.answered.<p>.
 type CallAnswered struct {
 	CallID     string    `json:"call_id"`
 	CallKey    string    `json:"call_key"`
@@ -68,7 +68,7 @@ type CallAnswered struct {
 }
 
 // CallEnded is TypeCallEnded, terminal: an answered call ended.
-// Subject call.ended.<callkey>.
+// Subject call.ended.<p>.
 type CallEnded struct {
 	CallID     string    `json:"call_id"`
 	CallKey    string    `json:"call_key"`
@@ -82,7 +82,7 @@ type CallEnded struct {
 }
 
 // CallMissed is TypeCallMissed, terminal: a call ended without being
-// answered. Subject call.missed.<callkey>.
+// answered. Subject call.missed.<p>.
 type CallMissed struct {
 	CallID    string    `json:"call_id"`
 	CallKey   string    `json:"call_key"`

@@ -15,7 +15,7 @@
 // builds it from a parsed sipmsg.Msg; SIPMessage.Msg rebuilds the sipmsg.Msg
 // from raw bytes and index without parsing again.
 //
-// Call lifecycle events (subject call.<event>.<callkey>, CloudEvent subject =
+// Call lifecycle events (subject call.<event>.<p>, CloudEvent subject =
 // Call-ID): CallStarted, CallRinging, CallAnswered, then exactly one terminal
 // event, CallEnded (answered) or CallMissed (not answered; MissedReason maps
 // the final status to its Reason). Caller and callee are Party values.

@@ -26,7 +26,7 @@ const (
 	TypeTxCreated          = "sipbus.tx.created.v1"
 	TypeTxAbsorbed         = "sipbus.tx.retransmission.absorbed.v1"
 
-	// Call lifecycle (call.<event>.<callkey>, CloudEvent subject = Call-ID).
+	// Call lifecycle (call.<event>.<p>, CloudEvent subject = Call-ID).
 	TypeCallStarted  = "sipbus.call.started.v1"
 	TypeCallRinging  = "sipbus.call.ringing.v1"
 	TypeCallAnswered = "sipbus.call.answered.v1"

@@ -44,17 +44,18 @@ var ErrBadSIPEvent = errors.New("events: bad SIP message event")
 // base64-encoded and nothing is parsed twice on the way.
 //
 //	type                      subject (pkg/bus)                         attributes
-//	TypeRequestReceived       sip.<p>.in.req.<METHOD>.<callkey>          transport local remote [flow] edge
-//	TypeResponseReceived      sip.<p>.in.res.<N>xx.<callkey>             transport local remote [flow] edge
-//	TypeMessageRejected       sip.<p>.in.bad.<callkey>                   the same, plus status reason [header]
-//	TypeMessageSent           sip.<p>.out.<edge>.req|res.<..>.<callkey>  dest [txkey]
+//	TypeRequestReceived       sip.<p>.in.req.<METHOD>           transport local remote [flow] edge
+//	TypeResponseReceived      sip.<p>.in.res.<N>xx              transport local remote [flow] edge
+//	TypeMessageRejected       sip.<p>.in.bad                    the same, plus status reason [header]
+//	TypeMessageSent           sip.<p>.out.<edge>.req|res.<..>   dest [txkey]
 //
 // A TypeMessageSent event is the order to send as much as its record: the
 // edge named in its subject (or any edge) transmits Raw to Dest. A service
 // sends SIP by publishing one; the event's source names the service.
 //
 // The events have no CloudEvent subject attribute: the Call-ID is in the
-// message, and the callkey attribute (and the NATS subject) names the call.
+// message, and the callkey attribute names the call (the NATS subject names
+// its partition).
 // schemas/ describes each type in the CloudEvents JSON format (JSON).
 type SIP struct {
 	Type        string    // one of the four types above

@@ -40,7 +40,7 @@ func fill(s string) string {
 	toks := strings.Split(s, ".")
 	for i, t := range toks {
 		switch {
-		case i == 1 && toks[0] == "sip" && t == bus.Partition(ck):
+		case i > 0 && t == bus.Partition(ck): // sip.<p>..., call.<event>.<p>, app.<NAME>.<p>
 			toks[i] = "<p>"
 		case holes[t] != "":
 			toks[i] = holes[t]

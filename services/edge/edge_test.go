@@ -390,7 +390,7 @@ func TestAnswerThroughTheBus(t *testing.T) {
 				t.Fatalf("retransmission answered with %q, want the stored 200", got)
 			}
 			sent := s.waitType(events.TypeMessageSent, 1)[0]
-			if sent.Source != "sipbus/test/app" || !bytes.Equal(sent.Raw, resp) || !strings.Contains(sent.NATSSubject, ".out."+via+".res.2xx.") {
+			if sent.Source != "sipbus/test/app" || !bytes.Equal(sent.Raw, resp) || !strings.HasSuffix(sent.NATSSubject, ".out."+via+".res.2xx") {
 				t.Errorf("message.sent event %+v on %s", sent, sent.NATSSubject)
 			}
 			s.settle()

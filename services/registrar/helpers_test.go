@@ -222,7 +222,7 @@ func (u *ua) send(raw []byte) (*sipmsg.Msg, sent) {
 }
 
 // publish publishes raw as the edge would: a v2 request event on
-// sip.<p>.in.req.REGISTER.<callkey>. It returns the request and its
+// sip.<p>.in.req.REGISTER. It returns the request and its
 // server transaction key.
 func (u *ua) publish(raw []byte) (*sipmsg.Msg, string) {
 	b := u.b

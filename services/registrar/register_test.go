@@ -32,7 +32,7 @@ func TestRegisterRefreshUnregister(t *testing.T) {
 			if got := contacts(t, rep); len(got) != 1 || got[contact] != 600 {
 				t.Errorf("200 Contacts %v, want %s expires 600", got, contact)
 			}
-			if req.Dest != "udp:"+remote || !strings.Contains(req.Subject, ".out."+edgeID+".res.2xx.") {
+			if req.Dest != "udp:"+remote || !strings.HasSuffix(req.Subject, ".out."+edgeID+".res.2xx") {
 				t.Errorf("reply to %q on %q, want udp:%s from the edge the REGISTER came in on", req.Dest, req.Subject, remote)
 			}
 			via, err := rep.TopVia()

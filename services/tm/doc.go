@@ -14,7 +14,7 @@
 //
 // Subjects consumed: sip.<p>.in.> for each partition owned (core NATS, in
 // order per partition). Produced: call.started|ringing|answered|ended|
-// missed.<callkey> (schemas/sipbus.call.*.json), the messages to send
+// missed.<p> (schemas/sipbus.call.*.json), the messages to send
 // (sip.<p>.out.<edge>...) and its beats (sipbus.beat.tm.<id>).
 //
 // SIGTERM (TM.Shutdown) hands a replica's partitions over without losing a

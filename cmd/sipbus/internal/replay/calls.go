@@ -39,7 +39,7 @@ type Filter struct {
 // Calls lists the calls whose events the stream holds since since,
 // oldest first.
 func Calls(ctx context.Context, js jetstream.JetStream, stream string, since time.Time, f Filter) ([]Summary, error) {
-	msgs, err := readFiltered(ctx, js, stream, []string{"call.>"}, since)
+	msgs, err := readFiltered(ctx, js, stream, []string{"call.>"}, "", since)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,11 @@
 // a person reads afterwards (Homer's and sngrep's job, from the log sipbus
 // keeps anyway): a ladder, a pcap, the raw events, and a list of calls.
 //
-// Read selects the call with the call-key filters of bus.CallFilter (SIP
-// messages received and sent, rejected requests, call.* events) on an
-// ordered consumer from the start of the stream (or --since), and reads
-// until it has what the stream held when it started. A Call-ID argument
+// Read selects the call's partition with the filters of bus.CallFilter
+// (SIP messages received and sent, rejected requests, call.* events) on an
+// ordered consumer from the start of the stream (or --since), keeps the
+// events whose callkey attribute is the call's, and reads until it has
+// seen what the stream held when it started. A Call-ID argument
 // is hashed to its call key and the messages of other Call-IDs that share
 // the key are dropped; an argument of 16 lower-case hex digits is a call
 // key. A call with no event in the stream is ErrUnknownCall.

@@ -71,7 +71,7 @@ func Read(ctx context.Context, js jetstream.JetStream, stream, arg string, since
 	} else {
 		c.CallKey = sipmsg.CallKey(arg)
 	}
-	msgs, err := readFiltered(ctx, js, stream, bus.CallFilter(c.CallKey), since)
+	msgs, err := readFiltered(ctx, js, stream, bus.CallFilter(c.CallKey), c.CallKey, since)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +94,9 @@ func Read(ctx context.Context, js jetstream.JetStream, stream, arg string, since
 }
 
 // readFiltered returns every message of the stream matching filters, as
-// the stream held them when it started.
-func readFiltered(ctx context.Context, js jetstream.JetStream, stream string, filters []string, since time.Time) ([]jetstream.Msg, error) {
+// the stream held them when it started; with a callKey, only those whose
+// callkey attribute is that (the filters select its partition).
+func readFiltered(ctx context.Context, js jetstream.JetStream, stream string, filters []string, callKey string, since time.Time) ([]jetstream.Msg, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
@@ -110,16 +111,19 @@ func readFiltered(ctx context.Context, js jetstream.JetStream, stream string, fi
 	}
 	want := info.NumPending
 	var out []jetstream.Msg
-	for uint64(len(out)) < want {
-		batch, err := cons.Fetch(int(min(want-uint64(len(out)), 256)), jetstream.FetchMaxWait(5*time.Second))
+	for read := uint64(0); read < want; {
+		batch, err := cons.Fetch(int(min(want-read, 256)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("replay: read: %w", err)
 		}
 		n := 0
 		for m := range batch.Messages() {
-			out = append(out, m)
 			n++
+			if callKey == "" || bus.CallKeyOf(m.Headers()) == callKey {
+				out = append(out, m)
+			}
 		}
+		read += uint64(n)
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("replay: read: %w", err)
 		}

@@ -3,7 +3,6 @@ package ports
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +84,7 @@ func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOption
 func (in *Input) onMsg(m *nats.Msg) {
 	in.Received.Add(1)
 	in.InFlight.Add(1)
-	ck := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	ck := bus.CallKeyOf(m.Header)
 	in.lanes.Submit(ck, false, func(waited time.Duration) {
 		defer in.InFlight.Add(-1)
 		s, err := events.DecodeSIP(m)

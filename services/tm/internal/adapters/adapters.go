@@ -104,7 +104,7 @@ func (c Chain) Lookup(ctx context.Context, aor string) ([]app.Target, bool, erro
 // as the edge published it (type sipbus.sip.request.received.v2, the raw
 // message as data, where it came from), with tm as its source and the
 // server transaction key in the siptxkey attribute (the application's
-// reply or relay command names it), on app.<name>.<callkey>.
+// reply or relay command names it), on app.<name>.<p>.
 type Apps struct {
 	Pub *bus.Publisher
 }

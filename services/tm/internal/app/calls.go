@@ -9,7 +9,7 @@ import (
 
 // Emission is one call event to publish.
 type Emission struct {
-	Subject  string // NATS subject (call.<event>.<callkey>)
+	Subject  string // NATS subject (call.<event>.<p>)
 	ID       string // stable CloudEvent id
 	CallKey  string
 	CallID   string

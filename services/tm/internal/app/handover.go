@@ -20,7 +20,7 @@ type Apps interface {
 // handOver gives the transaction to an application: tm keeps the proxy
 // transaction (so the application's reply or relay command, on any
 // replica, finds the request and where it came from) and publishes the
-// request on app.<name>.<callkey>.
+// request on app.<name>.<p>.
 func (e *Engine) handOver(ctx context.Context, in *Inbound, app string) error {
 	if e.d.Apps == nil {
 		return e.reject(ctx, in, 500, "No application bus")

@@ -245,15 +245,16 @@ func (in *Input) Owned() []string {
 // would otherwise be handled while the replica writes what it holds and
 // leaves).
 func (in *Input) onMsg(m *nats.Msg) {
-	// sip.<p>.in.<req|res|bad>.[<method|class>.]<callkey>
+	// sip.<p>.in.<req.<method>|res.<class>|bad>; the call is the callkey
+	// attribute
 	subj := m.Subject
 	if in.skipRegister {
-		if rest, ok := cutN(subj, 3); ok && strings.HasPrefix(rest, "req.REGISTER.") {
+		if rest, ok := cutN(subj, 3); ok && rest == "req.REGISTER" {
 			in.Stats.Skipped.Add(1)
 			return // the registrar consumes REGISTER itself
 		}
 	}
-	ck := subj[strings.LastIndexByte(subj, '.')+1:]
+	ck := bus.CallKeyOf(m.Header)
 	mu := &in.part[partitionOf(ck)]
 	mu.Lock()
 	defer mu.Unlock()

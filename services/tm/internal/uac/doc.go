@@ -14,8 +14,8 @@
 //     next request in the dialog (its CSeq is taken atomically);
 //   - the shell running one uac on the replica that took the command:
 //     runner.go (the Runner, one goroutine and input loop per uac; it
-//     subscribes, core NATS, to the responses of the call,
-//     sip.<p>.in.res.*.<callkey>, for the life of its client
+//     subscribes, core NATS, to the responses of the call's partition,
+//     sip.<p>.in.res.*, and keeps its call's, for the life of its client
 //     transactions), prepare.go (the request of each branch: defaults,
 //     the dialog, forking to an AOR's contacts, next hops resolved with
 //     tm's resolver), tx.go (each client transaction on the pure machines

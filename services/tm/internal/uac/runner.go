@@ -246,7 +246,12 @@ func (r *run) main() {
 		return
 	}
 	r.ck = sipmsg.CallKey(reqs[0].CallID)
-	sub, err := r.rn.d.NC.Subscribe("sip."+bus.Partition(r.ck)+".in.res.*."+r.ck, func(m *nats.Msg) {
+	// the responses of the call's partition; those of its other calls are
+	// dropped by their callkey before they are decoded
+	sub, err := r.rn.d.NC.Subscribe("sip."+bus.Partition(r.ck)+".in.res.*", func(m *nats.Msg) {
+		if bus.CallKeyOf(m.Header) != r.ck {
+			return
+		}
 		s, err := events.DecodeSIP(m)
 		if err != nil {
 			return
