@@ -31,10 +31,10 @@ func TestSend(t *testing.T) {
 		m       edgeapi.Message
 		subject string
 	}{
-		{"response from its edge", edgeapi.Message{Raw: []byte(ok200), Dest: "udp:192.0.2.1:5060", Edge: "e1", TxKey: "s:k"}, p + "e1.res.2xx." + ck},
-		{"any edge", edgeapi.Message{Raw: []byte(ok200), Dest: "udp:192.0.2.1:5060"}, p + "any.res.2xx." + ck},
-		{"the flow's edge", edgeapi.Message{Raw: []byte(ok200), Dest: "tcp:192.0.2.1:5060/e2~9", Edge: "e1"}, p + "e2.res.2xx." + ck},
-		{"request", edgeapi.Message{Raw: []byte("BYE sip:b@192.0.2.9 SIP/2.0\r\nCall-ID: c1@h\r\n\r\n"), Dest: "udp:192.0.2.9:5060", CallKey: ck}, p + "any.req.BYE." + ck},
+		{"response from its edge", edgeapi.Message{Raw: []byte(ok200), Dest: "udp:192.0.2.1:5060", Edge: "e1", TxKey: "s:k"}, p + "e1.res.2xx"},
+		{"any edge", edgeapi.Message{Raw: []byte(ok200), Dest: "udp:192.0.2.1:5060"}, p + "any.res.2xx"},
+		{"the flow's edge", edgeapi.Message{Raw: []byte(ok200), Dest: "tcp:192.0.2.1:5060/e2~9", Edge: "e1"}, p + "e2.res.2xx"},
+		{"request", edgeapi.Message{Raw: []byte("BYE sip:b@192.0.2.9 SIP/2.0\r\nCall-ID: c1@h\r\n\r\n"), Dest: "udp:192.0.2.9:5060", CallKey: ck}, p + "any.req.BYE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -157,7 +157,7 @@ func TestCallSubjects(t *testing.T) {
 		if want := "sipbus.call." + ev + ".v1"; typ != want {
 			t.Errorf("type %q, subject event %q (want type %q)", typ, ev, want)
 		}
-		if got, want := bus.SubjectCall(ev, ck), "call."+ev+"."+ck; got != want {
+		if got, want := bus.SubjectCall(ev, ck), "call."+ev+"."+ck[:2]; got != want {
 			t.Errorf("SubjectCall = %q, want %q", got, want)
 		}
 	}

@@ -47,6 +47,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -151,7 +152,8 @@ type Config struct {
 	Timers   sipfsm.Timers
 	NoAnswer time.Duration // timer C; default 60s
 	// Linger is how long a finished transaction stays in memory, for
-	// retransmissions and late responses; default 64*T1.
+	// retransmissions and late responses (later ones load its record
+	// from the store); default T4, Kamailio's wait timer.
 	Linger time.Duration
 	// RetryAfter is the Retry-After of 503s tm sends (overload, store
 	// down); default 5 seconds.
@@ -209,7 +211,7 @@ func NewEngine(cfg Config, d Deps) *Engine {
 		cfg.NoAnswer = 60 * time.Second
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = 64 * cfg.Timers.T1
+		cfg.Linger = cmp.Or(cfg.Timers.T4, 5*time.Second)
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5

@@ -705,3 +705,45 @@ func TestWriteBehindRides(t *testing.T) {
 		t.Error("the dialog record of call 73 is still there after Handover")
 	}
 }
+
+// An answered INVITE transaction (Timer M is left to the record's TTL,
+// byTTL) is neither scheduled nor filed in the deadline index, it leaves
+// memory Linger (T4) after its 2xx, and a 2xx retransmission after that
+// loads the record from the store and is forwarded upstream as before.
+func TestSettledLeavesMemory(t *testing.T) {
+	h := newHarness(t, "", bob)
+	in := h.request(invite(70, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	id := ptxID(in.TxKey)
+	h.respond(req, 200, "b70")
+	if m := only(t, h.take(), "200"); m.StatusCode != 200 {
+		t.Fatalf("sent %s", status(m))
+	}
+	h.fire(100 * time.Millisecond) // any coalesced write
+	p := h.record(in.CallKey, id)
+	if p.Final != 200 || len(p.Tmr) != 0 {
+		t.Fatalf("record final %d timers %+v, want 200 and none", p.Final, p.Tmr)
+	}
+	if at, ok := h.due[in.CallKey+"|"+id]; ok {
+		t.Errorf("the answered transaction is scheduled at %v", at)
+	}
+	if es, _ := h.st.IndexRange(h.ctx(), DeadlineIndex(bus.Partition(in.CallKey)), 1<<62); len(es) != 0 {
+		t.Errorf("deadline index %v, want nothing filed", es)
+	}
+	if h.e.cache.get(cacheKey(in.CallKey, id)) == nil {
+		t.Fatal("the answered transaction is not in memory right after its 2xx")
+	}
+	h.now = h.now.Add(6 * time.Second) // T4 and a second
+	h.e.Sweep()
+	if h.e.cache.get(cacheKey(in.CallKey, id)) != nil {
+		t.Fatalf("the answered transaction is still in memory 6 s after its 2xx (Linger %v)", h.e.cfg.Linger)
+	}
+	h.respond(req, 200, "b70") // the callee did not get the ACK in time
+	if m := only(t, h.take(), "2xx retransmission"); m.StatusCode != 200 {
+		t.Fatalf("2xx retransmission: sent %s, want the 200 upstream", status(m))
+	}
+	h.fire(100 * time.Millisecond) // any coalesced write
+	if len(h.due) != 0 {
+		t.Errorf("scheduled after the reload: %v", h.due)
+	}
+}
