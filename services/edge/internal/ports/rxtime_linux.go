@@ -13,7 +13,9 @@ import (
 // the socket, so that the queueing delay the edge measures for overload
 // control includes the socket's own buffer, not only its worker queues.
 // Past capacity a 4 MiB receive buffer holds seconds of datagrams that the
-// reader has not touched yet.
+// reader has not touched yet. The kernel switches arrival stamping on from
+// a work queue when the first socket asks for it, so the datagrams of the
+// first moments after start may carry the time they were read instead.
 
 const oobSize = 64
 
