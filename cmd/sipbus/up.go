@@ -34,12 +34,10 @@ import (
 //
 // With --nats the services use a NATS server that runs elsewhere instead
 // of the embedded one (sipbus nats, or any NATS 2.11+ with JetStream): the
-// stream's per-subject index (about 14 subjects per call, each a few small
-// objects, kept as long as the call's events) then lives in that server's
-// heap, not in the one the services' garbage collector marks. On a loaded
-// machine that passed the step at the maximum rate after an overload in 5
-// runs of 6, against 2 of 6 with the embedded server, for 3–21 % more CPU
-// per call below the limit (bench/RESULTS.md, round 7).
+// stream's memory and CPU are then apart from the services', for 3–21 %
+// more CPU per call below the limit (bench/RESULTS.md, round 7). Before
+// subjects stopped naming calls (round 8) that was what kept the stream's
+// per-subject index out of the heap the services' collector marks.
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	ef := addEdgeFlags(fs)
