@@ -23,7 +23,8 @@ func (e *Edge) received(p *Packet, m *sipmsg.Msg, typ, ck string) *events.SIP {
 }
 
 // publishReceived publishes a received request or response on
-// sip.<p>.in.req.<METHOD>.<ck> / sip.<p>.in.res.<N>xx.<ck>.
+// sip.<p>.in.req.<METHOD> / sip.<p>.in.res.<N>xx, the call key in its
+// callkey attribute.
 func (e *Edge) publishReceived(ctx context.Context, p *Packet, m *sipmsg.Msg, ck string) error {
 	var s *events.SIP
 	var subject string
