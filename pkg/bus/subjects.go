@@ -73,6 +73,10 @@ func Partition(callKey string) string {
 	return string([]byte{hexdig[v>>4], hexdig[v&15]})
 }
 
+// callPartition is the partition token of the call key a subject is made
+// for (the key as SafeToken makes it a token, as subjects always took it).
+func callPartition(callKey string) string { return Partition(SafeToken(callKey)) }
+
 // PartitionIndex is the number 0..Partitions-1 of a partition token.
 func PartitionIndex(p string) int {
 	if len(p) != 2 || !isHexLower(p[0]) || !isHexLower(p[1]) {
@@ -100,19 +104,19 @@ func hexVal(c byte) int {
 // sip.<partition>.in.req.<METHOD>. No subject carries the call key (see
 // the package doc, "Subjects"): the event's callkey attribute names the call.
 func SubjectRequestIn(method, callKey string) string {
-	return "sip." + Partition(SafeToken(callKey)) + ".in.req." + SafeToken(method)
+	return "sip." + callPartition(callKey) + ".in.req." + SafeToken(method)
 }
 
 // SubjectResponseIn is the subject of a response the edge received:
 // sip.<partition>.in.res.<N>xx.
 func SubjectResponseIn(status int, callKey string) string {
-	return "sip." + Partition(SafeToken(callKey)) + ".in.res." + StatusClass(status)
+	return "sip." + callPartition(callKey) + ".in.res." + StatusClass(status)
 }
 
 // SubjectRejected is the subject of a request the edge rejected
 // statelessly: sip.<partition>.in.bad.
 func SubjectRejected(callKey string) string {
-	return "sip." + Partition(SafeToken(callKey)) + ".in.bad"
+	return "sip." + callPartition(callKey) + ".in.bad"
 }
 
 // SubjectRequestOut is the subject of a request a service asks an edge to
@@ -120,13 +124,13 @@ func SubjectRejected(callKey string) string {
 // record of it and, at once, the order to the edge: edge is the id of the
 // edge that transmits it (SafeToken'ed), or AnyEdge.
 func SubjectRequestOut(edge, method, callKey string) string {
-	return "sip." + Partition(SafeToken(callKey)) + ".out." + SafeToken(edge) + ".req." + SafeToken(method)
+	return "sip." + callPartition(callKey) + ".out." + SafeToken(edge) + ".req." + SafeToken(method)
 }
 
 // SubjectResponseOut is the subject of a response to send:
 // sip.<partition>.out.<edge>.res.<N>xx.
 func SubjectResponseOut(edge string, status int, callKey string) string {
-	return "sip." + Partition(SafeToken(callKey)) + ".out." + SafeToken(edge) + ".res." + StatusClass(status)
+	return "sip." + callPartition(callKey) + ".out." + SafeToken(edge) + ".res." + StatusClass(status)
 }
 
 // PartitionInFilter selects every message received for the calls of one
@@ -156,7 +160,7 @@ func SubjectTx(event, callKey string) string {
 // SubjectCall is the subject of a call lifecycle event:
 // call.<event>.<partition>.
 func SubjectCall(event, callKey string) string {
-	return "call." + SafeToken(event) + "." + Partition(SafeToken(callKey))
+	return "call." + SafeToken(event) + "." + callPartition(callKey)
 }
 
 // SubjectReg is the subject of a registrar binding event:
@@ -198,7 +202,7 @@ func SubjectDead(consumer, subject string) string {
 // and those of the other calls of its partition (1/Partitions of the log),
 // which a reader drops by their callkey attribute (CallKeyOf, Event.CallKey).
 func CallFilter(callKey string) []string {
-	p := Partition(SafeToken(callKey))
+	p := callPartition(callKey)
 	return []string{"sip." + p + ".>", "call.*." + p}
 }
 
@@ -261,5 +265,5 @@ func safeByte(c byte) bool {
 // SubjectApp is where tm hands a transaction to application app (route
 // action `app: NAME`): app.<name>.<partition>.
 func SubjectApp(app, callKey string) string {
-	return "app." + SafeToken(app) + "." + Partition(SafeToken(callKey))
+	return "app." + SafeToken(app) + "." + callPartition(callKey)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/pkg/bus"
@@ -133,7 +134,7 @@ func TestCallFilter(t *testing.T) {
 	match := func(subject string) int {
 		n := 0
 		for _, flt := range f {
-			if subjectMatch(flt, subject) {
+			if server.SubjectMatchesFilter(subject, flt) {
 				n++
 			}
 		}
@@ -191,26 +192,6 @@ func TestSubjectsBounded(t *testing.T) {
 	if limit := len(kinds) * bus.Partitions; len(seen) > limit {
 		t.Errorf("%d distinct subjects for 20,000 calls, want at most %d", len(seen), limit)
 	}
-}
-
-// subjectMatch is NATS wildcard matching ('*' tokens, a last '>').
-func subjectMatch(filter, subject string) bool {
-	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
-	if n := len(ft); n > 0 && ft[n-1] == ">" {
-		if len(st) < n {
-			return false
-		}
-		ft, st = ft[:n-1], st[:n-1]
-	}
-	if len(ft) != len(st) {
-		return false
-	}
-	for i := range ft {
-		if ft[i] != "*" && ft[i] != st[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func BenchmarkSubjectRequestIn(b *testing.B) {

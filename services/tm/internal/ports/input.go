@@ -249,7 +249,7 @@ func (in *Input) onMsg(m *nats.Msg) {
 	// attribute
 	subj := m.Subject
 	if in.skipRegister {
-		if rest, ok := cutN(subj, 3); ok && rest == "req.REGISTER" {
+		if strings.HasSuffix(subj, ".in.req.REGISTER") {
 			in.Stats.Skipped.Add(1)
 			return // the registrar consumes REGISTER itself
 		}
@@ -275,18 +275,6 @@ func partitionOf(ck string) int {
 		return i
 	}
 	return 0
-}
-
-// cutN returns s after its first n dots.
-func cutN(s string, n int) (string, bool) {
-	for ; n > 0; n-- {
-		i := strings.IndexByte(s, '.')
-		if i < 0 {
-			return "", false
-		}
-		s = s[i+1:]
-	}
-	return s, true
 }
 
 // Due is the scheduler's callback: a transaction's deadline came. It runs
