@@ -113,6 +113,24 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if got := delta("sipbus_tm_decision_seconds_count"); got < 6*n {
 		t.Errorf("sipbus_tm_decision_seconds_count moved by %v, want at least %d", got, 6*n)
 	}
+	// The overload control's gauges: 10 calls/s is no overload (everything
+	// let through, no detector holding); the latest delays were measured.
+	for k, v := range map[string]float64{
+		`sipbus_edge_admission_share{service="tm"}`:        1,
+		`sipbus_edge_admission_share{service="registrar"}`: 1,
+		`sipbus_edge_overloaded`:                           0,
+		`sipbus_edge_replicas_overloaded{service="tm"}`:    0,
+		`sipbus_tm_overloaded`:                             0,
+	} {
+		if got, ok := after[k]; !ok || got != v {
+			t.Errorf("%s = %v (exported: %v), want %v", k, got, ok, v)
+		}
+	}
+	for _, k := range []string{"sipbus_edge_queue_delay_seconds", "sipbus_tm_queue_delay_seconds"} {
+		if got, ok := after[k]; !ok || got <= 0 || got >= 1 {
+			t.Errorf("%s = %v (exported: %v), want a delay above 0 and under a second", k, got, ok)
+		}
+	}
 	if after["sipbus_redis_rtt_seconds_count"] == 0 || after["sipbus_nats_rtt_seconds_count"] == 0 {
 		t.Errorf("no Redis or NATS round trip observed (readiness checks ran)")
 	}

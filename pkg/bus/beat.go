@@ -43,6 +43,10 @@ type Beat struct {
 	Overloaded bool `json:"overloaded,omitempty"`
 	// QueueDelayMs is the queueing delay of the latest input, milliseconds.
 	QueueDelayMs float64 `json:"queue_delay_ms"`
+	// WindowDelayMs is the average queueing delay of the latest window
+	// of the overload detector, milliseconds: whether a standing queue
+	// grows or drains (edges hold their shedding while it drains).
+	WindowDelayMs float64 `json:"window_delay_ms,omitempty"`
 }
 
 // Every is the beat interval as a duration (DefaultBeatEvery when unset).

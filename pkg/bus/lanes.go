@@ -40,6 +40,7 @@ type Overload struct {
 	above int // windows in a row averaging Target or more (under mu)
 
 	over   atomic.Bool
+	mean   atomic.Int64 // of the latest closed window, ns
 	last   atomic.Int64 // latest sojourn, ns
 	lastAt atomic.Int64 // unix ns of the latest input
 }
@@ -58,6 +59,7 @@ func (o *Overload) Observe(sojourn time.Duration, now time.Time) bool {
 		o.n.Store(1)
 		o.start.Store(t)
 		o.above = 0
+		o.mean.Store(0)
 		return o.over.Swap(false)
 	}
 	o.sum.Add(int64(sojourn))
@@ -76,6 +78,7 @@ func (o *Overload) Observe(sojourn time.Duration, now time.Time) bool {
 		return false
 	}
 	mean := time.Duration(sum / n)
+	o.mean.Store(int64(mean))
 	if mean >= o.Target {
 		o.above++
 	} else {
@@ -104,6 +107,11 @@ func (o *Overload) OverloadedAt(now time.Time) bool {
 // Shorter would not do: inputs are observed as they leave the queue, and
 // one slow input (a Redis stall) must not read as an empty queue.
 func (o *Overload) pause() int64 { return int64(max(2*o.Interval, time.Second)) }
+
+// Mean is the average queueing delay of the latest window (zero after a
+// pause): the measure the state follows, and what a controller fed by it
+// reads for the trend.
+func (o *Overload) Mean() time.Duration { return time.Duration(o.mean.Load()) }
 
 // Last is the latest queueing delay observed.
 func (o *Overload) Last() time.Duration { return time.Duration(o.last.Load()) }
@@ -239,9 +247,9 @@ type Beater struct {
 func (b *Beater) Beat() {
 	over := b.Load != nil && b.Load.Overloaded()
 	every := DefaultBeatEvery
-	var delay time.Duration
+	var delay, mean time.Duration
 	if b.Load != nil {
-		delay = b.Load.Last()
+		delay, mean = b.Load.Last(), b.Load.Mean()
 		if over {
 			every = 2 * b.Load.Interval
 		}
@@ -251,7 +259,7 @@ func (b *Beater) Beat() {
 	b.mu.Unlock()
 	_ = PublishBeat(b.NC, &Beat{
 		Service: b.Service, ID: b.ID, At: time.Now().UTC(), EveryMs: every.Milliseconds(),
-		Overloaded: over, QueueDelayMs: float64(delay) / 1e6,
+		Overloaded: over, QueueDelayMs: float64(delay) / 1e6, WindowDelayMs: float64(mean) / 1e6,
 	})
 }
 

@@ -53,6 +53,15 @@ func TestOverload(t *testing.T) {
 		if got := o.Observe(s.sojourn, at); got != s.changed || o.OverloadedAt(at) != s.over {
 			t.Errorf("step %d (%v at %v): changed %v overloaded %v, want %v %v", i, s.sojourn, s.at, got, o.OverloadedAt(at), s.changed, s.over)
 		}
+		if s.at == 111*ms && o.Mean() != 28750*time.Microsecond {
+			t.Errorf("Mean() after the first window = %v, want 28.75ms", o.Mean())
+		}
+		if s.at == 215*ms && o.Mean() != 67*ms/3 {
+			t.Errorf("Mean() after the second window = %v, want %v", o.Mean(), 67*ms/3)
+		}
+		if s.at == 4000*ms && o.Mean() != 0 {
+			t.Errorf("Mean() after a pause = %v, want 0 (nothing queued)", o.Mean())
+		}
 		if s.at == 2910*ms {
 			if !o.OverloadedAt(at.Add(900 * ms)) {
 				t.Error("overloaded state gone 900 ms after the latest input (the limit is a second)")

@@ -185,12 +185,18 @@ func (e *Edge) Expire() {
 }
 
 // Beat records the load report of a replica behind the edge (a tm or
-// registrar instance): overloaded until `until`, or no longer (zero).
-func (e *Edge) Beat(service, id string, until time.Time) { e.adm.beat(service, id, until) }
+// registrar instance): overloaded until `until`, with the latest window's
+// average queueing delay, or no longer (zero until).
+func (e *Edge) Beat(service, id string, until time.Time, delay time.Duration) {
+	e.adm.beat(service, id, until, delay)
+}
 
 // Shedding reports whether some new dialogs for service (ServiceTM,
 // ServiceRegistrar) are refused now.
 func (e *Edge) Shedding(service string) bool { return e.adm.shedding(e.opt.Now(), service) }
+
+// Load reports the overload control's state now.
+func (e *Edge) Load() Load { return e.adm.load(e.opt.Now()) }
 
 // Handle processes one received message. It returns when the message has
 // been answered, absorbed, dropped or handed to the publisher.

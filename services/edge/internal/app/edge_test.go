@@ -274,37 +274,42 @@ func TestAdmissionLocalQueue(t *testing.T) {
 }
 
 // The gate's share is AIMD: halved when a signal starts, cut by a quarter
-// each interval it holds (never under gateMin), grown by an eighth an
-// interval after, by the intervals that passed, back to everything.
+// each interval it holds while the queue does not drain, held while it
+// drains (never under gateMin), grown by a sixteenth an interval after,
+// by the intervals that passed, back to everything.
 func TestGateShare(t *testing.T) {
 	g := newGate()
 	const iv = int64(100 * time.Millisecond)
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC).UnixNano()
 	steps := []struct {
-		at   int64
-		over bool
-		want int64
+		at    int64
+		over  bool
+		delay int64
+		want  int64
 	}{
-		{t0, false, gateOne},
-		{t0 + iv/10, true, gateOne / 2},                         // the signal starts: at once
-		{t0 + iv/5, true, gateOne / 2},                          // within the interval: unchanged
-		{t0 + iv/10 + iv, true, gateOne * 3 / 8},                // an interval on
-		{t0 + iv/10 + 2*iv, true, gateOne * 9 / 32},             //
-		{t0 + iv/10 + 2*iv + 1, false, gateOne * 13 / 32},       // the signal ends: +1/8 at once
-		{t0 + iv/10 + 5*iv, false, gateOne*13/32 + 2*gateOne/8}, // two intervals later: +2/8
-		{t0 + iv/10 + 50*iv, false, gateOne},                    // open again
+		{t0, false, 0, gateOne},
+		{t0 + iv/10, true, ms(200), gateOne / 2},                       // the signal starts: at once
+		{t0 + iv/5, true, ms(300), gateOne / 2},                        // within the interval: unchanged
+		{t0 + iv/10 + iv, true, ms(250), gateOne * 3 / 8},              // an interval on, the queue grew
+		{t0 + iv/10 + 2*iv, true, ms(250), gateOne * 9 / 32},           // it stands
+		{t0 + iv/10 + 3*iv, true, ms(180), gateOne * 9 / 32},           // it drains: held
+		{t0 + iv/10 + 4*iv, true, ms(190), gateOne * 27 / 128},         // it grows again
+		{t0 + iv/10 + 4*iv + 1, false, 0, gateOne*27/128 + gateOne/16}, // the signal ends: +1/16 at once
+		{t0 + iv/10 + 7*iv, false, 0, gateOne*27/128 + 3*gateOne/16},   // two intervals later: +2/16
+		{t0 + iv/10 + 50*iv, false, 0, gateOne},                        // open again
 	}
 	for i, s := range steps {
-		if got := g.step(s.at, s.over, iv); got != s.want {
+		if got := g.step(s.at, s.over, s.delay, iv); got != s.want {
 			t.Errorf("step %d: share %d/%d, want %d", i, got, gateOne, s.want)
 		}
 	}
 	for range 40 {
-		g.step(t0, true, iv)
+		g.step(t0, true, ms(300), iv)
 		t0 += iv
 	}
 	if got := g.share.Load(); got != gateMin {
-		t.Errorf("after 40 intervals of overload the share is %d, want the floor %d", got, gateMin)
+		t.Errorf("after 40 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
 	}
 }
 

@@ -170,7 +170,7 @@ func (b *Bus) onBeat(m *nats.Msg) {
 	if bt.Overloaded {
 		until = time.Now().Add(2 * bt.Every())
 	}
-	b.core.Beat(bt.Service, bt.ID, until)
+	b.core.Beat(bt.Service, bt.ID, until, time.Duration(bt.WindowDelayMs*float64(time.Millisecond)))
 }
 
 // beat publishes this edge's beat every Every, and expires its

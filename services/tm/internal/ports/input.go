@@ -437,6 +437,11 @@ func newRequest(m *sipmsg.Msg) bool {
 	return err != nil || to.Tag() == ""
 }
 
+// Load reports the latest input's queueing delay (from the edge's
+// arrival stamp to this replica's handling) and whether the overload
+// detector holds.
+func (in *Input) Load() (time.Duration, bool) { return in.load.Last(), in.load.Overloaded() }
+
 // Beats publishes this replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
 
