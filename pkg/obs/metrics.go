@@ -74,6 +74,17 @@ func (m *Metrics) Gauge(name, help string, labels prometheus.Labels, fn func() f
 	}, fn))
 }
 
+// Flag registers a gauge that is 1 while fn reports true, 0 otherwise (a
+// state: overloaded, draining), read at scrape time.
+func (m *Metrics) Flag(name, help string, labels prometheus.Labels, fn func() bool) {
+	m.Gauge(name, help, labels, func() float64 {
+		if fn() {
+			return 1
+		}
+		return 0
+	})
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

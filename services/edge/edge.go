@@ -284,13 +284,13 @@ func (e *Edge) Shedding() bool {
 // Advertise is the address other services put in Via for this edge.
 func (e *Edge) Advertise() string { return e.cfg.Advertise }
 
-// Load is the overload control's state: the edge's own queueing delay
-// and detector, the replicas' beats, and the share of new dialogs let
-// through, by service.
+// Load is the overload control's state for one service (app.ServiceTM,
+// app.ServiceRegistrar): the edge's own queueing delay and detector, the
+// replicas' beats, and the share of new dialogs let through.
 type Load = app.Load
 
-// Load reads the overload control's state now.
-func (e *Edge) Load() Load { return e.core.Load() }
+// Load reads the overload control's state for service now.
+func (e *Edge) Load(service string) Load { return e.core.Load(service) }
 
 // Counters reads the traffic counters.
 func (e *Edge) Counters() Counters { return e.core.Snapshot() }

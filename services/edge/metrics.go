@@ -30,14 +30,14 @@ func RegisterMetrics(m *obs.Metrics, e *Edge) {
 	counter("edge_flooded_total", "Messages and connections from sources blocked by flood control.", func(c Counters) uint64 { return c.Flooded })
 	m.Gauge("edge_transactions", "Server transactions the edge remembers now.", nil, func() float64 { return float64(e.Counters().Transactions) })
 	m.Gauge("edge_queue_delay_seconds", "How long the latest UDP datagram waited in the edge's queue (socket and workers).", nil,
-		func() float64 { return e.Load().QueueDelay.Seconds() })
-	m.Gauge("edge_overloaded", "1 while the edge's own queue stands above its target (overload).", nil,
-		func() float64 { return b2f(e.Load().Overloaded) })
+		func() float64 { return e.Load(app.ServiceTM).QueueDelay.Seconds() })
+	m.Flag("edge_overloaded", "1 while the edge's own queue stands above its target (overload).", nil,
+		func() bool { return e.Load(app.ServiceTM).Overloaded })
 	for _, svc := range []string{app.ServiceTM, app.ServiceRegistrar} {
-		m.Gauge("edge_replicas_overloaded", "1 while a replica of the service reports overload in its beat.", prometheus.Labels{"service": svc},
-			func() float64 { return b2f(e.Load().Replicas[svc]) })
+		m.Flag("edge_replicas_overloaded", "1 while a replica of the service reports overload in its beat.", prometheus.Labels{"service": svc},
+			func() bool { return e.Load(svc).Replicas })
 		m.Gauge("edge_admission_share", "Share of new dialogs for the service let through (1: all; less while shedding).", prometheus.Labels{"service": svc},
-			func() float64 { return e.Load().Share[svc] })
+			func() float64 { return e.Load(svc).Share })
 	}
 	m.Registry.MustRegister(sipCollector{
 		c: &e.counters.SIP,
@@ -47,13 +47,6 @@ func RegisterMetrics(m *obs.Metrics, e *Edge) {
 			[]string{"direction", "code"}, nil),
 	})
 	m.Gauge("edge_flows", "Open connections (tcp, tls, ws, wss).", nil, func() float64 { return float64(e.Counters().Flows) })
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // sipCollector exports the edge's SIP message counts: requests by method,

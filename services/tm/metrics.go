@@ -21,15 +21,11 @@ func (t *TM) RegisterMetrics(m *obs.Metrics) {
 	})
 	m.Registry.MustRegister(h)
 	t.input.SetDecision(h)
+	load := t.input.Load()
 	m.Gauge("tm_queue_delay_seconds", "How long the latest SIP event waited, from the edge's arrival stamp to tm's handling.", nil,
-		func() float64 { d, _ := t.input.Load(); return d.Seconds() })
-	m.Gauge("tm_overloaded", "1 while tm's inputs wait above the queue target (overload: the edges shed new dialogs).", nil,
-		func() float64 {
-			if _, over := t.input.Load(); over {
-				return 1
-			}
-			return 0
-		})
+		func() float64 { return load.Last().Seconds() })
+	m.Flag("tm_overloaded", "1 while tm's inputs wait above the queue target (overload: the edges shed new dialogs).", nil,
+		load.Overloaded)
 	st := &t.input.Stats
 	for _, c := range []struct {
 		name, help string

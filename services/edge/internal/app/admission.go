@@ -45,7 +45,7 @@ type admission struct {
 
 	mu     sync.Mutex
 	remote map[string]map[string]report      // service -> instance -> its latest overloaded beat
-	until  atomic.Pointer[map[string]report] // service -> latest "overloaded until", longest delay
+	worst  atomic.Pointer[map[string]report] // service -> latest "overloaded until", longest delay
 
 	gates map[string]*gate // ServiceTM, ServiceRegistrar; read-only
 	draw  func(n int64) int64
@@ -58,7 +58,7 @@ func newAdmission(target, interval time.Duration) *admission {
 		gates:  map[string]*gate{ServiceTM: newGate(), ServiceRegistrar: newGate()},
 		draw:   rand.Int64N,
 	}
-	a.until.Store(&map[string]report{})
+	a.worst.Store(&map[string]report{})
 	return a
 }
 
@@ -143,7 +143,7 @@ func (a *admission) beat(service, id string, until time.Time, delay time.Duratio
 			next[svc] = report{until: max(n.until, r.until), delay: max(n.delay, r.delay)}
 		}
 	}
-	a.until.Store(&next)
+	a.worst.Store(&next)
 }
 
 // overloaded reports whether this edge or a replica of service says it is
@@ -154,7 +154,7 @@ func (a *admission) overloaded(now time.Time, service string) (bool, int64) {
 	if over {
 		delay = int64(a.local.Mean())
 	}
-	if r := (*a.until.Load())[service]; r.until > now.UnixNano() {
+	if r := (*a.worst.Load())[service]; r.until > now.UnixNano() {
 		over, delay = true, max(delay, r.delay)
 	}
 	return over, delay
@@ -183,23 +183,20 @@ func (a *admission) shedding(now time.Time, service string) bool {
 	return a.share(now, service) < gateOne
 }
 
-// Load is the admission state at one instant, for metrics.
+// Load is the admission state for one service at one instant, for
+// metrics.
 type Load struct {
-	QueueDelay time.Duration      // the latest datagram's wait in this edge's queue
-	Overloaded bool               // this edge's own detector
-	Replicas   map[string]bool    // service -> a replica's beat says overloaded
-	Share      map[string]float64 // service -> share of new dialogs let through, 0..1
+	QueueDelay time.Duration // the latest datagram's wait in this edge's queue
+	Overloaded bool          // this edge's own detector
+	Replicas   bool          // a replica's beat says overloaded
+	Share      float64       // of the new dialogs let through, 0..1
 }
 
-func (a *admission) load(now time.Time) Load {
-	l := Load{
-		QueueDelay: a.local.Last(), Overloaded: a.local.OverloadedAt(now),
-		Replicas: make(map[string]bool, len(a.gates)), Share: make(map[string]float64, len(a.gates)),
-	}
-	until := *a.until.Load()
-	for svc, g := range a.gates {
-		l.Replicas[svc] = until[svc].until > now.UnixNano()
-		l.Share[svc] = float64(g.share.Load()) / gateOne
+func (a *admission) load(now time.Time, service string) Load {
+	l := Load{QueueDelay: a.local.Last(), Overloaded: a.local.OverloadedAt(now), Share: 1}
+	l.Replicas = (*a.worst.Load())[service].until > now.UnixNano()
+	if g := a.gates[service]; g != nil {
+		l.Share = float64(g.share.Load()) / gateOne
 	}
 	return l
 }

@@ -195,8 +195,8 @@ func (e *Edge) Beat(service, id string, until time.Time, delay time.Duration) {
 // ServiceRegistrar) are refused now.
 func (e *Edge) Shedding(service string) bool { return e.adm.shedding(e.opt.Now(), service) }
 
-// Load reports the overload control's state now.
-func (e *Edge) Load() Load { return e.adm.load(e.opt.Now()) }
+// Load reports the overload control's state for service now.
+func (e *Edge) Load(service string) Load { return e.adm.load(e.opt.Now(), service) }
 
 // Handle processes one received message. It returns when the message has
 // been answered, absorbed, dropped or handed to the publisher.

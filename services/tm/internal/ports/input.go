@@ -437,10 +437,10 @@ func newRequest(m *sipmsg.Msg) bool {
 	return err != nil || to.Tag() == ""
 }
 
-// Load reports the latest input's queueing delay (from the edge's
-// arrival stamp to this replica's handling) and whether the overload
-// detector holds.
-func (in *Input) Load() (time.Duration, bool) { return in.load.Last(), in.load.Overloaded() }
+// Load is this replica's overload detector: the latest input's queueing
+// delay (from the edge's arrival stamp to its handling), and whether it
+// holds.
+func (in *Input) Load() *bus.Overload { return &in.load }
 
 // Beats publishes this replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
