@@ -348,7 +348,7 @@ func TestWebCommand(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp"))
 	p := start(t, "web", "--nats", s.nats, "--redis", redis, "--http", addr, "--domains", "localhost", "--log-level", "warn")
 	p.waitLine(t, "ready", 30*time.Second)
-	if seen := strings.Join(p.seen, "\n"); !strings.Contains(seen, "sipbus web\n  web    id web, history consumer web-history\n  http   http://"+addr) {
+	if seen := strings.Join(p.seen, "\n"); !strings.Contains(seen, "sipbus web\n  web    id web, history consumers web-history, web-history-missed\n  http   http://"+addr) {
 		t.Errorf("banner:\n%s", seen)
 	}
 	for _, path := range []string{"/signin", "/readyz"} {

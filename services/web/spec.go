@@ -47,13 +47,14 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 		return nil, err
 	}
 	d.Health.Add("consumer", obs.Consumer(d.JS, bus.DefaultStream, cfg.Consumer, 10000, d.Metrics.ConsumerLag))
+	d.Health.Add("consumer-missed", obs.Consumer(d.JS, bus.DefaultStream, MissedConsumer(cfg.Consumer), 10000, d.Metrics.ConsumerLag))
 	w.Mount(d.Mux)
 	return &served{w}, nil
 }
 
-// served is the page as Main runs it: the banner names the consumer.
+// served is the page as Main runs it: the banner names the consumers.
 type served struct{ *Service }
 
 func (s *served) Banner() string {
-	return fmt.Sprintf("  web    id %s, history consumer %s", s.cfg.ID, s.cfg.Consumer)
+	return fmt.Sprintf("  web    id %s, history consumers %s, %s", s.cfg.ID, s.cfg.Consumer, MissedConsumer(s.cfg.Consumer))
 }

@@ -20,7 +20,7 @@ func TestMainServesHealth(t *testing.T) {
 	p := testenv.StartProc(t, bin, []string{"--http", httpAddr, "--secure-cookies"},
 		"SIPBUS_NATS_URL="+srv.ClientURL(), "SIPBUS_REDIS_URL="+redis, "SIPBUS_WEB_SECRET="+strings.Repeat("ab", 32))
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
-		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="web"} 1`, `sipbus_consumer_lag_messages{consumer="web-history"`)
+		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="web"} 1`, `sipbus_consumer_lag_messages{consumer="web-history"`, `sipbus_consumer_lag_messages{consumer="web-history-missed"`)
 	if code, body := testenv.HTTPGet("http://" + httpAddr + "/signin"); code != 200 || !strings.Contains(body, "<form") {
 		t.Errorf("/signin: %d %.200s", code, body)
 	}

@@ -43,8 +43,9 @@ type Config struct {
 	LockoutWindow         time.Duration `yaml:"lockout_window" help:"the window the sign-in failures are counted in"`
 	LockoutBlock          time.Duration `yaml:"lockout_block" help:"how long a lockout lasts"`
 	// Consumer is the durable consumer of call events that fills the
-	// histories (one per deployment: the replicas share it).
-	Consumer string `yaml:"consumer" help:"the durable consumer of call events that fills the histories, shared by the replicas"`
+	// histories (one per deployment: the replicas share it): it takes
+	// call.ended, and Consumer+"-missed" takes call.missed.
+	Consumer string `yaml:"consumer" help:"the durable consumer of call events that fills the histories, shared by the replicas (call.ended; the name with -missed appended takes call.missed)"`
 }
 
 // Default returns the defaults (without a SessionKey).
