@@ -251,3 +251,34 @@ func received(typ, method, callID, branch string, age time.Duration) *events.SIP
 	return &events.SIP{Type: typ, ID: callID, Source: "sipbus/edge/e1", Time: time.Now().Add(-age), CallKey: sipmsg.CallKey(callID),
 		Raw: []byte(raw), Transport: "udp", Local: "127.0.0.1:5070", Remote: "127.0.0.1:5998", Edge: "e1"}
 }
+
+// TestRegisterIsSkipped: where the route table sends every REGISTER to the
+// registrar (the default table; `sipbus up`, where tm and the registrar
+// share the process's partition subscriptions), tm drops a REGISTER by
+// its subject before decoding it: counted as Skipped, not as a message,
+// and not answered (the registrar answers it). An INVITE on the same
+// partition is still routed (404).
+func TestRegisterIsSkipped(t *testing.T) {
+	nc, in, sent := newOwningInput(t)
+	reg := received(events.TypeRequestReceived, "REGISTER", "reg@test", "reg1", 0)
+	inv := received(events.TypeRequestReceived, "INVITE", "reg@test", "inv1", 0)
+	inv.ID = "inv"
+	for _, m := range []*nats.Msg{reg.Encode(bus.SubjectRequestIn("REGISTER", reg.CallKey)), inv.Encode(bus.SubjectRequestIn("INVITE", inv.CallKey))} {
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= 1 }, "no answer to the INVITE")
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a late answer to the REGISTER would show here
+	got = append(got, sent.take()...)
+	if len(got) != 1 || got[0] != 404 {
+		t.Errorf("answers %v, want only the INVITE's 404", got)
+	}
+	if s, m := in.Stats.Skipped.Load(), in.Stats.Messages.Load(); s != 1 || m != 1 {
+		t.Errorf("Skipped %d, Messages %d; want 1 and 1 (the REGISTER skipped, the INVITE handled)", s, m)
+	}
+}
