@@ -163,6 +163,14 @@ func TestMetricsAndReadiness(t *testing.T) {
 			t.Errorf("%s moved by %v, want %v", k, got, v)
 		}
 	}
+	// The registrar's overload detector: twenty REGISTERs are no
+	// overload, and the latest one's wait was measured.
+	if got, ok := after["sipbus_registrar_overloaded"]; !ok || got != 0 {
+		t.Errorf("sipbus_registrar_overloaded = %v (exported: %v), want 0", got, ok)
+	}
+	if got, ok := after["sipbus_registrar_queue_delay_seconds"]; !ok || got <= 0 || got >= 1 {
+		t.Errorf("sipbus_registrar_queue_delay_seconds = %v (exported: %v), want a delay above 0 and under a second", got, ok)
+	}
 
 	redis.Stop()
 	testenv.Eventually(t, 15*time.Second, func() bool { return status(t, base+"/readyz") == http.StatusServiceUnavailable },

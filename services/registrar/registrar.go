@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -71,6 +72,7 @@ type Registrar struct {
 	expiry *ports.Expiry
 
 	in     *ports.Input
+	load   atomic.Pointer[bus.Overload] // the input's detector, once started (metrics)
 	svc    micro.Service
 	inst   *mgmt.Instance // management: sipbus ps
 	cancel context.CancelFunc
@@ -180,6 +182,7 @@ func (r *Registrar) Start(ctx context.Context) error {
 		return fmt.Errorf("registrar: subscribe to REGISTER: %w", err)
 	}
 	r.in = in
+	r.load.Store(in.Load())
 	r.inst.SetInFlight(in.InFlight.Load)
 	if r.svc, err = ports.Commands(r.d.NC, r.inst, r.mg); err != nil {
 		in.Stop()

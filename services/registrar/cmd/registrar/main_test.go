@@ -24,7 +24,8 @@ func TestMainServesHealth(t *testing.T) {
 		"SIPBUS_NATS_URL="+srv.ClientURL(), "SIPBUS_REDIS_URL="+redis, "SIPBUS_DOMAINS=localhost", "SIPBUS_AUTH_SECRET="+secret,
 		"SIPBUS_REGISTRAR_ID=registrar-main-test", "SIPBUS_REGISTRAR_HTTP="+httpAddr, "SIPBUS_REGISTRAR_LOG_LEVEL=debug")
 	testenv.ServesHealth(t, p, "http://"+httpAddr, 20*time.Second,
-		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="registrar"} 1`, `sipbus_registrar_registers_total{result="ok"} 0`)
+		"sipbus_redis_rtt_seconds", `sipbus_build_info{service="registrar"} 1`, `sipbus_registrar_registers_total{result="ok"} 0`,
+		"sipbus_registrar_queue_delay_seconds 0", "sipbus_registrar_overloaded 0")
 	p.Terminate(t, 20*time.Second)
 	out := p.Output()
 	for _, w := range []string{"registrar-main-test: domains localhost, auth required", "ready", "stopped"} {

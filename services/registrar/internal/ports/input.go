@@ -115,6 +115,11 @@ func (in *Input) onMsg(m *nats.Msg) {
 // Beats publishes the replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }
 
+// Load is this replica's overload detector: the latest REGISTER's
+// queueing delay (from the edge's arrival stamp to its handling), and
+// whether it holds.
+func (in *Input) Load() *bus.Overload { return &in.lanes.Load }
+
 // Stop unsubscribes and lets queued REGISTERs finish.
 func (in *Input) Stop() {
 	if in.sub != nil {
