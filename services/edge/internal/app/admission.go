@@ -23,8 +23,9 @@ import (
 //     report the same measure for their own input queues (beat).
 //
 // What is shed is a share, not everything (AIMD, as TCP's window): while a
-// signal holds, the share of new dialogs let through is halved at once and
-// cut by a quarter each interval after, but only while the queue does not
+// signal holds, the share of new dialogs let through is cut at once (by
+// a half when the queue stands at twice its target or more, by an eighth
+// when just above it: onsetCut) and by a quarter each interval after, but only while the queue does not
 // drain (its latest window's average delay no lower than the one before);
 // without a signal it grows back by a sixteenth an interval. A gate that
 // shut completely made tm's queue run dry within an interval and reopen to
@@ -90,7 +91,7 @@ func newGate() *gate {
 // behind it, at now (once an interval, or at once when the signal
 // changes) and returns it. The growth counts the intervals since the
 // latest step: a gate no request touched for a while is open again.
-func (g *gate) step(now int64, over bool, delay, interval int64) int64 {
+func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 	last := g.at.Load()
 	if now-last < interval && over == g.over.Load() {
 		return g.share.Load()
@@ -102,7 +103,7 @@ func (g *gate) step(now int64, over bool, delay, interval int64) int64 {
 	prev := g.delay.Swap(delay)
 	switch wasOver := g.over.Swap(over); {
 	case over && !wasOver:
-		s /= 2
+		s = onsetCut(s, delay, target)
 	case over && delay < prev:
 		// the queue drains at this share: cutting more would starve it
 	case over:
@@ -113,6 +114,21 @@ func (g *gate) step(now int64, over bool, delay, interval int64) int64 {
 	s = min(max(s, gateMin), gateOne)
 	g.share.Store(s)
 	return s
+}
+
+// onsetCut is the share s cut at the start of an overload whose queue
+// averaged delay against target: in proportion to how far it stands
+// above the target (target/delay), between a half (a queue twice the
+// target or longer: the growth of twice the max rate) and seven eighths
+// (a queue just above it: a burst at the max rate that stood two
+// windows). Halving at every onset refused half the new calls of a step
+// at the max rate for each such burst, and the share then grew back to
+// everything, past what the machine carries, within a second.
+func onsetCut(s, delay, target int64) int64 {
+	if delay <= 0 || target <= 0 {
+		return s / 2
+	}
+	return min(max(s*target/delay, s/2), s*7/8)
 }
 
 // observe feeds one queueing delay measured at now.
@@ -168,7 +184,7 @@ func (a *admission) share(now time.Time, service string) int64 {
 		g = a.gates[ServiceTM]
 	}
 	over, delay := a.overloaded(now, service)
-	return g.step(now.UnixNano(), over, delay, int64(a.local.Interval))
+	return g.step(now.UnixNano(), over, delay, int64(a.local.Target), int64(a.local.Interval))
 }
 
 // shed decides for one new dialog for service at now: refused, or let

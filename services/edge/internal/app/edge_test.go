@@ -273,13 +273,14 @@ func TestAdmissionLocalQueue(t *testing.T) {
 	}
 }
 
-// The gate's share is AIMD: halved when a signal starts, cut by a quarter
+// The gate's share is AIMD: cut when a signal starts (by target/delay,
+// between a half and an eighth: onsetCut), cut by a quarter
 // each interval it holds while the queue does not drain, held while it
 // drains (never under gateMin), grown by a sixteenth an interval after,
 // by the intervals that passed, back to everything.
 func TestGateShare(t *testing.T) {
 	g := newGate()
-	const iv = int64(100 * time.Millisecond)
+	const iv, target = int64(100 * time.Millisecond), int64(100 * time.Millisecond)
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC).UnixNano()
 	steps := []struct {
@@ -300,16 +301,31 @@ func TestGateShare(t *testing.T) {
 		{t0 + iv/10 + 50*iv, false, 0, gateOne},                        // open again
 	}
 	for i, s := range steps {
-		if got := g.step(s.at, s.over, s.delay, iv); got != s.want {
+		if got := g.step(s.at, s.over, s.delay, target, iv); got != s.want {
 			t.Errorf("step %d: share %d/%d, want %d", i, got, gateOne, s.want)
 		}
 	}
 	for range 40 {
-		g.step(t0, true, ms(300), iv)
+		g.step(t0, true, ms(300), target, iv)
 		t0 += iv
 	}
 	if got := g.share.Load(); got != gateMin {
 		t.Errorf("after 40 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
+	}
+
+	// The cut at the onset follows the queue's excess over the target.
+	for _, c := range []struct{ delay, want int64 }{
+		{ms(400), gateOne / 2},     // four times the target: a half, not a quarter
+		{ms(200), gateOne / 2},     // twice: a half
+		{ms(125), gateOne * 4 / 5}, // a quarter above: ×0.8
+		{ms(101), gateOne * 7 / 8}, // just above: an eighth, not a hundredth
+		{0, gateOne / 2},           // no measure (a beat without its delay): a half
+	} {
+		g := newGate()
+		g.step(t0, false, 0, target, iv)
+		if got := g.step(t0+1, true, c.delay, target, iv); got != c.want {
+			t.Errorf("onset at a %v queue: share %d/%d, want %d", time.Duration(c.delay), got, gateOne, c.want)
+		}
 	}
 }
 
