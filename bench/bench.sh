@@ -39,6 +39,11 @@
 #   CALL_RATES="500 750 1000 1500 2000 3000 4000 5000 6000"
 #                  (the fixed-load steps below cover the low rates; a target
 #                  that fails the first rung is bisected down from it)
+#   RAMP_TRIALS=2  steps a rate of the ramps gets before it counts as failed
+#                  (peer/run.sh TRIALS): near the bound, back-to-back 7 s
+#                  steps of one target at one rate differ by 10x in p50
+#                  and pass or fail by chance; the fixed-load and overload
+#                  steps run once
 #   CPU_REG_RATE=1500 CPU_CALL_RATE=300 CPU_SECS=20 (0: no fixed-load steps,
 #                  no cost table) CPU_DRAIN_MAX=5 (s the target may take to
 #                  go quiet after a fixed-load step; that CPU is counted)
@@ -64,6 +69,7 @@ export STEP_SECS=${STEP_SECS:-7} REFINE=${REFINE:-2} QUIET_WAIT_MAX=${QUIET_WAIT
 export STEP_TIMEOUT_EXTRA=${STEP_TIMEOUT_EXTRA:-8} COOLDOWN_SECS=${COOLDOWN_SECS:-2}
 REG_RATES=${REG_RATES:-"2000 3000 4000 6000 8000 12000 16000 24000 32000 40000"}
 CALL_RATES=${CALL_RATES:-"500 750 1000 1500 2000 3000 4000 5000 6000"}
+RAMP_TRIALS=${RAMP_TRIALS:-2}
 CPU_REG_RATE=${CPU_REG_RATE:-1500}
 CPU_CALL_RATE=${CPU_CALL_RATE:-300}
 CPU_SECS=${CPU_SECS:-20}
@@ -220,7 +226,7 @@ for t in $TARGETS; do
                 fixed "$t" register
             fi
             log "$t: REGISTER ramp"
-            RATES=$REG_RATES TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" register 127.0.0.1:5060 \
+            RATES=$REG_RATES TRIALS=$RAMP_TRIALS TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" register 127.0.0.1:5060 \
                 >"$OUT/$t-register.log" 2>&1
         else
             if [ "$CPU_SECS" -gt 0 ]; then
@@ -228,7 +234,7 @@ for t in $TARGETS; do
                 fixed "$t" calls
             fi
             log "$t: call ramp"
-            RATES=$CALL_RATES TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" calls 127.0.0.1:5060 5090 \
+            RATES=$CALL_RATES TRIALS=$RAMP_TRIALS TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" calls 127.0.0.1:5060 5090 \
                 >"$OUT/$t-calls.log" 2>&1
         fi
         grep -E '^step=' "$OUT/$t-$mode.log" | sed 's/^/   /' | cut -c1-160 >&2

@@ -61,7 +61,7 @@ label() {
     kamailio-mem) echo "Kamailio 5.6, usrloc in memory" ;;
     kamailio-redis) echo "Kamailio 5.6, usrloc on Redis (db_mode 3)" ;;
     sipbus-up) echo "sipbus up (one process, Redis)" ;;
-    sipbus-split) echo "sipbus nats + edge + tm + registrar (Redis)" ;;
+    sipbus-split) echo "sipbus nats + edge + tm + registrar + ctd + web (Redis)" ;;
     sipbus-upnats) echo "sipbus nats + sipbus up --nats (Redis)" ;;
     *) echo "$1" ;;
     esac

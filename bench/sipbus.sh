@@ -7,16 +7,19 @@
 # usage: sipbus.sh start up      one process: `sipbus up --redis` (embedded NATS)
 #        sipbus.sh start upnats  `sipbus nats` and `sipbus up --nats --redis`: the
 #                                same services on a NATS server of their own
-#        sipbus.sh start split   four processes: sipbus nats, edge, tm, registrar
+#        sipbus.sh start split   the services of `up`, a process each: sipbus nats,
+#                                edge, tm, registrar, ctd serve, web (as k8s/base)
 #        sipbus.sh stop          stop what start started (by recorded PID)
 #        sipbus.sh pids          PIDs to account CPU for (sipbus processes + Redis)
 #        sipbus.sh urls          NATS=... MONITOR=... REDIS=... for `sipbus stats`
 #
 # Environment (defaults):
 #   SIPBUS=<repo>/bin/sipbus  SIP_PORT=5060  NATS_PORT=4250  MONITOR_PORT=8250
-#   REDIS_PORT=6391  BENCH_STATE=/tmp/sipbus-bench/state
+#   REDIS_PORT=6391  CTD_HTTP_PORT=8251  WEB_HTTP_PORT=8252
+#   BENCH_STATE=/tmp/sipbus-bench/state
 #   SIPBUS_FLAGS  extra flags for `up` or the edge (e.g. --debug-addr 127.0.0.1:6061)
-#   TM_FLAGS, REG_FLAGS  extra flags for tm and the registrar (split)
+#   TM_FLAGS, REG_FLAGS, CTD_FLAGS, WEB_FLAGS  extra flags for tm, the
+#                 registrar, ctd and web (split)
 # Everything binds to 127.0.0.1 only.
 set -u -o pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,10 +28,14 @@ SIP_PORT=${SIP_PORT:-5060}
 NATS_PORT=${NATS_PORT:-4250}
 MONITOR_PORT=${MONITOR_PORT:-8250}
 REDIS_PORT=${REDIS_PORT:-6391}
+CTD_HTTP_PORT=${CTD_HTTP_PORT:-8251}
+WEB_HTTP_PORT=${WEB_HTTP_PORT:-8252}
 STATE=${BENCH_STATE:-/tmp/sipbus-bench/state}/sipbus
 SIPBUS_FLAGS=${SIPBUS_FLAGS:-}
 TM_FLAGS=${TM_FLAGS:-}
 REG_FLAGS=${REG_FLAGS:-}
+CTD_FLAGS=${CTD_FLAGS:-}
+WEB_FLAGS=${WEB_FLAGS:-}
 PIDS=$STATE/pids
 NATS_URL=nats://127.0.0.1:$NATS_PORT
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
@@ -105,6 +112,13 @@ cmd_start() {
             $TM_FLAGS || return 1
         launch registrar "$SIPBUS" registrar --id reg-1 --domains bench.local --auth off "${shared[@]}" \
             $REG_FLAGS || return 1
+        # what `up` runs besides: click-to-dial and the web page (with its
+        # call history, a consumer of every call's end), as in k8s/base, so
+        # that both targets do the same work per call
+        launch ctd "$SIPBUS" ctd serve --id ctd-1 --http "127.0.0.1:$CTD_HTTP_PORT" "${shared[@]}" $CTD_FLAGS || return 1
+        SIPBUS_WEB_SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') \
+            launch web "$SIPBUS" web --id web-1 --domains bench.local --http "127.0.0.1:$WEB_HTTP_PORT" "${shared[@]}" \
+                $WEB_FLAGS || return 1
         ;;
     *) echo "mode must be up, upnats or split" >&2; return 2 ;;
     esac

@@ -132,6 +132,10 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 	if s.dead.Load() {
 		return
 	}
+	s.ringGap()
+	if !s.rings.anyMayBeOurs(time.Now()) {
+		return // no click-to-dial rings: not worth decoding
+	}
 	ev, err := bus.Decode(msg)
 	if err != nil || ev.Type != events.TypeCallRinging {
 		return
@@ -146,7 +150,6 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 		return
 	}
 	key := RingKey(from, to)
-	s.ringGap()
 	if !s.rings.mayBeOurs(key, time.Now()) {
 		return
 	}

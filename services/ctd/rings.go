@@ -47,6 +47,7 @@ type ringKeys struct {
 	keys  map[string]time.Time // RingKey -> expiry
 	max   int
 	all   time.Time // look every key up until then (keys refused: set full)
+	last  time.Time // the latest expiry of a key held: none is alive after it
 	fresh bool      // the store was read after the latest gap
 	gen   uint64    // counts gaps (start, NATS reconnect, dropped announcements)
 	swept time.Time
@@ -64,6 +65,9 @@ func (r *ringKeys) add(key string, exp, now time.Time) {
 	defer r.mu.Unlock()
 	if !exp.After(now) {
 		return
+	}
+	if exp.After(r.last) {
+		r.last = exp
 	}
 	if cur, ok := r.keys[key]; ok {
 		if exp.After(cur) {
@@ -105,6 +109,16 @@ func (r *ringKeys) mayBeOurs(key string, now time.Time) bool {
 	}
 	exp, ok := r.keys[key]
 	return ok && now.Before(exp)
+}
+
+// anyMayBeOurs says whether some call.ringing may need the store: false
+// when the set is complete and no key in it is alive, the common case of
+// a platform whose calls are not click-to-dial. call.ringing reaches every
+// ctd replica for every call, and this is checked before it is decoded.
+func (r *ringKeys) anyMayBeOurs(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.fresh || now.Before(r.all) || now.Before(r.last)
 }
 
 // observe takes the connection's reconnect count and the announcements

@@ -56,6 +56,19 @@ func TestRingKeys(t *testing.T) {
 	if r.len() != 2 {
 		t.Fatalf("%d keys held, want the cap 2", r.len())
 	}
+	// some key may be ours while one is alive (c until 300, a refused and
+	// looked up until 400), none after
+	for _, s := range []struct {
+		now  int
+		want bool
+	}{{299, true}, {399, true}, {400, false}} {
+		if got := r.anyMayBeOurs(at(s.now)); got != s.want {
+			t.Fatalf("anyMayBeOurs at %ds = %v, want %v", s.now, got, s.want)
+		}
+	}
+	if fresh := newRingKeys(2); !fresh.anyMayBeOurs(at(0)) {
+		t.Fatal("anyMayBeOurs before the store was read = false, want true (every key may be ours)")
+	}
 	r.sweep(at(400))
 	if r.len() != 0 {
 		t.Fatalf("%d keys after the sweep, want 0", r.len())
