@@ -27,7 +27,9 @@ import (
 // a half when the queue stands at twice its target or more, by an eighth
 // when just above it: onsetCut) and by a quarter each interval after, but only while the queue does not
 // drain (its latest window's average delay no lower than the one before);
-// without a signal it grows back by a sixteenth an interval. A gate that
+// without a signal it grows back by a sixteenth an interval, by a
+// sixty-fourth near the share at which the latest overload began
+// (regrowth). A gate that
 // shut completely made tm's queue run dry within an interval and reopen to
 // twice the rate its CPU carries: at 2× the max rate only 79 % of the max
 // got through. A gate that kept cutting while the queue drained (the
@@ -74,11 +76,16 @@ type gate struct {
 	at    atomic.Int64 // unix ns of the latest step
 	over  atomic.Bool  // the signal at the latest step
 	delay atomic.Int64 // the queueing delay at the latest step, ns
+	peak  atomic.Int64 // the share at the latest overload's onset, before the cut
+	calm  atomic.Int64 // unix ns the latest overload ended
 }
 
 const (
 	gateOne = 1 << 16
 	gateMin = gateOne / 64 // some new dialogs always pass: they carry the measure that ends the episode
+	// plateauHold is how long, in intervals, after an overload ended the
+	// share grows back slowly near the share at which it began.
+	plateauHold = 20
 )
 
 func newGate() *gate {
@@ -103,17 +110,38 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 	prev := g.delay.Swap(delay)
 	switch wasOver := g.over.Swap(over); {
 	case over && !wasOver:
+		g.peak.Store(s)
 		s = onsetCut(s, delay, target)
 	case over && delay < prev:
 		// the queue drains at this share: cutting more would starve it
 	case over:
 		s = s * 3 / 4
 	default:
-		s += gateOne / 16 * min(max((now-last)/interval, 1), 16)
+		if wasOver {
+			g.calm.Store(now)
+		}
+		s += regrowth(s, g.peak.Load(), now-g.calm.Load(), interval) * min(max((now-last)/interval, 1), 16)
 	}
 	s = min(max(s, gateMin), gateOne)
 	g.share.Store(s)
 	return s
+}
+
+// regrowth is how much the share s grows back in an interval without a
+// signal: a sixteenth, but a sixty-fourth once within an eighth of peak
+// (the share at which the latest overload began) while that overload ended
+// less than plateauHold intervals ago (calm ns). The share at an onset is
+// above what the machine carries (the signal lags the queue); growing back
+// to it at full pace swung the share between a third and everything every
+// two seconds at twice the max rate, and the CPU idled in the troughs.
+// Slowly near it, the next onset comes at a share nearer the right one
+// (TCP CUBIC's plateau). Once the overload is long over, the full pace:
+// the load that caused it is gone.
+func regrowth(s, peak, calm, interval int64) int64 {
+	if s >= peak-peak/8 && calm < plateauHold*interval {
+		return gateOne / 64
+	}
+	return gateOne / 16
 }
 
 // onsetCut is the share s cut at the start of an overload whose queue

@@ -313,6 +313,33 @@ func TestGateShare(t *testing.T) {
 		t.Errorf("after 40 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
 	}
 
+	// Near the share at which the latest overload began, and for
+	// plateauHold intervals after it ended, the share grows back by a
+	// sixty-fourth an interval; below that and later, by a sixteenth.
+	{
+		g := newGate()
+		at := t0
+		g.step(at, false, 0, target, iv)
+		g.share.Store(gateOne / 2) // an earlier episode left it here
+		at += iv
+		if got := g.step(at, true, ms(200), target, iv); got != gateOne/4 {
+			t.Fatalf("onset at 1/2 with a 200 ms queue: share %d, want %d", got, gateOne/4)
+		}
+		// the signal ends; 1/4 -> 5/16 -> 3/8 -> 7/16 (7/8 of the peak 1/2), then slowly
+		want := int64(gateOne / 4)
+		for i, by := range []int64{16, 16, 16, 64, 64} {
+			at += iv
+			want += gateOne / by
+			if got := g.step(at, false, 0, target, iv); got != want {
+				t.Fatalf("%d intervals after the episode: share %d, want %d", i+1, got, want)
+			}
+		}
+		at += plateauHold * iv // a long calm: the full pace again
+		if got := g.step(at, false, 0, target, iv); got != gateOne {
+			t.Fatalf("after the hold: share %d, want %d", got, gateOne)
+		}
+	}
+
 	// The cut at the onset follows the queue's excess over the target.
 	for _, c := range []struct{ delay, want int64 }{
 		{ms(400), gateOne / 2},     // four times the target: a half, not a quarter
