@@ -133,7 +133,8 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 		return
 	}
 	s.ringGap()
-	if !s.rings.anyMayBeOurs(time.Now()) {
+	now := time.Now()
+	if !s.rings.anyMayBeOurs(now) {
 		return // no click-to-dial rings: not worth decoding
 	}
 	ev, err := bus.Decode(msg)
@@ -150,7 +151,7 @@ func (s *Service) onCallRinging(msg *nats.Msg) {
 		return
 	}
 	key := RingKey(from, to)
-	if !s.rings.mayBeOurs(key, time.Now()) {
+	if !s.rings.mayBeOurs(key, now) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.base, 10*time.Second)

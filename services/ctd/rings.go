@@ -47,7 +47,7 @@ type ringKeys struct {
 	keys  map[string]time.Time // RingKey -> expiry
 	max   int
 	all   time.Time // look every key up until then (keys refused: set full)
-	last  time.Time // the latest expiry of a key held: none is alive after it
+	last  time.Time // the latest expiry heard (kept or refused): no key is alive after it
 	fresh bool      // the store was read after the latest gap
 	gen   uint64    // counts gaps (start, NATS reconnect, dropped announcements)
 	swept time.Time
