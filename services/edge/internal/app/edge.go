@@ -61,8 +61,9 @@ type Options struct {
 	ID     string // edge id
 	Source string // CloudEvent source, sipbus/edge/<id>
 	// T1 and T4 are RFC 3261's timers (500ms, 5s): Timer G starts at T1
-	// and doubles up to T2 = 8*T1; a transaction lives 64*T1 after its
-	// final, T4 after the ACK of a non-2xx.
+	// and doubles up to T2 = 8*T1; an INVITE transaction lives 64*T1 after
+	// its final, T4 after the ACK of a non-2xx; a non-INVITE T4 after its
+	// final or its latest retransmission (txCache).
 	T1, T4 time.Duration
 	// Republish is how long a request may wait for an answer before its
 	// retransmission is handed to the bus again; default 2s.
@@ -316,6 +317,9 @@ func (e *Edge) retransmission(ctx context.Context, p *Packet, m *sipmsg.Msg, ck,
 		}
 		if ent.status < 200 && now.Sub(ent.published) >= e.opt.Republish {
 			ent.published, republish = now, true
+		}
+		if !ent.invite && ent.status >= 200 {
+			ent.expires = now.Add(e.opt.T4) // the expiry pass re-files it
 		}
 		return ent, false
 	})

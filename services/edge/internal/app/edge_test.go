@@ -230,6 +230,61 @@ func TestTransactionsExpire(t *testing.T) {
 	}
 }
 
+// A non-INVITE answered here is remembered T4 after its final, not Timer
+// J's 64*T1 (the registrar or tm that answered keeps that): within T4 a
+// retransmission gets the final again and renews the T4, so a UA that keeps
+// losing the final (retransmitting at most T2 = 4 s apart) keeps getting
+// it here; a retransmission after T4 of quiet goes to the bus, whose
+// replica answers it from its own record. At 7,500 REGISTER/s the 64*T1
+// entries held ~1 kB per REGISTER for 37 s in `sipbus up`'s heap.
+func TestCompletedNonInviteLife(t *testing.T) {
+	e, f := newCore(t, Options{T1: 500 * time.Millisecond, T4: 5 * time.Second})
+	register := `REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK-r1
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=a1
+To: <sip:alice@example.com>
+Call-ID: reg-1@test
+CSeq: 1 REGISTER
+Contact: <sip:alice@192.0.2.1:5070>
+Content-Length: 0
+
+`
+	e.recv(f, register, 0)
+	req, err := sipmsg.Parse([]byte(strings.ReplaceAll(register, "\n", "\r\n")), sipmsg.Datagram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := sipmsg.ServerTxKey(req)
+	if err := e.Transmit(context.Background(), &events.SIP{Type: events.TypeMessageSent, ID: "r", Source: "sipbus/registrar/r",
+		CallKey: sipmsg.CallKey("reg-1@test"), Raw: sipmsg.Reply(req, 200, "", sipmsg.ReplyOptions{ToTag: "r1"}),
+		Dest: "udp:" + peer.String(), TxKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	f.take()
+	published := f.published()
+	for i := range 3 { // 12 s of retransmissions 4 s apart: each renews T4
+		f.advance(4 * time.Second)
+		e.Expire()
+		e.recv(f, register, 0)
+		if got := f.take(); strings.Join(got, ",") != "200" {
+			t.Fatalf("retransmission %d (%v after the final) answered %v, want the 200 again", i+1, time.Duration(i+1)*4*time.Second, got)
+		}
+	}
+	if f.published() != published {
+		t.Fatal("a retransmission within T4 of the last went to the bus")
+	}
+	f.advance(6 * time.Second)
+	e.Expire()
+	if n := e.cache.len(); n != 0 {
+		t.Fatalf("%d transactions 6 s after the last retransmission, want 0 (T4 = 5 s)", n)
+	}
+	e.recv(f, register, 0)
+	if got := f.take(); len(got) != 0 || f.published() != published+1 {
+		t.Fatalf("a retransmission after T4 of quiet: sent %v and published %d, want nothing sent and it published", got, f.published()-published)
+	}
+}
+
 // Admission: a standing queue in front of the workers (two intervals
 // averaging above the target) sheds new dialogs (503 with Retry-After), not
 // responses or in-dialog requests; one short wait changes nothing, short

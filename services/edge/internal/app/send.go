@@ -121,11 +121,12 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 		if status < 200 {
 			return ent, refile
 		}
-		// Timer L (RFC 6026), H and J: 64*T1 absorbs retransmissions of the
-		// request; over a connection J is zero but retransmissions of a
-		// request that crossed one are rare, T4 covers them.
+		// Timer L (RFC 6026) and H: 64*T1 absorbs retransmissions of the
+		// INVITE and waits for the ACK. A non-INVITE completed here lives
+		// T4, renewed by each retransmission it absorbs (completedLife);
+		// Timer J's 64*T1 is kept by the record that answered.
 		life := 64 * e.opt.T1
-		if d.Transport != UDP && !invite {
+		if !invite {
 			life = e.opt.T4
 		}
 		ent.expires = now.Add(life)

@@ -7,8 +7,8 @@ import (
 
 // recent remembers the replies of the REGISTER transactions this replica
 // answered, for 64*T1 (Timer J): a retransmission that reaches it (the UA
-// retransmitted to another edge, or the edge republished a request left
-// unanswered) gets the same reply again, without a second digest check
+// retransmitted to another edge, or after the edge's T4 of memory, or the
+// edge republished a request left unanswered) gets the same reply again, without a second digest check
 // (whose nonce-count would now look replayed) or a second location update.
 // Entries all live equally long, so a FIFO expires them in order: expire
 // moves the FIFO's head and compacts it only once the head passes half of
