@@ -2,12 +2,13 @@ package digest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sipbus/sipbus/pkg/internal/rediserr"
 )
 
 // DefaultPrefix is the key prefix of NewRedisCounter when none is given.
@@ -79,35 +80,12 @@ func (r *redisCounter) Advance(ctx context.Context, nonce string, nc uint32, ttl
 	return n == 1, nil
 }
 
-// unavailablePrefixes are server replies that mean "cannot serve now".
-var unavailablePrefixes = []string{
-	"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY",
-	"NOREPLICAS", "BUSY", "OOM", "NOAUTH", "WRONGPASS", "MOVED", "ASK",
-	"ERR max number of clients reached",
+// mapErr maps a go-redis error as store and location do (rediserr):
+// transport failures, deadlines and transient server replies wrap
+// ErrUnavailable; a context canceled by the caller and other server
+// replies (bugs) are wrapped as they are.
+func mapErr(ctx context.Context, op string, err error) error {
+	return redisErrors.Map(ctx, "digest: "+op, err)
 }
 
-// mapErr maps a go-redis error as package store does: transport failures,
-// deadlines and transient server replies wrap ErrUnavailable; a context
-// canceled by the caller and other server replies (bugs) are wrapped as
-// they are.
-func mapErr(ctx context.Context, op string, err error) error {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("digest: %s: %w: redis did not answer in time: %w", op, ErrUnavailable, err)
-	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("digest: %s: %w (%w)", op, context.Canceled, err)
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(msg, p) || strings.HasPrefix(strings.TrimPrefix(msg, "ERR "), p) {
-				return fmt.Errorf("digest: %s: %w: redis: %w", op, ErrUnavailable, err)
-			}
-		}
-		return fmt.Errorf("digest: %s: redis: %w", op, err)
-	}
-	// Not a server reply: dial refused, connection reset, pool timeout,
-	// client closed, ...
-	return fmt.Errorf("digest: %s: %w: %w", op, ErrUnavailable, err)
-}
+var redisErrors = rediserr.Errors{Pkg: "digest", Unavailable: ErrUnavailable}

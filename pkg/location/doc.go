@@ -30,8 +30,8 @@
 //
 // Errors wrap ErrNotFound, ErrOutOfOrder, ErrTooMany, ErrInvalid or
 // ErrUnavailable (Redis down, timeouts, transient server replies: see the
-// mapping in redis_errors.go, the same as package store's), or a canceled
-// context.
+// mapping of pkg/internal/rediserr, shared with store, subscriber and
+// digest), or a canceled context.
 //
 // # Redis key layout
 //

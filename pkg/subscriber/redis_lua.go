@@ -2,11 +2,10 @@ package subscriber
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sipbus/sipbus/pkg/internal/rediserr"
 )
 
 // The scripts of the Redis engine. KEYS[1] is the subscriber's hash;
@@ -49,33 +48,10 @@ if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[1]) end
 return n
 `)
 
-// unavailablePrefixes are server replies that mean "cannot serve now".
-var unavailablePrefixes = []string{
-	"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY",
-	"NOREPLICAS", "BUSY", "OOM", "NOAUTH", "WRONGPASS", "MOVED", "ASK",
-	"ERR max number of clients reached",
-}
+// mapErr maps a go-redis error as store and location do (rediserr):
+// transport failures, deadlines and transient server replies wrap
+// ErrUnavailable; a context canceled by the caller and other server
+// replies (bugs such as WRONGTYPE) are wrapped as they are.
+func mapErr(ctx context.Context, op string, err error) error { return redisErrors.Map(ctx, op, err) }
 
-// mapErr maps a go-redis error as package store does: transport failures,
-// deadlines and transient server replies wrap ErrUnavailable; a context
-// canceled by the caller and other server replies (bugs such as WRONGTYPE)
-// are wrapped as they are.
-func mapErr(ctx context.Context, op string, err error) error {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w: redis did not answer in time: %w", op, ErrUnavailable, err)
-	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("%s: %w (%w)", op, context.Canceled, err)
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(msg, p) || strings.HasPrefix(strings.TrimPrefix(msg, "ERR "), p) {
-				return fmt.Errorf("%s: %w: redis: %w", op, ErrUnavailable, err)
-			}
-		}
-		return fmt.Errorf("%s: subscriber: redis: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
-}
+var redisErrors = rediserr.Errors{Pkg: "subscriber", Unavailable: ErrUnavailable}

@@ -1,4 +1,4 @@
-package store
+package rediserr
 
 import (
 	"context"
@@ -27,7 +27,19 @@ type pastDeadline struct{ context.Context }
 
 func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
 
-func TestMapErr(t *testing.T) {
+var (
+	errNotFound    = errors.New("not found")
+	errUnavailable = errors.New("unavailable")
+	ErrNotFound    = errNotFound
+	ErrUnavailable = errUnavailable
+	test           = Errors{Pkg: "test", NotFound: errNotFound, Unavailable: errUnavailable}
+)
+
+func mapErr(ctx context.Context, op string, err error) error { return test.Map(ctx, op, err) }
+
+// Every failure go-redis reports lands in one class: store, location,
+// subscriber and digest map their errors with Map.
+func TestMap(t *testing.T) {
 	expired, cancel := context.WithTimeout(context.Background(), 0)
 	defer cancel()
 	canceled, cancel2 := context.WithCancel(context.Background())
@@ -82,5 +94,10 @@ func TestMapErr(t *testing.T) {
 	}
 	if mapErr(bg, "op", nil) != nil {
 		t.Error("mapErr(nil) != nil")
+	}
+	// Without a NotFound, redis.Nil is an answer the caller did not expect:
+	// wrapped as it is.
+	if err := (Errors{Pkg: "x", Unavailable: errUnavailable}).Map(bg, "op", redis.Nil); !errors.Is(err, redis.Nil) || errors.Is(err, errUnavailable) {
+		t.Errorf("redis.Nil without NotFound: %v", err)
 	}
 }
