@@ -180,7 +180,7 @@ func parseContact(elem string) (Contact, error) {
 		c.Expires = n
 	}
 	if v, ok := na.Params.Get("q"); ok {
-		q, ok := parseQ(v)
+		q, ok := ParseQ(v)
 		if !ok {
 			return c, fault(ErrBadContact, "bad q parameter", elem)
 		}
@@ -189,8 +189,9 @@ func parseContact(elem string) (Contact, error) {
 	return c, nil
 }
 
-// parseQ parses qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
-func parseQ(s string) (float64, bool) {
+// ParseQ parses a qvalue, ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+// (RFC 3261 §25.1).
+func ParseQ(s string) (float64, bool) {
 	if s == "" || len(s) > 5 || (s[0] != '0' && s[0] != '1') {
 		return 0, false
 	}

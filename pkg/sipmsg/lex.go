@@ -119,6 +119,23 @@ func appendUnfolded(dst, b []byte) []byte {
 	return append(dst, b[start:]...)
 }
 
+// SplitList returns the elements of a comma-separated header value
+// (RFC 3261 §7.3.1): commas inside quoted strings, <...> and [...] do not
+// separate; elements are trimmed of LWS, and empty ones are dropped.
+func SplitList(s string) []string {
+	var out []string
+	for {
+		elem, rest, ok := nextElem(s)
+		if !ok {
+			return out
+		}
+		if elem != "" {
+			out = append(out, elem)
+		}
+		s = rest
+	}
+}
+
 // nextElem returns the first element of a comma-separated header value and
 // the rest after the comma. Commas inside quoted strings, <...> and [...] do
 // not separate. Elements are trimmed of LWS; empty elements are returned as

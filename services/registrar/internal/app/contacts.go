@@ -40,7 +40,7 @@ const (
 func parseContacts(m *sipmsg.Msg) ([]contact, error) {
 	var out []contact
 	for _, row := range m.Values(sipmsg.HContact) {
-		for _, elem := range splitList(row) {
+		for _, elem := range sipmsg.SplitList(row) {
 			c, err := parseContact(elem)
 			if err != nil {
 				return nil, err
@@ -69,7 +69,7 @@ func parseContact(elem string) (contact, error) {
 		c.expires = n
 	}
 	if v, ok := na.Params.Get("q"); ok {
-		q, ok := parseQ(v)
+		q, ok := sipmsg.ParseQ(v)
 		if !ok {
 			return contact{}, badContact(reasonBadQ)
 		}
@@ -99,47 +99,6 @@ func parseContact(elem string) (contact, error) {
 	return c, nil
 }
 
-// splitList splits a header value at the commas that are outside quoted
-// strings, <...> and [...] (RFC 3261 §7.3.1), trimming each element and
-// dropping empty ones.
-func splitList(s string) []string {
-	var out []string
-	inQuote, angle, bracket := false, false, false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQuote:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inQuote = false
-			}
-		case c == '"':
-			inQuote = true
-		case c == '<':
-			angle = true
-		case c == '>':
-			angle = false
-		case c == '[':
-			bracket = true
-		case c == ']':
-			bracket = false
-		case c == ',' && !angle && !bracket:
-			if e := strings.TrimSpace(s[start:i]); e != "" {
-				out = append(out, e)
-			}
-			start = i + 1
-		}
-	}
-	if start <= len(s) {
-		if e := strings.TrimSpace(s[start:]); e != "" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // parseDelta parses delta-seconds (1*DIGIT), clamping at 2^32-1.
 func parseDelta(s string) (int, bool) {
 	if s == "" {
@@ -159,31 +118,4 @@ func parseDelta(s string) (int, bool) {
 		n = maxDelta
 	}
 	return n, true
-}
-
-// parseQ parses qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-// (RFC 3261 §25.1).
-func parseQ(s string) (float64, bool) {
-	if s == "" || len(s) > 5 || (s[0] != '0' && s[0] != '1') {
-		return 0, false
-	}
-	milli := int(s[0]-'0') * 1000
-	if len(s) > 1 {
-		if s[1] != '.' {
-			return 0, false
-		}
-		weight := 100
-		for i := 2; i < len(s); i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			milli += int(c-'0') * weight
-			weight /= 10
-		}
-	}
-	if milli > 1000 {
-		return 0, false
-	}
-	return float64(milli) / 1000, true
 }

@@ -210,7 +210,7 @@ func toAOR(m *sipmsg.Msg) (string, Decision) {
 func paths(m *sipmsg.Msg) ([]string, bool) {
 	var out []string
 	for _, row := range m.Values(sipmsg.HPath) {
-		for _, elem := range splitList(row) {
+		for _, elem := range sipmsg.SplitList(row) {
 			if _, err := sipmsg.ParseNameAddr(elem); err != nil {
 				return nil, false
 			}

@@ -280,24 +280,6 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestSplitList(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"*", []string{"*"}},
-		{"<sip:a>, <sip:b>", []string{"<sip:a>", "<sip:b>"}},
-		{`"Doe, John" <sip:j@h>;q=0.5 ,sip:k@h`, []string{`"Doe, John" <sip:j@h>;q=0.5`, "sip:k@h"}},
-		{`"a\", b" <sip:x,y@h>`, []string{`"a\", b" <sip:x,y@h>`}},
-		{"sip:[2001:db8::1,2], ,", []string{"sip:[2001:db8::1,2]"}},
-	} {
-		if got := splitList(tc.in); !slices.Equal(got, tc.want) {
-			t.Errorf("splitList(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkDecide is a typical refresh: one Contact with expires, Path, an
 // RFC 5626 instance.
 func BenchmarkDecide(b *testing.B) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sipbus/sipbus/pkg/location"
@@ -56,25 +55,4 @@ func mustParse(t *testing.T, reply []byte) {
 	if err != nil || m.Request {
 		t.Fatalf("reply does not parse as a response (%v):\n%s", err, reply)
 	}
-}
-
-// FuzzSplitList checks the Contact/Path list splitter: no panic, every
-// element trimmed, non-empty and a piece of the input, in order.
-func FuzzSplitList(f *testing.F) {
-	for _, s := range []string{"<sip:a>, <sip:b>", `"a, \"b" <sip:c>`, "sip:[::1,2],x", ",,", "*"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		rest := s
-		for _, p := range splitList(s) {
-			if p == "" || p != strings.TrimSpace(p) {
-				t.Fatalf("splitList(%q) element %q", s, p)
-			}
-			i := strings.Index(rest, p)
-			if i < 0 {
-				t.Fatalf("splitList(%q): element %q is not in the input after the previous one", s, p)
-			}
-			rest = rest[i+len(p):]
-		}
-	})
 }

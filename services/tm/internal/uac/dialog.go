@@ -160,7 +160,7 @@ func newDialog(r *Req, resp *sipmsg.Msg, localTag, owner, dest string, ackApp bo
 	}
 	var rr []string
 	for _, v := range resp.Values(sipmsg.HRecordRoute) {
-		rr = append(rr, splitList(v)...)
+		rr = append(rr, sipmsg.SplitList(v)...)
 	}
 	for i := len(rr) - 1; i >= 0; i-- {
 		dl.Routes = append(dl.Routes, rr[i])
@@ -169,30 +169,6 @@ func newDialog(r *Req, resp *sipmsg.Msg, localTag, owner, dest string, ackApp bo
 		dl.Dest = ""
 	}
 	return dl, nil
-}
-
-// splitList splits a header value at commas outside <> and quotes.
-func splitList(v string) []string {
-	var out []string
-	depth, q, start := 0, false, 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '"':
-			q = !q
-		case q:
-		case c == '<':
-			depth++
-		case c == '>':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(v[start:i]))
-			start = i + 1
-		}
-	}
-	if s := strings.TrimSpace(v[start:]); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 // inDialog is the request of method in dl (RFC 3261 §12.2.1.1): the
