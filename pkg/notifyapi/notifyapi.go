@@ -18,7 +18,6 @@ package notifyapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/internal/natsrpc"
 )
 
 // Service, queue group and subjects.
@@ -110,26 +110,16 @@ func (c *Client) Retry(ctx context.Context, req RetryRequest) (*RetryReply, erro
 }
 
 func call[R interface{ reply() *Reply }](ctx context.Context, c *Client, subject string, req any, rep R) (R, error) {
-	var zero R
-	b, err := json.Marshal(req)
-	if err != nil {
-		return zero, fmt.Errorf("notifyapi: %s: %w", subject, err)
-	}
 	to := c.Timeout
 	if to <= 0 {
 		to = DefaultTimeout
 	}
-	rctx, cancel := context.WithTimeout(ctx, to)
-	defer cancel()
-	msg, err := c.NC.RequestWithContext(rctx, subject, b)
-	if err != nil {
-		if ctx.Err() == nil && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
-			return zero, fmt.Errorf("%w on %s (is `sipbus notifier` or `sipbus up --smtp` running?): %v", ErrNoNotifier, subject, err)
+	if err := natsrpc.Call(ctx, c.NC, to, subject, req, rep); err != nil {
+		var zero R
+		if errors.Is(err, natsrpc.ErrNoService) {
+			return zero, fmt.Errorf("%w (is `sipbus notifier` or `sipbus up --smtp` running?): %v", ErrNoNotifier, err)
 		}
-		return zero, fmt.Errorf("notifyapi: %s: %w", subject, err)
-	}
-	if err := json.Unmarshal(msg.Data, rep); err != nil {
-		return zero, fmt.Errorf("notifyapi: bad reply on %s: %w", subject, err)
+		return zero, fmt.Errorf("notifyapi: %w", err)
 	}
 	if r := rep.reply(); r.Status >= 300 || r.Status < 200 {
 		return rep, &Error{*r}

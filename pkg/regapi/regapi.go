@@ -32,7 +32,6 @@ package regapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sipbus/sipbus/pkg/events"
+	"github.com/sipbus/sipbus/pkg/internal/natsrpc"
 )
 
 // Service, queue group and subjects.
@@ -225,26 +225,16 @@ func (c *Client) ULDump(ctx context.Context, req ULDumpRequest) (*ULDumpReply, e
 
 // call sends req on subject and decodes the reply into rep.
 func call[R interface{ reply() *Reply }](ctx context.Context, c *Client, subject string, req any, rep R) (R, error) {
-	var zero R
-	b, err := json.Marshal(req)
-	if err != nil {
-		return zero, fmt.Errorf("regapi: %s: %w", subject, err)
-	}
 	to := c.Timeout
 	if to <= 0 {
 		to = DefaultTimeout
 	}
-	rctx, cancel := context.WithTimeout(ctx, to)
-	defer cancel()
-	msg, err := c.NC.RequestWithContext(rctx, subject, b)
-	if err != nil {
-		if ctx.Err() == nil && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
-			return zero, fmt.Errorf("%w on %s: %v", ErrNoRegistrar, subject, err)
+	if err := natsrpc.Call(ctx, c.NC, to, subject, req, rep); err != nil {
+		var zero R
+		if errors.Is(err, natsrpc.ErrNoService) {
+			return zero, fmt.Errorf("%w: %v", ErrNoRegistrar, err)
 		}
-		return zero, fmt.Errorf("regapi: %s: %w", subject, err)
-	}
-	if err := json.Unmarshal(msg.Data, rep); err != nil {
-		return zero, fmt.Errorf("regapi: bad reply on %s: %w", subject, err)
+		return zero, fmt.Errorf("regapi: %w", err)
 	}
 	if r := rep.reply(); r.Status >= 300 || r.Status < 200 {
 		return rep, &Error{*r}
