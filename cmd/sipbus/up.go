@@ -41,7 +41,7 @@ import (
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	ef := addEdgeFlags(fs)
-	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
+	dataDir := fs.String("data", defaultDataDir(), "folder for the data of sipbus up: the JetStream log (DIR/jetstream; not used with --nats), and with --smtp dev Mailpit's database and log")
 	redisURL := fs.String("redis", os.Getenv("SIPBUS_REDIS_URL"), "Redis URL for SIP state (default $SIPBUS_REDIS_URL; empty = in-memory store)")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens for other sipbus commands and subscribers")
 	natsURL := fs.String("nats", "", "NATS server URL to use instead of the embedded one (JetStream on, NATS 2.11+); empty = embedded")
