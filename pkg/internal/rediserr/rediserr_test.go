@@ -30,8 +30,6 @@ func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.M
 var (
 	errNotFound    = errors.New("not found")
 	errUnavailable = errors.New("unavailable")
-	ErrNotFound    = errNotFound
-	ErrUnavailable = errUnavailable
 	test           = Errors{Pkg: "test", NotFound: errNotFound, Unavailable: errUnavailable}
 )
 
@@ -52,27 +50,27 @@ func TestMap(t *testing.T) {
 		want []error // every one must match with errors.Is
 		not  []error // none may match
 	}{
-		{"nil reply", bg, redis.Nil, []error{ErrNotFound}, []error{ErrUnavailable}},
-		{"dial refused", bg, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, []error{ErrUnavailable}, []error{ErrNotFound}},
-		{"connection reset", bg, fmt.Errorf("read: %w", syscall.ECONNRESET), []error{ErrUnavailable}, nil},
-		{"eof", bg, io.EOF, []error{ErrUnavailable}, nil},
-		{"client closed", bg, redis.ErrClosed, []error{ErrUnavailable}, nil},
-		{"pool timeout", bg, redis.ErrPoolTimeout, []error{ErrUnavailable}, nil},
-		{"deadline", bg, context.DeadlineExceeded, []error{ErrUnavailable, context.DeadlineExceeded}, nil},
-		{"op deadline passed", expired, errors.New("i/o timeout"), []error{ErrUnavailable, context.DeadlineExceeded}, nil},
-		{"net timeout at the deadline, context timer not yet fired", pastDeadline{bg}, os.ErrDeadlineExceeded, []error{ErrUnavailable, context.DeadlineExceeded}, nil},
-		{"caller canceled", bg, context.Canceled, []error{context.Canceled}, []error{ErrUnavailable}},
-		{"caller canceled, net error", canceled, errors.New("use of closed network connection"), []error{context.Canceled}, []error{ErrUnavailable}},
-		{"loading", bg, serverErr("LOADING Redis is loading the dataset in memory"), []error{ErrUnavailable}, nil},
-		{"cluster down", bg, serverErr("CLUSTERDOWN The cluster is down"), []error{ErrUnavailable}, nil},
-		{"try again", bg, serverErr("TRYAGAIN Multiple keys request during rehashing of slot"), []error{ErrUnavailable}, nil},
-		{"master down", bg, serverErr("MASTERDOWN Link with MASTER is down"), []error{ErrUnavailable}, nil},
-		{"read only replica", bg, serverErr("READONLY You can't write against a read only replica."), []error{ErrUnavailable}, nil},
-		{"busy script", bg, serverErr("BUSY Redis is busy running a script."), []error{ErrUnavailable}, nil},
-		{"max clients", bg, serverErr("ERR max number of clients reached"), []error{ErrUnavailable}, nil},
-		{"auth", bg, serverErr("NOAUTH Authentication required."), []error{ErrUnavailable}, nil},
-		{"wrong type is a bug", bg, serverErr("WRONGTYPE Operation against a key holding the wrong kind of value"), nil, []error{ErrUnavailable, ErrNotFound}},
-		{"script error is a bug", bg, serverErr("ERR user_script:1: Script attempted to access nonexistent global variable"), nil, []error{ErrUnavailable, ErrNotFound}},
+		{"nil reply", bg, redis.Nil, []error{errNotFound}, []error{errUnavailable}},
+		{"dial refused", bg, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, []error{errUnavailable}, []error{errNotFound}},
+		{"connection reset", bg, fmt.Errorf("read: %w", syscall.ECONNRESET), []error{errUnavailable}, nil},
+		{"eof", bg, io.EOF, []error{errUnavailable}, nil},
+		{"client closed", bg, redis.ErrClosed, []error{errUnavailable}, nil},
+		{"pool timeout", bg, redis.ErrPoolTimeout, []error{errUnavailable}, nil},
+		{"deadline", bg, context.DeadlineExceeded, []error{errUnavailable, context.DeadlineExceeded}, nil},
+		{"op deadline passed", expired, errors.New("i/o timeout"), []error{errUnavailable, context.DeadlineExceeded}, nil},
+		{"net timeout at the deadline, context timer not yet fired", pastDeadline{bg}, os.ErrDeadlineExceeded, []error{errUnavailable, context.DeadlineExceeded}, nil},
+		{"caller canceled", bg, context.Canceled, []error{context.Canceled}, []error{errUnavailable}},
+		{"caller canceled, net error", canceled, errors.New("use of closed network connection"), []error{context.Canceled}, []error{errUnavailable}},
+		{"loading", bg, serverErr("LOADING Redis is loading the dataset in memory"), []error{errUnavailable}, nil},
+		{"cluster down", bg, serverErr("CLUSTERDOWN The cluster is down"), []error{errUnavailable}, nil},
+		{"try again", bg, serverErr("TRYAGAIN Multiple keys request during rehashing of slot"), []error{errUnavailable}, nil},
+		{"master down", bg, serverErr("MASTERDOWN Link with MASTER is down"), []error{errUnavailable}, nil},
+		{"read only replica", bg, serverErr("READONLY You can't write against a read only replica."), []error{errUnavailable}, nil},
+		{"busy script", bg, serverErr("BUSY Redis is busy running a script."), []error{errUnavailable}, nil},
+		{"max clients", bg, serverErr("ERR max number of clients reached"), []error{errUnavailable}, nil},
+		{"auth", bg, serverErr("NOAUTH Authentication required."), []error{errUnavailable}, nil},
+		{"wrong type is a bug", bg, serverErr("WRONGTYPE Operation against a key holding the wrong kind of value"), nil, []error{errUnavailable, errNotFound}},
+		{"script error is a bug", bg, serverErr("ERR user_script:1: Script attempted to access nonexistent global variable"), nil, []error{errUnavailable, errNotFound}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

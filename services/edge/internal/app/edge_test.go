@@ -111,18 +111,26 @@ Content-Length: 0
 `
 }
 
-// transmit plays tm: it asks the edge to send a final response to the
+// answer plays tm: it asks the edge to send a final response to the
 // INVITE's server transaction.
 func (e *Edge) answer(t *testing.T, branch string, code int) []byte {
 	t.Helper()
-	req, err := sipmsg.Parse([]byte(strings.ReplaceAll(invite(branch), "\n", "\r\n")), sipmsg.Datagram)
+	return e.final(t, invite(branch), code)
+}
+
+// final plays the service that answered request (written with "\n" line
+// ends): it asks the edge to send a final response code to its server
+// transaction, and returns the response.
+func (e *Edge) final(t *testing.T, request string, code int) []byte {
+	t.Helper()
+	req, err := sipmsg.Parse([]byte(strings.ReplaceAll(request, "\n", "\r\n")), sipmsg.Datagram)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := sipmsg.ServerTxKey(req)
 	raw := sipmsg.Reply(req, code, "", sipmsg.ReplyOptions{ToTag: "b1"})
 	if err := e.Transmit(context.Background(), &events.SIP{Type: events.TypeMessageSent, ID: "x", Source: "sipbus/tm/t",
-		CallKey: sipmsg.CallKey("core-1@test"), Raw: raw, Dest: "udp:" + peer.String(), TxKey: key}); err != nil {
+		CallKey: sipmsg.CallKey(req.CallID()), Raw: raw, Dest: "udp:" + peer.String(), TxKey: key}); err != nil {
 		t.Fatal(err)
 	}
 	return raw
@@ -251,16 +259,7 @@ Content-Length: 0
 
 `
 	e.recv(f, register, 0)
-	req, err := sipmsg.Parse([]byte(strings.ReplaceAll(register, "\n", "\r\n")), sipmsg.Datagram)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := sipmsg.ServerTxKey(req)
-	if err := e.Transmit(context.Background(), &events.SIP{Type: events.TypeMessageSent, ID: "r", Source: "sipbus/registrar/r",
-		CallKey: sipmsg.CallKey("reg-1@test"), Raw: sipmsg.Reply(req, 200, "", sipmsg.ReplyOptions{ToTag: "r1"}),
-		Dest: "udp:" + peer.String(), TxKey: key}); err != nil {
-		t.Fatal(err)
-	}
+	e.final(t, register, 200)
 	f.take()
 	published := f.published()
 	for i := range 3 { // 12 s of retransmissions 4 s apart: each renews T4

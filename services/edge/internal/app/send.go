@@ -123,7 +123,7 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 		}
 		// Timer L (RFC 6026) and H: 64*T1 absorbs retransmissions of the
 		// INVITE and waits for the ACK. A non-INVITE completed here lives
-		// T4, renewed by each retransmission it absorbs (completedLife);
+		// T4, renewed by each retransmission it absorbs (retransmission);
 		// Timer J's 64*T1 is kept by the record that answered.
 		life := 64 * e.opt.T1
 		if !invite {

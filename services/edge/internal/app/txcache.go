@@ -25,8 +25,9 @@ import (
 // Redis). Held 64*T1 here too, the finals of 7,500 REGISTER/s were ~1 kB
 // each for 37 s in `sipbus up`'s heap, whose garbage collector then ran
 // for a second at a time and queued REGISTERs past the overload target.
-// While no final is known an entry lives at most maxPending. Expiry runs on a wheel of one-second buckets, so its cost
-// follows what expires, not the table's size. The table is sharded to keep
+// While no final is known an entry lives at most maxPending. Expiry runs
+// on a wheel of one-second buckets, so its cost follows what expires, not
+// the table's size. The table is sharded to keep
 // workers off each other's locks, and bounded: past Max entries a new
 // transaction is not remembered (its retransmissions go to tm).
 type txCache struct {
