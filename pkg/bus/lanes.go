@@ -108,6 +108,26 @@ func (o *Overload) OverloadedAt(now time.Time) bool {
 // one slow input (a Redis stall) must not read as an empty queue.
 func (o *Overload) pause() int64 { return int64(max(2*o.Interval, time.Second)) }
 
+// Backstop reports whether a replica refuses a new request (initial
+// INVITE, REGISTER, ...) that waited `waited` since the edge received it,
+// with t1 SIP's T1: only while the detector holds and the request waited
+// T1 or longer. Shedding is the edges' job (admission: a stateless 503
+// before anything is published, the cheapest no): they hear a replica's
+// overload in its beats and refuse a share of the new dialogs that
+// follows its queue. A replica that refused every new request while its
+// detector held threw away what the edges had already paid to carry: at
+// twice the max rate, a third of the 503s came from tm, each after a full
+// publish and delivery, while the gate's share let through what the CPU
+// carried, and the step at the max rate after it failed on tm's bursts of
+// refusals (each hold of its detector refused every new call for a few
+// hundred ms). Past T1 a queue feeds itself: the UAS retransmits its 2xx
+// until the ACK comes through the queue, UACs their non-INVITE requests.
+// There the replica refuses too, whatever the edges do (an edge that does
+// not shed, a surge faster than the beats).
+func (o *Overload) Backstop(waited, t1 time.Duration) bool {
+	return waited >= t1 && o.Overloaded()
+}
+
 // Mean is the average queueing delay of the latest window (zero after a
 // pause): the measure the state follows, and what a controller fed by it
 // reads for the trend.
@@ -231,8 +251,10 @@ func (l *Lanes) Stop() {
 }
 
 // Beater publishes an instance's beat every DefaultBeatEvery, and every
-// 2*Interval of its Overload while overloaded, carrying the overload
-// state: edges shed new dialogs for it while it says so.
+// Interval of its Overload while overloaded (each beat saying the next
+// comes within 2*Interval), carrying the overload state and the latest
+// window's delay: edges shed a share of the new dialogs for it, steered
+// by that delay, while it says so.
 type Beater struct {
 	NC      *nats.Conn
 	Service string
@@ -281,7 +303,10 @@ func (b *Beater) Run(ctx context.Context) {
 			since := now.Sub(b.last)
 			b.mu.Unlock()
 			over := b.Load != nil && b.Load.Overloaded()
-			if since >= DefaultBeatEvery || (over && since >= b.Load.Interval) {
+			// while overloaded, every tick (edges steer their admission
+			// by the delay each beat carries; half an interval, as the
+			// ticks and the beats the load's changes trigger interleave)
+			if since >= DefaultBeatEvery || (over && since >= b.Load.Interval/2) {
 				b.Beat()
 			}
 		}

@@ -184,3 +184,26 @@ func TestKeyHash(t *testing.T) {
 		}
 	}
 }
+
+// TestBackstop: a replica refuses a new request only when it waited T1 or
+// longer while its detector holds.
+func TestBackstop(t *testing.T) {
+	o := bus.Overload{Target: 10 * time.Millisecond, Interval: 10 * time.Millisecond}
+	const t1 = 500 * time.Millisecond
+	if o.Backstop(time.Second, t1) {
+		t.Error("refused without a standing queue")
+	}
+	now := time.Now()
+	for i := range 5 {
+		o.Observe(50*time.Millisecond, now.Add(time.Duration(i)*6*time.Millisecond))
+	}
+	if !o.OverloadedAt(now.Add(24 * time.Millisecond)) {
+		t.Fatal("the detector does not hold after three windows at five times the target")
+	}
+	if o.Backstop(t1-time.Millisecond, t1) {
+		t.Error("refused a request that waited under T1")
+	}
+	if !o.Backstop(t1, t1) {
+		t.Error("let through a request that waited T1 while overloaded")
+	}
+}

@@ -33,7 +33,7 @@ func (t *TM) RegisterMetrics(m *obs.Metrics) {
 	}{
 		{"tm_messages_total", "SIP events handled.", &st.Messages},
 		{"tm_transactions_total", "New requests handed to the engine (one server transaction each).", &st.Transactions},
-		{"tm_shed_total", "New requests answered 503 by tm because its queue was late (overload).", &st.Shed},
+		{"tm_shed_total", "New requests answered 503 by tm: they waited T1 or longer while its queue stood above the target (overload the edges did not shed in time).", &st.Shed},
 		{"tm_stale_total", "Non-INVITE requests dropped: older than Timer F when they arrived.", &st.Stale},
 		{"tm_timers_total", "Transaction deadlines (RFC 3261 §17 timers) handled.", &st.Timers},
 		{"tm_lookups_total", "DNS resolutions of next hops.", &st.Lookups},

@@ -22,22 +22,27 @@ import (
 //   - remote: the beats of tm and registrar replicas (bus.Beat), which
 //     report the same measure for their own input queues (beat).
 //
-// What is shed is a share, not everything (AIMD, as TCP's window): while a
-// signal holds, the share of new dialogs let through is cut at once (by
-// a half when the queue stands at twice its target or more, by an eighth
-// when just above it: onsetCut) and by a quarter each interval after, but only while the queue does not
-// drain (its latest window's average delay no lower than the one before);
-// without a signal it grows back by a sixteenth an interval, by a
-// sixty-fourth near the share at which the latest overload began
-// (regrowth). A gate that
-// shut completely made tm's queue run dry within an interval and reopen to
-// twice the rate its CPU carries: at 2× the max rate only 79 % of the max
-// got through. A gate that kept cutting while the queue drained (the
-// signal lags the queue by the time the queue takes to drain) swung from
-// everything to its floor and back every second and a half: at 2,500
-// calls/s offered to a machine carrying 1,250, 64 % of the max got through
-// while the CPU idled between swings. The share settles near what tm
-// carries, with its queue near the target.
+// What is shed is a share, not everything, and the share follows the
+// queue's delay (a PI controller, as PIE does for packets, RFC 8033):
+// while a signal holds, each interval the share refused grows by the
+// delay's excess over the target (integral: a queue that stands above
+// the target keeps cutting, slowly) and by how much the delay changed
+// since the step before (proportional: a growing queue cuts at once, a
+// draining one gives back at once). At the signal's onset the whole
+// excess counts as change: the cut follows how far the queue stands
+// above the target. Without a signal the refused share decays by a
+// sixteenth an interval, and is gone plateauHold intervals after the
+// latest signal ended.
+//
+// Its predecessor cut the share by a quarter each interval the signal
+// held and the delay did not fall (AIMD). The signal lags the queue: a
+// replica's detector holds until a window averages under half the
+// target, and its beat holds at the edge until it says otherwise. The
+// cuts went on while the queue was already empty: at twice the max rate
+// the share swung from everything to a twentieth and back every three
+// seconds, the queue empty half of the time and the CPU at half its
+// capacity. Here a signal that holds while the queue drains reads a
+// delay under the target, and the refused share shrinks.
 //
 // Only requests that start something new are shed (initial INVITE,
 // REGISTER, out-of-dialog MESSAGE, SUBSCRIBE, OPTIONS...); responses,
@@ -72,19 +77,27 @@ type report struct{ until, delay int64 }
 // gate is the share of one service's new dialogs that pass, in gateOne
 // units.
 type gate struct {
-	share atomic.Int64
-	at    atomic.Int64 // unix ns of the latest step
-	over  atomic.Bool  // the signal at the latest step
-	delay atomic.Int64 // the queueing delay at the latest step, ns
-	peak  atomic.Int64 // the share at the latest overload's onset, before the cut
-	calm  atomic.Int64 // unix ns the latest overload ended
+	share  atomic.Int64
+	at     atomic.Int64 // unix ns of the latest step
+	over   atomic.Bool  // the signal at the latest step
+	excess atomic.Int64 // the delay's excess over the target at the latest step, gateOne units of the target
+	calm   atomic.Int64 // unix ns the latest signal ended
 }
 
 const (
 	gateOne = 1 << 16
 	gateMin = gateOne / 64 // some new dialogs always pass: they carry the measure that ends the episode
-	// plateauHold is how long, in intervals, after an overload ended the
-	// share grows back slowly near the share at which it began.
+	// The controller's gains, as divisors: each interval a signal
+	// holds, the refused share grows by excess/gainI and by
+	// (excess-previous)/gainP, the excess being the delay's over the
+	// target in units of the target. At twice the max rate the queue
+	// grows by about a target an interval with nothing refused; the
+	// proportional gain (a target's growth refuses an eighth) keeps the
+	// loop stable with the signal two intervals behind the queue, the
+	// integral one settles it within a few seconds near the target.
+	gainP, gainI = 8, 64
+	// plateauHold is how long, in intervals, after a signal ended what is
+	// left of the refused share is dropped: the load that caused it is gone.
 	plateauHold = 20
 )
 
@@ -96,8 +109,9 @@ func newGate() *gate {
 
 // step moves the share for the signal over, with the queueing delay
 // behind it, at now (once an interval, or at once when the signal
-// changes) and returns it. The growth counts the intervals since the
-// latest step: a gate no request touched for a while is open again.
+// changes) and returns it. Without a signal, the decay counts the
+// intervals since the latest step: a gate no request touched for a while
+// is open again.
 func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 	last := g.at.Load()
 	if now-last < interval && over == g.over.Load() {
@@ -106,57 +120,50 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 	if !g.at.CompareAndSwap(last, now) {
 		return g.share.Load() // another request steps it
 	}
-	s := g.share.Load()
-	prev := g.delay.Swap(delay)
-	switch wasOver := g.over.Swap(over); {
-	case over && !wasOver:
-		g.peak.Store(s)
-		s = onsetCut(s, delay, target)
-	case over && delay < prev:
-		// the queue drains at this share: cutting more would starve it
-	case over:
-		s = s * 3 / 4
-	default:
+	refused := gateOne - g.share.Load()
+	wasOver := g.over.Swap(over)
+	if over {
+		e := excess(delay, target)
+		prev := g.excess.Swap(e)
+		if !wasOver {
+			prev = 0 // the onset: the whole excess is change
+		}
+		refused += (e - prev) / gainP
+		// The integral counts at most a target's excess, and none
+		// while the queue drains: the delay is measured as inputs leave
+		// the queue, so it lags the share by the queue's own length;
+		// counted whole, a 400 ms queue at twice the max rate piled the
+		// refused share up to everything by the time the queue showed
+		// the cuts.
+		if i := min(max(e, -gateOne), gateOne); i < 0 || e >= prev {
+			refused += i / gainI
+		}
+	} else {
+		g.excess.Store(0)
 		if wasOver {
 			g.calm.Store(now)
 		}
-		s += regrowth(s, g.peak.Load(), now-g.calm.Load(), interval) * min(max((now-last)/interval, 1), 16)
+		for n := min(max((now-last)/interval, 1), 64); n > 0 && refused > 0; n-- {
+			refused -= max(refused/32, gateOne/512)
+		}
+		if now-g.calm.Load() >= plateauHold*interval {
+			refused = 0
+		}
 	}
-	s = min(max(s, gateMin), gateOne)
+	s := gateOne - min(max(refused, 0), gateOne-gateMin)
 	g.share.Store(s)
 	return s
 }
 
-// regrowth is how much the share s grows back in an interval without a
-// signal: a sixteenth, but a sixty-fourth once within an eighth of peak
-// (the share at which the latest overload began) while that overload ended
-// less than plateauHold intervals ago (calm ns). The share at an onset is
-// above what the machine carries (the signal lags the queue); growing back
-// to it at full pace swung the share between a third and everything every
-// two seconds at twice the max rate, and the CPU idled in the troughs.
-// Slowly near it, the next onset comes at a share nearer the right one
-// (TCP CUBIC's plateau). Once the overload is long over, the full pace:
-// the load that caused it is gone.
-func regrowth(s, peak, calm, interval int64) int64 {
-	if s >= peak-peak/8 && calm < plateauHold*interval {
-		return gateOne / 64
-	}
-	return gateOne / 16
-}
-
-// onsetCut is the share s cut at the start of an overload whose queue
-// averaged delay against target: in proportion to how far it stands
-// above the target (target/delay), between a half (a queue twice the
-// target or longer: the growth of twice the max rate) and seven eighths
-// (a queue just above it: a burst at the max rate that stood two
-// windows). Halving at every onset refused half the new calls of a step
-// at the max rate for each such burst, and the share then grew back to
-// everything, past what the machine carries, within a second.
-func onsetCut(s, delay, target int64) int64 {
+// excess is how far delay stands above target, in gateOne units of the
+// target (negative below it), between minus one target and eight. A
+// signal without a delay (a beat that does not carry it) counts as a
+// queue at twice the target.
+func excess(delay, target int64) int64 {
 	if delay <= 0 || target <= 0 {
-		return s / 2
+		return gateOne
 	}
-	return min(max(s*target/delay, s/2), s*7/8)
+	return min(max((delay-target)*gateOne/target, -gateOne), 8*gateOne)
 }
 
 // observe feeds one queueing delay measured at now.

@@ -316,91 +316,82 @@ func TestAdmissionLocalQueue(t *testing.T) {
 		t.Errorf("one INVITE that waited 1ms got %v, want 503: one fast input does not end the overload", got)
 	}
 	var got []string
-	for i := 12; i < 100 && strings.Join(got, ",") != "100"; i++ {
+	for i := 12; i < 250 && strings.Join(got, ",") != "100"; i++ {
 		got = inv(i, time.Millisecond)
 	}
 	if strings.Join(got, ",") != "100" {
-		t.Errorf("after 880ms of 1ms waits an INVITE got %v, want 100", got)
+		t.Errorf("after 2.4s of 1ms waits an INVITE got %v, want 100 (the refused share is gone plateauHold intervals after the signal)", got)
 	}
 	if e.C.Shed.Load() < 2 {
 		t.Errorf("shed counted %d, want at least 2", e.C.Shed.Load())
 	}
 }
 
-// The gate's share is AIMD: cut when a signal starts (by target/delay,
-// between a half and an eighth: onsetCut), cut by a quarter
-// each interval it holds while the queue does not drain, held while it
-// drains (never under gateMin), grown by a sixteenth an interval after,
-// by the intervals that passed, back to everything.
+// The gate is a PI controller on the queue's delay while a signal holds:
+// at the onset the refused share is the delay's excess over the target
+// (in targets) over gainP plus, capped at one target, over gainI; then
+// each interval the change of the excess over gainP and the capped excess
+// over gainI (none while the queue drains); never above all but gateMin.
+// Without a signal it decays by a thirty-second an interval and is gone
+// plateauHold intervals after the signal ended.
 func TestGateShare(t *testing.T) {
-	g := newGate()
 	const iv, target = int64(100 * time.Millisecond), int64(100 * time.Millisecond)
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC).UnixNano()
+	const p, i = gateOne / gainP, gateOne / gainI // a target's change, a target's excess
+	g := newGate()
 	steps := []struct {
 		at    int64
 		over  bool
 		delay int64
-		want  int64
+		want  int64 // share let through
 	}{
 		{t0, false, 0, gateOne},
-		{t0 + iv/10, true, ms(200), gateOne / 2},                       // the signal starts: at once
-		{t0 + iv/5, true, ms(300), gateOne / 2},                        // within the interval: unchanged
-		{t0 + iv/10 + iv, true, ms(250), gateOne * 3 / 8},              // an interval on, the queue grew
-		{t0 + iv/10 + 2*iv, true, ms(250), gateOne * 9 / 32},           // it stands
-		{t0 + iv/10 + 3*iv, true, ms(180), gateOne * 9 / 32},           // it drains: held
-		{t0 + iv/10 + 4*iv, true, ms(190), gateOne * 27 / 128},         // it grows again
-		{t0 + iv/10 + 4*iv + 1, false, 0, gateOne*27/128 + gateOne/16}, // the signal ends: +1/16 at once
-		{t0 + iv/10 + 7*iv, false, 0, gateOne*27/128 + 3*gateOne/16},   // two intervals later: +2/16
-		{t0 + iv/10 + 50*iv, false, 0, gateOne},                        // open again
+		{t0 + iv/10, true, ms(200), gateOne - p - i},                    // the onset, a target above: at once
+		{t0 + iv/5, true, ms(300), gateOne - p - i},                     // within the interval: unchanged
+		{t0 + iv/10 + iv, true, ms(300), gateOne - 2*p - 2*i},           // it grew by a target
+		{t0 + iv/10 + 2*iv, true, ms(300), gateOne - 2*p - 3*i},         // it stands: the integral alone
+		{t0 + iv/10 + 3*iv, true, ms(150), gateOne - 2*p - 3*i + 3*p/2}, // it drains by 1.5 targets: given back, no integral
+		{t0 + iv/10 + 4*iv, true, ms(50), gateOne},                      // under the target: everything passes though the signal holds
+		{t0 + iv/10 + 5*iv, true, ms(200), gateOne - 3*p/2 - i},         // it grew by 1.5 targets
+		{t0 + iv/10 + 5*iv + 1, false, 0, gateOne - (3*p/2+i)*31/32},    // the signal ends: a thirty-second less
+		{t0 + iv/10 + 5*iv + 1 + plateauHold*iv, false, 0, gateOne},     // plateauHold intervals on: open
 	}
-	for i, s := range steps {
+	for n, s := range steps {
 		if got := g.step(s.at, s.over, s.delay, target, iv); got != s.want {
-			t.Errorf("step %d: share %d/%d, want %d", i, got, gateOne, s.want)
+			t.Errorf("step %d: share %d/%d, want %d", n, got, gateOne, s.want)
 		}
 	}
-	for range 40 {
-		g.step(t0, true, ms(300), target, iv)
-		t0 += iv
+	at := t0 + 100*iv
+	for range 80 {
+		at += iv
+		g.step(at, true, ms(300), target, iv)
 	}
 	if got := g.share.Load(); got != gateMin {
-		t.Errorf("after 40 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
+		t.Errorf("after 80 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
 	}
-
-	// Near the share at which the latest overload began, and for
-	// plateauHold intervals after it ended, the share grows back by a
-	// sixty-fourth an interval; below that and later, by a sixteenth.
-	{
-		g := newGate()
-		at := t0
-		g.step(at, false, 0, target, iv)
-		g.share.Store(gateOne / 2) // an earlier episode left it here
-		at += iv
-		if got := g.step(at, true, ms(200), target, iv); got != gateOne/4 {
-			t.Fatalf("onset at 1/2 with a 200 ms queue: share %d, want %d", got, gateOne/4)
+	// It decays without a signal, by a thirty-second an interval (at
+	// least gateOne/512), counting the intervals no request stepped it.
+	at += iv
+	g.step(at, false, 0, target, iv)
+	refused := int64(gateOne - gateMin)
+	refused -= refused / 32
+	for _, n := range []int64{1, 3} {
+		at += n * iv
+		for range n {
+			refused -= max(refused/32, gateOne/512)
 		}
-		// the signal ends; 1/4 -> 5/16 -> 3/8 -> 7/16 (7/8 of the peak 1/2), then slowly
-		want := int64(gateOne / 4)
-		for i, by := range []int64{16, 16, 16, 64, 64} {
-			at += iv
-			want += gateOne / by
-			if got := g.step(at, false, 0, target, iv); got != want {
-				t.Fatalf("%d intervals after the episode: share %d, want %d", i+1, got, want)
-			}
-		}
-		at += plateauHold * iv // a long calm: the full pace again
-		if got := g.step(at, false, 0, target, iv); got != gateOne {
-			t.Fatalf("after the hold: share %d, want %d", got, gateOne)
+		if got := g.step(at, false, 0, target, iv); got != gateOne-refused {
+			t.Errorf("%d intervals later: share %d, want %d", n, got, gateOne-refused)
 		}
 	}
 
-	// The cut at the onset follows the queue's excess over the target.
+	// The onset follows the queue's excess over the target.
 	for _, c := range []struct{ delay, want int64 }{
-		{ms(400), gateOne / 2},     // four times the target: a half, not a quarter
-		{ms(200), gateOne / 2},     // twice: a half
-		{ms(125), gateOne * 4 / 5}, // a quarter above: ×0.8
-		{ms(101), gateOne * 7 / 8}, // just above: an eighth, not a hundredth
-		{0, gateOne / 2},           // no measure (a beat without its delay): a half
+		{ms(400), gateOne - 3*p - i},                           // three targets above: the integral counts one
+		{ms(125), gateOne - gateOne/4/gainP - gateOne/4/gainI}, // a quarter above
+		{ms(100), gateOne},                                     // at the target: nothing yet
+		{0, gateOne - p - i},                                   // no measure (a beat without its delay): a target above
 	} {
 		g := newGate()
 		g.step(t0, false, 0, target, iv)

@@ -102,7 +102,12 @@ func (in *Input) onMsg(m *nats.Msg) {
 			defer end()
 			ctx, s.TraceParent = bus.WithTraceParent(ctx, tp), tp // the reply and the reg.* events join the span
 		}
-		shed := in.lanes.Load.Overloaded()
+		// waited since the edge received it (the JetStream delivery
+		// included), as tm counts it; the lane's wait if unstamped
+		if !s.Time.IsZero() {
+			waited = max(time.Since(s.Time), waited)
+		}
+		shed := in.lanes.Load.Backstop(waited, sipT1)
 		if shed {
 			in.Shed.Add(1)
 		}
@@ -111,6 +116,11 @@ func (in *Input) onMsg(m *nats.Msg) {
 		}
 	})
 }
+
+// sipT1 is SIP's T1 (RFC 3261 §17): a REGISTER that waited this long has
+// been retransmitted by its UAC, and the registrar refuses new ones while
+// its detector holds (bus.Overload.Backstop).
+const sipT1 = 500 * time.Millisecond
 
 // Beats publishes the replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }

@@ -74,9 +74,10 @@ func newTestInput(t *testing.T, nc *nats.Conn) (*Input, *statusRecorder) {
 // TestHandedOverMessagesAreNotShed: the messages a leaving replica held
 // reach the new owner late by the hand-over's length. Marked with
 // HandoverHeader, they are neither counted as queueing delay nor shed:
-// each INVITE gets the answer routing gives it (404 here), not 503. The
-// same late messages unmarked (a real standing queue) make the replica
-// overloaded, and it sheds. Real NATS: the messages arrive on the
+// each INVITE gets the answer routing gives it (404 here), not 503.
+// Unmarked messages 200 ms late make the replica overloaded, and it still
+// routes them (under T1); the same messages a second late (a queue past
+// T1) are shed. Real NATS: the messages arrive on the
 // partitions' subscriptions as the edges' do.
 func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	nc, in, sent := newOwningInput(t)
@@ -114,6 +115,27 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	}
 	if h := in.Stats.HandedOver.Load(); h != n {
 		t.Errorf("HandedOver = %d, want %d", h, n)
+	}
+
+	// Late, not handed over, but under T1: the detector holds, and the
+	// replica still routes them (shedding is the edges' job until a
+	// request waited T1: bus.Overload.Backstop).
+	publishAged := func(n int, age time.Duration) {
+		for i := range n {
+			callID := fmt.Sprintf("aged-%v-%d@test", age, i)
+			ev := received(events.TypeRequestReceived, "INVITE", callID, fmt.Sprintf("a%v%d", age, i), age)
+			if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("INVITE", ev.CallKey))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+	}
+	publishAged(n, 200*time.Millisecond)
+	got = nil
+	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= n }, "%d answers", n)
+	if count(got, 404) != n || in.Stats.Shed.Load() != 0 || !in.load.Overloaded() {
+		t.Errorf("INVITEs that waited 200ms answered %v (shed %d, overloaded %v), want %d × 404 from an overloaded replica",
+			got, in.Stats.Shed.Load(), in.load.Overloaded(), n)
 	}
 
 	publish(n, false)

@@ -418,7 +418,7 @@ func (in *Input) dispatch(ctx context.Context, s *events.SIP, inb *app.Inbound, 
 			in.Stats.Stale.Add(1)
 			return nil // the client transaction timed out (Timer F): nobody waits for it
 		}
-		if !passed && in.load.Overloaded() {
+		if !passed && in.load.Backstop(waited, in.opt.T1) {
 			in.Stats.Shed.Add(1)
 			return in.eng.Shed(ctx, inb)
 		}
