@@ -94,8 +94,9 @@ const (
 	// grows by about a target an interval with nothing refused; the
 	// proportional gain (a target's growth refuses an eighth) keeps the
 	// loop stable with the signal two intervals behind the queue, the
-	// integral one settles it within a few seconds near the target.
-	gainP, gainI = 8, 64
+	// integral one (a thirty-second an interval for a queue a target or
+	// more above it) settles it within a few seconds near the target.
+	gainP, gainI = 8, 32
 	// plateauHold is how long, in intervals, after a signal ended what is
 	// left of the refused share is dropped: the load that caused it is gone.
 	plateauHold = 20
@@ -144,7 +145,7 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 			g.calm.Store(now)
 		}
 		for n := min(max((now-last)/interval, 1), 64); n > 0 && refused > 0; n-- {
-			refused -= max(refused/32, gateOne/512)
+			refused -= max(refused/8, gateOne/256)
 		}
 		if now-g.calm.Load() >= plateauHold*interval {
 			refused = 0

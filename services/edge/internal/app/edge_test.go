@@ -332,7 +332,7 @@ func TestAdmissionLocalQueue(t *testing.T) {
 // (in targets) over gainP plus, capped at one target, over gainI; then
 // each interval the change of the excess over gainP and the capped excess
 // over gainI (none while the queue drains); never above all but gateMin.
-// Without a signal it decays by a thirty-second an interval and is gone
+// Without a signal it decays by an eighth an interval and is gone
 // plateauHold intervals after the signal ended.
 func TestGateShare(t *testing.T) {
 	const iv, target = int64(100 * time.Millisecond), int64(100 * time.Millisecond)
@@ -352,9 +352,9 @@ func TestGateShare(t *testing.T) {
 		{t0 + iv/10 + iv, true, ms(300), gateOne - 2*p - 2*i},           // it grew by a target
 		{t0 + iv/10 + 2*iv, true, ms(300), gateOne - 2*p - 3*i},         // it stands: the integral alone
 		{t0 + iv/10 + 3*iv, true, ms(150), gateOne - 2*p - 3*i + 3*p/2}, // it drains by 1.5 targets: given back, no integral
-		{t0 + iv/10 + 4*iv, true, ms(50), gateOne},                      // under the target: everything passes though the signal holds
-		{t0 + iv/10 + 5*iv, true, ms(200), gateOne - 3*p/2 - i},         // it grew by 1.5 targets
-		{t0 + iv/10 + 5*iv + 1, false, 0, gateOne - (3*p/2+i)*31/32},    // the signal ends: a thirty-second less
+		{t0 + iv/10 + 4*iv, true, ms(25), gateOne},                      // well under the target: everything passes though the signal holds
+		{t0 + iv/10 + 5*iv, true, ms(200), gateOne - 7*p/4 - i},         // it grew by 1.75 targets
+		{t0 + iv/10 + 5*iv + 1, false, 0, gateOne - (7*p/4+i)*7/8},      // the signal ends: an eighth less
 		{t0 + iv/10 + 5*iv + 1 + plateauHold*iv, false, 0, gateOne},     // plateauHold intervals on: open
 	}
 	for n, s := range steps {
@@ -370,16 +370,16 @@ func TestGateShare(t *testing.T) {
 	if got := g.share.Load(); got != gateMin {
 		t.Errorf("after 80 intervals of a standing queue the share is %d, want the floor %d", got, gateMin)
 	}
-	// It decays without a signal, by a thirty-second an interval (at
-	// least gateOne/512), counting the intervals no request stepped it.
+	// It decays without a signal, by an eighth an interval (at least
+	// gateOne/256), counting the intervals no request stepped it.
 	at += iv
 	g.step(at, false, 0, target, iv)
 	refused := int64(gateOne - gateMin)
-	refused -= refused / 32
+	refused -= refused / 8
 	for _, n := range []int64{1, 3} {
 		at += n * iv
 		for range n {
-			refused -= max(refused/32, gateOne/512)
+			refused -= max(refused/8, gateOne/256)
 		}
 		if got := g.step(at, false, 0, target, iv); got != gateOne-refused {
 			t.Errorf("%d intervals later: share %d, want %d", n, got, gateOne-refused)
