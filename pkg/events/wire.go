@@ -99,6 +99,16 @@ func IsSIPType(typ string) bool {
 // (request, response or rejected request).
 func (s *SIP) Received() bool { return s.Type != TypeMessageSent }
 
+// Waited is how long the message has waited at now since the edge
+// received it (its queues, the stream's delivery and the consumer's):
+// zero when it carries no time (a message to send).
+func (s *SIP) Waited(now time.Time) time.Duration {
+	if s.Time.IsZero() {
+		return 0
+	}
+	return max(now.Sub(s.Time), 0)
+}
+
 // Encode renders s as a NATS message on subject, binary content mode. The
 // event has no Nats-Msg-Id: its id is unique, and a SIP message is not
 // published twice on purpose (a retransmission is a message of its own).

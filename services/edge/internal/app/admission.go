@@ -30,9 +30,9 @@ import (
 // since the step before (proportional: a growing queue cuts at once, a
 // draining one gives back at once). At the signal's onset the whole
 // excess counts as change: the cut follows how far the queue stands
-// above the target. Without a signal the refused share decays by a
-// sixteenth an interval, and is gone plateauHold intervals after the
-// latest signal ended.
+// above the target. Without a signal the refused share decays by an
+// eighth an interval, and is gone plateauHold intervals after the latest
+// signal ended.
 //
 // Its predecessor cut the share by a quarter each interval the signal
 // held and the delay did not fall (AIMD). The signal lags the queue: a
@@ -125,10 +125,7 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
 	wasOver := g.over.Swap(over)
 	if over {
 		e := excess(delay, target)
-		prev := g.excess.Swap(e)
-		if !wasOver {
-			prev = 0 // the onset: the whole excess is change
-		}
+		prev := g.excess.Swap(e) // 0 at the onset: the whole excess is change
 		refused += (e - prev) / gainP
 		// The integral counts at most a target's excess, and none
 		// while the queue drains: the delay is measured as inputs leave

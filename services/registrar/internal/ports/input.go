@@ -11,6 +11,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/sipfsm"
 )
 
 // QueueGroup is the queue group of the registrar replicas: each REGISTER
@@ -102,12 +103,9 @@ func (in *Input) onMsg(m *nats.Msg) {
 			defer end()
 			ctx, s.TraceParent = bus.WithTraceParent(ctx, tp), tp // the reply and the reg.* events join the span
 		}
-		// waited since the edge received it (the JetStream delivery
+		// waited since the edge received it (the stream's delivery
 		// included), as tm counts it; the lane's wait if unstamped
-		if !s.Time.IsZero() {
-			waited = max(time.Since(s.Time), waited)
-		}
-		shed := in.lanes.Load.Backstop(waited, sipT1)
+		shed := in.lanes.Load.Backstop(max(s.Waited(time.Now()), waited), sipfsm.DefaultTimers().T1)
 		if shed {
 			in.Shed.Add(1)
 		}
@@ -116,11 +114,6 @@ func (in *Input) onMsg(m *nats.Msg) {
 		}
 	})
 }
-
-// sipT1 is SIP's T1 (RFC 3261 §17): a REGISTER that waited this long has
-// been retransmitted by its UAC, and the registrar refuses new ones while
-// its detector holds (bus.Overload.Backstop).
-const sipT1 = 500 * time.Millisecond
 
 // Beats publishes the replica's beat (with its load) until ctx ends.
 func (in *Input) Beats(ctx context.Context) { in.beat.Run(ctx) }

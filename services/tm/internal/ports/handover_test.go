@@ -81,10 +81,10 @@ func newTestInput(t *testing.T, nc *nats.Conn) (*Input, *statusRecorder) {
 // partitions' subscriptions as the edges' do.
 func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	nc, in, sent := newOwningInput(t)
-	publish := func(n int, marked bool) {
+	publish := func(n int, marked bool, age time.Duration) {
 		for i := range n {
-			callID := fmt.Sprintf("late-%v-%d@test", marked, i)
-			ev := received(events.TypeRequestReceived, "INVITE", callID, fmt.Sprintf("%v%d", marked, i), time.Second)
+			callID := fmt.Sprintf("late-%v-%v-%d@test", marked, age, i)
+			ev := received(events.TypeRequestReceived, "INVITE", callID, fmt.Sprintf("%v%v%d", marked, age, i), age)
 			m := ev.Encode(bus.SubjectRequestIn("INVITE", ev.CallKey))
 			if marked {
 				m.Header.Set(HandoverHeader, "tm-old")
@@ -106,7 +106,7 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	}
 
 	const n = 5
-	publish(n, true)
+	publish(n, true, time.Second)
 	var got []int
 	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= n }, "%d answers (messages %d, bad %d, failed %d)", n, in.Stats.Messages.Load(), in.Stats.Bad.Load(), in.Stats.Failed.Load())
 	if count(got, 404) != n || in.Stats.Shed.Load() != 0 || in.load.Overloaded() {
@@ -120,17 +120,7 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 	// Late, not handed over, but under T1: the detector holds, and the
 	// replica still routes them (shedding is the edges' job until a
 	// request waited T1: bus.Overload.Backstop).
-	publishAged := func(n int, age time.Duration) {
-		for i := range n {
-			callID := fmt.Sprintf("aged-%v-%d@test", age, i)
-			ev := received(events.TypeRequestReceived, "INVITE", callID, fmt.Sprintf("a%v%d", age, i), age)
-			if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("INVITE", ev.CallKey))); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(3 * time.Millisecond)
-		}
-	}
-	publishAged(n, 200*time.Millisecond)
+	publish(n, false, 200*time.Millisecond)
 	got = nil
 	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= n }, "%d answers", n)
 	if count(got, 404) != n || in.Stats.Shed.Load() != 0 || !in.load.Overloaded() {
@@ -138,7 +128,7 @@ func TestHandedOverMessagesAreNotShed(t *testing.T) {
 			got, in.Stats.Shed.Load(), in.load.Overloaded(), n)
 	}
 
-	publish(n, false)
+	publish(n, false, time.Second)
 	got = nil
 	testenv.Eventually(t, 5*time.Second, func() bool { got = append(got, sent.take()...); return len(got) >= n }, "%d answers (messages %d, bad %d, failed %d)", n, in.Stats.Messages.Load(), in.Stats.Bad.Load(), in.Stats.Failed.Load())
 	if count(got, 503) == 0 || in.Stats.Shed.Load() == 0 {

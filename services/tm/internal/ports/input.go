@@ -342,10 +342,7 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		return nil
 	}
 	now := time.Now()
-	var waited time.Duration
-	if !s.Time.IsZero() {
-		waited = max(now.Sub(s.Time), 0)
-	}
+	waited := s.Waited(now)
 	// A message a leaving replica passed on (handover.go) waited in its
 	// hand-over, not in a queue of this replica: it says nothing of this
 	// replica's load, and the edge admitted it (it may have answered 100
