@@ -188,6 +188,9 @@ type Deps struct {
 	Routes  *routes.Table
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Lag is how late this replica handles its inputs now (its input's
+	// queueing delay); nil: never late. It stretches Coalesce (window).
+	Lag func() time.Duration
 }
 
 // Engine is tm's stateful proxy core.
@@ -340,11 +343,12 @@ func (e *Engine) load(ctx context.Context, callKey, id string) (*cached, error) 
 //     commit, compare-and-set): a replica that takes the partition over
 //     must find every transaction whose request went out, and its outcome;
 //   - any other change (a provisional response, a timer moving) is applied
-//     in memory, its SIP messages sent at once, and written within
-//     Coalesce, together with whatever else happens to the transaction by
-//     then (the 180 and the 200 of a call arriving 2 ms apart make one
-//     write). Its call events wait for that write, so the log never tells
-//     what the store does not hold;
+//     in memory, its SIP messages sent at once, and written within the
+//     window (Coalesce, stretched by the replica's lag), together with
+//     whatever else happens to the transaction by then (the 180 and the
+//     200 of a call arriving 2 ms apart make one write). Its call events
+//     wait for that write, so the log never tells what the store does not
+//     hold;
 //   - an input that changes nothing (a retransmitted 2xx) writes nothing.
 //
 // The transaction is changed in place in memory: inputs of one call run one
@@ -385,7 +389,7 @@ func (e *Engine) updateFlush(ctx context.Context, callKey, id string, flush bool
 		if !flush && attempt == 0 && c.version != 0 && c.p.Final == final && e.cfg.Coalesce > 0 {
 			// Nothing SIP needs written first: send now, write soon.
 			if c.flushAt.IsZero() {
-				c.flushAt = now.Add(e.cfg.Coalesce)
+				c.flushAt = now.Add(e.window())
 			}
 			c.dirty = true
 			e.cache.put(ck, c, e.linger(c.p))
@@ -446,7 +450,7 @@ func (e *Engine) create(ctx context.Context, callKey string, p *ptx, fx *effects
 	}
 	c.ops = nil
 	if p.next() != 0 && e.cfg.Coalesce > 0 {
-		c.dirty, c.flushAt = true, e.d.Now().Add(e.cfg.Coalesce)
+		c.dirty, c.flushAt = true, e.d.Now().Add(e.window())
 	}
 	e.cache.put(cacheKey(callKey, p.ID), c, e.linger(p))
 	e.schedule(callKey, c)
@@ -480,7 +484,7 @@ type Deferrer interface {
 // commits rarely overlap, and this one had a round trip of its own.
 func (e *Engine) writeBehind(callKey string, ops []store.Op) {
 	if d, ok := e.d.Commit.(Deferrer); ok && e.cfg.Coalesce > 0 {
-		d.Defer(ops, e.cfg.Coalesce, func(res []store.OpResult, err error) {
+		d.Defer(ops, e.window(), func(res []store.OpResult, err error) {
 			for _, r := range res {
 				if err == nil {
 					err = r.Err
@@ -625,4 +629,29 @@ func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects, e
 		}
 	}
 	return firstErr
+}
+
+// window is how long a change SIP does not need written first waits to be
+// written with the next ones: Coalesce, plus twice the replica's lag, up
+// to T1 (or Coalesce, if longer).
+//
+// Why the lag: a fixed 20 ms split the 180 and the 200 of a call answered
+// at once into two writes as soon as the replica queued, since the two
+// reach tm as late as the queue makes them and no closer together. The
+// split cost what a loaded replica has least of: the record written once
+// more, its deadline filed and removed, a timer and its goroutine; at the
+// max rate after an overload, the coalescing timers fired 1,000–2,500
+// times a second while the queue stood, and none while it did not, a
+// cost that grew with the delay that caused it. Stretched by the lag,
+// the writes merge whatever the load. T1 bounds it: past T1 the replica
+// refuses new calls (bus.Overload.Backstop). The price: a change stays
+// out of the store that long at most, so a replica that dies within it
+// leaves the previous state to its successor (a 180 lost so: the branch
+// waits for Timer B, not Timer C, unless the 200 or a CANCEL comes first).
+func (e *Engine) window() time.Duration {
+	w := e.cfg.Coalesce
+	if w <= 0 || e.d.Lag == nil {
+		return w
+	}
+	return min(w+2*e.d.Lag(), max(w, e.cfg.Timers.T1))
 }

@@ -747,3 +747,42 @@ func TestSettledLeavesMemory(t *testing.T) {
 		t.Errorf("scheduled after the reload: %v", h.due)
 	}
 }
+
+// The coalescing window follows the replica's lag: a replica whose inputs
+// arrive 100 ms late waits Coalesce plus twice that for the 200 before it
+// writes the 180 alone (a loaded replica's queue separates the two by as
+// much as it delays them), and never longer than T1.
+func TestCoalesceFollowsLag(t *testing.T) {
+	for _, c := range []struct {
+		lag, want time.Duration
+	}{
+		{0, 20 * time.Millisecond},
+		{100 * time.Millisecond, 220 * time.Millisecond},
+		{2 * time.Second, 500 * time.Millisecond}, // T1
+	} {
+		h := newHarness(t, "", bob)
+		h.e.d.Lag = func() time.Duration { return c.lag }
+		in := h.request(invite(51, "sip:bob@example.com"))
+		req := only(t, h.take(), "INVITE")
+		id := ptxID(in.TxKey)
+		h.respond(req, 180, "b51")
+		at := h.due[in.CallKey+"|"+id]
+		if got := at.Sub(h.now); got != c.want {
+			t.Errorf("lag %v: the 180 is written %v after it came, want %v", c.lag, got, c.want)
+		}
+		h.fire(c.want - time.Millisecond)
+		if p := h.record(in.CallKey, id); p.Ringing {
+			t.Errorf("lag %v: the 180 was written before the window ended", c.lag)
+		}
+		h.respond(req, 200, "b51")
+		if p := h.record(in.CallKey, id); !p.Ringing || p.Final != 200 {
+			t.Errorf("lag %v: after the 200, record ringing=%v final=%d, want one write of both", c.lag, p.Ringing, p.Final)
+		}
+		if es, _ := h.st.IndexRange(h.ctx(), DeadlineIndex(bus.Partition(in.CallKey)), 1<<62); len(es) != 0 {
+			t.Errorf("lag %v: deadline index %v: a call answered within the window is never filed", c.lag, es)
+		}
+		if names := h.fire(time.Second); len(names) != 0 {
+			t.Errorf("lag %v: timers %v fired after the 200", c.lag, names)
+		}
+	}
+}

@@ -469,3 +469,7 @@ func (in *Input) Stop() {
 	in.stopScheduler()
 	in.wg.Wait()
 }
+
+// Lag is how late the replica handles its inputs now: the average wait of
+// the latest window of the overload detector (zero after a pause).
+func (in *Input) Lag() time.Duration { return in.load.Mean() }
