@@ -70,7 +70,8 @@ type Config struct {
 	// Coalesce is how long a change of a transaction that SIP does not need
 	// written first (a provisional response, a timer) may wait to be
 	// written together with the next ones; 0 writes every change at once.
-	Coalesce time.Duration `yaml:"coalesce" help:"how long a change SIP does not need written first may wait to be written with the next ones (0: at once; at most 1s)"`
+	// The engine stretches it by twice the replica's queue delay, up to T1.
+	Coalesce time.Duration `yaml:"coalesce" help:"how long a change SIP does not need written first may wait to be written with the next ones (0: at once; at most 1s; a loaded replica adds twice its queue delay, up to T1)"`
 
 	// Static maps an address of record "user@domain" to its contact URIs
 	// (sip: or sips:), used besides the registrar's location service. The
