@@ -131,9 +131,9 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 		return fmt.Errorf("registrar: event %s: %w", s.ID, err)
 	}
 	now := h.Now()
-	if !s.Time.IsZero() && now.Sub(s.Time) > MaxEventAge {
+	if age := s.Waited(now); age > MaxEventAge {
 		h.Log.Warn("registrar: dropping a REGISTER older than Timer F", "call_id", truncate(m.CallID(), 128),
-			"received_at", s.Time, "age", now.Sub(s.Time))
+			"received_at", s.Time, "age", age)
 		return nil
 	}
 	h.once.Do(func() { h.replies = newRecent(MaxEventAge, 200_000) })
