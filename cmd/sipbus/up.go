@@ -21,6 +21,7 @@ import (
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/rawio"
 	"github.com/sipbus/sipbus/pkg/service"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/services/edge"
@@ -315,7 +316,7 @@ func upNATS(url string, embed natsembed.Config) (nc, hot *nats.Conn, ns *natsemb
 		url = ns.ClientURL()
 		opts = append(opts, ns.InProcess())
 	} else {
-		opts = append(opts, nats.MaxReconnects(-1))
+		opts = append(opts, nats.MaxReconnects(-1), nats.SetCustomDialer(rawio.NewDialer(nats.DefaultTimeout)))
 	}
 	fail := func(err error) (*nats.Conn, *nats.Conn, *natsembed.Server, error) {
 		if nc != nil {

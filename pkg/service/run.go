@@ -19,6 +19,7 @@ import (
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/obs"
+	"github.com/sipbus/sipbus/pkg/rawio"
 )
 
 // Common are the settings every service takes besides its own.
@@ -212,7 +213,7 @@ func Main[C any](ctx context.Context, spec Spec[C], args []string, o IO) (err er
 			d.closes[i]()
 		}
 	}()
-	nc, err := nats.Connect(com.NATS, nats.Name("sipbus-"+spec.Name), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(com.NATS, nats.Name("sipbus-"+spec.Name), nats.MaxReconnects(-1), nats.SetCustomDialer(rawio.NewDialer(nats.DefaultTimeout)))
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", RedactURL(com.NATS), err)
 	}

@@ -1,15 +1,19 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sipbus/sipbus/pkg/rawio"
 )
 
 // OpenPingTimeout bounds the PING that Open sends before it returns; the
@@ -115,6 +119,7 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 			return cfg, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
+		o.Dialer = rawDialer(redis.NewDialer(o))
 		cfg.simple = o
 		return cfg, nil
 	case "redis", "rediss":
@@ -146,6 +151,9 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 			return cfg, fmt.Errorf("%w: sentinel: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
+		if o.TLSConfig == nil {
+			o.Dialer = rawDialer(redis.NewDialer(&redis.Options{DialTimeout: cmp.Or(o.DialTimeout, 5*time.Second)}))
+		}
 		cfg.failover = o
 	case len(q["addr"]) > 0 || cluster == "true" || cluster == "1":
 		if p := strings.Trim(path, "/"); p != "" && p != "0" {
@@ -156,6 +164,9 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 			return cfg, fmt.Errorf("%w: cluster: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
+		if o.TLSConfig == nil {
+			o.Dialer = rawDialer(redis.NewDialer(&redis.Options{DialTimeout: cmp.Or(o.DialTimeout, 5*time.Second)}))
+		}
 		cfg.cluster = o
 	default:
 		o, err := redis.ParseURL(rebuild(scheme, userinfo+hosts[0], path, q))
@@ -163,9 +174,26 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 			return cfg, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
+		if o.TLSConfig == nil {
+			o.Dialer = rawDialer(redis.NewDialer(o))
+		}
 		cfg.simple = o
 	}
 	return cfg, nil
+}
+
+// rawDialer dials with go-redis's own dialer (no TLS: a TLS connection
+// hides its socket) and reads and writes the connection with raw system
+// calls (package rawio): every commit is a write and a read on it, and at
+// light load each woke the runtime's monitor thread.
+func rawDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawio.Wrap(c), nil
+	}
 }
 
 // takeOwnParams removes prefix and op_timeout from q into RedisOptions.

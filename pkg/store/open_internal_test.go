@@ -1,10 +1,14 @@
 package store
 
 import (
+	"context"
 	"errors"
+	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sipbus/sipbus/pkg/rawio"
 )
 
 func TestParseRedisURL(t *testing.T) {
@@ -41,18 +45,24 @@ func TestParseRedisURL(t *testing.T) {
 				t.Fatalf("parseRedisURL(%q): %v", tc.url, err)
 			}
 			var (
-				mode, master string
-				addrs        []string
-				db           int
-				tls, ctxTO   bool
+				mode, master      string
+				addrs             []string
+				db                int
+				tls, ctxTO, rawIO bool
 			)
 			switch {
 			case cfg.simple != nil:
 				mode, addrs, db, tls, ctxTO = "simple", []string{cfg.simple.Addr}, cfg.simple.DB, cfg.simple.TLSConfig != nil, cfg.simple.ContextTimeoutEnabled
+				rawIO = cfg.simple.Dialer != nil
 			case cfg.cluster != nil:
 				mode, addrs, tls, ctxTO = "cluster", cfg.cluster.Addrs, cfg.cluster.TLSConfig != nil, cfg.cluster.ContextTimeoutEnabled
+				rawIO = cfg.cluster.Dialer != nil
 			case cfg.failover != nil:
 				mode, addrs, db, master, tls, ctxTO = "failover", cfg.failover.SentinelAddrs, cfg.failover.DB, cfg.failover.MasterName, cfg.failover.TLSConfig != nil, cfg.failover.ContextTimeoutEnabled
+				rawIO = cfg.failover.Dialer != nil
+			}
+			if rawIO == tls {
+				t.Errorf("raw dialer set: %v with TLS %v; want it on every plain connection, never with TLS (go-redis's dialer does the handshake)", rawIO, tls)
 			}
 			if mode != tc.mode || !slices.Equal(addrs, tc.addrs) || db != tc.db || master != tc.master || tls != tc.tls {
 				t.Errorf("got %s %q db %d master %q tls %v; want %s %q db %d master %q tls %v",
@@ -65,6 +75,35 @@ func TestParseRedisURL(t *testing.T) {
 				t.Errorf("store options = %+v, want prefix %q op timeout %v", cfg.store, tc.prefix, tc.opTimeout)
 			}
 		})
+	}
+}
+
+// The dialer of a plain redis:// URL hands go-redis connections with raw
+// reads and writes (package rawio).
+func TestRawDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			_ = c.Close()
+		}
+	}()
+	cfg, err := parseRedisURL("redis://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := cfg.simple.Dialer(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*rawio.Conn); !ok {
+		t.Fatalf("dialed a %T, want a *rawio.Conn", c)
 	}
 }
 

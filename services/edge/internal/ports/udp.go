@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/rawio"
 	"github.com/sipbus/sipbus/services/edge/internal/app"
 )
 
@@ -36,6 +37,7 @@ type Handler interface {
 // at light load a message costs no hand-off between goroutines.
 type UDP struct {
 	conn     *net.UDPConn
+	raw      *rawio.UDP // reads and writes conn without the runtime's syscall bookkeeping (package rawio)
 	local    netip.AddrPort
 	workers  int
 	queues   []chan *datagram // new work
@@ -77,8 +79,13 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 	}
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
+	raw, err := rawio.NewUDP(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("edge: udp listen %s: %w", addr, err)
+	}
 	u := &UDP{
-		conn: conn, local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		conn: conn, raw: raw, local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		workers: opt.Workers, counters: opt.Counters, log: opt.Log, maxSize: opt.MaxMessage, gate: opt.Gate,
 	}
 	if u.workers < 1 {
@@ -118,7 +125,7 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 	var oob [oobSize]byte
 	for {
 		d := u.pool.Get().(*datagram)
-		n, oobn, _, from, err := u.conn.ReadMsgUDPAddrPort(d.buf, oob[:])
+		n, oobn, from, err := u.raw.ReadMsg(d.buf, oob[:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -133,7 +140,7 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			continue
 		}
 		now := time.Now()
-		d.n, d.from, d.at = n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), now
+		d.n, d.from, d.at = n, from, now
 		if !u.admit(d, now) {
 			u.pool.Put(d)
 			continue
@@ -221,8 +228,7 @@ func priority(b []byte) bool {
 // Send writes one datagram from the listening socket, so replies leave from
 // the address the peer sent to.
 func (u *UDP) Send(to netip.AddrPort, b []byte) error {
-	_, err := u.conn.WriteToUDPAddrPort(b, to)
-	if err != nil {
+	if err := u.raw.WriteTo(b, to); err != nil {
 		return fmt.Errorf("edge: udp send to %s: %w", to, err)
 	}
 	u.counters.Sent.Add(1)
