@@ -14,6 +14,13 @@ import (
 
 // Conn is a stream connection (TCP, Unix) whose Read and Write are raw
 // system calls; everything else is the wrapped connection's.
+//
+// It does not expose its descriptor (no SyscallConn), on purpose: go-redis
+// peeks at a pooled connection's socket before every command through it
+// (a recvfrom through package syscall), and that peek was what still woke
+// sysmon after each idle moment. A connection the server closed then shows
+// at its first use instead, as with most Redis clients: the read ends in
+// EOF, which go-redis retries on a fresh connection.
 type Conn struct {
 	c  net.Conn
 	rc syscall.RawConn
@@ -94,10 +101,6 @@ func (c *Conn) RemoteAddr() net.Addr               { return c.c.RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error      { return c.c.SetDeadline(t) }
 func (c *Conn) SetReadDeadline(t time.Time) error  { return c.c.SetReadDeadline(t) }
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.c.SetWriteDeadline(t) }
-
-// SyscallConn is the wrapped connection's (go-redis checks an idle
-// connection's health through it).
-func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
 // UDP sends and receives datagrams on a UDP socket with raw calls.
 type UDP struct {

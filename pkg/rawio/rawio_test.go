@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,9 @@ func TestConnTCP(t *testing.T) {
 	c := rawio.Wrap(d)
 	if _, ok := c.(*net.TCPConn); ok {
 		t.Fatal("Wrap returned the TCP connection itself")
+	}
+	if _, ok := c.(syscall.Conn); ok && runtime.GOOS == "linux" {
+		t.Fatal("the wrapped connection exposes its descriptor: go-redis would peek at it (a syscall) before every command")
 	}
 	defer c.Close()
 	peer := <-accepted
