@@ -141,7 +141,7 @@ func (u *UDP) WriteTo(b []byte, to netip.AddrPort) error {
 	port := to.Port()
 	if u.v6 {
 		sa6.Family = syscall.AF_INET6
-		sa6.Port = port>>8 | port<<8
+		putPort(&sa6.Port, port)
 		sa6.Addr = a.As16()
 		if a.Is6() {
 			sa6.Scope_id = scopeID(a.Zone())
@@ -152,7 +152,7 @@ func (u *UDP) WriteTo(b []byte, to netip.AddrPort) error {
 			return &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: syscall.EAFNOSUPPORT}
 		}
 		sa4.Family = syscall.AF_INET
-		sa4.Port = port>>8 | port<<8
+		putPort(&sa4.Port, port)
 		sa4.Addr = a.Unmap().As4()
 		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	}
@@ -219,16 +219,27 @@ func (u *UDP) ReadMsg(b, oob []byte) (n, oobn int, from netip.AddrPort, err erro
 	switch rsa.Addr.Family {
 	case syscall.AF_INET:
 		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&rsa))
-		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), sa.Port>>8|sa.Port<<8)
+		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), getPort(&sa.Port))
 	case syscall.AF_INET6:
 		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&rsa))
 		a := netip.AddrFrom16(sa.Addr)
 		if sa.Scope_id != 0 {
 			a = a.WithZone(zoneName(sa.Scope_id))
 		}
-		from = netip.AddrPortFrom(a.Unmap(), sa.Port>>8|sa.Port<<8)
+		from = netip.AddrPortFrom(a.Unmap(), getPort(&sa.Port))
 	}
 	return n, oobn, from, nil
+}
+
+// A sockaddr's port is in network byte order whatever the machine's.
+func putPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+func getPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // retry makes one raw system call (call: the conversions of pointers to
