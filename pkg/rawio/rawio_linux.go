@@ -148,12 +148,13 @@ func (u *UDP) WriteTo(b []byte, to netip.AddrPort) error {
 		}
 		sa, salen = unsafe.Pointer(&sa6), unsafe.Sizeof(sa6)
 	} else {
-		if !a.Unmap().Is4() {
+		a4 := a.Unmap()
+		if !a4.Is4() {
 			return &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: syscall.EAFNOSUPPORT}
 		}
 		sa4.Family = syscall.AF_INET
 		putPort(&sa4.Port, port)
-		sa4.Addr = a.Unmap().As4()
+		sa4.Addr = a4.As4()
 		sa, salen = unsafe.Pointer(&sa4), unsafe.Sizeof(sa4)
 	}
 	var p unsafe.Pointer
@@ -189,17 +190,15 @@ func (u *UDP) ReadMsg(b, oob []byte) (n, oobn int, from netip.AddrPort, err erro
 	}
 	var msg syscall.Msghdr
 	msg.Name = (*byte)(unsafe.Pointer(&rsa))
-	msg.Namelen = uint32(syscall.SizeofSockaddrAny)
 	msg.Iov = &iov
 	msg.Iovlen = 1
 	if len(oob) > 0 {
 		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
 	}
 	var errno syscall.Errno
 	err = u.rc.Read(func(fd uintptr) bool {
 		r, e, ok := retry(func() (uintptr, syscall.Errno) {
-			msg.Namelen = uint32(syscall.SizeofSockaddrAny)
+			msg.Namelen = uint32(syscall.SizeofSockaddrAny) // the lengths are in-out: set before every call
 			if len(oob) > 0 {
 				msg.SetControllen(len(oob))
 			}

@@ -119,7 +119,7 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 			return cfg, fmt.Errorf("%w: %w", ErrInvalid, urlErr(err))
 		}
 		o.ContextTimeoutEnabled = true
-		o.Dialer = rawDialer(redis.NewDialer(o))
+		o.Dialer = rawDialer(o.DialTimeout)
 		cfg.simple = o
 		return cfg, nil
 	case "redis", "rediss":
@@ -152,7 +152,7 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 		}
 		o.ContextTimeoutEnabled = true
 		if o.TLSConfig == nil {
-			o.Dialer = rawDialer(redis.NewDialer(&redis.Options{DialTimeout: cmp.Or(o.DialTimeout, 5*time.Second)}))
+			o.Dialer = rawDialer(o.DialTimeout)
 		}
 		cfg.failover = o
 	case len(q["addr"]) > 0 || cluster == "true" || cluster == "1":
@@ -165,7 +165,7 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 		}
 		o.ContextTimeoutEnabled = true
 		if o.TLSConfig == nil {
-			o.Dialer = rawDialer(redis.NewDialer(&redis.Options{DialTimeout: cmp.Or(o.DialTimeout, 5*time.Second)}))
+			o.Dialer = rawDialer(o.DialTimeout)
 		}
 		cfg.cluster = o
 	default:
@@ -175,18 +175,20 @@ func parseRedisURL(rawURL string) (redisConfig, error) {
 		}
 		o.ContextTimeoutEnabled = true
 		if o.TLSConfig == nil {
-			o.Dialer = rawDialer(redis.NewDialer(o))
+			o.Dialer = rawDialer(o.DialTimeout)
 		}
 		cfg.simple = o
 	}
 	return cfg, nil
 }
 
-// rawDialer dials with go-redis's own dialer (no TLS: a TLS connection
-// hides its socket) and reads and writes the connection with raw system
-// calls (package rawio): every commit is a write and a read on it, and at
-// light load each woke the runtime's monitor thread.
-func rawDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// rawDialer is go-redis's own dialer for plain connections (TLS hides
+// the socket; go-redis's default dialer then stays) whose connections
+// read and write with raw system calls (package rawio): every commit is a
+// write and a read on one, and at light load each woke the runtime's
+// monitor thread. timeout 0 is go-redis's default, 5 s.
+func rawDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := redis.NewDialer(&redis.Options{DialTimeout: cmp.Or(timeout, 5*time.Second)})
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
