@@ -234,7 +234,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	webAuth, stopWeb, err := upWeb(ctx, web, nc, js, rstate.Directory, rstate.Location, st, tcfg.Domains, tracer, log, stdout)
+	webAuth, stopWeb, err := upWeb(ctx, web, nc, local, js, rstate.Directory, rstate.Location, st, tcfg.Domains, tracer, log, stdout)
 	if err != nil {
 		return err
 	}

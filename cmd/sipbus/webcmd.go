@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/httpfront"
 	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/service"
@@ -36,7 +37,7 @@ func cmdWeb(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // on every replica) or a random one, so sessions end with the process. It
 // returns the page's authenticator for the click-to-dial API (the signed
 // session, with the CSRF header on changes) and a stop function.
-func upWeb(ctx context.Context, srv *httpfront.Server, nc *nats.Conn, js jetstream.JetStream, dir subscriber.Directory,
+func upWeb(ctx context.Context, srv *httpfront.Server, nc *nats.Conn, local *bus.Local, js jetstream.JetStream, dir subscriber.Directory,
 	loc web.Locations, st store.Store, domains []string, tracer *obs.Tracer, log *slog.Logger, stdout io.Writer) (ctd.Authenticate, func(), error) {
 	if srv == nil {
 		return nil, func() {}, nil
@@ -53,7 +54,7 @@ func upWeb(ctx context.Context, srv *httpfront.Server, nc *nats.Conn, js jetstre
 		cfg.SessionKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.SessionKey)
 	}
-	w, err := web.New(cfg, web.Deps{NC: nc, JS: js, Directory: dir, Locations: loc, State: web.StateFor(st, dir), Log: log, Tracer: tracer})
+	w, err := web.New(cfg, web.Deps{NC: nc, JS: js, Directory: dir, Locations: loc, State: web.StateFor(st, dir), Log: log, Tracer: tracer, Local: local})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -88,6 +88,11 @@ type Deps struct {
 	Log       *slog.Logger
 	Now       func() time.Time // nil: time.Now
 	Tracer    *obs.Tracer      // nil: no spans (web.history per traced call event)
+	// Local, when set (sipbus up: the process's bus.Local), is where the
+	// call events of the histories come from, in-process as tm publishes
+	// them; the stream is read only to catch up (feed.go). Nil: durable
+	// consumers (Start).
+	Local bus.Core
 }
 
 // Service is the web page.
@@ -101,6 +106,7 @@ type Service struct {
 
 	mu   sync.Mutex
 	subs []*bus.Subscription
+	feed *feed // Deps.Local's
 }
 
 // New validates cfg and builds the page; Mount serves it, Start feeds it.
@@ -164,6 +170,14 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.hub.Start(s.d.NC); err != nil {
 		return err
 	}
+	if s.d.Local != nil {
+		if err := s.startFeed(ctx); err != nil {
+			s.hub.Stop()
+			return err
+		}
+		s.log.Info("web started", "history", "in-process")
+		return nil
+	}
 	var subs []*bus.Subscription
 	for _, c := range []struct{ name, filter string }{
 		{s.cfg.Consumer, ports.SubjectCallEnded},
@@ -198,10 +212,13 @@ func MissedConsumer(consumer string) string { return consumer + "-missed" }
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.hub.Stop()
 	s.mu.Lock()
-	subs := s.subs
-	s.subs = nil
+	subs, f := s.subs, s.feed
+	s.subs, s.feed = nil, nil
 	s.mu.Unlock()
 	var errs []error
+	if f != nil {
+		errs = append(errs, f.stop(ctx))
+	}
 	for _, sub := range subs {
 		errs = append(errs, sub.Stop(ctx))
 	}

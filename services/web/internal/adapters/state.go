@@ -213,6 +213,35 @@ func (r *Redis) Record(ctx context.Context, lines []app.Line, max int, ttl time.
 	}
 }
 
+// Mark stores t as the time up to which every call event is recorded
+// (ports.Histories). One key, no TTL.
+func (r *Redis) Mark(ctx context.Context, t time.Time) error {
+	return r.c.Set(ctx, r.markKey(), t.UTC().Format(time.RFC3339Nano), 0).Err()
+}
+
+// Marked is the time Mark stored; false when none was.
+func (r *Redis) Marked(ctx context.Context) (time.Time, bool, error) {
+	v, err := r.c.Get(ctx, r.markKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("web: history mark: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("web: history mark %q: %w", v, err)
+	}
+	return t, true, nil
+}
+
+func (r *Redis) markKey() string {
+	if r.prefix != "" {
+		return r.prefix + ":web:history:mark"
+	}
+	return "web:history:mark"
+}
+
 // recordCall is one Record's share of a pipeline.
 type recordCall struct {
 	ctx   context.Context
@@ -315,6 +344,7 @@ type Memory struct {
 	mu    sync.Mutex
 	pb    map[string]map[string]app.Entry
 	calls map[string][]app.Call
+	mark  time.Time
 }
 
 // NewMemory returns an empty Memory that keeps histories for the
@@ -366,6 +396,21 @@ func (m *Memory) Delete(_ context.Context, aor, id string) error {
 	}
 	delete(m.pb[aor], id)
 	return nil
+}
+
+// Mark is Redis.Mark, in memory.
+func (m *Memory) Mark(_ context.Context, t time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mark = t
+	return nil
+}
+
+// Marked is Redis.Marked.
+func (m *Memory) Marked(context.Context) (time.Time, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mark, !m.mark.IsZero(), nil
 }
 
 // Record implements ports.Histories: it asks the directory line by line

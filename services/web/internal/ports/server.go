@@ -49,6 +49,11 @@ type Histories interface {
 	Record(ctx context.Context, lines []app.Line, max int, ttl time.Duration) (int, error)
 	// Calls returns aor's history, newest first.
 	Calls(ctx context.Context, aor string) ([]app.Call, error)
+	// Mark stores the time up to which every call event is recorded (the
+	// events' ce-time), for the in-process feed of sipbus up to catch up
+	// from after a restart; Marked returns it, false when none was stored.
+	Mark(ctx context.Context, t time.Time) error
+	Marked(ctx context.Context) (time.Time, bool, error)
 }
 
 // Locations looks bindings up (the registrar's location service).
