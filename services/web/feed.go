@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/services/web/internal/ports"
 )
 
@@ -49,6 +50,7 @@ const (
 // feed is the in-process history feed.
 type feed struct {
 	s      *Service
+	h      bus.Handler // the history handler, traced (web.history)
 	core   bus.Core
 	stream string
 	log    *slog.Logger
@@ -71,7 +73,7 @@ type feed struct {
 
 func (s *Service) startFeed(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &feed{s: s, core: s.d.Local, stream: bus.DefaultStream, log: s.log, cancel: cancel,
+	f := &feed{s: s, h: obs.TraceEvents(s.d.Tracer, "web.history")(s.srv.HistoryHandler), core: s.d.Local, stream: bus.DefaultStream, log: s.log, cancel: cancel,
 		work: make(chan *nats.Msg, 256), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	mark, ok, err := s.srv.History.Marked(ctx)
 	if err != nil {
@@ -118,8 +120,8 @@ func (f *feed) onMsg(ctx context.Context, m *nats.Msg) {
 		f.log.Debug("web: undecodable call event", "subject", m.Subject, "err", err)
 		return
 	}
-	rctx, cancel := context.WithTimeout(bus.WithTraceParent(ctx, ev.TraceParent), recordTimeout)
-	err = f.s.srv.HistoryHandler(rctx, ev)
+	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	err = f.h(rctx, ev)
 	cancel()
 	switch {
 	case err == nil:
@@ -290,7 +292,7 @@ func (f *feed) record(ctx context.Context, msg jetstream.Msg) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	defer cancel()
-	if err := f.s.srv.HistoryHandler(rctx, ev); err != nil && !bus.IsPermanent(err) {
+	if err := f.h(rctx, ev); err != nil && !bus.IsPermanent(err) {
 		return err
 	}
 	f.mu.Lock()
