@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -113,4 +114,52 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		return nil, fmt.Errorf("bus: ensure stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// ErrReadStalled ends a Read whose fetch brought nothing while messages
+// were still pending (removed under it by the stream's limits, or a server
+// slower than the fetch's wait).
+var ErrReadStalled = errors.New("bus: stream read stalled")
+
+// Read hands fn, in stream order, the messages of stream on filter (one
+// subject filter: see Subscribe on why not several) from since on (zero:
+// from the stream's start) that the stream holds when Read begins, and
+// returns how many it handed over. It reads with an ordered consumer
+// (ephemeral, flow-controlled) in fetches of up to 512. An error from fn
+// stops the read and is returned as is.
+func Read(ctx context.Context, js jetstream.JetStream, stream, filter string, since time.Time, fn func(*nats.Msg) error) (int, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("bus: read %s: %w", filter, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bus: read %s: %w", filter, err)
+	}
+	got := 0
+	for want := int(info.NumPending); got < want; {
+		batch, err := cons.Fetch(min(want-got, 512), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return got, fmt.Errorf("bus: read %s: %w", filter, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if err := fn(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}); err != nil {
+				return got + n, err
+			}
+		}
+		got += n
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return got, fmt.Errorf("bus: read %s: %w", filter, err)
+		}
+		if n == 0 {
+			return got, fmt.Errorf("%w: %s, %d of %d read", ErrReadStalled, filter, got, want)
+		}
+	}
+	return got, nil
 }

@@ -1,10 +1,13 @@
 package bus_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/testenv"
@@ -80,3 +83,51 @@ func TestStreamConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestRead: what the stream holds on the filter when Read begins, in
+// order, from a time on; a message stored after it began is not read; an
+// error from fn stops the read.
+func TestRead(t *testing.T) {
+	e := newEnv(t)
+	put := func(subj, data string) {
+		t.Helper()
+		if _, err := e.js.Publish(ctx(t), subj, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("app.test.a", "a1")
+	put("app.other.x", "x1") // another filter
+	time.Sleep(20 * time.Millisecond)
+	mid := time.Now()
+	for i := 2; i <= 600; i++ { // more than one fetch
+		put("app.test.a", fmt.Sprintf("a%d", i))
+	}
+	read := func(since time.Time, stopAt string) ([]string, int, error) {
+		var got []string
+		n, err := bus.Read(ctx(t), e.js, bus.DefaultStream, "app.test.*", since, func(m *nats.Msg) error {
+			got = append(got, string(m.Data))
+			if len(got) == 1 {
+				put("app.test.a", "late") // stored after the read began
+			}
+			if string(m.Data) == stopAt {
+				return errStop
+			}
+			return nil
+		})
+		return got, n, err
+	}
+	got, n, err := read(time.Time{}, "")
+	if err != nil || n != 600 || len(got) != 600 || got[0] != "a1" || got[599] != "a600" {
+		t.Fatalf("from the start: n=%d err=%v first/last %q", n, err, [2]string{got[0], got[len(got)-1]})
+	}
+	got, n, err = read(mid, "") // a2…a600 and the first read's late one, not its own
+	if err != nil || n != 600 || got[0] != "a2" || got[598] != "a600" || got[599] != "late" {
+		t.Fatalf("from %v: n=%d err=%v first/last %q", mid, n, err, [2]string{got[0], got[len(got)-1]})
+	}
+	got, n, err = read(time.Time{}, "a3")
+	if !errors.Is(err, errStop) || n != 3 || len(got) != 3 {
+		t.Fatalf("stopped at a3: n=%d err=%v got %d", n, err, len(got))
+	}
+}
+
+var errStop = errors.New("test: stop")

@@ -2,14 +2,12 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/obs"
@@ -49,11 +47,9 @@ const (
 
 // feed is the in-process history feed.
 type feed struct {
-	s      *Service
-	h      bus.Handler // the history handler, traced (web.history)
-	core   bus.Core
-	stream string
-	log    *slog.Logger
+	s   *Service
+	h   bus.Handler // the history handler, traced (web.history)
+	log *slog.Logger
 
 	subs    []bus.Sub
 	work    chan *nats.Msg // to the workers
@@ -65,30 +61,37 @@ type feed struct {
 	mu       sync.Mutex
 	newest   time.Time // newest event recorded
 	marked   time.Time // when the mark was last stored
-	gap      time.Time // catch up from here (zero: nothing to catch up)
-	all      bool      // catch up from the stream's start (no mark yet)
+	behind   bool      // a catch-up is due, from from
+	from     time.Time // zero: the stream's start
 	failures uint64    // failed history writes so far
 	failedAt time.Time // the last one
 }
 
 func (s *Service) startFeed(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &feed{s: s, h: obs.TraceEvents(s.d.Tracer, "web.history")(s.srv.HistoryHandler), core: s.d.Local, stream: bus.DefaultStream, log: s.log, cancel: cancel,
-		work: make(chan *nats.Msg, 256), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	mark, ok, err := s.srv.History.Marked(ctx)
 	if err != nil {
-		cancel()
 		return err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &feed{s: s, h: obs.TraceEvents(s.d.Tracer, "web.history")(s.srv.HistoryHandler),
+		log: s.log, cancel: cancel, work: make(chan *nats.Msg, 256), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		behind: true}
+	if ok {
+		f.from = mark.Add(-catchUpMargin)
 	}
 	for range feedWorkers {
 		f.workers.Go(func() {
 			for m := range f.work {
-				f.onMsg(ctx, m)
+				if ev, err := f.record(ctx, m); err != nil {
+					f.failed(ev, err)
+				} else {
+					f.storeMark(ctx, false)
+				}
 			}
 		})
 	}
 	for _, subj := range []string{ports.SubjectCallEnded, ports.SubjectCallMiss} {
-		sub, err := f.core.Subscribe(subj, func(m *nats.Msg) { f.work <- m })
+		sub, err := s.d.Local.Subscribe(subj, func(m *nats.Msg) { f.work <- m })
 		if err != nil {
 			for _, sub := range f.subs {
 				_ = sub.Unsubscribe()
@@ -100,11 +103,6 @@ func (s *Service) startFeed(ctx context.Context) error {
 		}
 		f.subs = append(f.subs, sub)
 	}
-	if ok {
-		f.gap = mark.Add(-catchUpMargin)
-	} else {
-		f.all = true
-	}
 	f.kick <- struct{}{}
 	go f.catchUpLoop(ctx)
 	s.mu.Lock()
@@ -113,58 +111,68 @@ func (s *Service) startFeed(ctx context.Context) error {
 	return nil
 }
 
-// onMsg records one event delivered in-process.
-func (f *feed) onMsg(ctx context.Context, m *nats.Msg) {
+// record writes one call event, delivered in-process or read by a
+// catch-up, and notes its time. An undecodable event, or one the handler
+// refuses for good, is skipped (nil); the error returned is one a retry
+// may cure, with the event.
+func (f *feed) record(ctx context.Context, m *nats.Msg) (*bus.Event, error) {
 	ev, err := bus.Decode(m)
 	if err != nil {
 		f.log.Debug("web: undecodable call event", "subject", m.Subject, "err", err)
-		return
+		return nil, nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
 	err = f.h(rctx, ev)
 	cancel()
 	switch {
 	case err == nil:
-		f.recorded(ctx, ev.Time)
+		f.mu.Lock()
+		if ev.Time.After(f.newest) {
+			f.newest = ev.Time
+		}
+		f.mu.Unlock()
 	case bus.IsPermanent(err):
 		f.log.Debug("web: call event not recorded", "id", ev.ID, "err", err)
 	default:
-		f.failed(ev, err)
+		return ev, err
 	}
+	return nil, nil
 }
 
-// recorded notes an event recorded and stores the mark when a second
-// has passed and nothing needs catching up.
-func (f *feed) recorded(ctx context.Context, t time.Time) {
+// storeMark stores the newest event's time as the mark when nothing needs
+// catching up and a second has passed since the last (now: whatever the
+// time since).
+func (f *feed) storeMark(ctx context.Context, now bool) error {
 	f.mu.Lock()
-	if t.After(f.newest) {
-		f.newest = t
-	}
-	now := time.Now()
-	due := f.gap.IsZero() && !f.all && now.Sub(f.marked) >= markEvery && !f.newest.IsZero()
+	due := !f.behind && !f.newest.IsZero() && (now || time.Since(f.marked) >= markEvery)
 	mark := f.newest
 	if due {
-		f.marked = now
+		f.marked = time.Now()
 	}
 	f.mu.Unlock()
-	if due {
-		mctx, cancel := context.WithTimeout(ctx, recordTimeout)
-		defer cancel()
-		if err := f.s.srv.History.Mark(mctx, mark); err != nil {
-			f.log.Warn("web: history mark not stored", "err", err)
-		}
+	if !due {
+		return nil
 	}
+	mctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	err := f.s.srv.History.Mark(mctx, mark)
+	if err != nil {
+		f.log.Warn("web: history mark not stored", "err", err)
+	}
+	return err
 }
 
 // failed opens (or widens) the gap a catch-up will fill.
 func (f *feed) failed(ev *bus.Event, err error) {
+	from := ev.Time.Add(-catchUpMargin)
 	f.mu.Lock()
 	f.failures++
 	f.failedAt = time.Now()
-	first := f.gap.IsZero() && !f.all
-	if first || ev.Time.Before(f.gap) {
-		f.gap = ev.Time.Add(-catchUpMargin)
+	first := !f.behind
+	if first || (!f.from.IsZero() && from.Before(f.from)) {
+		f.from = from
 	}
+	f.behind = true
 	f.mu.Unlock()
 	if first {
 		f.log.Warn("web: history write failed; catching up from the stream once it works", "id", ev.ID, "err", err)
@@ -175,8 +183,8 @@ func (f *feed) failed(ev *bus.Event, err error) {
 	}
 }
 
-// catchUpLoop runs a catch-up whenever there is a gap, retrying with
-// backoff until one succeeds with no write failure behind it.
+// catchUpLoop runs a catch-up whenever one is due, retrying with backoff
+// until one succeeds with no write failure behind it.
 func (f *feed) catchUpLoop(ctx context.Context) {
 	defer close(f.done)
 	backoff := time.Second
@@ -188,9 +196,9 @@ func (f *feed) catchUpLoop(ctx context.Context) {
 		}
 		for {
 			f.mu.Lock()
-			from, all, failures, wait := f.gap, f.all, f.failures, time.Until(f.failedAt.Add(failSettle))
+			behind, from, failures, wait := f.behind, f.from, f.failures, time.Until(f.failedAt.Add(failSettle))
 			f.mu.Unlock()
-			if from.IsZero() && !all {
+			if !behind {
 				break
 			}
 			if wait > 0 { // the failed event may still linger on its way to the stream
@@ -200,21 +208,13 @@ func (f *feed) catchUpLoop(ctx context.Context) {
 				case <-time.After(wait):
 				}
 			}
-			n, err := f.catchUp(ctx, from, all)
+			n, err := f.catchUp(ctx, from)
 			if err == nil {
 				f.mu.Lock()
-				caught := f.failures == failures
-				if caught {
-					f.gap, f.all, f.marked = time.Time{}, false, time.Now()
-				}
-				mark := f.newest
+				f.behind = f.failures != failures
 				f.mu.Unlock()
 				f.log.Info("web: history caught up from the stream", "from", from, "events", n)
-				if caught && !mark.IsZero() {
-					if err := f.s.srv.History.Mark(ctx, mark); err != nil {
-						f.log.Warn("web: history mark not stored", "err", err)
-					}
-				}
+				_ = f.storeMark(ctx, true)
 				backoff = time.Second
 				continue
 			}
@@ -232,75 +232,22 @@ func (f *feed) catchUpLoop(ctx context.Context) {
 	}
 }
 
-// catchUp records the call events of the stream from from (all: from its
-// start) up to its last message when it starts; it returns how many it
-// read. One ordered consumer per filter (see Start on why not one of two).
-func (f *feed) catchUp(ctx context.Context, from time.Time, all bool) (int, error) {
+// catchUp records the call events the stream holds from from on (zero:
+// from its start); it returns how many it read. One read per filter (see
+// Start on why not one of two).
+func (f *feed) catchUp(ctx context.Context, from time.Time) (int, error) {
 	n := 0
-	st, err := f.s.d.JS.Stream(ctx, f.stream)
-	if err != nil {
-		return n, fmt.Errorf("web: catch-up: stream %s: %w", f.stream, err)
-	}
-	last := st.CachedInfo().State.LastSeq
 	for _, filter := range []string{ports.SubjectCallEnded, ports.SubjectCallMiss} {
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
-		if !all {
-			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
-		}
-		c, err := f.s.d.JS.OrderedConsumer(ctx, f.stream, cfg)
+		k, err := bus.Read(ctx, f.s.d.JS, bus.DefaultStream, filter, from, func(m *nats.Msg) error {
+			_, err := f.record(ctx, m)
+			return err
+		})
+		n += k
 		if err != nil {
-			return n, fmt.Errorf("web: catch-up consumer on %s: %w", filter, err)
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return n, fmt.Errorf("web: catch-up consumer on %s: %w", filter, err)
-		}
-		for pending, seq := info.NumPending, uint64(0); pending > 0 && seq < last; {
-			batch, err := c.Fetch(256, jetstream.FetchMaxWait(5*time.Second))
-			if err != nil {
-				return n, fmt.Errorf("web: catch-up of %s: %w", filter, err)
-			}
-			got := 0
-			for msg := range batch.Messages() {
-				got++
-				n++
-				if md, err := msg.Metadata(); err == nil {
-					pending, seq = md.NumPending, md.Sequence.Stream
-				}
-				if err := f.record(ctx, msg); err != nil {
-					return n, err
-				}
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				return n, fmt.Errorf("web: catch-up of %s: %w", filter, err)
-			}
-			if got == 0 {
-				return n, fmt.Errorf("web: catch-up of %s: no message within 5s, %d pending", filter, pending)
-			}
+			return n, fmt.Errorf("web: catch-up of %s: %w", filter, err)
 		}
 	}
 	return n, nil
-}
-
-// record writes one event read by a catch-up; a permanent error (not a
-// call event) skips it.
-func (f *feed) record(ctx context.Context, msg jetstream.Msg) error {
-	ev, err := bus.Decode(&nats.Msg{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()})
-	if err != nil {
-		f.log.Debug("web: undecodable call event in the stream", "subject", msg.Subject(), "err", err)
-		return nil
-	}
-	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
-	defer cancel()
-	if err := f.h(rctx, ev); err != nil && !bus.IsPermanent(err) {
-		return err
-	}
-	f.mu.Lock()
-	if ev.Time.After(f.newest) {
-		f.newest = ev.Time
-	}
-	f.mu.Unlock()
-	return nil
 }
 
 // stop ends the subscriptions (what they hold is still recorded) and the
@@ -325,11 +272,5 @@ func (f *feed) stop(ctx context.Context) error {
 	case <-f.done:
 	case <-ctx.Done():
 	}
-	f.mu.Lock()
-	due, mark := f.gap.IsZero() && !f.all && !f.newest.IsZero(), f.newest
-	f.mu.Unlock()
-	if due {
-		return f.s.srv.History.Mark(ctx, mark)
-	}
-	return nil
+	return f.storeMark(ctx, true)
 }

@@ -150,38 +150,15 @@ func holds(bs []location.Binding, contact string) bool {
 
 // read returns the reg.contact.* changes of the stream, in order.
 func read(ctx context.Context, js jetstream.JetStream, stream string, since time.Time) ([]Change, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{"reg.contact.>"}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if !since.IsZero() {
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
-	}
-	cons, err := js.OrderedConsumer(ctx, stream, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("rebuild: stream %s: %w", stream, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("rebuild: stream %s: %w", stream, err)
-	}
 	var out []Change
-	for got := uint64(0); got < info.NumPending; {
-		batch, err := cons.Fetch(int(min(info.NumPending-got, 512)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("rebuild: read: %w", err)
+	_, err := bus.Read(ctx, js, stream, "reg.contact.>", since, func(m *nats.Msg) error {
+		if ch, ok := Decode(m); ok {
+			out = append(out, ch)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if ch, ok := Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}); ok {
-				out = append(out, ch)
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("rebuild: read: %w", err)
-		}
-		if n == 0 {
-			break
-		}
-		got += uint64(n)
+		return nil
+	})
+	if err != nil && !errors.Is(err, bus.ErrReadStalled) {
+		return nil, fmt.Errorf("rebuild: stream %s: %w", stream, err)
 	}
 	return out, nil
 }

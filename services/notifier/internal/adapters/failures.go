@@ -83,46 +83,23 @@ func decodeFailure(m *nats.Msg) (*events.NotifyFailed, error) {
 // failures of, oldest first. It reads notify.failed.* with an ordered
 // consumer from the start of the stream.
 func (f *Failures) List(ctx context.Context) ([]events.NotifyFailed, error) {
-	filter := "notify." + bus.NotifyEventFailed + ".*"
-	cons, err := f.JS.OrderedConsumer(ctx, f.stream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		return nil, fmt.Errorf("%w: stream: %w", ErrUnavailable, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: stream: %w", ErrUnavailable, err)
-	}
 	byID := map[string]int{}
 	var out []events.NotifyFailed
-	pending := info.NumPending
-	for pending > 0 {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+	_, err := bus.Read(ctx, f.JS, f.stream(), "notify."+bus.NotifyEventFailed+".*", time.Time{}, func(m *nats.Msg) error {
+		nf, err := decodeFailure(m)
 		if err != nil {
-			return nil, fmt.Errorf("%w: stream: %w", ErrUnavailable, err)
+			return nil // not ours to list
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if md, err := m.Metadata(); err == nil {
-				pending = md.NumPending
-			}
-			nf, err := decodeFailure(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
-			if err != nil {
-				continue // not ours to list
-			}
-			if i, ok := byID[nf.ID]; ok {
-				out[i] = *nf
-				continue
-			}
-			byID[nf.ID] = len(out)
-			out = append(out, *nf)
+		if i, ok := byID[nf.ID]; ok {
+			out[i] = *nf
+			return nil
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("%w: stream: %w", ErrUnavailable, err)
-		}
-		if n == 0 {
-			break
-		}
+		byID[nf.ID] = len(out)
+		out = append(out, *nf)
+		return nil
+	})
+	if err != nil && !errors.Is(err, bus.ErrReadStalled) {
+		return nil, fmt.Errorf("%w: stream: %w", ErrUnavailable, err)
 	}
 	return out, nil
 }
