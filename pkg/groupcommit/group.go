@@ -1,11 +1,18 @@
 // Package groupcommit batches the work of concurrent callers ("group
 // commit"): whoever finds no batch in flight runs one with what is queued,
 // its own items among them; items queued meanwhile go together in the next
-// batch, sent as soon as the one in flight returns. There is no timer: an
-// item alone goes at once, and under load one batch carries everything
-// that arrived during the previous one. tm's store.Committer (Redis
-// writes of many calls in one pipeline) and location's Apply (REGISTER
-// scripts in one pipeline) are built on it.
+// batch, sent as soon as the one in flight returns. Without Linger (below)
+// there is no timer: an item alone goes at once, and under load one batch
+// carries everything that arrived during the previous one. tm's
+// store.Committer (Redis writes of many calls in one pipeline) and
+// location's Apply (REGISTER scripts in one pipeline) are built on it.
+//
+// A Group with Linger set trades latency for fewer batches: a batch not
+// yet full waits up to Linger after its first item was queued, for more
+// (Kafka's linger.ms). For work nobody waits on at once, such as the web
+// page's call history: at 300 calls/s, one pipeline every 50 ms instead
+// of one Redis round trip a call. A full batch (Max items) goes at once,
+// so under load a lingering group runs as one without Linger does.
 //
 // The caller that finds no batch in flight leads: it runs batches on its
 // own goroutine until its own items have run, so an idle group costs no
@@ -41,6 +48,13 @@ type Group[T any] struct {
 	// Skip, when set, drops an item as its batch is taken, without
 	// running it (a caller that left). It runs with the group's lock held.
 	Skip func(T) bool
+	// Linger, when > 0, is how long a batch of fewer than Max items
+	// waits for more after its first item was queued (see the package
+	// doc). Close ends the wait.
+	Linger time.Duration
+
+	headAt time.Time     // when the queue's head was queued (Linger)
+	full   chan struct{} // a lingering leader's wake-up: the queue is full, or closing
 
 	mu      sync.Mutex
 	idle    sync.Cond // broadcast when a leader stops
@@ -67,9 +81,15 @@ func (g *Group[T]) Submit(items ...T) error {
 		g.mu.Unlock()
 		return nil
 	}
+	if len(g.queue) == 0 && g.Linger > 0 {
+		g.headAt = time.Now()
+	}
 	g.queue = append(g.queue, items...)
 	g.queued += uint64(len(items))
 	if g.leading {
+		if g.Linger > 0 && len(g.queue) >= g.max() {
+			g.wake()
+		}
 		g.mu.Unlock()
 		return nil
 	}
@@ -83,6 +103,7 @@ func (g *Group[T]) Submit(items ...T) error {
 func (g *Group[T]) Close() {
 	g.mu.Lock()
 	g.closed = true
+	g.wake()
 	for g.leading {
 		g.idle.Wait()
 	}
@@ -107,6 +128,7 @@ func (g *Group[T]) lead(own uint64) {
 			g.mu.Unlock()
 			return
 		}
+		g.linger()
 		batch := g.take()
 		g.mu.Unlock()
 		if len(batch) > 0 {
@@ -120,13 +142,58 @@ func (g *Group[T]) lead(own uint64) {
 	g.mu.Unlock()
 }
 
+// linger waits, while the queue holds fewer than Max items and the group
+// is open, until Linger has passed since its head was queued. g.mu is held
+// on entry and on return, released while waiting.
+func (g *Group[T]) linger() {
+	if g.Linger <= 0 {
+		return
+	}
+	if g.full == nil {
+		g.full = make(chan struct{}, 1)
+	}
+	select {
+	case <-g.full: // a wake-up meant for an earlier batch
+	default:
+	}
+	for !g.closed && len(g.queue) < g.max() {
+		left := time.Until(g.headAt.Add(g.Linger))
+		if left <= 0 {
+			return
+		}
+		t := time.NewTimer(left)
+		g.mu.Unlock()
+		select {
+		case <-t.C:
+		case <-g.full:
+		}
+		t.Stop()
+		g.mu.Lock()
+	}
+}
+
+// wake ends a lingering leader's wait. g.mu must be held.
+func (g *Group[T]) wake() {
+	if g.full == nil {
+		g.full = make(chan struct{}, 1)
+	}
+	select {
+	case g.full <- struct{}{}:
+	default:
+	}
+}
+
+func (g *Group[T]) max() int {
+	if g.Max <= 0 {
+		return DefaultMax
+	}
+	return g.Max
+}
+
 // take moves up to Max items from the head of the queue into the batch
 // buffer, dropping those Skip selects. g.mu must be held.
 func (g *Group[T]) take() []T {
-	max := g.Max
-	if max <= 0 {
-		max = DefaultMax
-	}
+	max := g.max()
 	batch := g.buf[:0]
 	i := 0
 	for ; i < len(g.queue) && len(batch) < max; i++ {

@@ -186,3 +186,91 @@ func TestContext(t *testing.T) {
 		t.Error("a batch with an unbounded item has a deadline")
 	}
 }
+
+// TestLinger: with Linger, items submitted one after another within the
+// window go in one batch, started no sooner than Linger after the first;
+// a batch that reaches Max goes at once; Close ends a wait.
+func TestLinger(t *testing.T) {
+	const linger = 300 * time.Millisecond
+	var g groupcommit.Group[*item]
+	var mu sync.Mutex
+	var sizes []int
+	var ranAt []time.Time
+	g.Max, g.Linger = 4, linger
+	g.Run = func(batch []*item) {
+		mu.Lock()
+		sizes, ranAt = append(sizes, len(batch)), append(ranAt, time.Now())
+		mu.Unlock()
+		for _, it := range batch {
+			close(it.done)
+		}
+	}
+	batchesOf := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
+
+	// Three items, 10 ms apart: one batch of three, Linger after the first.
+	start := time.Now()
+	items := []*item{newItem(1), newItem(2), newItem(3)}
+	var wg sync.WaitGroup
+	for i, it := range items {
+		if i > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		wg.Go(func() {
+			if err := g.Submit(it); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for _, it := range items {
+		wait(t, it)
+	}
+	wg.Wait()
+	if got := batchesOf(); !slices.Equal(got, []int{3}) {
+		t.Fatalf("batches %v, want one of 3", got)
+	}
+	if d := ranAt[0].Sub(start); d < linger {
+		t.Errorf("the batch ran %v after its first item, want >= Linger %v", d, linger)
+	}
+
+	// Max items: the batch goes without waiting out Linger.
+	start = time.Now()
+	full := []*item{newItem(4), newItem(5), newItem(6), newItem(7)}
+	for _, it := range full {
+		wg.Go(func() {
+			if err := g.Submit(it); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for _, it := range full {
+		wait(t, it)
+	}
+	wg.Wait()
+	if d := time.Since(start); d >= linger {
+		t.Errorf("a full batch took %v, want less than Linger %v", d, linger)
+	}
+	if got := batchesOf(); !slices.Equal(got, []int{3, 4}) {
+		t.Errorf("batches %v, want [3 4]", got)
+	}
+
+	// Close ends the wait of a lone item.
+	g.Linger = time.Hour
+	lone := newItem(8)
+	start = time.Now()
+	wg.Go(func() {
+		if err := g.Submit(lone); err != nil {
+			t.Error(err)
+		}
+	})
+	time.Sleep(20 * time.Millisecond)
+	g.Close()
+	wait(t, lone)
+	wg.Wait()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close left a lingering item waiting %v", d)
+	}
+}

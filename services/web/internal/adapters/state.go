@@ -52,12 +52,21 @@ type Redis struct {
 	records groupcommit.Group[*recordCall] // Record's group commit
 }
 
+// A Record waits up to RecordLinger for others to share its pipeline, up
+// to RecordBatch Records a pipeline (see Record). A writer keeps more than
+// RecordBatch Records in flight, or lingering caps its rate.
+const (
+	RecordLinger = 50 * time.Millisecond
+	RecordBatch  = 64
+)
+
 // NewRedis keeps the state on c under prefix ("" for none); histories are
 // kept for the subscribers whose hashes subs names (the directory on the
 // same server).
 func NewRedis(c redis.UniversalClient, prefix string, subs SubscriberKeys) *Redis {
 	r := &Redis{c: c, prefix: prefix, subs: subs}
 	r.records.Run = r.runRecords
+	r.records.Max, r.records.Linger = RecordBatch, RecordLinger
 	r.records.Skip = func(c *recordCall) bool { return c.ctx.Err() != nil } // gave up while waiting: not sent
 	return r
 }
@@ -175,9 +184,12 @@ return 1
 // slots, while one line's history and subscriber keys share the AOR's
 // hash tag, so each script is a legal Cluster command and go-redis sends
 // the pipeline to the nodes in parallel. Records of concurrent handlers
-// share the pipeline (group commit, package groupcommit: those arriving
-// while one is in flight go together in the next, no timer), so a
-// consumer catching up on a backlog writes many calls per round trip.
+// share the pipeline (group commit, package groupcommit): a pipeline
+// waits up to RecordLinger for RecordBatch Records, so at 300 calls/s the
+// histories cost one round trip every 50 ms instead of one a call (a
+// call's line shows on the page that much later; nobody waits on it
+// sooner), and a consumer catching up on a backlog writes RecordBatch
+// calls per round trip.
 // When the server has lost the script (a restart, SCRIPT FLUSH), the lines
 // refused with NOSCRIPT go again with EVAL in a second round trip.
 func (r *Redis) Record(ctx context.Context, lines []app.Line, max int, ttl time.Duration) (int, error) {
