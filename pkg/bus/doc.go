@@ -79,8 +79,8 @@
 // In one process (`sipbus up`) the hot path skips the server for its
 // deliveries: Local hands each message the edge, tm or the registrar
 // publishes to the subscriptions of the others in-process, and publishes
-// it on a connection without echo, lingering a millisecond to send the
-// messages of that moment in one burst, so the stream stores every one
+// it on a connection without echo, lingering up to 10 ms (DefaultLinger)
+// to send the messages of that moment in one burst, so the stream stores every one
 // and subscribers in other processes get them as before. Subscriptions
 // are made through Core (NATS(nc) or a Local) so a service reads the same
 // either way. Lanes and Overload are the

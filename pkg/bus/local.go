@@ -175,8 +175,18 @@ type Local struct {
 }
 
 // DefaultLinger is how long a Local holds its publishes to send them in
-// one burst.
-const DefaultLinger = time.Millisecond
+// one burst. Each burst costs a fixed chain of wake-ups and system calls
+// whatever its size: the flusher, the client's write, the server's read
+// loop, the stream's loop, the file store's write and the acks back. At
+// 300 calls/s (16 events a call) a 1 ms linger sent ~1,000 bursts a
+// second of ~5 messages; at 10 ms, 100 of ~50. Measured in alternating
+// pairs on `sipbus up` (bench/RESULTS.md round 17): 10 ms cost ~11 %
+// less CPU a call than 1 ms at 300 calls/s, 5 ms half of that, 20 ms
+// no less than 10. The price: the stream stores an event up to 10 ms
+// after the process's subscribers had it, so subscribers in other
+// processes see it that much later, and a `sipbus up` killed outright
+// loses at most that much of the log (a stop flushes it).
+const DefaultLinger = 10 * time.Millisecond
 
 // ErrEcho is returned by NewLocal for a connection with echo on.
 var ErrEcho = errors.New("bus: the local shortcut needs a connection opened with nats.NoEcho")
