@@ -125,7 +125,14 @@ else
 fi
 
 # ---- targets -------------------------------------------------------------------
+# target_start TARGET: start it on a quiet machine. `sync` first: the
+# previous phase's writes (a sipbus REGISTER ramp leaves ~1.5 GB of
+# stream files) are otherwise written back during this phase's first
+# steps, and at 300 calls/s that writeback alone moved sipbus's p99 by a
+# quarter (bench/RESULTS.md round 17). Kamailio writes nothing; sipbus's
+# own writes during a step stay in the step.
 target_start() {
+    sync
     case "$1" in
     kamailio-mem) "$KAM_SH" start mem ;;
     kamailio-redis) "$KAM_SH" start redis ;;
