@@ -21,9 +21,21 @@ var StreamSubjects = []string{"sip.>", "tx.>", "call.>", "reg.>", "ctd.>", "noti
 
 // Stream defaults.
 const (
-	DefaultMaxAge          = 24 * time.Hour
-	DefaultMaxBytes        = 1 << 30
-	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultMaxAge   = 24 * time.Hour
+	DefaultMaxBytes = 1 << 30
+	// DefaultDuplicateWindow covers every re-handling SIP can cause: a
+	// request retransmitted to another replica (or a takeover, a
+	// redelivery) is handled again at most 64*T1 (32 s, Timer B/F) after
+	// the first time, and the events it emits again carry the same ids.
+	// Not NATS's 2 minutes: the window is held in the server's memory, an
+	// entry (id and record) per event, and in `sipbus up` that memory is
+	// the process's heap: at 9,000 REGISTER/s (27,000 events/s) 2 minutes
+	// were 3.2 million entries, whose marking by the garbage collector
+	// made the registrar shed. The bench's REGISTER sequence on `up`, in
+	// alternating pairs: max 6,750 and 6,750 REGISTER/s at 2 minutes,
+	// 9,500 and 11,500 at 30 s; 10,500 and 9,500 at 40 s (bench/RESULTS.md
+	// round 17).
+	DefaultDuplicateWindow = 40 * time.Second
 )
 
 // StreamConfig configures the event stream.
@@ -33,7 +45,7 @@ type StreamConfig struct {
 	MaxBytes        int64         // size cap; default 1 GiB; oldest events go first
 	Replicas        int           // default 1
 	Memory          bool          // memory storage instead of file
-	DuplicateWindow time.Duration // Nats-Msg-Id dedupe window; default 2m
+	DuplicateWindow time.Duration // Nats-Msg-Id dedupe window; default 40s (DefaultDuplicateWindow)
 	// SyncWrites writes every event to the stream's file before the stream
 	// acknowledges it. By default the stream writes in the background
 	// (JetStream's async persist mode, a few milliseconds later, batched):

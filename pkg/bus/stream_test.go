@@ -16,7 +16,7 @@ import (
 func TestEnsureStreamDefaults(t *testing.T) {
 	e := newEnv(t) // EnsureStream with the zero config
 	cfg := streamInfo(t, e).Config
-	if cfg.MaxAge != 24*time.Hour || cfg.MaxBytes != 1<<30 || cfg.Duplicates != 2*time.Minute ||
+	if cfg.MaxAge != 24*time.Hour || cfg.MaxBytes != 1<<30 || cfg.Duplicates != 40*time.Second ||
 		cfg.Discard != jetstream.DiscardOld || cfg.Storage != jetstream.FileStorage || cfg.Replicas != 1 {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
