@@ -220,7 +220,7 @@ func TestRecordGroupCommit(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	wg.Go(func() { added[0], errs[0] = e.Record(ctx, []app.Line{line(0, "first")}, 10, time.Hour) })
-	time.Sleep(50 * time.Millisecond) // the first pipeline is held now
+	time.Sleep(adapters.RecordLinger + 50*time.Millisecond) // the first pipeline is held now (it lingered first)
 	gone, cancel := context.WithCancel(ctx)
 	wg.Go(func() { // gives up while it waits
 		time.AfterFunc(20*time.Millisecond, cancel)
