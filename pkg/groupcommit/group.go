@@ -53,11 +53,10 @@ type Group[T any] struct {
 	// doc). Close ends the wait.
 	Linger time.Duration
 
-	headAt time.Time     // when the queue's head was queued (Linger)
-	full   chan struct{} // a lingering leader's wake-up: the queue is full, or closing
-
 	mu      sync.Mutex
-	idle    sync.Cond // broadcast when a leader stops
+	headAt  time.Time     // when the queue's head was queued (Linger)
+	full    chan struct{} // a lingering leader's wake-up: the queue is full, or closing
+	idle    sync.Cond     // broadcast when a leader stops
 	queue   []T
 	buf     []T    // the batch being run, reused
 	queued  uint64 // items ever queued: the last one's sequence number
@@ -149,11 +148,8 @@ func (g *Group[T]) linger() {
 	if g.Linger <= 0 {
 		return
 	}
-	if g.full == nil {
-		g.full = make(chan struct{}, 1)
-	}
 	select {
-	case <-g.full: // a wake-up meant for an earlier batch
+	case <-g.wakeup(): // a wake-up meant for an earlier batch
 	default:
 	}
 	for !g.closed && len(g.queue) < g.max() {
@@ -174,13 +170,19 @@ func (g *Group[T]) linger() {
 
 // wake ends a lingering leader's wait. g.mu must be held.
 func (g *Group[T]) wake() {
+	select {
+	case g.wakeup() <- struct{}{}:
+	default:
+	}
+}
+
+// wakeup is the lingering leader's wake-up channel, made on first use.
+// g.mu must be held.
+func (g *Group[T]) wakeup() chan struct{} {
 	if g.full == nil {
 		g.full = make(chan struct{}, 1)
 	}
-	select {
-	case g.full <- struct{}{}:
-	default:
-	}
+	return g.full
 }
 
 func (g *Group[T]) max() int {

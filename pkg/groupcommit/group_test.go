@@ -213,22 +213,7 @@ func TestLinger(t *testing.T) {
 
 	// Three items, 10 ms apart: one batch of three, Linger after the first.
 	start := time.Now()
-	items := []*item{newItem(1), newItem(2), newItem(3)}
-	var wg sync.WaitGroup
-	for i, it := range items {
-		if i > 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
-		wg.Go(func() {
-			if err := g.Submit(it); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	for _, it := range items {
-		wait(t, it)
-	}
-	wg.Wait()
+	submitEach(t, &g, 10*time.Millisecond, newItem(1), newItem(2), newItem(3))
 	if got := batchesOf(); !slices.Equal(got, []int{3}) {
 		t.Fatalf("batches %v, want one of 3", got)
 	}
@@ -238,18 +223,7 @@ func TestLinger(t *testing.T) {
 
 	// Max items: the batch goes without waiting out Linger.
 	start = time.Now()
-	full := []*item{newItem(4), newItem(5), newItem(6), newItem(7)}
-	for _, it := range full {
-		wg.Go(func() {
-			if err := g.Submit(it); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	for _, it := range full {
-		wait(t, it)
-	}
-	wg.Wait()
+	submitEach(t, &g, 0, newItem(4), newItem(5), newItem(6), newItem(7))
 	if d := time.Since(start); d >= linger {
 		t.Errorf("a full batch took %v, want less than Linger %v", d, linger)
 	}
@@ -258,6 +232,7 @@ func TestLinger(t *testing.T) {
 	}
 
 	// Close ends the wait of a lone item.
+	var wg sync.WaitGroup
 	g.Linger = time.Hour
 	lone := newItem(8)
 	start = time.Now()
@@ -273,4 +248,25 @@ func TestLinger(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close left a lingering item waiting %v", d)
 	}
+}
+
+// submitEach submits each item on a goroutine of its own, gap apart, and
+// waits until every one has run.
+func submitEach(t *testing.T, g *groupcommit.Group[*item], gap time.Duration, items ...*item) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i, it := range items {
+		if i > 0 && gap > 0 {
+			time.Sleep(gap)
+		}
+		wg.Go(func() {
+			if err := g.Submit(it); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for _, it := range items {
+		wait(t, it)
+	}
+	wg.Wait()
 }

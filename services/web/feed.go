@@ -42,8 +42,8 @@ const (
 	catchUpMargin = 10 * time.Second // the mark lags the events by up to markEvery plus a linger
 	markEvery     = time.Second
 	recordTimeout = 5 * time.Second
-	feedWorkers   = 2 * adapters.RecordBatch // history writes in flight (they share lingering pipelines: adapters.Redis.Record)
-	failSettle    = time.Second              // a catch-up starts this long after the last failed write
+	feedWorkers   = adapters.RecordWriters // history writes in flight (they share lingering pipelines: adapters.Redis.Record)
+	failSettle    = time.Second            // a catch-up starts this long after the last failed write
 )
 
 // feed is the in-process history feed.

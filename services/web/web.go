@@ -184,7 +184,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{MissedConsumer(s.cfg.Consumer), ports.SubjectCallMiss},
 	} {
 		sub, err := bus.Subscribe(ctx, s.d.JS, c.name, s.srv.HistoryHandler, bus.SubscribeOptions{
-			Filters: []string{c.filter}, Concurrency: 2 * adapters.RecordBatch, Logger: s.log, // writes share lingering pipelines
+			Filters: []string{c.filter}, Concurrency: adapters.RecordWriters, Logger: s.log, // writes share lingering pipelines
 			Middleware: []bus.Middleware{obs.TraceEvents(s.d.Tracer, "web.history")},
 		})
 		if err != nil {

@@ -54,10 +54,11 @@ type Redis struct {
 
 // A Record waits up to RecordLinger for others to share its pipeline, up
 // to RecordBatch Records a pipeline (see Record). A writer keeps more than
-// RecordBatch Records in flight, or lingering caps its rate.
+// RecordBatch Records in flight (RecordWriters), or lingering caps its rate.
 const (
-	RecordLinger = 50 * time.Millisecond
-	RecordBatch  = 64
+	RecordLinger  = 50 * time.Millisecond
+	RecordBatch   = 64
+	RecordWriters = 2 * RecordBatch
 )
 
 // NewRedis keeps the state on c under prefix ("" for none); histories are
