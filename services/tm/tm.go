@@ -275,7 +275,7 @@ func (t *TM) Start(ctx context.Context) error {
 func (t *TM) background(ctx context.Context) {
 	defer close(t.done)
 	go t.input.Beats(ctx)
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(t.eng.SweepEvery())
 	defer tick.Stop()
 	for {
 		select {

@@ -708,7 +708,7 @@ func TestWriteBehindRides(t *testing.T) {
 
 // An answered INVITE transaction (Timer M is left to the record's TTL,
 // byTTL) is neither scheduled nor filed in the deadline index, it leaves
-// memory Linger (T4) after its 2xx, and a 2xx retransmission after that
+// memory Linger after its 2xx, and a 2xx retransmission after that
 // loads the record from the store and is forwarded upstream as before.
 func TestSettledLeavesMemory(t *testing.T) {
 	h := newHarness(t, "", bob)
@@ -733,10 +733,10 @@ func TestSettledLeavesMemory(t *testing.T) {
 	if h.e.cache.get(cacheKey(in.CallKey, id)) == nil {
 		t.Fatal("the answered transaction is not in memory right after its 2xx")
 	}
-	h.now = h.now.Add(6 * time.Second) // T4 and a second
+	h.now = h.now.Add(h.e.cfg.Linger + time.Second)
 	h.e.Sweep()
 	if h.e.cache.get(cacheKey(in.CallKey, id)) != nil {
-		t.Fatalf("the answered transaction is still in memory 6 s after its 2xx (Linger %v)", h.e.cfg.Linger)
+		t.Fatalf("the answered transaction is still in memory Linger and a second after its 2xx (Linger %v)", h.e.cfg.Linger)
 	}
 	h.respond(req, 200, "b70") // the callee did not get the ACK in time
 	if m := only(t, h.take(), "2xx retransmission"); m.StatusCode != 200 {
