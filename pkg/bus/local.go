@@ -261,8 +261,12 @@ func literalPartition(toks []string) string {
 // Deliver hands a copy of m to the matching local subscriptions, adding
 // HeaderTaken to m for every queue group a local member took it in, and
 // returns the copy: the caller publishes it, and reads it only (the local
-// subscribers share it). The copy's data is m's copied: the publisher may
-// reuse its buffer once Deliver returns, as after nats.Conn.PublishMsg.
+// subscribers share it). The copy shares m's header and data: Deliver
+// takes them over, and the publisher must not change them afterwards
+// (every publisher of the hot path encodes each message afresh). Copying
+// the data instead, as nats.Conn.PublishMsg lets a caller reuse its
+// buffer, was 6 % of `sipbus up`'s allocation at 1,500 calls/s for
+// buffers no caller reused.
 func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 	var (
 		buf, qbuf [4]*LocalSub
@@ -318,8 +322,8 @@ func (l *Local) Deliver(m *nats.Msg) *nats.Msg {
 		}
 		m.Header[HeaderTaken] = taken
 	}
-	// One copy of the data for every local subscriber: they only read it.
-	local := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: append([]byte(nil), m.Data...)}
+	// One message for every local subscriber: they only read it.
+	local := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Header: m.Header, Data: m.Data}
 	for _, s := range to {
 		if s.inline {
 			if !s.stopped.Load() {

@@ -109,14 +109,13 @@ func TestLocalDeliversOnceAndPublishes(t *testing.T) {
 
 	const n = 200
 	var want []string
-	buf := make([]byte, 0, 16)
 	for i := range n {
 		subj := bus.SubjectRequestIn("INVITE", "ab00000000000001")
 		if i%2 == 1 {
 			subj = bus.SubjectRequestOut("e1", "INVITE", "ab00000000000001")
 		}
-		// the publisher reuses its buffer, as the edge does
-		buf = fmt.Appendf(buf[:0], "m%03d", i)
+		// a fresh buffer each: a published message's data is the Local's
+		buf := fmt.Appendf(nil, "m%03d", i)
 		if err := pub.PublishMsg(ctx(t), &nats.Msg{Subject: subj, Data: buf}); err != nil {
 			t.Fatalf("publish: %v", err)
 		}

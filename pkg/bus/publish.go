@@ -165,7 +165,8 @@ func (p *Publisher) Publish(ctx context.Context, subject string, ev *Event) erro
 // With PublisherOptions.Local, the message reaches the subscriptions in
 // this process at once and is published a moment later (Local's linger),
 // in one burst with the other messages of that moment; its failure is
-// counted and logged, not returned.
+// counted and logged, not returned. msg is then the Local's: its header
+// and data must not change after PublishMsg (Local.Deliver).
 func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
 	if p.local != nil {
 		stampTime(msg)

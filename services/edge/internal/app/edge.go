@@ -62,8 +62,8 @@ type Options struct {
 	Source string // CloudEvent source, sipbus/edge/<id>
 	// T1 and T4 are RFC 3261's timers (500ms, 5s): Timer G starts at T1
 	// and doubles up to T2 = 8*T1; an INVITE transaction lives 64*T1 after
-	// its final, T4 after the ACK of a non-2xx; a non-INVITE T4 after its
-	// final or its latest retransmission (txCache).
+	// a non-2xx final, T4 after its ACK or after a 2xx; a non-INVITE T4
+	// after its final or its latest retransmission (txCache).
 	T1, T4 time.Duration
 	// Republish is how long a request may wait for an answer before its
 	// retransmission is handed to the bus again; default 2s.

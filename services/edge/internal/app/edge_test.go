@@ -215,10 +215,10 @@ func TestAcceptedAbsorbsWithoutResending(t *testing.T) {
 	}
 }
 
-// Transactions are forgotten when their time comes: 64*T1 after the
-// final; the cache does not grow with time.
+// Transactions are forgotten when their time comes: T4 after a 2xx, 64*T1
+// after a non-2xx final; the cache does not grow with time.
 func TestTransactionsExpire(t *testing.T) {
-	e, f := newCore(t, Options{T1: 500 * time.Millisecond})
+	e, f := newCore(t, Options{T1: 500 * time.Millisecond, T4: 5 * time.Second})
 	for i := range 10 {
 		e.recv(f, strings.Replace(invite(fmt.Sprintf("z9hG4bK-x%d", i)), "core-1@test", fmt.Sprintf("x%d@test", i), 1), 0)
 	}
@@ -226,10 +226,16 @@ func TestTransactionsExpire(t *testing.T) {
 		t.Fatalf("%d transactions, want 10", n)
 	}
 	e.answer(t, "z9hG4bK-x0", 404) // the first one's final (the key is the branch's)
-	f.advance(33 * time.Second)
+	e.answer(t, "z9hG4bK-x1", 200)
+	f.advance(6 * time.Second)
 	e.Expire()
 	if n := e.cache.len(); n != 9 {
-		t.Fatalf("after 33s: %d transactions, want 9: the answered one went after 64*T1, the others ring on", n)
+		t.Fatalf("after 6s: %d transactions, want 9: the answered one went after T4", n)
+	}
+	f.advance(27 * time.Second)
+	e.Expire()
+	if n := e.cache.len(); n != 8 {
+		t.Fatalf("after 33s: %d transactions, want 8: the refused one went after 64*T1, the others ring on", n)
 	}
 	f.advance(5 * time.Minute)
 	e.Expire()

@@ -121,13 +121,17 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 		if status < 200 {
 			return ent, refile
 		}
-		// Timer L (RFC 6026) and H: 64*T1 absorbs retransmissions of the
-		// INVITE and waits for the ACK. A non-INVITE completed here lives
-		// T4, renewed by each retransmission it absorbs (retransmission);
-		// Timer J's 64*T1 is kept by the record that answered.
-		life := 64 * e.opt.T1
-		if !invite {
-			life = e.opt.T4
+		// Timer H: an INVITE's non-2xx final lives 64*T1, retransmitted
+		// (Timer G) until its ACK. An answered INVITE (RFC 6026's Timer
+		// L) and a non-INVITE completed here live T4, as Kamailio's wait
+		// timer keeps both, a non-INVITE renewed by each retransmission
+		// it absorbs (retransmission): the rest of Timer L's and J's
+		// 64*T1 is kept by the record that answered (tm's transaction in
+		// Redis, the registrar's recent replies), which absorbs the rare
+		// retransmission that comes later.
+		life := e.opt.T4
+		if invite && status >= 300 {
+			life = 64 * e.opt.T1
 		}
 		ent.expires = now.Add(life)
 		if invite && status < 300 {
