@@ -59,7 +59,7 @@ Run 'sipbus <command> --help' for the flags of a command.
 type errUsage struct{ error }
 
 func main() {
-	obs.SetGCDefault() // GOGC=400 unless GOGC is set (pkg/obs)
+	obs.SetGCDefault() // GOGC=150 unless GOGC is set (pkg/obs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx = obs.WithProcs(ctx, obs.AdaptProcs(ctx)) // GOMAXPROCS follows the load unless set (pkg/obs)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

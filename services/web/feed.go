@@ -24,7 +24,7 @@ import (
 // the NATS server keep every file block it read from in memory for ten
 // seconds after the last read (its block cache), and in sipbus up that
 // memory is the process's Go heap: at 2,000 calls/s about 200 MB more
-// live heap, five times that in heap growth under GOGC=400, and the page
+// live heap, five times that in heap growth under the GOGC=400 of then, and the page
 // faults of touching it; the two consumers cost `sipbus up` 15 % of its
 // CPU per call (bench/RESULTS.md round 16).
 //
