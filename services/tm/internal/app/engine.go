@@ -198,7 +198,7 @@ type Deps struct {
 // manages itself; here every transaction held is marked by each garbage
 // collection, and at 2,000 calls/s 5 s of them (plus the sweep's period)
 // were ~100 MB of tm's live heap, the collections marked for 150-300 ms
-// each, and the calls set up during a mark waited: p99 INVITE->200 50-95
+// each, and the calls set up during a mark waited: p99 INVITE->200 56-101
 // ms against 14-30 ms at 1 s (bench/RESULTS.md round 18). What comes
 // later than a second is rare and still served: an INVITE's record is read
 // from the store (a 2xx retransmitted by a callee without its ACK), a
@@ -207,7 +207,8 @@ type Deps struct {
 const DefaultLinger = time.Second
 
 // SweepEvery is how often the runner calls Sweep: Linger, within 250 ms
-// and 5 s, so that a finished transaction leaves memory by twice Linger.
+// and 5 s, so that a finished transaction leaves memory within Linger
+// and one sweep period (twice Linger by default).
 func (e *Engine) SweepEvery() time.Duration {
 	return min(max(e.cfg.Linger, 250*time.Millisecond), 5*time.Second)
 }
