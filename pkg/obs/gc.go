@@ -14,8 +14,8 @@ import (
 // grew the heap to five times the live heap: every new peak is memory the
 // kernel hands over page by page (a fault and a cleared page each; on a
 // virtual machine that gives freed memory back to its host, ~20 µs a page
-// instead of ~1.4), and at the max call rate those faults, not the
-// collections (2 % of the CPU), were what the calls waited for. 150,
+// instead of ~1.4), and at the max call rate those faults cost more than
+// the collections they saved (the collector took 2 % of the CPU). 150,
 // measured on `sipbus up` alternating at 2,500 calls/s for 15 s: p99
 // INVITE->200 23-68 ms and 483-567 µs a call against 731-1,035 ms and
 // 613-659 µs at 400 (both steps failed), half the page faults; 100 and 120
