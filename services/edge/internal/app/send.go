@@ -130,16 +130,13 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 		// Redis, the registrar's recent replies), which absorbs the rare
 		// retransmission that comes later.
 		life := e.opt.T4
-		if invite && status >= 300 {
-			life = 64 * e.opt.T1
+		switch {
+		case invite && status < 300:
+			ent.last = nil // the UAS core retransmits its 2xx, not the transaction
+		case invite:
+			life, startG = 64*e.opt.T1, d.Transport == UDP
 		}
 		ent.expires = now.Add(life)
-		if invite && status < 300 {
-			ent.last = nil // the UAS core retransmits its 2xx, not the transaction
-		}
-		if invite && status >= 300 && d.Transport == UDP {
-			startG = true
-		}
 		return ent, true
 	})
 	if startG {
