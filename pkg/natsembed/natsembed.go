@@ -27,14 +27,32 @@ type Config struct {
 	// Monitor is host:port of the server's HTTP monitoring endpoints
 	// (/varz, /connz, /jsz); empty = off.
 	Monitor string
+	// KeepPageCache keeps the stream files' pages in the page cache after
+	// they are written, as the kernel would by default. Without it (the
+	// default, on Linux) the server's pages are written back and dropped
+	// within two seconds of their writing: the log is written once and
+	// read rarely (replay, a consumer catching up, and those read it back
+	// from disk), and at 2,500 calls/s it grows the page cache by 30 MB
+	// a second, every page of it taken fresh from the free memory. On a
+	// virtual machine whose host reclaims the guest's free memory (this
+	// project's benchmark machine), a page the guest has not touched
+	// lately costs ~20 us to write the first time against ~1.5 us for one
+	// just freed: the file store's writes took 12 % of `sipbus up`'s CPU
+	// at 2,500 calls/s, and pages that are dropped and taken again stay
+	// warm (bench/RESULTS.md, round 19).
+	KeepPageCache bool
 }
+
+// dropEvery is how often the written pages are dropped (Config.KeepPageCache).
+const dropEvery = time.Second
 
 // ErrNoStoreDir is returned when Config.StoreDir is empty.
 var ErrNoStoreDir = errors.New("natsembed: StoreDir is required")
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	stop chan struct{}
 }
 
 // Start starts the server and waits until it accepts clients.
@@ -90,7 +108,11 @@ func Start(cfg Config) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("natsembed: server on %s not ready within 10s", cfg.Listen)
 	}
-	return &Server{ns: ns}, nil
+	s := &Server{ns: ns, stop: make(chan struct{})}
+	if !cfg.KeepPageCache {
+		go dropWritten(cfg.StoreDir, dropEvery, s.stop)
+	}
+	return s, nil
 }
 
 // ClientURL is the nats:// URL clients connect to.
@@ -113,6 +135,7 @@ func (s *Server) MonitorURL() string {
 
 // Shutdown stops the server and waits for it to finish.
 func (s *Server) Shutdown() {
+	close(s.stop)
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }
