@@ -26,7 +26,7 @@
 //	sip.<p>.out.<edge>.res.<N>xx    response to send    (SubjectResponseOut)
 //	call.<event>.<p>                call lifecycle event (SubjectCall)
 //	app.<name>.<p>                  hand-over to an application (SubjectApp)
-//	reg.contact.<event>.<aorkey>    registrar events
+//	reg.contact.<event>.<p>    registrar events
 //	ctd.<event>.<id>                click-to-dial events
 //	notify.<event>.<id>             notifier events
 //	edge.<event>.<edge id>          an edge's own events: edge.blocked (SubjectEdge)
@@ -43,8 +43,12 @@
 // a bounded set (256 partitions times the methods, classes and edges)
 // keep that index small and fixed, whatever the stream holds; reading a
 // call back costs a scan of its partition instead of an index lookup.
-// Registrar subjects keep the AOR key: there are as many as subscribers,
-// not calls.
+// Registrar subjects end with the partition of the AOR's key for the
+// same reason: until round 19 they ended with the key itself, one index
+// entry per subscriber (54 MB of `sipbus up`'s heap after 30 s of 8,000
+// REGISTER/s from new users, and the collections over it made the edge
+// shed); one AOR's events are its partition's filtered by their
+// CloudEvent subject (the AOR).
 //
 // and, outside the stream, sipbus.ctd.ring (click-to-dial's ring-key
 // announcements between its replicas, services/ctd).

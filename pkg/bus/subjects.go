@@ -26,7 +26,7 @@ const (
 	CallEventMissed   = "missed"
 )
 
-// Registrar binding event names used in reg.contact.<event>.<aorkey> subjects
+// Registrar binding event names used in reg.contact.<event>.<p> subjects
 // (one per sipbus.reg.contact.<event>.v1 type).
 const (
 	RegEventAdded     = "added"
@@ -164,9 +164,10 @@ func SubjectCall(event, callKey string) string {
 }
 
 // SubjectReg is the subject of a registrar binding event:
-// reg.contact.<event>.<aorkey> (RegEventAdded, ...; aorKey = events.AORKey).
+// reg.contact.<event>.<p> (RegEventAdded, ...), <p> the partition of
+// aorKey (events.AORKey); the AOR is the event's CloudEvent subject.
 func SubjectReg(event, aorKey string) string {
-	return "reg.contact." + SafeToken(event) + "." + SafeToken(aorKey)
+	return "reg.contact." + SafeToken(event) + "." + callPartition(aorKey)
 }
 
 // SubjectEdge is the subject of an edge's own event: edge.<event>.<edge id>

@@ -20,7 +20,7 @@
 // event, CallEnded (answered) or CallMissed (not answered; MissedReason maps
 // the final status to its Reason). Caller and callee are Party values.
 //
-// Registrar events (subject reg.contact.<event>.<aorkey>, CloudEvent subject =
+// Registrar events (subject reg.contact.<event>.<p>, CloudEvent subject =
 // AOR): RegContactAdded, RegContactRefreshed, RegContactRemoved and
 // RegContactExpired, four types over one RegContact. AORKey is the AOR's
 // subject token and Redis hash tag, built like sipmsg.CallKey.

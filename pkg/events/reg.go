@@ -8,7 +8,7 @@ import (
 )
 
 // AORKey is the short stable hash of an address of record used in
-// reg.contact.<event>.<aorkey> subjects and in the {aorkey} Redis hash tag.
+// reg.contact.<event>.<p> subjects and in the {aorkey} Redis hash tag.
 // It is built exactly like sipmsg.CallKey: 16 lower-case hex digits of
 // FNV-1a 64 over the AOR bytes ("" maps to "0000000000000000"). aor must be
 // the registrar's canonical form (the RegContact.AOR value): the key hashes
@@ -35,19 +35,19 @@ type RegContact struct {
 }
 
 // RegContactAdded is TypeRegContactAdded: a REGISTER created a binding.
-// Subject reg.contact.added.<aorkey>.
+// Subject reg.contact.added.<p>.
 type RegContactAdded struct{ RegContact }
 
 // RegContactRefreshed is TypeRegContactRefreshed: a REGISTER refreshed a
-// binding. Subject reg.contact.refreshed.<aorkey>.
+// binding. Subject reg.contact.refreshed.<p>.
 type RegContactRefreshed struct{ RegContact }
 
 // RegContactRemoved is TypeRegContactRemoved: a REGISTER removed a binding
-// (Expires 0 or Contact: *). Subject reg.contact.removed.<aorkey>.
+// (Expires 0 or Contact: *). Subject reg.contact.removed.<p>.
 type RegContactRemoved struct{ RegContact }
 
 // RegContactExpired is TypeRegContactExpired: a binding expired unrefreshed.
-// Subject reg.contact.expired.<aorkey>.
+// Subject reg.contact.expired.<p>.
 type RegContactExpired struct{ RegContact }
 
 func (*RegContactAdded) CEType() string       { return TypeRegContactAdded }

@@ -125,11 +125,11 @@ func TestRegSubjects(t *testing.T) {
 		if want := "sipbus.reg.contact." + ev + ".v1"; typ != want {
 			t.Errorf("type %q, subject event %q (want type %q)", typ, ev, want)
 		}
-		if got, want := bus.SubjectReg(ev, ak), "reg.contact."+ev+"."+ak; got != want {
+		if got, want := bus.SubjectReg(ev, ak), "reg.contact."+ev+"."+ak[:2]; got != want {
 			t.Errorf("SubjectReg = %q, want %q", got, want)
 		}
 	}
-	if got := bus.SubjectReg("odd.event", ""); got != "reg.contact."+bus.SafeToken("odd.event")+"._" {
+	if got := bus.SubjectReg("odd.event", ""); got != "reg.contact."+bus.SafeToken("odd.event")+"."+bus.Partition("_") {
 		t.Errorf("SubjectReg of unsafe tokens = %q", got)
 	}
 }

@@ -33,7 +33,7 @@ const (
 	TypeCallEnded    = "sipbus.call.ended.v1"  // terminal
 	TypeCallMissed   = "sipbus.call.missed.v1" // terminal
 
-	// Registrar bindings (reg.contact.<event>.<aorkey>, CloudEvent subject =
+	// Registrar bindings (reg.contact.<event>.<p>, CloudEvent subject =
 	// AOR); all four carry a RegContact.
 	TypeRegContactAdded     = "sipbus.reg.contact.added.v1"
 	TypeRegContactRefreshed = "sipbus.reg.contact.refreshed.v1"

@@ -137,8 +137,8 @@ schema's ` + "`$id`" + `), the payload is the data shown (for ` + "`sip.*`" + ` 
 message itself, the schema shows the whole event as ` + "`sipbus tail --json`" + `
 prints it). Commands are NATS request/reply: the request is the schema's
 top level, the reply ` + "`#/$defs/response`" + `. Placeholders: ` + "`<callkey>`" + ` (16 hex
-digits of the Call-ID's hash), ` + "`<p>`" + ` (its first two: the partition),
-` + "`<aorkey>`" + ` (the same of the AOR), ` + "`<NAME>`" + ` (an application, a route's
+digits of the Call-ID's hash), ` + "`<p>`" + ` (its first two: the partition; of
+the AOR's key, built the same way, for ` + "`reg.*`" + ` events), ` + "`<NAME>`" + ` (an application, a route's
 ` + "`app:`" + `). See README.md for conventions and how a type evolves; examples
 marked "synthesized" are made from the schema by the generator, not taken
 from a running system.

@@ -31,7 +31,7 @@ type Route struct {
 // placeholder values: made by the real builders, then replaced.
 const (
 	ck     = "fedcba9876543210" // a callkey; its partition is "fe"
-	aorKey = "AORKEY"
+	aorKey = ck                 // an aorkey: built like a callkey, only its partition shows
 )
 
 // fill turns a subject made with the placeholder values into its pattern,
@@ -40,7 +40,7 @@ func fill(s string) string {
 	toks := strings.Split(s, ".")
 	for i, t := range toks {
 		switch {
-		case i > 0 && t == bus.Partition(ck): // sip.<p>..., call.<event>.<p>, app.<NAME>.<p>
+		case i > 0 && t == bus.Partition(ck): // sip.<p>..., call.<event>.<p>, app.<NAME>.<p>, reg.contact.<event>.<p>
 			toks[i] = "<p>"
 		case holes[t] != "":
 			toks[i] = holes[t]
@@ -49,7 +49,7 @@ func fill(s string) string {
 	return strings.Join(toks, ".")
 }
 
-var holes = map[string]string{ck: "<callkey>", aorKey: "<aorkey>", "METHOD": "<METHOD>", "1xx": "<N>xx",
+var holes = map[string]string{ck: "<callkey>", "METHOD": "<METHOD>", "1xx": "<N>xx",
 	"EDGE": "<edge>", "ID": "<id>", "NAME": "<NAME>", "OWNER": "<owner>", "DIALOG": "<dialog_id>", "PHASE": "<phase>"}
 
 func subjects(ss ...string) []string {

@@ -11,7 +11,7 @@
 // script per REGISTER on Redis), answers through the edge the REGISTER came
 // in on (a published message, pkg/edgeapi) with the server transaction's
 // key (so the edge answers retransmissions), and publishes
-// reg.contact.added|refreshed|removed|expired.<aorkey> events
+// reg.contact.added|refreshed|removed|expired.<p> events
 // (schemas/sipbus.reg.contact.*.v1.json). Subscribers live in
 // pkg/subscriber, digest nonce-counts and counts of failed
 // authentications in pkg/digest's counters, all on one Redis (OpenState).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbus/sipbus/pkg/bus"
 	"github.com/sipbus/sipbus/pkg/events"
 	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/testenv"
@@ -295,7 +296,7 @@ func TestRegistrationsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := &events.RegContactAdded{RegContact: events.RegContact{AOR: bnd.AOR, AORKey: events.AORKey(bnd.AOR), Contact: bnd.Contact, At: time.Now()}}
-	if err := e.pub.PublishData(ctx, "reg.contact.added."+events.AORKey(bnd.AOR), "reg-1", bnd.AOR, "", rc); err != nil {
+	if err := e.pub.PublishData(ctx, bus.SubjectReg(bus.RegEventAdded, events.AORKey(bnd.AOR)), "reg-1", bnd.AOR, "", rc); err != nil {
 		t.Fatal(err)
 	}
 	wait(`"contact":"sip:alice@192.0.2.1:5062"`)

@@ -163,7 +163,7 @@ func read(ctx context.Context, js jetstream.JetStream, stream string, since time
 	return out, nil
 }
 
-// Decode reads one reg.contact.<kind>.<aorkey> event; ok is false for
+// Decode reads one reg.contact.<kind>.<p> event; ok is false for
 // anything else.
 func Decode(m *nats.Msg) (Change, bool) {
 	t := strings.Split(m.Subject, ".")

@@ -26,7 +26,7 @@ type Publisher interface {
 
 var _ Publisher = (*bus.Publisher)(nil)
 
-// Events publishes one reg.contact.<kind>.<aorkey> event per binding
+// Events publishes one reg.contact.<kind>.<p> event per binding
 // change (schemas/sipbus.reg.contact.*.v1.json).
 type Events struct {
 	Pub Publisher

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TestRecent: a reply is found until its ttl passes, then gone; a full
-// cache takes no more; and in a steady stream (one put per tick, entries
+// TestRecent: a reply is found until its ttl passes, then gone; each
+// answer from memory renews it; a full cache takes no more; and in a steady stream (one put per tick, entries
 // expiring as fast as they come) the FIFO stays within twice the live
 // entries instead of growing or being shifted whole on every call.
 func TestRecent(t *testing.T) {
@@ -18,8 +18,24 @@ func TestRecent(t *testing.T) {
 	if got := string(r.get("a", t0.Add(10*time.Second))); got != "200 a" {
 		t.Errorf("at the ttl: %q, want the first reply", got)
 	}
-	if got := r.get("a", t0.Add(10*time.Second+time.Millisecond)); got != nil {
-		t.Errorf("past the ttl: %q, want nothing", got)
+	if got := r.get("a", t0.Add(20*time.Second+time.Millisecond)); got != nil {
+		t.Errorf("past the ttl after the latest answer: %q, want nothing", got)
+	}
+
+	// Retransmissions every 4 s (T2) keep the reply past the ttl of the
+	// first answer; once they stop it goes a ttl after the latest.
+	rn := newRecent(5*time.Second, 10)
+	rn.put("r", []byte("200 r"), t0)
+	for i := 1; i <= 8; i++ {
+		if got := string(rn.get("r", t0.Add(time.Duration(4*i)*time.Second))); got != "200 r" {
+			t.Fatalf("retransmission %d at %d s: %q, want the reply", i, 4*i, got)
+		}
+	}
+	if got := rn.get("r", t0.Add(37*time.Second+time.Millisecond)); got != nil {
+		t.Errorf("5 s after the latest retransmission: %q, want nothing", got)
+	}
+	if len(rn.m) != 0 || len(rn.fifo)-rn.head != 0 {
+		t.Errorf("after expiry: %d entries, %d FIFO items past the head", len(rn.m), len(rn.fifo)-rn.head)
 	}
 
 	full := newRecent(time.Hour, 3)
@@ -30,6 +46,7 @@ func TestRecent(t *testing.T) {
 		t.Errorf("a cache of 3 holds %d entries (3: %v)", len(full.m), full.get("3", t0))
 	}
 
+	r = newRecent(10*time.Second, 1000)
 	live := 0
 	for i := range 100_000 {
 		now := t0.Add(time.Duration(i) * time.Millisecond)

@@ -136,7 +136,7 @@ func (h *Register) Handle(ctx context.Context, s *events.SIP, shed bool) error {
 			"received_at", s.Time, "age", age)
 		return nil
 	}
-	h.once.Do(func() { h.replies = newRecent(MaxEventAge, 200_000) })
+	h.once.Do(func() { h.replies = newRecent(ReplyMemory, 200_000) })
 	if raw := h.replies.get(txKey, now); raw != nil {
 		h.Results.count(raw, false, true)
 		return h.send(ctx, s, m, txKey, raw) // a retransmission: the same answer
