@@ -112,51 +112,50 @@ func (s *SIP) Waited(now time.Time) time.Duration {
 // Encode renders s as a NATS message on subject, binary content mode. The
 // event has no Nats-Msg-Id: its id is unique, and a SIP message is not
 // published twice on purpose (a retransmission is a message of its own).
+//
+// The header map is made for exactly the attributes set: a message to send
+// has at most eight, and a map of eight or fewer is Go's small map (one
+// group, no table; a third of the allocation of the table that a hint
+// over eight makes, and lookups without a hash).
 func (s *SIP) Encode(subject string) *nats.Msg {
-	h := make(nats.Header, 12)
-	var vals [16]string // one allocation for every header value
-	w := headerWriter{h: h, vals: vals[:0:len(vals)]}
-	w.set(bus.HeaderSpecVersion, bus.SpecVersion)
-	w.set(bus.HeaderID, s.ID)
-	w.set(bus.HeaderSource, s.Source)
-	w.set(bus.HeaderType, s.Type)
+	var kv [2 * 18]string // names and values; the values' array is the one allocation for them all
+	n := 0
+	set := func(k, v string) {
+		if v != "" {
+			kv[n], kv[n+1] = k, v
+			n += 2
+		}
+	}
+	set(bus.HeaderSpecVersion, bus.SpecVersion)
+	set(bus.HeaderID, s.ID)
+	set(bus.HeaderSource, s.Source)
+	set(bus.HeaderType, s.Type)
 	if !s.Time.IsZero() {
-		w.set(bus.HeaderTime, s.Time.UTC().Format(time.RFC3339Nano))
+		set(bus.HeaderTime, s.Time.UTC().Format(time.RFC3339Nano))
 	}
-	w.set(bus.HeaderContentType, ContentTypeSIP)
-	w.set(bus.HeaderCallKey, s.CallKey)
-	w.set(bus.HeaderTraceParent, s.TraceParent)
-	w.set(HeaderSIPTransport, s.Transport)
-	w.set(HeaderSIPLocal, s.Local)
-	w.set(HeaderSIPRemote, s.Remote)
-	w.set(HeaderSIPFlow, s.Flow)
-	w.set(HeaderSIPEdge, s.Edge)
-	w.set(HeaderSIPDest, s.Dest)
-	w.set(HeaderSIPTxKey, s.TxKey)
+	set(bus.HeaderContentType, ContentTypeSIP)
+	set(bus.HeaderCallKey, s.CallKey)
+	set(bus.HeaderTraceParent, s.TraceParent)
+	set(HeaderSIPTransport, s.Transport)
+	set(HeaderSIPLocal, s.Local)
+	set(HeaderSIPRemote, s.Remote)
+	set(HeaderSIPFlow, s.Flow)
+	set(HeaderSIPEdge, s.Edge)
+	set(HeaderSIPDest, s.Dest)
+	set(HeaderSIPTxKey, s.TxKey)
 	if s.Status != 0 {
-		w.set(HeaderSIPStatus, strconv.Itoa(s.Status))
+		set(HeaderSIPStatus, strconv.Itoa(s.Status))
 	}
-	w.set(HeaderSIPReason, HeaderValue(s.Reason, 512))
-	w.set(HeaderSIPHeader, s.Header)
+	set(HeaderSIPReason, HeaderValue(s.Reason, 512))
+	set(HeaderSIPHeader, s.Header)
+	h := make(nats.Header, n/2)
+	vals := make([]string, n/2)
+	for i := 0; i < n; i += 2 {
+		j := i / 2
+		vals[j] = kv[i+1]
+		h[kv[i]] = vals[j : j+1 : j+1]
+	}
 	return &nats.Msg{Subject: subject, Header: h, Data: s.Raw}
-}
-
-// headerWriter fills a nats.Header whose value slices share one array.
-type headerWriter struct {
-	h    nats.Header
-	vals []string
-}
-
-func (w *headerWriter) set(k, v string) {
-	if v == "" {
-		return
-	}
-	if len(w.vals) == cap(w.vals) {
-		w.vals = make([]string, 0, 8)
-	}
-	w.vals = append(w.vals, v)
-	n := len(w.vals)
-	w.h[k] = w.vals[n-1 : n : n]
 }
 
 // DecodeSIP reads a SIP message event. It checks the CloudEvent attributes
@@ -166,32 +165,26 @@ func (w *headerWriter) set(k, v string) {
 // use (ParseDest). Raw shares m.Data. Errors wrap ErrBadSIPEvent and name
 // the attribute.
 func DecodeSIP(m *nats.Msg) (*SIP, error) {
-	h := m.Header
-	if h == nil {
+	if m.Header == nil {
 		return nil, fmt.Errorf("%w: no headers (binary content mode required)", ErrBadSIPEvent)
 	}
-	if !lowerKeys(h) {
+	a := readSIPAttrs(m.Header)
+	if a.found < len(m.Header) && !lowerKeys(m.Header) {
 		// Some producers canonicalise header names ("Ce-Id"): read them
-		// through a lower-cased copy.
-		lh := make(nats.Header, len(h))
-		for k, v := range h {
+		// through a lower-cased copy. (Every header found under its
+		// lower-case name proves the names lower case without a walk
+		// over the map.)
+		lh := make(nats.Header, len(m.Header))
+		for k, v := range m.Header {
 			lh[strings.ToLower(k)] = v
 		}
-		h = lh
+		a = readSIPAttrs(lh)
 	}
-	if v := first(h, bus.HeaderSpecVersion); v != bus.SpecVersion {
-		return nil, fmt.Errorf("%w: specversion %q, want %q", ErrBadSIPEvent, v, bus.SpecVersion)
+	if a.specVersion != bus.SpecVersion {
+		return nil, fmt.Errorf("%w: specversion %q, want %q", ErrBadSIPEvent, a.specVersion, bus.SpecVersion)
 	}
-	s := &SIP{
-		Type: first(h, bus.HeaderType), ID: first(h, bus.HeaderID), Source: first(h, bus.HeaderSource),
-		CallKey:     first(h, bus.HeaderCallKey),
-		TraceParent: first(h, bus.HeaderTraceParent), Raw: m.Data,
-		Transport: first(h, HeaderSIPTransport), Local: first(h, HeaderSIPLocal),
-		Remote: first(h, HeaderSIPRemote), Flow: first(h, HeaderSIPFlow), Edge: first(h, HeaderSIPEdge),
-		Dest: first(h, HeaderSIPDest), TxKey: first(h, HeaderSIPTxKey),
-		Reason: first(h, HeaderSIPReason), Header: first(h, HeaderSIPHeader),
-		NATSSubject: m.Subject,
-	}
+	s := &a.SIP
+	s.Raw, s.NATSSubject = m.Data, m.Subject
 	switch {
 	case !IsSIPType(s.Type):
 		return nil, fmt.Errorf("%w: type %q is not a SIP message type", ErrBadSIPEvent, s.Type)
@@ -204,10 +197,10 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 	case len(s.Raw) == 0:
 		return nil, fmt.Errorf("%w: empty data (want the SIP message)", ErrBadSIPEvent)
 	}
-	if ct := first(h, bus.HeaderContentType); ct != ContentTypeSIP {
+	if ct := a.contentType; ct != ContentTypeSIP {
 		return nil, fmt.Errorf("%w: content-type %q, want %q", ErrBadSIPEvent, ct, ContentTypeSIP)
 	}
-	if t := first(h, bus.HeaderTime); t != "" {
+	if t := a.time; t != "" {
 		tm, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
 			return nil, fmt.Errorf("%w: time %q is not RFC 3339", ErrBadSIPEvent, t)
@@ -230,13 +223,44 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 		return nil, fmt.Errorf("%w: missing sipedge", ErrBadSIPEvent)
 	}
 	if s.Type == TypeMessageRejected {
-		st, err := strconv.Atoi(first(h, HeaderSIPStatus))
+		st, err := strconv.Atoi(a.status)
 		if err != nil || st < 300 || st > 699 {
-			return nil, fmt.Errorf("%w: sipstatus %q: want 300..699", ErrBadSIPEvent, first(h, HeaderSIPStatus))
+			return nil, fmt.Errorf("%w: sipstatus %q: want 300..699", ErrBadSIPEvent, a.status)
 		}
 		s.Status = st
 	}
 	return s, nil
+}
+
+// sipAttrs are the attributes of a SIP message event as read from its
+// headers, and how many of the headers were found.
+type sipAttrs struct {
+	SIP
+	specVersion, contentType, time, status string
+	found                                  int
+}
+
+// readSIPAttrs reads every attribute DecodeSIP knows by its lower-case
+// name.
+func readSIPAttrs(h nats.Header) sipAttrs {
+	var a sipAttrs
+	get := func(k string) string {
+		if v, ok := h[k]; ok && len(v) > 0 {
+			a.found++
+			return v[0]
+		}
+		return ""
+	}
+	a.specVersion, a.contentType, a.time, a.status = get(bus.HeaderSpecVersion), get(bus.HeaderContentType), get(bus.HeaderTime), get(HeaderSIPStatus)
+	a.SIP = SIP{
+		Type: get(bus.HeaderType), ID: get(bus.HeaderID), Source: get(bus.HeaderSource),
+		CallKey: get(bus.HeaderCallKey), TraceParent: get(bus.HeaderTraceParent),
+		Transport: get(HeaderSIPTransport), Local: get(HeaderSIPLocal),
+		Remote: get(HeaderSIPRemote), Flow: get(HeaderSIPFlow), Edge: get(HeaderSIPEdge),
+		Dest: get(HeaderSIPDest), TxKey: get(HeaderSIPTxKey),
+		Reason: get(HeaderSIPReason), Header: get(HeaderSIPHeader),
+	}
+	return a
 }
 
 // first reads a header by its lower-case name.

@@ -239,4 +239,12 @@ func TestDecodeSIPCanonicalHeaders(t *testing.T) {
 	if err != nil || s.ID != "p.1" || s.Edge != "e1" {
 		t.Fatalf("DecodeSIP = %+v, %v", s, err)
 	}
+
+	// One name canonicalised among lower-case ones is read too.
+	m = sipSamples(t)["request"].Encode("x")
+	m.Header["Ce-Sipedge"] = m.Header[events.HeaderSIPEdge]
+	delete(m.Header, events.HeaderSIPEdge)
+	if s, err := events.DecodeSIP(m); err != nil || s.Edge != "e1" {
+		t.Fatalf("DecodeSIP with Ce-Sipedge = %+v, %v", s, err)
+	}
 }

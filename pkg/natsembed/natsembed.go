@@ -27,23 +27,24 @@ type Config struct {
 	// Monitor is host:port of the server's HTTP monitoring endpoints
 	// (/varz, /connz, /jsz); empty = off.
 	Monitor string
-	// KeepPageCache keeps the stream files' pages in the page cache after
-	// they are written, as the kernel would by default. Without it (the
-	// default, on Linux) the server's pages are written back and dropped
-	// within two seconds of their writing: the log is written once and
-	// read rarely (replay, a consumer catching up, and those read it back
-	// from disk), and at 2,500 calls/s it grows the page cache by 30 MB
-	// a second, every page of it taken fresh from the free memory. On a
-	// virtual machine whose host reclaims the guest's free memory (this
-	// project's benchmark machine), a page the guest has not touched
-	// lately costs ~20 us to write the first time against ~1.5 us for one
-	// just freed: the file store's writes took 12 % of `sipbus up`'s CPU
-	// at 2,500 calls/s, and pages that are dropped and taken again stay
-	// warm (bench/RESULTS.md, round 19).
-	KeepPageCache bool
+	// DropPageCache writes the stream files' pages back and drops them
+	// from the page cache within two seconds of their writing (Linux
+	// only; by default the kernel keeps them until it needs the memory).
+	// The log is written once and read rarely (replay, a consumer
+	// catching up: those then read it from disk), and at 2,500 calls/s it
+	// grows the page cache by 30 MB a second, every page taken fresh
+	// from free memory. On a virtual machine whose host reclaims the
+	// guest's free memory (this project's benchmark machine), such a page
+	// costs ~20 us the first time against ~1.5 us for one just freed: the
+	// file store's writes took 12 % of `sipbus up`'s CPU at 2,500
+	// calls/s. Dropped pages are taken again warm, and near the maximum
+	// rate that was worth ~3 % of the CPU a call; at 300 calls/s the
+	// early writeback cost ~8 % and a millisecond of p99 (bench/RESULTS.md,
+	// round 19): off by default.
+	DropPageCache bool
 }
 
-// dropEvery is how often the written pages are dropped (Config.KeepPageCache).
+// dropEvery is how often the written pages are dropped (Config.DropPageCache).
 const dropEvery = time.Second
 
 // ErrNoStoreDir is returned when Config.StoreDir is empty.
@@ -109,7 +110,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("natsembed: server on %s not ready within 10s", cfg.Listen)
 	}
 	s := &Server{ns: ns, stop: make(chan struct{})}
-	if !cfg.KeepPageCache {
+	if cfg.DropPageCache {
 		go dropWritten(cfg.StoreDir, dropEvery, s.stop)
 	}
 	return s, nil

@@ -12,9 +12,11 @@ import (
 )
 
 // dropWritten keeps the log's page cache from growing with the log (see
-// Config.KeepPageCache). Each tick, for the newest two message blocks of
+// Config.DropPageCache). Each tick, for the newest two message blocks of
 // every stream (the one being written and the one sealed last), it drops
-// the pages whose writeback it started at the tick before, and starts the
+// the whole pages whose writeback it started at the tick before (the one
+// the block ends in is appended to next: dropped, it would be read back
+// from disk before that write), and starts the
 // writeback of what was appended since. Both calls are advice: a page
 // still dirty or under writeback stays and is dropped a tick later;
 // nothing waits for the disk.
@@ -60,7 +62,7 @@ func (d *dropper) advise(f string) {
 		return
 	}
 	m := d.seen[f]
-	if fi.Size() == m.started && m.dropped == m.started {
+	if fi.Size() == m.started && m.dropped == m.started&^int64(os.Getpagesize()-1) {
 		return
 	}
 	fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -68,9 +70,11 @@ func (d *dropper) advise(f string) {
 		return
 	}
 	defer unix.Close(fd)
-	if m.started > m.dropped {
-		_ = unix.Fadvise(fd, 0, m.started, unix.FADV_DONTNEED)
-		m.dropped = m.started
+	// Only whole pages: the one the block ends in is appended to next,
+	// and dropped it would be read back from disk before that write.
+	if end := m.started &^ int64(os.Getpagesize()-1); end > m.dropped {
+		_ = unix.Fadvise(fd, 0, end, unix.FADV_DONTNEED)
+		m.dropped = end
 	}
 	if size := fi.Size(); size > m.started {
 		_ = unix.SyncFileRange(fd, m.started, size-m.started, unix.SYNC_FILE_RANGE_WRITE)

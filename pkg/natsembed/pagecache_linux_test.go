@@ -14,12 +14,13 @@ import (
 
 // TestWrittenPagesLeaveTheCache writes 4 MB into a file-backed stream and
 // reads the page cache's residency of its message block (mincore): with
-// the default the pages are gone within a few ticks; with KeepPageCache
-// they stay.
+// DropPageCache the pages are gone within a few ticks; by default they
+// stay.
 func TestWrittenPagesLeaveTheCache(t *testing.T) {
-	for _, keep := range []bool{false, true} {
+	for _, drop := range []bool{true, false} {
+		keep := !drop
 		dir := t.TempDir()
-		s, err := Start(Config{Listen: "127.0.0.1:0", StoreDir: dir, KeepPageCache: keep})
+		s, err := Start(Config{Listen: "127.0.0.1:0", StoreDir: dir, DropPageCache: drop})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,10 +56,10 @@ func TestWrittenPagesLeaveTheCache(t *testing.T) {
 			time.Sleep(dropEvery / 4)
 		}
 		if keep && res < 0.5 {
-			t.Errorf("KeepPageCache: %.0f %% of %s in the page cache, want most of it", 100*res, blk[0])
+			t.Errorf("default: %.0f %% of %s in the page cache, want most of it", 100*res, blk[0])
 		}
 		if !keep && res >= 0.05 {
-			t.Errorf("default: %.0f %% of %s still in the page cache after %v, want under 5 %%", 100*res, blk[0], 5*dropEvery)
+			t.Errorf("DropPageCache: %.0f %% of %s still in the page cache after %v, want under 5 %%", 100*res, blk[0], 5*dropEvery)
 		}
 		nc.Close()
 		s.Shutdown()
