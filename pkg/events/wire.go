@@ -263,14 +263,6 @@ func readSIPAttrs(h nats.Header) sipAttrs {
 	return a
 }
 
-// first reads a header by its lower-case name.
-func first(h nats.Header, k string) string {
-	if v, ok := h[k]; ok && len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // lowerKeys reports whether every header name is lower case.
 func lowerKeys(h nats.Header) bool {
 	for k := range h {

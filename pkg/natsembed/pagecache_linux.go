@@ -62,7 +62,7 @@ func (d *dropper) advise(f string) {
 		return
 	}
 	m := d.seen[f]
-	if fi.Size() == m.started && m.dropped == m.started&^int64(os.Getpagesize()-1) {
+	if fi.Size() == m.started && m.dropped == wholePages(m.started) {
 		return
 	}
 	fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -72,7 +72,7 @@ func (d *dropper) advise(f string) {
 	defer unix.Close(fd)
 	// Only whole pages: the one the block ends in is appended to next,
 	// and dropped it would be read back from disk before that write.
-	if end := m.started &^ int64(os.Getpagesize()-1); end > m.dropped {
+	if end := wholePages(m.started); end > m.dropped {
 		_ = unix.Fadvise(fd, 0, end, unix.FADV_DONTNEED)
 		m.dropped = end
 	}
@@ -105,3 +105,6 @@ func newestBlocks(dir string, n int) []string {
 	}
 	return out
 }
+
+// wholePages is n rounded down to a page boundary.
+func wholePages(n int64) int64 { return n &^ int64(os.Getpagesize()-1) }
