@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Procs adapts GOMAXPROCS to the process's load, between one and Max.
+// Procs adapts GOMAXPROCS to the process's load, between Min and Max.
 //
 // Why: a sipbus process hands every message from goroutine to goroutine
 // (socket reader, bus, handler, writer). When one of them becomes
@@ -36,7 +36,16 @@ import (
 // average) add the second P every few seconds (1,730 µs per call in the
 // 02:52 make bench against 1,608 at 0.75 in the 02:21 one).
 // Reading CPU time (getrusage) every Every costs nothing measurable.
+//
+// The floor is two Ps (DefaultMinProcs), not one: on one P a burst (the
+// log's flush, the garbage collector's mark worker, a REGISTER storm)
+// holds up every other goroutine, and that is the tail of the latency.
+// Measured on 2 cores with `sipbus up` at 300 calls/s in alternating
+// pairs: p99 INVITE->200 3.4 and 3.4 ms on two Ps against 5.2 and 4.3 on
+// one, for 8-16 % more CPU a call (bench/RESULTS.md round 20). Where the
+// machine has more cores, the Ps above two still follow the load.
 type Procs struct {
+	Min      int           // the floor; default DefaultMinProcs (at most Max)
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
 	Every    time.Duration // default 50ms
 	Hold     time.Duration // default 2s
@@ -103,6 +112,9 @@ func (p *Procs) overloaded() bool {
 	return false
 }
 
+// DefaultMinProcs is the floor of a Procs without Min.
+const DefaultMinProcs = 2
+
 // Run adapts GOMAXPROCS until ctx ends, then restores Max.
 func (p *Procs) Run(ctx context.Context) {
 	if p.Max <= 0 {
@@ -120,7 +132,11 @@ func (p *Procs) Run(ctx context.Context) {
 	if p.Down <= 0 {
 		p.Down = 0.6
 	}
-	if p.Max < 2 {
+	if p.Min <= 0 {
+		p.Min = DefaultMinProcs
+	}
+	p.Min = min(p.Min, p.Max)
+	if p.Max <= p.Min {
 		return
 	}
 	defer runtime.GOMAXPROCS(p.Max)
@@ -160,7 +176,7 @@ func (p *Procs) Next(cur int, r Reading) int {
 	case (r.Used > p.Up*float64(cur) || r.Overloaded) && cur < p.Max:
 		p.quiet = p.quiet[:0]
 		return cur + 1
-	case r.Overloaded || cur == 1:
+	case r.Overloaded || cur <= max(1, p.Min):
 		p.quiet = p.quiet[:0]
 	default:
 		// one P fewer when the readings of the last Hold average under

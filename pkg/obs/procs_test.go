@@ -42,8 +42,8 @@ func TestProcsNext(t *testing.T) {
 	}
 }
 
-// Run lowers GOMAXPROCS of an idle process to one and restores the
-// ceiling when its context ends.
+// Run with a floor of one lowers GOMAXPROCS of an idle process to one and
+// restores the ceiling when its context ends.
 func TestProcsRunIdle(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Fatalf("needs 2 CPUs to see GOMAXPROCS change, this machine has %d", runtime.NumCPU())
@@ -54,7 +54,7 @@ func TestProcsRunIdle(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&Procs{Max: 2, Every: 20 * time.Millisecond, Hold: 40 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
+		(&Procs{Min: 1, Max: 2, Every: 20 * time.Millisecond, Hold: 40 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
 	}()
 	select {
 	case n := <-changed:
@@ -73,4 +73,32 @@ func TestProcsRunIdle(t *testing.T) {
 		t.Fatalf("after Run: GOMAXPROCS = %d, want the ceiling 2", got)
 	}
 	runtime.GOMAXPROCS(before)
+}
+
+// The default floor is two Ps: an idle process keeps them.
+func TestProcsFloor(t *testing.T) {
+	p := &Procs{Min: 2, Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 50 * time.Millisecond}
+	if got := p.Next(2, Reading{Used: 0}); got != 2 {
+		t.Fatalf("an idle process at the floor of 2 Ps went to %d", got)
+	}
+	if got := p.Next(3, Reading{Used: 0}); got != 2 {
+		t.Fatalf("an idle process with 3 Ps went to %d, want the floor 2", got)
+	}
+
+	if runtime.NumCPU() < 2 {
+		t.Fatalf("needs 2 CPUs to see GOMAXPROCS stay at 2, this machine has %d", runtime.NumCPU())
+	}
+	before := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(before)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	changed := make(chan int, 8)
+	// Max 2 and the default floor: nothing to adapt, Run returns at once.
+	(&Procs{Max: 2, Every: 10 * time.Millisecond, Hold: 20 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Run with Min = Max ran until its context ended")
+	}
+	if len(changed) > 0 || runtime.GOMAXPROCS(0) != 2 {
+		t.Fatalf("GOMAXPROCS = %d after %d changes, want 2 untouched", runtime.GOMAXPROCS(0), len(changed))
+	}
 }
