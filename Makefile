@@ -75,7 +75,7 @@ FUZZ_TARGETS := \
 	pkg:./bus:FuzzDecodeData pkg:./events:FuzzDecodeCommand pkg:./sipfsm:FuzzNext pkg:./digest:FuzzVerify pkg:./digest:FuzzParseCredentials pkg:./digest:FuzzParseChallenge \
 	pkg:./location:FuzzParseAOR pkg:./location:FuzzSameContact pkg:./location:FuzzCodec pkg:./subscriber:FuzzParseAOR \
 	services/edge:./internal/app:FuzzParseDest services/edge:./internal/app:FuzzSIPCounts services/edge:./internal/stun:FuzzReply pkg:./events:FuzzDecodeSIP pkg:./events:FuzzParseDest services/tm:./internal/routes:FuzzParse \
-	services/tm:./internal/app:FuzzEngine services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
+	services/tm:./internal/app:FuzzEngine services/tm:./internal/app:FuzzPtxJSON services/tm:./internal/uac:FuzzDecode pkg:./sipdns:FuzzExtract pkg:./httpfront:FuzzDecodeJSON \
 	services/registrar:./internal/app:FuzzDecide pkg:./sipmsg:FuzzSplitList \
 	services/registrar:./internal/ports:FuzzAuthCheck \
 	services/notifier:./internal/app:FuzzText services/notifier:./internal/app:FuzzCallbackURI \

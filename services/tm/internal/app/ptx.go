@@ -167,7 +167,11 @@ func (p *ptx) allDone() bool {
 	return true
 }
 
+// marshal is p's record: the JSON encoding/json writes, by appendJSON.
 func (p *ptx) marshal() []byte {
+	if b, ok := p.appendJSON(make([]byte, 0, p.jsonSize())); ok {
+		return b
+	}
 	b, _ := json.Marshal(p)
 	return b
 }
