@@ -37,13 +37,18 @@ import (
 // 02:52 make bench against 1,608 at 0.75 in the 02:21 one).
 // Reading CPU time (getrusage) every Every costs nothing measurable.
 //
-// The floor is two Ps (DefaultMinProcs), not one: on one P a burst (the
-// log's flush, the garbage collector's mark worker, a REGISTER storm)
-// holds up every other goroutine, and that is the tail of the latency.
-// Measured on 2 cores with `sipbus up` at 300 calls/s in alternating
-// pairs: p99 INVITE->200 3.4 and 3.4 ms on two Ps against 5.2 and 4.3 on
-// one, for 8-16 % more CPU a call (bench/RESULTS.md round 20). Where the
-// machine has more cores, the Ps above two still follow the load.
+// The floor is two Ps (DefaultMinProcs), not one: on one P whatever runs
+// holds up every SIP message behind it, and the garbage collector's mark
+// worker ran for 1-2 ms at a time there (an execution trace of `sipbus
+// up` at 300 calls/s on one P: its longest runs, all of them above 1 ms).
+// With two Ps the mark worker takes one and the messages the other.
+// Measured on 2 cores at 300 calls/s, fresh `up`: p99 INVITE->200 3.0-3.6
+// ms on two Ps against 3.3-5.2 on one (eight runs), for 13-28 % more CPU
+// a call and 12-15 % more a REGISTER at 1,500/s (a thread woken per
+// hand-off: 4.1 context switches a REGISTER against 1.8). A higher GOGC
+// on one P did not do it (fewer cycles, but each new page of a larger
+// heap costs, bench/RESULTS.md round 20). Where the machine has more
+// cores, the Ps above two still follow the load.
 type Procs struct {
 	Min      int           // the floor; default DefaultMinProcs (at most Max)
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
