@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"syscall"
 	"time"
@@ -37,20 +38,23 @@ import (
 // 02:52 make bench against 1,608 at 0.75 in the 02:21 one).
 // Reading CPU time (getrusage) every Every costs nothing measurable.
 //
-// The floor is two Ps (DefaultMinProcs), not one: on one P whatever runs
-// holds up every SIP message behind it, and the garbage collector's mark
-// worker ran for 1-2 ms at a time there (an execution trace of `sipbus
-// up` at 300 calls/s on one P: its longest runs, all of them above 1 ms).
-// With two Ps the mark worker takes one and the messages the other.
-// Measured on 2 cores at 300 calls/s, fresh `up`: p99 INVITE->200 3.0-3.6
-// ms on two Ps against 3.3-5.2 on one (eight runs), for 13-28 % more CPU
-// a call and 12-15 % more a REGISTER at 1,500/s (a thread woken per
-// hand-off: 4.1 context switches a REGISTER against 1.8). A higher GOGC
-// on one P did not do it (fewer cycles, but each new page of a larger
-// heap costs, bench/RESULTS.md round 20). Where the machine has more
-// cores, the Ps above two still follow the load.
+// A second P while the garbage collector marks, whatever the load (GC):
+// on one P whatever runs holds up every SIP message behind it, and the
+// collector's mark worker ran for 0.5-2.2 ms at a time there (an
+// execution trace of `sipbus up` at 300 calls/s on one P: its 13 longest
+// runs were all the mark worker). With two the mark worker takes one
+// and the messages the other. Two Ps all the time did that too (p99
+// INVITE->200 at 300 calls/s 3.0-3.6 ms against 3.3-5.2 on one), but
+// cost 13-28 % more CPU a call and 12-15 % a REGISTER at 1,500/s (a
+// thread woken per hand-off: 4.1 context switches a REGISTER against
+// 1.8); a higher GOGC on one P did not do it (fewer cycles, but each new
+// page of a larger heap costs). The collector is due when the heap
+// allocated since the last cycle ended has covered GCRunway of the way
+// to the next goal (the runtime starts marking between 70 and 95 % of
+// it): the second P comes a little before the mark and goes as the
+// cycle ends, unless the load keeps it (bench/RESULTS.md round 20).
 type Procs struct {
-	Min      int           // the floor; default DefaultMinProcs (at most Max)
+	Min      int           // the floor; default 1
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
 	Every    time.Duration // default 50ms
 	Hold     time.Duration // default 2s
@@ -63,6 +67,7 @@ type Procs struct {
 	watch []func() bool
 
 	quiet []float64 // the readings since the last change, at most a Hold of them (Run's)
+	forGC bool      // the latest P was added for the collector (Run's)
 }
 
 // AdaptProcs runs a Procs with its defaults until ctx ends and returns it,
@@ -117,8 +122,10 @@ func (p *Procs) overloaded() bool {
 	return false
 }
 
-// DefaultMinProcs is the floor of a Procs without Min.
-const DefaultMinProcs = 2
+// GCRunway is the share of the way from the live heap to the next heap
+// goal after which the collector counts as due (Reading.GC). The runtime
+// triggers a cycle at 70 % of it at the earliest.
+const GCRunway = 0.7
 
 // Run adapts GOMAXPROCS until ctx ends, then restores Max.
 func (p *Procs) Run(ctx context.Context) {
@@ -138,7 +145,7 @@ func (p *Procs) Run(ctx context.Context) {
 		p.Down = 0.6
 	}
 	if p.Min <= 0 {
-		p.Min = DefaultMinProcs
+		p.Min = 1
 	}
 	p.Min = min(p.Min, p.Max)
 	if p.Max <= p.Min {
@@ -149,13 +156,14 @@ func (p *Procs) Run(ctx context.Context) {
 	defer t.Stop()
 	cur := runtime.GOMAXPROCS(0)
 	lastCPU, lastAt := cpuTime(), time.Now()
+	var gc gcWatch
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			c := cpuTime()
-			r := Reading{Used: float64(c-lastCPU) / float64(now.Sub(lastAt)), Overloaded: p.overloaded()}
+			r := Reading{Used: float64(c-lastCPU) / float64(now.Sub(lastAt)), Overloaded: p.overloaded(), GC: gc.due()}
 			lastCPU, lastAt = c, now
 			if next := p.Next(cur, r); next != cur {
 				runtime.GOMAXPROCS(next)
@@ -172,6 +180,35 @@ func (p *Procs) Run(ctx context.Context) {
 type Reading struct {
 	Used       float64 // cores of CPU time used since the last reading
 	Overloaded bool    // a watched signal says so
+	GC         bool    // the garbage collector is due or marking (GCRunway)
+}
+
+// gcWatch tells from runtime/metrics when the collector is due: the heap
+// allocated since the latest cycle ended (as first seen) against the way
+// from the live heap to the goal.
+type gcWatch struct {
+	s      [4]metrics.Sample
+	cycles uint64 // cycles completed at the latest reading
+	base   uint64 // bytes allocated when the latest cycle was first seen over
+}
+
+func (w *gcWatch) due() bool {
+	if w.s[0].Name == "" {
+		w.s[0].Name, w.s[1].Name = "/gc/cycles/total:gc-cycles", "/gc/heap/allocs:bytes"
+		w.s[2].Name, w.s[3].Name = "/gc/heap/live:bytes", "/gc/heap/goal:bytes"
+	}
+	metrics.Read(w.s[:])
+	for _, s := range w.s {
+		if s.Value.Kind() != metrics.KindUint64 {
+			return false // not in this runtime
+		}
+	}
+	cycles, allocs, live, goal := w.s[0].Value.Uint64(), w.s[1].Value.Uint64(), w.s[2].Value.Uint64(), w.s[3].Value.Uint64()
+	if cycles != w.cycles || w.base == 0 {
+		w.cycles, w.base = cycles, allocs
+		return false
+	}
+	return goal > live && float64(allocs-w.base) >= GCRunway*float64(goal-live)
 }
 
 // Next is the number of Ps after reading r with cur Ps. Not safe for
@@ -180,7 +217,22 @@ func (p *Procs) Next(cur int, r Reading) int {
 	switch {
 	case (r.Used > p.Up*float64(cur) || r.Overloaded) && cur < p.Max:
 		p.quiet = p.quiet[:0]
+		p.forGC = false
 		return cur + 1
+	case r.GC && cur < min(2, p.Max):
+		// a second P for the mark, taken back as the cycle ends
+		p.quiet = p.quiet[:0]
+		p.forGC = true
+		return 2
+	case p.forGC && r.GC:
+		return cur
+	case p.forGC:
+		p.forGC = false
+		p.quiet = p.quiet[:0]
+		if cur == 2 && max(1, p.Min) == 1 && r.Used < p.Down {
+			return 1
+		}
+		return cur
 	case r.Overloaded || cur <= max(1, p.Min):
 		p.quiet = p.quiet[:0]
 	default:

@@ -3,6 +3,7 @@ package obs
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -75,30 +76,68 @@ func TestProcsRunIdle(t *testing.T) {
 	runtime.GOMAXPROCS(before)
 }
 
-// The default floor is two Ps: an idle process keeps them.
-func TestProcsFloor(t *testing.T) {
-	p := &Procs{Min: 2, Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 50 * time.Millisecond}
-	if got := p.Next(2, Reading{Used: 0}); got != 2 {
-		t.Fatalf("an idle process at the floor of 2 Ps went to %d", got)
+// A second P while the collector is due or marks, taken back as the
+// cycle ends unless the load keeps it; a floor above one keeps its Ps.
+func TestProcsGC(t *testing.T) {
+	p := &Procs{Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 100 * time.Millisecond}
+	steps := []struct {
+		name string
+		cur  int
+		r    Reading
+		want int
+	}{
+		{"the collector due on one P: a second", 1, Reading{Used: 0.3, GC: true}, 2},
+		{"held while it marks, however quiet", 2, Reading{Used: 0.1, GC: true}, 2},
+		{"", 2, Reading{Used: 0.1, GC: true}, 2},
+		{"back to one as the cycle ends", 2, Reading{Used: 0.3}, 1},
+		{"again", 1, Reading{Used: 0.3, GC: true}, 2},
+		{"the cycle ends with the load at 0.7 cores: the P stays", 2, Reading{Used: 0.7}, 2},
+		{"then the ordinary rule: a Hold under Down of one drops it", 2, Reading{Used: 0.5}, 2},
+		{"", 2, Reading{Used: 0.5}, 1},
+		{"the collector adds no third P", 2, Reading{Used: 0.5, GC: true}, 2},
+		{"load adds a third while it marks", 2, Reading{Used: 1.6, GC: true}, 3},
+		{"the cycle's end does not take a load's P", 3, Reading{Used: 1.6}, 3},
 	}
-	if got := p.Next(3, Reading{Used: 0}); got != 2 {
-		t.Fatalf("an idle process with 3 Ps went to %d, want the floor 2", got)
+	for _, s := range steps {
+		if got := p.Next(s.cur, s.r); got != s.want {
+			t.Fatalf("%q: Next(%d Ps, %+v) = %d, want %d", s.name, s.cur, s.r, got, s.want)
+		}
 	}
+	floor := &Procs{Min: 2, Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 50 * time.Millisecond}
+	if got := floor.Next(2, Reading{Used: 0}); got != 2 {
+		t.Fatalf("an idle process at a floor of 2 Ps went to %d", got)
+	}
+	if got := floor.Next(3, Reading{Used: 0}); got != 2 {
+		t.Fatalf("an idle process with 3 Ps and a floor of 2 went to %d, want 2", got)
+	}
+}
 
-	if runtime.NumCPU() < 2 {
-		t.Fatalf("needs 2 CPUs to see GOMAXPROCS stay at 2, this machine has %d", runtime.NumCPU())
+// gcWatch says due once the heap allocated since the latest cycle has
+// covered GCRunway of the way to the goal, and not right after a cycle.
+func TestGCWatch(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	var w gcWatch
+	keep := make([][]byte, 0, 1024)
+	for range 8 << 10 { // 8 MB of live heap, so that the goal is not the 4 MB minimum
+		keep = append(keep, make([]byte, 1024))
 	}
-	before := runtime.GOMAXPROCS(2)
-	defer runtime.GOMAXPROCS(before)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	changed := make(chan int, 8)
-	// Max 2 and the default floor: nothing to adapt, Run returns at once.
-	(&Procs{Max: 2, Every: 10 * time.Millisecond, Hold: 20 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
-	if ctx.Err() != nil {
-		t.Fatal("Run with Min = Max ran until its context ended")
+	runtime.GC()
+	if w.due() {
+		t.Fatal("due on the first reading")
 	}
-	if len(changed) > 0 || runtime.GOMAXPROCS(0) != 2 {
-		t.Fatalf("GOMAXPROCS = %d after %d changes, want 2 untouched", runtime.GOMAXPROCS(0), len(changed))
+	var sink []byte
+	due := false
+	for i := 0; i < 1<<16 && !due; i++ { // at most 256 MB
+		sink = make([]byte, 4096)
+		due = w.due()
 	}
+	if !due {
+		t.Fatal("never due while 256 MB were allocated")
+	}
+	runtime.GC()
+	if w.due() {
+		t.Fatal("due right after a cycle ended")
+	}
+	runtime.KeepAlive(keep)
+	runtime.KeepAlive(sink)
 }
