@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Procs adapts GOMAXPROCS to the process's load, between Min and Max.
+// Procs adapts GOMAXPROCS to the process's load, between one and Max.
 //
 // Why: a sipbus process hands every message from goroutine to goroutine
 // (socket reader, bus, handler, writer). When one of them becomes
@@ -54,7 +54,6 @@ import (
 // it): the second P comes a little before the mark and goes as the
 // cycle ends, unless the load keeps it (bench/RESULTS.md round 20).
 type Procs struct {
-	Min      int           // the floor; default 1
 	Max      int           // the ceiling; default runtime.GOMAXPROCS(0) at start
 	Every    time.Duration // default 50ms
 	Hold     time.Duration // default 2s
@@ -144,11 +143,7 @@ func (p *Procs) Run(ctx context.Context) {
 	if p.Down <= 0 {
 		p.Down = 0.6
 	}
-	if p.Min <= 0 {
-		p.Min = 1
-	}
-	p.Min = min(p.Min, p.Max)
-	if p.Max <= p.Min {
+	if p.Max < 2 {
 		return
 	}
 	defer runtime.GOMAXPROCS(p.Max)
@@ -229,11 +224,11 @@ func (p *Procs) Next(cur int, r Reading) int {
 	case p.forGC:
 		p.forGC = false
 		p.quiet = p.quiet[:0]
-		if cur == 2 && max(1, p.Min) == 1 && r.Used < p.Down {
+		if cur == 2 && r.Used < p.Down {
 			return 1
 		}
 		return cur
-	case r.Overloaded || cur <= max(1, p.Min):
+	case r.Overloaded || cur == 1:
 		p.quiet = p.quiet[:0]
 	default:
 		// one P fewer when the readings of the last Hold average under

@@ -43,8 +43,8 @@ func TestProcsNext(t *testing.T) {
 	}
 }
 
-// Run with a floor of one lowers GOMAXPROCS of an idle process to one and
-// restores the ceiling when its context ends.
+// Run lowers GOMAXPROCS of an idle process to one and restores the
+// ceiling when its context ends.
 func TestProcsRunIdle(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Fatalf("needs 2 CPUs to see GOMAXPROCS change, this machine has %d", runtime.NumCPU())
@@ -55,7 +55,7 @@ func TestProcsRunIdle(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&Procs{Min: 1, Max: 2, Every: 20 * time.Millisecond, Hold: 40 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
+		(&Procs{Max: 2, Every: 20 * time.Millisecond, Hold: 40 * time.Millisecond, Changed: func(n int) { changed <- n }}).Run(ctx)
 	}()
 	select {
 	case n := <-changed:
@@ -77,7 +77,7 @@ func TestProcsRunIdle(t *testing.T) {
 }
 
 // A second P while the collector is due or marks, taken back as the
-// cycle ends unless the load keeps it; a floor above one keeps its Ps.
+// cycle ends unless the load keeps it.
 func TestProcsGC(t *testing.T) {
 	p := &Procs{Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 100 * time.Millisecond}
 	steps := []struct {
@@ -102,13 +102,6 @@ func TestProcsGC(t *testing.T) {
 		if got := p.Next(s.cur, s.r); got != s.want {
 			t.Fatalf("%q: Next(%d Ps, %+v) = %d, want %d", s.name, s.cur, s.r, got, s.want)
 		}
-	}
-	floor := &Procs{Min: 2, Max: 4, Up: 0.75, Down: 0.6, Every: 50 * time.Millisecond, Hold: 50 * time.Millisecond}
-	if got := floor.Next(2, Reading{Used: 0}); got != 2 {
-		t.Fatalf("an idle process at a floor of 2 Ps went to %d", got)
-	}
-	if got := floor.Next(3, Reading{Used: 0}); got != 2 {
-		t.Fatalf("an idle process with 3 Ps and a floor of 2 went to %d, want 2", got)
 	}
 }
 
