@@ -17,20 +17,16 @@ import (
 // proxy transaction rarely has (the targets not tried yet, on_failure, a
 // branch's resolved target) still go through json.Marshal.
 func (p *ptx) appendJSON(b []byte) ([]byte, bool) {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, p.ID)
-	b = append(b, `,"sk":`...)
-	b = appendJSONString(b, p.ServerKey)
-	b = append(b, `,"m":`...)
-	b = appendJSONString(b, p.Method)
-	b = append(b, `,"cid":`...)
-	b = appendJSONString(b, p.CallID)
-	b = append(b, `,"req":`...)
-	b = appendJSONBytes(b, p.Req)
-	b = append(b, `,"src":{"t":`...)
-	b = appendJSONString(b, p.Src.Transport)
-	b = append(b, `,"r":`...)
-	b = appendJSONString(b, p.Src.Remote)
+	if !plainTime(p.Created) || p.Call != nil && (!plainTime(p.Call.Started) || !plainTime(p.Call.Answered)) {
+		return b, false
+	}
+	b = appendString(b, `{"id":`, p.ID)
+	b = appendString(b, `,"sk":`, p.ServerKey)
+	b = appendString(b, `,"m":`, p.Method)
+	b = appendString(b, `,"cid":`, p.CallID)
+	b = appendBytes(b, `,"req":`, p.Req)
+	b = appendString(b, `,"src":{"t":`, p.Src.Transport)
+	b = appendString(b, `,"r":`, p.Src.Remote)
 	b = appendOptString(b, `,"f":`, p.Src.Flow)
 	b = appendOptString(b, `,"e":`, p.Src.Edge)
 	b = appendOptString(b, `,"rd":`, p.Src.Reply)
@@ -69,30 +65,19 @@ func (p *ptx) appendJSON(b []byte) ([]byte, bool) {
 		b = c.Caller.appendJSON(b)
 		b = append(b, `,"callee":`...)
 		b = c.Callee.appendJSON(b)
-		b = append(b, `,"ctag":`...)
-		b = appendJSONString(b, c.CallerTag)
+		b = appendString(b, `,"ctag":`, c.CallerTag)
 		b = appendOptBool(b, `,"local":true`, c.LocalUser)
-		b = append(b, `,"start":`...)
-		if b, ok = appendJSONTime(b, c.Started); !ok {
-			return b, false
-		}
+		b = appendTime(b, `,"start":`, c.Started)
 		b = appendOptBool(b, `,"ring":true`, c.Ringing)
 		if !c.Answered.IsZero() {
-			b = append(b, `,"ans":`...)
-			if b, ok = appendJSONTime(b, c.Answered); !ok {
-				return b, false
-			}
+			b = appendTime(b, `,"ans":`, c.Answered)
 		}
 		b = append(b, '}')
 	}
 	b = appendOptString(b, `,"app":`, p.App)
-	b = append(b, `,"ct":`...)
-	if b, ok = appendJSONTime(b, p.Created); !ok {
-		return b, false
-	}
+	b = appendTime(b, `,"ct":`, p.Created)
 	if len(p.Last) > 0 {
-		b = append(b, `,"last":`...)
-		b = appendJSONBytes(b, p.Last)
+		b = appendBytes(b, `,"last":`, p.Last)
 	}
 	if len(p.Tmr) > 0 {
 		b = append(b, `,"tm":[`...)
@@ -100,12 +85,9 @@ func (p *ptx) appendJSON(b []byte) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"t":`...)
-			b = appendJSONString(b, t.T)
-			b = append(b, `,"i":`...)
-			b = strconv.AppendInt(b, int64(t.I), 10)
-			b = append(b, `,"d":`...)
-			b = strconv.AppendInt(b, t.Due, 10)
+			b = appendString(b, `{"t":`, t.T)
+			b = appendInt(b, `,"i":`, int64(t.I))
+			b = appendInt(b, `,"d":`, t.Due)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -129,24 +111,18 @@ func (br *branch) appendJSON(b []byte) ([]byte, bool) {
 	if br == nil {
 		return append(b, "null"...), true
 	}
-	b = append(b, `{"i":`...)
-	b = strconv.AppendInt(b, int64(br.I), 10)
-	b = append(b, `,"br":`...)
-	b = appendJSONString(b, br.Branch)
-	b = append(b, `,"t":`...)
-	b = appendJSONString(b, br.Target)
+	b = appendInt(b, `{"i":`, int64(br.I))
+	b = appendString(b, `,"br":`, br.Branch)
+	b = appendString(b, `,"t":`, br.Target)
 	b = append(b, `,"hop":`...)
 	b = br.Hop.appendJSON(b)
-	b = append(b, `,"req":`...)
-	b = appendJSONBytes(b, br.Req)
-	b = append(b, `,"s":`...)
-	b = appendJSONString(b, string(br.State))
+	b = appendBytes(b, `,"req":`, br.Req)
+	b = appendString(b, `,"s":`, string(br.State))
 	b = appendOptInt(b, `,"n":`, br.Attempt)
 	b = appendOptInt(b, `,"st":`, br.Status)
 	b = appendOptBool(b, `,"lo":true`, br.Local)
 	if len(br.Resp) > 0 {
-		b = append(b, `,"r":`...)
-		b = appendJSONBytes(b, br.Resp)
+		b = appendBytes(b, `,"r":`, br.Resp)
 	}
 	b = appendOptBool(b, `,"pv":true`, br.Prov)
 	b = appendOptBool(b, `,"cs":true`, br.CancelOut)
@@ -173,12 +149,9 @@ func (br *branch) appendJSON(b []byte) ([]byte, bool) {
 }
 
 func (h hop) appendJSON(b []byte) []byte {
-	b = append(b, `{"Transport":`...)
-	b = appendJSONString(b, h.Transport)
-	b = append(b, `,"Dest":`...)
-	b = appendJSONString(b, h.Dest)
-	b = append(b, `,"Flow":`...)
-	b = appendJSONString(b, h.Flow)
+	b = appendString(b, `{"Transport":`, h.Transport)
+	b = appendString(b, `,"Dest":`, h.Dest)
+	b = appendString(b, `,"Flow":`, h.Flow)
 	b = appendOptString(b, `,"Name":`, h.Name)
 	return append(b, '}')
 }
@@ -186,12 +159,10 @@ func (h hop) appendJSON(b []byte) []byte {
 func (p party) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	if p.Display != "" {
-		b = append(b, `"d":`...)
-		b = appendJSONString(b, p.Display)
+		b = appendString(b, `"d":`, p.Display)
 		b = append(b, ',')
 	}
-	b = append(b, `"u":`...)
-	b = appendJSONString(b, p.URI)
+	b = appendString(b, `"u":`, p.URI)
 	return append(b, '}')
 }
 
@@ -222,18 +193,21 @@ func appendJSONBytes(b, v []byte) []byte {
 	return append(b, '"')
 }
 
-// appendJSONTime appends t as time.Time.MarshalJSON does; false for a
-// year it refuses (then json.Marshal of the record fails too).
-func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
-	}
-	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
-		return b, false // odd zones: json.Marshal says (marshal falls back to it)
-	}
-	b = append(b, '"')
+// plainTime reports whether time.Time.MarshalJSON writes t as
+// appendTime does: a four-digit year, a zone offset in whole minutes
+// under a day. Other times go through json.Marshal (marshal falls back
+// to it, and it refuses some of them).
+func plainTime(t time.Time) bool {
+	_, off := t.Zone()
+	return t.Year() >= 0 && t.Year() <= 9999 && off%60 == 0 && off > -24*3600 && off < 24*3600
+}
+
+// appendTime appends key and t as time.Time.MarshalJSON writes a
+// plainTime.
+func appendTime(b []byte, key string, t time.Time) []byte {
+	b = append(append(b, key...), '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
+	return append(b, '"')
 }
 
 func appendMarshal(b []byte, key string, v any) ([]byte, bool) {
@@ -245,20 +219,33 @@ func appendMarshal(b []byte, key string, v any) ([]byte, bool) {
 	return append(b, j...), true
 }
 
+// appendString, appendBytes and appendInt append a key (with the
+// punctuation before it) and its value; the Opt forms skip a zero value,
+// as omitempty does.
+func appendString(b []byte, key, s string) []byte {
+	return appendJSONString(append(b, key...), s)
+}
+
+func appendBytes(b []byte, key string, v []byte) []byte {
+	return appendJSONBytes(append(b, key...), v)
+}
+
+func appendInt(b []byte, key string, n int64) []byte {
+	return strconv.AppendInt(append(b, key...), n, 10)
+}
+
 func appendOptString(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = append(b, key...)
-	return appendJSONString(b, s)
+	return appendString(b, key, s)
 }
 
 func appendOptInt(b []byte, key string, n int) []byte {
 	if n == 0 {
 		return b
 	}
-	b = append(b, key...)
-	return strconv.AppendInt(b, int64(n), 10)
+	return appendInt(b, key, int64(n))
 }
 
 func appendOptBool(b []byte, keyTrue string, v bool) []byte {
