@@ -14,16 +14,16 @@ import (
 // cmdNATS runs the NATS server (JetStream on) as its own process: the bus
 // for edge, tm and registrar processes on one machine, without installing
 // a nats-server binary. In a cluster, run NATS itself (k8s/).
-// pageCacheUsage is the help of `sipbus nats --drop-page-cache` and `sipbus
-// up --nats-drop-page-cache` (natsembed.Config.DropPageCache).
-const pageCacheUsage = "write the JetStream log's pages back and drop them from the page cache within 2 s (for a VM whose host reclaims free memory, near the max rate; costs at low rates)"
+// pageCacheUsage is the help of `sipbus nats --keep-page-cache` and `sipbus
+// up --nats-keep-page-cache` (natsembed.Config.KeepPageCache).
+const pageCacheUsage = "leave the JetStream log's written pages in the page cache (by default they are written back and dropped in small batches, so the next writes take warm pages)"
 
 func cmdNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("nats", stderr)
 	listen := fs.String("listen", "127.0.0.1:4222", "client address ip:port")
 	dataDir := fs.String("data", defaultDataDir(), "folder for JetStream data")
 	monitor := fs.String("monitor", "", "HTTP monitoring address ip:port (/varz, /jsz); off when empty")
-	dropCache := fs.Bool("drop-page-cache", false, pageCacheUsage)
+	keepCache := fs.Bool("keep-page-cache", false, pageCacheUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func cmdNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
-	ns, err := natsembed.Start(natsembed.Config{Listen: *listen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *monitor, DropPageCache: *dropCache})
+	ns, err := natsembed.Start(natsembed.Config{Listen: *listen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *monitor, KeepPageCache: *keepCache})
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}

@@ -54,7 +54,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	regf := addRegFlags(fs)
 	debugAddr := addDebugFlag(fs)
 	natsMonitor := fs.String("nats-monitor", "", "HTTP monitoring address of the embedded NATS server ip:port (/varz, /jsz); off when empty")
-	natsDropCache := fs.Bool("nats-drop-page-cache", false, pageCacheUsage)
+	natsKeepCache := fs.Bool("nats-keep-page-cache", false, pageCacheUsage)
 	flood := addFloodFlags(fs)
 	nf := addNotifierFlags(fs)
 	hf := addHTTPFlag(fs)
@@ -112,7 +112,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--data: %w", err)
 	}
 
-	nc, hot, ns, err := upNATS(*natsURL, natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *natsMonitor, DropPageCache: *natsDropCache})
+	nc, hot, ns, err := upNATS(*natsURL, natsembed.Config{Listen: *natsListen, StoreDir: filepath.Join(*dataDir, "jetstream"), Monitor: *natsMonitor, KeepPageCache: *natsKeepCache})
 	if err != nil {
 		return err
 	}

@@ -27,25 +27,28 @@ type Config struct {
 	// Monitor is host:port of the server's HTTP monitoring endpoints
 	// (/varz, /connz, /jsz); empty = off.
 	Monitor string
-	// DropPageCache writes the stream files' pages back and drops them
-	// from the page cache within two seconds of their writing (Linux
-	// only; by default the kernel keeps them until it needs the memory).
-	// The log is written once and read rarely (replay, a consumer
-	// catching up: those then read it from disk), and at 2,500 calls/s it
-	// grows the page cache by 30 MB a second, every page taken fresh
-	// from free memory. On a virtual machine whose host reclaims the
-	// guest's free memory (this project's benchmark machine), such a page
-	// costs ~20 us the first time against ~1.5 us for one just freed: the
-	// file store's writes took 12 % of `sipbus up`'s CPU at 2,500
-	// calls/s. Dropped pages are taken again warm, and near the maximum
-	// rate that was worth ~3 % of the CPU a call; at 300 calls/s the
-	// early writeback cost ~8 % and a millisecond of p99 (bench/RESULTS.md,
-	// round 19): off by default.
-	DropPageCache bool
+	// KeepPageCache leaves the stream files' pages in the page cache until
+	// the kernel needs the memory. By default (Linux) the server writes
+	// them back and drops them in batches of 256 kB, within two seconds of
+	// their writing. The log is written once and read rarely (replay, a
+	// consumer far behind: those read it from disk; a consumer that keeps
+	// up reads the file store's own cache of the block being written), and
+	// at 2,500 calls/s it grows the page cache by 30 MB a second, every
+	// page taken fresh from free memory. On a virtual machine whose host
+	// takes the guest's free memory back (free page reporting: this
+	// project's benchmark machine), such a page costs ~20 us the first
+	// time against ~1.5 us for one just freed: the file store's writes
+	// were 14 % of `sipbus up`'s CPU at 2,500 calls/s, and the file
+	// store holds its block's lock through them, so each stalls the
+	// stream. Dropped in small batches the pages come back warm: 3-10 %
+	// less CPU a call at 300 and at 2,500 calls/s, p99 at 2,500 calls/s
+	// 32-103 ms against 152-241 (bench/RESULTS.md, round 21).
+	KeepPageCache bool
 }
 
-// dropEvery is how often the written pages are dropped (Config.DropPageCache).
-const dropEvery = time.Second
+// dropEvery is how often the dropper looks at the newest blocks (see
+// dropWritten).
+const dropEvery = 20 * time.Millisecond
 
 // ErrNoStoreDir is returned when Config.StoreDir is empty.
 var ErrNoStoreDir = errors.New("natsembed: StoreDir is required")
@@ -110,7 +113,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("natsembed: server on %s not ready within 10s", cfg.Listen)
 	}
 	s := &Server{ns: ns, stop: make(chan struct{})}
-	if cfg.DropPageCache {
+	if !cfg.KeepPageCache {
 		go dropWritten(cfg.StoreDir, dropEvery, s.stop)
 	}
 	return s, nil
