@@ -12,7 +12,7 @@ import (
 )
 
 // dropWritten keeps the log's page cache from growing with the log (see
-// Config.DropPageCache). Every tick it looks at the newest two message
+// Config.KeepPageCache). Every tick it looks at the newest two message
 // blocks of every stream (the one being written and the one sealed last;
 // the directory is read again each rescanEvery ticks). Once a block has
 // grown by dropBatch bytes since the last act on it, or by anything
@@ -72,6 +72,7 @@ const (
 // blockMark is an open message block and how far its pages were dropped.
 type blockMark struct {
 	fd               int
+	ino              uint64    // the file fd is open on: a compacted block is a new file under the old name
 	dropped, started int64     // pages dropped up to; writeback started up to
 	at               time.Time // of the latest act (or of the first look)
 }
@@ -79,22 +80,35 @@ type blockMark struct {
 type dropper struct{ seen map[string]*blockMark }
 
 // rescan finds the newest two blocks of every stream, opens those it did
-// not have and closes those that are no longer among them (sealed long
-// ago, or removed by the retention).
+// not have (or whose name is another file now: the file store compacts a
+// block into a new file renamed over the old) and closes those that are
+// no longer among them (sealed long ago, or removed by the retention).
 func (d *dropper) rescan(storeDir string) {
 	dirs, _ := filepath.Glob(filepath.Join(storeDir, "jetstream", "*", "streams", "*", "msgs"))
 	live := make(map[string]bool, 2*len(dirs))
 	for _, dir := range dirs {
 		for _, f := range newestBlocks(dir, 2) {
-			live[f] = true
-			if d.seen[f] != nil {
+			var st unix.Stat_t
+			if unix.Stat(f, &st) != nil {
 				continue
+			}
+			live[f] = true
+			if m := d.seen[f]; m != nil {
+				if m.ino == st.Ino {
+					continue
+				}
+				unix.Close(m.fd)
 			}
 			fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err == nil && unix.Fstat(fd, &st) != nil {
+				unix.Close(fd)
+				err = unix.EBADF
+			}
 			if err != nil {
+				delete(d.seen, f)
 				continue
 			}
-			d.seen[f] = &blockMark{fd: fd, at: time.Now()}
+			d.seen[f] = &blockMark{fd: fd, ino: st.Ino, at: time.Now()}
 		}
 	}
 	for f, m := range d.seen {
