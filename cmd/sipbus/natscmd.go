@@ -11,13 +11,13 @@ import (
 	"github.com/sipbus/sipbus/pkg/natsembed"
 )
 
-// cmdNATS runs the NATS server (JetStream on) as its own process: the bus
-// for edge, tm and registrar processes on one machine, without installing
-// a nats-server binary. In a cluster, run NATS itself (k8s/).
 // pageCacheUsage is the help of `sipbus nats --keep-page-cache` and `sipbus
 // up --nats-keep-page-cache` (natsembed.Config.KeepPageCache).
 const pageCacheUsage = "leave the JetStream log's written pages in the page cache (by default they are written back and dropped in small batches, so the next writes take warm pages)"
 
+// cmdNATS runs the NATS server (JetStream on) as its own process: the bus
+// for edge, tm and registrar processes on one machine, without installing
+// a nats-server binary. In a cluster, run NATS itself (k8s/).
 func cmdNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("nats", stderr)
 	listen := fs.String("listen", "127.0.0.1:4222", "client address ip:port")
