@@ -125,7 +125,9 @@ func (d *dropper) advise(m *blockMark, now time.Time) {
 		return
 	}
 	end := wholePages(st.Size)
-	if end-m.started < dropBatch && (end == m.started && m.started == m.dropped || now.Sub(m.at) < dropLinger) {
+	// dropped <= started <= end: nothing new and nothing started, or
+	// under a batch within the linger.
+	if end == m.dropped || end-m.started < dropBatch && now.Sub(m.at) < dropLinger {
 		return
 	}
 	if n := m.started - m.dropped; n > 0 {
