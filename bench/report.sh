@@ -68,7 +68,10 @@ label() {
 }
 
 commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$(dirname "$0")" status --porcelain 2>/dev/null | grep -qv '^??' && echo "+changes" || true)
+# +changes: the tree differs from the commit in a tracked file other than
+# bench/RESULTS.md (the file this report rewrites: a run after a run finds
+# it changed, and that is not a change to what was measured)
+dirty=$(git -C "$(dirname "$0")" status --porcelain -- ':(top)' ':(top,exclude)bench/RESULTS.md' 2>/dev/null | grep -qv '^??' && echo "+changes" || true)
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 natsv=$(cd "$(dirname "$0")/../pkg" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2 2>/dev/null || echo "?")
 
