@@ -122,6 +122,7 @@ if [ "$SKIP_BUILD" = 1 ]; then
 else
     log "build bin/sipbus"
     (cd "$ROOT" && go build -o bin/sipbus ./cmd/sipbus) || die "go build failed"
+    "$HERE/report.sh" --tree >"$OUT/tree.txt"
 fi
 
 # ---- targets -------------------------------------------------------------------

@@ -8,9 +8,22 @@
 #                                         idle.txt when present)
 #        report.sh --splice REPORT FILE   put REPORT into FILE between the
 #                                         "latest run" markers
+#        report.sh --tree                 print the tree's label, the commit and
+#                                         "+changes" when a tracked file other than
+#                                         bench/RESULTS.md (which a run rewrites)
+#                                         differs from it; bench.sh keeps it in
+#                                         OUT/tree.txt when it builds, so that the
+#                                         report names the code that was measured
 set -u -o pipefail
 BEGIN_MARK='<!-- BEGIN latest run (written by bench/bench.sh) -->'
 END_MARK='<!-- END latest run -->'
+
+tree() {
+    local git=(git -C "$(dirname "$0")") commit
+    commit=$("${git[@]}" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
+    "${git[@]}" diff --quiet HEAD -- ':(top)' ':(top,exclude)bench/RESULTS.md' && echo "$commit" || echo "$commit+changes"
+}
+if [ "${1:-}" = --tree ]; then tree; exit; fi
 
 if [ "${1:-}" = --splice ]; then
     report=$2 file=$3
@@ -67,15 +80,12 @@ label() {
     esac
 }
 
-commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
-# +changes: the tree differs from the commit in a tracked file other than
-# bench/RESULTS.md (the file this report rewrites: a run after a run finds
-# it changed, and that is not a change to what was measured)
-dirty=$(git -C "$(dirname "$0")" status --porcelain -- ':(top)' ':(top,exclude)bench/RESULTS.md' 2>/dev/null | grep -qv '^??' && echo "+changes" || true)
+# the tree as it was built (bench.sh), else as it is now
+treelabel=$(cat "$OUT/tree.txt" 2>/dev/null) || treelabel=$(tree)
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 natsv=$(cd "$(dirname "$0")/../pkg" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2 2>/dev/null || echo "?")
 
-echo "### Run of $(date -u +%Y-%m-%d' '%H:%M' UTC') (commit $commit$dirty)"
+echo "### Run of $(date -u +%Y-%m-%d' '%H:%M' UTC') (commit $treelabel)"
 echo
 echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);"
 echo "$(go version | awk '{ print $3 }'), SIPp $(sipp -v 2>&1 | awk '/SIPp v/ { print $2; exit }'),"
