@@ -8,7 +8,7 @@
 #   make bench   sipbus side by side with Kamailio (bench/bench.sh): REGISTER
 #                and call throughput, latency, per-call cost, micro-benchmarks;
 #                writes bench/RESULTS.md and ends with ratio_register= / ratio_calls=
-#   make bench-micro  parser, store and bus benchmarks with allocations
+#   make bench-micro  parser, store, bus and in-process NATS benchmarks with allocations
 #   make lint    gofmt + go vet
 #   make fuzz    each fuzz target for FUZZTIME (default 20s)
 #   make image   the container image (Dockerfile; DOCKER=podman works too)
@@ -58,7 +58,7 @@ bench:
 	bench/bench.sh
 
 bench-micro:
-	cd pkg && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./sipmsg/ ./store/ ./bus/
+	cd pkg && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./sipmsg/ ./store/ ./bus/ ./natsembed/
 
 lint:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -21,7 +21,8 @@
 #      max calls/s M of step 3 with peer/uac_overload.xml (a 503 to the INVITE
 #      is a shed call), goodput = calls completed per second in that step / M;
 #      then one ordinary step at M: recovers=yes if it passes.
-# Then the micro-benchmarks (header index, typed parse, store, bus).
+# Then the micro-benchmarks (header index, typed parse, store, bus, the
+# in-process NATS connection).
 #
 # Prints the tables (also written into RESULTS.md between the "latest run"
 # markers, and to $OUT/results.md) and, last, the ratio lines, ending with
@@ -270,7 +271,7 @@ stop_all
 
 if [ "$MICRO" = 1 ]; then
     log "micro-benchmarks"
-    (cd "$ROOT/pkg" && go test -run '^$' -bench . -benchmem -benchtime 100ms ./sipmsg/ ./store/ ./bus/) \
+    (cd "$ROOT/pkg" && go test -run '^$' -bench . -benchmem -benchtime 100ms ./sipmsg/ ./store/ ./bus/ ./natsembed/) \
         >"$OUT/micro.txt" 2>&1 || log "micro-benchmarks failed, see $OUT/micro.txt"
 fi
 

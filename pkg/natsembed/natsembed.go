@@ -126,7 +126,36 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 // instead of over TCP: for the services running in the server's own
 // process (`sipbus up`), it saves a loopback socket write and read per
 // message on both sides. Other processes connect to ClientURL as usual.
-func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
+//
+// It also sets the client's flush threshold to InProcessWriteBuffer.
+func (s *Server) InProcess() nats.Option {
+	return func(o *nats.Options) error {
+		if err := nats.InProcessServer(s.ns)(o); err != nil {
+			return err
+		}
+		o.WriteBufferSize = InProcessWriteBuffer
+		return nil
+	}
+}
+
+// InProcessWriteBuffer is the flush threshold of an in-process client:
+// the largest read buffer of the server's read loop (64 kB).
+//
+// Why: the in-process connection is a pipe, and on a pipe each of the
+// server's reads returns at most what one client write holds. The read
+// loop sizes its buffer from its reads: it doubles the buffer when a read
+// fills it and halves it after three reads under half of it, each time
+// into a new buffer. With the client's default threshold (32 kB), a burst
+// of the hot path's publishes a little over 32 kB (`sipbus up` at 300
+// calls/s lingers 10 ms and sends ~43 kB) went out as a 32 kB write and a
+// short one: every third burst halved the buffer to 32 kB, the next
+// filled it and doubled it again, two new buffers per cycle: 11-14 %
+// of the process's allocation at 300 calls/s (bench/RESULTS.md round
+// 23). At 64 kB a burst under 64 kB is one write that reads at least half
+// of the buffer, and a larger burst goes out in 64 kB writes that fill
+// it: the buffer stays at 64 kB (BenchmarkInProcessBurst: 113 kB
+// allocated a burst of 43 kB at 32 kB, 64 kB at 64 kB).
+const InProcessWriteBuffer = 64 << 10
 
 // MonitorURL is the http:// URL of the monitoring endpoints ("" when off).
 func (s *Server) MonitorURL() string {
