@@ -271,8 +271,7 @@ stop_all
 
 if [ "$MICRO" = 1 ]; then
     log "micro-benchmarks"
-    (cd "$ROOT/pkg" && go test -run '^$' -bench . -benchmem -benchtime 100ms ./sipmsg/ ./store/ ./bus/ ./natsembed/) \
-        >"$OUT/micro.txt" 2>&1 || log "micro-benchmarks failed, see $OUT/micro.txt"
+    make -s -C "$ROOT" bench-micro BENCHTIME=100ms >"$OUT/micro.txt" 2>&1 || log "micro-benchmarks failed, see $OUT/micro.txt"
 fi
 
 log "report"

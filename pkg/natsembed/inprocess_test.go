@@ -10,11 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// burst publishes n messages of size bytes on subject, as the hot path's
-// linger does (bus.Local: one burst every 10 ms).
-func burst(tb testing.TB, nc *nats.Conn, subject string, n, size int) {
+// burst publishes n copies of data on subject, as the hot path's linger
+// does (bus.Local: one burst every 10 ms).
+func burst(tb testing.TB, nc *nats.Conn, subject string, n int, data []byte) {
 	tb.Helper()
-	data := bytes.Repeat([]byte("x"), size)
 	for range n {
 		if err := nc.Publish(subject, data); err != nil {
 			tb.Fatal(err)
@@ -76,7 +75,7 @@ func TestInProcessWriteBuffer(t *testing.T) {
 	}
 	want := int64(0)
 	for _, b := range []struct{ n, size int }{{48, 900}, {72, 900}, {240, 900}, {1, 200 << 10}} {
-		burst(t, pub, "hot.p0", b.n, b.size)
+		burst(t, pub, "hot.p0", b.n, bytes.Repeat([]byte("x"), b.size))
 		want += int64(b.n)
 		waitCount(t, got, want)
 	}
@@ -97,10 +96,11 @@ func BenchmarkInProcessBurst(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			pub, got := inProcessPair(b, c.opt)
+			msg := bytes.Repeat([]byte("x"), 900)
 			b.ReportAllocs()
 			want := int64(0)
 			for b.Loop() {
-				burst(b, pub, "hot.p0", 48, 900)
+				burst(b, pub, "hot.p0", 48, msg)
 				want += 48
 				waitCount(b, got, want)
 			}

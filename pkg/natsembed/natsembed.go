@@ -153,8 +153,8 @@ func (s *Server) InProcess() nats.Option {
 // of the process's allocation at 300 calls/s (bench/RESULTS.md round
 // 23). At 64 kB a burst under 64 kB is one write that reads at least half
 // of the buffer, and a larger burst goes out in 64 kB writes that fill
-// it: the buffer stays at 64 kB (BenchmarkInProcessBurst: 113 kB
-// allocated a burst of 43 kB at 32 kB, 64 kB at 64 kB).
+// it: the buffer stays at 64 kB (BenchmarkInProcessBurst: 112 kB
+// allocated a burst of 43 kB at 32 kB, 63 kB at 64 kB).
 const InProcessWriteBuffer = 64 << 10
 
 // MonitorURL is the http:// URL of the monitoring endpoints ("" when off).
