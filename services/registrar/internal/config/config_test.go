@@ -20,7 +20,7 @@ func TestDefault(t *testing.T) {
 	want := Config{Auth: "required", AuthAlgorithms: []string{"MD5"},
 		AuthFailWindow: time.Minute, AuthFailPerUser: 10, AuthFailPerSource: 100, AuthFailBlock: 10 * time.Minute, NonceTTL: 5 * time.Minute,
 		MinExpires: 60 * time.Second, MaxExpires: time.Hour, DefaultExpires: time.Hour, MaxContacts: 10,
-		ExpiryScan: time.Second, Workers: 64}
+		ExpiryScan: time.Second, Workers: 256}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant        %+v", c, want)
 	}

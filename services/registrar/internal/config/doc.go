@@ -28,7 +28,7 @@
 //	default_expires: 3600s
 //	max_contacts: 10
 //	expiry_scan: 1s
-//	workers: 64
+//	workers: 256
 //
 // auth_secret is a secret: it has no flag (a command line is visible in
 // ps); give it in the environment, SIPBUS_AUTH_SECRET, so it stays out of
