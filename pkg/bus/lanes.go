@@ -159,14 +159,30 @@ type laneJob struct {
 	at time.Time
 }
 
+// DefaultLaneQueue is how many jobs the lanes of a Lanes queue in all by
+// default, each lane its share (DefaultLaneDepth).
+const DefaultLaneQueue = 64 << 10
+
+// DefaultLaneDepth is the default queue of each of n lanes (n <= 0: the
+// default 64): an even share of DefaultLaneQueue, at least 64, so that more
+// lanes spread the same queue (and its memory, 32 bytes a slot) rather than
+// adding to it.
+func DefaultLaneDepth(n int) int {
+	if n <= 0 {
+		n = 64
+	}
+	return max(DefaultLaneQueue/n, 64)
+}
+
 // NewLanes starts n lanes (default 64) of depth capacity each (default
-// 4096) with an overload target and interval (defaults DefaultQueueTarget, DefaultQueueInterval).
+// DefaultLaneDepth(n)) with an overload target and interval (defaults
+// DefaultQueueTarget, DefaultQueueInterval).
 func NewLanes(n, depth int, target, interval time.Duration) *Lanes {
 	if n <= 0 {
 		n = 64
 	}
 	if depth <= 0 {
-		depth = 4096
+		depth = DefaultLaneDepth(n)
 	}
 	if target <= 0 {
 		target = DefaultQueueTarget

@@ -207,3 +207,15 @@ func TestBackstop(t *testing.T) {
 		t.Error("let through a request that waited T1 while overloaded")
 	}
 }
+
+// More lanes share the same queue rather than adding to it; a lane never
+// queues fewer than 64.
+func TestDefaultLaneDepth(t *testing.T) {
+	for _, c := range []struct{ lanes, depth int }{
+		{0, 1024}, {64, 1024}, {256, 256}, {1024, 64}, {4096, 64},
+	} {
+		if got := bus.DefaultLaneDepth(c.lanes); got != c.depth {
+			t.Errorf("DefaultLaneDepth(%d) = %d, want %d", c.lanes, got, c.depth)
+		}
+	}
+}

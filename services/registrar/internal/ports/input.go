@@ -50,7 +50,7 @@ const SpanRegister = "registrar.register"
 // InputOptions tune the input.
 type InputOptions struct {
 	ID            string
-	Lanes         int           // default 64 (bus.NewLanes); the registrar's config says 256
+	Lanes         int           // default 64 (bus.NewLanes; the registrar's config gives 256), each queuing its share of bus.DefaultLaneQueue
 	QueueTarget   time.Duration // default bus.DefaultQueueTarget
 	QueueInterval time.Duration // default bus.DefaultQueueInterval
 	Log           *slog.Logger
@@ -60,23 +60,9 @@ type InputOptions struct {
 	Core bus.Core
 }
 
-// laneQueue is how many REGISTERs the lanes queue in all, each lane its
-// share (a full lane holds its submitter back).
-const laneQueue = 64 * 1024
-
-// LaneDepth is the queue of each of n lanes: an even share of laneQueue,
-// so that more lanes spread the same queue (and its memory, 32 bytes a
-// slot) rather than adding to it, and at least 64.
-func LaneDepth(n int) int {
-	if n <= 0 {
-		n = 64
-	}
-	return max(laneQueue/n, 64)
-}
-
 // StartInput subscribes h to REGISTER requests.
 func StartInput(ctx context.Context, nc *nats.Conn, h *Register, opt InputOptions) (*Input, error) {
-	in := &Input{h: h, log: opt.Log, tracer: opt.Tracer, lanes: bus.NewLanes(opt.Lanes, LaneDepth(opt.Lanes), opt.QueueTarget, opt.QueueInterval)}
+	in := &Input{h: h, log: opt.Log, tracer: opt.Tracer, lanes: bus.NewLanes(opt.Lanes, 0, opt.QueueTarget, opt.QueueInterval)}
 	in.beat = &bus.Beater{NC: nc, Service: "registrar", ID: opt.ID, Load: &in.lanes.Load}
 	in.lanes.OnChange = func(bool) { in.beat.Beat() }
 	core := opt.Core
