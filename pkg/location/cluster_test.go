@@ -3,10 +3,6 @@ package location_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,27 +20,10 @@ import (
 // runs against a real server. The binary is the one testenv uses.
 func clusterClient(t *testing.T) *redis.ClusterClient {
 	t.Helper()
-	bin := os.Getenv("SIPBUS_REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			t.Fatalf("redis-server not found on PATH (install it: apt-get install redis-server): %v", err)
-		}
-	}
-	port := testenv.FreePort(t, "tcp")
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-		"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := testenv.StartRedisCluster(t).Addr
 	node := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { _ = node.Close() })
 	ctx := testenv.Context(t, 20*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() bool { return node.Ping(ctx).Err() == nil }, "redis cluster node on %s does not answer", addr)
 	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
 		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
 	}

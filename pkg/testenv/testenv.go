@@ -11,8 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,45 +27,7 @@ import (
 // the test ends. The binary is redis-server on PATH, or $SIPBUS_REDIS_SERVER.
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("SIPBUS_REDIS_SERVER")
-	if bin == "" {
-		var err error
-		bin, err = exec.LookPath("redis-server")
-		if err != nil {
-			t.Fatalf("testenv: redis-server not found on PATH (install it: apt-get install redis-server, or run .ci/run): %v", err)
-		}
-	}
-	port := FreePort(t, "tcp")
-	dir := t.TempDir()
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--dir", dir, "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--loglevel", "warning")
-	out, err := os.Create(filepath.Join(dir, "redis.log"))
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
-		_ = out.Close()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if redisPing(addr) == nil {
-			return "redis://" + addr + "/0"
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			t.Fatalf("testenv: redis-server on %s did not answer PING within 10s; log:\n%s", addr, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return StartRedis(t).URL
 }
 
 func redisPing(addr string) error {

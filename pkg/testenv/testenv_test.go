@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +74,41 @@ func TestFreePort(t *testing.T) {
 			c.Close()
 		}
 		l.Close()
+	}
+}
+
+// A cluster node's bus port is a FreePort (below the ephemeral range), not
+// redis-server's default of the port + 10000, which lies in that range.
+func TestRedisClusterBusPort(t *testing.T) {
+	r := StartRedisCluster(t)
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("CONFIG GET cluster-port\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// *2 $12 cluster-port $N <port>
+	rd := bufio.NewReader(c)
+	var lines []string
+	for range 5 {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("CONFIG GET cluster-port: %v after %q", err, lines)
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	bus, err := strconv.Atoi(lines[4])
+	if err != nil {
+		t.Fatalf("CONFIG GET cluster-port: %q", lines)
+	}
+	if lo, hi := portRange(); bus < lo || bus >= hi {
+		t.Errorf("cluster bus port %d outside %d..%d", bus, lo, hi)
+	}
+	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(bus))); err == nil {
+		l.Close()
+		t.Errorf("nothing listens on the cluster bus port %d", bus)
 	}
 }
