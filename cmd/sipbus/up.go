@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sipbus/sipbus/pkg/bus"
+	"github.com/sipbus/sipbus/pkg/location"
 	"github.com/sipbus/sipbus/pkg/natsembed"
 	"github.com/sipbus/sipbus/pkg/obs"
 	"github.com/sipbus/sipbus/pkg/rawio"
@@ -172,6 +173,14 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rstate := registrar.StateFor(st)
+	if r, ok := rstate.Location.(*location.Redis); ok {
+		// tm's lookups from memory, kept true by Redis (location.Tracked);
+		// the registrar writes through the same copy.
+		if tr := location.Track(r, log); tr != nil {
+			defer func() { _ = tr.Close() }()
+			rstate.Location = tr
+		}
+	}
 	rcfg := registrar.DefaultConfig()
 	rcfg.ID = "registrar-" + e.ID()
 	rcfg.Domains = tcfg.Domains

@@ -234,6 +234,15 @@ func (r *Redis) unlist(ctx context.Context, aor string) error {
 
 // Lookup implements Store: one HVALS.
 func (r *Redis) Lookup(ctx context.Context, aor string, now time.Time) ([]Binding, error) {
+	bs, err := r.lookupAll(ctx, aor)
+	if err != nil {
+		return nil, err
+	}
+	return liveAt(bs, now), nil
+}
+
+// lookupAll reads every binding of aor, live or not, sorted as Lookup's.
+func (r *Redis) lookupAll(ctx context.Context, aor string) ([]Binding, error) {
 	if err := validAOR(aor); err != nil {
 		return nil, err
 	}
@@ -250,12 +259,21 @@ func (r *Redis) Lookup(ctx context.Context, aor string, now time.Time) ([]Bindin
 		if err != nil {
 			return nil, fmt.Errorf("lookup %s: %w", aor, err)
 		}
+		out = append(out, b)
+	}
+	sortBindings(out)
+	return out, nil
+}
+
+// liveAt returns the bindings of bs live at now, in a slice of its own.
+func liveAt(bs []Binding, now time.Time) []Binding {
+	out := make([]Binding, 0, len(bs))
+	for _, b := range bs {
 		if b.LiveAt(now) {
 			out = append(out, b)
 		}
 	}
-	sortBindings(out)
-	return out, nil
+	return out
 }
 
 // Add implements Store.

@@ -37,6 +37,19 @@ func TestRedisConformance(t *testing.T) {
 	})
 }
 
+// The engine with its lookups kept in memory (location.Tracked) passes the
+// same suite: a process reads its own writes at once.
+func TestTrackedConformance(t *testing.T) {
+	c := rawClient(t, testenv.RedisURL(t))
+	var n atomic.Int64
+	locationtest.Run(t, func(t *testing.T) location.Store {
+		tr := location.Track(location.NewRedis(c, fmt.Sprintf("t%d", n.Add(1))), nil)
+		t.Cleanup(func() { _ = tr.Close() })
+		testenv.Eventually(t, 5*time.Second, tr.Tracking, "tracking never turned on")
+		return tr
+	})
+}
+
 func TestRedisKeyLayout(t *testing.T) {
 	c := rawClient(t, testenv.RedisURL(t))
 	ctx := testenv.Context(t, 10*time.Second)
@@ -138,37 +151,13 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 }
 
-// commandCounter is a go-redis hook counting what reaches the server.
-type commandCounter struct {
-	commands  atomic.Int64 // single commands
-	pipelines atomic.Int64
-	pipelined atomic.Int64 // commands sent in pipelines
-}
-
-func (h *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.commands.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.pipelines.Add(1)
-		h.pipelined.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestRedisNextExpiryOneRoundTrip: NextExpiry is one pipeline of one ZRANGE
 // per expiry shard, whatever the number of bindings, and the answer is the
 // lowest score.
 func TestRedisNextExpiryOneRoundTrip(t *testing.T) {
 	c := rawClient(t, testenv.RedisURL(t))
 	ctx := testenv.Context(t, 10*time.Second)
-	var n commandCounter
+	var n redishook.Counter
 	c.AddHook(&n)
 	s := location.NewRedis(c, "nextrt")
 	t0 := locationtest.T0
@@ -182,14 +171,12 @@ func TestRedisNextExpiryOneRoundTrip(t *testing.T) {
 	}
 	// The Applies above opened the connection (its HELLO went through the
 	// hooks then), so only NextExpiry's commands are counted.
-	n.commands.Store(0)
-	n.pipelines.Store(0)
-	n.pipelined.Store(0)
+	n.Reset()
 	at, ok, err := s.NextExpiry(ctx)
 	if want := t0.Add(51 * time.Minute); err != nil || !ok || !at.Equal(want) {
 		t.Errorf("NextExpiry = %v, %v, %v; want %v", at, ok, err, want)
 	}
-	if p, k, c := n.pipelines.Load(), n.pipelined.Load(), n.commands.Load(); p != 1 || k != location.ExpiryShards || c != 0 {
+	if p, k, c := n.Pipelines.Load(), n.Pipelined.Load(), n.Commands.Load(); p != 1 || k != location.ExpiryShards || c != 0 {
 		t.Errorf("NextExpiry sent %d pipelines of %d commands and %d single commands; want 1 pipeline of %d",
 			p, k, c, location.ExpiryShards)
 	}

@@ -9,44 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sipbus/sipbus/pkg/store"
 	"github.com/sipbus/sipbus/pkg/testenv"
+	"github.com/sipbus/sipbus/pkg/testenv/redishook"
 )
-
-// roundTrips counts what a go-redis client sends: each pipeline and each
-// single command is one round trip.
-type roundTrips struct {
-	pipelines, commands atomic.Int64
-	pipelined           atomic.Int64 // commands sent in pipelines
-}
-
-func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.commands.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.pipelines.Add(1)
-		h.pipelined.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
-func (h *roundTrips) reset() {
-	h.pipelines.Store(0)
-	h.commands.Store(0)
-	h.pipelined.Store(0)
-}
 
 // callKey returns the 16-hex call key of call i, spread over partitions.
 func callKey(i int) string { return fmt.Sprintf("%016x", uint64(i+1)*0x9e3779b97f4a7c15) }
@@ -58,7 +28,7 @@ func TestRedisApplyOneRoundTrip(t *testing.T) {
 	url := testenv.RedisURL(t)
 	ctx := testenv.Context(t, 10*time.Second)
 	raw := rawClient(t, url)
-	var rt roundTrips
+	var rt redishook.Counter
 	raw.AddHook(&rt)
 	s := store.NewRedis(raw, store.RedisOptions{Prefix: "rt"})
 	// Warm up: the server learns the script (EVALSHA of an unknown script
@@ -82,12 +52,12 @@ func TestRedisApplyOneRoundTrip(t *testing.T) {
 		store.Op{Kind: store.OpIndexRemove, Index: "tm.deadlines.00", Member: "absent"},
 		store.Op{Kind: store.OpSaveRecord, CallKey: "", Key: "invalid, never sent", TTL: time.Minute},
 	)
-	rt.reset()
+	rt.Reset()
 	res, err := s.Apply(ctx, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, c, n := rt.pipelines.Load(), rt.commands.Load(), rt.pipelined.Load(); p != 1 || c != 0 || n != int64(len(ops)-1) {
+	if p, c, n := rt.Pipelines.Load(), rt.Commands.Load(), rt.Pipelined.Load(); p != 1 || c != 0 || n != int64(len(ops)-1) {
 		t.Errorf("Apply of %d ops = %d pipelines of %d commands and %d single commands; want 1 pipeline of %d commands",
 			len(ops), p, n, c, len(ops)-1)
 	}
@@ -100,11 +70,11 @@ func TestRedisApplyOneRoundTrip(t *testing.T) {
 		t.Errorf("invalid op: %+v, want ErrInvalid", res[len(ops)-1])
 	}
 
-	rt.reset()
+	rt.Reset()
 	if _, err := s.Heartbeat(ctx, "tm", "tm-1", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if p, c := rt.pipelines.Load(), rt.commands.Load(); p != 1 || c != 0 {
+	if p, c := rt.Pipelines.Load(), rt.Commands.Load(); p != 1 || c != 0 {
 		t.Errorf("Heartbeat = %d pipelines and %d single commands; want 1 pipeline", p, c)
 	}
 }

@@ -26,6 +26,16 @@ func (t *TM) RegisterMetrics(m *obs.Metrics) {
 		func() float64 { return load.Last().Seconds() })
 	m.Flag("tm_overloaded", "1 while tm's inputs wait above the queue target (overload: the edges shed new dialogs).", nil,
 		load.Overloaded)
+	if tr := t.tracked; tr != nil {
+		const lookupsHelp = "Location lookups, by where the answer came from: memory (the copy Redis keeps true, location.Tracked) or redis."
+		m.Counter("tm_location_lookups_total", lookupsHelp, prometheus.Labels{"from": "memory"},
+			func() float64 { return float64(tr.Stats().Hits) })
+		m.Counter("tm_location_lookups_total", lookupsHelp, prometheus.Labels{"from": "redis"},
+			func() float64 { return float64(tr.Stats().Reads) })
+		m.Counter("tm_location_drops_total", "AORs whose copy in memory was dropped: Redis told of a change, or this process wrote it.", nil,
+			func() float64 { return float64(tr.Stats().Drops) })
+		m.Flag("tm_location_tracking", "1 while location lookups are answered from memory (the invalidation connection to Redis is up).", nil, tr.Tracking)
+	}
 	st := &t.input.Stats
 	for _, c := range []struct {
 		name, help string

@@ -32,10 +32,11 @@ func build(ctx context.Context, cfg *Config, d *service.Deps) (service.Service, 
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	d.OnClose(func() { _ = st.Close() })
-	locate, err := LocatorFor(st)
+	locate, stop, err := LocatorFor(st, d.Log)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
+	d.OnClose(func() { _ = stop() })
 	t, err := New(*cfg, Deps{NC: d.NC, JS: d.JS, Store: st, Locate: locate, Log: d.Log, Metrics: d.Metrics, Tracer: d.Tracer})
 	if err != nil {
 		return nil, err

@@ -86,7 +86,8 @@ type TM struct {
 	input   *ports.Input
 	members *ports.Members
 	svc     micro.Service
-	inst    *mgmt.Instance // management: sipbus ps
+	inst    *mgmt.Instance    // management: sipbus ps
+	tracked *location.Tracked // the location's copy in memory, when Deps.Locate reads one (metrics)
 	dns     *sipdns.Resolver
 	uac     *uac.Runner
 	uacSub  *nats.Subscription
@@ -138,6 +139,9 @@ func New(cfg Config, d Deps) (*TM, error) {
 	}
 	source := "sipbus/tm/" + cfg.ID
 	t := &TM{cfg: cfg, d: d, log: log, dns: res, inst: inst}
+	if l, ok := d.Locate.(*adapters.Location); ok {
+		t.tracked, _ = l.Store.(*location.Tracked)
+	}
 	t.pub = bus.NewPublisher(d.JS, source, bus.PublisherOptions{Logger: log, AckEvery: bus.HotAckEvery, Local: d.Local})
 	t.commit = store.NewCommitter(d.Store, store.CommitterOptions{})
 	t.edges = ports.NewEdgeTable(nil)

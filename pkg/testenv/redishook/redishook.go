@@ -43,3 +43,34 @@ func (h *HoldFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 		return next(ctx, cmds)
 	}
 }
+
+// Counter is a go-redis hook (Client.AddHook) counting what a client
+// sends: single commands and pipelines (one round trip each), and the
+// commands sent in pipelines.
+type Counter struct {
+	Commands, Pipelines, Pipelined atomic.Int64
+}
+
+func (*Counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *Counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.Commands.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *Counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.Pipelines.Add(1)
+		h.Pipelined.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// Reset sets every count to zero.
+func (h *Counter) Reset() {
+	h.Commands.Store(0)
+	h.Pipelines.Store(0)
+	h.Pipelined.Store(0)
+}
