@@ -49,6 +49,16 @@ import (
 // does. At most MaxTracked AORs are kept (one dropped at random to make
 // room).
 //
+// Why broadcasting mode: Redis then tells of every write under the
+// prefix, read or not, so tracking is a property of one connection, whose
+// loss Tracked sees. In the default mode Redis tells only of keys the
+// client read, which would need tracking on every pooled connection that
+// reads, and a copy dropped whenever any of them is lost (what Redis
+// remembers for a closed connection is sent nowhere). The price: every
+// REGISTER's write reaches every tm replica's connection (Redis puts the
+// keys of one event-loop iteration in one message; at 1,500 REGISTER/s
+// on `sipbus up` the CPU per REGISTER did not move measurably).
+//
 // Only a single server (a *redis.Client: standalone or Sentinel) is
 // tracked; Track returns nil for Cluster or Ring, where invalidations come
 // from each node separately.
