@@ -173,14 +173,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rstate := registrar.StateFor(st)
-	if r, ok := rstate.Location.(*location.Redis); ok {
-		// tm's lookups from memory, kept true by Redis (location.Tracked);
-		// the registrar writes through the same copy.
-		if tr := location.Track(r, log); tr != nil {
-			defer func() { _ = tr.Close() }()
-			rstate.Location = tr
-		}
-	}
+	// tm's lookups from memory, kept true by Redis (location.Tracked); the
+	// registrar writes through the same copy.
+	loc, stopLoc := location.TrackStore(rstate.Location, log)
+	defer func() { _ = stopLoc() }()
+	rstate.Location = loc
 	rcfg := registrar.DefaultConfig()
 	rcfg.ID = "registrar-" + e.ID()
 	rcfg.Domains = tcfg.Domains

@@ -4,9 +4,9 @@
 //
 // It has two engines with one conformance suite (locationtest): Redis, for
 // any deployment with more than one process, and Memory, for `sipbus up` in
-// one process and fast tests. Tracked wraps the Redis engine for readers that look AORs up often (tm):
-// it keeps what Lookup read in memory while Redis tells it of every change
-// (CLIENT TRACKING in broadcasting mode); see Tracked.
+// one process and fast tests. Tracked wraps the Redis engine for readers
+// that look AORs up often (tm): it keeps what Lookup read in memory while
+// Redis tells it of every change (CLIENT TRACKING in broadcasting mode).
 //
 // # Semantics
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -238,7 +239,7 @@ func (r *Redis) Lookup(ctx context.Context, aor string, now time.Time) ([]Bindin
 	if err != nil {
 		return nil, err
 	}
-	return liveAt(bs, now), nil
+	return slices.DeleteFunc(bs, func(b Binding) bool { return !b.LiveAt(now) }), nil
 }
 
 // lookupAll reads every binding of aor, live or not, sorted as Lookup's.
@@ -263,17 +264,6 @@ func (r *Redis) lookupAll(ctx context.Context, aor string) ([]Binding, error) {
 	}
 	sortBindings(out)
 	return out, nil
-}
-
-// liveAt returns the bindings of bs live at now, in a slice of its own.
-func liveAt(bs []Binding, now time.Time) []Binding {
-	out := make([]Binding, 0, len(bs))
-	for _, b := range bs {
-		if b.LiveAt(now) {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // Add implements Store.

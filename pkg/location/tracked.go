@@ -131,6 +131,17 @@ func Track(r *Redis, log *slog.Logger) *Tracked {
 	return t
 }
 
+// TrackStore returns s with its lookups kept in memory when it is the Redis
+// engine on one server (Track), else s itself, and what stops it.
+func TrackStore(s Store, log *slog.Logger) (Store, func() error) {
+	if r, ok := s.(*Redis); ok {
+		if t := Track(r, log); t != nil {
+			return t, t.Close
+		}
+	}
+	return s, func() error { return nil }
+}
+
 // Close stops tracking; Lookup reads Redis from then on. The engine's
 // client is not closed.
 func (t *Tracked) Close() error {
@@ -295,6 +306,18 @@ func (t *Tracked) Lookup(ctx context.Context, aor string, now time.Time) ([]Bind
 		return nil, err
 	}
 	return own(liveAt(bs, now)), nil
+}
+
+// liveAt returns the bindings of bs live at now, in a slice of its own
+// (bs is the copy).
+func liveAt(bs []Binding, now time.Time) []Binding {
+	out := make([]Binding, 0, len(bs))
+	for _, b := range bs {
+		if b.LiveAt(now) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // own gives the caller bindings of its own: liveAt copied the slice, this

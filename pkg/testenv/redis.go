@@ -56,9 +56,9 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 // CI saw it).
 func StartRedisCluster(t testing.TB) *Redis {
 	t.Helper()
-	dir := t.TempDir()
+	// nodes.conf is relative to --dir, the server's own folder.
 	return StartRedis(t, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(FreePort(t, "tcp")),
-		"--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+		"--cluster-config-file", "nodes.conf")
 }
 
 // Start starts the server (again) and waits until it answers PING; if it

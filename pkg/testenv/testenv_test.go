@@ -1,14 +1,14 @@
 package testenv
 
 import (
-	"bufio"
 	"errors"
 	"net"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestServersStart(t *testing.T) {
@@ -81,28 +81,15 @@ func TestFreePort(t *testing.T) {
 // redis-server's default of the port + 10000, which lies in that range.
 func TestRedisClusterBusPort(t *testing.T) {
 	r := StartRedisCluster(t)
-	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("CONFIG GET cluster-port\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	// *2 $12 cluster-port $N <port>
-	rd := bufio.NewReader(c)
-	var lines []string
-	for range 5 {
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("CONFIG GET cluster-port: %v after %q", err, lines)
-		}
-		lines = append(lines, strings.TrimSpace(line))
-	}
-	bus, err := strconv.Atoi(lines[4])
+	cfg, err := c.ConfigGet(Context(t, 5*time.Second), "cluster-port").Result()
 	if err != nil {
-		t.Fatalf("CONFIG GET cluster-port: %q", lines)
+		t.Fatalf("CONFIG GET cluster-port: %v", err)
+	}
+	bus, err := strconv.Atoi(cfg["cluster-port"])
+	if err != nil {
+		t.Fatalf("CONFIG GET cluster-port: %q", cfg)
 	}
 	if lo, hi := portRange(); bus < lo || bus >= hi {
 		t.Errorf("cluster bus port %d outside %d..%d", bus, lo, hi)

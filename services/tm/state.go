@@ -22,9 +22,6 @@ func LocatorFor(st store.Store, log *slog.Logger) (Locator, func() error, error)
 		return nil, nil, fmt.Errorf("tm: location: a shared Redis store is required, not %T", st)
 	}
 	c, prefix := r.Client()
-	engine := location.NewRedis(c, prefix)
-	if tr := location.Track(engine, log); tr != nil {
-		return NewLocationLocator(tr, subscriber.NewRedis(c, prefix)), tr.Close, nil
-	}
-	return NewLocationLocator(engine, subscriber.NewRedis(c, prefix)), func() error { return nil }, nil
+	loc, stop := location.TrackStore(location.NewRedis(c, prefix), log)
+	return NewLocationLocator(loc, subscriber.NewRedis(c, prefix)), stop, nil
 }
