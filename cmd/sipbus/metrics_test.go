@@ -118,6 +118,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	for k, v := range map[string]float64{
 		`sipbus_edge_admission_share{service="tm"}`:        1,
 		`sipbus_edge_admission_share{service="registrar"}`: 1,
+		`sipbus_edge_admission_limit{service="tm"}`:        0,
 		`sipbus_edge_overloaded`:                           0,
 		`sipbus_edge_replicas_overloaded{service="tm"}`:    0,
 		`sipbus_tm_overloaded`:                             0,
@@ -125,6 +126,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 		if got, ok := after[k]; !ok || got != v {
 			t.Errorf("%s = %v (exported: %v), want %v", k, got, ok, v)
 		}
+	}
+	// The rate the admission limit would follow: the calls tm answered.
+	if got := after[`sipbus_edge_admission_served{service="tm"}`]; got <= 0 || got > 100 {
+		t.Errorf(`sipbus_edge_admission_served{service="tm"} = %v, want the calls' rate, about 10 a second`, got)
 	}
 	for _, k := range []string{"sipbus_edge_queue_delay_seconds", "sipbus_tm_queue_delay_seconds"} {
 		if got, ok := after[k]; !ok || got <= 0 || got >= 1 {

@@ -38,6 +38,10 @@ func RegisterMetrics(m *obs.Metrics, e *Edge) {
 			func() bool { return e.Load(svc).Replicas })
 		m.Gauge("edge_admission_share", "Share of new dialogs for the service let through (1: all; less while shedding).", prometheus.Labels{"service": svc},
 			func() float64 { return e.Load(svc).Share })
+		m.Gauge("edge_admission_limit", "New dialogs a second the edge lets through to the service while it limits them (0: no limit).", prometheus.Labels{"service": svc},
+			func() float64 { return e.Load(svc).Limit })
+		m.Gauge("edge_admission_served", "New dialogs a second the edge let through to the service that the service answered (its first response; smoothed): the rate the limit follows.", prometheus.Labels{"service": svc},
+			func() float64 { return e.Load(svc).Served })
 	}
 	m.Registry.MustRegister(sipCollector{
 		c: &e.counters.SIP,

@@ -1,7 +1,7 @@
 package app
 
 import (
-	"math/rand/v2"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,9 +10,9 @@ import (
 )
 
 // admission is the edge's overload control (the heir of Kamailio's pike and
-// load-based ratelimit, done the CoDel way): past capacity, new dialogs get
-// a stateless 503 with Retry-After at the edge, the cheapest place to say
-// no, so that the calls already admitted keep their resources and finish.
+// ratelimit's feedback pipes): past capacity, new dialogs get a stateless
+// 503 with Retry-After at the edge, the cheapest place to say no, so that
+// the calls already admitted keep their resources and finish.
 //
 // Two signals, each a queueing delay that stands above a target
 // (bus.Overload: a burst that drains by itself is not overload; a standing
@@ -22,29 +22,39 @@ import (
 //   - remote: the beats of tm and registrar replicas (bus.Beat), which
 //     report the same measure for their own input queues (beat).
 //
-// What is shed is a share, not everything, and the share follows the
-// queue's delay (a PI controller, as PIE does for packets, RFC 8033):
-// while a signal holds, each interval the share refused grows by the
-// delay's excess over the target (integral: a queue that stands above
-// the target keeps cutting, slowly) and by how much the delay changed
-// since the step before (proportional: a growing queue cuts at once, a
-// draining one gives back at once). At the signal's onset the whole
-// excess counts as change: the cut follows how far the queue stands
-// above the target. Without a signal the refused share decays by an
-// eighth an interval, and is gone plateauHold intervals after the latest
-// signal ended.
+// A signal turns the service's gate from open into a rate limit: a token
+// bucket that lets limit new dialogs a second through and refuses the
+// rest. The limit is anchored to what the service serves, not to what
+// arrives: served is the rate of new dialogs the service has answered,
+// each counted once, when the edge sends the first response a service
+// sends for it (a 180 relayed by tm, a registrar's 200 or 401, a final
+// when nothing came before it; not the edge's own 100 Trying): tm's work
+// for a call is done when it relays the callee's first answer, and a
+// final would wait for a callee that rings for seconds. It is measured
+// each interval and smoothed. While a queue stands, what goes out is the
+// capacity, so each interval the limit moves halfway (limitPull; from the
+// admitted rate at the onset) to the served rate scaled by the queue's
+// delay (rateFactor): a tenth less for each target the delay stands above
+// its target, a little more while it stands under it. Being recomputed
+// from the served rate, the limit does not compound: a cut that the
+// lagging signal repeats while the queue already drains cuts no deeper,
+// and once the queue is empty the served rate is the admitted one and the
+// limit climbs from it. Without a signal the limit grows by gateGrow/2 an
+// interval, and the gate opens plateauHold intervals after the latest
+// signal ended. TestGateHoldsTheCapacity runs the loop against a model of
+// a replica (its queue, its detector, beats an interval late).
 //
-// Its predecessor cut the share by a quarter each interval the signal
-// held and the delay did not fall (AIMD). The signal lags the queue: a
-// replica's detector holds until a window averages under half the
-// target, and its beat holds at the edge until it says otherwise. The
-// cuts went on while the queue was already empty: at twice the max rate
-// the share swung from everything to a twentieth and back every three
-// seconds, the queue empty half of the time and the CPU at half its
-// capacity. Here a signal that holds while the queue drains reads a
-// delay under the target, and the refused share shrinks.
+// Its predecessors gated a share of the arrivals (AIMD, then a PI
+// controller on the share, as PIE does for packets). A share's right value
+// depends on the offered load, which the edge does not control, and the
+// signal lags the queue (a replica's detector holds until a window
+// averages under half the target; its beat comes an interval later): at
+// twice the max rate the share swung between a quarter and nine tenths
+// every four seconds, the INVITE->200 delay between 0.2 and 1 s, and the
+// retransmissions that delay caused took CPU from the calls. A rate's
+// right value is the capacity, which the served rate measures.
 //
-// Only requests that start something new are shed (initial INVITE,
+// Only requests that start something new are gated (initial INVITE,
 // REGISTER, out-of-dialog MESSAGE, SUBSCRIBE, OPTIONS...); responses,
 // ACK, CANCEL, BYE and every in-dialog request pass, and the UDP queues
 // serve them first.
@@ -56,15 +66,13 @@ type admission struct {
 	worst  atomic.Pointer[map[string]report] // service -> latest "overloaded until", longest delay
 
 	gates map[string]*gate // ServiceTM, ServiceRegistrar; read-only
-	draw  func(n int64) int64
 }
 
 func newAdmission(target, interval time.Duration) *admission {
 	a := &admission{
 		local:  bus.Overload{Target: target, Interval: interval},
 		remote: make(map[string]map[string]report),
-		gates:  map[string]*gate{ServiceTM: newGate(), ServiceRegistrar: newGate()},
-		draw:   rand.Int64N,
+		gates:  map[string]*gate{ServiceTM: {share: 1}, ServiceRegistrar: {share: 1}},
 	}
 	a.worst.Store(&map[string]report{})
 	return a
@@ -74,94 +82,141 @@ func newAdmission(target, interval time.Duration) *admission {
 // its latest window's average queueing delay (ns).
 type report struct{ until, delay int64 }
 
-// gate is the share of one service's new dialogs that pass, in gateOne
-// units.
+// gate is one service's admission: open, or a token bucket at limit new
+// dialogs a second.
 type gate struct {
-	share  atomic.Int64
-	at     atomic.Int64 // unix ns of the latest step
-	over   atomic.Bool  // the signal at the latest step
-	excess atomic.Int64 // the delay's excess over the target at the latest step, gateOne units of the target
-	calm   atomic.Int64 // unix ns the latest signal ended
+	served atomic.Int64 // new dialogs it let through that a service answered, since the latest step
+
+	mu       sync.Mutex
+	limited  bool
+	limit    float64 // new dialogs a second while limited
+	tokens   float64
+	filled   int64   // unix ns tokens were last added
+	at       int64   // unix ns of the latest step
+	over     bool    // the signal at the latest step
+	calm     int64   // unix ns the latest signal ended
+	arrived  int64   // new dialogs since the latest step
+	admitted int64   // of them, let through
+	rate     float64 // served a second, smoothed
+	arrivals float64 // new dialogs a second, smoothed
+	share    float64 // of them let through, smoothed (1 while open)
 }
 
 const (
-	gateOne = 1 << 16
-	gateMin = gateOne / 64 // some new dialogs always pass: they carry the measure that ends the episode
-	// The controller's gains, as divisors: each interval a signal
-	// holds, the refused share grows by excess/gainI and by
-	// (excess-previous)/gainP, the excess being the delay's over the
-	// target in units of the target. At twice the max rate the queue
-	// grows by about a target an interval with nothing refused; the
-	// proportional gain (a target's growth refuses an eighth) keeps the
-	// loop stable with the signal two intervals behind the queue, the
-	// integral one (a thirty-second an interval for a queue a target or
-	// more above it) settles it within a few seconds near the target.
-	gainP, gainI = 8, 32
-	// plateauHold is how long, in intervals, after a signal ended what is
-	// left of the refused share is dropped: the load that caused it is gone.
+	// gateFloor: whatever the served rate, a limit lets at least this
+	// share of the arrivals through (and one new dialog an interval):
+	// they carry the measures that end the episode.
+	gateFloor = 1.0 / 64
+	// gateGrow is the most the limit grows in an interval over the
+	// served rate while the queue stands under its target; without a
+	// signal it grows by half that over itself (the queue's delay is
+	// then unknown, but under half the target).
+	gateGrow = 1.0 / 16
+	// limitPull is how far the limit moves each interval toward the
+	// served rate scaled by the delay (starting from the admitted rate
+	// at the onset): a replica's pause (a collection, a slow Redis reply)
+	// at 95 % of its capacity shows as a served rate under the arrivals
+	// for an interval or two; taken whole, it refused twice as many new
+	// dialogs as it needed to drain the queue, and a step at the max rate
+	// that meets one fails.
+	limitPull = 1.0 / 2
+	// plateauHold is how long, in intervals, after a signal ended the
+	// limit holds (and grows): the load that caused it may still be there.
 	plateauHold = 20
 )
 
-func newGate() *gate {
-	g := &gate{}
-	g.share.Store(gateOne)
-	return g
+// rateFactor scales the served rate into the limit for a queue whose
+// delay stands excess targets above its target (negative: under it): a
+// tenth less for each target above, so that the excess drains in about
+// ten targets' time (a second at the default target: slower than the
+// signal's lag, which a quarter a target was not: in a model of the loop
+// with the signal two intervals behind, it swung the served rate between
+// 0.7 and 1 of the capacity), at least a quarter of the served rate; up
+// to gateGrow more under it.
+func rateFactor(excess float64) float64 {
+	if excess >= 0 {
+		return max(1-excess/10, 0.25)
+	}
+	return 1 + gateGrow*min(-excess, 1)
 }
 
-// step moves the share for the signal over, with the queueing delay
-// behind it, at now (once an interval, or at once when the signal
-// changes) and returns it. Without a signal, the decay counts the
-// intervals since the latest step: a gate no request touched for a while
-// is open again.
-func (g *gate) step(now int64, over bool, delay, target, interval int64) int64 {
-	last := g.at.Load()
-	if now-last < interval && over == g.over.Load() {
-		return g.share.Load()
-	}
-	if !g.at.CompareAndSwap(last, now) {
-		return g.share.Load() // another request steps it
-	}
-	refused := gateOne - g.share.Load()
-	wasOver := g.over.Swap(over)
-	if over {
-		e := excess(delay, target)
-		prev := g.excess.Swap(e) // 0 at the onset: the whole excess is change
-		refused += (e - prev) / gainP
-		// The integral counts at most a target's excess, and none
-		// while the queue drains: the delay is measured as inputs leave
-		// the queue, so it lags the share by the queue's own length;
-		// counted whole, a 400 ms queue at twice the max rate piled the
-		// refused share up to everything by the time the queue showed
-		// the cuts.
-		if i := min(max(e, -gateOne), gateOne); i < 0 || e >= prev {
-			refused += i / gainI
-		}
-	} else {
-		g.excess.Store(0)
-		if wasOver {
-			g.calm.Store(now)
-		}
-		for n := min(max((now-last)/interval, 1), 64); n > 0 && refused > 0; n-- {
-			refused -= max(refused/8, gateOne/256)
-		}
-		if now-g.calm.Load() >= plateauHold*interval {
-			refused = 0
-		}
-	}
-	s := gateOne - min(max(refused, 0), gateOne-gateMin)
-	g.share.Store(s)
-	return s
-}
-
-// excess is how far delay stands above target, in gateOne units of the
-// target (negative below it), between minus one target and eight. A
-// signal without a delay (a beat that does not carry it) counts as a
-// queue at twice the target.
-func excess(delay, target int64) int64 {
+// excess is how far delay stands above target, in targets (negative below
+// it, down to -1). A signal without a delay (a beat that does not carry
+// it) counts as a queue at twice the target.
+func excess(delay, target int64) float64 {
 	if delay <= 0 || target <= 0 {
-		return gateOne
+		return 1
 	}
-	return min(max((delay-target)*gateOne/target, -gateOne), 8*gateOne)
+	return max(float64(delay-target)/float64(target), -1)
+}
+
+// step closes the interval at now (once an interval, or at once when the
+// signal changes): it takes the interval's measures and moves the limit
+// for the signal over with the queueing delay behind it. Called with
+// g.mu held.
+func (g *gate) step(now int64, over bool, delay, target, interval int64) {
+	dt := now - g.at
+	if g.at != 0 && dt < interval && over == g.over {
+		return
+	}
+	served := g.served.Swap(0)
+	if g.at != 0 && dt > 0 {
+		// The measures of the interval, smoothed over about four;
+		// after a long quiet one the interval's own.
+		r, a := float64(served)*1e9/float64(dt), float64(g.arrived)*1e9/float64(dt)
+		w := 0.25
+		if dt >= 8*interval {
+			w = 1
+		}
+		g.rate += (r - g.rate) * w
+		g.arrivals += (a - g.arrivals) * w
+		if g.arrived > 0 {
+			g.share += (float64(g.admitted)/float64(g.arrived) - g.share) * w
+		}
+	}
+	g.at, g.arrived, g.admitted = now, 0, 0
+	wasOver := g.over
+	g.over = over
+	switch {
+	case over:
+		if !g.limited {
+			g.limited, g.tokens, g.filled, g.limit = true, 0, now, g.arrivals*g.share
+		}
+		g.limit += (g.rate*rateFactor(excess(delay, target)) - g.limit) * limitPull
+	case g.limited:
+		if wasOver {
+			g.calm = now
+		}
+		if now-g.calm >= plateauHold*interval {
+			g.limited = false
+			break
+		}
+		n := min(max(dt/interval, 1), 64)
+		g.limit = max(g.limit, g.rate) * math.Pow(1+gateGrow/2, float64(n))
+	}
+	if !g.limited {
+		g.share = 1
+		return
+	}
+	g.limit = min(max(g.limit, g.arrivals*gateFloor, 1e9/float64(interval)), 1e9)
+}
+
+// take decides for one new dialog at now: true if it passes. Called with
+// g.mu held, after step.
+func (g *gate) take(now, interval int64) bool {
+	g.arrived++
+	if g.limited {
+		// the bucket holds at most an interval's worth (one at least)
+		burst := max(g.limit*float64(interval)/1e9, 1)
+		g.tokens = min(g.tokens+g.limit*float64(now-g.filled)/1e9, burst)
+		g.filled = now
+		if g.tokens < 1 {
+			return false
+		}
+		g.tokens--
+	}
+	g.admitted++
+	return true
 }
 
 // observe feeds one queueing delay measured at now.
@@ -209,27 +264,35 @@ func (a *admission) overloaded(now time.Time, service string) (bool, int64) {
 	return over, delay
 }
 
-// share steps service's gate at now and returns the share of its new
-// dialogs that pass, in gateOne units.
-func (a *admission) share(now time.Time, service string) int64 {
+// gate returns service's gate, stepped to now, locked: the caller unlocks.
+func (a *admission) gate(now time.Time, service string) *gate {
 	g := a.gates[service]
 	if g == nil {
 		g = a.gates[ServiceTM]
 	}
 	over, delay := a.overloaded(now, service)
-	return g.step(now.UnixNano(), over, delay, int64(a.local.Target), int64(a.local.Interval))
+	g.mu.Lock()
+	g.step(now.UnixNano(), over, delay, int64(a.local.Target), int64(a.local.Interval))
+	return g
 }
 
-// shed decides for one new dialog for service at now: refused, or let
-// through.
-func (a *admission) shed(now time.Time, service string) bool {
-	s := a.share(now, service)
-	return s < gateOne && a.draw(gateOne) >= s
+// admit decides for one new dialog for service at now: the gate that let
+// it through (the first response sent for it counts as served there), or
+// nil: refused.
+func (a *admission) admit(now time.Time, service string) *gate {
+	g := a.gate(now, service)
+	defer g.mu.Unlock()
+	if !g.take(now.UnixNano(), int64(a.local.Interval)) {
+		return nil
+	}
+	return g
 }
 
-// shedding reports whether some of service's new dialogs are refused now.
+// shedding reports whether service's new dialogs pass a limit now.
 func (a *admission) shedding(now time.Time, service string) bool {
-	return a.share(now, service) < gateOne
+	g := a.gate(now, service)
+	defer g.mu.Unlock()
+	return g.limited
 }
 
 // Load is the admission state for one service at one instant, for
@@ -238,14 +301,21 @@ type Load struct {
 	QueueDelay time.Duration // the latest datagram's wait in this edge's queue
 	Overloaded bool          // this edge's own detector
 	Replicas   bool          // a replica's beat says overloaded
-	Share      float64       // of the new dialogs let through, 0..1
+	Share      float64       // of the new dialogs let through lately, 0..1
+	Limit      float64       // new dialogs a second the gate lets through (0: open)
+	Served     float64       // new dialogs let through that a service answered, a second, smoothed
 }
 
 func (a *admission) load(now time.Time, service string) Load {
 	l := Load{QueueDelay: a.local.Last(), Overloaded: a.local.OverloadedAt(now), Share: 1}
 	l.Replicas = (*a.worst.Load())[service].until > now.UnixNano()
 	if g := a.gates[service]; g != nil {
-		l.Share = float64(g.share.Load()) / gateOne
+		g.mu.Lock()
+		l.Share, l.Served = g.share, g.rate
+		if g.limited {
+			l.Limit = g.limit
+		}
+		g.mu.Unlock()
 	}
 	return l
 }

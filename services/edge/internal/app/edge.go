@@ -252,12 +252,18 @@ func (e *Edge) request(ctx context.Context, p *Packet, m *sipmsg.Msg) {
 		e.unavailable(ctx, p, m)
 		return
 	}
-	if initial(m) && (e.draining.Load() || e.adm.shed(now, serviceFor(m))) {
-		e.C.Shed.Add(1)
-		e.refuse(ctx, p, m)
-		return
+	var g *gate
+	if initial(m) {
+		if !e.draining.Load() {
+			g = e.adm.admit(now, serviceFor(m))
+		}
+		if g == nil {
+			e.C.Shed.Add(1)
+			e.refuse(ctx, p, m)
+			return
+		}
 	}
-	ent := &txEntry{invite: m.MethodID == sipmsg.INVITE, published: now, expires: now.Add(e.pending(m))}
+	ent := &txEntry{invite: m.MethodID == sipmsg.INVITE, gate: g, published: now, expires: now.Add(e.pending(m))}
 	if ent.invite {
 		// RFC 3261 §17.2.1: the server transaction answers 100 Trying at
 		// once, so the UAC stops retransmitting over UDP.

@@ -114,6 +114,10 @@ func (e *Edge) remember(key string, m *sipmsg.Msg, raw []byte, d Dest) {
 			ent = &txEntry{invite: invite, published: now, expires: now.Add(e.opt.Pending)}
 			refile = true
 		}
+		if ent.gate != nil {
+			ent.gate.served.Add(1) // admission: the service has answered this new dialog
+			ent.gate = nil
+		}
 		if ent.status >= 200 {
 			return ent, refile
 		}

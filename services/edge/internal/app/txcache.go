@@ -61,6 +61,7 @@ type wheelItem struct {
 // txEntry is one server transaction as this edge knows it.
 type txEntry struct {
 	invite    bool
+	gate      *gate     // the admission that let this new dialog in, until a service's first response for it counts as served there
 	status    int       // status of last (0: none sent yet)
 	last      []byte    // the last response sent upstream
 	dest      Dest      // where it went
