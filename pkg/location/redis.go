@@ -239,7 +239,12 @@ func (r *Redis) Lookup(ctx context.Context, aor string, now time.Time) ([]Bindin
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(bs, func(b Binding) bool { return !b.LiveAt(now) }), nil
+	return live(bs, now), nil
+}
+
+// live keeps the bindings of bs live at now, in bs itself.
+func live(bs []Binding, now time.Time) []Binding {
+	return slices.DeleteFunc(bs, func(b Binding) bool { return !b.LiveAt(now) })
 }
 
 // lookupAll reads every binding of aor, live or not, sorted as Lookup's.

@@ -276,10 +276,10 @@ func (t *Tracked) Lookup(ctx context.Context, aor string, now time.Time) ([]Bind
 			t.reads.Add(1)
 			return t.Redis.Lookup(ctx, aor, now)
 		}
-		bs := liveAt(c.bs, now)
+		bs := c.bs // kept whole once read: an invalidation drops the entry
 		t.mu.Unlock()
 		t.hits.Add(1)
-		return own(bs), nil
+		return own(bs, now), nil
 	}
 	if len(t.m) >= MaxTracked {
 		for k := range t.m { // Go starts a map's iteration at random
@@ -305,28 +305,18 @@ func (t *Tracked) Lookup(ctx context.Context, aor string, now time.Time) ([]Bind
 	if err != nil {
 		return nil, err
 	}
-	return own(liveAt(bs, now)), nil
+	return own(bs, now), nil
 }
 
-// liveAt returns the bindings of bs live at now, in a slice of its own
-// (bs is the copy).
-func liveAt(bs []Binding, now time.Time) []Binding {
-	out := make([]Binding, 0, len(bs))
-	for _, b := range bs {
-		if b.LiveAt(now) {
-			out = append(out, b)
-		}
+// own gives the caller the bindings of bs (the copy) live at now as its
+// own: a slice and Paths of their own, so nothing the caller changes
+// reaches the copy.
+func own(bs []Binding, now time.Time) []Binding {
+	out := live(slices.Clone(bs), now)
+	for i := range out {
+		out[i].Path = slices.Clone(out[i].Path)
 	}
 	return out
-}
-
-// own gives the caller bindings of its own: liveAt copied the slice, this
-// copies each Path, so nothing the caller changes reaches the copy.
-func own(bs []Binding) []Binding {
-	for i := range bs {
-		bs[i].Path = slices.Clone(bs[i].Path)
-	}
-	return bs
 }
 
 // Apply implements Store (the engine's, dropping the AOR's copy).

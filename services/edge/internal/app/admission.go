@@ -72,7 +72,7 @@ func newAdmission(target, interval time.Duration) *admission {
 	a := &admission{
 		local:  bus.Overload{Target: target, Interval: interval},
 		remote: make(map[string]map[string]report),
-		gates:  map[string]*gate{ServiceTM: {share: 1}, ServiceRegistrar: {share: 1}},
+		gates:  map[string]*gate{ServiceTM: newGate(target, interval), ServiceRegistrar: newGate(target, interval)},
 	}
 	a.worst.Store(&map[string]report{})
 	return a
@@ -85,7 +85,8 @@ type report struct{ until, delay int64 }
 // gate is one service's admission: open, or a token bucket at limit new
 // dialogs a second.
 type gate struct {
-	served atomic.Int64 // new dialogs it let through that a service answered, since the latest step
+	served           atomic.Int64 // new dialogs it let through that a service answered, since the latest step
+	target, interval int64        // ns, the detector's (bus.Overload)
 
 	mu       sync.Mutex
 	limited  bool
@@ -99,7 +100,20 @@ type gate struct {
 	admitted int64   // of them, let through
 	rate     float64 // served a second, smoothed
 	arrivals float64 // new dialogs a second, smoothed
-	share    float64 // of them let through, smoothed (1 while open)
+	passed   float64 // of them let through a second, smoothed
+}
+
+func newGate(target, interval time.Duration) *gate {
+	return &gate{target: int64(target), interval: int64(interval)}
+}
+
+// share is the part of the new dialogs let through lately (1 while open).
+// Called with g.mu held.
+func (g *gate) share() float64 {
+	if !g.limited || g.arrivals <= 0 {
+		return 1
+	}
+	return min(g.passed/g.arrivals, 1)
 }
 
 const (
@@ -154,7 +168,8 @@ func excess(delay, target int64) float64 {
 // signal changes): it takes the interval's measures and moves the limit
 // for the signal over with the queueing delay behind it. Called with
 // g.mu held.
-func (g *gate) step(now int64, over bool, delay, target, interval int64) {
+func (g *gate) step(now int64, over bool, delay int64) {
+	interval := g.interval
 	dt := now - g.at
 	if g.at != 0 && dt < interval && over == g.over {
 		return
@@ -163,16 +178,14 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) {
 	if g.at != 0 && dt > 0 {
 		// The measures of the interval, smoothed over about four;
 		// after a long quiet one the interval's own.
-		r, a := float64(served)*1e9/float64(dt), float64(g.arrived)*1e9/float64(dt)
+		perSec := func(n int64) float64 { return float64(n) * 1e9 / float64(dt) }
 		w := 0.25
 		if dt >= 8*interval {
 			w = 1
 		}
-		g.rate += (r - g.rate) * w
-		g.arrivals += (a - g.arrivals) * w
-		if g.arrived > 0 {
-			g.share += (float64(g.admitted)/float64(g.arrived) - g.share) * w
-		}
+		g.rate += (perSec(served) - g.rate) * w
+		g.arrivals += (perSec(g.arrived) - g.arrivals) * w
+		g.passed += (perSec(g.admitted) - g.passed) * w
 	}
 	g.at, g.arrived, g.admitted = now, 0, 0
 	wasOver := g.over
@@ -180,9 +193,9 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) {
 	switch {
 	case over:
 		if !g.limited {
-			g.limited, g.tokens, g.filled, g.limit = true, 0, now, g.arrivals*g.share
+			g.limited, g.tokens, g.filled, g.limit = true, 0, now, g.passed
 		}
-		g.limit += (g.rate*rateFactor(excess(delay, target)) - g.limit) * limitPull
+		g.limit += (g.rate*rateFactor(excess(delay, g.target)) - g.limit) * limitPull
 	case g.limited:
 		if wasOver {
 			g.calm = now
@@ -194,20 +207,18 @@ func (g *gate) step(now int64, over bool, delay, target, interval int64) {
 		n := min(max(dt/interval, 1), 64)
 		g.limit = max(g.limit, g.rate) * math.Pow(1+gateGrow/2, float64(n))
 	}
-	if !g.limited {
-		g.share = 1
-		return
+	if g.limited {
+		g.limit = min(max(g.limit, g.arrivals*gateFloor, 1e9/float64(interval)), 1e9)
 	}
-	g.limit = min(max(g.limit, g.arrivals*gateFloor, 1e9/float64(interval)), 1e9)
 }
 
 // take decides for one new dialog at now: true if it passes. Called with
 // g.mu held, after step.
-func (g *gate) take(now, interval int64) bool {
+func (g *gate) take(now int64) bool {
 	g.arrived++
 	if g.limited {
 		// the bucket holds at most an interval's worth (one at least)
-		burst := max(g.limit*float64(interval)/1e9, 1)
+		burst := max(g.limit*float64(g.interval)/1e9, 1)
 		g.tokens = min(g.tokens+g.limit*float64(now-g.filled)/1e9, burst)
 		g.filled = now
 		if g.tokens < 1 {
@@ -272,7 +283,7 @@ func (a *admission) gate(now time.Time, service string) *gate {
 	}
 	over, delay := a.overloaded(now, service)
 	g.mu.Lock()
-	g.step(now.UnixNano(), over, delay, int64(a.local.Target), int64(a.local.Interval))
+	g.step(now.UnixNano(), over, delay)
 	return g
 }
 
@@ -282,7 +293,7 @@ func (a *admission) gate(now time.Time, service string) *gate {
 func (a *admission) admit(now time.Time, service string) *gate {
 	g := a.gate(now, service)
 	defer g.mu.Unlock()
-	if !g.take(now.UnixNano(), int64(a.local.Interval)) {
+	if !g.take(now.UnixNano()) {
 		return nil
 	}
 	return g
@@ -311,7 +322,7 @@ func (a *admission) load(now time.Time, service string) Load {
 	l.Replicas = (*a.worst.Load())[service].until > now.UnixNano()
 	if g := a.gates[service]; g != nil {
 		g.mu.Lock()
-		l.Share, l.Served = g.share, g.rate
+		l.Share, l.Served = g.share(), g.rate
 		if g.limited {
 			l.Limit = g.limit
 		}

@@ -23,7 +23,7 @@ func stepServed(g *gate, at int64, n int, perIV int64, over bool, delay int64) i
 		at += testIV
 		g.served.Add(perIV)
 		g.mu.Lock()
-		g.step(at, over, delay, testTarget, testIV)
+		g.step(at, over, delay)
 		g.mu.Unlock()
 	}
 	return at
@@ -35,7 +35,7 @@ func passes(g *gate, at, every int64) int {
 	n := 0
 	for i := range testIV / every {
 		g.mu.Lock()
-		if g.take(at+i*every, testIV) {
+		if g.take(at + i*every) {
 			n++
 		}
 		g.mu.Unlock()
@@ -51,7 +51,7 @@ func passes(g *gate, at, every int64) int {
 // thirty-second an interval and the gate opens plateauHold intervals
 // after the signal ended.
 func TestGateRate(t *testing.T) {
-	g := &gate{share: 1}
+	g := newGate(time.Duration(testTarget), time.Duration(testIV))
 	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).UnixNano()
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	at := stepServed(g, t0, 1, 0, false, 0)
@@ -123,8 +123,8 @@ func TestGateRate(t *testing.T) {
 		t.Error("open before plateauHold intervals")
 	}
 	stepServed(g, at, 1, 0, false, 0)
-	if g.limited || g.share != 1 {
-		t.Errorf("plateauHold intervals after the signal: limited %v, share %.2f; want open", g.limited, g.share)
+	if g.limited || g.share() != 1 {
+		t.Errorf("plateauHold intervals after the signal: limited %v, share %.2f; want open", g.limited, g.share())
 	}
 }
 
