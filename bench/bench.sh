@@ -57,7 +57,7 @@
 #                  Otherwise bin/sipbus is built from this tree.
 #   BENCH_OUT=/tmp/sipbus-bench      WRITE_RESULTS=1 (0: leave RESULTS.md alone)
 #   USERS_CSV=$BENCH_OUT/users.csv   (made by peer/gen_users.sh when missing)
-# About 24 minutes on 2 cores with the defaults.
+# About 27 minutes on 2 cores with the defaults (26-28 in the runs of 2026-12-06).
 # Needs: kamailio kamailio-redis-modules sip-tester redis-server gcc go.
 # Sends only to 127.0.0.1; stops every process it starts, also on Ctrl-C.
 set -u -o pipefail
