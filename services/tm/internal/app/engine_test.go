@@ -35,6 +35,7 @@ type harness struct {
 	now      time.Time
 	dns      *sipdns.Resolver // newDNSHarness
 	pending  []pendingLookup  // lookups the engine started
+	lag      time.Duration    // the replica's input lag (Deps.Lag)
 }
 
 type sender struct{ h *harness }
@@ -95,6 +96,7 @@ func newHarness(t *testing.T, table string, loc locator) *harness {
 	h.e = NewEngine(Config{Advertise: proxyAddr, Domains: []string{"example.com"}, NoAnswer: 10 * time.Second}, Deps{
 		Records: h.st, Commit: apply{h.st}, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
 		Locate: loc, Routes: rt, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
+		Lag: func() time.Duration { return h.lag },
 	})
 	return h
 }
@@ -305,6 +307,58 @@ func TestTimersAAndB(t *testing.T) {
 	}
 	if got := h.terminal(); strings.Join(got, ",") != "missed:no-answer:408" {
 		t.Errorf("terminal events %v", got)
+	}
+}
+
+// While the replica's inputs wait in its queue, a retransmission waits
+// twice that long once more (a response may stand in that queue); without a
+// lag, or under retransLagMin, it goes when its timer comes due. A
+// provisional that comes out of the queue meanwhile stops it.
+func TestRetransmissionWaitsForTheLag(t *testing.T) {
+	h := newHarness(t, "", bob)
+	h.lag = 100 * time.Millisecond
+	h.request(invite(2, "sip:bob@example.com"))
+	req := only(t, h.take(), "INVITE")
+	for i, d := range []time.Duration{500 * time.Millisecond, time.Second} {
+		if got := h.fire(d); strings.Join(got, ",") != "A" {
+			t.Fatalf("firing %d: timers %v, want A", i, got)
+		}
+		if sent := h.take(); len(sent) != 0 {
+			t.Fatalf("firing %d with a lag of 100ms: sent %d messages at once, want the retransmission held 200ms", i, len(sent))
+		}
+		if got := h.fire(199 * time.Millisecond); len(got) != 0 {
+			t.Fatalf("firing %d: timers %v fired within the lag", i, got)
+		}
+		h.fire(time.Millisecond)
+		if m := only(t, h.take(), "held retransmission"); string(m.Raw) != string(req.Raw) {
+			t.Fatalf("retransmission %d differs", i)
+		}
+	}
+	// The third comes due 2 s later (the attempt counts once per
+	// retransmission, not per hold); a 180 out of the queue within the
+	// hold stops it.
+	h.fire(2 * time.Second)
+	if sent := h.take(); len(sent) != 0 {
+		t.Fatalf("third firing: sent %d messages, want the retransmission held", len(sent))
+	}
+	h.respond(req, 180, "b2")
+	if m := only(t, h.take(), "180 upstream"); m.StatusCode != 180 {
+		t.Fatalf("sent %s", status(m))
+	}
+	h.fire(time.Second)
+	for _, m := range h.take() {
+		if m.Request && m.MethodID == sipmsg.INVITE {
+			t.Fatal("INVITE retransmitted after the 180")
+		}
+	}
+
+	h = newHarness(t, "", bob)
+	h.lag = retransLagMin - time.Millisecond
+	h.request(invite(3, "sip:bob@example.com"))
+	req = only(t, h.take(), "INVITE")
+	h.fire(500 * time.Millisecond)
+	if m := only(t, h.take(), "retransmission under the least lag"); string(m.Raw) != string(req.Raw) {
+		t.Fatal("retransmission differs")
 	}
 }
 

@@ -112,6 +112,11 @@ type branch struct {
 	Dst       *Target `json:"dst,omitempty"`
 	Resolving bool    `json:"dns,omitempty"`
 	Lookups   int     `json:"lk,omitempty"`
+
+	// held: the retransmission now due was held back once already
+	// (Engine.retransWait). In memory only: a replica that takes the
+	// call over may hold it back once more.
+	held bool
 }
 
 // callInfo follows the call an initial INVITE starts, for call events.
