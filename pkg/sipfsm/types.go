@@ -170,6 +170,11 @@ const (
 // runs on unreliable transports only.
 func (t Timer) retransmits() bool { return t == A || t == E || t == G }
 
+// Retransmits reports whether in is a retransmission timer's input
+// (TimerA, TimerE, TimerG): the inputs that take Env.Attempt, which the
+// caller increments after feeding one.
+func (i Input) Retransmits() bool { return timerOf(i).retransmits() }
+
 // timerOf is the timer an input reports, or "" when in is not a timer input.
 func timerOf(in Input) Timer {
 	switch in {

@@ -670,8 +670,17 @@ func (e *Engine) run(ctx context.Context, callKey string, p *ptx, fx *effects, e
 // waits for Timer B, not Timer C, unless the 200 or a CANCEL comes first).
 func (e *Engine) window() time.Duration {
 	w := e.cfg.Coalesce
-	if w <= 0 || e.d.Lag == nil {
+	if w <= 0 {
 		return w
 	}
-	return min(w+2*e.d.Lag(), max(w, e.cfg.Timers.T1))
+	return min(w+2*e.lag(), max(w, e.cfg.Timers.T1))
+}
+
+// lag is how late this replica handles its inputs now (Deps.Lag; zero
+// without one).
+func (e *Engine) lag() time.Duration {
+	if e.d.Lag == nil {
+		return 0
+	}
+	return e.d.Lag()
 }

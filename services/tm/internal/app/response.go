@@ -61,7 +61,7 @@ func (e *Engine) step(p *ptx, ck string, b *branch, in sipfsm.Input, resp *sipms
 	if err != nil {
 		return false
 	}
-	if in == sipfsm.TimerA || in == sipfsm.TimerE {
+	if in.Retransmits() {
 		b.Attempt++
 	}
 	b.State = st

@@ -83,7 +83,7 @@ func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
 	if b == nil {
 		return
 	}
-	if in == sipfsm.TimerA || in == sipfsm.TimerE {
+	if in.Retransmits() {
 		if d := e.retransWait(b); d > 0 {
 			fx.arms = append(fx.arms, arm{t.T, t.I, d})
 			return
@@ -122,11 +122,11 @@ const retransLagMin = 20 * time.Millisecond
 // includes this queue. Timer B and F still bound the transaction: a
 // held-back retransmission only moves later in their span.
 func (e *Engine) retransWait(b *branch) time.Duration {
-	if b.held || e.d.Lag == nil {
+	if b.held {
 		b.held = false
 		return 0
 	}
-	d := e.d.Lag()
+	d := e.lag()
 	if d < retransLagMin {
 		return 0
 	}

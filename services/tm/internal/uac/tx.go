@@ -74,7 +74,7 @@ func (r *run) step(t *tx, in sipfsm.Input, resp *sipmsg.Msg) {
 		}
 		return
 	}
-	if in == sipfsm.TimerA || in == sipfsm.TimerE {
+	if in.Retransmits() {
 		t.attempt++
 	}
 	t.state = st
