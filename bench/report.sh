@@ -124,6 +124,21 @@ if [ -s "$OUT/cpu.txt" ] || [ -s "$OUT/overload.txt" ]; then
         fi
         echo "| $(label "$t") | $cr | $cc | $lat | $og | $oc | $orc |"
     done
+    if grep -q 'other_pct=' "$OUT/cpu.txt" 2>/dev/null; then
+        echo
+        echo "Interference in the steps kept (other processes / the hypervisor's steal, % of a core; tries; the busiest"
+        echo "other processes): a step disturbed by ≥ ${DISTURBED_PCT:-10} % is run again, for every target alike (bench.sh)."
+        echo
+        for t in $targets; do
+            line="- $(label "$t"):"
+            for k in register calls; do
+                [ "$(cpu "$t" "$k" other_pct)" = na ] && continue
+                line+=" $k $(cpu "$t" "$k" other_pct) / $(cpu "$t" "$k" steal_pct) ($(cpu "$t" "$k" tries); $(cpu "$t" "$k" others));"
+            done
+            [ "$(ovl "$t" disturbance)" != na ] && line+=" overload $(ovl "$t" disturbance) ($(ovl "$t" tries));"
+            echo "${line%;}"
+        done
+    fi
     [ "$(idle sipbus-up redis_cmds_per_s)" != na ] &&
         echo && echo "Idle: a freshly started \`sipbus up\` sends $(idle sipbus-up redis_cmds_per_s) Redis commands/s with no traffic (over $(idle sipbus-up secs) s)."
     echo
