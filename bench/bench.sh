@@ -53,8 +53,9 @@
 #   DISTURBED_PCT=10 FIXED_TRIES=3 OVERLOAD_TRIES=2
 #                  a fixed-load step, or an overload pair, during which
 #                  other processes and the hypervisor's steal took at least
-#                  DISTURBED_PCT % of a core (run.sh's cpu_other + cpu_steal;
-#                  or that began before the machine was quiet) is run again,
+#                  DISTURBED_PCT % of a core (run.sh's disturbance=: cpu_other +
+#                  cpu_steal, or the same while a wait for quiet timed out;
+#                  not the target draining its own backlog) is run again,
 #                  for every target alike (the overload on a fresh start), up
 #                  to that many times; the least disturbed one counts, and the
 #                  report names every try (fixed-tries.txt, overload-tries.txt).
@@ -184,13 +185,12 @@ json_num() { grep -o "\"$2\":[0-9]*" "$1" 2>/dev/null | head -1 | cut -d: -f2; }
 kv_of() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) v = substr($i, n + 1) } } END { print (v == "" ? "na" : v) }' <<<"$1"; }
 
 # disturbance LOG: how much of a core something other than the target and
-# SIPp took during run.sh's steps in LOG: the largest cpu_other + cpu_steal
-# of its step lines, and 100 when a step began before the machine was quiet
+# SIPp took during run.sh's steps in LOG (other processes and the
+# hypervisor's steal, in the step or in a wait for quiet that timed out):
+# the largest disturbance= of its step lines
 disturbance() {
-    grep -E '^step=' "$1" | awk '{ o = 0; s = 0; q = 0
-            for (i = 1; i <= NF; i++) { n = index($i, "="); k = substr($i, 1, n - 1); v = substr($i, n + 1)
-                if (k == "cpu_other") o = v + 0; else if (k == "cpu_steal") s = v + 0; else if (k == "quiet_wait_s" && v ~ /not-quiet/) q = 100 }
-            d = o + s; if (q > d) d = q; if (d > m) m = d }
+    grep -E '^step=' "$1" | awk '{ for (i = 1; i <= NF; i++) { n = index($i, "=")
+                if (substr($i, 1, n - 1) == "disturbance" && substr($i, n + 1) + 0 > m) m = substr($i, n + 1) + 0 } }
         END { printf "%d\n", m + 0 }'
 }
 

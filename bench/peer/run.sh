@@ -55,9 +55,10 @@
 #                   fails by chance (a burst, a collection, another tenant of
 #                   the VM), and one unlucky step ends the ramp
 #   DISTURBED_PCT=10  a failed step during which other processes and the
-#                   hypervisor's steal took at least this % of a core (or
-#                   that began before the machine was quiet) gets one more
-#                   trial, once per rate
+#                   hypervisor's steal took at least this % of a core (in
+#                   the step, or while its wait for quiet timed out; the
+#                   step line's disturbance=) gets one more trial, once per
+#                   rate
 #   REF_RATE        register: 2000, calls: 1000 -- the final line also gives
 #                   p50/p99 of that step (ref_p50_ms, ref_p99_ms) if it passed
 #   QUIET_PCT=15 QUIET_WAIT_MAX=60  before each step wait (bounded) until the
@@ -241,6 +242,14 @@ others_top() {
         END { for (c in u) { p = 100 * u[c] / hz / secs; if (p >= 2) printf "%.0f %s\n", p, c } }' "$a" "$b" |
         sort -rn | head -3 | awk '{ s = s (NR > 1 ? "," : "") $2 ":" $1 } END { print (s == "" ? "-" : s) }'
 }
+# others_sum BEFORE AFTER SECS PID...: as others_top, the total % of a core
+others_sum() {
+    local a=$1 b=$2 secs=$3; shift 3
+    awk -v hz="$CLK_TCK" -v secs="$secs" -v skip=" $* " '
+        FNR == NR { t[$1] = $2; next }
+        index(skip, " " $1 " ") == 0 { d = $2 - (($1 in t) ? t[$1] : 0); if (d > 0) u += d }
+        END { printf "%.0f\n", 100 * u / hz / secs }' "$a" "$b"
+}
 # sample every second while $1 lives (at most $2 samples): ns uac uas target sys_total sys_idle sys_steal sys_irq
 sampler() {
     local watch=$1 max=$2 i
@@ -405,15 +414,23 @@ run_step() {
         extra=(-s "$CALLEE" -d "$CALL_PAUSE_MS")
         limit=$((rate * (2 + CALL_PAUSE_MS / 1000))); [ $limit -lt 500 ] && limit=500
     fi
-    local waited quiet=yes tk0 w0 busy_wait=
-    proctable >"$d/procs.wait"; w0=$(date +%s%N)
+    local waited quiet=yes tk0 w0 s0 busy_wait= wait_foreign=0
+    proctable >"$d/procs.wait"; w0=$(date +%s%N); s0=$(systicks)
     waited=$(wait_quiet) || quiet=no
     uas_alive || die "step $STEPNO: the UAS sipp (pid $UAS_PID) is gone before the step: ended from outside (pkill sipp?); see $OUT"
     proctable >"$d/procs.before"
-    # not quiet: who kept the machine busy while the step waited
-    [ $quiet = yes ] || busy_wait=$(others_top "$d/procs.wait" "$d/procs.before" \
-        "$(awk -v a="$w0" -v b="$(date +%s%N)" 'BEGIN { s = (b - a) / 1e9; printf "%.3f", (s > 0 ? s : 1) }')" \
-        "${UAS_PID:-}" "${UASC_PID:-}" $$)
+    # not quiet: who kept the machine busy while the step waited (the
+    # target draining the previous step is the target's own; other
+    # processes and steal then are a disturbance, wait_foreign)
+    if [ $quiet = no ]; then
+        local wsecs
+        wsecs=$(awk -v a="$w0" -v b="$(date +%s%N)" 'BEGIN { s = (b - a) / 1e9; printf "%.3f", (s > 0 ? s : 1) }')
+        busy_wait=$(others_top "$d/procs.wait" "$d/procs.before" "$wsecs" "${UAS_PID:-}" "${UASC_PID:-}" $$)
+        wait_foreign=$(others_sum "$d/procs.wait" "$d/procs.before" "$wsecs" "${TPIDS[@]}" "${UAS_PID:-}" "${UASC_PID:-}" $$)
+        wait_foreign=$(awk -v f="$wait_foreign" -v a="$s0" -v b="$(systicks)" -v n="$(nproc)" 'BEGIN {
+            split(a, x, " "); split(b, y, " "); d = y[1] - x[1]
+            printf "%.0f", f + ((d > 0) ? 100 * n * (y[3] - x[3]) / d : 0) }')
+    fi
     tk0=$(ticks "${TPIDS[@]}")
     wall0=$(date +%s%N)
     cd "$d" || die "cd $d"
@@ -475,15 +492,17 @@ run_step() {
         read -r win_ans win_done < <(within_window "$rtt" $((STEP_SECS * 1000)))
         ov=" answered=$ans answered_in_step=$win_ans completed_in_step=$win_done goodput_cps=$(awk -v n="$win_done" -v s="$STEP_SECS" 'BEGIN { printf "%.1f", n / s }') shed_503=$shed shed_503_retry_after=$ra"
     fi
+    # disturbance: % of a core that other processes and steal took during
+    # the step, or during a wait for quiet that timed out, the larger
+    local dist
+    dist=$(awk -v o="$co" -v s="$cst" -v w="$wait_foreign" 'BEGIN { d = o + s; if (w > d) d = w; printf "%.0f", d }')
     STEP_DISTURBED=no
-    if [ $quiet = no ] || awk -v o="$co" -v s="$cst" -v m="$DISTURBED_PCT" 'BEGIN { exit !(o + s >= m) }'; then
-        STEP_DISTURBED=yes
-    fi
+    [ "$dist" -ge "$DISTURBED_PCT" ] && STEP_DISTURBED=yes
     local line
-    line=$(printf 'step=%d mode=%s rate=%d result=%s%s calls=%d ok=%d failed=%d incomplete=%d fail_pct=%s unexpected=%d timeouts=%d retrans=%d stray=%d achieved=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s cpu_uac=%s cpu_uas=%s cpu_target=%s cpu_sys=%s/%d cpu_other=%s cpu_steal=%s cpu_irq=%s others=%s quiet_wait_s=%s%s sipp_rc=%d wall_s=%s cpu_target_s=%s cpu_us_per_op=%s drain_s=%s%s' \
+    line=$(printf 'step=%d mode=%s rate=%d result=%s%s calls=%d ok=%d failed=%d incomplete=%d fail_pct=%s unexpected=%d timeouts=%d retrans=%d stray=%d achieved=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s cpu_uac=%s cpu_uas=%s cpu_target=%s cpu_sys=%s/%d cpu_other=%s cpu_steal=%s cpu_irq=%s others=%s disturbance=%s quiet_wait_s=%s%s sipp_rc=%d wall_s=%s cpu_target_s=%s cpu_us_per_op=%s drain_s=%s%s' \
         "$STEPNO" "$MODE" "$rate" "$pass" "${why:+($why)}" "$total" "$ok" "$failed" "$lost" "$failpct" \
         "$unexp" "$tmo" "$retrans" "$stray" "$achieved" "$p50" "$p90" "$p99" "$pmax" \
-        "$cu" "${UAS_PID:+$cs}" "${TPIDS:+$ct}" "$cb" "$(( $(nproc) * 100 ))" "$co" "$cst" "$cirq" "$others" "$waited" \
+        "$cu" "${UAS_PID:+$cs}" "${TPIDS:+$ct}" "$cb" "$(( $(nproc) * 100 ))" "$co" "$cst" "$cirq" "$others" "$dist" "$waited" \
         "$([ $quiet = yes ] || echo "(not-quiet:$busy_wait)")" "$rc" \
         "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')" \
         "$cpu_s" "$cpu_op" "$DRAIN_S" "$ov")
@@ -626,8 +645,8 @@ fi
 # ---- ramp ------------------------------------------------------------------
 # try_rate RATE: up to TRIALS steps at RATE; passes with the first that
 # passes. A failed step that something else disturbed (STEP_DISTURBED: other
-# processes and the hypervisor's steal took >= DISTURBED_PCT % of a core, or
-# it began before the machine was quiet) does not count as a trial, once
+# processes and the hypervisor's steal took >= DISTURBED_PCT % of a core, in
+# the step or while its wait for quiet timed out) does not count as a trial, once
 # per rate: it measured the machine's other tenants, not the target
 try_rate() {
     local t extra=0
