@@ -60,8 +60,8 @@
 #                  to that many times; the least disturbed one counts, and the
 #                  report names every try (fixed-tries.txt, overload-tries.txt).
 #                  The VM's neighbours come and go in phases of minutes: in
-#                  the runs of 2026-12-06 steal reached 40-50 % of a core
-#                  during a step while the machine idled at < 1 %. A ramp's
+#                  the runs of 2026-12-06 steal reached 30-64 % of a core in
+#                  a step, under 1 % while the VM idles. A ramp's
 #                  failed step that was disturbed gets one more trial
 #                  (run.sh)
 #   IDLE_SECS=10   (0 skips the idle Redis reading of sipbus-up)
@@ -71,7 +71,8 @@
 #                  Otherwise bin/sipbus is built from this tree.
 #   BENCH_OUT=/tmp/sipbus-bench      WRITE_RESULTS=1 (0: leave RESULTS.md alone)
 #   USERS_CSV=$BENCH_OUT/users.csv   (made by peer/gen_users.sh when missing)
-# About 27 minutes on 2 cores with the defaults (26-28 in the runs of 2026-12-06).
+# About 30 minutes on 2 cores with the defaults (26-28 in the runs of 2026-12-06
+# before steps were run again when disturbed, 30-32 in the evening's after).
 # Needs: kamailio kamailio-redis-modules sip-tester redis-server gcc go.
 # Sends only to 127.0.0.1; stops every process it starts, also on Ctrl-C.
 set -u -o pipefail

@@ -231,25 +231,24 @@ proctable() {
               c = substr($0, i + 2, j - i - 2); gsub(/[ =,]/, "_", c)
               n = split(substr($0, j + 2), f, " "); print substr($0, 1, i - 1), f[12] + f[13], c }'
 }
-# others_top BEFORE AFTER SECS PID...: the processes other than the given ones
-# that used >= 2 % of a core between two proctables, busiest first, as
-# comm:percent,comm:percent (at most 3; "-" when none): what cpu_other was
-others_top() {
+# others_pct BEFORE AFTER SECS PID...: the CPU of the processes other than
+# the given ones between two proctables, "percent-of-a-core comm" a line
+# (summed by comm)
+others_pct() {
     local a=$1 b=$2 secs=$3; shift 3
     awk -v hz="$CLK_TCK" -v secs="$secs" -v skip=" $* " '
         FNR == NR { t[$1] = $2; next }
         index(skip, " " $1 " ") == 0 { d = $2 - (($1 in t) ? t[$1] : 0); if (d > 0) u[$3] += d }
-        END { for (c in u) { p = 100 * u[c] / hz / secs; if (p >= 2) printf "%.0f %s\n", p, c } }' "$a" "$b" |
-        sort -rn | head -3 | awk '{ s = s (NR > 1 ? "," : "") $2 ":" $1 } END { print (s == "" ? "-" : s) }'
+        END { for (c in u) printf "%.1f %s\n", 100 * u[c] / hz / secs, c }' "$a" "$b"
 }
-# others_sum BEFORE AFTER SECS PID...: as others_top, the total % of a core
-others_sum() {
-    local a=$1 b=$2 secs=$3; shift 3
-    awk -v hz="$CLK_TCK" -v secs="$secs" -v skip=" $* " '
-        FNR == NR { t[$1] = $2; next }
-        index(skip, " " $1 " ") == 0 { d = $2 - (($1 in t) ? t[$1] : 0); if (d > 0) u += d }
-        END { printf "%.0f\n", 100 * u / hz / secs }' "$a" "$b"
+# others_top ARGS (as others_pct): those at >= 2 % of a core, busiest first,
+# as comm:percent,comm:percent (at most 3; "-" when none): what cpu_other was
+others_top() {
+    others_pct "$@" | awk '$1 >= 2' | sort -rn | head -3 |
+        awk '{ s = s (NR > 1 ? "," : "") $2 ":" sprintf("%.0f", $1) } END { print (s == "" ? "-" : s) }'
 }
+# others_sum ARGS (as others_pct): their total, % of a core
+others_sum() { others_pct "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # sample every second while $1 lives (at most $2 samples): ns uac uas target sys_total sys_idle sys_steal sys_irq
 sampler() {
     local watch=$1 max=$2 i
