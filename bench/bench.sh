@@ -195,36 +195,57 @@ disturbance() {
         END { printf "%d\n", m + 0 }'
 }
 
+# least_disturbed TRIES WHAT TRYLINE SELECT FIELDS LOG FN ARGS...: run
+# `FN TRY ARGS...` (it writes LOG.TRY.log; non-zero: give up) until a try
+# is disturbed by less than DISTURBED_PCT % of a core, at most TRIES times.
+# Each try is a line of $OUT/WHAT-tries.txt: TRYLINE try=N disturbance=D
+# and the FIELDS (a regex of keys) of the try log's last line that matches
+# SELECT. The least disturbed try is copied to LOG.log; KEPT is its
+# number, KEPT_DIST its disturbance, TRIED the tries run.
+least_disturbed() {
+    local tries=$1 what=$2 tryline=$3 select=$4 fields=$5 base=$6 fn=$7 try dist
+    shift 7
+    KEPT= KEPT_DIST= TRIED=0
+    for ((try = 1; try <= tries; try++)); do
+        "$fn" "$try" "$@" || return 1
+        TRIED=$try
+        dist=$(disturbance "$base.$try.log")
+        echo "$tryline try=$try disturbance=$dist $(grep -E "$select" "$base.$try.log" | tail -1 | grep -oE "($fields)=[^ ]*" | tr '\n' ' ')" \
+            >>"$OUT/$what-tries.txt"
+        if [ -z "$KEPT" ] || [ "$dist" -lt "$KEPT_DIST" ]; then KEPT=$try KEPT_DIST=$dist; fi
+        [ "$dist" -lt "$DISTURBED_PCT" ] && break
+        [ "$try" -lt "$tries" ] && log "$tryline: disturbed (other processes and steal: $dist % of a core), again"
+    done
+    cp "$base.$KEPT.log" "$base.log"
+}
+
+# fixed_try TRY TARGET KIND RATE DIR: one try of fixed's step, with the
+# servers' counters around it (DIR/before.TRY.json, DIR/after.TRY.json)
+fixed_try() {
+    local try=$1 t=$2 kind=$3 rate=$4 d=$5 args=(calls 127.0.0.1:5060 5090)
+    [ "$kind" = register ] && args=(register 127.0.0.1:5060)
+    target_stats "$t" >"$d/before.$try.json" 2>>"$d/stats.err" || log "$t: counters unreadable, see $d/stats.err"
+    RATES=$rate REFINE=0 STEP_SECS=$CPU_SECS CPU_DRAIN_MAX=$CPU_DRAIN_MAX TARGET_PID="$(target_pids "$t")" \
+        "$PEER/run.sh" "${args[@]}" >"$d/run.$try.log" 2>&1
+    target_stats "$t" >"$d/after.$try.json" 2>>"$d/stats.err"
+    grep -qE '^step=' "$d/run.$try.log" || { log "$t: fixed-load $kind step did not run, see $d/run.$try.log"; return 1; }
+}
+
 # fixed TARGET KIND: one step at a fixed rate (CPU_REG_RATE REGISTER/s or
 # CPU_CALL_RATE calls/s, CPU_SECS long): the target's CPU per operation from
 # run.sh's exact tick delta, p50/p99, and the servers' counters around it
-# (cost per operation: one line in cost.txt, one in cpu.txt)
+# (cost per operation: one line in cost.txt, one in cpu.txt); run again
+# while disturbed (least_disturbed, FIXED_TRIES)
 fixed() {
-    local t=$1 kind=$2 d=$OUT/$1-fixed-$2 k a b rate step ok try best= bestd= dist
+    local t=$1 kind=$2 d=$OUT/$1-fixed-$2 k a b rate step ok
     mkdir -p "$d"
     rate=$CPU_CALL_RATE; [ "$kind" = register ] && rate=$CPU_REG_RATE
-    for ((try = 1; try <= FIXED_TRIES; try++)); do
-        target_stats "$t" >"$d/before.$try.json" 2>>"$d/stats.err" || log "$t: counters unreadable, see $d/stats.err"
-        if [ "$kind" = register ]; then
-            RATES=$rate REFINE=0 STEP_SECS=$CPU_SECS CPU_DRAIN_MAX=$CPU_DRAIN_MAX TARGET_PID="$(target_pids "$t")" \
-                "$PEER/run.sh" register 127.0.0.1:5060 >"$d/run.$try.log" 2>&1
-        else
-            RATES=$rate REFINE=0 STEP_SECS=$CPU_SECS CPU_DRAIN_MAX=$CPU_DRAIN_MAX TARGET_PID="$(target_pids "$t")" \
-                "$PEER/run.sh" calls 127.0.0.1:5060 5090 >"$d/run.$try.log" 2>&1
-        fi
-        target_stats "$t" >"$d/after.$try.json" 2>>"$d/stats.err"
-        step=$(grep -E '^step=' "$d/run.$try.log" | tail -1)
-        [ -n "$step" ] || { log "$t: fixed-load $kind step did not run, see $d/run.$try.log"; return 1; }
-        dist=$(disturbance "$d/run.$try.log")
-        echo "fixed_try target=$t kind=$kind try=$try disturbance=$dist $(grep -oE '(cpu_other|cpu_steal|others|quiet_wait_s|p99_ms|cpu_us_per_op)=[^ ]*' <<<"$step" | tr '\n' ' ')" >>"$OUT/fixed-tries.txt"
-        if [ -z "$best" ] || [ "$dist" -lt "$bestd" ]; then best=$try bestd=$dist; fi
-        [ "$dist" -lt "$DISTURBED_PCT" ] && break
-        [ "$try" -lt "$FIXED_TRIES" ] && log "$t: fixed-load $kind step disturbed (other processes and steal: $dist % of a core), again"
-    done
-    cp "$d/run.$best.log" "$d/run.log"; cp "$d/before.$best.json" "$d/before.json"; cp "$d/after.$best.json" "$d/after.json"
+    least_disturbed "$FIXED_TRIES" fixed "fixed_try target=$t kind=$kind" '^step=' \
+        'cpu_other|cpu_steal|others|quiet_wait_s|p99_ms|cpu_us_per_op' "$d/run" fixed_try "$t" "$kind" "$rate" "$d" || return 1
+    cp "$d/before.$KEPT.json" "$d/before.json"; cp "$d/after.$KEPT.json" "$d/after.json"
     step=$(grep -E '^step=' "$d/run.log" | tail -1)
     ok=$(kv_of "$step" ok)
-    echo "cpu_$kind target=$t rate=$rate secs=$CPU_SECS ok=$ok cpu_s=$(kv_of "$step" cpu_target_s) us_per_op=$(kv_of "$step" cpu_us_per_op) drain_s=$(kv_of "$step" drain_s) p50_ms=$(kv_of "$step" p50_ms) p99_ms=$(kv_of "$step" p99_ms) result=$(kv_of "$step" result | cut -d'(' -f1) other_pct=$(kv_of "$step" cpu_other) steal_pct=$(kv_of "$step" cpu_steal) others=$(kv_of "$step" others) tries=$((try > FIXED_TRIES ? FIXED_TRIES : try)) kept=$best" |
+    echo "cpu_$kind target=$t rate=$rate secs=$CPU_SECS ok=$ok cpu_s=$(kv_of "$step" cpu_target_s) us_per_op=$(kv_of "$step" cpu_us_per_op) drain_s=$(kv_of "$step" drain_s) p50_ms=$(kv_of "$step" p50_ms) p99_ms=$(kv_of "$step" p99_ms) result=$(kv_of "$step" result | cut -d'(' -f1) other_pct=$(kv_of "$step" cpu_other) steal_pct=$(kv_of "$step" cpu_steal) others=$(kv_of "$step" others) tries=$TRIED kept=$KEPT" |
         tee -a "$OUT/cpu.txt" >&2
     local line="cost_$kind target=$t n=$ok"
     for k in commands scripts in_msgs stream_msgs stream_bytes used_memory; do
@@ -252,6 +273,17 @@ idle_redis() {
     else
         echo "idle target=$t secs=$IDLE_SECS redis_cmds=na redis_cmds_per_s=na"
     fi | tee -a "$OUT/idle.txt" >&2
+}
+
+# overload_try TRY TARGET M: on a fresh start, OVERLOAD_SECS at
+# OVERLOAD_FACTOR x M calls/s, then a step at M (run.sh overload)
+overload_try() {
+    local try=$1 t=$2 max=$3
+    stop_all
+    log "$t: overload, fresh start: $((OVERLOAD_FACTOR * max)) calls/s for $OVERLOAD_SECS s, then $max calls/s"
+    target_start "$t" >"$OUT/$t-start-overload.log" 2>&1 || { cat "$OUT/$t-start-overload.log" >&2; die "$t did not start"; }
+    OVERLOAD_RATE=$((OVERLOAD_FACTOR * max)) RECOVER_RATE=$max OVERLOAD_SECS=$OVERLOAD_SECS \
+        TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" overload 127.0.0.1:5060 5090 >"$OUT/$t-overload.$try.log" 2>&1
 }
 
 in_list() { local x; for x in $2; do [ "$x" = "$1" ] && return 0; done; return 1; }
@@ -289,24 +321,12 @@ for t in $TARGETS; do
     max=$(kv_of "$line" calls_max_cps)
     if in_list "$t" "$OVERLOAD_TARGETS" && [ "$OVERLOAD_SECS" -gt 0 ]; then
         if [ "$max" != na ] && [ "$max" -gt 0 ]; then
-            ovbest= ovbestd=
-            for ((try = 1; try <= OVERLOAD_TRIES; try++)); do
-                stop_all
-                log "$t: overload, fresh start: $((OVERLOAD_FACTOR * max)) calls/s for $OVERLOAD_SECS s, then $max calls/s"
-                target_start "$t" >"$OUT/$t-start-overload.log" 2>&1 || { cat "$OUT/$t-start-overload.log" >&2; die "$t did not start"; }
-                OVERLOAD_RATE=$((OVERLOAD_FACTOR * max)) RECOVER_RATE=$max OVERLOAD_SECS=$OVERLOAD_SECS \
-                    TARGET_PID="$(target_pids "$t")" "$PEER/run.sh" overload 127.0.0.1:5060 5090 >"$OUT/$t-overload.$try.log" 2>&1
-                dist=$(disturbance "$OUT/$t-overload.$try.log")
-                echo "overload_try target=$t try=$try disturbance=$dist $(grep -oE '(goodput_pct|recovers)=[^ ]*' "$OUT/$t-overload.$try.log" | tr '\n' ' ')" >>"$OUT/overload-tries.txt"
-                if [ -z "$ovbest" ] || [ "$dist" -lt "$ovbestd" ]; then ovbest=$try ovbestd=$dist; fi
-                [ "$dist" -lt "$DISTURBED_PCT" ] && break
-                [ "$try" -lt "$OVERLOAD_TRIES" ] && log "$t: overload disturbed (other processes and steal: $dist % of a core), again"
-            done
-            cp "$OUT/$t-overload.$ovbest.log" "$OUT/$t-overload.log"
+            least_disturbed "$OVERLOAD_TRIES" overload "overload_try target=$t" '^overload_rate=' \
+                'goodput_pct|recovers' "$OUT/$t-overload" overload_try "$t" "$max"
             grep -E '^step=' "$OUT/$t-overload.log" | sed 's/^/   /' | cut -c1-160 >&2
             ol=$(grep -E '^overload_rate=' "$OUT/$t-overload.log" | tail -1)
             [ -n "$ol" ] || { log "$t: overload run failed, see $OUT/$t-overload.log"; ol="overload_rate=na"; }
-            echo "$t max_cps=$max $ol disturbance=$ovbestd tries=$((try > OVERLOAD_TRIES ? OVERLOAD_TRIES : try)) kept=$ovbest" | tee -a "$OUT/overload.txt"
+            echo "$t max_cps=$max $ol disturbance=$KEPT_DIST tries=$TRIED kept=$KEPT" | tee -a "$OUT/overload.txt"
         else
             log "$t: no max calls/s, no overload step"
         fi

@@ -247,6 +247,8 @@ others_top() {
     others_pct "$@" | awk '$1 >= 2' | sort -rn | head -3 |
         awk '{ s = s (NR > 1 ? "," : "") $2 ":" sprintf("%.0f", $1) } END { print (s == "" ? "-" : s) }'
 }
+# span A B: seconds from A to B (date +%s%N), for a rate's denominator (1 if not positive)
+span() { awk -v a="$1" -v b="$2" 'BEGIN { s = (b - a) / 1e9; printf "%.3f", (s > 0 ? s : 1) }'; }
 # others_sum ARGS (as others_pct): their total, % of a core
 others_sum() { others_pct "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # sample every second while $1 lives (at most $2 samples): ns uac uas target sys_total sys_idle sys_steal sys_irq
@@ -423,7 +425,7 @@ run_step() {
     # processes and steal then are a disturbance, wait_foreign)
     if [ $quiet = no ]; then
         local wsecs
-        wsecs=$(awk -v a="$w0" -v b="$(date +%s%N)" 'BEGIN { s = (b - a) / 1e9; printf "%.3f", (s > 0 ? s : 1) }')
+        wsecs=$(span "$w0" "$(date +%s%N)")
         busy_wait=$(others_top "$d/procs.wait" "$d/procs.before" "$wsecs" "${UAS_PID:-}" "${UASC_PID:-}" $$)
         wait_foreign=$(others_sum "$d/procs.wait" "$d/procs.before" "$wsecs" "${TPIDS[@]}" "${UAS_PID:-}" "${UASC_PID:-}" $$)
         wait_foreign=$(awk -v f="$wait_foreign" -v a="$s0" -v b="$(systicks)" -v n="$(nproc)" 'BEGIN {
@@ -466,8 +468,7 @@ run_step() {
     else read -r n p50 p90 p99 pmax achieved < <(rtt_summary "$rtt" 1 2); fi
     local cu cs ct cb co cst cirq others
     read -r cu cs ct cb co cst cirq < <(cpu_summary "$d/cpu.samples")
-    others=$(others_top "$d/procs.before" "$d/procs.after" \
-        "$(awk -v a="$wall0" -v b="$wall1" 'BEGIN { s = (b - a) / 1e9; printf "%.3f", (s > 0 ? s : 1) }')" \
+    others=$(others_top "$d/procs.before" "$d/procs.after" "$(span "$wall0" "$wall1")" \
         "${TPIDS[@]}" "$pid" "$spid" "$wpid" "${UAS_PID:-}" "${UASC_PID:-}" $$)
     local pass=PASS why=
     if awk -v f="$failpct" -v m="$MAX_FAIL_PCT" 'BEGIN { exit !(f >= m) }'; then pass=FAIL; why+="fail%;"; fi
