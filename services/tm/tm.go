@@ -166,8 +166,9 @@ func New(cfg Config, d Deps) (*TM, error) {
 		Emit:    &adapters.Events{Pub: t.pub},
 		Apps:    &adapters.Apps{Pub: t.pub},
 		Locate:  loc, Routes: table, Log: log,
-		Lag: func() time.Duration { return t.input.Lag() },
-		DNS: dns, Lookups: lookups(func(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error) {
+		Lag:    func() time.Duration { return t.input.Lag() },
+		Behind: func(ck string, at time.Time) time.Duration { return t.input.Behind(ck, at) },
+		DNS:    dns, Lookups: lookups(func(ck string, q sipdns.Query, done func(context.Context, []sipdns.Target, error) error) {
 			t.input.Lookup(ck, q, done)
 		}),
 	})

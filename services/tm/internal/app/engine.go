@@ -191,6 +191,12 @@ type Deps struct {
 	// Lag is how late this replica handles its inputs now (its input's
 	// queueing delay); nil: never late. It stretches Coalesce (window).
 	Lag func() time.Duration
+	// Behind is how much longer to wait before looking again whether an
+	// input of callKey's partition that the edges received before t may
+	// still wait in this replica's queue; zero: none may (every one has
+	// been handled, or the queue is short). nil: never behind. It holds
+	// request retransmissions back (retransWait).
+	Behind func(callKey string, t time.Time) time.Duration
 }
 
 // DefaultLinger is how long a finished transaction stays in memory by

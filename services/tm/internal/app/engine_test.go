@@ -36,6 +36,9 @@ type harness struct {
 	dns      *sipdns.Resolver // newDNSHarness
 	pending  []pendingLookup  // lookups the engine started
 	lag      time.Duration    // the replica's input lag (Deps.Lag)
+	// handled is where the replica's queue stands (Deps.Behind): every
+	// input received before it has been handled; zero: the queue is empty.
+	handled time.Time
 }
 
 type sender struct{ h *harness }
@@ -97,6 +100,12 @@ func newHarness(t *testing.T, table string, loc locator) *harness {
 		Records: h.st, Commit: apply{h.st}, Sched: sched{h}, Send: sender{h}, Emit: emitter{h},
 		Locate: loc, Routes: rt, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return h.now },
 		Lag: func() time.Duration { return h.lag },
+		Behind: func(_ string, t time.Time) time.Duration {
+			if h.handled.IsZero() || !h.handled.Before(t) {
+				return 0
+			}
+			return 25 * time.Millisecond
+		},
 	})
 	return h
 }
@@ -310,41 +319,44 @@ func TestTimersAAndB(t *testing.T) {
 	}
 }
 
-// While the replica's inputs wait in its queue, a retransmission waits
-// twice that long once more (a response may stand in that queue); without a
-// lag, or under retransLagMin, it goes when its timer comes due. A
-// provisional that comes out of the queue meanwhile stops it.
-func TestRetransmissionWaitsForTheLag(t *testing.T) {
+// While inputs received before a retransmission came due may still wait
+// in the replica's queue (a response may stand there), the retransmission
+// waits, looking again as Behind says, up to T2; it goes once the queue
+// has handled what arrived before it came due. A provisional that comes
+// out of the queue meanwhile stops it.
+func TestRetransmissionWaitsForTheQueue(t *testing.T) {
 	h := newHarness(t, "", bob)
-	h.lag = 100 * time.Millisecond
 	h.request(invite(2, "sip:bob@example.com"))
 	req := only(t, h.take(), "INVITE")
-	for i, d := range []time.Duration{500 * time.Millisecond, time.Second} {
-		if got := h.fire(d); strings.Join(got, ",") != "A" {
-			t.Fatalf("firing %d: timers %v, want A", i, got)
-		}
-		if sent := h.take(); len(sent) != 0 {
-			t.Fatalf("firing %d with a lag of 100ms: sent %d messages at once, want the retransmission held 200ms", i, len(sent))
-		}
-		if got := h.fire(199 * time.Millisecond); len(got) != 0 {
-			t.Fatalf("firing %d: timers %v fired within the lag", i, got)
-		}
-		h.fire(time.Millisecond)
-		if m := only(t, h.take(), "held retransmission"); string(m.Raw) != string(req.Raw) {
-			t.Fatalf("retransmission %d differs", i)
-		}
+	start := h.now
+	h.handled = start.Add(100 * time.Millisecond) // the queue is 400 ms behind when A comes due
+	if got := h.fire(500 * time.Millisecond); strings.Join(got, ",") != "A" {
+		t.Fatalf("timers %v, want A", got)
 	}
-	// The third comes due 2 s later (the attempt counts once per
-	// retransmission, not per hold); a 180 out of the queue within the
-	// hold stops it.
-	h.fire(2 * time.Second)
+	for i := 0; i < 4; i++ {
+		if sent := h.take(); len(sent) != 0 {
+			t.Fatalf("look %d: sent %d messages while the queue is behind", i, len(sent))
+		}
+		h.fire(25 * time.Millisecond)
+	}
+	h.handled = start.Add(501 * time.Millisecond) // caught up with A's due time: no response was in it
+	h.fire(25 * time.Millisecond)
+	if m := only(t, h.take(), "held retransmission"); string(m.Raw) != string(req.Raw) {
+		t.Fatal("retransmission differs")
+	}
+	// The next comes due a second after the first retransmission (the
+	// attempt counts once per retransmission, not per look); a 180 out of
+	// the queue while it is held stops it.
+	h.handled = h.now
+	h.fire(time.Second)
 	if sent := h.take(); len(sent) != 0 {
-		t.Fatalf("third firing: sent %d messages, want the retransmission held", len(sent))
+		t.Fatalf("second firing: sent %d messages, want the retransmission held", len(sent))
 	}
 	h.respond(req, 180, "b2")
 	if m := only(t, h.take(), "180 upstream"); m.StatusCode != 180 {
 		t.Fatalf("sent %s", status(m))
 	}
+	h.handled = time.Time{}
 	h.fire(time.Second)
 	for _, m := range h.take() {
 		if m.Request && m.MethodID == sipmsg.INVITE {
@@ -352,12 +364,26 @@ func TestRetransmissionWaitsForTheLag(t *testing.T) {
 		}
 	}
 
+	// A queue that never catches up holds a retransmission T2 at most.
 	h = newHarness(t, "", bob)
-	h.lag = retransLagMin - time.Millisecond
 	h.request(invite(3, "sip:bob@example.com"))
 	req = only(t, h.take(), "INVITE")
+	h.handled = h.now
 	h.fire(500 * time.Millisecond)
-	if m := only(t, h.take(), "retransmission under the least lag"); string(m.Raw) != string(req.Raw) {
+	var held time.Duration
+	for ; held < 5*time.Second && len(h.take()) == 0; held += 25 * time.Millisecond {
+		h.fire(25 * time.Millisecond)
+	}
+	if held > 4*time.Second || held < 3900*time.Millisecond {
+		t.Fatalf("held %v behind a queue that never caught up, want T2 (4s)", held)
+	}
+
+	// An empty queue (or one that has caught up): at once.
+	h = newHarness(t, "", bob)
+	h.request(invite(4, "sip:bob@example.com"))
+	req = only(t, h.take(), "INVITE")
+	h.fire(500 * time.Millisecond)
+	if m := only(t, h.take(), "retransmission, queue empty"); string(m.Raw) != string(req.Raw) {
 		t.Fatal("retransmission differs")
 	}
 }

@@ -113,10 +113,10 @@ type branch struct {
 	Resolving bool    `json:"dns,omitempty"`
 	Lookups   int     `json:"lk,omitempty"`
 
-	// held: the retransmission now due was held back once already
-	// (Engine.retransWait). In memory only: a replica that takes the
-	// call over may hold it back once more.
-	held bool
+	// heldFrom: the retransmission now due is held back (Engine.retransWait)
+	// since it came due then (unix ms; 0: not held). In memory only: a
+	// replica that takes the call over may hold it back again.
+	heldFrom int64
 }
 
 // callInfo follows the call an initial INVITE starts, for call events.

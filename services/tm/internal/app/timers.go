@@ -84,7 +84,7 @@ func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
 		return
 	}
 	if in.Retransmits() {
-		if d := e.retransWait(b); d > 0 {
+		if d := e.retransWait(ck, b, t.Due); d > 0 {
 			fx.arms = append(fx.arms, arm{t.T, t.I, d})
 			return
 		}
@@ -92,46 +92,46 @@ func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
 	e.step(p, ck, b, in, nil, fx)
 }
 
-// retransLagMin is the least lag that holds a retransmission back (see
-// retransWait): under it the wait is a collection or a commit window, not
-// a queue a response may stand in.
-const retransLagMin = 20 * time.Millisecond
-
 // retransWait is how much longer a request retransmission (Timer A or E
-// of branch b, over UDP) waits when its timer comes due while this
-// replica's inputs wait in its queue: twice as long as they wait, up to
-// T2, once per retransmission; zero: retransmit now. Twice: the lag is
-// the latest window's mean, and a response in the queue's tail waits
-// longer (the coalescing window stretches by as much, window()): held by
-// the mean alone, the overload step still broke 4-135 calls so (193-681
-// without a hold), held by twice the mean 2-45.
+// of branch b of call ck, over UDP) due at due (unix ms) waits: until
+// every input of the call's partition that the edges received before due
+// has been handled here (Deps.Behind), up to T2 after due; zero:
+// retransmit now.
 //
 // A retransmission recovers a message lost on the wire. A response that
-// waits in this replica's own queue is not lost: it is processed a lag
+// waits in this replica's own queue is not lost: it is handled a while
 // later, and a retransmission sent meanwhile is load where load is what
 // makes the wait (RFC 5390's amplification: it goes through the edge and
 // the next hop, which answers it again). It also breaks calls: a UAS that
 // answered 200 before the retransmitted INVITE reached it may take the
 // INVITE for a new request (SIPp's UAS aborts the call so, RFC 6026's
 // Accepted state absorbs it), and the caller's ACK and BYE then meet no
-// dialog. A step at the max rate after an overload failed so: 118 of
-// 15,750 calls broken, with their callers' BYE retransmissions, at a
-// median INVITE->200 of 124 ms (bench/RESULTS.md round 28). T1 is
-// RFC 3261's round-trip estimate, which "MAY be chosen larger" where the
-// round trip is known to be longer (§17.1.1.1); a response's trip here
-// includes this queue. Timer B and F still bound the transaction: a
-// held-back retransmission only moves later in their span.
-func (e *Engine) retransWait(b *branch) time.Duration {
-	if b.held {
-		b.held = false
+// dialog. Held back once by twice the queue's mean wait (round 28), the
+// 200s in the queue's tail, which wait longer than the mean, still lost
+// 8-160 calls of an overload step so (each a 408 to the caller's BYE;
+// none once held until the queue caught up: bench/RESULTS.md round 30).
+// The partition's inputs are handled in the order the edges published them,
+// so once one received after due has been handled, a response that
+// arrived in time has been too: the branch no longer calls, and the
+// timer that comes due again finds nothing to send. T1 is RFC 3261's
+// round-trip estimate, which "MAY be chosen larger" where the round trip
+// is known to be longer (§17.1.1.1); a response's trip here includes this
+// queue. Timer B and F still bound the transaction: a held-back
+// retransmission only moves later in their span.
+func (e *Engine) retransWait(ck string, b *branch, due int64) time.Duration {
+	if e.d.Behind == nil {
 		return 0
 	}
-	d := e.lag()
-	if d < retransLagMin {
+	if b.heldFrom == 0 {
+		b.heldFrom = due
+	}
+	from := time.UnixMilli(b.heldFrom)
+	d := e.d.Behind(ck, from)
+	if d <= 0 || e.d.Now().Add(d).Sub(from) > e.cfg.Timers.T2 {
+		b.heldFrom = 0
 		return 0
 	}
-	b.held = true
-	return min(2*d, e.cfg.Timers.T2)
+	return d
 }
 
 // noAnswer is timer C, the fr_inv_timer heir (RFC 3261 §16.8): every

@@ -50,16 +50,17 @@ import (
 // answer, admitted calls keep the CPU), and says so in its beat, so the
 // edges refuse new dialogs before they reach it.
 type Input struct {
-	nc   *nats.Conn
-	eng  *app.Engine
-	opt  InputOptions
-	log  *slog.Logger
-	sch  *Scheduler
-	edge *EdgeTable
-	load bus.Overload
-	beat *bus.Beater
-	part [bus.Partitions]sync.Mutex
-	wg   sync.WaitGroup // due deadlines being handled
+	nc    *nats.Conn
+	eng   *app.Engine
+	opt   InputOptions
+	log   *slog.Logger
+	sch   *Scheduler
+	edge  *EdgeTable
+	load  bus.Overload
+	beat  *bus.Beater
+	part  [bus.Partitions]sync.Mutex
+	marks [bus.Partitions]mark // where each partition's queue stands (Behind)
+	wg    sync.WaitGroup       // due deadlines being handled
 
 	mu   sync.Mutex
 	core bus.Core
@@ -362,6 +363,11 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 		in.beat.Beat()
 	}
 	in.Stats.Messages.Add(1)
+	if !passed && !s.Time.IsZero() {
+		mk := &in.marks[partitionOf(s.CallKey)]
+		mk.rcvd.Store(s.Time.UnixNano())
+		mk.at.Store(now.UnixNano())
+	}
 	in.edge.Seen(s.Edge)
 	framing := sipmsg.FramingOf(s.Transport)
 	msg := msgPool.Get().(*sipmsg.Msg)
@@ -473,3 +479,38 @@ func (in *Input) Stop() {
 // Lag is how late the replica handles its inputs now: the average wait of
 // the latest window of the overload detector (zero after a pause).
 func (in *Input) Lag() time.Duration { return in.load.Mean() }
+
+// mark is where a partition's queue stands: the latest input handled
+// (unix ns the edge received it, and unix ns it was handled).
+type mark struct{ rcvd, at atomic.Int64 }
+
+// behindMin is the least wait of a partition's latest input that holds a
+// retransmission back: under it the wait is a collection or a commit
+// window, not a queue a response may stand in.
+const behindMin = 20 * time.Millisecond
+
+// Behind implements app.Deps.Behind from the partitions' marks. A
+// partition's inputs are handled in the order the edges published them
+// (one subscription, one goroutine), so when its latest input handled was
+// received at or after t, every input received before t has been handled:
+// not behind. Nor when that input waited less than behindMin (a short
+// queue), or when nothing was handled since for longer than it waited
+// (the partition went quiet: its queue is empty). Else behind: look again
+// once the queue, handling its inputs as fast as they came, would reach
+// the ones received at t (at least 5 ms on): one look mostly, a record's
+// write each.
+func (in *Input) Behind(ck string, t time.Time) time.Duration {
+	m := &in.marks[partitionOf(ck)]
+	return behind(m.rcvd.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano())
+}
+
+// behind is Behind for a partition whose latest input handled was
+// received at rcvd and handled at at, for a retransmission due at t, now
+// (unix ns).
+func behind(rcvd, at, t, now int64) time.Duration {
+	wait := time.Duration(at - rcvd)
+	if rcvd == 0 || rcvd >= t || wait < behindMin || time.Duration(now-at) > wait {
+		return 0
+	}
+	return max(time.Duration(t-rcvd-(now-at)), 5*time.Millisecond)
+}
