@@ -25,6 +25,10 @@ type Sub interface {
 	// IsValid turns false when that is done.
 	Drain() error
 	IsValid() bool
+	// Pending counts the messages received and not yet handed to the
+	// callback (a LocalSub: or not yet returned from it), as
+	// nats.Subscription's; bytes are not counted by a LocalSub.
+	Pending() (msgs, bytes int, err error)
 }
 
 // Core makes the hot path's core subscriptions (tm's partitions, the
@@ -469,6 +473,7 @@ type LocalSub struct {
 	mu      sync.Mutex
 	cond    sync.Cond
 	pending []*nats.Msg
+	left    atomic.Int64 // of the batch run is handling, not returned from the callback yet (set under mu)
 	closed  bool
 	done    bool // run returned: everything queued was handled
 }
@@ -528,10 +533,12 @@ func (s *LocalSub) run() {
 			return
 		}
 		batch, s.pending = s.pending, batch[:0]
+		s.left.Store(int64(len(batch)))
 		s.mu.Unlock()
 		for i, m := range batch {
 			s.cb(m)
 			batch[i] = nil
+			s.left.Add(-1)
 		}
 	}
 }
@@ -559,6 +566,14 @@ func (s *LocalSub) Drain() error {
 		s.close()
 	}()
 	return nil
+}
+
+// Pending counts the messages queued here and not yet handled (the
+// callback has not returned), local and NATS deliveries alike.
+func (s *LocalSub) Pending() (msgs, bytes int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) + int(s.left.Load()), 0, nil
 }
 
 // IsValid reports whether the subscription still runs: false once it was

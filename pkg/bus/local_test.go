@@ -311,3 +311,45 @@ func TestLocalPublishesAfterIdle(t *testing.T) {
 		t.Errorf("other process got %q", got)
 	}
 }
+
+// Pending counts what a queued subscription holds and has not handled
+// yet, the message in its callback included: what tm reads to tell
+// whether a response may still wait for a call's partition.
+func TestLocalPending(t *testing.T) {
+	e := newEnv(t)
+	l := newLocal(t, e)
+	pub := bus.NewPublisher(e.js, "test/local", bus.PublisherOptions{Local: l, AckEvery: bus.HotAckEvery})
+	entered, release := make(chan struct{}, 8), make(chan struct{})
+	sub, err := l.Subscribe(bus.PartitionInFilter("ab"), func(*nats.Msg) {
+		entered <- struct{}{}
+		<-release
+	})
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	pending := func() int {
+		n, _, err := sub.Pending()
+		if err != nil {
+			t.Fatalf("Pending: %v", err)
+		}
+		return n
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("Pending before anything was published: %d", n)
+	}
+	for i := range 3 {
+		if err := pub.PublishMsg(ctx(t), &nats.Msg{Subject: bus.SubjectRequestIn("INVITE", "ab00000000000001"), Data: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	<-entered // the first is in the callback, the two others queued
+	if n := pending(); n != 3 {
+		t.Errorf("Pending with one message in the callback and two queued: %d, want 3", n)
+	}
+	release <- struct{}{}
+	<-entered
+	waitFor(t, "the first handled", func() bool { return pending() == 2 })
+	close(release)
+	waitFor(t, "every message handled", func() bool { return pending() == 0 })
+}

@@ -32,9 +32,10 @@ type Handler interface {
 // new ones wait, and are shed (see app.admission) when they wait too long.
 // A full queue drops (and counts) datagrams, the way a kernel socket buffer
 // would, instead of growing without bound. When a datagram's worker has
-// nothing queued or in hand, the reader handles it itself, to completion
-// (run-to-completion while the edge keeps up; queues once it does not):
-// at light load a message costs no hand-off between goroutines.
+// nothing queued or in hand, and it did not wait in the socket (inlineMax),
+// the reader handles it itself, to completion (run-to-completion while the
+// edge keeps up; queues once it does not): at light load a message costs
+// no hand-off between goroutines.
 type UDP struct {
 	conn     *net.UDPConn
 	raw      *rawio.UDP // reads and writes conn without the runtime's syscall bookkeeping (package rawio)
@@ -151,11 +152,12 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			}
 		}
 		i := callIDHash(d.buf[:n], d.from) % uint32(len(u.queues))
-		if u.pending[i].Load() == 0 {
-			// The worker of this Call-ID has nothing queued or in hand: run
-			// the datagram here, to completion. Only this goroutine adds
-			// work, so nothing of the call can be overtaken, and a lightly
-			// loaded edge saves a goroutine hand-off per message.
+		if u.pending[i].Load() == 0 && now.Sub(d.at) < inlineMax {
+			// The worker of this Call-ID has nothing queued or in hand, and
+			// the socket holds no backlog: run the datagram here, to
+			// completion. Only this goroutine adds work, so nothing of the
+			// call can be overtaken, and a lightly loaded edge saves a
+			// goroutine hand-off per message.
 			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at)}
 			h.Handle(ctx, &p)
 			u.pool.Put(d)
@@ -209,6 +211,17 @@ func (u *UDP) work(ctx context.Context, h Handler, prio, normal chan *datagram, 
 		pending.Add(-1)
 	}
 }
+
+// inlineMax is how long a datagram may have waited in the socket for the
+// reader to still run it itself: longer, the socket holds a backlog, and
+// the reader only hands datagrams to the workers until it is read. A
+// reader that ran them itself then (each a parse, a publish, a 100 Trying
+// or a 503 whose send waits for the socket's write lock with every other
+// sender's) left the socket's buffer to fill at twice the max rate: the
+// kernel dropped 1,700-5,300 datagrams of an overload step, responses as
+// well as new INVITEs, and 279-429 calls lost a 200 (bench/RESULTS.md
+// round 30); dropped in the workers' queues, new work goes first.
+const inlineMax = 2 * time.Millisecond
 
 // priority reports a datagram that belongs to work already admitted: a
 // response, or a request that acknowledges, cancels, ends or continues a

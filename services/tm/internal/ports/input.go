@@ -256,7 +256,11 @@ func (in *Input) onMsg(m *nats.Msg) {
 		}
 	}
 	ck := bus.CallKeyOf(m.Header)
-	mu := &in.part[partitionOf(ck)]
+	p := partitionOf(ck)
+	entered := &in.marks[p].entered
+	entered.Add(1)
+	defer entered.Add(-1)
+	mu := &in.part[p]
 	mu.Lock()
 	defer mu.Unlock()
 	if in.handover.Load() {
@@ -481,36 +485,68 @@ func (in *Input) Stop() {
 func (in *Input) Lag() time.Duration { return in.load.Mean() }
 
 // mark is where a partition's queue stands: the latest input handled
-// (unix ns the edge received it, and unix ns it was handled).
-type mark struct{ rcvd, at atomic.Int64 }
+// (unix ns the edge received it, and unix ns it was handled), and the
+// inputs its subscription passed to onMsg that are not handled yet.
+type mark struct{ rcvd, at, entered atomic.Int64 }
 
 // behindMin is the least wait of a partition's latest input that holds a
-// retransmission back: under it the wait is a collection or a commit
-// window, not a queue a response may stand in.
+// retransmission back when nothing waits on the partition: under it the
+// wait is a collection or a commit window, not a queue a response may
+// stand in.
 const behindMin = 20 * time.Millisecond
 
-// Behind implements app.Deps.Behind from the partitions' marks. A
-// partition's inputs are handled in the order the edges published them
-// (one subscription, one goroutine), so when its latest input handled was
-// received at or after t, every input received before t has been handled:
-// not behind. Nor when that input waited less than behindMin (a short
-// queue), or when nothing was handled since for longer than it waited
-// (the partition went quiet: its queue is empty). Else behind: look again
-// once the queue, handling its inputs as fast as they came, would reach
-// the ones received at t (at least 5 ms on): one look mostly, a record's
-// write each.
+// Looking again whether a partition caught up (Behind): at least lookMin
+// on (each look writes the transaction's record: its timer moved), at
+// most lookMax.
+const (
+	lookMin = 10 * time.Millisecond
+	lookMax = 250 * time.Millisecond
+)
+
+// Behind implements app.Deps.Behind from the partitions' marks and
+// subscriptions. A partition's inputs are handled in the order the edges
+// received them (the edge's queue and the partition's subscription are
+// each one queue), so when its latest input handled was received at or
+// after t, every input received before t has been handled: not behind.
+// Else behind while an input waits on the partition (its subscription
+// holds one, or one it passed on waits for the partition's lock). With
+// nothing waiting here, a response received before t may still wait
+// upstream, in the edge's queue, when the latest input waited there:
+// behind still, unless that input waited less than behindMin (a short
+// queue) or nothing was handled since for longer than it waited (quiet:
+// the queues upstream are empty too). Behind, look again once the queues,
+// handling their inputs as fast as they came, would reach the ones
+// received at t (one look mostly).
 func (in *Input) Behind(ck string, t time.Time) time.Duration {
-	m := &in.marks[partitionOf(ck)]
-	return behind(m.rcvd.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano())
+	p := partitionOf(ck)
+	m := &in.marks[p]
+	queued := int(m.entered.Load())
+	in.mu.Lock()
+	sub := in.subs[bus.PartitionToken(p)]
+	in.mu.Unlock()
+	if sub != nil {
+		if n, _, err := sub.Pending(); err == nil {
+			queued += n
+		}
+	}
+	return behind(m.rcvd.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano(), queued)
 }
 
 // behind is Behind for a partition whose latest input handled was
-// received at rcvd and handled at at, for a retransmission due at t, now
-// (unix ns).
-func behind(rcvd, at, t, now int64) time.Duration {
-	wait := time.Duration(at - rcvd)
-	if rcvd == 0 || rcvd >= t || wait < behindMin || time.Duration(now-at) > wait {
+// received at rcvd and handled at at, with queued inputs waiting, for a
+// retransmission due at t, now (unix ns).
+func behind(rcvd, at, t, now int64, queued int) time.Duration {
+	if rcvd >= t {
 		return 0
 	}
-	return max(time.Duration(t-rcvd-(now-at)), 5*time.Millisecond)
+	if queued <= 0 {
+		wait := time.Duration(at - rcvd)
+		if rcvd == 0 || wait < behindMin || time.Duration(now-at) > wait {
+			return 0
+		}
+	}
+	if rcvd == 0 {
+		return lookMin
+	}
+	return min(max(time.Duration(t-rcvd-(now-at)), lookMin), lookMax)
 }

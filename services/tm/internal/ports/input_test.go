@@ -1,7 +1,6 @@
 package ports
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -51,68 +50,74 @@ func TestOnCallExcludesTheCallsMessages(t *testing.T) {
 }
 
 // TestBehindFollowsThePartitionsQueue: Behind holds a retransmission due
-// at t while the call's partition last handled an input received before t
-// that waited behindMin or more, and lets it go once an input received at
-// or after t has been handled, on a partition that handled nothing, and
-// once the partition has been quiet for longer than its latest input
-// waited. Real NATS: the inputs arrive on the partition's subscription as
-// the edges publish them, and handling them sets the marks.
+// at t while an input waits on the call's partition, or the latest one
+// handled waited long upstream, and that one was received before t; it
+// lets it go once that input was received at or after t, and when nothing
+// waits and the latest waited briefly (TestBehind). Real NATS: the inputs
+// arrive on the partition's subscription as the edges publish them,
+// handling them sets the marks, and one published while the partition's
+// lock is held (as a timer holds it when it fires) waits for it.
 func TestBehindFollowsThePartitionsQueue(t *testing.T) {
 	nc, in, _ := newOwningInput(t)
 	publish := func(callID string, age time.Duration) *events.SIP {
 		t.Helper()
 		ev := received(events.TypeRequestReceived, "OPTIONS", callID, callID+"-"+age.String(), age)
-		n := in.Stats.Messages.Load()
 		if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("OPTIONS", ev.CallKey))); err != nil {
 			t.Fatal(err)
 		}
-		testenv.Eventually(t, 5*time.Second, func() bool { return in.Stats.Messages.Load() > n }, "input %s not handled", callID)
 		return ev
 	}
+	handled := func(n uint64) {
+		t.Helper()
+		testenv.Eventually(t, 5*time.Second, func() bool { return in.Stats.Messages.Load() == n }, "inputs handled: %d of %d", in.Stats.Messages.Load(), n)
+	}
 	late := publish("late@test", 2*time.Second) // waited 2 s in the queue
+	handled(1)
 	ck := late.CallKey
-	if d := in.Behind(ck, late.Time.Add(time.Millisecond)); d <= 0 {
-		t.Errorf("Behind after an input that waited 2s, due after it was received: %v, want a wait", d)
+	if d := in.Behind(ck, late.Time.Add(time.Millisecond)); d < lookMin {
+		t.Errorf("Behind after an input that waited 2s upstream, nothing waiting here: %v, want a wait", d)
 	}
-	if d := in.Behind(ck, late.Time); d != 0 {
-		t.Errorf("Behind, due when the latest input handled was received: %v, want 0", d)
-	}
-	other := "other@test"
-	for i := 0; bus.Partition(sipmsg.CallKey(other)) == bus.Partition(ck); i++ {
-		other = fmt.Sprintf("other-%d@test", i)
-	}
-	if d := in.Behind(sipmsg.CallKey(other), time.Now()); d != 0 {
-		t.Errorf("Behind on a partition that handled nothing: %v, want 0", d)
-	}
-	late = publish("late@test", 100*time.Millisecond)
-	if d := in.Behind(ck, time.Now()); d <= 0 {
-		t.Fatalf("Behind after an input that waited 100ms: %v, want a wait", d)
-	}
-	time.Sleep(150 * time.Millisecond)
-	if d := in.Behind(ck, time.Now()); d != 0 {
-		t.Errorf("Behind on a partition quiet for longer than its latest input waited: %v, want 0", d)
+	p := partitionOf(ck)
+	in.OnCall(ck, func() {
+		next := publish("late@test", time.Second)
+		testenv.Eventually(t, 5*time.Second, func() bool { return in.marks[p].entered.Load() == 1 }, "the second input does not wait for the partition")
+		if d := in.Behind(ck, next.Time); d < lookMin || d > lookMax {
+			t.Errorf("Behind while an input waits, due after the latest handled was received: %v, want %v..%v", d, lookMin, lookMax)
+		}
+		if d := in.Behind(ck, late.Time); d != 0 {
+			t.Errorf("Behind, due when the latest input handled was received: %v, want 0", d)
+		}
+	})
+	handled(2)
+	if d := in.Behind(ck, time.Now()); d < lookMin {
+		t.Errorf("Behind once the partition handled what waited, the latest waited 1s: %v, want a wait", d)
 	}
 }
 
 // behind, case by case (unix ms): the latest input handled on the
-// partition was received at rcvd and handled at at; a retransmission due
-// at t asks at now.
+// partition was received at rcvd and handled at at, queued inputs wait; a
+// retransmission due at t asks at now.
 func TestBehind(t *testing.T) {
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	for _, c := range []struct {
 		name               string
 		rcvd, at, due, now int64
+		queued             int
 		want               time.Duration
 	}{
-		{"nothing handled", 0, 0, 1000, 1000, 0},
-		{"queue 400ms behind the due time", 100, 500, 500, 510, 390 * time.Millisecond},
-		{"caught up: received at the due time", 500, 900, 500, 910, 0},
-		{"caught up: received after it", 600, 900, 500, 910, 0},
-		{"short queue (under behindMin)", 480, 499, 500, 505, 0},
-		{"quiet for longer than the wait", 100, 200, 500, 301, 0},
-		{"nearly caught up: looks again in 5ms", 475, 500, 500, 522, 5 * time.Millisecond},
+		{"nothing handled, nothing waits", 0, 0, 1000, 1000, 0, 0},
+		{"nothing handled, an input waits", 0, 0, 1000, 1000, 1, lookMin},
+		{"queue 240ms behind the due time", 260, 500, 500, 510, 3, 230 * time.Millisecond},
+		{"queue 200ms behind", 300, 500, 500, 510, 3, 190 * time.Millisecond},
+		{"nothing waits here, the latest waited 200ms upstream", 300, 500, 500, 510, 0, 190 * time.Millisecond},
+		{"nothing waits here, the latest waited under behindMin", 490, 500, 500, 505, 0, 0},
+		{"nothing waits, quiet for longer than the latest waited", 100, 200, 500, 510, 0, 0},
+		{"caught up: received at the due time", 500, 900, 500, 910, 3, 0},
+		{"caught up: received after it", 600, 900, 500, 910, 3, 0},
+		{"nearly caught up: looks again in lookMin", 495, 500, 500, 502, 1, lookMin},
+		{"far behind: looks again in lookMax", 100, 2000, 2000, 2001, 9, lookMax},
 	} {
-		if got := behind(ms(c.rcvd), ms(c.at), ms(c.due), ms(c.now)); got != c.want {
+		if got := behind(ms(c.rcvd), ms(c.at), ms(c.due), ms(c.now), c.queued); got != c.want {
 			t.Errorf("%s: behind = %v, want %v", c.name, got, c.want)
 		}
 	}
