@@ -218,9 +218,10 @@ func (u *UDP) work(ctx context.Context, h Handler, prio, normal chan *datagram, 
 // reader that ran them itself then (each a parse, a publish, a 100 Trying
 // or a 503 whose send waits for the socket's write lock with every other
 // sender's) left the socket's buffer to fill at twice the max rate: the
-// kernel dropped 1,700-5,300 datagrams of an overload step, responses as
-// well as new INVITEs, and 279-429 calls lost a 200 (bench/RESULTS.md
-// round 30); dropped in the workers' queues, new work goes first.
+// kernel dropped 186-5,282 datagrams of an overload step in 4 of 7 runs,
+// responses as well as new INVITEs, and 11-429 calls broke on a lost 200
+// (bench/RESULTS.md round 30); dropped in the workers' queues, new work
+// goes first.
 const inlineMax = 2 * time.Millisecond
 
 // priority reports a datagram that belongs to work already admitted: a

@@ -107,16 +107,18 @@ func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
 // INVITE for a new request (SIPp's UAS aborts the call so, RFC 6026's
 // Accepted state absorbs it), and the caller's ACK and BYE then meet no
 // dialog. Held back once by twice the queue's mean wait (round 28), the
-// 200s in the queue's tail, which wait longer than the mean, still lost
-// 8-160 calls of an overload step so (each a 408 to the caller's BYE;
-// none once held until the queue caught up: bench/RESULTS.md round 30).
-// The partition's inputs are handled in the order the edges published them,
-// so once one received after due has been handled, a response that
-// arrived in time has been too: the branch no longer calls, and the
-// timer that comes due again finds nothing to send. T1 is RFC 3261's
-// round-trip estimate, which "MAY be chosen larger" where the round trip
-// is known to be longer (§17.1.1.1); a response's trip here includes this
-// queue. Timer B and F still bound the transaction: a held-back
+// 200s in the queue's tail, which wait longer than the mean, still broke
+// 8-101 calls of an overload step at 2,000 calls/s so (each a 408 to the
+// caller's BYE); held until the queue caught up, 5-28 (bench/RESULTS.md
+// round 30). A partition's inputs are handled in the order an edge
+// published them, and an edge publishes in about the order it received
+// them (its workers run different calls side by side, so not exactly):
+// once an input received after due has been handled, a response that
+// arrived in time almost always has been too: the branch no longer
+// calls, and the timer that comes due again finds nothing to send. T1 is
+// RFC 3261's round-trip estimate, which "MAY be chosen larger" where the
+// round trip is known to be longer (§17.1.1.1); a response's trip here
+// includes this queue. Timer B and F still bound the transaction: a held-back
 // retransmission only moves later in their span.
 func (e *Engine) retransWait(ck string, b *branch, due int64) time.Duration {
 	if e.d.Behind == nil {

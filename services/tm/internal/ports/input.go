@@ -504,10 +504,12 @@ const (
 )
 
 // Behind implements app.Deps.Behind from the partitions' marks and
-// subscriptions. A partition's inputs are handled in the order the edges
-// received them (the edge's queue and the partition's subscription are
-// each one queue), so when its latest input handled was received at or
-// after t, every input received before t has been handled: not behind.
+// subscriptions. A partition's inputs are handled in the order an edge
+// published them, in about the order it received them (its workers run
+// different calls side by side), so when its latest input handled was
+// received at or after t, every input received before t has almost
+// always been handled: not behind (an exact mark would be the edge's own
+// low watermark, carried in each event: not done).
 // Else behind while an input waits on the partition (its subscription
 // holds one, or one it passed on waits for the partition's lock). With
 // nothing waiting here, a response received before t may still wait
