@@ -152,13 +152,13 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			}
 		}
 		i := callIDHash(d.buf[:n], d.from) % uint32(len(u.queues))
-		if u.pending[i].Load() == 0 && now.Sub(d.at) < inlineMax {
+		if waited := now.Sub(d.at); u.pending[i].Load() == 0 && waited < inlineMax {
 			// The worker of this Call-ID has nothing queued or in hand, and
 			// the socket holds no backlog: run the datagram here, to
 			// completion. Only this goroutine adds work, so nothing of the
 			// call can be overtaken, and a lightly loaded edge saves a
 			// goroutine hand-off per message.
-			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at)}
+			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: waited}
 			h.Handle(ctx, &p)
 			u.pool.Put(d)
 			continue

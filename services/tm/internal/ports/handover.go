@@ -71,9 +71,9 @@ func (in *Input) stopScheduler() { in.schOnce.Do(in.sch.Stop) }
 func (in *Input) BeginHandover() {
 	in.handover.Store(true)
 	in.stopScheduler()
-	for i := range in.part { // every message under a partition's lock is done
-		in.part[i].Lock()
-		in.part[i].Unlock() //nolint:staticcheck // a barrier
+	for i := range in.parts { // every message under a partition's lock is done
+		in.parts[i].mu.Lock()
+		in.parts[i].mu.Unlock() //nolint:staticcheck // a barrier
 	}
 	in.wg.Wait()
 }

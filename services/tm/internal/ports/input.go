@@ -58,9 +58,8 @@ type Input struct {
 	edge  *EdgeTable
 	load  bus.Overload
 	beat  *bus.Beater
-	part  [bus.Partitions]sync.Mutex
-	marks [bus.Partitions]mark // where each partition's queue stands (Behind)
-	wg    sync.WaitGroup       // due deadlines being handled
+	parts [bus.Partitions]partition
+	wg    sync.WaitGroup // due deadlines being handled
 
 	mu   sync.Mutex
 	core bus.Core
@@ -256,20 +255,18 @@ func (in *Input) onMsg(m *nats.Msg) {
 		}
 	}
 	ck := bus.CallKeyOf(m.Header)
-	p := partitionOf(ck)
-	entered := &in.marks[p].entered
-	entered.Add(1)
-	defer entered.Add(-1)
-	mu := &in.part[p]
-	mu.Lock()
-	defer mu.Unlock()
+	part := &in.parts[partitionOf(ck)]
+	part.entered.Add(1)
+	defer part.entered.Add(-1)
+	part.mu.Lock()
+	defer part.mu.Unlock()
 	if in.handover.Load() {
 		in.hold(m)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), in.opt.Timeout)
 	defer cancel()
-	if err := in.handle(ctx, m); err != nil {
+	if err := in.handle(ctx, m, part); err != nil {
 		in.Stats.Failed.Add(1)
 		in.log.Warn("tm: input", "subject", subj, "err", err)
 	}
@@ -330,7 +327,7 @@ func (in *Input) onLane(ck, what string, fn func(ctx context.Context) error) {
 // transactions without locks of its own, so whatever else works on them
 // (an application's command, commands.go) must hold this lock too.
 func (in *Input) OnCall(ck string, fn func()) {
-	mu := &in.part[partitionOf(ck)]
+	mu := &in.parts[partitionOf(ck)].mu
 	mu.Lock()
 	defer mu.Unlock()
 	fn()
@@ -338,8 +335,9 @@ func (in *Input) OnCall(ck string, fn func()) {
 
 var msgPool = sync.Pool{New: func() any { return new(sipmsg.Msg) }}
 
-// handle decodes one SIP event and gives it to the engine.
-func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
+// handle decodes one SIP event of partition part and gives it to the
+// engine.
+func (in *Input) handle(ctx context.Context, m *nats.Msg, part *partition) error {
 	s, err := events.DecodeSIP(m)
 	if err != nil {
 		in.Stats.Bad.Add(1)
@@ -368,9 +366,8 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg) error {
 	}
 	in.Stats.Messages.Add(1)
 	if !passed && !s.Time.IsZero() {
-		mk := &in.marks[partitionOf(s.CallKey)]
-		mk.rcvd.Store(s.Time.UnixNano())
-		mk.at.Store(now.UnixNano())
+		part.rcvd.Store(s.Time.UnixNano())
+		part.at.Store(now.UnixNano())
 	}
 	in.edge.Seen(s.Edge)
 	framing := sipmsg.FramingOf(s.Transport)
@@ -484,10 +481,14 @@ func (in *Input) Stop() {
 // the latest window of the overload detector (zero after a pause).
 func (in *Input) Lag() time.Duration { return in.load.Mean() }
 
-// mark is where a partition's queue stands: the latest input handled
-// (unix ns the edge received it, and unix ns it was handled), and the
-// inputs its subscription passed to onMsg that are not handled yet.
-type mark struct{ rcvd, at, entered atomic.Int64 }
+// partition is one partition's lock, under which its inputs, deadlines
+// and commands run, and where its queue stands (Behind): the latest input
+// handled (unix ns the edge received it, and unix ns it was handled), and
+// the inputs its subscription passed to onMsg that are not handled yet.
+type partition struct {
+	mu                sync.Mutex
+	rcvd, at, entered atomic.Int64
+}
 
 // behindMin is the least wait of a partition's latest input that holds a
 // retransmission back when nothing waits on the partition: under it the
@@ -521,7 +522,7 @@ const (
 // received at t (one look mostly).
 func (in *Input) Behind(ck string, t time.Time) time.Duration {
 	p := partitionOf(ck)
-	m := &in.marks[p]
+	m := &in.parts[p]
 	queued := int(m.entered.Load())
 	in.mu.Lock()
 	sub := in.subs[bus.PartitionToken(p)]

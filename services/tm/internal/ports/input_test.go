@@ -80,7 +80,7 @@ func TestBehindFollowsThePartitionsQueue(t *testing.T) {
 	p := partitionOf(ck)
 	in.OnCall(ck, func() {
 		next := publish("late@test", time.Second)
-		testenv.Eventually(t, 5*time.Second, func() bool { return in.marks[p].entered.Load() == 1 }, "the second input does not wait for the partition")
+		testenv.Eventually(t, 5*time.Second, func() bool { return in.parts[p].entered.Load() == 1 }, "the second input does not wait for the partition")
 		if d := in.Behind(ck, next.Time); d < lookMin || d > lookMax {
 			t.Errorf("Behind while an input waits, due after the latest handled was received: %v, want %v..%v", d, lookMin, lookMax)
 		}
