@@ -39,6 +39,9 @@ func (s *SIP) JSON() ([]byte, error) {
 	}
 	opt("sipreason", s.Reason)
 	opt("sipheader", s.Header)
+	if s.Backlog > 0 {
+		m["sipbacklog"] = micros(s.Backlog)
+	}
 	if utf8.Valid(s.Raw) {
 		m["data"] = string(s.Raw)
 	} else {

@@ -32,7 +32,12 @@ const (
 	HeaderSIPStatus    = "ce-sipstatus"    // rejected: the status of the stateless reply
 	HeaderSIPReason    = "ce-sipreason"    // rejected: its reason phrase
 	HeaderSIPHeader    = "ce-sipheader"    // rejected: the header at fault, canonical name
+	HeaderSIPBacklog   = "ce-sipbacklog"   // received over UDP: the edge's backlog, µs (SIP.Backlog)
 )
+
+// maxBacklog bounds the sipbacklog attribute: an edge that held a datagram
+// for an hour is not one a decoder should believe.
+const maxBacklog = time.Hour
 
 // ErrBadSIPEvent is returned by DecodeSIP; the message says which attribute.
 var ErrBadSIPEvent = errors.New("events: bad SIP message event")
@@ -44,8 +49,8 @@ var ErrBadSIPEvent = errors.New("events: bad SIP message event")
 // base64-encoded and nothing is parsed twice on the way.
 //
 //	type                      subject (pkg/bus)                         attributes
-//	TypeRequestReceived       sip.<p>.in.req.<METHOD>           transport local remote [flow] edge
-//	TypeResponseReceived      sip.<p>.in.res.<N>xx              transport local remote [flow] edge
+//	TypeRequestReceived       sip.<p>.in.req.<METHOD>           transport local remote [flow] edge [backlog]
+//	TypeResponseReceived      sip.<p>.in.res.<N>xx              transport local remote [flow] edge [backlog]
 //	TypeMessageRejected       sip.<p>.in.bad                    the same, plus status reason [header]
 //	TypeMessageSent           sip.<p>.out.<edge>.req|res.<..>   dest [txkey]
 //
@@ -72,6 +77,15 @@ type SIP struct {
 	Remote    string // ip:port of the peer
 	Flow      string // connection id, "" for UDP
 	Edge      string // edge id
+	// Backlog (extension sipbacklog, whole microseconds, rounded up) is
+	// how long before Time the oldest datagram the edge's UDP listener
+	// had received and not yet handed on (published, answered or
+	// dropped) was received, when the edge took this message up: Low,
+	// Time minus Backlog, is the listener's low watermark, and every
+	// datagram it received before Low was published ahead of this
+	// event. Zero (the attribute absent): no older datagram pending, or
+	// not known (connections, whose bytes wait in the kernel unseen).
+	Backlog time.Duration
 
 	// Sent messages.
 	Dest  string // the sipdest form (ParseDest): "udp:ip:port", "tcp:ip:port/flow", "ws:/flow", ...
@@ -93,6 +107,16 @@ func IsSIPType(typ string) bool {
 		return true
 	}
 	return false
+}
+
+// Low is the edge's low watermark at this message (Backlog): every
+// datagram the edge's listener received before it was published before
+// this event. Zero for a message to send.
+func (s *SIP) Low() time.Time {
+	if s.Time.IsZero() {
+		return time.Time{}
+	}
+	return s.Time.Add(-s.Backlog)
 }
 
 // Received reports whether the event is a message an edge received
@@ -118,7 +142,7 @@ func (s *SIP) Waited(now time.Time) time.Duration {
 // group, no table; a third of the allocation of the table that a hint
 // over eight makes, and lookups without a hash).
 func (s *SIP) Encode(subject string) *nats.Msg {
-	var kv [2 * 18]string // names and values; the values' array is the one allocation for them all
+	var kv [2 * 19]string // names and values; the values' array is the one allocation for them all
 	n := 0
 	set := func(k, v string) {
 		if v != "" {
@@ -148,6 +172,9 @@ func (s *SIP) Encode(subject string) *nats.Msg {
 	}
 	set(HeaderSIPReason, HeaderValue(s.Reason, 512))
 	set(HeaderSIPHeader, s.Header)
+	if s.Backlog > 0 {
+		set(HeaderSIPBacklog, micros(s.Backlog))
+	}
 	h := make(nats.Header, n/2)
 	vals := make([]string, n/2)
 	for i := 0; i < n; i += 2 {
@@ -207,6 +234,13 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 		}
 		s.Time = tm
 	}
+	if b := a.backlog; b != "" {
+		us, err := strconv.ParseUint(b, 10, 63)
+		if err != nil || time.Duration(us) > maxBacklog/time.Microsecond {
+			return nil, fmt.Errorf("%w: sipbacklog %q: want microseconds, 0 to %d", ErrBadSIPEvent, b, maxBacklog/time.Microsecond)
+		}
+		s.Backlog = time.Duration(us) * time.Microsecond
+	}
 	if s.Type == TypeMessageSent {
 		if _, err := ParseDest(s.Dest); err != nil {
 			return nil, fmt.Errorf("%w: sipdest: %v", ErrBadSIPEvent, err)
@@ -232,12 +266,18 @@ func DecodeSIP(m *nats.Msg) (*SIP, error) {
 	return s, nil
 }
 
+// micros is d in whole microseconds, rounded up (a watermark errs early),
+// as the sipbacklog attribute carries it.
+func micros(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Microsecond-1)/time.Microsecond), 10)
+}
+
 // sipAttrs are the attributes of a SIP message event as read from its
 // headers, and how many of the headers were found.
 type sipAttrs struct {
 	SIP
-	specVersion, contentType, time, status string
-	found                                  int
+	specVersion, contentType, time, status, backlog string
+	found                                           int
 }
 
 // readSIPAttrs reads every attribute DecodeSIP knows by its lower-case
@@ -252,6 +292,7 @@ func readSIPAttrs(h nats.Header) sipAttrs {
 		return ""
 	}
 	a.specVersion, a.contentType, a.time, a.status = get(bus.HeaderSpecVersion), get(bus.HeaderContentType), get(bus.HeaderTime), get(HeaderSIPStatus)
+	a.backlog = get(HeaderSIPBacklog)
 	a.SIP = SIP{
 		Type: get(bus.HeaderType), ID: get(bus.HeaderID), Source: get(bus.HeaderSource),
 		CallKey: get(bus.HeaderCallKey), TraceParent: get(bus.HeaderTraceParent),

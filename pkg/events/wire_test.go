@@ -23,7 +23,8 @@ func sipSamples(t testing.TB) map[string]*events.SIP {
 	when := time.Date(2026, 12, 2, 9, 0, 0, 123456789, time.UTC)
 	return map[string]*events.SIP{
 		"request": {Type: events.TypeRequestReceived, ID: "p.1", Source: "sipbus/edge/e1", Time: when,
-			CallKey: "0123456789abcdef", Raw: inv, Transport: "udp", Local: "192.0.2.10:5060", Remote: "192.0.2.1:5060", Edge: "e1"},
+			CallKey: "0123456789abcdef", Raw: inv, Transport: "udp", Local: "192.0.2.10:5060", Remote: "192.0.2.1:5060", Edge: "e1",
+			Backlog: 1500 * time.Microsecond},
 		"response over tcp": {Type: events.TypeResponseReceived, ID: "p.2", Source: "sipbus/edge/e2", Time: when,
 			CallKey: "0123456789abcdef", Raw: []byte("SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n"),
 			Transport: "tcp", Local: "[2001:db8::1]:5060", Remote: "[2001:db8::2]:40001", Flow: "e2~17", Edge: "e2", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
@@ -93,6 +94,8 @@ func TestDecodeSIPRejects(t *testing.T) {
 			m.Header[bus.HeaderType] = []string{events.TypeMessageRejected}
 		}},
 		{"sent without dest", "sipdest", func(m *nats.Msg) { m.Header[bus.HeaderType] = []string{events.TypeMessageSent} }},
+		{"backlog not a number", "sipbacklog", func(m *nats.Msg) { m.Header[events.HeaderSIPBacklog] = []string{"-3"} }},
+		{"backlog over an hour", "sipbacklog", func(m *nats.Msg) { m.Header[events.HeaderSIPBacklog] = []string{"3600000001"} }},
 		{"sent to a flow over udp", "not udp", func(m *nats.Msg) {
 			m.Header[bus.HeaderType] = []string{events.TypeMessageSent}
 			m.Header[events.HeaderSIPDest] = []string{"udp:192.0.2.1:5060/e1~3"}
@@ -166,13 +169,14 @@ func FuzzDecodeSIP(f *testing.F) {
 	for _, s := range sipSamples(f) {
 		m := s.Encode("x")
 		f.Add(m.Header.Get(bus.HeaderType), m.Header.Get(bus.HeaderTime), m.Header.Get(events.HeaderSIPTransport),
-			m.Header.Get(events.HeaderSIPRemote), m.Header.Get(events.HeaderSIPDest), m.Header.Get(events.HeaderSIPStatus), s.Raw)
+			m.Header.Get(events.HeaderSIPRemote), m.Header.Get(events.HeaderSIPDest), m.Header.Get(events.HeaderSIPStatus),
+			m.Header.Get(events.HeaderSIPBacklog), s.Raw)
 	}
-	f.Fuzz(func(t *testing.T, typ, tm, transport, remote, dest, status string, data []byte) {
+	f.Fuzz(func(t *testing.T, typ, tm, transport, remote, dest, status, backlog string, data []byte) {
 		m := sipSamples(t)["request"].Encode("x")
 		m.Data = data
 		for k, v := range map[string]string{bus.HeaderType: typ, bus.HeaderTime: tm, events.HeaderSIPTransport: transport,
-			events.HeaderSIPRemote: remote, events.HeaderSIPDest: dest, events.HeaderSIPStatus: status} {
+			events.HeaderSIPRemote: remote, events.HeaderSIPDest: dest, events.HeaderSIPStatus: status, events.HeaderSIPBacklog: backlog} {
 			if v == "" {
 				delete(m.Header, k)
 			} else {
@@ -187,7 +191,7 @@ func FuzzDecodeSIP(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded event does not decode: %v", err)
 		}
-		if again.Type != s.Type || again.Dest != s.Dest || again.Status != s.Status || !bytes.Equal(again.Raw, s.Raw) {
+		if again.Type != s.Type || again.Dest != s.Dest || again.Status != s.Status || again.Backlog != s.Backlog || !bytes.Equal(again.Raw, s.Raw) {
 			t.Fatalf("re-encoding changed the event:\n%+v\n%+v", s, again)
 		}
 		if _, err := s.JSON(); err != nil {
@@ -246,5 +250,35 @@ func TestDecodeSIPCanonicalHeaders(t *testing.T) {
 	delete(m.Header, events.HeaderSIPEdge)
 	if s, err := events.DecodeSIP(m); err != nil || s.Edge != "e1" {
 		t.Fatalf("DecodeSIP with Ce-Sipedge = %+v, %v", s, err)
+	}
+}
+
+// The backlog travels in whole microseconds, rounded up, so the low
+// watermark a subscriber computes is never later than the edge's; absent,
+// the watermark is the message's own time.
+func TestSIPBacklog(t *testing.T) {
+	s := sipSamples(t)["request"]
+	s.Backlog = 1234 * time.Nanosecond
+	m := s.Encode("x")
+	if got := m.Header.Get(events.HeaderSIPBacklog); got != "2" {
+		t.Errorf("sipbacklog %q, want 2 (µs, rounded up)", got)
+	}
+	back, err := events.DecodeSIP(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := s.Time.Add(-2 * time.Microsecond); !back.Low().Equal(want) {
+		t.Errorf("Low %v, want %v", back.Low(), want)
+	}
+	s.Backlog = 0
+	m = s.Encode("x")
+	if _, ok := m.Header[events.HeaderSIPBacklog]; ok {
+		t.Error("no backlog, yet a sipbacklog attribute")
+	}
+	if back, err = events.DecodeSIP(m); err != nil || !back.Low().Equal(s.Time) {
+		t.Errorf("Low %v (%v), want the message's time %v", back.Low(), err, s.Time)
+	}
+	if (&events.SIP{}).Low() != (time.Time{}) {
+		t.Error("a message without a time has a watermark")
 	}
 }

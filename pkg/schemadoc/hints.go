@@ -29,7 +29,7 @@ var strHints = map[string]string{
 	"transport": "udp", "siptransport": "udp", "proto": "udp",
 	"source": "192.0.2.1:5060", "remote": "192.0.2.1:5060", "sipremote": "192.0.2.1:5060",
 	"local": "192.0.2.10:5060", "siplocal": "192.0.2.10:5060", "dest": "udp:192.0.2.4:5060", "sipdest": "udp:192.0.2.4:5060",
-	"edge": "edge-1", "sipedge": "edge-1", "flow": "edge-1~17", "sipflow": "edge-1~17",
+	"edge": "edge-1", "sipedge": "edge-1", "flow": "edge-1~17", "sipflow": "edge-1~17", "sipbacklog": "1500",
 	"method": "INVITE", "reason": "OK", "tx_key": "z9hG4bK776asdhds|192.0.2.1:5060|INVITE", "siptxkey": "z9hG4bK776asdhds|192.0.2.1:5060|INVITE",
 	"user_agent": "baresip 3.10", "path": "<sip:edge-1@192.0.2.10;lr>", "instance": "<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>",
 	"id": "0f8fad5b-d9cb-469f-a165-70867728950e", "specversion": "1.0", "type": "sipbus.sip.request.received.v2",

@@ -26,6 +26,10 @@ type Packet struct {
 	Data      []byte         // the message bytes; valid only during Handle
 	At        time.Time      // when it was read
 	Queued    time.Duration  // how long it waited for a worker (UDP)
+	// Low is the listener's low watermark when the message was taken up
+	// (UDP): every datagram it received before Low has been handed on
+	// (published, answered or dropped). Zero: not known.
+	Low time.Time
 }
 
 // Dest says where a message goes: a UDP address, or a flow (connection)

@@ -19,6 +19,9 @@ func (e *Edge) received(p *Packet, m *sipmsg.Msg, typ, ck string) *events.SIP {
 		Transport: p.Transport, Local: p.Local.String(), Remote: p.Remote.String(),
 		Flow: p.Flow, Edge: e.opt.ID,
 	}
+	if !p.Low.IsZero() && p.Low.Before(p.At) {
+		s.Backlog = p.At.Sub(p.Low)
+	}
 	return s
 }
 

@@ -35,7 +35,10 @@ type Handler interface {
 // nothing queued or in hand, and it did not wait in the socket (inlineMax),
 // the reader handles it itself, to completion (run-to-completion while the
 // edge keeps up; queues once it does not): at light load a message costs
-// no hand-off between goroutines.
+// no hand-off between goroutines. Each message taken up carries the
+// listener's low watermark (Packet.Low, lowmark.go): the workers run
+// calls side by side, so a message may be published while an older one
+// still waits in another worker's queue.
 type UDP struct {
 	conn     *net.UDPConn
 	raw      *rawio.UDP // reads and writes conn without the runtime's syscall bookkeeping (package rawio)
@@ -44,6 +47,7 @@ type UDP struct {
 	queues   []chan *datagram // new work
 	prio     []chan *datagram // responses and in-progress work
 	pending  []atomic.Int32   // datagrams queued for a worker and not finished
+	mark     *lowMark         // the low watermark each message carries (lowmark.go)
 	rxTime   bool             // the kernel timestamps datagrams (SO_TIMESTAMPNS)
 	pool     sync.Pool
 	counters *app.Counters
@@ -98,6 +102,7 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 		u.prio = append(u.prio, make(chan *datagram, per))
 	}
 	u.pending = make([]atomic.Int32, u.workers)
+	u.mark = newLowMark(2*u.workers, per)
 	u.rxTime = enableRxTime(conn)
 	u.pool.New = func() any { return &datagram{buf: make([]byte, u.maxSize+1)} }
 	return u, nil
@@ -113,7 +118,7 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
-			u.work(ctx, h, u.prio[i], u.queues[i], &u.pending[i])
+			u.work(ctx, h, i)
 		}()
 	}
 	defer func() {
@@ -151,6 +156,7 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 				d.at = t // when the kernel got it: the socket buffer is a queue too
 			}
 		}
+		u.mark.read(d.at.UnixNano())
 		i := callIDHash(d.buf[:n], d.from) % uint32(len(u.queues))
 		if waited := now.Sub(d.at); u.pending[i].Load() == 0 && waited < inlineMax {
 			// The worker of this Call-ID has nothing queued or in hand, and
@@ -158,32 +164,43 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			// completion. Only this goroutine adds work, so nothing of the
 			// call can be overtaken, and a lightly loaded edge saves a
 			// goroutine hand-off per message.
-			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: waited}
+			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: waited, Low: u.low()}
 			h.Handle(ctx, &p)
+			u.mark.done()
 			u.pool.Put(d)
 			continue
 		}
-		q := u.queues[i]
+		q, k := u.queues[i], fifoNormal(int(i))
 		if priority(d.buf[:n]) {
-			q = u.prio[i]
+			q, k = u.prio[i], fifoPrio(int(i))
 		}
-		u.pending[i].Add(1)
-		select {
-		case q <- d:
-		default:
-			u.pending[i].Add(-1)
+		if len(q) == cap(q) { // only this goroutine sends: not full now, the send does not block
+			u.mark.done()
 			u.counters.Dropped.Add(1)
 			u.pool.Put(d)
+			continue
 		}
+		u.pending[i].Add(1)
+		u.mark.put(k, d.at.UnixNano())
+		q <- d
 	}
 }
 
-// work handles one worker's datagrams, its priority queue first, until
+// The low watermark's queue numbers (lowMark.qs) of worker i's queues.
+func fifoNormal(i int) int { return 2 * i }
+func fifoPrio(i int) int   { return 2*i + 1 }
+
+// low is the listener's low watermark now (lowMark).
+func (u *UDP) low() time.Time { return time.Unix(0, u.mark.low()) }
+
+// work handles worker i's datagrams, its priority queue first, until
 // both queues are closed and empty.
-func (u *UDP) work(ctx context.Context, h Handler, prio, normal chan *datagram, pending *atomic.Int32) {
+func (u *UDP) work(ctx context.Context, h Handler, i int) {
+	prio, normal := u.prio[i], u.queues[i]
 	for prio != nil || normal != nil {
 		var d *datagram
 		var ok bool
+		k := fifoPrio(i)
 		select {
 		case d, ok = <-prio:
 			if !ok {
@@ -202,13 +219,15 @@ func (u *UDP) work(ctx context.Context, h Handler, prio, normal chan *datagram, 
 					normal = nil
 					continue
 				}
+				k = fifoNormal(i)
 			}
 		}
 		now := time.Now()
-		p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at)}
+		p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: now.Sub(d.at), Low: u.low()}
 		h.Handle(ctx, &p)
+		u.mark.finished(k)
 		u.pool.Put(d)
-		pending.Add(-1)
+		u.pending[i].Add(-1)
 	}
 }
 

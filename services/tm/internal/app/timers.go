@@ -109,13 +109,17 @@ func (e *Engine) fire(p *ptx, ck string, t ptimer, fx *effects) {
 // dialog. Held back once by twice the queue's mean wait (round 28), the
 // 200s in the queue's tail, which wait longer than the mean, still broke
 // 8-101 calls of an overload step at 2,000 calls/s so (each a 408 to the
-// caller's BYE); held until the queue caught up, 5-28 (bench/RESULTS.md
-// round 30). A partition's inputs are handled in the order an edge
-// published them, and an edge publishes in about the order it received
-// them (its workers run different calls side by side, so not exactly):
-// once an input received after due has been handled, a response that
-// arrived in time almost always has been too: the branch no longer
-// calls, and the timer that comes due again finds nothing to send. T1 is
+// caller's BYE); held until the queue caught up by each input's own
+// receive time, 5-28 (bench/RESULTS.md round 30): an edge's workers run
+// different calls side by side, so a 200 received before due could still
+// wait in one worker's queue while another published a later message of
+// the partition. Now each input carries its edge's low watermark (every
+// datagram the edge received before it was published ahead of it,
+// events.SIP.Low), and a partition's inputs are handled in the order the
+// edge published them: once an input whose watermark passed due has been
+// handled, every response that edge received in time has been too (round
+// 31): the branch no longer calls, and the timer that comes due again
+// finds nothing to send. T1 is
 // RFC 3261's round-trip estimate, which "MAY be chosen larger" where the
 // round trip is known to be longer (§17.1.1.1); a response's trip here
 // includes this queue. Timer B and F still bound the transaction: a held-back

@@ -366,7 +366,7 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg, part *partition) error
 	}
 	in.Stats.Messages.Add(1)
 	if !passed && !s.Time.IsZero() {
-		part.rcvd.Store(s.Time.UnixNano())
+		part.low.Store(s.Low().UnixNano())
 		part.at.Store(now.UnixNano())
 	}
 	in.edge.Seen(s.Edge)
@@ -483,11 +483,13 @@ func (in *Input) Lag() time.Duration { return in.load.Mean() }
 
 // partition is one partition's lock, under which its inputs, deadlines
 // and commands run, and where its queue stands (Behind): the latest input
-// handled (unix ns the edge received it, and unix ns it was handled), and
-// the inputs its subscription passed to onMsg that are not handled yet.
+// handled (its edge's low watermark, events.SIP.Low: unix ns before which
+// the edge had published everything it received; and unix ns it was
+// handled), and the inputs its subscription passed to onMsg that are not
+// handled yet.
 type partition struct {
-	mu                sync.Mutex
-	rcvd, at, entered atomic.Int64
+	mu               sync.Mutex
+	low, at, entered atomic.Int64
 }
 
 // behindMin is the least wait of a partition's latest input that holds a
@@ -506,20 +508,21 @@ const (
 
 // Behind implements app.Deps.Behind from the partitions' marks and
 // subscriptions. A partition's inputs are handled in the order an edge
-// published them, in about the order it received them (its workers run
-// different calls side by side), so when its latest input handled was
-// received at or after t, every input received before t has almost
-// always been handled: not behind (an exact mark would be the edge's own
-// low watermark, carried in each event: not done).
+// published them, and each carries the edge's low watermark: when the
+// latest input handled carried one at or after t, everything that edge
+// received before t has been handled: not behind. (The mark is the latest
+// input's, from whichever edge sent it: with several edges, a response
+// waiting at another edge than the latest input's is not seen; T2 still
+// bounds the hold.)
 // Else behind while an input waits on the partition (its subscription
 // holds one, or one it passed on waits for the partition's lock). With
 // nothing waiting here, a response received before t may still wait
-// upstream, in the edge's queue, when the latest input waited there:
-// behind still, unless that input waited less than behindMin (a short
-// queue) or nothing was handled since for longer than it waited (quiet:
-// the queues upstream are empty too). Behind, look again once the queues,
-// handling their inputs as fast as they came, would reach the ones
-// received at t (one look mostly).
+// upstream, in the edge's queue, when the edge had a backlog at the
+// latest input (its watermark behindMin or more before it was handled):
+// behind still, unless nothing was handled since for longer than that
+// (quiet: the queues upstream are empty too). Behind, look again once the
+// queues, handling their inputs as fast as they came, would reach the
+// ones received at t (one look mostly).
 func (in *Input) Behind(ck string, t time.Time) time.Duration {
 	p := partitionOf(ck)
 	m := &in.parts[p]
@@ -532,24 +535,24 @@ func (in *Input) Behind(ck string, t time.Time) time.Duration {
 			queued += n
 		}
 	}
-	return behind(m.rcvd.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano(), queued)
+	return behind(m.low.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano(), queued)
 }
 
-// behind is Behind for a partition whose latest input handled was
-// received at rcvd and handled at at, with queued inputs waiting, for a
-// retransmission due at t, now (unix ns).
-func behind(rcvd, at, t, now int64, queued int) time.Duration {
-	if rcvd >= t {
+// behind is Behind for a partition whose latest input handled carried
+// the low watermark low and was handled at at, with queued inputs
+// waiting, for a retransmission due at t, now (unix ns).
+func behind(low, at, t, now int64, queued int) time.Duration {
+	if low >= t {
 		return 0
 	}
 	if queued <= 0 {
-		wait := time.Duration(at - rcvd)
-		if rcvd == 0 || wait < behindMin || time.Duration(now-at) > wait {
+		wait := time.Duration(at - low)
+		if low == 0 || wait < behindMin || time.Duration(now-at) > wait {
 			return 0
 		}
 	}
-	if rcvd == 0 {
+	if low == 0 {
 		return lookMin
 	}
-	return min(max(time.Duration(t-rcvd-(now-at)), lookMin), lookMax)
+	return min(max(time.Duration(t-low-(now-at)), lookMin), lookMax)
 }

@@ -52,8 +52,9 @@ func TestOnCallExcludesTheCallsMessages(t *testing.T) {
 // TestBehindFollowsThePartitionsQueue: Behind holds a retransmission due
 // at t while an input waits on the call's partition, or the latest one
 // handled waited long upstream, and that one was received before t; it
-// lets it go once that input was received at or after t, and when nothing
-// waits and the latest waited briefly (TestBehind). Real NATS: the inputs
+// lets it go once that input's edge had published everything it received
+// before t (its low watermark), and when nothing waits and the latest
+// waited briefly (TestBehind). Real NATS: the inputs
 // arrive on the partition's subscription as the edges publish them,
 // handling them sets the marks, and one published while the partition's
 // lock is held (as a timer holds it when it fires) waits for it.
@@ -92,18 +93,33 @@ func TestBehindFollowsThePartitionsQueue(t *testing.T) {
 	if d := in.Behind(ck, time.Now()); d < lookMin {
 		t.Errorf("Behind once the partition handled what waited, the latest waited 1s: %v, want a wait", d)
 	}
+	// An input taken up at once by its edge while another of the edge's
+	// workers still held a datagram received 300ms earlier: its
+	// watermark, not its own receive time, is the mark.
+	ev := received(events.TypeRequestReceived, "OPTIONS", "late@test", "late@test-backlog", 0)
+	ev.Backlog = 300 * time.Millisecond
+	if err := nc.PublishMsg(ev.Encode(bus.SubjectRequestIn("OPTIONS", ev.CallKey))); err != nil {
+		t.Fatal(err)
+	}
+	handled(3)
+	if d := in.Behind(ck, ev.Time); d < lookMin {
+		t.Errorf("Behind, due at an input's receive time whose edge still held older datagrams: %v, want a wait", d)
+	}
+	if d := in.Behind(ck, ev.Low()); d != 0 {
+		t.Errorf("Behind, due at that input's watermark: %v, want 0", d)
+	}
 }
 
 // behind, case by case (unix ms): the latest input handled on the
-// partition was received at rcvd and handled at at, queued inputs wait; a
-// retransmission due at t asks at now.
+// partition carried the edge's low watermark low and was handled at at,
+// queued inputs wait; a retransmission due at t asks at now.
 func TestBehind(t *testing.T) {
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	for _, c := range []struct {
-		name               string
-		rcvd, at, due, now int64
-		queued             int
-		want               time.Duration
+		name              string
+		low, at, due, now int64
+		queued            int
+		want              time.Duration
 	}{
 		{"nothing handled, nothing waits", 0, 0, 1000, 1000, 0, 0},
 		{"nothing handled, an input waits", 0, 0, 1000, 1000, 1, lookMin},
@@ -112,12 +128,12 @@ func TestBehind(t *testing.T) {
 		{"nothing waits here, the latest waited 200ms upstream", 300, 500, 500, 510, 0, 190 * time.Millisecond},
 		{"nothing waits here, the latest waited under behindMin", 490, 500, 500, 505, 0, 0},
 		{"nothing waits, quiet for longer than the latest waited", 100, 200, 500, 510, 0, 0},
-		{"caught up: received at the due time", 500, 900, 500, 910, 3, 0},
-		{"caught up: received after it", 600, 900, 500, 910, 3, 0},
+		{"caught up: the edge's watermark at the due time", 500, 900, 500, 910, 3, 0},
+		{"caught up: the watermark after it", 600, 900, 500, 910, 3, 0},
 		{"nearly caught up: looks again in lookMin", 495, 500, 500, 502, 1, lookMin},
 		{"far behind: looks again in lookMax", 100, 2000, 2000, 2001, 9, lookMax},
 	} {
-		if got := behind(ms(c.rcvd), ms(c.at), ms(c.due), ms(c.now), c.queued); got != c.want {
+		if got := behind(ms(c.low), ms(c.at), ms(c.due), ms(c.now), c.queued); got != c.want {
 			t.Errorf("%s: behind = %v, want %v", c.name, got, c.want)
 		}
 	}
