@@ -15,9 +15,14 @@ import (
 // response routing: a NAT lets the answer in only from the address the
 // request went to), and from any edge otherwise. Right after start, before
 // a beat had time to arrive, every edge counts as alive.
+//
+// It also keeps each edge's low watermark as its inputs carry it
+// (Input.Behind): the freshest seen, and when the latest input from the
+// edge was handled.
 type EdgeTable struct {
 	mu      sync.Mutex
 	seen    map[string]time.Time
+	marks   map[string]edgeMark
 	started time.Time
 	every   time.Duration
 	sub     *nats.Subscription
@@ -29,8 +34,14 @@ func NewEdgeTable(now func() time.Time) *EdgeTable {
 	if now == nil {
 		now = time.Now
 	}
-	return &EdgeTable{seen: make(map[string]time.Time), started: now(), every: bus.DefaultBeatEvery, now: now}
+	return &EdgeTable{seen: make(map[string]time.Time), marks: make(map[string]edgeMark), started: now(), every: bus.DefaultBeatEvery, now: now}
 }
+
+// edgeMark is where an edge's inputs stand: low, the freshest low
+// watermark its inputs handled here carried (unix ns: the edge had
+// published everything it received before it), and at, when the latest
+// of them was handled.
+type edgeMark struct{ low, at int64 }
 
 // Watch subscribes to the edges' beats.
 func (t *EdgeTable) Watch(nc *nats.Conn) error {
@@ -52,6 +63,42 @@ func (t *EdgeTable) Seen(id string) {
 	t.mu.Lock()
 	t.seen[id] = now
 	t.mu.Unlock()
+}
+
+// Input records an input from edge id carrying watermark low, handled
+// now: a sign of life, and where the edge stands.
+func (t *EdgeTable) Input(id string, low time.Time) {
+	if id == "" {
+		return
+	}
+	now := t.now()
+	t.mu.Lock()
+	t.seen[id] = now
+	m := t.marks[id]
+	m.low, m.at = max(m.low, low.UnixNano()), now.UnixNano()
+	t.marks[id] = m
+	t.mu.Unlock()
+}
+
+// markTTL is how long an edge's mark is kept after its latest input: an
+// edge quiet that long has nothing waiting (an edge id gone with its pod
+// leaves the table).
+const markTTL = time.Minute
+
+// appendMarks appends every edge's mark to ms, and forgets the marks of
+// edges quiet for markTTL.
+func (t *EdgeTable) appendMarks(ms []edgeMark) []edgeMark {
+	old := t.now().Add(-markTTL).UnixNano()
+	t.mu.Lock()
+	for id, m := range t.marks {
+		if m.at < old {
+			delete(t.marks, id)
+			continue
+		}
+		ms = append(ms, m)
+	}
+	t.mu.Unlock()
+	return ms
 }
 
 // Alive implements app.Edges.

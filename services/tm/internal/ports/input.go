@@ -366,10 +366,13 @@ func (in *Input) handle(ctx context.Context, m *nats.Msg, part *partition) error
 	}
 	in.Stats.Messages.Add(1)
 	if !passed && !s.Time.IsZero() {
-		part.low.Store(s.Low().UnixNano())
+		low := s.Low()
+		part.low.Store(low.UnixNano())
 		part.at.Store(now.UnixNano())
+		in.edge.Input(s.Edge, low)
+	} else {
+		in.edge.Seen(s.Edge)
 	}
-	in.edge.Seen(s.Edge)
 	framing := sipmsg.FramingOf(s.Transport)
 	msg := msgPool.Get().(*sipmsg.Msg)
 	defer msgPool.Put(msg) // the engine keeps copies of what it needs, never the Msg
@@ -492,10 +495,11 @@ type partition struct {
 	low, at, entered atomic.Int64
 }
 
-// behindMin is the least wait of a partition's latest input that holds a
-// retransmission back when nothing waits on the partition: under it the
-// wait is a collection or a commit window, not a queue a response may
-// stand in.
+// behindMin is the least backlog of an edge (its latest input handled
+// here, from the watermark it carried to when it was handled) that holds
+// a retransmission back when nothing waits on the call's partition:
+// under it the wait is a collection or a commit window, not a queue a
+// response may stand in.
 const behindMin = 20 * time.Millisecond
 
 // Looking again whether a partition caught up (Behind): at least lookMin
@@ -507,22 +511,25 @@ const (
 )
 
 // Behind implements app.Deps.Behind from the partitions' marks and
-// subscriptions. A partition's inputs are handled in the order an edge
-// published them, and each carries the edge's low watermark: when the
-// latest input handled carried one at or after t, everything that edge
-// received before t has been handled: not behind. (The mark is the latest
-// input's, from whichever edge sent it: with several edges, a response
-// waiting at another edge than the latest input's is not seen; T2 still
-// bounds the hold.)
-// Else behind while an input waits on the partition (its subscription
-// holds one, or one it passed on waits for the partition's lock). With
-// nothing waiting here, a response received before t may still wait
-// upstream, in the edge's queue, when the edge had a backlog at the
-// latest input (its watermark behindMin or more before it was handled):
-// behind still, unless nothing was handled since for longer than that
-// (quiet: the queues upstream are empty too). Behind, look again once the
-// queues, handling their inputs as fast as they came, would reach the
-// ones received at t (one look mostly).
+// subscriptions and the edges' marks (EdgeTable). A partition's inputs
+// are handled in the order an edge published them, and each carries the
+// edge's low watermark (events.SIP.Low): when the partition's latest
+// input handled carried one at or after t, everything that edge received
+// before t has been handled: not behind. Else behind while an input
+// waits on the partition (its subscription holds one, or one it passed
+// on waits for the partition's lock). With nothing waiting here, a
+// response received before t may still wait at an edge: behind while
+// some edge's freshest watermark, from an input of any partition, is
+// before t, unless that edge had no backlog (its latest input handled
+// under behindMin after its watermark) or nothing came from it since for
+// longer than that backlog (quiet: it has drained). A partition's own
+// quiet says nothing: under load a partition may see no input for half a
+// second while the edge's queues hold a 200 for it (round 31). Once an
+// edge's watermark passed t, what it published for the partition before
+// it is in the partition's subscription, counted as waiting (with several
+// tm processes on NATS, a message still on the wire is not: T2 bounds
+// the hold). Behind, look again once the queue, handling inputs as fast
+// as they came, would reach the ones received at t (one look mostly).
 func (in *Input) Behind(ck string, t time.Time) time.Duration {
 	p := partitionOf(ck)
 	m := &in.parts[p]
@@ -535,24 +542,39 @@ func (in *Input) Behind(ck string, t time.Time) time.Duration {
 			queued += n
 		}
 	}
-	return behind(m.low.Load(), m.at.Load(), t.UnixNano(), time.Now().UnixNano(), queued)
+	var buf [8]edgeMark
+	return behind(edgeMark{m.low.Load(), m.at.Load()}, t.UnixNano(), time.Now().UnixNano(), queued, in.edge.appendMarks(buf[:0]))
 }
 
-// behind is Behind for a partition whose latest input handled carried
-// the low watermark low and was handled at at, with queued inputs
-// waiting, for a retransmission due at t, now (unix ns).
-func behind(low, at, t, now int64, queued int) time.Duration {
-	if low >= t {
+// behind is Behind for a partition whose latest input handled carried the
+// low watermark part.low and was handled at part.at, with queued inputs
+// waiting, and the edges' marks, for a retransmission due at t, now
+// (unix ns).
+func behind(part edgeMark, t, now int64, queued int, edges []edgeMark) time.Duration {
+	if part.low >= t {
 		return 0
 	}
-	if queued <= 0 {
-		wait := time.Duration(at - low)
-		if low == 0 || wait < behindMin || time.Duration(now-at) > wait {
-			return 0
-		}
+	if queued > 0 {
+		return look(part, t, now)
 	}
-	if low == 0 {
+	for _, e := range edges {
+		if e.low >= t {
+			continue // published everything it received before t
+		}
+		if wait := time.Duration(e.at - e.low); wait < behindMin || time.Duration(now-e.at) > wait {
+			continue // no backlog, or quiet since: drained
+		}
+		return look(e, t, now)
+	}
+	return 0
+}
+
+// look is when to look again for a queue whose latest input carried the
+// watermark m.low and was handled at m.at: when, handling inputs as fast
+// as they came, it would reach the ones received at t.
+func look(m edgeMark, t, now int64) time.Duration {
+	if m.low == 0 {
 		return lookMin
 	}
-	return min(max(time.Duration(t-low-(now-at)), lookMin), lookMax)
+	return min(max(time.Duration(t-m.low-(now-m.at)), lookMin), lookMax)
 }

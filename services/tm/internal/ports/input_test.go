@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,32 +109,55 @@ func TestBehindFollowsThePartitionsQueue(t *testing.T) {
 	if d := in.Behind(ck, ev.Low()); d != 0 {
 		t.Errorf("Behind, due at that input's watermark: %v, want 0", d)
 	}
+	// Nothing more comes for this partition, but an input of another
+	// partition shows that the edge has published everything it received
+	// before the due time: nothing of this partition waits at the edge.
+	other := "other-0@test"
+	for i := 1; partitionOf(sipmsg.CallKey(other)) == partitionOf(ck); i++ {
+		other = fmt.Sprintf("other-%d@test", i)
+	}
+	due := time.Now()
+	publish(other, 0)
+	handled(4)
+	if d := in.Behind(ck, due); d != 0 {
+		t.Errorf("Behind, the edge past the due time on another partition, nothing waiting on this one: %v, want 0", d)
+	}
 }
 
 // behind, case by case (unix ms): the latest input handled on the
-// partition carried the edge's low watermark low and was handled at at,
-// queued inputs wait; a retransmission due at t asks at now.
+// partition carried the low watermark part.low and was handled at
+// part.at, queued inputs wait on the partition, each edge's freshest
+// watermark and latest input are edges; a retransmission due at t asks
+// at now.
 func TestBehind(t *testing.T) {
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
+	mark := func(low, at int64) edgeMark { return edgeMark{ms(low), ms(at)} }
 	for _, c := range []struct {
-		name              string
-		low, at, due, now int64
-		queued            int
-		want              time.Duration
+		name     string
+		part     edgeMark
+		due, now int64
+		queued   int
+		edges    []edgeMark
+		want     time.Duration
 	}{
-		{"nothing handled, nothing waits", 0, 0, 1000, 1000, 0, 0},
-		{"nothing handled, an input waits", 0, 0, 1000, 1000, 1, lookMin},
-		{"queue 240ms behind the due time", 260, 500, 500, 510, 3, 230 * time.Millisecond},
-		{"queue 200ms behind", 300, 500, 500, 510, 3, 190 * time.Millisecond},
-		{"nothing waits here, the latest waited 200ms upstream", 300, 500, 500, 510, 0, 190 * time.Millisecond},
-		{"nothing waits here, the latest waited under behindMin", 490, 500, 500, 505, 0, 0},
-		{"nothing waits, quiet for longer than the latest waited", 100, 200, 500, 510, 0, 0},
-		{"caught up: the edge's watermark at the due time", 500, 900, 500, 910, 3, 0},
-		{"caught up: the watermark after it", 600, 900, 500, 910, 3, 0},
-		{"nearly caught up: looks again in lookMin", 495, 500, 500, 502, 1, lookMin},
-		{"far behind: looks again in lookMax", 100, 2000, 2000, 2001, 9, lookMax},
+		{"nothing handled, nothing waits", mark(0, 0), 1000, 1000, 0, nil, 0},
+		{"nothing handled, an input waits", mark(0, 0), 1000, 1000, 1, nil, lookMin},
+		{"queue 240ms behind the due time", mark(260, 500), 500, 510, 3, nil, 230 * time.Millisecond},
+		{"queue 200ms behind", mark(300, 500), 500, 510, 3, nil, 190 * time.Millisecond},
+		{"caught up: the partition's watermark at the due time", mark(500, 900), 500, 910, 3, nil, 0},
+		{"caught up: the watermark after it", mark(600, 900), 500, 910, 3, nil, 0},
+		{"nearly caught up: looks again in lookMin", mark(495, 500), 500, 502, 1, nil, lookMin},
+		{"far behind: looks again in lookMax", mark(100, 2000), 2000, 2001, 9, nil, lookMax},
+		{"nothing waits here, the edge 200ms behind", mark(300, 500), 500, 510, 0, []edgeMark{mark(300, 500)}, 190 * time.Millisecond},
+		{"nothing waits here, the edge without a backlog", mark(490, 500), 500, 505, 0, []edgeMark{mark(490, 500)}, 0},
+		{"nothing waits, the edge quiet for longer than its backlog", mark(100, 200), 500, 510, 0, []edgeMark{mark(100, 200)}, 0},
+		{"nothing waits, another partition's input shows the edge past the due time", mark(100, 200), 500, 910, 0, []edgeMark{mark(600, 900)}, 0},
+		// The broken call of round 31: the partition had seen nothing for
+		// 468ms, the edge's queues still held its 200.
+		{"the partition quiet, the edge 660ms behind", mark(1000, 1292), 1759, 1760, 0, []edgeMark{mark(1097, 1746)}, lookMax},
+		{"one edge caught up, another behind", mark(100, 200), 500, 510, 0, []edgeMark{mark(600, 505), mark(420, 505)}, 75 * time.Millisecond},
 	} {
-		if got := behind(ms(c.low), ms(c.at), ms(c.due), ms(c.now), c.queued); got != c.want {
+		if got := behind(c.part, ms(c.due), ms(c.now), c.queued, c.edges); got != c.want {
 			t.Errorf("%s: behind = %v, want %v", c.name, got, c.want)
 		}
 	}
