@@ -99,12 +99,12 @@ func ListenUDP(addr string, opt UDPOptions) (*UDP, error) {
 	per := max(opt.Queue/u.workers, 16)
 	for range u.workers {
 		u.queues = append(u.queues, make(chan *datagram, per))
-		u.prio = append(u.prio, make(chan *datagram, per))
+		u.prio = append(u.prio, make(chan *datagram, prioQueues*per))
 	}
 	u.pending = make([]atomic.Int32, u.workers)
-	u.mark = newLowMark(2*u.workers, per)
+	u.mark = newLowMark(2*u.workers, prioQueues*per)
 	u.rxTime = enableRxTime(conn)
-	u.pool.New = func() any { return &datagram{buf: make([]byte, u.maxSize+1)} }
+	u.pool.New = func() any { return &datagram{buf: make([]byte, 0, queuedBuf)} }
 	return u, nil
 }
 
@@ -129,8 +129,8 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		u.wg.Wait()
 	}()
 	var oob [oobSize]byte
+	d := &datagram{buf: make([]byte, u.maxSize+1)} // the reader's own; what is queued is copied out
 	for {
-		d := u.pool.Get().(*datagram)
 		n, oobn, from, err := u.raw.ReadMsg(d.buf, oob[:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -142,13 +142,11 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		u.counters.Received.Add(1)
 		if n > u.maxSize || n == 0 {
 			u.counters.Dropped.Add(1) // larger than max_message (or empty): never indexed
-			u.pool.Put(d)
 			continue
 		}
 		now := time.Now()
 		d.n, d.from, d.at = n, from, now
 		if !u.admit(d, now) {
-			u.pool.Put(d)
 			continue
 		}
 		if u.rxTime {
@@ -167,7 +165,6 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 			p := app.Packet{Transport: app.UDP, Local: u.local, Remote: d.from, Data: d.buf[:d.n], At: d.at, Queued: waited, Low: u.low()}
 			h.Handle(ctx, &p)
 			u.mark.done()
-			u.pool.Put(d)
 			continue
 		}
 		q, k := u.queues[i], fifoNormal(int(i))
@@ -177,14 +174,30 @@ func (u *UDP) Serve(ctx context.Context, h Handler) {
 		if len(q) == cap(q) { // only this goroutine sends: not full now, the send does not block
 			u.mark.done()
 			u.counters.Dropped.Add(1)
-			u.pool.Put(d)
 			continue
 		}
+		c := u.pool.Get().(*datagram)
+		c.buf = append(c.buf[:0], d.buf[:n]...)
+		c.n, c.from, c.at = n, d.from, d.at
 		u.pending[i].Add(1)
-		u.mark.put(k, d.at.UnixNano())
-		q <- d
+		u.mark.put(k, c.at.UnixNano())
+		q <- c
 	}
 }
+
+// A queued datagram is copied out of the reader's buffer (max_message
+// long) into one of queuedBuf bytes (longer ones grow it): a full queue
+// holds its datagrams' bytes, not 64 KB each (the edge's RSS grew by
+// ~400 MB in an overload step when each queued datagram held a read
+// buffer, bench/RESULTS.md round 31).
+const queuedBuf = 2048
+
+// prioQueues is how many times a worker's queue for new work its
+// priority queue holds: responses and in-progress requests are dropped
+// last. Dropped at the same depth, an overload step lost 200s (the
+// callee then took tm's retransmitted INVITE for a new one) and the 200s
+// of BYEs (bench/RESULTS.md round 31).
+const prioQueues = 4
 
 // The low watermark's queue numbers (lowMark.qs) of worker i's queues.
 func fifoNormal(i int) int { return 2 * i }
