@@ -196,8 +196,10 @@ const queuedBuf = 2048
 // priority queue holds: responses and in-progress requests are dropped
 // last. Dropped at the same depth, an overload step lost 200s (the
 // callee then took tm's retransmitted INVITE for a new one) and the 200s
-// of BYEs (bench/RESULTS.md round 31).
-const prioQueues = 4
+// of BYEs; four times as deep, the step at the max rate after the
+// overload inherited the backlog and failed in 4 of 5 runs; twice as
+// deep, neither (bench/RESULTS.md round 31).
+const prioQueues = 2
 
 // The low watermark's queue numbers (lowMark.qs) of worker i's queues.
 func fifoNormal(i int) int { return 2 * i }
