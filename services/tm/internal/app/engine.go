@@ -193,9 +193,9 @@ type Deps struct {
 	Lag func() time.Duration
 	// Behind is how much longer to wait before looking again whether an
 	// input of callKey's partition that the edges received before t may
-	// still wait in this replica's queue; zero: none may (every one has
-	// been handled, or the queue is short). nil: never behind. It holds
-	// request retransmissions back (retransWait).
+	// still wait, in this replica's queue or an edge's; zero: none may
+	// (every one has been handled, or the queues are short). nil: never
+	// behind. It holds request retransmissions back (retransWait).
 	Behind func(callKey string, t time.Time) time.Duration
 }
 
