@@ -22,7 +22,7 @@ import (
 type EdgeTable struct {
 	mu      sync.Mutex
 	seen    map[string]time.Time
-	marks   map[string]edgeMark
+	marks   map[string]queueMark
 	started time.Time
 	every   time.Duration
 	sub     *nats.Subscription
@@ -34,14 +34,14 @@ func NewEdgeTable(now func() time.Time) *EdgeTable {
 	if now == nil {
 		now = time.Now
 	}
-	return &EdgeTable{seen: make(map[string]time.Time), marks: make(map[string]edgeMark), started: now(), every: bus.DefaultBeatEvery, now: now}
+	return &EdgeTable{seen: make(map[string]time.Time), marks: make(map[string]queueMark), started: now(), every: bus.DefaultBeatEvery, now: now}
 }
 
-// edgeMark is where an edge's inputs stand: low, the freshest low
-// watermark its inputs handled here carried (unix ns: the edge had
-// published everything it received before it), and at, when the latest
-// of them was handled.
-type edgeMark struct{ low, at int64 }
+// queueMark is where a queue stands, an edge's or (in Behind) a
+// partition's: low, the freshest low watermark its inputs handled here
+// carried (unix ns: the edge had published everything it received before
+// it), and at, when the latest of them was handled.
+type queueMark struct{ low, at int64 }
 
 // Watch subscribes to the edges' beats.
 func (t *EdgeTable) Watch(nc *nats.Conn) error {
@@ -87,7 +87,7 @@ const markTTL = time.Minute
 
 // appendMarks appends every edge's mark to ms, and forgets the marks of
 // edges quiet for markTTL.
-func (t *EdgeTable) appendMarks(ms []edgeMark) []edgeMark {
+func (t *EdgeTable) appendMarks(ms []queueMark) []queueMark {
 	old := t.now().Add(-markTTL).UnixNano()
 	t.mu.Lock()
 	for id, m := range t.marks {

@@ -542,15 +542,15 @@ func (in *Input) Behind(ck string, t time.Time) time.Duration {
 			queued += n
 		}
 	}
-	var buf [8]edgeMark
-	return behind(edgeMark{m.low.Load(), m.at.Load()}, t.UnixNano(), time.Now().UnixNano(), queued, in.edge.appendMarks(buf[:0]))
+	var buf [8]queueMark
+	return behind(queueMark{m.low.Load(), m.at.Load()}, t.UnixNano(), time.Now().UnixNano(), queued, in.edge.appendMarks(buf[:0]))
 }
 
 // behind is Behind for a partition whose latest input handled carried the
 // low watermark part.low and was handled at part.at, with queued inputs
 // waiting, and the edges' marks, for a retransmission due at t, now
 // (unix ns).
-func behind(part edgeMark, t, now int64, queued int, edges []edgeMark) time.Duration {
+func behind(part queueMark, t, now int64, queued int, edges []queueMark) time.Duration {
 	if part.low >= t {
 		return 0
 	}
@@ -572,7 +572,7 @@ func behind(part edgeMark, t, now int64, queued int, edges []edgeMark) time.Dura
 // look is when to look again for a queue whose latest input carried the
 // watermark m.low and was handled at m.at: when, handling inputs as fast
 // as they came, it would reach the ones received at t.
-func look(m edgeMark, t, now int64) time.Duration {
+func look(m queueMark, t, now int64) time.Duration {
 	if m.low == 0 {
 		return lookMin
 	}

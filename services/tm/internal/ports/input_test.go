@@ -131,13 +131,13 @@ func TestBehindFollowsThePartitionsQueue(t *testing.T) {
 // at now.
 func TestBehind(t *testing.T) {
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
-	mark := func(low, at int64) edgeMark { return edgeMark{ms(low), ms(at)} }
+	mark := func(low, at int64) queueMark { return queueMark{ms(low), ms(at)} }
 	for _, c := range []struct {
 		name     string
-		part     edgeMark
+		part     queueMark
 		due, now int64
 		queued   int
-		edges    []edgeMark
+		edges    []queueMark
 		want     time.Duration
 	}{
 		{"nothing handled, nothing waits", mark(0, 0), 1000, 1000, 0, nil, 0},
@@ -148,14 +148,14 @@ func TestBehind(t *testing.T) {
 		{"caught up: the watermark after it", mark(600, 900), 500, 910, 3, nil, 0},
 		{"nearly caught up: looks again in lookMin", mark(495, 500), 500, 502, 1, nil, lookMin},
 		{"far behind: looks again in lookMax", mark(100, 2000), 2000, 2001, 9, nil, lookMax},
-		{"nothing waits here, the edge 200ms behind", mark(300, 500), 500, 510, 0, []edgeMark{mark(300, 500)}, 190 * time.Millisecond},
-		{"nothing waits here, the edge without a backlog", mark(490, 500), 500, 505, 0, []edgeMark{mark(490, 500)}, 0},
-		{"nothing waits, the edge quiet for longer than its backlog", mark(100, 200), 500, 510, 0, []edgeMark{mark(100, 200)}, 0},
-		{"nothing waits, another partition's input shows the edge past the due time", mark(100, 200), 500, 910, 0, []edgeMark{mark(600, 900)}, 0},
+		{"nothing waits here, the edge 200ms behind", mark(300, 500), 500, 510, 0, []queueMark{mark(300, 500)}, 190 * time.Millisecond},
+		{"nothing waits here, the edge without a backlog", mark(490, 500), 500, 505, 0, []queueMark{mark(490, 500)}, 0},
+		{"nothing waits, the edge quiet for longer than its backlog", mark(100, 200), 500, 510, 0, []queueMark{mark(100, 200)}, 0},
+		{"nothing waits, another partition's input shows the edge past the due time", mark(100, 200), 500, 910, 0, []queueMark{mark(600, 900)}, 0},
 		// The broken call of round 31: the partition had seen nothing for
 		// 468ms, the edge's queues still held its 200.
-		{"the partition quiet, the edge 660ms behind", mark(1000, 1292), 1759, 1760, 0, []edgeMark{mark(1097, 1746)}, lookMax},
-		{"one edge caught up, another behind", mark(100, 200), 500, 510, 0, []edgeMark{mark(600, 505), mark(420, 505)}, 75 * time.Millisecond},
+		{"the partition quiet, the edge 660ms behind", mark(1000, 1292), 1759, 1760, 0, []queueMark{mark(1097, 1746)}, lookMax},
+		{"one edge caught up, another behind", mark(100, 200), 500, 510, 0, []queueMark{mark(600, 505), mark(420, 505)}, 75 * time.Millisecond},
 	} {
 		if got := behind(c.part, ms(c.due), ms(c.now), c.queued, c.edges); got != c.want {
 			t.Errorf("%s: behind = %v, want %v", c.name, got, c.want)
